@@ -1,0 +1,64 @@
+// SPDX-License-Identifier: MIT
+/*
+ * The one seam between mm/ and whatever runs it. The hypervisor implements
+ * these hooks in arch/x86/platform.c; the host harness implements them with
+ * pthreads in tests/host/platform_host.c. Everything under mm/ includes this
+ * header and nothing from arch/, so the same .c files build into both.
+ */
+#pragma once
+
+#include <stdarg.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#define PLATFORM_MAX_CPUS 64
+#define PAGE_SHIFT 12
+#define PAGE_SIZE (1UL << PAGE_SHIFT)
+#define CACHE_LINE 64
+
+#define __cacheline_aligned __attribute__((aligned(CACHE_LINE)))
+#define __printf(a, b) __attribute__((format(printf, a, b)))
+#define likely(x) __builtin_expect(!!(x), 1)
+#define unlikely(x) __builtin_expect(!!(x), 0)
+#define ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))
+#define container_of(ptr, type, member) \
+	((type *)((char *)(ptr) - offsetof(type, member)))
+
+/* Index (0 .. platform_nr_cpus()-1) of the calling CPU or host thread. */
+unsigned int platform_cpu_id(void);
+/* Number of CPUs (or harness threads) that take part in mm/ algorithms. */
+unsigned int platform_nr_cpus(void);
+/* A monotonic cycle counter: the TSC in the hypervisor. */
+uint64_t platform_cycles(void);
+/* Spin-wait hint; the host harness may also yield here. */
+void platform_relax(void);
+void platform_print(const char *fmt, ...) __printf(1, 2);
+_Noreturn void platform_panic(const char *fmt, ...) __printf(1, 2);
+
+/*
+ * Physical <-> virtual. The hypervisor identity-maps RAM; the host harness
+ * maps a malloc'd arena at a fake physical base.
+ */
+void *platform_phys_to_virt(uint64_t pa);
+uint64_t platform_virt_to_phys(const void *va);
+
+/*
+ * Torture hook: the host harness injects random delays and yields here to
+ * widen race windows; the hypervisor compiles it to nothing.
+ */
+#ifdef MM_TORTURE
+void platform_torture_delay(void);
+#else
+static inline void platform_torture_delay(void) {}
+#endif
+
+#define BUG_ON(cond)                                                     \
+	do {                                                             \
+		if (unlikely(cond))                                      \
+			platform_panic("BUG at %s:%d: %s", __FILE__,     \
+				       __LINE__, #cond);                 \
+	} while (0)
+
+#include "lib/lock.h"
