@@ -1,0 +1,83 @@
+# SPDX-License-Identifier: MIT
+# mmuvisor: `make` builds build/mmuvisor.elf and compile_commands.json;
+# `make run` boots it in QEMU; `make test` runs the host and boot suites.
+# CROSS_COMPILE=x86_64-elf- uses a cross toolchain; the default is the host's.
+
+CROSS_COMPILE ?=
+CC := $(CROSS_COMPILE)gcc
+LD := $(CROSS_COMPILE)ld
+OBJCOPY := $(CROSS_COMPILE)objcopy
+
+BUILD := build
+ELF := $(BUILD)/mmuvisor.elf
+ISO := $(BUILD)/mmuvisor.iso
+ARGS ?= scenario=none
+
+KERNEL_CFLAGS := -std=gnu11 -O2 -g -ffreestanding -nostdlib -fno-pic -fno-pie \
+	-mno-red-zone -mgeneral-regs-only -mcmodel=small -fno-stack-protector \
+	-fno-omit-frame-pointer -fno-asynchronous-unwind-tables \
+	-Wall -Wextra -Werror -I. -MMD -MP
+KERNEL_ASFLAGS := -I. -MMD -MP -Wa,--noexecstack
+KERNEL_LDFLAGS := -nostdlib -static -no-pie -z max-page-size=0x1000 -T linker.ld
+
+KERNEL_SRCS := \
+	boot/header.S boot/entry.S boot/trampoline.S boot/mb2.c boot/options.c \
+	arch/x86/setup.c arch/x86/percpu.c arch/x86/gdt.c arch/x86/idt.c arch/x86/isr.S \
+	arch/x86/exceptions.c arch/x86/panic.c arch/x86/serial.c arch/x86/console.c \
+	arch/x86/acpi.c arch/x86/apic.c arch/x86/pic.c arch/x86/ipi.c arch/x86/smp.c \
+	arch/x86/tsc.c arch/x86/paging.c arch/x86/shutdown.c arch/x86/platform.c \
+	mm/page_alloc.c \
+	lib/printf.c lib/string.c lib/cmdline.c \
+	stress/result.c stress/scenario.c
+
+KERNEL_OBJS := $(patsubst %,$(BUILD)/kernel/%.o,$(KERNEL_SRCS))
+LIBGCC := $(shell $(CC) -print-libgcc-file-name)
+
+.PHONY: all iso run test boot-test debug bench clean deps
+all: $(ELF) compile_commands.json
+
+$(BUILD)/kernel/%.c.o: %.c
+	@mkdir -p $(dir $@)
+	@echo "  CC      $<"
+	@$(CC) $(KERNEL_CFLAGS) -c $< -o $@
+
+$(BUILD)/kernel/%.S.o: %.S
+	@mkdir -p $(dir $@)
+	@echo "  AS      $<"
+	@$(CC) $(KERNEL_ASFLAGS) -c $< -o $@
+
+$(ELF): $(KERNEL_OBJS) linker.ld
+	@echo "  LD      $@"
+	@$(LD) $(KERNEL_LDFLAGS) -o $@ $(KERNEL_OBJS) $(LIBGCC)
+
+# For clangd: one entry per kernel source, with the flags it is built with.
+compile_commands.json: Makefile
+	@{ echo '['; sep=''; for f in $(KERNEL_SRCS); do \
+	  printf '%s{"directory":"%s","file":"%s","command":"%s %s -c %s -o %s"}\n' \
+	    "$$sep" "$(CURDIR)" "$$f" "$(CC)" "$(KERNEL_CFLAGS)" "$$f" "$(BUILD)/kernel/$$f.o"; \
+	  sep=','; done; echo ']'; } > $@
+
+deps:
+	tools/deps
+
+iso: $(ELF)
+	tools/mkiso -o $(ISO) $(ARGS)
+
+run: deps all
+	ARGS='$(ARGS)' tools/run
+
+debug: deps all
+	ARGS='$(ARGS)' tools/debug
+
+boot-test: deps all
+	tests/boot/run
+
+test: deps all
+	$(MAKE) --no-print-directory host-test
+	tests/boot/run
+
+clean:
+	rm -rf $(BUILD) compile_commands.json
+
+-include tests/host/host.mk
+-include $(KERNEL_OBJS:.o=.d)

@@ -1,0 +1,38 @@
+// SPDX-License-Identifier: MIT
+/*
+ * ACPI, just enough: RSDP -> XSDT (or RSDT) -> MADT for the CPUs, and the
+ * FADT for the PM timer and for power-off (SLP_TYP from the DSDT's \_S5).
+ */
+#pragma once
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "mm/platform.h"
+
+struct acpi_info {
+	int rsdp_revision;
+	bool has_xsdt;
+	unsigned int nr_cpus;         /* enabled CPUs, at most PLATFORM_MAX_CPUS */
+	unsigned int nr_cpus_ignored; /* enabled CPUs beyond PLATFORM_MAX_CPUS */
+	uint32_t cpu_apic_id[PLATFORM_MAX_CPUS];
+	unsigned int nr_ioapics;
+	uint16_t pm_timer_port; /* 0: none */
+	bool pm_timer_32bit;
+	uint16_t pm1a_cnt, pm1b_cnt;
+	uint16_t smi_cmd;
+	uint8_t acpi_enable_value;
+	bool s5_found;
+	uint8_t slp_typ_a, slp_typ_b;
+};
+
+extern struct acpi_info acpi; /* filled by acpi_init on the BSP, then read-only */
+
+/*
+ * @rsdp/@len: the copy from the multiboot2 tag, or len 0 to search the BIOS
+ * area. false (with *err) when no usable table set is found.
+ */
+bool acpi_init(const uint8_t *rsdp, unsigned int len, char *err, size_t err_len);
+uint32_t acpi_pm_timer_read(void);
+void acpi_poweroff(void); /* returns only if power-off did not happen */

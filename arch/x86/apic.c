@@ -1,0 +1,122 @@
+// SPDX-License-Identifier: MIT
+#include "arch/x86/apic.h"
+#include "arch/x86/cpu.h"
+#include "arch/x86/interrupt.h"
+#include "boot/options.h"
+#include "lib/printf.h"
+
+#define APIC_BASE_BSP (1ull << 8)
+#define APIC_BASE_X2APIC (1ull << 10)
+#define APIC_BASE_ENABLE (1ull << 11)
+#define APIC_BASE_ADDR_MASK 0x000ffffffffff000ull
+
+/* Register offsets in the xAPIC page; the x2APIC MSR is 0x800 + offset / 16. */
+#define APIC_ID 0x020
+#define APIC_TPR 0x080
+#define APIC_EOI 0x0b0
+#define APIC_SVR 0x0f0
+#define APIC_ESR 0x280
+#define APIC_ICR_LOW 0x300
+#define APIC_ICR_HIGH 0x310
+#define APIC_LVT_TIMER 0x320
+#define APIC_LVT_LINT0 0x350
+#define APIC_LVT_ERROR 0x370
+#define APIC_SVR_ENABLE (1u << 8)
+#define APIC_LVT_MASKED (1u << 16)
+#define APIC_ICR_BUSY (1u << 12)
+#define X2APIC_MSR(off) (0x800 + ((off) >> 4))
+
+/* Immutable after apic_select_mode on the BSP. */
+static bool x2apic;
+static volatile uint32_t *xapic_mmio;
+
+static uint32_t apic_read(uint32_t off)
+{
+	return x2apic ? (uint32_t)rdmsr(X2APIC_MSR(off)) : xapic_mmio[off / 4];
+}
+
+static void apic_write(uint32_t off, uint32_t val)
+{
+	if (x2apic)
+		wrmsr(X2APIC_MSR(off), val);
+	else
+		xapic_mmio[off / 4] = val;
+}
+
+bool apic_select_mode(unsigned int requested, char *err, size_t err_len)
+{
+	bool has_x2apic = cpu_has_x2apic();
+
+	if (!(cpuid(1, 0).edx & (1u << 9))) {
+		fmt_snprintf(err, err_len, "this CPU has no local APIC; mmuvisor needs one");
+		return false;
+	}
+	if (requested == APIC_MODE_X2APIC && !has_x2apic) {
+		fmt_snprintf(err, err_len,
+			     "apic=x2apic but this CPU has no x2APIC; use apic=auto or apic=xapic");
+		return false;
+	}
+	x2apic = requested == APIC_MODE_X2APIC || (requested == APIC_MODE_AUTO && has_x2apic);
+	xapic_mmio = (volatile uint32_t *)(uintptr_t)(rdmsr(MSR_APIC_BASE) & APIC_BASE_ADDR_MASK);
+	return true;
+}
+
+bool apic_x2apic_mode(void)
+{
+	return x2apic;
+}
+
+void apic_init_this_cpu(void)
+{
+	uint64_t base = rdmsr(MSR_APIC_BASE);
+
+	if (x2apic) {
+		wrmsr(MSR_APIC_BASE, base | APIC_BASE_ENABLE | APIC_BASE_X2APIC);
+	} else {
+		/* Leaving x2APIC mode needs a pass through "disabled" (SDM 10.12.5). */
+		if (base & APIC_BASE_X2APIC)
+			wrmsr(MSR_APIC_BASE, base & ~(APIC_BASE_ENABLE | APIC_BASE_X2APIC));
+		wrmsr(MSR_APIC_BASE, (base & ~APIC_BASE_X2APIC) | APIC_BASE_ENABLE);
+	}
+	apic_write(APIC_TPR, 0);
+	apic_write(APIC_LVT_TIMER, APIC_LVT_MASKED);
+	apic_write(APIC_LVT_LINT0, APIC_LVT_MASKED); /* the legacy PIC is masked anyway */
+	apic_write(APIC_LVT_ERROR, APIC_LVT_MASKED);
+	apic_write(APIC_SVR, APIC_SVR_ENABLE | VEC_SPURIOUS);
+	if (!x2apic) {
+		apic_write(APIC_ESR, 0); /* back-to-back writes clear it */
+		apic_write(APIC_ESR, 0);
+	}
+}
+
+uint32_t apic_read_id(void)
+{
+	return x2apic ? apic_read(APIC_ID) : apic_read(APIC_ID) >> 24;
+}
+
+void apic_eoi(void)
+{
+	apic_write(APIC_EOI, 0);
+}
+
+void apic_send_icr(uint32_t dest, uint32_t icr_low)
+{
+	bool irqs = irq_save(); /* an IPI sent from a handler must not split ours */
+
+	if (x2apic) {
+		wrmsr(X2APIC_MSR(APIC_ICR_LOW), ((uint64_t)dest << 32) | icr_low);
+	} else {
+		while (xapic_mmio[APIC_ICR_LOW / 4] & APIC_ICR_BUSY)
+			cpu_relax();
+		xapic_mmio[APIC_ICR_HIGH / 4] = dest << 24;
+		xapic_mmio[APIC_ICR_LOW / 4] = icr_low;
+		while (xapic_mmio[APIC_ICR_LOW / 4] & APIC_ICR_BUSY)
+			cpu_relax();
+	}
+	irq_restore(irqs);
+}
+
+void apic_send_nmi_all_but_self(void)
+{
+	apic_send_icr(0, APIC_DM_NMI | APIC_LEVEL_ASSERT | APIC_DEST_ALL_BUT_SELF);
+}

@@ -1,0 +1,27 @@
+// SPDX-License-Identifier: MIT
+/*
+ * The local APIC in xAPIC (MMIO) or x2APIC (MSR) mode. The mode is chosen
+ * once on the BSP (apic_select_mode) and every CPU then enables the same.
+ */
+#pragma once
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#define APIC_DM_FIXED (0u << 8)
+#define APIC_DM_NMI (4u << 8)
+#define APIC_DM_INIT (5u << 8)
+#define APIC_DM_STARTUP (6u << 8)
+#define APIC_LEVEL_ASSERT (1u << 14)
+#define APIC_DEST_ALL_BUT_SELF (3u << 18)
+
+/* BSP, before any other APIC call. false (with *err) if the mode is impossible. */
+bool apic_select_mode(unsigned int requested, char *err, size_t err_len);
+bool apic_x2apic_mode(void);
+void apic_init_this_cpu(void);
+uint32_t apic_read_id(void);
+void apic_eoi(void);
+/* icr_low carries the vector, delivery mode and shorthand bits. */
+void apic_send_icr(uint32_t dest_apic_id, uint32_t icr_low);
+void apic_send_nmi_all_but_self(void);

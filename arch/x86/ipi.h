@@ -1,0 +1,33 @@
+// SPDX-License-Identifier: MIT
+/*
+ * IPIs to one CPU, a set, or all, and smp_call_many(): run a function on a
+ * set of CPUs and wait until every one has run it.
+ */
+#pragma once
+
+#include "mm/platform.h"
+
+typedef uint64_t cpumask_t; /* bit n = cpu index n; PLATFORM_MAX_CPUS is 64 */
+typedef void (*smp_call_fn)(void *arg);
+
+#define CPU_BIT(cpu) (1ull << (cpu))
+
+void ipi_send(unsigned int cpu, unsigned int vector);
+void ipi_send_mask(cpumask_t mask, unsigned int vector);
+void ipi_send_all_but_self(unsigned int vector);
+
+/*
+ * Run fn(arg) on every online CPU in mask (the caller included, if it is in
+ * the mask) and return when all have finished. Interrupt context on the
+ * targets; fn must not sleep or call smp_call_many itself. Callers may run
+ * with interrupts off: while waiting they serve calls aimed at themselves,
+ * so two CPUs calling each other cannot deadlock. Panics, naming the CPUs,
+ * if they do not answer within SMP_CALL_TIMEOUT_MS.
+ */
+void smp_call_many(cpumask_t mask, smp_call_fn fn, void *arg);
+void smp_call_all(smp_call_fn fn, void *arg);
+
+/* Run a call posted to this CPU, if any (the IPI handler and idle loops). */
+void smp_call_handle(void);
+
+#define SMP_CALL_TIMEOUT_MS 2000

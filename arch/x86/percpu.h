@@ -1,0 +1,48 @@
+// SPDX-License-Identifier: MIT
+/*
+ * Per-CPU data. GS base points at the CPU's struct percpu, whose first field
+ * points at itself, so this_cpu() is one load from %gs:0.
+ */
+#pragma once
+
+#include "mm/platform.h"
+#include "arch/x86/gdt.h"
+
+struct smp_call;
+
+struct percpu {
+	struct percpu *self; /* must stay first: %gs:0 */
+
+	/* Immutable once the CPU is online: */
+	unsigned int cpu;    /* index, 0 = BSP */
+	uint32_t apic_id;
+	void *stack_top;     /* the kernel stack of this CPU's main loop */
+
+	/* Written only by the owning CPU: */
+	struct gdt gdt;
+	struct tss tss;
+	uint64_t nmi_stack_top, df_stack_top;
+
+	/* Cross-CPU: */
+	atomic_bool online;                   /* set by the CPU itself, once */
+	_Atomic(struct smp_call *) call_slot; /* mailbox; see arch/x86/ipi.c */
+} __cacheline_aligned;
+
+extern struct percpu percpu_area[PLATFORM_MAX_CPUS];
+extern unsigned int nr_cpus_possible; /* from the MADT, capped; immutable after smp_init */
+
+static inline struct percpu *this_cpu(void)
+{
+	struct percpu *p;
+
+	asm volatile("movq %%gs:0, %0" : "=r"(p));
+	return p;
+}
+
+static inline struct percpu *cpu_data(unsigned int cpu)
+{
+	return &percpu_area[cpu];
+}
+
+/* Point GS at cpu's area and load its GDT, TSS and the IDT. */
+void percpu_init_this_cpu(unsigned int cpu);

@@ -1,0 +1,9 @@
+// SPDX-License-Identifier: MIT
+/* COM1, a 16550 UART at 115200 8N1, polled. */
+#pragma once
+
+#include <stdbool.h>
+
+void serial_init(void);
+void serial_putc(char c);
+bool serial_present(void);

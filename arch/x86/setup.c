@@ -1,0 +1,198 @@
+// SPDX-License-Identifier: MIT
+/*
+ * kmain: the boot CPU's path from long mode to the scenario. Each step that
+ * can fail on bad input (boot information, options, ACPI, CPU features) ends
+ * the boot with one plain error line and EXIT_CONFIG, never a hang.
+ */
+#include "arch/x86/acpi.h"
+#include "arch/x86/apic.h"
+#include "arch/x86/console.h"
+#include "arch/x86/cpu.h"
+#include "arch/x86/interrupt.h"
+#include "arch/x86/paging.h"
+#include "arch/x86/percpu.h"
+#include "arch/x86/pic.h"
+#include "arch/x86/serial.h"
+#include "arch/x86/smp.h"
+#include "arch/x86/tsc.h"
+#include "boot/mb2.h"
+#include "boot/options.h"
+#include "mm/page_alloc.h"
+#include "stress/result.h"
+#include "stress/scenario.h"
+
+#define MMUVISOR_VERSION "0.1"
+#define MB2_BOOTLOADER_MAGIC 0x36d76289
+#define LOW_MEMORY_END 0x100000
+#define TRAMPOLINE_LIMIT 0x9f000 /* below the EBDA */
+#define MIB (1ull << 20)
+
+extern char _kernel_start[], _kernel_end[];
+
+static struct mb2_info mb;
+static struct mem_range usable[MB2_MAX_MEM_ENTRIES];
+static struct mem_range reserved[MB2_MAX_MODULES + 3];
+
+static _Noreturn __printf(2, 3) void fail(const char *reason, const char *fmt, ...)
+{
+	va_list ap;
+
+	kprintf("mmuvisor: error: ");
+	va_start(ap, fmt);
+	kvprintf(fmt, ap);
+	va_end(ap);
+	kprintf("\n");
+	result_done(EXIT_CONFIG, reason);
+}
+
+static bool overlaps_reserved(uint64_t start, uint64_t end, unsigned int nr)
+{
+	for (unsigned int i = 0; i < nr; i++)
+		if (start < reserved[i].end && end > reserved[i].start)
+			return true;
+	return false;
+}
+
+/* The highest free page below the EBDA that nothing else claims. */
+static uint64_t pick_trampoline_page(unsigned int nr_usable, unsigned int nr_reserved)
+{
+	uint64_t best = 0;
+
+	for (unsigned int i = 0; i < nr_usable; i++) {
+		uint64_t start = (usable[i].start + PAGE_SIZE - 1) & ~(PAGE_SIZE - 1);
+		uint64_t end = usable[i].end < TRAMPOLINE_LIMIT ? usable[i].end : TRAMPOLINE_LIMIT;
+
+		for (uint64_t pa = end & ~(PAGE_SIZE - 1); pa >= start + PAGE_SIZE; pa -= PAGE_SIZE)
+			if (pa - PAGE_SIZE >= 0x1000 && pa - PAGE_SIZE > best &&
+			    !overlaps_reserved(pa - PAGE_SIZE, pa, nr_reserved)) {
+				best = pa - PAGE_SIZE;
+				break;
+			}
+	}
+	return best;
+}
+
+static void memory_init(uint64_t mbi_pa)
+{
+	unsigned int nr_usable = mb2_usable_ranges(&mb, usable, MB2_MAX_MEM_ENTRIES);
+	unsigned int nr_reserved = 0;
+	uint64_t usable_bytes = 0, top = 0, trampoline;
+	struct page_alloc_stats st;
+	const char *why;
+
+	reserved[nr_reserved++] = (struct mem_range){ (uint64_t)_kernel_start,
+						      (uint64_t)_kernel_end };
+	reserved[nr_reserved++] = (struct mem_range){ mbi_pa, mbi_pa + mb.total_size };
+	for (unsigned int i = 0; i < mb.nr_modules; i++)
+		reserved[nr_reserved++] = (struct mem_range){ mb.modules[i].start,
+							      mb.modules[i].end };
+	trampoline = pick_trampoline_page(nr_usable, nr_reserved);
+	if (!trampoline)
+		fail("no-low-memory", "no free page below 640 KiB for the AP trampoline");
+	smp_set_trampoline_page(trampoline);
+	/* Everything below 1 MiB stays out of the allocator: BIOS, EBDA, trampoline. */
+	reserved[nr_reserved++] = (struct mem_range){ 0, LOW_MEMORY_END };
+
+	for (unsigned int i = 0; i < nr_usable; i++) {
+		usable_bytes += usable[i].end - usable[i].start;
+		top = usable[i].end > top ? usable[i].end : top;
+	}
+	/* Map the ACPI tables too (types 3 and 4), not reserved holes far above RAM. */
+	for (unsigned int i = 0; i < mb.nr_mmap; i++)
+		if (mb.mmap[i].type == MB2_MMAP_ACPI_RECLAIMABLE || mb.mmap[i].type == MB2_MMAP_ACPI_NVS)
+			top = mb.mmap[i].end > top ? mb.mmap[i].end : top;
+	if (!page_alloc_init(usable, nr_usable, reserved, nr_reserved, &why))
+		fail("no-memory", "memory: %s", why);
+	if (!paging_map_above_4g(top))
+		fail("no-memory", "memory: out of pages while mapping RAM above 4 GiB");
+	page_alloc_get_stats(&st);
+	kprintf("mmuvisor: memory: %lu MiB usable in %u ranges (%s), %lu MiB free after reserving the kernel, boot information, %u modules and low memory; mapped up to 0x%lx\n",
+		(unsigned long)(usable_bytes / MIB), nr_usable,
+		mb.has_mmap ? "multiboot2 memory map" : "EFI memory map",
+		(unsigned long)(st.free_pages * PAGE_SIZE / MIB), mb.nr_modules,
+		(unsigned long)top);
+}
+
+static atomic_uint call_check_answers;
+
+static void call_check(void *arg)
+{
+	(void)arg;
+	atomic_fetch_add(&call_check_answers, 1);
+}
+
+static void crash_on_purpose(void *arg)
+{
+	switch ((uintptr_t)arg) {
+	case CRASH_UD:
+		asm volatile("ud2");
+		break;
+	case CRASH_PF: /* PML4 slot 1 is never mapped */
+		(void)*(volatile uint64_t *)0x8000000000ull;
+		break;
+	case CRASH_GP: /* non-canonical */
+		(void)*(volatile uint64_t *)0x8000000000000000ull;
+		break;
+	}
+}
+
+static void smp_init(void)
+{
+	unsigned int want = acpi.nr_cpus < option(OPTION_CPUS) ? acpi.nr_cpus
+							       : (unsigned int)option(OPTION_CPUS);
+
+	smp_boot(want);
+	kprintf("mmuvisor: smp: %u of %u CPUs online\n", smp_cpus_online(), want);
+	smp_call_all(call_check, NULL);
+	kprintf("mmuvisor: smp: call-function on all CPUs: %u of %u answered\n",
+		atomic_load(&call_check_answers), smp_cpus_online());
+}
+
+void kmain(uint32_t magic, uint64_t mbi_pa)
+{
+	char err[256], line[512];
+
+	idt_init();
+	percpu_init_this_cpu(0);
+	serial_init();
+	kprintf("\nmmuvisor %s: a type-1 hypervisor for measuring scalable MMU virtualisation\n",
+		MMUVISOR_VERSION);
+	if (magic != MB2_BOOTLOADER_MAGIC)
+		fail("bad-boot-info", "bad multiboot2 magic 0x%x", magic);
+	if (!mb2_parse((const void *)(uintptr_t)mbi_pa, MB2_INFO_MAX_SIZE, &mb, err, sizeof(err)))
+		fail("bad-boot-info", "multiboot2 information at 0x%lx: %s", (unsigned long)mbi_pa,
+		     err);
+	kprintf("mmuvisor: loader \"%s\", firmware %s, command line \"%s\"\n", mb.loader_name,
+		mb.booted_from_efi ? "UEFI (boot services exited)" : "BIOS", mb.cmdline);
+	if (!options_parse(mb.cmdline, err, sizeof(err)))
+		fail("bad-option", "%s", err);
+	options_format(line, sizeof(line));
+	kprintf("mmuvisor: options: %s\n", line);
+
+	memory_init(mbi_pa);
+	if (!acpi_init(mb.rsdp, mb.rsdp_len, err, sizeof(err)))
+		fail("no-acpi", "%s", err);
+	kprintf("mmuvisor: acpi: RSDP revision %d via %s, MADT lists %u enabled CPUs, %u I/O APICs, PM timer %s, S5 %s\n",
+		acpi.rsdp_revision, acpi.has_xsdt ? "XSDT" : "RSDT", acpi.nr_cpus,
+		acpi.nr_ioapics, acpi.pm_timer_port ? "yes" : "no",
+		acpi.s5_found ? "yes" : "no");
+	if (!apic_select_mode(option(OPTION_APIC), err, sizeof(err)))
+		fail("cpu-feature", "%s", err);
+	pic_disable();
+	if (!apic_x2apic_mode())
+		paging_set_uncached(rdmsr(MSR_APIC_BASE) & ~0xfffull);
+	apic_init_this_cpu();
+	kprintf("mmuvisor: apic: %s (the CPU %s x2APIC)\n", apic_x2apic_mode() ? "x2apic" : "xapic",
+		cpu_has_x2apic() ? "has" : "lacks");
+	tsc_calibrate();
+
+	smp_init();
+	if (option(OPTION_CRASH) != CRASH_NONE) {
+		unsigned int last = 63 - __builtin_clzll(smp_online_mask());
+
+		kprintf("mmuvisor: crash=%s: faulting on cpu %u on purpose\n",
+			option_choice_name(OPTION_CRASH), last);
+		smp_call_many(CPU_BIT(last), crash_on_purpose, (void *)(uintptr_t)option(OPTION_CRASH));
+	}
+	result_done(scenario_run(), "scenario-failed");
+}

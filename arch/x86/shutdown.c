@@ -1,0 +1,22 @@
+// SPDX-License-Identifier: MIT
+#include "arch/x86/acpi.h"
+#include "arch/x86/console.h"
+#include "arch/x86/cpu.h"
+#include "arch/x86/shutdown.h"
+
+#define QEMU_DEBUG_EXIT_PORT 0xf4
+#define BOCHS_SHUTDOWN_PORT 0x8900
+
+_Noreturn void machine_exit(int status)
+{
+	static const char bochs_shutdown[] = "Shutdown";
+
+	kprintf("mmuvisor: exit status %d\n", status);
+	outl(QEMU_DEBUG_EXIT_PORT, (uint32_t)status);
+	for (const char *c = bochs_shutdown; *c; c++)
+		outb(BOCHS_SHUTDOWN_PORT, (uint8_t)*c);
+	acpi_poweroff();
+	kprintf("mmuvisor: halted (no debug-exit device and no ACPI power-off); exit status %d, power off by hand\n",
+		status);
+	halt_forever();
+}

@@ -1,0 +1,153 @@
+// SPDX-License-Identifier: MIT
+#include "arch/x86/acpi.h"
+#include "arch/x86/apic.h"
+#include "arch/x86/console.h"
+#include "arch/x86/cpu.h"
+#include "arch/x86/percpu.h"
+#include "arch/x86/smp.h"
+#include "arch/x86/tsc.h"
+#include "lib/string.h"
+#include "mm/page_alloc.h"
+
+#define AP_STACK_ORDER 2 /* 16 KiB */
+#define AP_START_TIMEOUT_MS 1000
+
+extern char trampoline_start[], trampoline_end[], trampoline_gdt[], trampoline_gdt_ptr[];
+extern char trampoline_far_jump[], trampoline_long[], trampoline_cr3[];
+extern char trampoline_stack[], trampoline_entry[], trampoline_cpu[];
+
+static uint64_t trampoline_pa; /* immutable after smp_set_trampoline_page */
+static _Atomic cpumask_t online_mask; /* bits set once, by each CPU itself */
+
+unsigned int smp_cpus_online(void)
+{
+	return __builtin_popcountll(atomic_load(&online_mask));
+}
+
+cpumask_t smp_online_mask(void)
+{
+	return atomic_load(&online_mask);
+}
+
+void smp_set_trampoline_page(uint64_t pa)
+{
+	trampoline_pa = pa;
+}
+
+/* Where a trampoline symbol ends up in the low page, as a pointer to patch. */
+#define TRAMPOLINE_FIELD(type, sym) \
+	((type *)(uintptr_t)(trampoline_pa + (uint64_t)((sym) - trampoline_start)))
+
+static void trampoline_install(void)
+{
+	memcpy((void *)(uintptr_t)trampoline_pa, trampoline_start,
+	       trampoline_end - trampoline_start);
+	*TRAMPOLINE_FIELD(uint32_t, trampoline_gdt_ptr + 2) =
+		(uint32_t)(trampoline_pa + (trampoline_gdt - trampoline_start));
+	*TRAMPOLINE_FIELD(uint32_t, trampoline_far_jump) =
+		(uint32_t)(trampoline_pa + (trampoline_long - trampoline_start));
+	*TRAMPOLINE_FIELD(uint64_t, trampoline_cr3) = read_cr3();
+}
+
+static void mark_online(struct percpu *pc)
+{
+	kprintf("mmuvisor: cpu %u online (apic id %u%s)\n", pc->cpu, pc->apic_id,
+		pc->cpu ? "" : ", boot CPU");
+	atomic_store(&pc->online, true);
+	atomic_fetch_or(&online_mask, CPU_BIT(pc->cpu));
+}
+
+_Noreturn void cpu_idle_loop(void)
+{
+	for (;;) {
+		smp_call_handle();
+		safe_halt();
+	}
+}
+
+static _Noreturn void ap_entry(unsigned int cpu)
+{
+	struct percpu *pc = cpu_data(cpu);
+	uint32_t id;
+
+	percpu_init_this_cpu(cpu);
+	apic_init_this_cpu();
+	id = apic_read_id();
+	if (id != pc->apic_id)
+		kprintf("mmuvisor: warning: cpu %u reports apic id %u, the MADT said %u\n", cpu,
+			id, pc->apic_id);
+	mark_online(pc);
+	cpu_idle_loop();
+}
+
+static bool alloc_stacks(struct percpu *pc)
+{
+	char *stack = page_alloc(AP_STACK_ORDER), *nmi = page_alloc(0), *df = page_alloc(0);
+
+	if (!stack || !nmi || !df)
+		return false;
+	pc->stack_top = stack + (PAGE_SIZE << AP_STACK_ORDER);
+	pc->nmi_stack_top = (uint64_t)(nmi + PAGE_SIZE);
+	pc->df_stack_top = (uint64_t)(df + PAGE_SIZE);
+	return true;
+}
+
+static bool start_ap(struct percpu *pc)
+{
+	uint64_t deadline;
+	uint8_t vector = trampoline_pa >> 12;
+
+	*TRAMPOLINE_FIELD(uint64_t, trampoline_stack) = (uint64_t)pc->stack_top;
+	*TRAMPOLINE_FIELD(uint64_t, trampoline_entry) = (uint64_t)ap_entry;
+	*TRAMPOLINE_FIELD(uint64_t, trampoline_cpu) = pc->cpu;
+	atomic_thread_fence(memory_order_seq_cst);
+
+	/* The MP startup protocol (SDM 8.4.4.1): INIT, 10 ms, SIPI, 200 us, SIPI. */
+	apic_send_icr(pc->apic_id, APIC_DM_INIT | APIC_LEVEL_ASSERT);
+	udelay(10000);
+	apic_send_icr(pc->apic_id, APIC_DM_STARTUP | vector);
+	udelay(200);
+	if (!atomic_load(&pc->online))
+		apic_send_icr(pc->apic_id, APIC_DM_STARTUP | vector);
+	deadline = tsc_deadline_ms(AP_START_TIMEOUT_MS);
+	while (!atomic_load(&pc->online))
+		if (tsc_passed(deadline))
+			return false;
+	return true;
+}
+
+void smp_boot(unsigned int max_cpus)
+{
+	uint32_t bsp_id = apic_read_id();
+	unsigned int next = 1;
+
+	cpu_data(0)->apic_id = bsp_id;
+	mark_online(cpu_data(0));
+	if (acpi.nr_cpus_ignored)
+		kprintf("mmuvisor: warning: ignoring %u CPUs beyond the first %u\n",
+			acpi.nr_cpus_ignored, PLATFORM_MAX_CPUS);
+	trampoline_install();
+	for (unsigned int i = 0; i < acpi.nr_cpus && next < max_cpus; i++) {
+		struct percpu *pc = cpu_data(next);
+
+		if (acpi.cpu_apic_id[i] == bsp_id || acpi.cpu_apic_id[i] == 0xffffffff)
+			continue;
+		pc->cpu = next;
+		pc->apic_id = acpi.cpu_apic_id[i];
+		if (!apic_x2apic_mode() && pc->apic_id > 0xfe) {
+			kprintf("mmuvisor: warning: apic id %u needs x2APIC mode; skipped\n",
+				pc->apic_id);
+			continue;
+		}
+		if (!alloc_stacks(pc)) {
+			kprintf("mmuvisor: warning: out of memory for cpu %u's stacks\n", next);
+			break;
+		}
+		if (!start_ap(pc)) {
+			kprintf("mmuvisor: warning: cpu %u (apic id %u) did not come up within %d ms\n",
+				next, pc->apic_id, AP_START_TIMEOUT_MS);
+			continue;
+		}
+		next++;
+	}
+}

@@ -1,0 +1,259 @@
+// SPDX-License-Identifier: MIT
+#include "boot/mb2.h"
+#include "lib/printf.h"
+
+#define EFI_BOOT_SERVICES_CODE 3
+#define EFI_BOOT_SERVICES_DATA 4
+#define EFI_CONVENTIONAL_MEMORY 7
+#define EFI_DESC_MIN_SIZE 40
+
+static uint32_t get32(const uint8_t *p)
+{
+	return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 |
+	       (uint32_t)p[3] << 24;
+}
+
+static uint64_t get64(const uint8_t *p)
+{
+	return (uint64_t)get32(p) | (uint64_t)get32(p + 4) << 32;
+}
+
+static bool is_nul_terminated(const uint8_t *s, size_t len)
+{
+	for (size_t i = 0; i < len; i++)
+		if (s[i] == '\0')
+			return true;
+	return false;
+}
+
+static uint8_t byte_sum(const uint8_t *p, size_t n)
+{
+	uint8_t sum = 0;
+
+	while (n--)
+		sum += *p++;
+	return sum;
+}
+
+#define FAIL(...)                                          \
+	do {                                               \
+		fmt_snprintf(err, err_len, __VA_ARGS__);   \
+		return false;                              \
+	} while (0)
+
+static bool parse_mmap(const uint8_t *tag, uint32_t size, struct mb2_info *out,
+		       char *err, size_t err_len)
+{
+	uint32_t entry_size, n;
+
+	if (size < 16)
+		FAIL("memory map tag (6) is %u bytes, shorter than its 16-byte header", size);
+	entry_size = get32(tag + 8);
+	if (entry_size < 24 || entry_size % 8)
+		FAIL("memory map tag (6) has entry_size %u; it must be a multiple of 8, at least 24",
+		     entry_size);
+	if ((size - 16) % entry_size)
+		FAIL("memory map tag (6) holds %u bytes of entries, not a whole number of %u-byte entries",
+		     size - 16, entry_size);
+	n = (size - 16) / entry_size;
+	if (n > MB2_MAX_MEM_ENTRIES)
+		FAIL("memory map tag (6) has %u entries; at most %u are supported", n,
+		     MB2_MAX_MEM_ENTRIES);
+	for (uint32_t i = 0; i < n; i++) {
+		const uint8_t *e = tag + 16 + (size_t)i * entry_size;
+		uint64_t start = get64(e), len = get64(e + 8);
+
+		if (start + len < start)
+			FAIL("memory map entry %u wraps around the address space (base 0x%lx, length 0x%lx)",
+			     i, (unsigned long)start, (unsigned long)len);
+		out->mmap[out->nr_mmap++] = (struct mb2_mem_entry){
+			.start = start, .end = start + len, .type = get32(e + 16)
+		};
+	}
+	out->has_mmap = true;
+	return true;
+}
+
+static bool parse_efi_mmap(const uint8_t *tag, uint32_t size, struct mb2_info *out,
+			   char *err, size_t err_len)
+{
+	uint32_t desc_size, n;
+
+	if (size < 16)
+		FAIL("EFI memory map tag (17) is %u bytes, shorter than its 16-byte header", size);
+	desc_size = get32(tag + 8);
+	if (desc_size < EFI_DESC_MIN_SIZE || desc_size % 8)
+		FAIL("EFI memory map tag (17) has descriptor_size %u; it must be a multiple of 8, at least %u",
+		     desc_size, EFI_DESC_MIN_SIZE);
+	n = (size - 16) / desc_size;
+	if (n > MB2_MAX_MEM_ENTRIES)
+		FAIL("EFI memory map tag (17) has %u descriptors; at most %u are supported", n,
+		     MB2_MAX_MEM_ENTRIES);
+	for (uint32_t i = 0; i < n; i++) {
+		const uint8_t *d = tag + 16 + (size_t)i * desc_size;
+		uint64_t start = get64(d + 8), pages = get64(d + 24);
+
+		if (pages > (UINT64_MAX - start) >> 12)
+			FAIL("EFI memory descriptor %u wraps around the address space", i);
+		out->efi_mmap[out->nr_efi_mmap++] = (struct mb2_mem_entry){
+			.start = start, .end = start + (pages << 12), .type = get32(d)
+		};
+	}
+	out->has_efi_mmap = true;
+	return true;
+}
+
+static bool parse_rsdp(const uint8_t *tag, uint32_t size, uint32_t type,
+		       struct mb2_info *out, char *err, size_t err_len)
+{
+	const uint8_t *rsdp = tag + 8;
+	uint32_t len = size - 8, need = type == MB2_TAG_ACPI_OLD ? 20 : 36;
+
+	if (len < need)
+		FAIL("ACPI RSDP tag (%u) holds %u bytes; an RSDP v%u needs %u", type, len,
+		     type == MB2_TAG_ACPI_OLD ? 1 : 2, need);
+	if (get32(rsdp) != 0x20445352 || get32(rsdp + 4) != 0x20525450) /* "RSD PTR " */
+		FAIL("ACPI RSDP tag (%u) does not start with the signature \"RSD PTR \"", type);
+	if (byte_sum(rsdp, 20))
+		FAIL("ACPI RSDP tag (%u) fails its checksum", type);
+	if (need == 36 && byte_sum(rsdp, 36))
+		FAIL("ACPI RSDP tag (%u) fails its extended checksum", type);
+	/* Prefer the v2 RSDP (XSDT) when the loader gives both. */
+	if (out->rsdp_len < need) {
+		for (uint32_t i = 0; i < need; i++)
+			out->rsdp[i] = rsdp[i];
+		out->rsdp_len = need;
+	}
+	return true;
+}
+
+static bool parse_tag(const uint8_t *tag, uint32_t type, uint32_t size,
+		      struct mb2_info *out, char *err, size_t err_len)
+{
+	switch (type) {
+	case MB2_TAG_CMDLINE:
+	case MB2_TAG_LOADER_NAME:
+		if (!is_nul_terminated(tag + 8, size - 8))
+			FAIL("%s tag (%u) is not NUL-terminated",
+			     type == MB2_TAG_CMDLINE ? "command line" : "boot loader name", type);
+		if (type == MB2_TAG_CMDLINE)
+			out->cmdline = (const char *)tag + 8;
+		else
+			out->loader_name = (const char *)tag + 8;
+		return true;
+	case MB2_TAG_MODULE: {
+		uint64_t start, end;
+
+		if (size < 17 || !is_nul_terminated(tag + 16, size - 16))
+			FAIL("module tag (3) is %u bytes or its string is not NUL-terminated", size);
+		if (out->nr_modules == MB2_MAX_MODULES)
+			FAIL("more than %u modules; load fewer module2 lines", MB2_MAX_MODULES);
+		start = get32(tag + 8);
+		end = get32(tag + 12);
+		if (end < start)
+			FAIL("module %u ends (0x%lx) before it starts (0x%lx)", out->nr_modules,
+			     (unsigned long)end, (unsigned long)start);
+		out->modules[out->nr_modules++] = (struct mb2_module){
+			.start = start, .end = end, .cmdline = (const char *)tag + 16
+		};
+		return true;
+	}
+	case MB2_TAG_BASIC_MEMINFO:
+		if (size < 16)
+			FAIL("basic memory information tag (4) is %u bytes, not 16", size);
+		out->has_basic_meminfo = true;
+		out->mem_lower_kib = get32(tag + 8);
+		out->mem_upper_kib = get32(tag + 12);
+		return true;
+	case MB2_TAG_MMAP:
+		return parse_mmap(tag, size, out, err, err_len);
+	case MB2_TAG_EFI_MMAP:
+		return parse_efi_mmap(tag, size, out, err, err_len);
+	case MB2_TAG_ACPI_OLD:
+	case MB2_TAG_ACPI_NEW:
+		return parse_rsdp(tag, size, type, out, err, err_len);
+	case MB2_TAG_EFI64:
+		out->booted_from_efi = true;
+		return true;
+	case MB2_TAG_EFI_BS_NOT_TERMINATED:
+		FAIL("the loader left EFI boot services running (tag 18), which mmuvisor never asks for");
+	default:
+		return true; /* tags we do not use */
+	}
+}
+
+bool mb2_parse(const void *info, size_t avail, struct mb2_info *out, char *err,
+	       size_t err_len)
+{
+	const uint8_t *base = info;
+	uint32_t total, off;
+
+	*out = (struct mb2_info){ .cmdline = "", .loader_name = "" };
+	if (avail < 8)
+		FAIL("the information is %zu bytes; even its 8-byte header does not fit", avail);
+	total = get32(base);
+	if (total < 16)
+		FAIL("total_size is %u; the header and the end tag alone need 16", total);
+	if (total > MB2_INFO_MAX_SIZE)
+		FAIL("total_size is %u bytes, more than the %u a loader could plausibly pass",
+		     total, MB2_INFO_MAX_SIZE);
+	if (total > avail)
+		FAIL("total_size is %u but only %zu bytes are there: the information is truncated",
+		     total, avail);
+	out->total_size = total;
+
+	for (off = 8;;) {
+		uint32_t type, size;
+
+		if (total - off < 8)
+			FAIL("no end tag: the tags run out at offset %u of %u", off, total);
+		type = get32(base + off);
+		size = get32(base + off + 4);
+		if (size < 8)
+			FAIL("tag type %u at offset %u has size %u, smaller than its 8-byte header",
+			     type, off, size);
+		if (size > total - off)
+			FAIL("tag type %u at offset %u has size %u but only %u bytes are left",
+			     type, off, size, total - off);
+		if (type == MB2_TAG_END) {
+			if (size != 8)
+				FAIL("end tag at offset %u has size %u, not 8", off, size);
+			break;
+		}
+		if (!parse_tag(base + off, type, size, out, err, err_len))
+			return false;
+		off += (size + 7) & ~7u;
+		if (off > total)
+			FAIL("tag type %u's padding runs past total_size %u", type, total);
+	}
+	if (!out->has_mmap && !out->has_efi_mmap)
+		FAIL("no memory map (tag 6 or tag 17); boot mmuvisor with GRUB 2's multiboot2 command");
+	return true;
+}
+
+static bool efi_type_is_usable(uint32_t type)
+{
+	return type == EFI_CONVENTIONAL_MEMORY || type == EFI_BOOT_SERVICES_CODE ||
+	       type == EFI_BOOT_SERVICES_DATA;
+}
+
+unsigned int mb2_usable_ranges(const struct mb2_info *info, struct mem_range *out,
+			       unsigned int max)
+{
+	unsigned int n = 0;
+
+	if (info->has_mmap) {
+		for (unsigned int i = 0; i < info->nr_mmap && n < max; i++)
+			if (info->mmap[i].type == MB2_MMAP_AVAILABLE &&
+			    info->mmap[i].end > info->mmap[i].start)
+				out[n++] = (struct mem_range){ info->mmap[i].start,
+							       info->mmap[i].end };
+		return n;
+	}
+	for (unsigned int i = 0; i < info->nr_efi_mmap && n < max; i++)
+		if (efi_type_is_usable(info->efi_mmap[i].type) &&
+		    info->efi_mmap[i].end > info->efi_mmap[i].start)
+			out[n++] = (struct mem_range){ info->efi_mmap[i].start,
+						       info->efi_mmap[i].end };
+	return n;
+}

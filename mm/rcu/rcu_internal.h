@@ -1,0 +1,144 @@
+// SPDX-License-Identifier: MIT
+/*
+ * RCU state shared by rcu.c (grace periods) and rcu_callback.c (callbacks).
+ * Nothing outside mm/rcu/ includes this, except the unit tests.
+ */
+#pragma once
+
+#include "mm/rcu/rcu.h"
+
+/*
+ * The global sequence gp_seq counts grace periods in bits 63..2; bit 0 is
+ * set while one is in progress:
+ *
+ *      idle 4k --start--> 4k+1 (in progress) --end--> 4k+4 (idle)
+ *
+ * gp_seq never has bit 1 set, so RCU_QS_OFFLINE can never be mistaken for a
+ * sequence value in a CPU's qs_seq.
+ */
+#define RCU_SEQ_IN_PROGRESS 1UL
+#define RCU_SEQ_STEP 4UL
+#define RCU_QS_OFFLINE 2UL
+_Static_assert((RCU_QS_OFFLINE & (RCU_SEQ_STEP - 1)) == RCU_QS_OFFLINE &&
+		      !(RCU_QS_OFFLINE & RCU_SEQ_IN_PROGRESS),
+	      "RCU_QS_OFFLINE must use a bit that gp_seq never sets");
+
+/* Debug builds start eight grace periods below the wrap, so every run crosses it. */
+#ifdef MM_DEBUG
+#define RCU_SEQ_INIT (0UL - 8 * RCU_SEQ_STEP)
+#else
+#define RCU_SEQ_INIT 0UL
+#endif
+
+/* Callbacks invoked per quiescent point, unless the CPU is overloaded. */
+#define RCU_BATCH 64
+/* Past this many queued callbacks a CPU pushes grace periods and drops the batch limit. */
+#define RCU_CB_HIGH 10000
+
+/* Wrap-safe: sequence numbers are compared only through these. */
+static inline bool rcu_seq_before(unsigned long a, unsigned long b)
+{
+	return (long)(a - b) < 0;
+}
+
+static inline bool rcu_seq_done(unsigned long seq, unsigned long cookie)
+{
+	return !rcu_seq_before(seq, cookie);
+}
+
+/*
+ * The gp_seq value that ends the first grace period to start after now:
+ * from idle 4k that is 4k+4; from 4k+1, the running grace period may have
+ * started before the caller's update, so it is the next one, 4k+8.
+ */
+static inline unsigned long rcu_seq_snap(unsigned long seq)
+{
+	return (seq + 2 * RCU_SEQ_STEP - 1) & ~(RCU_SEQ_STEP - 1);
+}
+
+struct rcu_cblist {
+	struct rcu_head *head;
+	struct rcu_head **tail;
+	unsigned long len;
+};
+
+struct rcu_cpu {
+	/*
+	 * The gp_seq this CPU saw at its last quiescent state, or
+	 * RCU_QS_OFFLINE. Written only by the owning CPU; read by every CPU
+	 * that scans for the end of a grace period, hence its own line.
+	 */
+	atomic_ulong qs_seq __cacheline_aligned;
+
+	/*
+	 * Who may touch the callback lists below: cpu + 1 of the holder, or 0.
+	 * The owner holds it from rcu_online() to rcu_offline(); while the
+	 * owner is offline, rcu_barrier() on another CPU may take it.
+	 */
+	atomic_uint cb_claim __cacheline_aligned;
+
+	/* cb_claim holder only. Callbacks move next -> wait -> done, in order. */
+	struct rcu_cblist next;    /* queued; no grace period chosen yet */
+	struct rcu_cblist wait;    /* run once gp_seq reaches wait_cookie */
+	struct rcu_cblist done;    /* grace period over; invoked in batches */
+	unsigned long wait_cookie;
+
+	/* Written by the cb_claim holder; read by rcu_barrier() and the statistics. */
+	atomic_ulong nr_queued;
+	atomic_ulong nr_invoked;
+
+	/* Owning CPU only. */
+	unsigned int read_nesting; /* MM_DEBUG */
+};
+
+struct rcu_state {
+	/* Changed by CAS when a grace period starts or ends; read at every quiescent state. */
+	atomic_ulong gp_seq __cacheline_aligned;
+	unsigned int nr_cpus; /* immutable after rcu_init() */
+
+	/* The furthest cookie anyone waits for: raised by CAS in rcu_gp_start(). */
+	atomic_ulong gp_requested __cacheline_aligned;
+
+	/* Statistics, relaxed. */
+	atomic_ulong gp_start_cycles __cacheline_aligned;
+	atomic_ulong gp_completed;
+	atomic_ulong gp_longest_cycles;
+	atomic_ulong cb_overloads;
+};
+
+extern struct rcu_state rcu_state;
+extern struct rcu_cpu rcu_cpus[PLATFORM_MAX_CPUS];
+
+struct rcu_cpu *rcu_this_cpu(void);
+void rcu_gp_advance(void);
+void rcu_cbs_init(struct rcu_cpu *rc);
+void rcu_cbs_process(struct rcu_cpu *rc);
+
+static inline bool rcu_cpu_is_online(struct rcu_cpu *rc)
+{
+	return atomic_load_explicit(&rc->qs_seq, memory_order_relaxed) != RCU_QS_OFFLINE;
+}
+
+static inline bool rcu_cbs_pending(struct rcu_cpu *rc)
+{
+	return atomic_load_explicit(&rc->nr_queued, memory_order_relaxed) !=
+	       atomic_load_explicit(&rc->nr_invoked, memory_order_relaxed);
+}
+
+/*
+ * Taking the claim with acquire and dropping it with release orders one
+ * holder's list updates before the next holder's reads.
+ */
+static inline bool rcu_claim_try(struct rcu_cpu *rc, unsigned int holder)
+{
+	unsigned int free = 0;
+
+	return atomic_compare_exchange_strong_explicit(&rc->cb_claim, &free, holder,
+						       memory_order_acquire,
+						       memory_order_relaxed);
+}
+
+static inline void rcu_claim_release(struct rcu_cpu *rc)
+{
+	atomic_store_explicit(&rc->cb_claim, 0, memory_order_release);
+}

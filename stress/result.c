@@ -1,0 +1,21 @@
+// SPDX-License-Identifier: MIT
+#include "arch/x86/console.h"
+#include "arch/x86/shutdown.h"
+#include "boot/options.h"
+#include "stress/result.h"
+
+static atomic_bool done_printed;
+
+_Noreturn void result_done(int status, const char *reason)
+{
+	const char *scenario = option_choice_name(OPTION_SCENARIO);
+
+	if (!atomic_exchange(&done_printed, true)) {
+		if (status == EXIT_PASS)
+			kprintf("DONE scenario=%s status=pass\n", scenario);
+		else
+			kprintf("DONE scenario=%s status=fail reason=%s\n", scenario,
+				reason ? reason : "unknown");
+	}
+	machine_exit(status);
+}

@@ -1,0 +1,49 @@
+# shellcheck shell=bash
+# SPDX-License-Identifier: MIT
+# tools/lib.sh: helpers shared by the tools/ scripts and tests/boot/run (source it).
+# Sets ROOT (the repo root), BUILD, ELF, PROG; defines say, die, need, qemu_cmd.
+
+ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+BUILD=$ROOT/build
+ELF=${ELF:-$BUILD/mmuvisor.elf}
+PROG=${0#"$ROOT"/}
+OVMF_CODE=/usr/share/OVMF/OVMF_CODE_4M.fd
+OVMF_VARS=/usr/share/OVMF/OVMF_VARS_4M.fd
+
+say() { printf '%s: %s\n' "$PROG" "$*" >&2; }
+die() { say "$1"; exit "${2:-1}"; }                # die MESSAGE [STATUS]
+
+# need CMD...: fail with a hint when a host tool is missing.
+need() {
+	local c
+	for c; do
+		command -v "$c" >/dev/null || die "'$c' not found: run tools/deps" 64
+	done
+}
+
+# qemu_cmd ACCEL ISO TMPDIR [EXTRA...]: fill the array QEMU with the command line
+# that boots ISO under QEMU (ACCEL kvm or tcg) with CPUS, MEM and FIRMWARE from
+# the environment. The serial port and any debug flags come in EXTRA.
+qemu_cmd() {
+	local accel=$1 iso=$2 tmp=$3
+	shift 3
+	need qemu-system-x86_64
+	QEMU=(qemu-system-x86_64 -smp "$CPUS" -m "$MEM" -display none -monitor none
+	      -no-reboot -device isa-debug-exit,iobase=0xf4,iosize=0x04
+	      -cdrom "$iso" -boot d)
+	case $accel in
+	kvm) QEMU+=(-accel kvm -cpu host) ;;
+	tcg) QEMU+=(-accel tcg -cpu qemu64,+svm,+npt) ;;
+	*) die "qemu_cmd: bad accelerator '$accel'" 64 ;;
+	esac
+	case $FIRMWARE in
+	bios) ;;
+	uefi)
+		[[ -r $OVMF_CODE && -r $OVMF_VARS ]] || die "OVMF not found: run tools/deps" 64
+		cp "$OVMF_VARS" "$tmp/OVMF_VARS.fd"
+		QEMU+=(-drive "if=pflash,format=raw,unit=0,readonly=on,file=$OVMF_CODE"
+		       -drive "if=pflash,format=raw,unit=1,file=$tmp/OVMF_VARS.fd") ;;
+	*) die "FIRMWARE must be bios or uefi, not '$FIRMWARE'" 64 ;;
+	esac
+	QEMU+=("$@")
+}
