@@ -7,7 +7,7 @@
 
 #define BACKTRACE_DEPTH 16
 
-extern char _kernel_start[], _kernel_end[];
+extern char _kernel_start[], _kernel_end[], _etext[];
 
 static const char *const exception_names[32] = {
 	[0] = "#DE divide error",       [1] = "#DB debug",
@@ -36,8 +36,8 @@ void backtrace_print(uint64_t rbp)
 
 		if (!in_kernel_image(rbp) && (rbp < 0x1000 || rbp > (1ull << 40)))
 			break;
-		if (!in_kernel_image(frame[1]))
-			break;
+		if (frame[1] < (uint64_t)_kernel_start || frame[1] >= (uint64_t)_etext)
+			break; /* not a return address into our code */
 		kprintf("  #%d 0x%lx\n", i, (unsigned long)frame[1]);
 		if (frame[0] <= rbp)
 			break; /* frames grow upwards; anything else is a corrupt chain */
