@@ -11,7 +11,7 @@
 
 typedef struct spinlock {
 	atomic_uint locked;
-	unsigned int owner; /* cpu + 1 while held (debug builds); 0 when free */
+	atomic_uint owner; /* cpu + 1 while held (debug builds); 0 when free */
 	const char *name;
 } spinlock_t;
 
@@ -20,7 +20,7 @@ typedef struct spinlock {
 static inline void spin_lock_init(spinlock_t *l, const char *name)
 {
 	atomic_store_explicit(&l->locked, 0, memory_order_relaxed);
-	l->owner = 0;
+	atomic_store_explicit(&l->owner, 0, memory_order_relaxed);
 	l->name = name;
 }
 
@@ -35,7 +35,7 @@ static inline bool spin_trylock(spinlock_t *l)
 						     memory_order_relaxed))
 		return false;
 #ifdef MM_DEBUG
-	l->owner = platform_cpu_id() + 1;
+	atomic_store_explicit(&l->owner, platform_cpu_id() + 1, memory_order_relaxed);
 #endif
 	return true;
 }
@@ -44,7 +44,7 @@ static inline void spin_lock(spinlock_t *l)
 {
 #ifdef MM_DEBUG
 	if (atomic_load_explicit(&l->locked, memory_order_relaxed) &&
-	    l->owner == platform_cpu_id() + 1)
+	    atomic_load_explicit(&l->owner, memory_order_relaxed) == platform_cpu_id() + 1)
 		platform_panic("spinlock %s: double acquire on cpu %u",
 			       l->name ? l->name : "?", platform_cpu_id());
 #endif
@@ -56,7 +56,7 @@ static inline void spin_unlock(spinlock_t *l)
 {
 #ifdef MM_DEBUG
 	BUG_ON(!atomic_load_explicit(&l->locked, memory_order_relaxed));
-	l->owner = 0;
+	atomic_store_explicit(&l->owner, 0, memory_order_relaxed);
 #endif
 	atomic_store_explicit(&l->locked, 0, memory_order_release);
 }
