@@ -66,7 +66,7 @@ static bool rcu_gp_holdouts_gone(unsigned long seq)
 	unsigned int nr = rcu_state.nr_cpus;
 	unsigned int first = platform_cpu_id() + 1;
 
-	atomic_thread_fence(memory_order_seq_cst);
+	rcu_smp_mb();
 	platform_torture_delay();
 	/* Start after ourselves: concurrent scanners meet different holdouts first. */
 	for (unsigned int i = 0; i < nr; i++) {
@@ -156,7 +156,7 @@ unsigned long rcu_gp_start(void)
 	 * ends with CPU2 inside a section that holds what we are about to free.
 	 * Pairs with the acquire of gp_seq in rcu_report_qs().
 	 */
-	atomic_thread_fence(memory_order_seq_cst);
+	rcu_smp_mb();
 	cookie = rcu_seq_snap(atomic_load(&rcu_state.gp_seq));
 	req = atomic_load(&rcu_state.gp_requested);
 	while (rcu_seq_before(req, cookie) &&
@@ -259,7 +259,7 @@ void rcu_online(void)
 			      memory_order_relaxed);
 	platform_torture_delay();
 	/* Pairs with the full barrier in rcu_gp_holdouts_gone(); see there. */
-	atomic_thread_fence(memory_order_seq_cst);
+	rcu_smp_mb();
 }
 
 static void rcu_stall_warn(unsigned long cookie)

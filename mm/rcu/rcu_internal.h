@@ -56,6 +56,22 @@ static inline unsigned long rcu_seq_snap(unsigned long seq)
 	return (seq + 2 * RCU_SEQ_STEP - 1) & ~(RCU_SEQ_STEP - 1);
 }
 
+/*
+ * A full barrier (x86: no later load passes an earlier store). gcc 12 does
+ * not accept atomic_thread_fence under -fsanitize=thread, so TSan builds use
+ * a locked add to the stack, the x86 full barrier Linux uses for smp_mb().
+ */
+static inline void rcu_smp_mb(void)
+{
+#ifdef __SANITIZE_THREAD__
+	atomic_int slot = 0;
+
+	atomic_fetch_add_explicit(&slot, 0, memory_order_seq_cst);
+#else
+	atomic_thread_fence(memory_order_seq_cst);
+#endif
+}
+
 struct rcu_cblist {
 	struct rcu_head *head;
 	struct rcu_head **tail;

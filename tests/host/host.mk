@@ -1,0 +1,139 @@
+# SPDX-License-Identifier: MIT
+# Host harness: mm/ compiled unchanged against tests/host/platform_host.c,
+# run under ASan+UBSan and under TSan, plus the liburcu comparison.
+#
+#   make -f tests/host/host.mk host-test   unit tests, torture (ASan+UBSan, TSan),
+#                                          the planted-bug check, a freestanding build
+#   make -f tests/host/host.mk bench       mmuvisor RCU against liburcu QSBR
+#
+# The top Makefile includes this file. To add a unit test tests/host/foo.c:
+#   HOST_UNIT_TESTS += foo
+# (and, if it tests code outside mm/, HOST_SRCS_foo := that/file.c).
+# Every .c under mm/ is built into libmm.a, so new mm/ files need no line here.
+
+HOST_CC ?= gcc
+HOST_AR ?= ar
+HOST_BUILD ?= build/host
+HOST_CFLAGS := -std=gnu11 -I. -Wall -Wextra -Werror -g -O1 -pthread -MMD -MP
+HOST_DEBUG := -DMM_DEBUG -DMM_TORTURE
+HOST_TORTURE_SECONDS ?= 3
+
+HOST_UNIT_TESTS += test_rcu test_typesafe_cache
+HOST_TORTURE_TESTS += torture_rcu
+
+HOST_MM_SRCS := $(sort $(wildcard mm/*.c mm/*/*.c))
+HOST_LIB_SRCS := $(HOST_MM_SRCS) tests/host/platform_host.c
+
+# Build variants: name and extra flags.
+HOST_FLAGS_asan := $(HOST_DEBUG) -fsanitize=address,undefined -fno-sanitize-recover=all \
+	-fno-omit-frame-pointer
+HOST_FLAGS_tsan := $(HOST_DEBUG) -fsanitize=thread
+HOST_FLAGS_plant := $(HOST_DEBUG) -DRCU_PLANT_EARLY_FREE
+HOST_FLAGS_plantts := $(HOST_DEBUG) -DTYPESAFE_PLANT_EARLY_FREE
+HOST_FLAGS_bench := -O2
+HOST_VARIANTS := asan tsan plant plantts bench
+
+HOST_ENV := ASAN_OPTIONS=detect_leaks=1:abort_on_error=0 \
+	UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
+	TSAN_OPTIONS=halt_on_error=1:second_deadlock_stack=1
+# gcc 12's TSan cannot map its shadow under a 32-bit mmap randomisation
+# (newer kernels' default); without ASLR it always can.
+HOST_TSAN_RUN := $(shell setarch -R true >/dev/null 2>&1 && echo setarch -R)
+
+# $(1): variant. Objects, libmm.a and one binary per program.
+define HOST_VARIANT_RULES
+$(HOST_BUILD)/$(1)/%.o: %.c
+	@mkdir -p $$(@D)
+	@echo "  CC [$(1)] $$<"
+	@$$(HOST_CC) $$(HOST_CFLAGS) $$(HOST_FLAGS_$(1)) -c $$< -o $$@
+
+$(HOST_BUILD)/$(1)/libmm.a: $(patsubst %.c,$(HOST_BUILD)/$(1)/%.o,$(HOST_LIB_SRCS))
+	@rm -f $$@
+	@$$(HOST_AR) rcs $$@ $$^
+
+$(addprefix $(HOST_BUILD)/$(1)/,$(HOST_UNIT_TESTS) $(HOST_TORTURE_TESTS)): \
+		$(HOST_BUILD)/$(1)/%: $(HOST_BUILD)/$(1)/tests/host/%.o $(HOST_BUILD)/$(1)/libmm.a
+	@echo "  LD [$(1)] $$@"
+	@$$(HOST_CC) $$(HOST_CFLAGS) $$(HOST_FLAGS_$(1)) -o $$@ $$< \
+		$$(patsubst %.c,$(HOST_BUILD)/$(1)/%.o,$$(HOST_SRCS_$$*)) $(HOST_BUILD)/$(1)/libmm.a
+
+-include $(patsubst %.c,$(HOST_BUILD)/$(1)/%.d,$(HOST_LIB_SRCS))
+endef
+$(foreach v,$(HOST_VARIANTS),$(eval $(call HOST_VARIANT_RULES,$(v))))
+
+# A test's extra sources are prerequisites of its binary in every variant.
+$(foreach v,$(HOST_VARIANTS),$(foreach t,$(HOST_UNIT_TESTS) $(HOST_TORTURE_TESTS),\
+	$(eval $(HOST_BUILD)/$(v)/$(t): $(patsubst %.c,$(HOST_BUILD)/$(v)/%.o,$(HOST_SRCS_$(t))))))
+-include $(wildcard $(HOST_BUILD)/*/tests/host/*.d)
+
+.PHONY: host-test host-unit host-torture-asan host-torture-tsan rcu-planted \
+	host-freestanding bench
+
+host-test: host-unit host-torture-asan host-torture-tsan rcu-planted host-freestanding
+	@echo "host-test: all passed"
+
+host-unit: $(addprefix $(HOST_BUILD)/asan/,$(HOST_UNIT_TESTS)) \
+		$(addprefix $(HOST_BUILD)/tsan/,$(HOST_UNIT_TESTS))
+	@set -e; for t in $(HOST_UNIT_TESTS); do \
+	  echo "== $$t (asan+ubsan)"; $(HOST_ENV) $(HOST_BUILD)/asan/$$t; \
+	  echo "== $$t (tsan)"; $(HOST_ENV) $(HOST_TSAN_RUN) $(HOST_BUILD)/tsan/$$t; \
+	done
+
+host-torture-asan: $(addprefix $(HOST_BUILD)/asan/,$(HOST_TORTURE_TESTS))
+	@set -e; for t in $(HOST_TORTURE_TESTS); do \
+	  echo "== $$t $(HOST_TORTURE_SECONDS)s (asan+ubsan)"; \
+	  $(HOST_ENV) $(HOST_BUILD)/asan/$$t $(HOST_TORTURE_SECONDS); \
+	done
+
+host-torture-tsan: $(addprefix $(HOST_BUILD)/tsan/,$(HOST_TORTURE_TESTS))
+	@set -e; for t in $(HOST_TORTURE_TESTS); do \
+	  echo "== $$t $(HOST_TORTURE_SECONDS)s (tsan)"; \
+	  $(HOST_ENV) $(HOST_TSAN_RUN) $(HOST_BUILD)/tsan/$$t $(HOST_TORTURE_SECONDS); \
+	done
+
+# The torture test must catch a planted early free: $(1) variant, $(2) the
+# message it must fail with.
+define HOST_PLANTED_CHECK
+	@echo "== torture_rcu, $(1) variant (a planted early free): must fail"
+	@if timeout 60 $(HOST_BUILD)/$(1)/torture_rcu 10 >$(HOST_BUILD)/$(1)/torture.log 2>&1; then \
+	  cat $(HOST_BUILD)/$(1)/torture.log; \
+	  echo "rcu-planted: FAIL: the planted early free went unnoticed"; exit 1; \
+	fi
+	@if ! grep -q "$(2)" $(HOST_BUILD)/$(1)/torture.log; then \
+	  cat $(HOST_BUILD)/$(1)/torture.log; \
+	  echo "rcu-planted: FAIL: torture_rcu failed, but not by catching the early free"; exit 1; \
+	fi
+	@grep -m1 "$(2)" $(HOST_BUILD)/$(1)/torture.log | cut -c1-160
+endef
+
+rcu-planted: $(HOST_BUILD)/plant/torture_rcu $(HOST_BUILD)/plantts/torture_rcu
+	$(call HOST_PLANTED_CHECK,plant,saw freed memory)
+	$(call HOST_PLANTED_CHECK,plantts,its page left the cache)
+	@echo "rcu-planted: ok, both planted early frees were caught"
+
+# mm/ must build with the kernel's flags, with and without MM_DEBUG, and
+# call nothing outside itself but the platform hooks and the mem* builtins.
+HOST_KERNEL_CFLAGS := -std=gnu11 -O2 -ffreestanding -nostdlib -mno-red-zone \
+	-mgeneral-regs-only -fno-pic -Wall -Wextra -Werror -I.
+host-freestanding:
+	@set -e; for d in release debug; do \
+	  dir=$(HOST_BUILD)/freestanding-$$d; rm -rf $$dir; mkdir -p $$dir; \
+	  flags=$$([ $$d = debug ] && echo -DMM_DEBUG || true); \
+	  for f in $(HOST_MM_SRCS); do \
+	    $(HOST_CC) $(HOST_KERNEL_CFLAGS) $$flags -c $$f -o $$dir/$$(echo $$f | tr / _).o; \
+	  done; \
+	  ld -r -o $$dir/mm.o $$dir/*_*.o; \
+	  bad=$$(nm -u $$dir/mm.o | awk '{print $$2}' | \
+	    grep -vE '^(platform_[a-z_]+|memset|memcpy|memmove|memcmp)$$' || true); \
+	  if [ -n "$$bad" ]; then echo "host-freestanding: mm/ ($$d) calls outside mm/:" $$bad; exit 1; fi; \
+	done; echo "host-freestanding: mm/ builds freestanding (release and MM_DEBUG), needs only platform_* and mem*"
+
+# The benchmark: release flags, our RCU and liburcu's QSBR flavour in one binary.
+HOST_URCU_LIBS := -lurcu-qsbr -lurcu-common
+$(HOST_BUILD)/bench/bench_rcu: $(HOST_BUILD)/bench/tests/host/bench_rcu.o \
+		$(HOST_BUILD)/bench/tests/host/bench_urcu.o $(HOST_BUILD)/bench/libmm.a
+	@echo "  LD [bench] $@"
+	@$(HOST_CC) $(HOST_CFLAGS) $(HOST_FLAGS_bench) -o $@ $^ $(HOST_URCU_LIBS)
+
+bench: $(HOST_BUILD)/bench/bench_rcu
+	$(HOST_BUILD)/bench/bench_rcu
