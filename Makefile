@@ -26,9 +26,9 @@ KERNEL_SRCS := \
 	arch/x86/exceptions.c arch/x86/panic.c arch/x86/serial.c arch/x86/console.c \
 	arch/x86/acpi.c arch/x86/apic.c arch/x86/pic.c arch/x86/ipi.c arch/x86/smp.c \
 	arch/x86/tsc.c arch/x86/paging.c arch/x86/shutdown.c arch/x86/platform.c \
-	mm/page_alloc.c \
+	mm/page_alloc.c mm/rcu/rcu.c mm/rcu/rcu_callback.c mm/rcu/typesafe_cache.c \
 	lib/printf.c lib/string.c lib/cmdline.c \
-	stress/result.c stress/scenario.c
+	stress/result.c stress/scenario.c stress/rcu_torture.c
 
 KERNEL_OBJS := $(patsubst %,$(BUILD)/kernel/%.o,$(KERNEL_SRCS))
 LIBGCC := $(shell $(CC) -print-libgcc-file-name)

@@ -27,6 +27,18 @@ _start:
 	movw %ax, %fs
 	movw %ax, %gs
 
+	/* Record the machine state the loader handed over, for kmain to check. */
+	movl $boot_stack_top, %esp
+	pushfl
+	popl boot_handover + 12
+	movl %cr0, %eax
+	movl %eax, boot_handover
+	movl %cr4, %eax
+	movl %eax, boot_handover + 4
+	movl $0xc0000080, %ecx
+	rdmsr
+	movl %eax, boot_handover + 8
+
 	cmpl $MB2_BOOTLOADER_MAGIC, %ebp
 	jne bad_magic
 
@@ -167,6 +179,13 @@ msg_no_lm:
 	.asciz "mmuvisor: error: this CPU has no long mode (x86-64); mmuvisor needs a 64-bit CPU\r\n"
 msg_bochs_shutdown:
 	.asciz "Shutdown"
+
+	/* In .data, not .bss: written before .bss is cleared. */
+	.section .data
+	.balign 8
+	.globl boot_handover
+boot_handover:				/* struct boot_handover in boot/handover.h */
+	.long 0, 0, 0, 0
 
 	.section .bss
 	.balign 4096

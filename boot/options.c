@@ -1,9 +1,10 @@
 // SPDX-License-Identifier: MIT
 #include "boot/options.h"
 
-static const char *const scenario_choices[] = { "none", NULL };
+static const char *const scenario_choices[] = { "none", "rcu_torture", NULL };
 static const char *const apic_choices[] = { "auto", "xapic", "x2apic", NULL };
 static const char *const crash_choices[] = { "none", "ud", "pf", "gp", NULL };
+static const char *const plant_choices[] = { "none", "rcu_early_free", NULL };
 
 _Static_assert(sizeof(scenario_choices) / sizeof(scenario_choices[0]) == SCENARIO_COUNT + 1,
 	       "every scenario_id needs a name, and stress/scenario.c a runner");
@@ -20,6 +21,12 @@ const struct opt_desc boot_option_table[OPTION_COUNT] = {
 	[OPTION_CRASH] = { .name = "crash", .type = OPT_ENUM, .choices = crash_choices,
 			   .def = CRASH_NONE,
 			   .help = "fault on the last CPU on purpose, to test the exception path" },
+	[OPTION_DURATION_MS] = { .name = "duration_ms", .type = OPT_UINT, .min = 10,
+				 .max = 3600000, .def = 1000,
+				 .help = "how long a timed scenario (rcu_torture) runs" },
+	[OPTION_PLANT] = { .name = "plant", .type = OPT_ENUM, .choices = plant_choices,
+			   .def = PLANT_NONE,
+			   .help = "plant a known bug, to show the scenario's checks catch it" },
 };
 
 uint64_t boot_options[OPTION_COUNT];

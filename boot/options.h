@@ -13,12 +13,16 @@ enum boot_option {
 	OPTION_CPUS,
 	OPTION_APIC,
 	OPTION_CRASH,
+	OPTION_DURATION_MS,
+	OPTION_PLANT,
 	OPTION_COUNT
 };
 
-enum scenario_id { SCENARIO_NONE, SCENARIO_COUNT };
+enum scenario_id { SCENARIO_NONE, SCENARIO_RCU_TORTURE, SCENARIO_COUNT };
 enum apic_mode { APIC_MODE_AUTO, APIC_MODE_XAPIC, APIC_MODE_X2APIC };
 enum crash_kind { CRASH_NONE, CRASH_UD, CRASH_PF, CRASH_GP };
+/* Bugs planted on purpose, to show that a scenario's checks can fail. */
+enum plant_kind { PLANT_NONE, PLANT_RCU_EARLY_FREE };
 
 extern const struct opt_desc boot_option_table[OPTION_COUNT];
 

@@ -3,6 +3,7 @@
 #include "boot/options.h"
 #include "stress/result.h"
 #include "stress/scenario.h"
+#include "stress/scenarios.h"
 
 /* scenario=none: the platform checks in setup.c are the whole test. */
 static int scenario_none(void)
@@ -12,6 +13,7 @@ static int scenario_none(void)
 
 static int (*const scenario_runners[SCENARIO_COUNT])(void) = {
 	[SCENARIO_NONE] = scenario_none,
+	[SCENARIO_RCU_TORTURE] = scenario_rcu_torture,
 };
 
 int scenario_run(void)

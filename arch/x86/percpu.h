@@ -26,6 +26,13 @@ struct percpu {
 	/* Cross-CPU: */
 	atomic_bool online;                   /* set by the CPU itself, once */
 	_Atomic(struct smp_call *) call_slot; /* mailbox; see arch/x86/ipi.c */
+	/*
+	 * Thread-context work (arch/x86/smp.c): the launcher writes work_arg,
+	 * then work_fn (release); the CPU runs it from its idle loop and
+	 * clears work_fn (release) when done.
+	 */
+	void (*_Atomic work_fn)(void *arg);
+	void *work_arg;
 } __cacheline_aligned;
 
 extern struct percpu percpu_area[PLATFORM_MAX_CPUS];

@@ -15,9 +15,11 @@
 #include "arch/x86/serial.h"
 #include "arch/x86/smp.h"
 #include "arch/x86/tsc.h"
+#include "boot/handover.h"
 #include "boot/mb2.h"
 #include "boot/options.h"
 #include "mm/page_alloc.h"
+#include "mm/rcu/rcu.h"
 #include "stress/result.h"
 #include "stress/scenario.h"
 
@@ -113,6 +115,22 @@ static void memory_init(uint64_t mbi_pa)
 		(unsigned long)top);
 }
 
+/*
+ * What the spec promises at entry (multiboot2 3.3): CR0.PE on, CR0.PG off,
+ * EFLAGS.IF off. Anything else means the loader or firmware left the
+ * machine in a state we do not expect: say so, since we reset it anyway.
+ */
+static void report_handover(void)
+{
+	const struct boot_handover *h = &boot_handover;
+	bool sane = (h->cr0 & CR0_PE) && !(h->cr0 & CR0_PG) && !(h->eflags & RFLAGS_IF);
+
+	kprintf("mmuvisor: handover: CR0=0x%x CR4=0x%x EFER=0x%x EFLAGS=0x%x: %s\n", h->cr0,
+		h->cr4, h->efer_lo, h->eflags,
+		sane ? "protected mode, paging off, interrupts off, as multiboot2 promises"
+		     : "NOT the state multiboot2 promises (protected mode, no paging, IF=0)");
+}
+
 static atomic_uint call_check_answers;
 
 static void call_check(void *arg)
@@ -141,6 +159,8 @@ static void smp_init(void)
 	unsigned int want = acpi.nr_cpus < option(OPTION_CPUS) ? acpi.nr_cpus
 							       : (unsigned int)option(OPTION_CPUS);
 
+	rcu_init(want); /* before any AP starts: each comes online in RCU itself */
+	rcu_online();
 	smp_boot(want);
 	kprintf("mmuvisor: smp: %u of %u CPUs online\n", smp_cpus_online(), want);
 	smp_call_all(call_check, NULL);
@@ -164,6 +184,7 @@ void kmain(uint32_t magic, uint64_t mbi_pa)
 		     err);
 	kprintf("mmuvisor: loader \"%s\", firmware %s, command line \"%s\"\n", mb.loader_name,
 		mb.booted_from_efi ? "UEFI (boot services exited)" : "BIOS", mb.cmdline);
+	report_handover();
 	if (!options_parse(mb.cmdline, err, sizeof(err)))
 		fail("bad-option", "%s", err);
 	options_format(line, sizeof(line));

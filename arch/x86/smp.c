@@ -6,7 +6,10 @@
 #include "arch/x86/percpu.h"
 #include "arch/x86/smp.h"
 #include "arch/x86/tsc.h"
+#include "arch/x86/interrupt.h"
+#include "arch/x86/panic.h"
 #include "lib/string.h"
+#include "mm/rcu/rcu.h"
 #include "mm/page_alloc.h"
 
 #define AP_STACK_ORDER 2 /* 16 KiB */
@@ -57,11 +60,70 @@ static void mark_online(struct percpu *pc)
 	atomic_fetch_or(&online_mask, CPU_BIT(pc->cpu));
 }
 
+static void cpu_work_run(struct percpu *pc)
+{
+	void (*fn)(void *) = atomic_load_explicit(&pc->work_fn, memory_order_acquire);
+
+	if (!fn)
+		return;
+	fn(pc->work_arg);
+	atomic_store_explicit(&pc->work_fn, NULL, memory_order_release);
+}
+
+/*
+ * Idle: a quiescent state on every pass. With no RCU callbacks of its own
+ * pending the CPU goes offline (an extended quiescent state) and halts until
+ * an IPI; otherwise it keeps polling so its callbacks' grace period ends.
+ */
 _Noreturn void cpu_idle_loop(void)
 {
+	struct percpu *pc = this_cpu();
+
 	for (;;) {
+		cpu_work_run(pc);
 		smp_call_handle();
-		safe_halt();
+		rcu_quiescent_state();
+		if (rcu_cpu_has_callbacks()) {
+			udelay(10);
+			continue;
+		}
+		rcu_offline();
+		if (!atomic_load_explicit(&pc->work_fn, memory_order_relaxed))
+			safe_halt();
+		rcu_online();
+	}
+}
+
+void cpu_work_launch(cpumask_t mask, void (*fn)(void *arg), void *arg)
+{
+	mask &= smp_online_mask() & ~CPU_BIT(this_cpu()->cpu);
+	for (cpumask_t left = mask; left; left &= left - 1) {
+		struct percpu *pc = cpu_data(__builtin_ctzll(left));
+
+		if (atomic_load(&pc->work_fn))
+			panic("cpu_work_launch: cpu %u is still busy with earlier work", pc->cpu);
+		pc->work_arg = arg;
+		atomic_store_explicit(&pc->work_fn, fn, memory_order_release);
+	}
+	ipi_send_mask(mask, VEC_KICK);
+}
+
+void cpu_work_wait(cpumask_t mask, unsigned int timeout_ms)
+{
+	uint64_t deadline = tsc_deadline_ms(timeout_ms);
+
+	mask &= smp_online_mask() & ~CPU_BIT(this_cpu()->cpu);
+	for (cpumask_t left = mask; left; left &= left - 1) {
+		struct percpu *pc = cpu_data(__builtin_ctzll(left));
+
+		while (atomic_load_explicit(&pc->work_fn, memory_order_acquire)) {
+			smp_call_handle();
+			rcu_quiescent_state();
+			cpu_relax();
+			if (tsc_passed(deadline))
+				panic("cpu_work_wait: cpu %u did not finish its work within %u ms",
+				      pc->cpu, timeout_ms);
+		}
 	}
 }
 
@@ -76,6 +138,7 @@ static _Noreturn void ap_entry(unsigned int cpu)
 	if (id != pc->apic_id)
 		kprintf("mmuvisor: warning: cpu %u reports apic id %u, the MADT said %u\n", cpu,
 			id, pc->apic_id);
+	rcu_online();
 	mark_online(pc);
 	cpu_idle_loop();
 }

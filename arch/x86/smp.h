@@ -12,5 +12,14 @@ void smp_set_trampoline_page(uint64_t pa);
 void smp_boot(unsigned int max_cpus);
 unsigned int smp_cpus_online(void);
 cpumask_t smp_online_mask(void);
-/* Each AP's main loop, and the BSP's when it has nothing left to do. */
+/* Each AP's main loop: run launched work, serve calls, report RCU quiescent states. */
 _Noreturn void cpu_idle_loop(void);
+
+/*
+ * Run fn(arg) on every online CPU in mask other than the caller, from the
+ * idle loop: thread context, interrupts off, free to use RCU and to run for
+ * as long as it likes (a vCPU loop, a torture thread). cpu_work_wait()
+ * returns when all of them have returned, and panics after timeout_ms.
+ */
+void cpu_work_launch(cpumask_t mask, void (*fn)(void *arg), void *arg);
+void cpu_work_wait(cpumask_t mask, unsigned int timeout_ms);
