@@ -80,7 +80,7 @@ clean:
 	rm -rf $(BUILD) compile_commands.json
 
 # Host tests of code outside mm/ name their extra sources (tests/host/host.mk).
-HOST_UNIT_TESTS += test_mb2 test_cmdline test_page_alloc
+HOST_UNIT_TESTS += test_mb2 test_cmdline test_page_alloc test_locks
 HOST_SRCS_test_mb2 := boot/mb2.c lib/printf.c
 HOST_SRCS_test_cmdline := lib/cmdline.c boot/options.c lib/printf.c
 include tests/host/host.mk
