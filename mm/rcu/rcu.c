@@ -41,6 +41,8 @@ void rcu_init(unsigned int nr_cpus)
 	atomic_store(&rcu_state.gp_completed, 0);
 	atomic_store(&rcu_state.gp_longest_cycles, 0);
 	atomic_store(&rcu_state.cb_overloads, 0);
+	atomic_store(&rcu_state.gp_sleepers, 0);
+	atomic_store(&rcu_state.gp_wake, 0);
 	for (unsigned int cpu = 0; cpu < PLATFORM_MAX_CPUS; cpu++) {
 		struct rcu_cpu *rc = &rcu_cpus[cpu];
 
@@ -110,6 +112,17 @@ static void rcu_gp_end(unsigned long seq)
 	/* A racing rcu_gp_begin() may stamp a little late: approximate. */
 	len = platform_cycles() -
 	      atomic_load_explicit(&rcu_state.gp_start_cycles, memory_order_relaxed);
+#ifdef PLATFORM_HAS_WAIT
+	/*
+	 * seq_cst, paired with rcu_sync_sleep(): it counts itself a sleeper,
+	 * then checks gp_seq; we changed gp_seq, then check the sleepers. One
+	 * of the two sees the other, so no sleeper misses this end.
+	 */
+	if (atomic_load(&rcu_state.gp_sleepers)) {
+		atomic_fetch_add(&rcu_state.gp_wake, 1);
+		platform_wake(&rcu_state.gp_wake);
+	}
+#endif
 	atomic_fetch_add_explicit(&rcu_state.gp_completed, 1, memory_order_relaxed);
 	longest = atomic_load_explicit(&rcu_state.gp_longest_cycles, memory_order_relaxed);
 	while (len > longest &&
@@ -276,6 +289,36 @@ static void rcu_stall_warn(unsigned long cookie)
 	platform_print("\n");
 }
 
+#ifdef PLATFORM_HAS_WAIT
+/* Checks of the grace period before synchronize_rcu() sleeps (liburcu spins 100). */
+#define RCU_SYNC_SPINS 100
+
+/*
+ * Where the platform can sleep (the host harness: a futex), a long wait
+ * gives the core away, to the very reader we wait for when threads
+ * outnumber cores. Asleep we can report nothing, so we are offline
+ * meanwhile: an updater outside any read-side section holds no reference.
+ */
+static void rcu_sync_sleep(struct rcu_cpu *rc, bool online, unsigned long cookie)
+{
+	unsigned int wake;
+
+	if (online) /* release: as in rcu_offline() */
+		atomic_store_explicit(&rc->qs_seq, RCU_QS_OFFLINE, memory_order_release);
+	atomic_fetch_add(&rcu_state.gp_sleepers, 1); /* pairs with rcu_gp_end() */
+	wake = atomic_load(&rcu_state.gp_wake);
+	if (!rcu_gp_done(cookie))
+		platform_wait(&rcu_state.gp_wake, wake);
+	atomic_fetch_sub(&rcu_state.gp_sleepers, 1);
+	if (online) { /* as in rcu_online(), keeping our claim */
+		atomic_store_explicit(&rc->qs_seq,
+				      atomic_load_explicit(&rcu_state.gp_seq, memory_order_acquire),
+				      memory_order_relaxed);
+		rcu_smp_mb();
+	}
+}
+#endif
+
 void synchronize_rcu(void)
 {
 	struct rcu_cpu *rc = rcu_this_cpu();
@@ -283,6 +326,9 @@ void synchronize_rcu(void)
 	uint64_t start = platform_cycles();
 	bool warned = false;
 	unsigned long cookie;
+#ifdef PLATFORM_HAS_WAIT
+	unsigned int checks = 0;
+#endif
 
 	if (online)
 		rcu_check_quiescent(rc, "synchronize_rcu");
@@ -295,6 +341,12 @@ void synchronize_rcu(void)
 			rcu_stall_warn(cookie);
 			warned = true;
 		}
+#ifdef PLATFORM_HAS_WAIT
+		if (++checks >= RCU_SYNC_SPINS) {
+			rcu_sync_sleep(rc, online, cookie);
+			continue;
+		}
+#endif
 		platform_relax();
 	}
 }

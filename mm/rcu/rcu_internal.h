@@ -120,6 +120,10 @@ struct rcu_state {
 	atomic_ulong gp_completed;
 	atomic_ulong gp_longest_cycles;
 	atomic_ulong cb_overloads;
+
+	/* synchronize_rcu() callers asleep in platform_wait(), and the word they wait on. */
+	atomic_uint gp_sleepers __cacheline_aligned;
+	atomic_uint gp_wake;
 };
 
 extern struct rcu_state rcu_state;

@@ -12,6 +12,9 @@
 #include <sched.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <linux/futex.h>
+#include <sys/syscall.h>
+#include <unistd.h>
 #include <x86intrin.h>
 
 #define HOST_ARENA_ALIGN (4UL << 20)
@@ -91,6 +94,17 @@ void platform_relax(void)
 	if ((host_rand() & 63) == 0)
 		sched_yield();
 #endif
+}
+
+/* The sleeping wait that mm/platform.h offers when it defines PLATFORM_HAS_WAIT. */
+void platform_wait(atomic_uint *word, unsigned int old)
+{
+	syscall(SYS_futex, word, FUTEX_WAIT_PRIVATE, old, NULL, NULL, 0);
+}
+
+void platform_wake(atomic_uint *word)
+{
+	syscall(SYS_futex, word, FUTEX_WAKE_PRIVATE, INT_MAX, NULL, NULL, 0);
 }
 
 #ifdef MM_TORTURE
