@@ -19,7 +19,7 @@
 struct rcu_state rcu_state;
 struct rcu_cpu rcu_cpus[PLATFORM_MAX_CPUS];
 
-/* Print the holdouts of a grace period that has lasted this long (debug). */
+/* synchronize_rcu() prints the holdouts of a grace period that lasts this long. */
 #define RCU_STALL_CYCLES (1ULL << 33)
 
 struct rcu_cpu *rcu_this_cpu(void)
@@ -93,25 +93,29 @@ static bool rcu_gp_holdouts_gone(unsigned long seq)
 	return true;
 }
 
+/*
+ * The stamp goes first: a CPU that loses the CAS may overwrite the winner's
+ * stamp a little later, so the longest grace period can only be underrated.
+ */
 static void rcu_gp_begin(unsigned long seq)
 {
-	uint64_t now = platform_cycles();
-
-	if (atomic_compare_exchange_strong(&rcu_state.gp_seq, &seq, seq + 1))
-		atomic_store_explicit(&rcu_state.gp_start_cycles, now, memory_order_relaxed);
+	atomic_store_explicit(&rcu_state.gp_start_cycles, platform_cycles(), memory_order_relaxed);
+	atomic_compare_exchange_strong(&rcu_state.gp_seq, &seq, seq + 1);
 }
 
 static void rcu_gp_end(unsigned long seq)
 {
-	uint64_t len, longest;
+	uint64_t start, len, longest;
 
 	/* Release (seq_cst CAS) pairs with the acquire in rcu_gp_done(). */
 	if (!atomic_compare_exchange_strong(&rcu_state.gp_seq, &seq,
 					    seq + RCU_SEQ_STEP - RCU_SEQ_IN_PROGRESS))
 		return;
-	/* A racing rcu_gp_begin() may stamp a little late: approximate. */
-	len = platform_cycles() -
-	      atomic_load_explicit(&rcu_state.gp_start_cycles, memory_order_relaxed);
+	/* A late stamp (see rcu_gp_begin) or another CPU's TSC may be ahead of ours. */
+	start = atomic_load_explicit(&rcu_state.gp_start_cycles, memory_order_relaxed);
+	len = platform_cycles() - start;
+	if ((int64_t)len < 0)
+		len = 0;
 #ifdef PLATFORM_HAS_WAIT
 	/*
 	 * seq_cst, paired with rcu_sync_sleep(): it counts itself a sleeper,
