@@ -1,7 +1,8 @@
 # shellcheck shell=bash
 # SPDX-License-Identifier: MIT
 # tools/lib.sh: helpers shared by the tools/ scripts and tests/boot/run (source it).
-# Sets ROOT (the repo root), BUILD, ELF, PROG; defines say, die, need, qemu_cmd.
+# Sets ROOT (the repo root), BUILD, ELF, PROG; defines say, die, strip_console,
+# need and qemu_cmd.
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 BUILD=$ROOT/build
@@ -12,6 +13,10 @@ OVMF_VARS=/usr/share/OVMF/OVMF_VARS_4M.fd
 
 say() { printf '%s: %s\n' "$PROG" "$*" >&2; }
 die() { say "$1"; exit "${2:-1}"; }                # die MESSAGE [STATUS]
+
+# strip_console [FILE]: the serial log without \r and ANSI escapes (OVMF and GRUB
+# put both around the lines), so that markers can be matched with grep.
+strip_console() { sed -e 's/\r//g' -e 's/\x1b\[[0-9;?=]*[A-Za-z]//g' "$@"; }
 
 # need CMD...: fail with a hint when a host tool is missing.
 need() {
@@ -24,6 +29,7 @@ need() {
 # qemu_cmd ACCEL ISO TMPDIR [EXTRA...]: fill the array QEMU with the command line
 # that boots ISO under QEMU (ACCEL kvm or tcg) with CPUS, MEM and FIRMWARE from
 # the environment. The serial port and any debug flags come in EXTRA.
+# shellcheck disable=SC2054   # the commas are inside QEMU option values
 qemu_cmd() {
 	local accel=$1 iso=$2 tmp=$3
 	shift 3
