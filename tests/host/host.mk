@@ -6,9 +6,10 @@
 #                                          the planted-bug check, a freestanding build
 #   make -f tests/host/host.mk bench       mmuvisor RCU against liburcu QSBR
 #
-# The top Makefile includes this file. To add a unit test tests/host/foo.c:
+# The top Makefile includes this file. To add a unit test tests/host/foo.c,
+# write before the include (or here):
 #   HOST_UNIT_TESTS += foo
-# (and, if it tests code outside mm/, HOST_SRCS_foo := that/file.c).
+# and, if it tests code outside mm/, HOST_SRCS_foo := that/file.c ...
 # Every .c under mm/ is built into libmm.a, so new mm/ files need no line here.
 
 HOST_CC ?= gcc
@@ -56,15 +57,13 @@ $(addprefix $(HOST_BUILD)/$(1)/,$(HOST_UNIT_TESTS) $(HOST_TORTURE_TESTS)): \
 	@echo "  LD [$(1)] $$@"
 	@$$(HOST_CC) $$(HOST_CFLAGS) $$(HOST_FLAGS_$(1)) -o $$@ $$< \
 		$$(patsubst %.c,$(HOST_BUILD)/$(1)/%.o,$$(HOST_SRCS_$$*)) $(HOST_BUILD)/$(1)/libmm.a
-
--include $(patsubst %.c,$(HOST_BUILD)/$(1)/%.d,$(HOST_LIB_SRCS))
 endef
 $(foreach v,$(HOST_VARIANTS),$(eval $(call HOST_VARIANT_RULES,$(v))))
 
 # A test's extra sources are prerequisites of its binary in every variant.
 $(foreach v,$(HOST_VARIANTS),$(foreach t,$(HOST_UNIT_TESTS) $(HOST_TORTURE_TESTS),\
 	$(eval $(HOST_BUILD)/$(v)/$(t): $(patsubst %.c,$(HOST_BUILD)/$(v)/%.o,$(HOST_SRCS_$(t))))))
--include $(wildcard $(HOST_BUILD)/*/tests/host/*.d)
+-include $(wildcard $(addprefix $(HOST_BUILD)/*/,*/*.d */*/*.d */*/*/*.d))
 
 .PHONY: host-test host-unit host-torture-asan host-torture-tsan rcu-planted \
 	host-freestanding bench
