@@ -66,7 +66,8 @@ iso: $(ELF)
 run: deps all
 	ARGS='$(ARGS)' tools/run
 
-debug: deps all
+debug: all
+	tools/deps gdb
 	ARGS='$(ARGS)' tools/debug
 
 boot-test: deps all
@@ -84,4 +85,7 @@ HOST_UNIT_TESTS += test_mb2 test_cmdline test_page_alloc test_locks
 HOST_SRCS_test_mb2 := boot/mb2.c lib/printf.c
 HOST_SRCS_test_cmdline := lib/cmdline.c boot/options.c lib/printf.c
 include tests/host/host.mk
+
+# The liburcu comparison needs liburcu-dev.
+bench: deps
 -include $(KERNEL_OBJS:.o=.d)

@@ -38,6 +38,17 @@ void platform_print(const char *fmt, ...) __printf(1, 2);
 _Noreturn void platform_panic(const char *fmt, ...) __printf(1, 2);
 
 /*
+ * A wait that may sleep: return once *word != old, or earlier (spuriously);
+ * platform_wake() wakes every waiter on word. The host harness sleeps on a
+ * futex, so a waiting updater gives its core to the preempted reader it waits
+ * for; the hypervisor spins a bounded while (a pCPU is never preempted) and
+ * its callers re-check their condition.
+ */
+#define PLATFORM_HAS_WAIT 1
+void platform_wait(atomic_uint *word, unsigned int old);
+void platform_wake(atomic_uint *word);
+
+/*
  * Physical <-> virtual. The hypervisor identity-maps RAM; the host harness
  * maps a malloc'd arena at a fake physical base.
  */

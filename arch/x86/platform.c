@@ -27,6 +27,20 @@ void platform_relax(void)
 	cpu_relax();
 }
 
+#define WAIT_SPINS 1000
+
+/* A pCPU is never preempted: spin a while, and let the caller re-check. */
+void platform_wait(atomic_uint *word, unsigned int old)
+{
+	for (int i = 0; i < WAIT_SPINS && atomic_load(word) == old; i++)
+		cpu_relax();
+}
+
+void platform_wake(atomic_uint *word)
+{
+	(void)word;
+}
+
 void platform_print(const char *fmt, ...)
 {
 	va_list ap;

@@ -11,6 +11,7 @@
 #define UART_LSR 5
 #define UART_SCRATCH 7
 #define LSR_THR_EMPTY 0x20
+#define LSR_TX_IDLE 0x40 /* holding register and shift register both empty */
 #define SPIN_LIMIT 100000 /* a missing or wedged UART must not hang us */
 
 static bool present; /* immutable after serial_init */
@@ -34,6 +35,14 @@ void serial_init(void)
 bool serial_present(void)
 {
 	return present;
+}
+
+void serial_drain(void)
+{
+	if (!present)
+		return;
+	for (int i = 0; i < SPIN_LIMIT && !(inb(COM1 + UART_LSR) & LSR_TX_IDLE); i++)
+		cpu_relax();
 }
 
 void serial_putc(char c)

@@ -7,3 +7,5 @@
 void serial_init(void);
 void serial_putc(char c);
 bool serial_present(void);
+/* Wait until the last byte has left the wire (before power-off or exit). */
+void serial_drain(void);

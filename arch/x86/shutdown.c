@@ -2,6 +2,7 @@
 #include "arch/x86/acpi.h"
 #include "arch/x86/console.h"
 #include "arch/x86/cpu.h"
+#include "arch/x86/serial.h"
 #include "arch/x86/shutdown.h"
 
 #define QEMU_DEBUG_EXIT_PORT 0xf4
@@ -12,6 +13,7 @@ _Noreturn void machine_exit(int status)
 	static const char bochs_shutdown[] = "Shutdown";
 
 	kprintf("mmuvisor: exit status %d\n", status);
+	serial_drain(); /* emulators exit at once: the last line must be out */
 	outl(QEMU_DEBUG_EXIT_PORT, (uint32_t)status);
 	for (const char *c = bochs_shutdown; *c; c++)
 		outb(BOCHS_SHUTDOWN_PORT, (uint8_t)*c);

@@ -96,7 +96,7 @@ void platform_relax(void)
 #endif
 }
 
-/* The sleeping wait that mm/platform.h offers when it defines PLATFORM_HAS_WAIT. */
+/* mm/platform.h's sleeping wait, on a futex. */
 void platform_wait(atomic_uint *word, unsigned int old)
 {
 	syscall(SYS_futex, word, FUTEX_WAIT_PRIVATE, old, NULL, NULL, 0);

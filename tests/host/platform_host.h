@@ -24,13 +24,6 @@ void host_cpu_leave(void);
 void *host_arena_create(size_t bytes, uint64_t phys_base);
 void host_arena_destroy(void);
 
-/*
- * The sleeping wait proposed for mm/platform.h (PLATFORM_HAS_WAIT): wait
- * while *word == old, on a futex; platform_wake() wakes every waiter.
- */
-void platform_wait(atomic_uint *word, unsigned int old);
-void platform_wake(atomic_uint *word);
-
 /* A per-thread xorshift generator for tests; seeded from the seed below. */
 uint64_t host_rand(void);
 /* Reseed every thread's generator (threads pick it up at their next enter). */
