@@ -8,6 +8,7 @@ CC := $(CROSS_COMPILE)gcc
 LD := $(CROSS_COMPILE)ld
 OBJCOPY := $(CROSS_COMPILE)objcopy
 
+SHELL := /bin/bash
 BUILD := build
 ELF := $(BUILD)/mmuvisor.elf
 ISO := $(BUILD)/mmuvisor.iso
@@ -73,9 +74,15 @@ debug: all
 boot-test: deps all
 	tests/boot/run
 
+# Host tests, then boot tests; the last line adds up every suite's count.
 test: deps all
-	$(MAKE) --no-print-directory host-test
-	tests/boot/run
+	@mkdir -p $(BUILD); set -o pipefail; \
+	{ $(MAKE) --no-print-directory host-test && tests/boot/run; } 2>&1 | tee $(BUILD)/test.log; \
+	rc=$$?; \
+	awk '/[0-9]+ passed, [0-9]+ failed$$/ { p += $$(NF-3); f += $$(NF-1) } \
+	     END { printf "make test: %d passed, %d failed\n", p, f + (rc ? (f ? 0 : 1) : 0) }' \
+	    rc=$$rc $(BUILD)/test.log; \
+	exit $$rc
 
 clean:
 	rm -rf $(BUILD) compile_commands.json
