@@ -49,6 +49,15 @@ void platform_wait(atomic_uint *word, unsigned int old);
 void platform_wake(atomic_uint *word);
 
 /*
+ * Remote TLB flush for the two-dimensional MMU: make every CPU that may cache
+ * translations of owner's tables (every vCPU of that VM) drop them. Returns
+ * once each has flushed, or is outside the guest and will flush before it
+ * next enters. In the hypervisor this is the IPI shootdown (arch/x86/tlb.c);
+ * in the host harness it reaches the walker threads' software TLBs.
+ */
+void platform_flush_remote_tlbs(void *owner);
+
+/*
  * Physical <-> virtual. The hypervisor identity-maps RAM; the host harness
  * maps a malloc'd arena at a fake physical base.
  */

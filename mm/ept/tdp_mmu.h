@@ -1,0 +1,142 @@
+// SPDX-License-Identifier: MIT
+/*
+ * The two-dimensional-paging MMU: one set of page tables per VM that maps
+ * guest-physical frames (gfn) to host frames, in the Intel EPT or the AMD NPT
+ * entry format (chosen at init; mm/ept/spte.h keeps the formats behind one set
+ * of predicates and constructors).
+ *
+ * Faults run in parallel under mmu_lock held for read and install entries
+ * with cmpxchg; page tables that get unlinked are frozen (REMOVED), flushed
+ * from every TLB through platform_flush_remote_tlbs(), then freed with
+ * call_rcu(). Lock-free walkers (aging, the hardware walker) only need RCU.
+ *
+ * This header is the contract between mm/ept/ and its users (virt/ in the
+ * hypervisor, tests/host in the harness). Everything here takes an online RCU
+ * CPU (mm/rcu/rcu.h) and must not be called from interrupt context.
+ */
+#pragma once
+
+#include "mm/platform.h"
+#include "mm/rcu/rcu.h"
+
+typedef uint64_t gfn_t;
+
+enum tdp_format {
+	TDP_FORMAT_EPT, /* Intel: R/W/X bits, memory type, optional A/D (bits 8/9) */
+	TDP_FORMAT_NPT, /* AMD: x86-64 long-mode page table format, P/RW/US/A/D/NX */
+};
+
+/* Mapping levels: 1 = 4 KiB, 2 = 2 MiB, 3 = 1 GiB. The root is level 4. */
+#define TDP_LEVEL_4K 1
+#define TDP_LEVEL_2M 2
+#define TDP_LEVEL_1G 3
+#define TDP_ROOT_LEVEL 4
+
+#define TDP_ACC_READ 1u
+#define TDP_ACC_WRITE 2u
+#define TDP_ACC_EXEC 4u
+
+struct tdp_mmu_config {
+	enum tdp_format format;
+	bool ept_ad_bits;        /* EPT: A/D bits enabled in the EPT pointer */
+	unsigned int ept_memtype; /* EPT: leaf memory type (6 = WB) */
+	unsigned int max_level;  /* largest page the hardware maps: 1..3 */
+	bool lock_exclusive;     /* mmu_lock=exclusive: faults and zaps take it for write */
+	bool flush_eager;        /* flush=eager: one remote flush per unlinked table */
+	bool wp_locked;          /* wp=locked: write-protect under the write lock */
+	bool split_lazy;         /* split=lazy: write-protect leaves huge pages read-only */
+};
+
+/* Where a gfn lives in host memory: the VM's memslots answer this. */
+struct tdp_pfn_info {
+	uint64_t pfn;           /* host frame of gfn */
+	bool writable;          /* the slot allows writes */
+	unsigned int max_level; /* the largest level the slot allows around gfn
+				   (host and guest frames aligned alike, slot covers it) */
+	bool dirty_logging;     /* the slot logs dirty pages: map writes at 4 KiB */
+};
+
+struct tdp_mmu_ops {
+	/* false: no memslot covers gfn (a wild access; the caller stops the guest). */
+	bool (*gfn_to_pfn)(void *owner, gfn_t gfn, struct tdp_pfn_info *out);
+	/* Optional: a leaf that was writable and dirty lost write access or was zapped. */
+	void (*mark_dirty)(void *owner, gfn_t gfn);
+};
+
+struct tdp_mmu_stats {
+	atomic_ulong faults;          /* tdp_mmu_page_fault() calls */
+	atomic_ulong faults_fixed;    /* ... that installed or upgraded a leaf */
+	atomic_ulong faults_spurious; /* ... that found the mapping already there */
+	atomic_ulong retries;         /* cmpxchg lost to another CPU; walked again */
+	atomic_ulong leaves_mapped[TDP_LEVEL_1G + 1]; /* by level */
+	atomic_ulong tables_allocated;
+	atomic_ulong tables_freed;    /* after their grace period */
+	atomic_ulong flushes;         /* platform_flush_remote_tlbs() calls */
+	atomic_ulong leaves_zapped;
+	atomic_ulong leaves_write_protected;
+	atomic_ulong huge_split;
+	atomic_ulong young_cleared;
+	atomic_ulong lock_read;       /* mmu_lock acquisitions */
+	atomic_ulong lock_write;
+};
+
+struct tdp_mmu; /* opaque: mm/ept/tdp_mmu_internal.h */
+
+/* A vCPU's cache of zeroed table pages, topped up outside mmu_lock. */
+#define TDP_PAGE_CACHE_SIZE 8
+struct tdp_page_cache {
+	void *pages[TDP_PAGE_CACHE_SIZE];
+	unsigned int nr;
+};
+
+/* Create and destroy (destroy frees every table; nothing may use the MMU). */
+struct tdp_mmu *tdp_mmu_create(const struct tdp_mmu_config *cfg,
+			       const struct tdp_mmu_ops *ops, void *owner);
+void tdp_mmu_destroy(struct tdp_mmu *mmu);
+/* Physical address of the root table: for the EPT pointer or nCR3. */
+uint64_t tdp_mmu_root_pa(const struct tdp_mmu *mmu);
+const struct tdp_mmu_config *tdp_mmu_config(const struct tdp_mmu *mmu);
+const struct tdp_mmu_stats *tdp_mmu_stats(const struct tdp_mmu *mmu);
+
+void tdp_page_cache_release(struct tdp_page_cache *cache);
+
+enum tdp_fault_result {
+	TDP_FAULT_FIXED,    /* a mapping now allows the access: re-enter the guest */
+	TDP_FAULT_RETRY,    /* raced with another change: re-enter, it faults again if needed */
+	TDP_FAULT_NO_SLOT,  /* no memslot: a wild access */
+	TDP_FAULT_READONLY, /* a write to a read-only slot */
+	TDP_FAULT_NOMEM,    /* no page for a table */
+};
+
+/*
+ * Handle a TDP violation (EPT violation / NPF) at gpa for the access bits in
+ * access. Tops up cache before taking mmu_lock (read, or write when
+ * lock_exclusive). Maps the largest page the slot and max_level allow.
+ */
+enum tdp_fault_result tdp_mmu_page_fault(struct tdp_mmu *mmu, struct tdp_page_cache *cache,
+					 uint64_t gpa, unsigned int access);
+
+/*
+ * Zap every mapping of [start, end) (gfns). Tables left empty are unlinked,
+ * frozen and freed through RCU after the flush. flush=batched: at most one
+ * remote flush per call; flush=eager: one per unlinked table and one per
+ * leaf batch. Returns the number of leaves zapped.
+ */
+uint64_t tdp_mmu_zap_range(struct tdp_mmu *mmu, gfn_t start, gfn_t end);
+
+/* Dirty logging: take write access away from [start, end); flushes before returning. */
+uint64_t tdp_mmu_write_protect_range(struct tdp_mmu *mmu, gfn_t start, gfn_t end);
+/* Split huge leaves in [start, end) into 4 KiB leaves (split=eager). */
+uint64_t tdp_mmu_split_huge_range(struct tdp_mmu *mmu, struct tdp_page_cache *cache,
+				  gfn_t start, gfn_t end);
+/* Collapse 4 KiB leaves back into huge pages where the slot allows (logging off). */
+uint64_t tdp_mmu_collapse_range(struct tdp_mmu *mmu, gfn_t start, gfn_t end);
+
+/*
+ * Aging under RCU alone (no mmu_lock): set bit (gfn - start) in young for
+ * every gfn whose leaf had its accessed bit set, and clear the bit. Never
+ * reports a young gfn as old. Returns the number of young gfns.
+ */
+uint64_t tdp_mmu_test_and_clear_young(struct tdp_mmu *mmu, gfn_t start, gfn_t end,
+				      uint64_t *young);
+uint64_t tdp_mmu_test_young(struct tdp_mmu *mmu, gfn_t start, gfn_t end, uint64_t *young);
