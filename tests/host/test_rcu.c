@@ -11,6 +11,7 @@
 #include "tests/host/platform_host.h"
 
 #include <pthread.h>
+#include <sched.h>
 
 static void setup(unsigned int nr_cpus)
 {
@@ -334,11 +335,14 @@ static void test_concurrent_synchronize(void)
 }
 
 /* An offline caller of synchronize_rcu waits for the online ones only. */
+static atomic_bool quiescer_online;
+
 static void *quiescing_thread(void *arg)
 {
 	(void)arg;
 	host_cpu_enter(1);
 	rcu_online();
+	atomic_store(&quiescer_online, true);
 	while (!atomic_load(&sync_stop))
 		rcu_quiescent_state();
 	rcu_offline();
@@ -352,7 +356,11 @@ static void test_synchronize_from_offline_cpu(void)
 
 	setup(2);
 	atomic_store(&sync_stop, false);
+	atomic_store(&quiescer_online, false);
 	pthread_create(&t, NULL, quiescing_thread, NULL);
+	/* With no CPU online there is nothing to wait for: let it come online first. */
+	while (!atomic_load(&quiescer_online))
+		sched_yield();
 	as_cpu(0); /* offline */
 	rcu_get_stats(&before);
 	for (int i = 0; i < 100; i++)
