@@ -13,6 +13,9 @@
  * This header is the contract between mm/ept/ and its users (virt/ in the
  * hypervisor, tests/host in the harness). Everything here takes an online RCU
  * CPU (mm/rcu/rcu.h) and must not be called from interrupt context.
+ * Everything but the accessors may report a quiescent state (a long walk
+ * yields, tdp_mmu_destroy() waits for callbacks), so call them outside any
+ * read-side section, holding no lock.
  */
 #pragma once
 
@@ -98,6 +101,8 @@ uint64_t tdp_mmu_root_pa(const struct tdp_mmu *mmu);
 const struct tdp_mmu_config *tdp_mmu_config(const struct tdp_mmu *mmu);
 const struct tdp_mmu_stats *tdp_mmu_stats(const struct tdp_mmu *mmu);
 
+/* Refill cache to TDP_PAGE_CACHE_SIZE once it is below what one fault needs; false: no memory. */
+bool tdp_page_cache_topup(struct tdp_page_cache *cache);
 void tdp_page_cache_release(struct tdp_page_cache *cache);
 
 enum tdp_fault_result {
@@ -126,17 +131,30 @@ uint64_t tdp_mmu_zap_range(struct tdp_mmu *mmu, gfn_t start, gfn_t end);
 
 /* Dirty logging: take write access away from [start, end); flushes before returning. */
 uint64_t tdp_mmu_write_protect_range(struct tdp_mmu *mmu, gfn_t start, gfn_t end);
+/*
+ * D-bit dirty logging (NPT, EPT with A/D): clear the dirty bits of [start,
+ * end), passing each dirty gfn to ops->mark_dirty; leaves stay writable.
+ * Flushes before returning. Returns the leaves cleaned (0 without D bits).
+ */
+uint64_t tdp_mmu_clear_dirty_range(struct tdp_mmu *mmu, gfn_t start, gfn_t end);
 /* Split huge leaves in [start, end) into 4 KiB leaves (split=eager). */
 uint64_t tdp_mmu_split_huge_range(struct tdp_mmu *mmu, struct tdp_page_cache *cache,
 				  gfn_t start, gfn_t end);
-/* Collapse 4 KiB leaves back into huge pages where the slot allows (logging off). */
+/*
+ * Collapse 4 KiB leaves back into huge pages where the slot allows (logging
+ * off). Calls ops->gfn_to_pfn under mmu_lock.
+ */
 uint64_t tdp_mmu_collapse_range(struct tdp_mmu *mmu, gfn_t start, gfn_t end);
 
 /*
  * Aging under RCU alone (no mmu_lock): set bit (gfn - start) in young for
  * every gfn whose leaf had its accessed bit set, and clear the bit. Never
- * reports a young gfn as old. Returns the number of young gfns.
+ * reports a young gfn as old. Returns the number of young gfns. young holds
+ * (end - start) bits, in 64-bit words; the call clears it first.
  */
 uint64_t tdp_mmu_test_and_clear_young(struct tdp_mmu *mmu, gfn_t start, gfn_t end,
 				      uint64_t *young);
 uint64_t tdp_mmu_test_young(struct tdp_mmu *mmu, gfn_t start, gfn_t end, uint64_t *young);
+
+/* Test hook: make every walk yield (as if mmu_lock were wanted) each steps entries; 0: off. */
+void tdp_mmu_debug_yield_every(struct tdp_mmu *mmu, unsigned int steps);

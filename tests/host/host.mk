@@ -21,6 +21,8 @@ HOST_TORTURE_SECONDS ?= 3
 
 HOST_UNIT_TESTS += test_rcu test_typesafe_cache
 HOST_TORTURE_TESTS += torture_rcu
+# The TDP MMU (mm/ept): docs/TDP_MMU.md.
+HOST_UNIT_TESTS += test_tdp_mmu test_tdp_dirty
 
 HOST_MM_SRCS := $(sort $(wildcard mm/*.c mm/*/*.c))
 HOST_LIB_SRCS := $(HOST_MM_SRCS) tests/host/platform_host.c

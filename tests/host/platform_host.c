@@ -23,6 +23,7 @@ static _Thread_local unsigned int host_cpu = UINT_MAX;
 static _Thread_local uint64_t host_rand_state;
 static atomic_uint host_nr_cpus = 1;
 static atomic_ulong host_seed = 0x9e3779b97f4a7c15UL;
+static void (*_Atomic host_flush_hook)(void *owner);
 
 /* Immutable while threads run: set by host_arena_create() before they start. */
 static struct {
@@ -186,4 +187,18 @@ uint64_t platform_virt_to_phys(const void *va)
 	if (!host_arena.base || p < host_arena.base || (size_t)(p - host_arena.base) >= host_arena.bytes)
 		platform_panic("virt_to_phys(%p): outside the arena", va);
 	return host_arena.phys_base + (uint64_t)(p - host_arena.base);
+}
+
+void host_set_flush_hook(void (*hook)(void *owner))
+{
+	atomic_store(&host_flush_hook, hook);
+}
+
+/* mm/platform.h's remote TLB flush: the test's vCPU model decides what it reaches. */
+void platform_flush_remote_tlbs(void *owner)
+{
+	void (*hook)(void *owner) = atomic_load(&host_flush_hook);
+
+	if (hook)
+		hook(owner);
 }

@@ -28,3 +28,10 @@ void host_arena_destroy(void);
 uint64_t host_rand(void);
 /* Reseed every thread's generator (threads pick it up at their next enter). */
 void host_rand_seed(uint64_t seed);
+
+/*
+ * platform_flush_remote_tlbs(owner) calls hook(owner), the test's model of
+ * the shootdown (NULL: the flush reaches nobody). Install it before the
+ * threads that flush start.
+ */
+void host_set_flush_hook(void (*hook)(void *owner));

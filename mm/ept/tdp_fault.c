@@ -1,0 +1,166 @@
+// SPDX-License-Identifier: MIT
+/*
+ * The fault path: walk from the root to the level the fault maps at,
+ * linking tables from the vCPU's cache on the way down, and install the
+ * leaf with one cmpxchg. It runs under mmu_lock held for read, so any
+ * number of vCPUs fault in parallel; when two race for the same entry the
+ * cmpxchg picks one, and the other walks again and finds its work done.
+ */
+#include "mm/ept/tdp_mmu_internal.h"
+
+/* Lost races before the fault gives up and lets the guest fault again. */
+#define TDP_FAULT_MAX_TRIES 16
+
+/* The largest level the slot, the hardware and the dirty log allow for this access. */
+static unsigned int tdp_fault_level(const struct tdp_mmu *mmu, gfn_t gfn,
+				    const struct tdp_pfn_info *info, bool write)
+{
+	unsigned int level = info->max_level < mmu->cfg.max_level ? info->max_level
+								   : mmu->cfg.max_level;
+
+	if (level < TDP_LEVEL_4K || (write && info->dirty_logging))
+		level = TDP_LEVEL_4K;
+	/* A huge page needs gfn and pfn aligned alike within it. */
+	while (level > TDP_LEVEL_4K && ((gfn ^ info->pfn) & (tdp_pages_per_level(level) - 1)))
+		level--;
+	return level;
+}
+
+/* Link a fresh table from the cache at iter's empty entry. */
+static bool tdp_link_new_table(struct tdp_op *op, struct tdp_page_cache *cache,
+			       struct tdp_iter *iter)
+{
+	struct tdp_mmu *mmu = op->mmu;
+	void *table = tdp_page_cache_pop(cache);
+
+	if (!table)
+		return false;
+	if (!tdp_set_spte(op, iter, make_nonleaf_spte(&mmu->fmt, platform_virt_to_phys(table)))) {
+		tdp_page_cache_push(cache, table);
+		return false;
+	}
+	tdp_stat_inc(mmu, tables_allocated);
+	return true;
+}
+
+/*
+ * The leaf for this fault. Reads map writable too where the slot allows
+ * and no dirty log watches, so the first write does not fault again; A is
+ * set (the access happened), D too for a write. An existing leaf's A/D
+ * bits are kept.
+ */
+static uint64_t tdp_fault_leaf(const struct tdp_mmu *mmu, uint64_t old, gfn_t gfn,
+			       const struct tdp_pfn_info *info, unsigned int level, bool write)
+{
+	uint64_t pfn = info->pfn - (gfn & (tdp_pages_per_level(level) - 1));
+	bool writable = write || (info->writable && !info->dirty_logging);
+	uint64_t leaf = make_leaf_spte(&mmu->fmt, pfn, level, writable, true, write);
+
+	if (is_leaf_spte(old, level) && spte_to_pfn(old) == pfn && writable)
+		leaf |= old & mmu->fmt.dirty;
+	return leaf;
+}
+
+static bool tdp_fault_is_spurious(uint64_t old, uint64_t leaf, unsigned int level, bool write)
+{
+	return is_leaf_spte(old, level) && spte_to_pfn(old) == spte_to_pfn(leaf) &&
+	       (!write || is_writable_spte(old));
+}
+
+/*
+ * The fault found a table where it may map a huge page. If a smaller leaf
+ * below already allows the access (another vCPU was quicker, or the slot
+ * grew huge pages since), the fault is spurious: replacing the table would
+ * cost a flush for nothing.
+ */
+static bool tdp_fault_mapped_below(const struct tdp_mmu *mmu, gfn_t gfn, bool write)
+{
+	struct tdp_iter iter;
+
+	for_each_tdp_pte(iter, mmu->root_pt, gfn, gfn + 1)
+		if (is_leaf_spte(iter.old_spte, iter.level))
+			return !write || is_writable_spte(iter.old_spte);
+	return false;
+}
+
+/*
+ * Under mmu_lock and RCU: map gfn at level. A lost cmpxchg leaves the new
+ * value in iter.old_spte, so the same entry is decided again; a REMOVED
+ * entry means its table is being unlinked (its parent entry has changed
+ * already), so the walk starts again from the root.
+ */
+static enum tdp_fault_result tdp_map(struct tdp_op *op, struct tdp_page_cache *cache, gfn_t gfn,
+				     const struct tdp_pfn_info *info, unsigned int level, bool write)
+{
+	struct tdp_mmu *mmu = op->mmu;
+	unsigned int tries = 0;
+	struct tdp_iter iter;
+
+	tdp_assert_held(mmu);
+	for_each_tdp_pte(iter, mmu->root_pt, gfn, gfn + 1) {
+decide:
+		if (is_removed_spte(iter.old_spte)) {
+			if (++tries > TDP_FAULT_MAX_TRIES)
+				return TDP_FAULT_RETRY;
+			iter.yielded = true; /* the next step restarts from the root */
+			continue;
+		}
+		if (iter.level == level) {
+			uint64_t leaf = tdp_fault_leaf(mmu, iter.old_spte, gfn, info, level, write);
+
+			if (tdp_fault_is_spurious(iter.old_spte, leaf, level, write) ||
+			    (is_shadow_present_spte(iter.old_spte) &&
+			     !is_last_spte(iter.old_spte, level) &&
+			     tdp_fault_mapped_below(mmu, gfn, write))) {
+				tdp_stat_inc(mmu, faults_spurious);
+				return TDP_FAULT_FIXED;
+			}
+			/* Over a table this unlinks it; tdp_op_end() flushes before the free. */
+			if (tdp_set_spte(op, &iter, leaf)) {
+				tdp_stat_inc(mmu, faults_fixed);
+				tdp_stat_inc(mmu, leaves_mapped[level]);
+				return TDP_FAULT_FIXED;
+			}
+		} else if (is_shadow_present_spte(iter.old_spte) && !is_large_spte(iter.old_spte)) {
+			continue; /* a table: step down */
+		} else if (!cache->nr) {
+			return TDP_FAULT_RETRY; /* the caller tops the cache up and faults again */
+		} else if (!is_shadow_present_spte(iter.old_spte)) {
+			if (tdp_link_new_table(op, cache, &iter))
+				continue;
+		} else {
+			/* A huge leaf above the level we want: split it, keeping its translation. */
+			if (tdp_split_huge_spte(op, cache, &iter))
+				continue;
+		}
+		if (++tries > TDP_FAULT_MAX_TRIES)
+			return TDP_FAULT_RETRY;
+		goto decide;
+	}
+	BUG_ON(1); /* the walk always reaches level */
+	return TDP_FAULT_RETRY;
+}
+
+enum tdp_fault_result tdp_mmu_page_fault(struct tdp_mmu *mmu, struct tdp_page_cache *cache,
+					 uint64_t gpa, unsigned int access)
+{
+	bool write = access & TDP_ACC_WRITE;
+	gfn_t gfn = gpa >> PAGE_SHIFT;
+	enum tdp_fault_result ret;
+	struct tdp_pfn_info info;
+	struct tdp_op op;
+
+	tdp_stat_inc(mmu, faults);
+	if (gfn >= TDP_GFN_END || !mmu->ops.gfn_to_pfn(mmu->owner, gfn, &info))
+		return TDP_FAULT_NO_SLOT;
+	if (write && !info.writable)
+		return TDP_FAULT_READONLY;
+	if (!tdp_page_cache_topup(cache))
+		return TDP_FAULT_NOMEM;
+
+	tdp_op_begin(&op, mmu, tdp_mmu_change_lock(mmu, false));
+	ret = tdp_map(&op, cache, gfn, &info, tdp_fault_level(mmu, gfn, &info, write), write);
+	tdp_op_end(&op);
+	tdp_stat_add(mmu, leaves_zapped, op.leaves_zapped);
+	return ret;
+}

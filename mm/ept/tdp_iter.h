@@ -1,0 +1,76 @@
+// SPDX-License-Identifier: MIT
+/*
+ * The one walker of the two-dimensional MMU's tables: a pre-order iterator
+ * over every entry that maps part of [start, end), from the root down to
+ * min_level. Nothing else in mm/ept walks the levels by hand.
+ *
+ * It runs with no lock at all: the tables it reaches are kept alive by RCU,
+ * so the caller holds rcu_read_lock() from tdp_iter_start() to the last
+ * step (mmu_lock only decides who may change entries). An entry may change
+ * under the iterator at any time; iter.old_spte is the value it last read,
+ * and the setters (tdp_spte.c) refresh it when a change fails or succeeds.
+ */
+#pragma once
+
+#include "mm/ept/spte.h"
+
+/*
+ * A pointer to an entry of a live page table. Entries are only reached
+ * inside an RCU read-side section and only read through tdp_read_spte();
+ * they change only through the setters in tdp_spte.c.
+ */
+typedef _Atomic uint64_t *tdp_ptep_t;
+
+/*
+ * Acquire: pairs with the release of the cmpxchg that linked a table (in
+ * tdp_set_spte_atomic()), so a walker that finds a new non-leaf entry also
+ * finds the child table's zeroed or pre-filled entries.
+ */
+static inline uint64_t tdp_read_spte(tdp_ptep_t sptep)
+{
+	return atomic_load_explicit(sptep, memory_order_acquire);
+}
+
+static inline tdp_ptep_t tdp_spte_to_child_pt(uint64_t spte)
+{
+	return platform_phys_to_virt(spte & SPTE_PFN_MASK);
+}
+
+struct tdp_iter {
+	/* The 4 KiB gfn the walk is headed for: a restart resumes from here. */
+	gfn_t next_last_level_gfn;
+	/* next_last_level_gfn at the last yield: no second yield without progress. */
+	gfn_t yielded_gfn;
+	/* The table visited at each level: pt_path[level - 1]. */
+	tdp_ptep_t pt_path[TDP_ROOT_LEVEL];
+	tdp_ptep_t sptep;  /* the current entry */
+	gfn_t gfn;         /* the first gfn it maps */
+	uint64_t old_spte; /* its value when last read */
+	unsigned int level;
+	unsigned int min_level;
+	bool valid;   /* false once the walk has left the tree */
+	bool yielded; /* set by a yield: the next step restarts from the root */
+};
+
+void tdp_iter_start(struct tdp_iter *iter, tdp_ptep_t root_pt, unsigned int min_level, gfn_t gfn);
+void tdp_iter_next(struct tdp_iter *iter);
+void tdp_iter_restart(struct tdp_iter *iter);
+
+/* The table that holds the current entry. */
+static inline tdp_ptep_t tdp_iter_table(const struct tdp_iter *iter)
+{
+	return iter->pt_path[iter->level - 1];
+}
+
+/* Does the current entry map gfns inside [start, end) only? */
+static inline bool tdp_iter_inside(const struct tdp_iter *iter, gfn_t start, gfn_t end)
+{
+	return iter->gfn >= start && iter->gfn + tdp_pages_per_level(iter->level) <= end;
+}
+
+#define for_each_tdp_pte_min_level(iter, root_pt, min_level, start, end)          \
+	for (tdp_iter_start(&(iter), (root_pt), (min_level), (start));            \
+	     (iter).valid && (iter).gfn < (end); tdp_iter_next(&(iter)))
+
+#define for_each_tdp_pte(iter, root_pt, start, end) \
+	for_each_tdp_pte_min_level(iter, root_pt, TDP_LEVEL_4K, start, end)

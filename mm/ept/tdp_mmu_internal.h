@@ -1,0 +1,131 @@
+// SPDX-License-Identifier: MIT
+/*
+ * What the files of mm/ept share: struct tdp_mmu, the per-call context
+ * (struct tdp_op) that carries the flush a call owes and the tables that
+ * wait for it, the SPTE setters (tdp_spte.c), and the lock assertions.
+ * Nothing outside mm/ept includes this but the unit tests.
+ */
+#pragma once
+
+#include "mm/ept/tdp_iter.h"
+#include "mm/page_alloc.h"
+
+/* Highest gfn + 1 a four-level table maps (48-bit guest-physical addresses). */
+#define TDP_GFN_END (1ULL << (TDP_ROOT_LEVEL * TDP_LEVEL_BITS))
+/* A fault needs at most one table per level below the root. */
+#define TDP_PAGE_CACHE_MIN (TDP_ROOT_LEVEL - 1)
+/* Inside one call, yielding is considered only every this many steps. */
+#define TDP_YIELD_CHECK_STEPS 64
+
+/* Each CPU's counters: written only by that CPU, summed by tdp_mmu_stats(). */
+struct tdp_mmu_cpu_stats {
+	struct tdp_mmu_stats s;
+} __cacheline_aligned;
+
+struct tdp_mmu {
+	/* Immutable after tdp_mmu_create(). */
+	struct tdp_mmu_config cfg;
+	struct tdp_spte_format fmt;
+	struct tdp_mmu_ops ops;
+	void *owner;
+	tdp_ptep_t root_pt;   /* the level-4 table; never unlinked before destroy */
+	uint64_t root_pa;
+	unsigned int alloc_order; /* of this struct's pages */
+	/* Test hook: yield every this many steps (0: only when mmu_lock is wanted). */
+	atomic_uint debug_yield_every;
+
+	/*
+	 * mmu_lock: read = may change entries, with cmpxchg only (tdp_set_spte_atomic);
+	 * write = no other writer of entries, except the lockless ones every mode
+	 * allows: aging's A-bit clear and the CPU's own A/D updates. See
+	 * docs/TDP_MMU.md, "Locking".
+	 */
+	rwlock_t mmu_lock __cacheline_aligned;
+
+	struct tdp_mmu_cpu_stats cpu_stats[PLATFORM_MAX_CPUS];
+	/* tdp_mmu_stats()'s sum: written by whoever asks, read by the caller. */
+	struct tdp_mmu_stats stats;
+};
+
+static inline struct tdp_mmu_stats *tdp_this_cpu_stats(struct tdp_mmu *mmu)
+{
+	return &mmu->cpu_stats[platform_cpu_id()].s;
+}
+
+/*
+ * Counters are bumped only by their own CPU, so a relaxed load and store is
+ * enough (no locked RMW); readers sum them with relaxed loads.
+ */
+#define tdp_stat_add(mmu, field, n)                                                 \
+	do {                                                                        \
+		atomic_ulong *tdp_c_ = &tdp_this_cpu_stats(mmu)->field;             \
+		atomic_store_explicit(tdp_c_,                                       \
+				      atomic_load_explicit(tdp_c_, memory_order_relaxed) + (n), \
+				      memory_order_relaxed);                        \
+	} while (0)
+#define tdp_stat_inc(mmu, field) tdp_stat_add(mmu, field, 1)
+
+/* Lock preconditions: the first line of every function that has one. */
+#ifdef MM_DEBUG
+#define tdp_assert_held_read(mmu) BUG_ON(!rwlock_is_read_locked(&(mmu)->mmu_lock))
+#define tdp_assert_held_write(mmu) BUG_ON(!rwlock_is_write_locked(&(mmu)->mmu_lock))
+#define tdp_assert_held(mmu)                                             \
+	BUG_ON(!rwlock_is_read_locked(&(mmu)->mmu_lock) &&                \
+	       !rwlock_is_write_locked(&(mmu)->mmu_lock))
+#define tdp_assert_rcu() RCU_CHECK(rcu_read_lock_held(), "tdp: needs rcu_read_lock")
+#else
+#define tdp_assert_held_read(mmu) do { (void)(mmu); } while (0)
+#define tdp_assert_held_write(mmu) do { (void)(mmu); } while (0)
+#define tdp_assert_held(mmu) do { (void)(mmu); } while (0)
+#define tdp_assert_rcu() do { } while (0)
+#endif
+
+enum tdp_lock_mode {
+	TDP_LOCK_NONE,  /* RCU only: aging */
+	TDP_LOCK_READ,  /* mmu_lock for read: entries change by cmpxchg */
+	TDP_LOCK_WRITE, /* mmu_lock for write */
+};
+
+/*
+ * One call's context, on its stack: the lock it holds, the remote flush it
+ * owes, and the frozen tables that may be freed only after that flush. The
+ * tables are chained through their entry 0 (make_removed_link_spte), so
+ * queueing one never allocates.
+ */
+struct tdp_op {
+	struct tdp_mmu *mmu;
+	enum tdp_lock_mode lock;
+	bool flush;             /* a change needs a remote flush before anything is freed */
+	uint64_t frozen_pa;     /* chain of unlinked tables waiting for the flush */
+	uint64_t nr_frozen;
+	uint64_t orphan_pa;     /* tables for which no RCU carrier could be had */
+	uint64_t nr_orphans;
+	uint64_t leaves_zapped; /* present leaves that became non-present */
+	unsigned int steps;     /* iterator steps since the last yield check */
+	bool zap;               /* tdp_mmu_zap_range()'s (the planted no-flush bug needs to know) */
+	tdp_ptep_t leaf_batch;  /* flush=eager: the table whose leaf changes are unflushed */
+};
+
+/* tdp_mmu.c: taking and leaving mmu_lock and the RCU section, yielding. */
+void tdp_op_begin(struct tdp_op *op, struct tdp_mmu *mmu, enum tdp_lock_mode lock);
+void tdp_op_end(struct tdp_op *op);
+bool tdp_op_cond_yield(struct tdp_op *op, struct tdp_iter *iter, struct tdp_page_cache *cache);
+void tdp_op_eager_leaf_batch(struct tdp_op *op, const struct tdp_iter *iter);
+enum tdp_lock_mode tdp_mmu_change_lock(const struct tdp_mmu *mmu, bool wants_write);
+
+/* tdp_spte.c: the only code that writes entries. */
+bool tdp_set_spte_atomic(struct tdp_op *op, struct tdp_iter *iter, uint64_t new_spte);
+void tdp_set_spte_exclusive(struct tdp_op *op, struct tdp_iter *iter, uint64_t new_spte);
+bool tdp_set_spte(struct tdp_op *op, struct tdp_iter *iter, uint64_t new_spte);
+uint64_t tdp_clear_spte_bits(struct tdp_op *op, struct tdp_iter *iter, uint64_t mask);
+void tdp_init_private_spte(tdp_ptep_t sptep, uint64_t spte);
+void tdp_clear_private_table(tdp_ptep_t table);
+void tdp_op_flush(struct tdp_op *op);
+void tdp_op_free_orphans(struct tdp_op *op);
+
+/* tdp_mmu.c: the per-vCPU table cache. */
+void *tdp_page_cache_pop(struct tdp_page_cache *cache);
+void tdp_page_cache_push(struct tdp_page_cache *cache, void *page);
+
+/* tdp_split.c: replace the huge leaf at iter with a table of the same translation. */
+bool tdp_split_huge_spte(struct tdp_op *op, struct tdp_page_cache *cache, struct tdp_iter *iter);
