@@ -27,14 +27,27 @@ KERNEL_SRCS := \
 	arch/x86/exceptions.c arch/x86/panic.c arch/x86/serial.c arch/x86/console.c \
 	arch/x86/acpi.c arch/x86/apic.c arch/x86/pic.c arch/x86/ipi.c arch/x86/smp.c \
 	arch/x86/tsc.c arch/x86/paging.c arch/x86/shutdown.c arch/x86/platform.c \
-	mm/page_alloc.c mm/rcu/rcu.c mm/rcu/rcu_callback.c mm/rcu/typesafe_cache.c \
+	arch/x86/virt.c arch/x86/tlb.c \
+	arch/x86/svm/svm.c arch/x86/svm/asid.c arch/x86/svm/exit.c arch/x86/svm/entry.S \
+	$(sort $(wildcard mm/*.c mm/*/*.c)) \
+	virt/vm.c virt/vcpu.c virt/hypercall.c \
 	lib/printf.c lib/string.c lib/cmdline.c \
-	stress/result.c stress/scenario.c stress/rcu_torture.c
+	stress/result.c stress/scenario.c stress/rcu_torture.c stress/guests.c \
+	stress/vm_setup.c stress/hello.c stress/guest_fault.c stress/demand_paging.c \
+	stress/tlb_shootdown.c stress/zap_stress.c
 
-KERNEL_OBJS := $(patsubst %,$(BUILD)/kernel/%.o,$(KERNEL_SRCS))
+# The synthetic guests (guest/images.h lists the same names): each is linked
+# at 1 MiB with the guest runtime, flattened, and embedded in the hypervisor.
+GUESTS := hello misbehave demand_paging spin zap_stress
+GUEST_RUNTIME_OBJS := $(BUILD)/kernel/guest/entry.S.o $(BUILD)/kernel/guest/runtime.c.o \
+	$(BUILD)/kernel/lib/printf.c.o $(BUILD)/kernel/lib/string.c.o
+GUEST_BINS := $(patsubst %,$(BUILD)/guest/%.bin,$(GUESTS))
+
+KERNEL_OBJS := $(patsubst %,$(BUILD)/kernel/%.o,$(KERNEL_SRCS)) $(BUILD)/guest/images.S.o
 LIBGCC := $(shell $(CC) -print-libgcc-file-name)
 
 .PHONY: all iso run test boot-test debug bench clean deps
+.SECONDARY:
 all: $(ELF) compile_commands.json
 
 $(BUILD)/kernel/%.c.o: %.c
@@ -47,13 +60,33 @@ $(BUILD)/kernel/%.S.o: %.S
 	@echo "  AS      $<"
 	@$(CC) $(KERNEL_ASFLAGS) -c $< -o $@
 
+$(BUILD)/guest/%.elf: $(BUILD)/kernel/guest/%.c.o $(GUEST_RUNTIME_OBJS) guest/guest.ld
+	@echo "  LD      $@"
+	@$(LD) -nostdlib -static -no-pie -z max-page-size=0x1000 --no-warn-rwx-segments \
+		-T guest/guest.ld -o $@ \
+		$< $(GUEST_RUNTIME_OBJS) $(LIBGCC)
+
+$(BUILD)/guest/%.bin: $(BUILD)/guest/%.elf
+	@$(OBJCOPY) -O binary $< $@
+
+$(BUILD)/guest/images.S: Makefile
+	@mkdir -p $(dir $@)
+	@{ echo '.section .rodata'; for g in $(GUESTS); do \
+	  printf '.balign 16\n.globl guest_image_%s_start, guest_image_%s_end\n' $$g $$g; \
+	  printf 'guest_image_%s_start:\n.incbin "$(BUILD)/guest/%s.bin"\nguest_image_%s_end:\n' $$g $$g $$g; \
+	  done; echo '.section .note.GNU-stack,"",@progbits'; } > $@
+
+$(BUILD)/guest/images.S.o: $(BUILD)/guest/images.S $(GUEST_BINS)
+	@echo "  AS      $<"
+	@$(CC) $(KERNEL_ASFLAGS) -c $< -o $@
+
 $(ELF): $(KERNEL_OBJS) linker.ld
 	@echo "  LD      $@"
 	@$(LD) $(KERNEL_LDFLAGS) -o $@ $(KERNEL_OBJS) $(LIBGCC)
 
 # For clangd: one entry per kernel source, with the flags it is built with.
 compile_commands.json: Makefile
-	@{ echo '['; sep=''; for f in $(KERNEL_SRCS); do \
+	@{ echo '['; sep=''; for f in $(KERNEL_SRCS) $(patsubst %,guest/%.c,$(GUESTS)) guest/runtime.c; do \
 	  printf '%s{"directory":"%s","file":"%s","command":"%s %s -c %s -o %s"}\n' \
 	    "$$sep" "$(CURDIR)" "$$f" "$(CC)" "$(KERNEL_CFLAGS)" "$$f" "$(BUILD)/kernel/$$f.o"; \
 	  sep=','; done; echo ']'; } > $@
@@ -93,6 +126,12 @@ HOST_SRCS_test_mb2 := boot/mb2.c lib/printf.c
 HOST_SRCS_test_cmdline := lib/cmdline.c boot/options.c lib/printf.c
 include tests/host/host.mk
 
-# The liburcu comparison needs liburcu-dev.
-bench: deps
--include $(KERNEL_OBJS:.o=.d)
+# make bench: the Bochs scaling sweep, then the host benchmarks (tests/host/host.mk).
+.PHONY: bench-sweep
+bench: deps all bench-sweep
+bench-sweep: deps all
+	tools/deps gnuplot-nox
+	tools/sweep
+
+-include $(KERNEL_OBJS:.o=.d) $(GUEST_RUNTIME_OBJS:.o=.d) \
+	$(patsubst %,$(BUILD)/kernel/guest/%.c.d,$(GUESTS))

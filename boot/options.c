@@ -1,10 +1,17 @@
 // SPDX-License-Identifier: MIT
 #include "boot/options.h"
 
-static const char *const scenario_choices[] = { "none", "rcu_torture", NULL };
+static const char *const scenario_choices[] = { "none", "rcu_torture", "hello", "guest_fault",
+						 "demand_paging", "tlb_shootdown", "zap_stress",
+						 NULL };
 static const char *const apic_choices[] = { "auto", "xapic", "x2apic", NULL };
 static const char *const crash_choices[] = { "none", "ud", "pf", "gp", NULL };
-static const char *const plant_choices[] = { "none", "rcu_early_free", NULL };
+static const char *const plant_choices[] = { "none", "rcu_early_free", "shootdown_skip", NULL };
+static const char *const virt_choices[] = { "auto", "svm", "vmx", NULL };
+static const char *const mmu_lock_choices[] = { "shared", "exclusive", NULL };
+static const char *const flush_choices[] = { "batched", "eager", NULL };
+static const char *const fault_choices[] = { "wild", "triple", "hypercall", "svm_insn", "io",
+					     "print", NULL };
 
 _Static_assert(sizeof(scenario_choices) / sizeof(scenario_choices[0]) == SCENARIO_COUNT + 1,
 	       "every scenario_id needs a name, and stress/scenario.c a runner");
@@ -27,6 +34,25 @@ const struct opt_desc boot_option_table[OPTION_COUNT] = {
 	[OPTION_PLANT] = { .name = "plant", .type = OPT_ENUM, .choices = plant_choices,
 			   .def = PLANT_NONE,
 			   .help = "plant a known bug, to show the scenario's checks catch it" },
+	[OPTION_VIRT] = { .name = "virt", .type = OPT_ENUM, .choices = virt_choices,
+			  .def = VIRT_AUTO,
+			  .help = "the virtualization backend: SVM on AMD, VMX on Intel" },
+	[OPTION_VCPUS] = { .name = "vcpus", .type = OPT_UINT, .min = 0, .max = 63, .def = 0,
+			   .help = "vCPUs, one per pCPU besides the control CPU (0: all of them)" },
+	[OPTION_MEM_PER_VCPU] = { .name = "mem_per_vcpu", .type = OPT_SIZE, .min = 1ull << 16,
+				  .max = 1ull << 30, .def = 4ull << 20,
+				  .help = "guest memory each vCPU works on" },
+	[OPTION_MMU_LOCK] = { .name = "mmu_lock", .type = OPT_ENUM, .choices = mmu_lock_choices,
+			      .def = MMU_LOCK_SHARED,
+			      .help = "faults under mmu_lock for read (shared) or write (exclusive)" },
+	[OPTION_FLUSH] = { .name = "flush", .type = OPT_ENUM, .choices = flush_choices,
+			   .def = FLUSH_BATCHED,
+			   .help = "remote TLB flushes: one per zap (batched) or per table (eager)" },
+	[OPTION_FAULT] = { .name = "fault", .type = OPT_ENUM, .choices = fault_choices,
+			   .def = FAULT_WILD,
+			   .help = "scenario=guest_fault: what the guest does wrong" },
+	[OPTION_OVERLAP] = { .name = "overlap", .type = OPT_BOOL, .def = 0,
+			     .help = "demand_paging: every vCPU works on one shared region" },
 };
 
 uint64_t boot_options[OPTION_COUNT];

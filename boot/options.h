@@ -15,14 +15,36 @@ enum boot_option {
 	OPTION_CRASH,
 	OPTION_DURATION_MS,
 	OPTION_PLANT,
+	OPTION_VIRT,
+	OPTION_VCPUS,
+	OPTION_MEM_PER_VCPU,
+	OPTION_MMU_LOCK,
+	OPTION_FLUSH,
+	OPTION_FAULT,
+	OPTION_OVERLAP,
 	OPTION_COUNT
 };
 
-enum scenario_id { SCENARIO_NONE, SCENARIO_RCU_TORTURE, SCENARIO_COUNT };
+enum scenario_id {
+	SCENARIO_NONE,
+	SCENARIO_RCU_TORTURE,
+	SCENARIO_HELLO,
+	SCENARIO_GUEST_FAULT,
+	SCENARIO_DEMAND_PAGING,
+	SCENARIO_TLB_SHOOTDOWN,
+	SCENARIO_ZAP_STRESS,
+	SCENARIO_COUNT
+};
 enum apic_mode { APIC_MODE_AUTO, APIC_MODE_XAPIC, APIC_MODE_X2APIC };
 enum crash_kind { CRASH_NONE, CRASH_UD, CRASH_PF, CRASH_GP };
 /* Bugs planted on purpose, to show that a scenario's checks can fail. */
-enum plant_kind { PLANT_NONE, PLANT_RCU_EARLY_FREE };
+enum plant_kind { PLANT_NONE, PLANT_RCU_EARLY_FREE, PLANT_SHOOTDOWN_SKIP };
+enum virt_choice { VIRT_AUTO, VIRT_SVM, VIRT_VMX };
+enum mmu_lock_mode { MMU_LOCK_SHARED, MMU_LOCK_EXCLUSIVE };
+enum flush_mode { FLUSH_BATCHED, FLUSH_EAGER };
+/* What the guest_fault scenario's guest does wrong (guest/misbehave.c agrees). */
+enum guest_fault_kind { FAULT_WILD, FAULT_TRIPLE, FAULT_HYPERCALL, FAULT_SVM_INSN, FAULT_IO,
+			FAULT_PRINT };
 
 extern const struct opt_desc boot_option_table[OPTION_COUNT];
 

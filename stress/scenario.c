@@ -1,5 +1,7 @@
 // SPDX-License-Identifier: MIT
 #include "arch/x86/console.h"
+#include "arch/x86/smp.h"
+#include "arch/x86/virt.h"
 #include "boot/options.h"
 #include "stress/result.h"
 #include "stress/scenario.h"
@@ -11,12 +13,37 @@ static int scenario_none(void)
 	return EXIT_PASS;
 }
 
-static int (*const scenario_runners[SCENARIO_COUNT])(void) = {
-	[SCENARIO_NONE] = scenario_none,
-	[SCENARIO_RCU_TORTURE] = scenario_rcu_torture,
+static const struct scenario {
+	int (*run)(void);
+	bool needs_virt; /* runs guests: pick and check the backend first */
+} scenarios[SCENARIO_COUNT] = {
+	[SCENARIO_NONE] = { scenario_none, false },
+	[SCENARIO_RCU_TORTURE] = { scenario_rcu_torture, false },
+	[SCENARIO_HELLO] = { scenario_hello, true },
+	[SCENARIO_GUEST_FAULT] = { scenario_guest_fault, true },
+	[SCENARIO_DEMAND_PAGING] = { scenario_demand_paging, true },
+	[SCENARIO_TLB_SHOOTDOWN] = { scenario_tlb_shootdown, true },
+	[SCENARIO_ZAP_STRESS] = { scenario_zap_stress, true },
 };
 
 int scenario_run(void)
 {
-	return scenario_runners[option(OPTION_SCENARIO)]();
+	const struct scenario *s = &scenarios[option(OPTION_SCENARIO)];
+	char err[200];
+
+	if (s->needs_virt) {
+		if (!virt_select(option(OPTION_VIRT), true, err, sizeof(err))) {
+			kprintf("mmuvisor: error: %s\n", err);
+			result_done(EXIT_CONFIG, "cpu-feature");
+		}
+		kprintf("mmuvisor: virt: %s, NPT %s, NRIP save %s, flush-by-ASID %s, %u ASIDs\n",
+			virt->name, virt_caps.tdp ? "yes" : "no", virt_caps.nrip_save ? "yes" : "no",
+			virt_caps.flush_by_asid ? "yes" : "no", virt_caps.asids);
+		if (smp_cpus_online() < 2) {
+			kprintf("mmuvisor: error: scenario=%s runs vCPUs beside the control CPU: boot with 2 or more CPUs\n",
+				option_choice_name(OPTION_SCENARIO));
+			result_done(EXIT_CONFIG, "too-few-cpus");
+		}
+	}
+	return s->run();
 }

@@ -3,3 +3,8 @@
 #pragma once
 
 int scenario_rcu_torture(void);
+int scenario_hello(void);
+int scenario_guest_fault(void);
+int scenario_demand_paging(void);
+int scenario_tlb_shootdown(void);
+int scenario_zap_stress(void);

@@ -157,6 +157,12 @@ static inline void safe_halt(void)
 	asm volatile("sti; hlt; cli" ::: "memory");
 }
 
+/* Let pending interrupts in for one instruction: STI's shadow covers the NOP. */
+static inline void irq_window(void)
+{
+	asm volatile("sti; nop; cli" ::: "memory");
+}
+
 static inline _Noreturn void halt_forever(void)
 {
 	for (;;)

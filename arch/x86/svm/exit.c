@@ -1,0 +1,78 @@
+// SPDX-License-Identifier: MIT
+/* Decode a #VMEXIT into the core's struct vcpu_exit. */
+#include "arch/x86/svm/svm.h"
+
+/*
+ * Without NRIP save the length of the instruction to skip must be known per
+ * exit: VMMCALL 3 bytes, CPUID/RDMSR/WRMSR 2, HLT 1 (IOIO gives the next RIP
+ * in EXITINFO2 anyway).
+ */
+static unsigned int insn_len(const struct vmcb *vmcb, unsigned int fixed)
+{
+	if (virt_caps.nrip_save && vmcb->control.next_rip > vmcb->save.rip)
+		return (unsigned int)(vmcb->control.next_rip - vmcb->save.rip);
+	return fixed;
+}
+
+void svm_decode_exit(struct vcpu *v, struct svm_vcpu *s)
+{
+	const struct vmcb *vmcb = s->vmcb;
+	uint32_t code = (uint32_t)vmcb->control.exit_code; /* QEMU writes INVALID as 0xffffffff */
+	uint64_t info1 = vmcb->control.exit_info1;
+	struct vcpu_exit *e = &v->exit;
+
+	*e = (struct vcpu_exit){ .reason = EXIT_UNKNOWN, .hw_code = code };
+	switch (code) {
+	case SVM_EXIT_VMMCALL:
+		e->reason = EXIT_HYPERCALL;
+		e->insn_len = insn_len(vmcb, 3);
+		break;
+	case SVM_EXIT_HLT:
+		e->reason = EXIT_HLT;
+		e->insn_len = insn_len(vmcb, 1);
+		break;
+	case SVM_EXIT_CPUID:
+		e->reason = EXIT_CPUID;
+		e->insn_len = insn_len(vmcb, 2);
+		break;
+	case SVM_EXIT_MSR:
+		e->reason = EXIT_MSR;
+		e->insn_len = insn_len(vmcb, 2);
+		break;
+	case SVM_EXIT_IOIO:
+		e->reason = EXIT_IO;
+		e->insn_len = (unsigned int)(vmcb->control.exit_info2 - vmcb->save.rip);
+		break;
+	case SVM_EXIT_NPF:
+		e->reason = EXIT_TDP_FAULT;
+		e->gpa = vmcb->control.exit_info2;
+		e->access = info1 & NPF_WRITE ? TDP_ACC_WRITE
+			  : info1 & NPF_FETCH ? TDP_ACC_EXEC : TDP_ACC_READ;
+		e->misconfig = info1 & NPF_RSVD;
+		break;
+	case SVM_EXIT_INTR:
+	case SVM_EXIT_NMI:
+	case SVM_EXIT_SMI:
+	case SVM_EXIT_INIT:
+		e->reason = EXIT_INTERRUPT;
+		break;
+	case SVM_EXIT_SHUTDOWN:
+		e->reason = EXIT_SHUTDOWN;
+		break;
+	case SVM_EXIT_EXCP_BASE + 8:
+		e->reason = EXIT_DOUBLE_FAULT;
+		break;
+	case SVM_EXIT_VMRUN:
+	case SVM_EXIT_VMLOAD:
+	case SVM_EXIT_VMSAVE:
+	case SVM_EXIT_STGI:
+	case SVM_EXIT_CLGI:
+	case SVM_EXIT_SKINIT:
+	case SVM_EXIT_INVLPGA:
+		e->reason = EXIT_ILLEGAL;
+		break;
+	case SVM_EXIT_INVALID:
+		e->reason = EXIT_ENTRY_FAILED;
+		break;
+	}
+}

@@ -1,0 +1,233 @@
+// SPDX-License-Identifier: MIT
+/*
+ * AMD SVM: detection, EFER.SVME and the host save area on each pCPU, a VMCB
+ * per vCPU with the intercepts the core relies on, and guest entry. Works
+ * without NRIP save, flush-by-ASID, decode assists or VMCB clean bits (QEMU
+ * TCG has none of them) and uses the first two when present (Bochs' Ryzen).
+ */
+#include "arch/x86/cpu.h"
+#include "arch/x86/percpu.h"
+#include "arch/x86/svm/svm.h"
+#include "lib/printf.h"
+#include "lib/string.h"
+#include "mm/page_alloc.h"
+#include "virt/guest_abi.h"
+
+#define MSR_VM_CR 0xc0010114
+#define MSR_VM_HSAVE_PA 0xc0010117
+#define VM_CR_SVMDIS (1ull << 4)
+#define EFER_SVME (1ull << 12)
+#define EFER_LMA (1ull << 10)
+#define IOPM_ORDER 2  /* 12 KiB used */
+#define MSRPM_ORDER 1 /* 8 KiB */
+
+/* Per pCPU, written once by that pCPU in svm_cpu_enable. */
+static struct svm_cpu {
+	uint64_t host_save_pa; /* VMSAVE/VMLOAD area for the host's FS/GS/TR... */
+	bool enabled;
+} svm_cpus[PLATFORM_MAX_CPUS];
+
+/* Shared by every vCPU, all ones (intercept every port and MSR); immutable. */
+static uint64_t iopm_pa, msrpm_pa;
+
+static bool alloc_permission_maps(void)
+{
+	void *iopm, *msrpm;
+
+	if (iopm_pa)
+		return true;
+	iopm = page_alloc(IOPM_ORDER);
+	msrpm = page_alloc(MSRPM_ORDER);
+	if (!iopm || !msrpm)
+		return false;
+	memset(iopm, 0xff, PAGE_SIZE << IOPM_ORDER);
+	memset(msrpm, 0xff, PAGE_SIZE << MSRPM_ORDER);
+	iopm_pa = (uint64_t)iopm;
+	msrpm_pa = (uint64_t)msrpm;
+	return true;
+}
+
+static bool svm_probe(bool need_tdp, char *err, size_t len)
+{
+	struct cpuid_regs ext = cpuid(0x80000001, 0), svm;
+
+	if (!(ext.ecx & (1u << 2))) {
+		fmt_snprintf(err, len,
+			     "this CPU has no AMD SVM; on Intel use virt=vmx, under QEMU add -cpu qemu64,+svm,+npt");
+		return false;
+	}
+	if (rdmsr(MSR_VM_CR) & VM_CR_SVMDIS) {
+		fmt_snprintf(err, len,
+			     "SVM is disabled by the firmware (VM_CR.SVMDIS); enable SVM/virtualization in its setup");
+		return false;
+	}
+	svm = cpuid(0x8000000a, 0);
+	virt_caps = (struct virt_caps){
+		.tdp = svm.edx & (1u << 0),
+		.tdp_1g = cpuid(0x80000001, 0).edx & (1u << 26),
+		.tdp_ad = true,
+		.nrip_save = svm.edx & (1u << 3),
+		.flush_by_asid = svm.edx & (1u << 6),
+		.asids = svm.ebx,
+	};
+	if (need_tdp && !virt_caps.tdp) {
+		fmt_snprintf(err, len,
+			     "this CPU's SVM has no nested paging (NPT); use mmu=shadow, or add +npt to QEMU's -cpu");
+		return false;
+	}
+	if (virt_caps.asids < 2) {
+		fmt_snprintf(err, len, "SVM reports %u ASIDs; at least 2 are needed", virt_caps.asids);
+		return false;
+	}
+	if (!alloc_permission_maps()) {
+		fmt_snprintf(err, len, "out of memory for the SVM I/O and MSR permission maps");
+		return false;
+	}
+	svm_asid_init(virt_caps.asids);
+	return true;
+}
+
+static bool svm_cpu_enable(char *err, size_t len)
+{
+	struct svm_cpu *c = &svm_cpus[this_cpu()->cpu];
+	void *hsave, *host_save;
+
+	if (c->enabled)
+		return true;
+	hsave = page_alloc_zeroed(0);
+	host_save = page_alloc_zeroed(0);
+	if (!hsave || !host_save) {
+		fmt_snprintf(err, len, "out of memory for the SVM host save areas");
+		return false;
+	}
+	wrmsr(MSR_EFER, rdmsr(MSR_EFER) | EFER_SVME);
+	wrmsr(MSR_VM_HSAVE_PA, (uint64_t)hsave);
+	c->host_save_pa = (uint64_t)host_save;
+	c->enabled = true;
+	return true;
+}
+
+static void set_seg(struct vmcb_seg *s, uint16_t sel, uint16_t attrib, uint32_t limit,
+		    uint64_t base)
+{
+	*s = (struct vmcb_seg){ .selector = sel, .attrib = attrib, .limit = limit, .base = base };
+}
+
+static bool svm_vcpu_init(struct vcpu *v, uint64_t tdp_root_pa, char *err, size_t len)
+{
+	struct svm_vcpu *s = page_alloc_zeroed(0);
+	struct vmcb *vmcb = page_alloc_zeroed(0);
+	struct vmcb_control *c;
+	struct vmcb_save *g;
+
+	if (!s || !vmcb) {
+		fmt_snprintf(err, len, "out of memory for a VMCB");
+		return false;
+	}
+	s->vmcb = vmcb;
+	s->vmcb_pa = (uint64_t)vmcb;
+	v->backend = s;
+	c = &vmcb->control;
+	g = &vmcb->save;
+
+	c->intercept_misc1 = INTERCEPT_INTR | INTERCEPT_NMI | INTERCEPT_SMI | INTERCEPT_INIT |
+			     INTERCEPT_CPUID | INTERCEPT_HLT | INTERCEPT_INVLPGA |
+			     INTERCEPT_IOIO | INTERCEPT_MSR | INTERCEPT_SHUTDOWN;
+	c->intercept_misc2 = INTERCEPT_VMRUN | INTERCEPT_VMMCALL | INTERCEPT_VMLOAD |
+			     INTERCEPT_VMSAVE | INTERCEPT_STGI | INTERCEPT_CLGI |
+			     INTERCEPT_SKINIT;
+	/*
+	 * #DF: guests have no IDT, so any exception ends here. Catching it is
+	 * also the only way on Bochs 2.7, whose SVM panics on a guest triple
+	 * fault instead of exiting with SHUTDOWN.
+	 */
+	c->intercept_exceptions = 1u << 8;
+	c->iopm_base_pa = iopm_pa;
+	c->msrpm_base_pa = msrpm_pa;
+	c->int_ctl = V_INTR_MASKING;
+	c->nested_ctl = NESTED_CTL_NP_ENABLE;
+	c->nested_cr3 = tdp_root_pa;
+	c->tlb_control = TLB_CONTROL_FLUSH_ALL; /* nothing of ours may linger from before */
+
+	/* 64-bit mode, flat segments from the guest's GDT (virt/guest_abi.h). */
+	set_seg(&g->cs, 0x08, 0xa9b, 0xffffffff, 0); /* P S code/read/accessed, L, G */
+	set_seg(&g->ds, 0x10, 0xc93, 0xffffffff, 0); /* P S data/write/accessed, D/B, G */
+	g->es = g->ss = g->fs = g->gs = g->ds;
+	set_seg(&g->gdtr, 0, 0, 3 * 8 - 1, GUEST_GDT);
+	set_seg(&g->idtr, 0, 0, 0, 0); /* no IDT: any guest exception ends in a triple fault */
+	set_seg(&g->tr, 0, 0x8b, 0x67, 0);
+	set_seg(&g->ldtr, 0, 0x82, 0, 0);
+	g->cpl = 0;
+	g->efer = EFER_LME | EFER_LMA | EFER_SVME;
+	g->cr0 = CR0_PE | CR0_MP | CR0_ET | CR0_NE | CR0_WP | CR0_PG;
+	g->cr3 = GUEST_PML4;
+	g->cr4 = CR4_PAE;
+	g->dr6 = 0xffff0ff0;
+	g->dr7 = 0x400;
+	g->g_pat = 0x0007040600070406ull; /* the reset PAT */
+	return true;
+}
+
+static void svm_vcpu_free(struct vcpu *v)
+{
+	struct svm_vcpu *s = v->backend;
+
+	if (!s)
+		return;
+	page_free(s->vmcb, 0);
+	page_free(s, 0);
+	v->backend = NULL;
+}
+
+static void svm_vcpu_run(struct vcpu *v)
+{
+	struct svm_vcpu *s = v->backend;
+	struct vmcb *vmcb = s->vmcb;
+	const struct guest_regs *r = &v->regs;
+
+	svm_asid_prepare_entry(s);
+	vmcb->save.rax = r->rax;
+	vmcb->save.rsp = r->rsp;
+	vmcb->save.rip = r->rip;
+	vmcb->save.rflags = r->rflags;
+	s->gprs = (struct svm_gprs){ r->rbx, r->rcx, r->rdx, r->rsi, r->rdi, r->rbp, r->r8, r->r9,
+				     r->r10, r->r11, r->r12, r->r13, r->r14, r->r15 };
+
+	svm_vmrun(s->vmcb_pa, &s->gprs, svm_cpus[this_cpu()->cpu].host_save_pa);
+
+	v->regs = (struct guest_regs){
+		.rax = vmcb->save.rax, .rbx = s->gprs.rbx, .rcx = s->gprs.rcx,
+		.rdx = s->gprs.rdx, .rsi = s->gprs.rsi, .rdi = s->gprs.rdi, .rbp = s->gprs.rbp,
+		.r8 = s->gprs.r8, .r9 = s->gprs.r9, .r10 = s->gprs.r10, .r11 = s->gprs.r11,
+		.r12 = s->gprs.r12, .r13 = s->gprs.r13, .r14 = s->gprs.r14, .r15 = s->gprs.r15,
+		.rsp = vmcb->save.rsp, .rip = vmcb->save.rip, .rflags = vmcb->save.rflags,
+	};
+	vmcb->control.tlb_control = TLB_CONTROL_NOTHING;
+	vmcb->control.event_inj = 0;
+	svm_decode_exit(v, s);
+}
+
+static void svm_vcpu_flush_tlb(struct vcpu *v)
+{
+	((struct svm_vcpu *)v->backend)->flush_pending = true;
+}
+
+static void svm_vcpu_inject_exception(struct vcpu *v, unsigned int vector, bool has_error,
+				      uint32_t error)
+{
+	struct vmcb *vmcb = ((struct svm_vcpu *)v->backend)->vmcb;
+
+	vmcb->control.event_inj = vector | EVENTINJ_TYPE_EXCEPTION | EVENTINJ_VALID |
+				  (has_error ? EVENTINJ_ERROR_VALID | (uint64_t)error << 32 : 0);
+}
+
+const struct virt_ops svm_ops = {
+	.name = "svm",
+	.probe = svm_probe,
+	.cpu_enable = svm_cpu_enable,
+	.vcpu_init = svm_vcpu_init,
+	.vcpu_free = svm_vcpu_free,
+	.vcpu_run = svm_vcpu_run,
+	.vcpu_flush_tlb = svm_vcpu_flush_tlb,
+	.vcpu_inject_exception = svm_vcpu_inject_exception,
+};

@@ -1,0 +1,32 @@
+// SPDX-License-Identifier: MIT
+/* The SVM backend's private state. */
+#pragma once
+
+#include "arch/x86/svm/vmcb.h"
+#include "arch/x86/virt.h"
+#include "virt/vm.h"
+
+struct svm_gprs { /* the guest registers VMRUN does not switch; order fixed by entry.S */
+	uint64_t rbx, rcx, rdx, rsi, rdi, rbp, r8, r9, r10, r11, r12, r13, r14, r15;
+};
+
+struct svm_vcpu {
+	struct vmcb *vmcb;      /* owned by the vCPU's pCPU */
+	uint64_t vmcb_pa;
+	struct svm_gprs gprs;
+	uint32_t asid;          /* valid while asid_generation matches the pCPU's */
+	uint64_t asid_generation;
+	bool flush_pending;     /* set by vcpu_flush_tlb, consumed at entry */
+};
+
+extern const struct virt_ops svm_ops;
+
+/* entry.S: VMLOAD guest, VMRUN, VMSAVE guest, VMLOAD host. */
+void svm_vmrun(uint64_t vmcb_pa, struct svm_gprs *gprs, uint64_t host_save_pa);
+
+/* asid.c */
+void svm_asid_prepare_entry(struct svm_vcpu *s);
+void svm_asid_init(unsigned int nr_asids);
+
+/* exit.c */
+void svm_decode_exit(struct vcpu *v, struct svm_vcpu *s);

@@ -1,0 +1,88 @@
+// SPDX-License-Identifier: MIT
+/* Choosing the vendor backend (virt=auto|svm|vmx) and checking its ops. */
+#include "arch/x86/cpu.h"
+#include "arch/x86/panic.h"
+#include "arch/x86/percpu.h"
+#include "arch/x86/smp.h"
+#include "arch/x86/svm/svm.h"
+#include "arch/x86/virt.h"
+#include "boot/options.h"
+#include "lib/printf.h"
+#include "lib/string.h"
+
+const struct virt_ops *virt;
+struct virt_caps virt_caps;
+
+#define CHECK_MANDATORY(ops, op)                                                        \
+	do {                                                                            \
+		if (!(ops)->op)                                                         \
+			panic("virt: the %s backend lacks the mandatory op " #op,      \
+			      (ops)->name);                                             \
+	} while (0)
+
+static void check_ops(const struct virt_ops *ops)
+{
+	CHECK_MANDATORY(ops, probe);
+	CHECK_MANDATORY(ops, cpu_enable);
+	CHECK_MANDATORY(ops, vcpu_init);
+	CHECK_MANDATORY(ops, vcpu_free);
+	CHECK_MANDATORY(ops, vcpu_run);
+	CHECK_MANDATORY(ops, vcpu_flush_tlb);
+	CHECK_MANDATORY(ops, vcpu_inject_exception);
+}
+
+static bool cpu_is_intel(void)
+{
+	struct cpuid_regs r = cpuid(0, 0);
+
+	return r.ebx == 0x756e6547 && r.edx == 0x49656e69 && r.ecx == 0x6c65746e; /* GenuineIntel */
+}
+
+static atomic_uint enable_failures;
+static char enable_err[160]; /* the first failure's message */
+
+static void enable_this_cpu(void *arg)
+{
+	char err[160];
+
+	(void)arg;
+	if (!virt->cpu_enable(err, sizeof(err)) && atomic_fetch_add(&enable_failures, 1) == 0)
+		fmt_snprintf(enable_err, sizeof(enable_err), "cpu %u: %s", this_cpu()->cpu, err);
+}
+
+/* Every pCPU but the control CPU runs vCPUs: enable the backend there, in thread context. */
+static bool enable_on_vcpu_cpus(char *err, size_t len)
+{
+	cpumask_t others = smp_online_mask() & ~CPU_BIT(this_cpu()->cpu);
+
+	cpu_work_launch(others, enable_this_cpu, NULL);
+	cpu_work_wait(others, 2000);
+	if (atomic_load(&enable_failures)) {
+		fmt_snprintf(err, len, "%s", enable_err);
+		return false;
+	}
+	return true;
+}
+
+bool virt_select(unsigned int requested, bool need_tdp, char *err, size_t len)
+{
+	const struct virt_ops *ops = NULL;
+	bool intel = cpu_is_intel();
+
+	if (requested == VIRT_VMX || (requested == VIRT_AUTO && intel)) {
+		fmt_snprintf(err, len,
+			     "%sthe VMX backend is not in this build yet; use an AMD CPU (QEMU: -cpu qemu64,+svm,+npt; Bochs: BOCHS_CPU=amd)",
+			     requested == VIRT_AUTO ? "this is an Intel CPU and " : "");
+		return false;
+	}
+	if (requested == VIRT_SVM && intel) {
+		fmt_snprintf(err, len, "virt=svm, but this is an Intel CPU: use virt=auto or virt=vmx");
+		return false;
+	}
+	ops = &svm_ops;
+	check_ops(ops);
+	if (!ops->probe(need_tdp, err, len))
+		return false;
+	virt = ops;
+	return enable_on_vcpu_cpus(err, len);
+}

@@ -1,0 +1,83 @@
+// SPDX-License-Identifier: MIT
+/*
+ * struct virt_ops: the one door between the vendor-neutral core (virt/) and
+ * a backend (arch/x86/svm/, arch/x86/vmx/). The core never sees a VMCB or a
+ * VMCS; a backend never sees a memslot or a scenario. virt_select() checks at
+ * boot that every mandatory op is present and panics naming a missing one.
+ */
+#pragma once
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+struct vcpu;
+
+/* What a VM exit means, in the core's terms (the backend decodes its own codes). */
+enum exit_reason {
+	EXIT_NONE,
+	EXIT_HYPERCALL,   /* VMMCALL / VMCALL */
+	EXIT_HLT,
+	EXIT_TDP_FAULT,   /* NPF / EPT violation: gpa and access below */
+	EXIT_CPUID,
+	EXIT_IO,          /* port I/O: always refused */
+	EXIT_MSR,         /* RDMSR/WRMSR: always refused */
+	EXIT_INTERRUPT,   /* a physical interrupt or NMI made the guest exit */
+	EXIT_SHUTDOWN,    /* triple fault */
+	EXIT_DOUBLE_FAULT,/* the guest could not deliver an exception (it has no handlers) */
+	EXIT_ILLEGAL,     /* the guest ran a virtualization instruction (#UD injected) */
+	EXIT_ENTRY_FAILED,/* the hardware refused the guest state */
+	EXIT_UNKNOWN,
+};
+
+struct vcpu_exit {
+	enum exit_reason reason;
+	uint64_t hw_code;      /* the vendor's exit code, for messages */
+	uint64_t gpa;          /* EXIT_TDP_FAULT */
+	unsigned int access;   /* EXIT_TDP_FAULT: TDP_ACC_* */
+	unsigned int insn_len; /* bytes to skip when the core emulates the instruction */
+	bool misconfig;        /* EXIT_TDP_FAULT: the entry itself is malformed */
+};
+
+/* Guest general registers; the backend moves RAX/RSP/RIP/RFLAGS to and from its state area. */
+struct guest_regs {
+	uint64_t rax, rbx, rcx, rdx, rsi, rdi, rbp;
+	uint64_t r8, r9, r10, r11, r12, r13, r14, r15;
+	uint64_t rsp, rip, rflags;
+};
+
+struct virt_caps {
+	bool tdp;            /* NPT / EPT */
+	bool tdp_1g;         /* 1 GiB TDP pages */
+	bool tdp_ad;         /* EPT A/D bits (NPT always has them) */
+	bool nrip_save;      /* SVM: next RIP on exits */
+	bool flush_by_asid;  /* SVM: TLB_CONTROL 3; VMX: INVEPT single-context */
+	bool vpid;           /* VMX */
+	unsigned int asids;  /* SVM ASIDs or VMX VPIDs */
+};
+
+struct virt_ops {
+	const char *name; /* "svm" or "vmx" */
+
+	/* Mandatory. */
+	bool (*probe)(bool need_tdp, char *err, size_t err_len); /* BSP: can we run? */
+	bool (*cpu_enable)(char *err, size_t err_len); /* every pCPU: SVME/VMXON */
+	bool (*vcpu_init)(struct vcpu *v, uint64_t tdp_root_pa, char *err, size_t err_len);
+	void (*vcpu_free)(struct vcpu *v);
+	/* Enter the guest once; fill v->exit. Called with interrupts off. */
+	void (*vcpu_run)(struct vcpu *v);
+	/* Flush this vCPU's TLB entries before its next entry (called on its own pCPU). */
+	void (*vcpu_flush_tlb)(struct vcpu *v);
+	/* Inject #UD (after EXIT_ILLEGAL) or #GP (refused MSR) at the next entry. */
+	void (*vcpu_inject_exception)(struct vcpu *v, unsigned int vector, bool has_error,
+				      uint32_t error);
+
+	/* Optional. */
+	void (*cpu_disable)(void);
+};
+
+extern const struct virt_ops *virt; /* chosen once by virt_select(); read-only after */
+extern struct virt_caps virt_caps;
+
+/* BSP: pick a backend for virt=auto|svm|vmx; false with one line in err. */
+bool virt_select(unsigned int requested, bool need_tdp, char *err, size_t err_len);

@@ -1,0 +1,37 @@
+// SPDX-License-Identifier: MIT
+/*
+ * misbehave: vCPU 0 does one forbidden thing (boot argument 0 says which);
+ * the others wait at a barrier the VM will never pass, until it is stopped.
+ */
+#include "guest/runtime.h"
+
+enum { WILD_ACCESS, TRIPLE_FAULT, BAD_HYPERCALL, SVM_INSN, PORT_IO, BAD_PRINT };
+
+void guest_main(unsigned int vcpu_id)
+{
+	if (vcpu_id != 0) {
+		guest_barrier();
+		guest_fail("passed a barrier that vcpu 0 never reached");
+	}
+	switch (boot_info->arg[0]) {
+	case WILD_ACCESS: /* mapped by our page tables, beyond guest RAM */
+		(void)*(volatile uint64_t *)(boot_info->mem_bytes + 0x1000);
+		break;
+	case TRIPLE_FAULT: /* no IDT: #UD becomes #GP, then #DF (intercepted) */
+		asm volatile("ud2");
+		break;
+	case BAD_HYPERCALL:
+		hypercall(0xbad, 0, 0, 0);
+		break;
+	case SVM_INSN: /* #UD injected, then the same double fault */
+		asm volatile("vmrun" ::"a"(0));
+		break;
+	case PORT_IO:
+		asm volatile("outb %%al, $0x80" ::"a"(0));
+		break;
+	case BAD_PRINT: /* the hypervisor must not read outside guest memory */
+		hypercall(HC_PRINT, 0xfffffffffff00000ull, 64, 0);
+		break;
+	}
+	guest_fail("misbehaviour %lu went unnoticed", (unsigned long)boot_info->arg[0]);
+}

@@ -1,0 +1,55 @@
+// SPDX-License-Identifier: MIT
+/*
+ * scenario=guest_fault: a guest does something forbidden (fault=wild,
+ * triple, hypercall, svm_insn, io, print). The hypervisor must stop that VM
+ * with a message naming what it did, free it, and go on: a second VM, the
+ * hello guest, then runs on the same pCPUs and must pass.
+ */
+#include "arch/x86/console.h"
+#include "boot/options.h"
+#include "mm/page_alloc.h"
+#include "stress/result.h"
+#include "stress/scenarios.h"
+#include "stress/vm_setup.h"
+
+#define FAULT_TIMEOUT_MS 20000
+
+int scenario_guest_fault(void)
+{
+	struct tdp_mmu_config mmu = scenario_mmu_config();
+	uint64_t args[4] = { option(OPTION_FAULT) };
+	unsigned int nr = scenario_nr_vcpus(), good = 0;
+	struct page_alloc_stats before, after;
+	struct vm *bad, *next;
+	bool bad_ok, next_ok;
+
+	page_alloc_get_stats(&before);
+	bad = scenario_vm_create("misbehave", nr, &mmu, args);
+	if (!bad)
+		return EXIT_CONFIG;
+	bad_ok = vm_run(bad, FAULT_TIMEOUT_MS);
+	if (bad_ok) {
+		kprintf("mmuvisor: guest_fault: fault=%s was not stopped\n",
+			option_choice_name(OPTION_FAULT));
+		return EXIT_FAIL;
+	}
+	kprintf("mmuvisor: guest_fault: vm %u stopped as it should; the hypervisor goes on\n",
+		bad->id);
+	vm_destroy(bad);
+	rcu_barrier(); /* the MMU's tables come back after a grace period */
+
+	next = scenario_vm_create("hello", nr, &mmu, (uint64_t[4]){ 0 });
+	if (!next)
+		return EXIT_FAIL;
+	next_ok = vm_run(next, FAULT_TIMEOUT_MS);
+	for (unsigned int i = 0; i < nr; i++)
+		good += next->vcpus[i].result[0] == 0x600d;
+	vm_destroy(next);
+	rcu_barrier();
+	page_alloc_get_stats(&after);
+	kprintf("RESULT scenario=guest_fault phase=recover fault=%s stopped=1 next_vm_good=%u of %u leaked_pages=%ld\n",
+		option_choice_name(OPTION_FAULT), good, nr,
+		(long)(before.free_pages - after.free_pages));
+	return next_ok && good == nr && before.free_pages == after.free_pages ? EXIT_PASS
+									     : EXIT_FAIL;
+}

@@ -1,0 +1,58 @@
+// SPDX-License-Identifier: MIT
+#include "arch/x86/console.h"
+#include "arch/x86/smp.h"
+#include "boot/options.h"
+#include "guest/images.h"
+#include "lib/printf.h"
+#include "stress/vm_setup.h"
+#include "virt/guest_abi.h"
+
+unsigned int scenario_nr_vcpus(void)
+{
+	unsigned int n = (unsigned int)option(OPTION_VCPUS);
+
+	return n ? n : smp_cpus_online() - 1;
+}
+
+struct tdp_mmu_config scenario_mmu_config(void)
+{
+	return (struct tdp_mmu_config){
+		.format = TDP_FORMAT_NPT,
+		.max_level = TDP_LEVEL_4K,
+		.lock_exclusive = option(OPTION_MMU_LOCK) == MMU_LOCK_EXCLUSIVE,
+		.flush_eager = option(OPTION_FLUSH) == FLUSH_EAGER,
+	};
+}
+
+struct vm *scenario_vm_create(const char *image, unsigned int nr_vcpus,
+			      const struct tdp_mmu_config *mmu, const uint64_t arg[4])
+{
+	const struct guest_image *img = guest_image_find(image);
+	struct vm_config cfg = {
+		.nr_vcpus = nr_vcpus,
+		.mem_bytes = GUEST_DATA_BASE + nr_vcpus * option(OPTION_MEM_PER_VCPU),
+		.max_level = mmu->max_level,
+		.mmu = *mmu,
+		.arg = { arg[0], arg[1], arg[2], arg[3] },
+	};
+	char err[160];
+	struct vm *vm;
+
+	if (!img) {
+		kprintf("mmuvisor: error: no guest image named '%s'\n", image);
+		return NULL;
+	}
+	cfg.image = img->start;
+	cfg.image_len = (size_t)(img->end - img->start);
+	vm = vm_create(&cfg, err, sizeof(err));
+	if (!vm)
+		kprintf("mmuvisor: error: cannot create the VM: %s\n", err);
+	return vm;
+}
+
+void scenario_vm_keys(const struct vm *vm, char *buf, size_t len)
+{
+	fmt_snprintf(buf, len, "vcpus=%u mmu=tdp mmu_lock=%s flush=%s", vm->cfg.nr_vcpus,
+		vm->cfg.mmu.lock_exclusive ? "exclusive" : "shared",
+		vm->cfg.mmu.flush_eager ? "eager" : "batched");
+}

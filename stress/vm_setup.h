@@ -1,0 +1,18 @@
+// SPDX-License-Identifier: MIT
+/* Building a VM for a scenario from the boot options. */
+#pragma once
+
+#include "virt/vm.h"
+
+/* vcpus=0 means every pCPU but the control CPU. */
+unsigned int scenario_nr_vcpus(void);
+/*
+ * A VM running guest program image with nr_vcpus vCPUs and mem_per_vcpu of
+ * data each, locking and flushing as the options say. Prints the reason and
+ * returns NULL on failure.
+ */
+struct vm *scenario_vm_create(const char *image, unsigned int nr_vcpus,
+			      const struct tdp_mmu_config *mmu, const uint64_t arg[4]);
+struct tdp_mmu_config scenario_mmu_config(void);
+/* A RESULT line's common part: "vcpus=N mmu=tdp mmu_lock=... flush=..." */
+void scenario_vm_keys(const struct vm *vm, char *buf, size_t len);

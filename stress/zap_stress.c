@@ -1,0 +1,115 @@
+// SPDX-License-Identifier: MIT
+/*
+ * scenario=zap_stress: vCPUs write and read back their own patterns while
+ * the control CPU zaps random ranges of their memory (and now and then all
+ * of it), so they fault the mappings back in, for duration_ms with
+ * flush=batched and then again with flush=eager. Reports flushes per zap:
+ * batched must be at most one per zap call. The guests check every value
+ * they read; the MMU's table frames are poisoned when freed.
+ */
+#include "arch/x86/console.h"
+#include "arch/x86/tsc.h"
+#include "boot/options.h"
+#include "stress/result.h"
+#include "stress/scenarios.h"
+#include "stress/vm_setup.h"
+#include "virt/guest_abi.h"
+
+#define READY_TIMEOUT_MS 30000
+#define STOP_TIMEOUT_MS 30000
+#define ZAP_GAP_US 200
+
+static uint64_t rng(uint64_t *s)
+{
+	*s ^= *s << 13;
+	*s ^= *s >> 7;
+	*s ^= *s << 17;
+	return *s;
+}
+
+static bool all_ready(struct vm *vm)
+{
+	uint64_t deadline = tsc_deadline_ms(READY_TIMEOUT_MS);
+
+	for (unsigned int i = 0; i < vm->cfg.nr_vcpus; i++)
+		while (__atomic_load_n(&vm->vcpus[i].result[1], __ATOMIC_ACQUIRE) != 1) {
+			if (tsc_passed(deadline) || atomic_load(&vm->stopping))
+				return false;
+			rcu_quiescent_state();
+			cpu_relax();
+		}
+	return true;
+}
+
+static bool zap_phase(bool eager, unsigned int duration_ms)
+{
+	struct tdp_mmu_config mmu = scenario_mmu_config();
+	uint64_t per_vcpu = option(OPTION_MEM_PER_VCPU);
+	uint64_t args[4] = { per_vcpu };
+	unsigned int n = scenario_nr_vcpus();
+	gfn_t first = GUEST_DATA_BASE >> PAGE_SHIFT;
+	gfn_t span = n * (per_vcpu >> PAGE_SHIFT);
+	uint64_t seed = 0x2545f4914f6cdd1dull, zaps = 0, zapped = 0, rounds = 0, deadline;
+	uint64_t flushes0, flushes, faults = 0;
+	const struct tdp_mmu_stats *st;
+	struct vm *vm;
+	char keys[128];
+	bool ok;
+
+	mmu.flush_eager = eager;
+	vm = scenario_vm_create("zap_stress", n, &mmu, args);
+	if (!vm)
+		return false;
+	vm_start(vm);
+	ok = all_ready(vm);
+	flushes0 = atomic_load(&tdp_mmu_stats(vm->mmu)->flushes); /* a snapshot */
+	deadline = tsc_deadline_ms(duration_ms);
+	while (ok && !tsc_passed(deadline) && !atomic_load(&vm->stopping)) {
+		uint64_t r = rng(&seed);
+		gfn_t start = first + r % span, len = 1 + (r >> 20) % 1024;
+
+		if (r % 16 == 0) { /* now and then, everything */
+			start = first;
+			len = span;
+		}
+		if (start + len > first + span)
+			len = first + span - start;
+		zapped += tdp_mmu_zap_range(vm->mmu, start, start + len);
+		zaps++;
+		rcu_quiescent_state();
+		udelay(ZAP_GAP_US);
+	}
+	flushes = atomic_load(&tdp_mmu_stats(vm->mmu)->flushes) - flushes0;
+	*(volatile uint64_t *)vm_gpa_to_hva(vm, GUEST_CONTROL, 8) = 1;
+	ok = vm_wait(vm, STOP_TIMEOUT_MS) && ok;
+	rcu_barrier(); /* unlinked tables are freed after a grace period */
+	st = tdp_mmu_stats(vm->mmu);
+	for (unsigned int i = 0; i < n; i++) {
+		rounds += vm->vcpus[i].result[0];
+		faults += vm->vcpus[i].stats.tdp_faults;
+	}
+	scenario_vm_keys(vm, keys, sizeof(keys));
+	kprintf("RESULT scenario=zap_stress phase=zap %s zaps=%lu leaves_zapped=%lu flushes=%lu flushes_per_zap_x100=%lu tables_freed=%lu faults=%lu guest_rounds=%lu ipis=%lu ipis_avoided=%lu\n",
+		keys, (unsigned long)zaps, (unsigned long)zapped, (unsigned long)flushes,
+		(unsigned long)(zaps ? flushes * 100 / zaps : 0),
+		(unsigned long)atomic_load(&st->tables_freed), (unsigned long)faults,
+		(unsigned long)rounds, (unsigned long)atomic_load(&vm->ipis_sent),
+		(unsigned long)atomic_load(&vm->ipis_avoided));
+	if (!eager && flushes > zaps) {
+		kprintf("mmuvisor: zap_stress: flush=batched made %lu flushes for %lu zaps\n",
+			(unsigned long)flushes, (unsigned long)zaps);
+		ok = false;
+	}
+	if (!rounds || !zapped)
+		ok = false; /* nothing was exercised */
+	vm_destroy(vm);
+	return ok;
+}
+
+int scenario_zap_stress(void)
+{
+	unsigned int half = (unsigned int)option(OPTION_DURATION_MS) / 2;
+	bool batched = zap_phase(false, half), eager = zap_phase(true, half);
+
+	return batched && eager ? EXIT_PASS : EXIT_FAIL;
+}

@@ -1,0 +1,189 @@
+// SPDX-License-Identifier: MIT
+/*
+ * The vCPU run loop, on the vCPU's own pCPU: serve requests, enter the guest
+ * (an extended RCU quiescent state), handle the exit, repeat. The mode and
+ * request protocol that makes remote flushes safe is drawn in arch/x86/tlb.c.
+ */
+#include "arch/x86/console.h"
+#include "arch/x86/cpu.h"
+#include "arch/x86/percpu.h"
+#include "arch/x86/tlb.h"
+#include "arch/x86/tsc.h"
+#include "lib/printf.h"
+#include "mm/rcu/rcu.h"
+#include "virt/vcpu.h"
+
+#define HLT_BACKOFF_US 20
+
+void vm_stop(struct vm *vm)
+{
+	atomic_store(&vm->stopping, true);
+	vm_kick_vcpus(vm, VCPU_REQ_STOP);
+}
+
+void vcpu_fail(struct vcpu *v, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	fmt_vsnprintf(v->fail_reason, sizeof(v->fail_reason), fmt, ap);
+	va_end(ap);
+	v->failed = true;
+	kprintf("vm %u: vcpu %u stopped: %s\n", v->vm->id, v->id, v->fail_reason);
+	vm_stop(v->vm);
+}
+
+/* CPUID for the guest: the host's answers, minus virtualization. */
+static void emulate_cpuid(struct vcpu *v)
+{
+	struct cpuid_regs r = cpuid((uint32_t)v->regs.rax, (uint32_t)v->regs.rcx);
+
+	if (v->regs.rax == 1)
+		r.ecx &= ~(1u << 5); /* VMX */
+	if (v->regs.rax == 0x80000001)
+		r.ecx &= ~(1u << 2); /* SVM */
+	v->regs.rax = r.eax;
+	v->regs.rbx = r.ebx;
+	v->regs.rcx = r.ecx;
+	v->regs.rdx = r.edx;
+}
+
+static void handle_tdp_fault(struct vcpu *v)
+{
+	const struct vcpu_exit *e = &v->exit;
+	enum tdp_fault_result r;
+
+	v->stats.tdp_faults++;
+	if (e->misconfig) {
+		vcpu_fail(v, "TDP entry for gpa 0x%lx is malformed (reserved bits)",
+			  (unsigned long)e->gpa);
+		return;
+	}
+	r = tdp_mmu_page_fault(v->vm->mmu, &v->tdp_cache, e->gpa, e->access);
+	switch (r) {
+	case TDP_FAULT_FIXED:
+		break;
+	case TDP_FAULT_RETRY:
+		v->stats.tdp_retries++;
+		break;
+	case TDP_FAULT_NO_SLOT:
+		vcpu_fail(v, "wild access: %s gpa 0x%lx is outside guest memory (rip 0x%lx)",
+			  e->access & TDP_ACC_WRITE ? "write to" : e->access & TDP_ACC_EXEC
+			  ? "fetch from" : "read of", (unsigned long)e->gpa,
+			  (unsigned long)v->regs.rip);
+		break;
+	case TDP_FAULT_READONLY:
+		vcpu_fail(v, "write to read-only gpa 0x%lx", (unsigned long)e->gpa);
+		break;
+	case TDP_FAULT_NOMEM:
+		vcpu_fail(v, "out of memory for page tables at gpa 0x%lx", (unsigned long)e->gpa);
+		break;
+	}
+}
+
+static void handle_exit(struct vcpu *v)
+{
+	struct vcpu_exit *e = &v->exit;
+
+	v->stats.exits++;
+	switch (e->reason) {
+	case EXIT_HYPERCALL:
+		hypercall_handle(v);
+		break;
+	case EXIT_TDP_FAULT:
+		handle_tdp_fault(v);
+		break;
+	case EXIT_CPUID:
+		emulate_cpuid(v);
+		v->regs.rip += e->insn_len;
+		break;
+	case EXIT_HLT:
+		/* Nothing ever sends a guest an interrupt: a halt is a pause. */
+		v->stats.halts++;
+		v->regs.rip += e->insn_len;
+		udelay(HLT_BACKOFF_US);
+		break;
+	case EXIT_INTERRUPT:
+		v->stats.interrupts++;
+		break;
+	case EXIT_IO:
+		vcpu_fail(v, "port I/O at rip 0x%lx (guests have no devices)", (unsigned long)v->regs.rip);
+		break;
+	case EXIT_MSR:
+		vcpu_fail(v, "%s of MSR 0x%lx at rip 0x%lx (refused)",
+			  e->hw_code ? "RDMSR/WRMSR" : "MSR access", (unsigned long)v->regs.rcx,
+			  (unsigned long)v->regs.rip);
+		break;
+	case EXIT_SHUTDOWN:
+		vcpu_fail(v, "triple fault (shutdown) at rip 0x%lx", (unsigned long)v->regs.rip);
+		break;
+	case EXIT_DOUBLE_FAULT:
+		vcpu_fail(v, "double fault at rip 0x%lx: an exception the guest cannot handle",
+			  (unsigned long)v->regs.rip);
+		break;
+	case EXIT_ILLEGAL:
+		virt->vcpu_inject_exception(v, 6, false, 0); /* #UD, as on a CPU without it */
+		break;
+	case EXIT_ENTRY_FAILED:
+		vcpu_fail(v, "VM entry failed (exit code 0x%lx): the guest state is invalid",
+			  (unsigned long)e->hw_code);
+		break;
+	default:
+		vcpu_fail(v, "unexpected exit 0x%lx at rip 0x%lx", (unsigned long)e->hw_code,
+			  (unsigned long)v->regs.rip);
+		break;
+	}
+}
+
+/* Returns false when the vCPU must stop. */
+static bool serve_requests(struct vcpu *v)
+{
+	unsigned int req = atomic_exchange(&v->requests, 0);
+
+	if (req & VCPU_REQ_STOP || atomic_load(&v->vm->stopping))
+		return false;
+	if (req & VCPU_REQ_TLB_FLUSH) {
+		virt->vcpu_flush_tlb(v);
+		v->stats.flushes++;
+		atomic_fetch_add_explicit(&v->flush_acks, 1, memory_order_relaxed);
+		/* Read after the xchg above: covers every flush whose bit we took. */
+		atomic_store(&v->served_flush_seq, atomic_load(&v->vm->flush_seq));
+	}
+	return true;
+}
+
+static void vcpu_loop(struct vcpu *v)
+{
+	uint64_t start = rdtsc();
+
+	while (!v->done && serve_requests(v)) {
+		rcu_quiescent_state();
+		/* Full barrier (seq_cst): pairs with the flusher's; see arch/x86/tlb.c. */
+		atomic_store(&v->mode, VCPU_IN_GUEST);
+		if (atomic_load(&v->requests)) {
+			atomic_store(&v->mode, VCPU_OUTSIDE);
+			continue;
+		}
+		/* For the shootdown check in arch/x86/tlb.c: what we enter with. */
+		atomic_store(&v->in_guest_seq, atomic_load(&v->served_flush_seq));
+		rcu_offline(); /* guest mode: an extended quiescent state */
+		virt->vcpu_run(v);
+		rcu_online();
+		atomic_store(&v->in_guest_seq, NOT_IN_GUEST);
+		/* Release: the flusher waiting for us to leave EXITING sees we left. */
+		atomic_store_explicit(&v->mode, VCPU_OUTSIDE, memory_order_release);
+		irq_window(); /* take the IPIs that made us exit */
+		handle_exit(v);
+	}
+	v->run_cycles = rdtsc() - start;
+}
+
+void vcpu_thread(void *arg)
+{
+	struct vm *vm = arg;
+	unsigned int cpu = this_cpu()->cpu;
+	struct vcpu *v = &vm->vcpus[cpu - 1];
+
+	vcpu_loop(v); /* virt_select() enabled the backend on this pCPU */
+	atomic_fetch_add(&vm->vcpus_done, 1);
+}

@@ -1,0 +1,246 @@
+// SPDX-License-Identifier: MIT
+/*
+ * VM creation and teardown: guest RAM from gpa 0 in one memslot of 2 MiB
+ * host chunks, the guest's own page tables and GDT written into it, the boot
+ * information, the TDP MMU, and the vCPUs (vCPU i runs on pCPU i + 1).
+ */
+#include "arch/x86/console.h"
+#include "arch/x86/percpu.h"
+#include "arch/x86/smp.h"
+#include "arch/x86/tlb.h"
+#include "arch/x86/tsc.h"
+#include "lib/printf.h"
+#include "lib/string.h"
+#include "mm/page_alloc.h"
+#include "virt/guest_abi.h"
+#include "virt/vcpu.h"
+#include "virt/vm.h"
+
+#define CHUNK_ORDER 9 /* 2 MiB */
+#define CHUNK_PAGES (1ull << CHUNK_ORDER)
+#define CHUNK_BYTES (PAGE_SIZE << CHUNK_ORDER)
+
+static atomic_uint next_vm_id;
+
+static unsigned int vm_order(void)
+{
+	unsigned int order = 0;
+
+	while ((PAGE_SIZE << order) < sizeof(struct vm))
+		order++;
+	return order;
+}
+
+static bool vm_gfn_to_pfn(void *owner, gfn_t gfn, struct tdp_pfn_info *out)
+{
+	struct vm *vm = owner;
+
+	for (unsigned int i = 0; i < vm->nr_slots; i++) {
+		const struct memslot *s = &vm->slots[i];
+		uint64_t off = gfn - s->base_gfn;
+
+		if (gfn < s->base_gfn || off >= s->npages)
+			continue;
+		*out = (struct tdp_pfn_info){
+			.pfn = s->chunk_pfn[off / CHUNK_PAGES] + off % CHUNK_PAGES,
+			.writable = s->writable,
+			.max_level = vm->cfg.max_level,
+		};
+		return true;
+	}
+	return false;
+}
+
+static const struct tdp_mmu_ops vm_tdp_ops = {
+	.gfn_to_pfn = vm_gfn_to_pfn,
+};
+
+void *vm_gpa_to_hva(struct vm *vm, uint64_t gpa, uint64_t len)
+{
+	for (unsigned int i = 0; i < vm->nr_slots; i++) {
+		const struct memslot *s = &vm->slots[i];
+		uint64_t start = s->base_gfn << PAGE_SHIFT, end = start + (s->npages << PAGE_SHIFT);
+		uint64_t off = gpa - start;
+
+		if (gpa < start || gpa + len > end || gpa + len < gpa)
+			continue;
+		/* A range must not straddle two host chunks. */
+		if (off / CHUNK_BYTES != (off + (len ? len - 1 : 0)) / CHUNK_BYTES)
+			return NULL;
+		return (uint8_t *)platform_phys_to_virt(s->chunk_pfn[off / CHUNK_BYTES] << PAGE_SHIFT) +
+		       off % CHUNK_BYTES;
+	}
+	return NULL;
+}
+
+static void free_slot(struct memslot *s)
+{
+	for (uint64_t c = 0; s->chunk_pfn && c < s->npages / CHUNK_PAGES; c++)
+		if (s->chunk_pfn[c])
+			page_free(platform_phys_to_virt(s->chunk_pfn[c] << PAGE_SHIFT), CHUNK_ORDER);
+	if (s->chunk_pfn)
+		page_free(s->chunk_pfn, 0);
+	s->chunk_pfn = NULL;
+}
+
+static bool add_ram_slot(struct vm *vm, uint64_t bytes)
+{
+	struct memslot *s = &vm->slots[vm->nr_slots];
+	uint64_t chunks = (bytes + CHUNK_BYTES - 1) / CHUNK_BYTES;
+
+	if (chunks > PAGE_SIZE / sizeof(uint64_t))
+		return false;
+	s->base_gfn = 0;
+	s->npages = chunks * CHUNK_PAGES;
+	s->writable = true;
+	s->chunk_pfn = page_alloc_zeroed(0);
+	if (!s->chunk_pfn)
+		return false;
+	vm->nr_slots++;
+	for (uint64_t c = 0; c < chunks; c++) {
+		void *chunk = page_alloc_zeroed(CHUNK_ORDER);
+
+		if (!chunk)
+			return false;
+		s->chunk_pfn[c] = platform_virt_to_phys(chunk) >> PAGE_SHIFT;
+	}
+	return true;
+}
+
+/* Identity-map guest RAM with 2 MiB pages, inside the guest (it owns these tables). */
+static void build_guest_page_tables(struct vm *vm)
+{
+	uint64_t gibs = (vm->cfg.mem_bytes + (1ull << 30) - 1) >> 30;
+	uint64_t *pml4 = vm_gpa_to_hva(vm, GUEST_PML4, PAGE_SIZE);
+	uint64_t *pdpt = vm_gpa_to_hva(vm, GUEST_PML4 + PAGE_SIZE, PAGE_SIZE);
+	uint64_t *gdt = vm_gpa_to_hva(vm, GUEST_GDT, 3 * 8);
+
+	pml4[0] = (GUEST_PML4 + PAGE_SIZE) | 0x3; /* present, writable */
+	for (uint64_t g = 0; g < gibs; g++) {
+		uint64_t pd_gpa = GUEST_PML4 + (2 + g) * PAGE_SIZE;
+		uint64_t *pd = vm_gpa_to_hva(vm, pd_gpa, PAGE_SIZE);
+
+		pdpt[g] = pd_gpa | 0x3;
+		for (uint64_t i = 0; i < 512; i++)
+			pd[i] = ((g << 30) + (i << 21)) | 0x83; /* present, writable, 2 MiB */
+	}
+	gdt[0] = 0;
+	gdt[1] = 0x00af9b000000ffffull; /* 64-bit code */
+	gdt[2] = 0x00cf93000000ffffull; /* data */
+}
+
+struct vm *vm_create(const struct vm_config *cfg, char *err, size_t len)
+{
+	struct vm *vm = page_alloc_zeroed(vm_order());
+	struct guest_boot_info *boot;
+	uint64_t root;
+
+	if (!vm) {
+		fmt_snprintf(err, len, "out of memory for the VM");
+		return NULL;
+	}
+	vm->id = atomic_fetch_add(&next_vm_id, 1);
+	vm->cfg = *cfg;
+	vm->cfg.mem_bytes = (cfg->mem_bytes + CHUNK_BYTES - 1) & ~(CHUNK_BYTES - 1);
+	if (cfg->nr_vcpus == 0 || cfg->nr_vcpus >= smp_cpus_online()) {
+		fmt_snprintf(err, len, "%u vCPUs need %u pCPUs (one each, plus the control CPU); %u are online",
+			     cfg->nr_vcpus, cfg->nr_vcpus + 1, smp_cpus_online());
+		goto fail;
+	}
+	if (vm->cfg.mem_bytes > GUEST_MAX_RAM || cfg->image_len > GUEST_IMAGE_MAX ||
+	    GUEST_STACKS_BASE + cfg->nr_vcpus * GUEST_STACK_SIZE > GUEST_DATA_BASE) {
+		fmt_snprintf(err, len, "the guest does not fit its layout (RAM %lu MiB, image %zu bytes)",
+			     (unsigned long)(vm->cfg.mem_bytes >> 20), cfg->image_len);
+		goto fail;
+	}
+	if (!add_ram_slot(vm, vm->cfg.mem_bytes)) {
+		fmt_snprintf(err, len, "out of memory for %lu MiB of guest RAM",
+			     (unsigned long)(vm->cfg.mem_bytes >> 20));
+		goto fail;
+	}
+	build_guest_page_tables(vm);
+	memcpy(vm_gpa_to_hva(vm, GUEST_IMAGE_BASE, cfg->image_len), cfg->image, cfg->image_len);
+	boot = vm_gpa_to_hva(vm, GUEST_BOOT_INFO, sizeof(*boot));
+	*boot = (struct guest_boot_info){
+		.magic = GUEST_BOOT_MAGIC,
+		.nr_vcpus = cfg->nr_vcpus,
+		.use_vmcall = virt->name[0] == 'v',
+		.mem_bytes = vm->cfg.mem_bytes,
+		.data_base = GUEST_DATA_BASE,
+		.data_bytes = vm->cfg.mem_bytes - GUEST_DATA_BASE,
+		.control = GUEST_CONTROL,
+		.arg = { cfg->arg[0], cfg->arg[1], cfg->arg[2], cfg->arg[3] },
+	};
+
+	vm->mmu = tdp_mmu_create(&vm->cfg.mmu, &vm_tdp_ops, vm);
+	if (!vm->mmu) {
+		fmt_snprintf(err, len, "out of memory for the TDP MMU");
+		goto fail;
+	}
+	root = tdp_mmu_root_pa(vm->mmu);
+	for (unsigned int i = 0; i < cfg->nr_vcpus; i++) {
+		struct vcpu *v = &vm->vcpus[i];
+
+		v->vm = vm;
+		v->id = i;
+		v->pcpu = i + 1;
+		v->regs.rip = GUEST_IMAGE_BASE;
+		v->regs.rsp = GUEST_STACKS_BASE + (i + 1) * GUEST_STACK_SIZE;
+		v->regs.rdi = i;
+		v->regs.rsi = GUEST_BOOT_INFO;
+		v->regs.rflags = 0x202; /* IF: physical interrupts must force exits */
+		atomic_store(&v->in_guest_seq, NOT_IN_GUEST);
+		if (!virt->vcpu_init(v, root, err, len))
+			goto fail;
+	}
+	return vm;
+fail:
+	vm_destroy(vm);
+	return NULL;
+}
+
+void vm_destroy(struct vm *vm)
+{
+	for (unsigned int i = 0; i < vm->cfg.nr_vcpus; i++) {
+		if (vm->vcpus[i].backend)
+			virt->vcpu_free(&vm->vcpus[i]);
+		tdp_page_cache_release(&vm->vcpus[i].tdp_cache);
+	}
+	if (vm->mmu)
+		tdp_mmu_destroy(vm->mmu);
+	for (unsigned int i = 0; i < vm->nr_slots; i++)
+		free_slot(&vm->slots[i]);
+	page_free(vm, vm_order());
+}
+
+void vm_start(struct vm *vm)
+{
+	cpu_work_launch(vm_vcpu_pcpus(vm), vcpu_thread, vm);
+}
+
+bool vm_wait(struct vm *vm, unsigned int timeout_ms)
+{
+	uint64_t deadline = tsc_deadline_ms(timeout_ms);
+	bool failed = false;
+
+	while (atomic_load(&vm->vcpus_done) < vm->cfg.nr_vcpus) {
+		smp_call_handle();
+		rcu_quiescent_state();
+		cpu_relax();
+		if (tsc_passed(deadline) && !atomic_load(&vm->stopping)) {
+			kprintf("vm %u: stopped after %u ms without finishing\n", vm->id, timeout_ms);
+			vm_stop(vm);
+			failed = true;
+		}
+	}
+	cpu_work_wait(vm_vcpu_pcpus(vm), 1000);
+	for (unsigned int i = 0; i < vm->cfg.nr_vcpus; i++)
+		failed |= vm->vcpus[i].failed;
+	return !failed;
+}
+
+bool vm_run(struct vm *vm, unsigned int timeout_ms)
+{
+	vm_start(vm);
+	return vm_wait(vm, timeout_ms);
+}

@@ -1,0 +1,98 @@
+// SPDX-License-Identifier: MIT
+/*
+ * A VM: guest memory in memslots backed by host pages, one TDP MMU, and
+ * vCPUs pinned one per pCPU (pCPU 0 is the control CPU and runs none).
+ */
+#pragma once
+
+#include "arch/x86/virt.h"
+#include "mm/ept/tdp_mmu.h"
+#include "mm/platform.h"
+
+#define VM_MAX_VCPUS (PLATFORM_MAX_CPUS - 1)
+#define VM_MAX_SLOTS 4
+
+/* vcpu.mode (the shootdown protocol; see arch/x86/tlb.c and docs/LOCKING.md). */
+enum vcpu_mode { VCPU_OUTSIDE, VCPU_IN_GUEST, VCPU_EXITING };
+
+/* vcpu.requests bits, set by any CPU, consumed by the vCPU before it enters. */
+#define VCPU_REQ_TLB_FLUSH (1u << 0)
+#define VCPU_REQ_STOP (1u << 1)
+
+#define NOT_IN_GUEST UINT64_MAX
+
+struct vcpu_stats {
+	uint64_t exits, hypercalls, tdp_faults, tdp_retries, flushes, halts, interrupts;
+	uint64_t ipis_received;
+};
+
+struct vcpu {
+	/* Immutable after vm_create: */
+	struct vm *vm;
+	unsigned int id;
+	unsigned int pcpu;
+
+	/* Cross-CPU (atomics): */
+	_Atomic int mode;           /* enum vcpu_mode */
+	atomic_uint requests;       /* VCPU_REQ_* */
+	atomic_ulong flush_acks;    /* flush requests this vCPU has honoured */
+	atomic_ulong served_flush_seq; /* vm->flush_seq as read when it last flushed */
+	atomic_ulong in_guest_seq;  /* served_flush_seq while really in the guest, else NOT_IN_GUEST */
+
+	/* Owned by the vCPU's pCPU: */
+	struct guest_regs regs;
+	struct vcpu_exit exit;
+	struct tdp_page_cache tdp_cache;
+	struct vcpu_stats stats;
+	void *backend;              /* the VMCB or VMCS and friends */
+	bool done, failed;
+	char fail_reason[96];
+	uint64_t result[4];         /* HC_REPORT values */
+	uint64_t run_cycles;        /* first entry to HC_DONE */
+};
+
+struct memslot {
+	uint64_t base_gfn, npages;
+	bool writable;
+	uint64_t *chunk_pfn; /* host pfn of each 2 MiB chunk (immutable) */
+};
+
+struct vm_config {
+	unsigned int nr_vcpus;
+	uint64_t mem_bytes;       /* guest RAM from gpa 0, rounded up to 2 MiB */
+	unsigned int max_level;   /* largest TDP page to map: 1 = 4 KiB, 2 = 2 MiB */
+	struct tdp_mmu_config mmu;
+	const uint8_t *image;     /* the guest program, loaded at GUEST_IMAGE_BASE */
+	size_t image_len;
+	uint64_t arg[4];          /* handed to the guest in its boot info */
+};
+
+struct vm {
+	/* Immutable after vm_create: */
+	unsigned int id;
+	struct vm_config cfg;
+	struct memslot slots[VM_MAX_SLOTS];
+	unsigned int nr_slots;
+	struct tdp_mmu *mmu;
+	struct vcpu vcpus[VM_MAX_VCPUS];
+
+	/* Cross-CPU: */
+	atomic_bool stopping;      /* a vCPU failed: every vCPU leaves */
+	atomic_uint barrier_count, barrier_gen; /* HC_BARRIER */
+	atomic_uint vcpus_done;
+	atomic_ulong remote_flushes, ipis_sent, ipis_avoided;
+	atomic_ulong flush_seq;     /* one per tlb_flush call */
+	atomic_ulong shootdown_violations; /* a vCPU in the guest that missed a finished flush */
+};
+
+struct vm *vm_create(const struct vm_config *cfg, char *err, size_t err_len);
+void vm_destroy(struct vm *vm);
+/* Run every vCPU on its pCPU until all are done or the VM stops; true if none failed. */
+bool vm_run(struct vm *vm, unsigned int timeout_ms);
+/* vm_run in two halves, for a control CPU that works while the guests run. */
+void vm_start(struct vm *vm);
+bool vm_wait(struct vm *vm, unsigned int timeout_ms);
+/* Guest physical to hypervisor pointer, or NULL outside the memslots. */
+void *vm_gpa_to_hva(struct vm *vm, uint64_t gpa, uint64_t len);
+/* Stop the VM because vCPU v misbehaved; the message names what it did. */
+void vcpu_fail(struct vcpu *v, const char *fmt, ...) __printf(2, 3);
