@@ -29,6 +29,7 @@ KERNEL_SRCS := \
 	arch/x86/tsc.c arch/x86/paging.c arch/x86/shutdown.c arch/x86/platform.c \
 	arch/x86/virt.c arch/x86/tlb.c \
 	arch/x86/svm/svm.c arch/x86/svm/asid.c arch/x86/svm/exit.c arch/x86/svm/entry.S \
+	arch/x86/vmx/vmx.c arch/x86/vmx/vmcs.c arch/x86/vmx/exit.c arch/x86/vmx/entry.S \
 	$(sort $(wildcard mm/*.c mm/*/*.c)) \
 	virt/vm.c virt/vcpu.c virt/hypercall.c \
 	lib/printf.c lib/string.c lib/cmdline.c \

@@ -10,7 +10,7 @@ static const char *const plant_choices[] = { "none", "rcu_early_free", "shootdow
 static const char *const virt_choices[] = { "auto", "svm", "vmx", NULL };
 static const char *const mmu_lock_choices[] = { "shared", "exclusive", NULL };
 static const char *const flush_choices[] = { "batched", "eager", NULL };
-static const char *const fault_choices[] = { "wild", "triple", "hypercall", "svm_insn", "io",
+static const char *const fault_choices[] = { "wild", "triple", "hypercall", "virt_insn", "io",
 					     "print", NULL };
 
 _Static_assert(sizeof(scenario_choices) / sizeof(scenario_choices[0]) == SCENARIO_COUNT + 1,

@@ -43,7 +43,7 @@ enum virt_choice { VIRT_AUTO, VIRT_SVM, VIRT_VMX };
 enum mmu_lock_mode { MMU_LOCK_SHARED, MMU_LOCK_EXCLUSIVE };
 enum flush_mode { FLUSH_BATCHED, FLUSH_EAGER };
 /* What the guest_fault scenario's guest does wrong (guest/misbehave.c agrees). */
-enum guest_fault_kind { FAULT_WILD, FAULT_TRIPLE, FAULT_HYPERCALL, FAULT_SVM_INSN, FAULT_IO,
+enum guest_fault_kind { FAULT_WILD, FAULT_TRIPLE, FAULT_HYPERCALL, FAULT_VIRT_INSN, FAULT_IO,
 			FAULT_PRINT };
 
 extern const struct opt_desc boot_option_table[OPTION_COUNT];

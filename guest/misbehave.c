@@ -5,7 +5,7 @@
  */
 #include "guest/runtime.h"
 
-enum { WILD_ACCESS, TRIPLE_FAULT, BAD_HYPERCALL, SVM_INSN, PORT_IO, BAD_PRINT };
+enum { WILD_ACCESS, TRIPLE_FAULT, BAD_HYPERCALL, VIRT_INSN, PORT_IO, BAD_PRINT };
 
 void guest_main(unsigned int vcpu_id)
 {
@@ -23,8 +23,11 @@ void guest_main(unsigned int vcpu_id)
 	case BAD_HYPERCALL:
 		hypercall(0xbad, 0, 0, 0);
 		break;
-	case SVM_INSN: /* #UD injected, then the same double fault */
-		asm volatile("vmrun" ::"a"(0));
+	case VIRT_INSN: /* the hypervisor injects #UD, then the same double fault */
+		if (boot_info->use_vmcall)
+			asm volatile("vmxoff");
+		else
+			asm volatile("vmrun" ::"a"(0));
 		break;
 	case PORT_IO:
 		asm volatile("outb %%al, $0x80" ::"a"(0));

@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: MIT
 /*
  * scenario=guest_fault: a guest does something forbidden (fault=wild,
- * triple, hypercall, svm_insn, io, print). The hypervisor must stop that VM
+ * triple, hypercall, virt_insn, io, print). The hypervisor must stop that VM
  * with a message naming what it did, free it, and go on: a second VM, the
  * hello guest, then runs on the same pCPUs and must pass.
  */

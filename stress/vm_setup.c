@@ -17,7 +17,9 @@ unsigned int scenario_nr_vcpus(void)
 struct tdp_mmu_config scenario_mmu_config(void)
 {
 	return (struct tdp_mmu_config){
-		.format = TDP_FORMAT_NPT,
+		.format = virt_caps.tdp_format,
+		.ept_ad_bits = virt_caps.tdp_format == TDP_FORMAT_EPT && virt_caps.tdp_ad,
+		.ept_memtype = 6, /* write-back */
 		.max_level = TDP_LEVEL_4K,
 		.lock_exclusive = option(OPTION_MMU_LOCK) == MMU_LOCK_EXCLUSIVE,
 		.flush_eager = option(OPTION_FLUSH) == FLUSH_EAGER,

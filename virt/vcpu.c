@@ -185,5 +185,7 @@ void vcpu_thread(void *arg)
 	struct vcpu *v = &vm->vcpus[cpu - 1];
 
 	vcpu_loop(v); /* virt_select() enabled the backend on this pCPU */
+	if (virt->vcpu_unload)
+		virt->vcpu_unload(v);
 	atomic_fetch_add(&vm->vcpus_done, 1);
 }

@@ -5,6 +5,7 @@
 #include "arch/x86/percpu.h"
 #include "arch/x86/smp.h"
 #include "arch/x86/svm/svm.h"
+#include "arch/x86/vmx/vmx.h"
 #include "arch/x86/virt.h"
 #include "boot/options.h"
 #include "lib/printf.h"
@@ -69,17 +70,15 @@ bool virt_select(unsigned int requested, bool need_tdp, char *err, size_t len)
 	const struct virt_ops *ops = NULL;
 	bool intel = cpu_is_intel();
 
-	if (requested == VIRT_VMX || (requested == VIRT_AUTO && intel)) {
-		fmt_snprintf(err, len,
-			     "%sthe VMX backend is not in this build yet; use an AMD CPU (QEMU: -cpu qemu64,+svm,+npt; Bochs: BOCHS_CPU=amd)",
-			     requested == VIRT_AUTO ? "this is an Intel CPU and " : "");
-		return false;
-	}
 	if (requested == VIRT_SVM && intel) {
 		fmt_snprintf(err, len, "virt=svm, but this is an Intel CPU: use virt=auto or virt=vmx");
 		return false;
 	}
-	ops = &svm_ops;
+	if (requested == VIRT_VMX && !intel) {
+		fmt_snprintf(err, len, "virt=vmx, but this is not an Intel CPU: use virt=auto or virt=svm");
+		return false;
+	}
+	ops = intel ? &vmx_ops : &svm_ops;
 	check_ops(ops);
 	if (!ops->probe(need_tdp, err, len))
 		return false;

@@ -48,6 +48,7 @@ struct guest_regs {
 
 struct virt_caps {
 	bool tdp;            /* NPT / EPT */
+	unsigned int tdp_format; /* enum tdp_format of mm/ept/tdp_mmu.h */
 	bool tdp_1g;         /* 1 GiB TDP pages */
 	bool tdp_ad;         /* EPT A/D bits (NPT always has them) */
 	bool nrip_save;      /* SVM: next RIP on exits */
@@ -74,6 +75,8 @@ struct virt_ops {
 
 	/* Optional. */
 	void (*cpu_disable)(void);
+	/* On the vCPU's pCPU, after its last run (VMX: VMCLEAR before the VMCS is freed). */
+	void (*vcpu_unload)(struct vcpu *v);
 };
 
 extern const struct virt_ops *virt; /* chosen once by virt_select(); read-only after */

@@ -64,6 +64,7 @@ static bool svm_probe(bool need_tdp, char *err, size_t len)
 	svm = cpuid(0x8000000a, 0);
 	virt_caps = (struct virt_caps){
 		.tdp = svm.edx & (1u << 0),
+		.tdp_format = TDP_FORMAT_NPT,
 		.tdp_1g = cpuid(0x80000001, 0).edx & (1u << 26),
 		.tdp_ad = true,
 		.nrip_save = svm.edx & (1u << 3),

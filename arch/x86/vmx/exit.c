@@ -1,0 +1,76 @@
+// SPDX-License-Identifier: MIT
+/* Decode a VM exit into the core's struct vcpu_exit (mirrors arch/x86/svm/exit.c). */
+#include "arch/x86/vmx/vmx.h"
+
+#define EPT_QUAL_WRITE (1ull << 1)
+#define EPT_QUAL_FETCH (1ull << 2)
+
+void vmx_decode_exit(struct vcpu *v, struct vmx_vcpu *x)
+{
+	uint32_t reason = (uint32_t)vmread(EXIT_REASON);
+	uint32_t basic = reason & 0xffff;
+	uint64_t qual = vmread(EXIT_QUALIFICATION);
+	struct vcpu_exit *e = &v->exit;
+
+	(void)x;
+	*e = (struct vcpu_exit){ .reason = EXIT_UNKNOWN, .hw_code = basic,
+				 .insn_len = (unsigned int)vmread(EXIT_INSTRUCTION_LEN) };
+	if (reason & VMX_EXIT_ENTRY_FAILURE) {
+		e->reason = EXIT_ENTRY_FAILED;
+		vmx_report_entry_failure(v, false);
+		return;
+	}
+	switch (basic) {
+	case VMX_EXIT_VMCALL:
+		e->reason = EXIT_HYPERCALL;
+		break;
+	case VMX_EXIT_HLT:
+		e->reason = EXIT_HLT;
+		break;
+	case VMX_EXIT_CPUID:
+		e->reason = EXIT_CPUID;
+		break;
+	case VMX_EXIT_RDMSR:
+	case VMX_EXIT_WRMSR:
+		e->reason = EXIT_MSR;
+		break;
+	case VMX_EXIT_IO:
+		e->reason = EXIT_IO;
+		break;
+	case VMX_EXIT_EPT_VIOLATION:
+	case VMX_EXIT_EPT_MISCONFIG:
+		e->reason = EXIT_TDP_FAULT;
+		e->gpa = vmread(GUEST_PHYSICAL_ADDRESS);
+		e->misconfig = basic == VMX_EXIT_EPT_MISCONFIG;
+		e->access = qual & EPT_QUAL_WRITE ? TDP_ACC_WRITE
+			  : qual & EPT_QUAL_FETCH ? TDP_ACC_EXEC : TDP_ACC_READ;
+		break;
+	case VMX_EXIT_EXCEPTION_NMI: {
+		uint32_t info = (uint32_t)vmread(EXIT_INTR_INFO);
+
+		if ((info & INTR_TYPE_MASK) == INTR_TYPE_NMI) {
+			/* The exit consumed the NMI: hand it to our own handler (panic stops). */
+			asm volatile("int $2");
+			e->reason = EXIT_INTERRUPT;
+		} else if ((info & 0xff) == 8) {
+			e->reason = EXIT_DOUBLE_FAULT;
+		}
+		break;
+	}
+	case VMX_EXIT_EXTERNAL_INTERRUPT:
+	case VMX_EXIT_PREEMPTION_TIMER:
+		e->reason = EXIT_INTERRUPT;
+		break;
+	case VMX_EXIT_TRIPLE_FAULT:
+		e->reason = EXIT_SHUTDOWN;
+		break;
+	case VMX_EXIT_INVEPT:
+	case VMX_EXIT_INVVPID:
+		e->reason = EXIT_ILLEGAL;
+		break;
+	default:
+		if (basic >= VMX_EXIT_VMCLEAR && basic <= VMX_EXIT_VMXON)
+			e->reason = EXIT_ILLEGAL;
+		break;
+	}
+}

@@ -1,0 +1,180 @@
+// SPDX-License-Identifier: MIT
+/*
+ * Writing a vCPU's VMCS, on its own pCPU (VMPTRLD makes it current there;
+ * the host-state fields name that pCPU's GDT, TSS and per-CPU area). The
+ * guest starts in 64-bit mode with the layout of virt/guest_abi.h.
+ */
+#include "arch/x86/console.h"
+#include "arch/x86/cpu.h"
+#include "arch/x86/gdt.h"
+#include "arch/x86/percpu.h"
+#include "arch/x86/vmx/vmx.h"
+#include "lib/printf.h"
+#include "virt/guest_abi.h"
+
+#define CR4_VMXE (1ull << 13)
+#define EFER_LMA (1ull << 10)
+#define AR_CODE64 0xa09b  /* type 11, S, P, L, G */
+#define AR_DATA 0xc093    /* type 3, S, P, D/B, G */
+#define AR_TSS64_BUSY 0x8b
+#define AR_UNUSABLE (1u << 16)
+
+extern char vmx_exit_point[];
+extern char isr_stubs[];
+
+struct table_ptr {
+	uint16_t limit;
+	uint64_t base;
+} __attribute__((packed));
+
+static uint64_t idt_base(void)
+{
+	struct table_ptr p;
+
+	asm volatile("sidt %0" : "=m"(p));
+	return p.base;
+}
+
+static bool write_host_state(struct percpu *pc)
+{
+	bool ok = true;
+
+	ok &= vmwrite(HOST_CR0, read_cr0());
+	ok &= vmwrite(HOST_CR3, read_cr3());
+	ok &= vmwrite(HOST_CR4, read_cr4());
+	ok &= vmwrite(HOST_CS_SEL, KERNEL_CS);
+	ok &= vmwrite(HOST_SS_SEL, KERNEL_DS);
+	ok &= vmwrite(HOST_DS_SEL, KERNEL_DS);
+	ok &= vmwrite(HOST_ES_SEL, KERNEL_DS);
+	ok &= vmwrite(HOST_FS_SEL, 0);
+	ok &= vmwrite(HOST_GS_SEL, 0);
+	ok &= vmwrite(HOST_TR_SEL, TSS_SEL);
+	ok &= vmwrite(HOST_FS_BASE, 0);
+	ok &= vmwrite(HOST_GS_BASE, (uint64_t)pc); /* this_cpu() after every exit */
+	ok &= vmwrite(HOST_TR_BASE, (uint64_t)&pc->tss);
+	ok &= vmwrite(HOST_GDTR_BASE, (uint64_t)pc->gdt.entries);
+	ok &= vmwrite(HOST_IDTR_BASE, idt_base());
+	ok &= vmwrite(HOST_SYSENTER_CS, 0);
+	ok &= vmwrite(HOST_SYSENTER_ESP, 0);
+	ok &= vmwrite(HOST_SYSENTER_EIP, 0);
+	ok &= vmwrite(HOST_IA32_EFER, rdmsr(MSR_EFER));
+	ok &= vmwrite(HOST_IA32_PAT, rdmsr(MSR_PAT));
+	ok &= vmwrite(HOST_RIP, (uint64_t)vmx_exit_point);
+	return ok;
+}
+
+static bool write_segment(unsigned int i, uint16_t sel, uint32_t ar, uint32_t limit)
+{
+	/* The selector, limit, AR and base fields of ES..TR are 2 apart, in this order. */
+	return vmwrite(GUEST_ES_SEL + 2 * i, sel) && vmwrite(GUEST_ES_LIMIT + 2 * i, limit) &&
+	       vmwrite(GUEST_ES_AR + 2 * i, ar) && vmwrite(GUEST_ES_BASE + 2 * i, 0);
+}
+
+static bool write_guest_state(void)
+{
+	const struct vmx_config *c = &vmx_config;
+	uint64_t cr0 = ((CR0_PE | CR0_MP | CR0_ET | CR0_NE | CR0_WP | CR0_PG) | c->cr0_fixed0) &
+		       c->cr0_fixed1;
+	uint64_t cr4 = ((CR4_PAE | CR4_VMXE) | c->cr4_fixed0) & c->cr4_fixed1;
+	bool ok = true;
+
+	for (unsigned int i = 0; i < 6; i++) /* ES CS SS DS FS GS */
+		ok &= write_segment(i, i == 1 ? 0x08 : 0x10, i == 1 ? AR_CODE64 : AR_DATA,
+				    0xffffffff);
+	ok &= write_segment(6, 0, AR_UNUSABLE, 0);         /* LDTR */
+	ok &= write_segment(7, 0, AR_TSS64_BUSY, 0x67);    /* TR */
+	ok &= vmwrite(GUEST_GDTR_BASE, GUEST_GDT);
+	ok &= vmwrite(GUEST_GDTR_LIMIT, 3 * 8 - 1);
+	ok &= vmwrite(GUEST_IDTR_BASE, 0);
+	ok &= vmwrite(GUEST_IDTR_LIMIT, 0); /* no IDT: exceptions end in #DF (intercepted) */
+	ok &= vmwrite(GUEST_CR0, cr0);
+	ok &= vmwrite(GUEST_CR3, GUEST_PML4);
+	ok &= vmwrite(GUEST_CR4, cr4);
+	/* The guest sees CR4.VMXE clear: it owns no VMX. */
+	ok &= vmwrite(CR4_GUEST_HOST_MASK, CR4_VMXE);
+	ok &= vmwrite(CR4_READ_SHADOW, cr4 & ~CR4_VMXE);
+	ok &= vmwrite(CR0_GUEST_HOST_MASK, 0);
+	ok &= vmwrite(GUEST_DR7, 0x400);
+	ok &= vmwrite(GUEST_IA32_EFER, EFER_LME | EFER_LMA);
+	ok &= vmwrite(GUEST_IA32_PAT, 0x0007040600070406ull);
+	ok &= vmwrite(GUEST_SYSENTER_CS, 0);
+	ok &= vmwrite(GUEST_SYSENTER_ESP, 0);
+	ok &= vmwrite(GUEST_SYSENTER_EIP, 0);
+	ok &= vmwrite(GUEST_INTERRUPTIBILITY, 0);
+	ok &= vmwrite(GUEST_ACTIVITY_STATE, 0);
+	ok &= vmwrite(GUEST_PENDING_DEBUG, 0);
+	ok &= vmwrite(VMCS_LINK_POINTER, ~0ull);
+	return ok;
+}
+
+static bool write_controls(struct vmx_vcpu *x)
+{
+	const struct vmx_config *c = &vmx_config;
+	bool ok = true;
+
+	ok &= vmwrite(PIN_BASED_CONTROLS, c->pin);
+	ok &= vmwrite(PROC_BASED_CONTROLS, c->proc);
+	ok &= vmwrite(SECONDARY_CONTROLS, c->proc2);
+	ok &= vmwrite(EXIT_CONTROLS, c->exit);
+	ok &= vmwrite(ENTRY_CONTROLS, c->entry);
+	/* #DF only: any guest exception ends there, guests have no IDT. */
+	ok &= vmwrite(EXCEPTION_BITMAP, 1u << 8);
+	ok &= vmwrite(CR3_TARGET_COUNT, 0);
+	ok &= vmwrite(EXIT_MSR_STORE_COUNT, 0);
+	ok &= vmwrite(EXIT_MSR_LOAD_COUNT, 0);
+	ok &= vmwrite(ENTRY_MSR_LOAD_COUNT, 0);
+	ok &= vmwrite(ENTRY_INTR_INFO, 0);
+	ok &= vmwrite(EPT_POINTER, x->eptp);
+	ok &= vmwrite(VPID, x->vpid);
+	return ok;
+}
+
+bool vmx_vmcs_setup(struct vcpu *v, struct vmx_vcpu *x, char *err, size_t len)
+{
+	bool fail;
+
+	asm volatile("vmclear %1" : "=@ccbe"(fail) : "m"(x->vmcs_pa) : "memory");
+	if (!fail)
+		asm volatile("vmptrld %1" : "=@ccbe"(fail) : "m"(x->vmcs_pa) : "memory");
+	if (fail || !write_host_state(this_cpu()) || !write_guest_state() || !write_controls(x)) {
+		fmt_snprintf(err, len, "cannot load or write vcpu %u's VMCS (VM-instruction error %lu)",
+			     v->id, (unsigned long)vmread(VM_INSTRUCTION_ERROR));
+		kprintf("vm %u: vcpu %u: %s\n", v->vm->id, v->id, err);
+		return false;
+	}
+	x->loaded = true;
+	x->gprs.launched = 0;
+	return true;
+}
+
+static const char *const instruction_errors[] = {
+	[2] = "VMCALL in VMX root operation", [3] = "VMCLEAR with invalid address",
+	[7] = "VM entry with invalid control fields",
+	[8] = "VM entry with invalid host-state fields",
+	[9] = "VMPTRLD with invalid address", [12] = "VMREAD/VMWRITE of an unsupported field",
+	[13] = "VMWRITE to a read-only field", [26] = "VM entry with events blocked by MOV SS",
+	[28] = "invalid operand to INVEPT/INVVPID",
+};
+
+/* Print what the CPU refused, and the fields most often at fault. */
+void vmx_report_entry_failure(struct vcpu *v, bool vmfail)
+{
+	uint64_t code = vmfail ? vmread(VM_INSTRUCTION_ERROR) : vmread(EXIT_REASON) & 0xffff;
+	const char *why = vmfail && code < sizeof(instruction_errors) / sizeof(instruction_errors[0]) &&
+				  instruction_errors[code]
+			  ? instruction_errors[code]
+			  : vmfail ? "see the SDM's VM-instruction error list"
+				   : code == VMX_EXIT_INVALID_GUEST_STATE ? "invalid guest state"
+									  : "MSR loading";
+
+	kprintf("vm %u: vcpu %u: VM entry failed: %s %lu (%s); exit qualification 0x%lx\n",
+		v->vm->id, v->id, vmfail ? "VM-instruction error" : "exit reason",
+		(unsigned long)code, why, (unsigned long)vmread(EXIT_QUALIFICATION));
+	kprintf("vm %u: vcpu %u: guest CR0=0x%lx CR4=0x%lx EFER=0x%lx CS AR=0x%lx RIP=0x%lx RFLAGS=0x%lx; controls pin=0x%lx proc=0x%lx proc2=0x%lx entry=0x%lx exit=0x%lx EPTP=0x%lx\n",
+		v->vm->id, v->id, (unsigned long)vmread(GUEST_CR0), (unsigned long)vmread(GUEST_CR4),
+		(unsigned long)vmread(GUEST_IA32_EFER), (unsigned long)vmread(GUEST_CS_AR),
+		(unsigned long)vmread(GUEST_RIP), (unsigned long)vmread(GUEST_RFLAGS),
+		(unsigned long)vmread(PIN_BASED_CONTROLS), (unsigned long)vmread(PROC_BASED_CONTROLS),
+		(unsigned long)vmread(SECONDARY_CONTROLS), (unsigned long)vmread(ENTRY_CONTROLS),
+		(unsigned long)vmread(EXIT_CONTROLS), (unsigned long)vmread(EPT_POINTER));
+}

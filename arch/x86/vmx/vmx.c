@@ -1,0 +1,263 @@
+// SPDX-License-Identifier: MIT
+/*
+ * Intel VMX: detection with clear errors, controls computed from the
+ * capability MSRs (the TRUE_* ones when present), VMXON on each pCPU, a VMCS
+ * per vCPU loaded on its own pCPU at first entry, INVEPT/INVVPID flushes.
+ */
+#include "arch/x86/cpu.h"
+#include "arch/x86/interrupt.h"
+#include "arch/x86/percpu.h"
+#include "arch/x86/vmx/vmx.h"
+#include "lib/printf.h"
+#include "mm/page_alloc.h"
+
+#define CR4_VMXE (1ull << 13)
+#define PREEMPTION_BACKSTOP_TSC (1ull << 22) /* ~4M TSC cycles between forced exits */
+
+struct vmx_config vmx_config;
+static atomic_uint next_vpid = 1;
+
+/* Per pCPU, written by that pCPU in vmx_cpu_enable. */
+static struct { bool on; } vmx_cpus[PLATFORM_MAX_CPUS];
+
+/*
+ * A control word from its capability MSR: the low half says which bits must
+ * be 1, the high half which may be 1 (SDM A.3). false if want needs a bit the
+ * CPU does not allow.
+ */
+static bool adjust_controls(uint32_t msr, uint32_t want, uint32_t *out, const char *what,
+			    char *err, size_t len)
+{
+	uint64_t cap = rdmsr(msr);
+	uint32_t must = (uint32_t)cap, may = (uint32_t)(cap >> 32);
+
+	if (want & ~may) {
+		fmt_snprintf(err, len, "this CPU's VMX does not allow the %s controls 0x%x we need",
+			     what, want & ~may);
+		return false;
+	}
+	*out = want | must;
+	return true;
+}
+
+static bool vmx_probe(bool need_tdp, char *err, size_t len)
+{
+	uint64_t fc, basic;
+	bool true_ctls;
+	struct vmx_config *c = &vmx_config;
+
+	if (!(cpuid(1, 0).ecx & (1u << 5))) {
+		fmt_snprintf(err, len, "this CPU has no Intel VMX; on AMD use virt=svm");
+		return false;
+	}
+	fc = rdmsr(MSR_FEATURE_CONTROL);
+	if ((fc & FEATURE_CONTROL_LOCKED) && !(fc & FEATURE_CONTROL_VMX_OUTSIDE_SMX)) {
+		fmt_snprintf(err, len,
+			     "VMX is disabled by the firmware (IA32_FEATURE_CONTROL locked without VMX): enable VT-x in the firmware setup");
+		return false;
+	}
+	basic = rdmsr(MSR_VMX_BASIC);
+	true_ctls = basic & VMX_BASIC_TRUE_CTLS;
+	c->revision = basic & 0x7fffffff;
+	c->cr0_fixed0 = rdmsr(MSR_VMX_CR0_FIXED0);
+	c->cr0_fixed1 = rdmsr(MSR_VMX_CR0_FIXED1);
+	c->cr4_fixed0 = rdmsr(MSR_VMX_CR4_FIXED0);
+	c->cr4_fixed1 = rdmsr(MSR_VMX_CR4_FIXED1);
+	c->preemption_timer_shift = rdmsr(MSR_VMX_MISC) & 0x1f;
+
+	if (!adjust_controls(true_ctls ? MSR_VMX_TRUE_PINBASED : MSR_VMX_PINBASED,
+			     PIN_EXTINT_EXITING | PIN_NMI_EXITING | PIN_PREEMPTION_TIMER, &c->pin,
+			     "pin-based", err, len) ||
+	    !adjust_controls(true_ctls ? MSR_VMX_TRUE_PROCBASED : MSR_VMX_PROCBASED,
+			     PROC_HLT_EXITING | PROC_UNCOND_IO_EXITING | PROC_SECONDARY, &c->proc,
+			     "processor-based", err, len) ||
+	    !adjust_controls(true_ctls ? MSR_VMX_TRUE_EXIT : MSR_VMX_EXIT,
+			     EXIT_HOST_64BIT | EXIT_SAVE_PAT | EXIT_LOAD_PAT | EXIT_SAVE_EFER |
+				     EXIT_LOAD_EFER, &c->exit, "VM-exit", err, len) ||
+	    !adjust_controls(true_ctls ? MSR_VMX_TRUE_ENTRY : MSR_VMX_ENTRY,
+			     ENTRY_IA32E_GUEST | ENTRY_LOAD_PAT | ENTRY_LOAD_EFER, &c->entry,
+			     "VM-entry", err, len))
+		return false;
+	/* Secondary controls exist only where the primary ones allow them. */
+	if (need_tdp && !adjust_controls(MSR_VMX_PROCBASED2, PROC2_ENABLE_EPT | PROC2_ENABLE_VPID,
+					 &c->proc2, "secondary (EPT, VPID)", err, len)) {
+		fmt_snprintf(err, len, "this CPU's VMX has no EPT or no VPID; use mmu=shadow");
+		return false;
+	}
+	c->ept_vpid_cap = rdmsr(MSR_VMX_EPT_VPID_CAP);
+	if (need_tdp && (!(c->ept_vpid_cap & EPT_CAP_WALK4) || !(c->ept_vpid_cap & EPT_CAP_INVEPT) ||
+			 !(c->ept_vpid_cap & VPID_CAP_INVVPID))) {
+		fmt_snprintf(err, len, "this CPU's EPT lacks 4-level walks, INVEPT or INVVPID");
+		return false;
+	}
+	c->invept_single = c->ept_vpid_cap & EPT_CAP_INVEPT_SINGLE;
+	c->invvpid_single = c->ept_vpid_cap & VPID_CAP_INVVPID_SINGLE;
+	virt_caps = (struct virt_caps){
+		.tdp = true,
+		.tdp_format = TDP_FORMAT_EPT,
+		.tdp_1g = c->ept_vpid_cap & EPT_CAP_1G,
+		.tdp_ad = c->ept_vpid_cap & EPT_CAP_AD,
+		.flush_by_asid = c->invept_single,
+		.vpid = true,
+		.asids = 65535,
+	};
+	return true;
+}
+
+static bool vmx_cpu_enable(char *err, size_t len)
+{
+	unsigned int cpu = this_cpu()->cpu;
+	uint64_t fc = rdmsr(MSR_FEATURE_CONTROL), pa;
+	uint32_t *region;
+	bool fail;
+
+	if (vmx_cpus[cpu].on)
+		return true;
+	if (!(fc & FEATURE_CONTROL_LOCKED))
+		wrmsr(MSR_FEATURE_CONTROL, fc | FEATURE_CONTROL_LOCKED | FEATURE_CONTROL_VMX_OUTSIDE_SMX);
+	region = page_alloc_zeroed(0);
+	if (!region) {
+		fmt_snprintf(err, len, "out of memory for the VMXON region");
+		return false;
+	}
+	region[0] = vmx_config.revision;
+	/* The fixed bits (SDM A.7, A.8): CR0.PE/PG/NE and CR4.VMXE, in practice. */
+	write_cr0((read_cr0() | vmx_config.cr0_fixed0) & vmx_config.cr0_fixed1);
+	write_cr4((read_cr4() | CR4_VMXE | vmx_config.cr4_fixed0) & vmx_config.cr4_fixed1);
+	pa = (uint64_t)region;
+	asm volatile("vmxon %1" : "=@ccbe"(fail) : "m"(pa) : "memory");
+	if (fail) {
+		fmt_snprintf(err, len, "VMXON failed on cpu %u", cpu);
+		return false;
+	}
+	vmx_cpus[cpu].on = true;
+	return true;
+}
+
+static bool vmx_vcpu_init(struct vcpu *v, uint64_t tdp_root_pa, char *err, size_t len)
+{
+	struct vmx_vcpu *x = page_alloc_zeroed(0);
+
+	if (!x || !(x->vmcs = page_alloc_zeroed(0))) {
+		fmt_snprintf(err, len, "out of memory for a VMCS");
+		return false;
+	}
+	*(uint32_t *)x->vmcs = vmx_config.revision;
+	x->vmcs_pa = (uint64_t)x->vmcs;
+	x->tdp_root_pa = tdp_root_pa;
+	x->vpid = (uint16_t)atomic_fetch_add(&next_vpid, 1);
+	if (!x->vpid) /* wrapped: VPID 0 is the host's */
+		x->vpid = (uint16_t)atomic_fetch_add(&next_vpid, 1);
+	/* EPTP: WB (6), 4-level walk (3 << 3), A/D flags (bit 6) when used. */
+	x->eptp = tdp_root_pa | 6 | (3 << 3) | (v->vm->cfg.mmu.ept_ad_bits ? 1u << 6 : 0);
+	v->backend = x;
+	return true; /* the VMCS is written on the vCPU's own pCPU, at first entry */
+}
+
+static void vmx_vcpu_unload(struct vcpu *v)
+{
+	struct vmx_vcpu *x = v->backend;
+
+	if (x && x->loaded) {
+		asm volatile("vmclear %0" ::"m"(x->vmcs_pa) : "cc", "memory");
+		x->loaded = false;
+		x->gprs.launched = 0;
+	}
+}
+
+static void vmx_vcpu_free(struct vcpu *v)
+{
+	struct vmx_vcpu *x = v->backend;
+
+	if (!x)
+		return;
+	page_free(x->vmcs, 0);
+	page_free(x, 0);
+	v->backend = NULL;
+}
+
+static void invept(uint64_t type, uint64_t eptp)
+{
+	struct { uint64_t eptp, zero; } desc = { eptp, 0 };
+
+	asm volatile("invept %0, %1" ::"m"(desc), "r"(type) : "cc", "memory");
+}
+
+static void invvpid(uint64_t type, uint16_t vpid)
+{
+	struct { uint64_t vpid, addr; } desc = { vpid, 0 };
+
+	asm volatile("invvpid %0, %1" ::"m"(desc), "r"(type) : "cc", "memory");
+}
+
+/* On the vCPU's own pCPU: guest-physical and combined mappings of this vCPU go. */
+static void vmx_vcpu_flush_tlb(struct vcpu *v)
+{
+	struct vmx_vcpu *x = v->backend;
+
+	if (vmx_config.invept_single)
+		invept(1, x->eptp);
+	else
+		invept(2, 0);
+	if (vmx_config.invvpid_single)
+		invvpid(1, x->vpid);
+	else
+		invvpid(2, 0);
+}
+
+static void vmx_vcpu_run(struct vcpu *v)
+{
+	struct vmx_vcpu *x = v->backend;
+	const struct guest_regs *r = &v->regs;
+	char err[128];
+
+	if (!x->loaded && !vmx_vmcs_setup(v, x, err, sizeof(err))) {
+		v->exit = (struct vcpu_exit){ .reason = EXIT_ENTRY_FAILED };
+		vmx_report_entry_failure(v, true);
+		return;
+	}
+	vmwrite(GUEST_RSP, r->rsp);
+	vmwrite(GUEST_RIP, r->rip);
+	vmwrite(GUEST_RFLAGS, r->rflags);
+	/* The backstop for Bochs, where an IPI does not force an exit while the guest has IF=0. */
+	vmwrite(PREEMPTION_TIMER_VALUE, PREEMPTION_BACKSTOP_TSC >> vmx_config.preemption_timer_shift);
+	x->gprs = (struct vmx_gprs){ r->rax, r->rbx, r->rcx, r->rdx, r->rsi, r->rdi, r->rbp,
+				     r->r8, r->r9, r->r10, r->r11, r->r12, r->r13, r->r14,
+				     r->r15, x->gprs.launched };
+	if (vmx_enter(&x->gprs)) {
+		v->exit = (struct vcpu_exit){ .reason = EXIT_ENTRY_FAILED,
+					      .hw_code = vmread(VM_INSTRUCTION_ERROR) };
+		vmx_report_entry_failure(v, true);
+		return;
+	}
+	v->regs = (struct guest_regs){
+		.rax = x->gprs.rax, .rbx = x->gprs.rbx, .rcx = x->gprs.rcx, .rdx = x->gprs.rdx,
+		.rsi = x->gprs.rsi, .rdi = x->gprs.rdi, .rbp = x->gprs.rbp, .r8 = x->gprs.r8,
+		.r9 = x->gprs.r9, .r10 = x->gprs.r10, .r11 = x->gprs.r11, .r12 = x->gprs.r12,
+		.r13 = x->gprs.r13, .r14 = x->gprs.r14, .r15 = x->gprs.r15,
+		.rsp = vmread(GUEST_RSP), .rip = vmread(GUEST_RIP), .rflags = vmread(GUEST_RFLAGS),
+	};
+	vmx_decode_exit(v, x);
+}
+
+static void vmx_vcpu_inject_exception(struct vcpu *v, unsigned int vector, bool has_error,
+				      uint32_t error)
+{
+	vmwrite(ENTRY_INTR_INFO, vector | INTR_TYPE_HW_EXCEPTION | INTR_INFO_VALID |
+					 (has_error ? INTR_INFO_DELIVER_ERROR : 0));
+	if (has_error)
+		vmwrite(ENTRY_EXCEPTION_ERROR, error);
+	(void)v;
+}
+
+const struct virt_ops vmx_ops = {
+	.name = "vmx",
+	.probe = vmx_probe,
+	.cpu_enable = vmx_cpu_enable,
+	.vcpu_init = vmx_vcpu_init,
+	.vcpu_free = vmx_vcpu_free,
+	.vcpu_run = vmx_vcpu_run,
+	.vcpu_flush_tlb = vmx_vcpu_flush_tlb,
+	.vcpu_inject_exception = vmx_vcpu_inject_exception,
+	.vcpu_unload = vmx_vcpu_unload,
+};

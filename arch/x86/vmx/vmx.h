@@ -1,0 +1,45 @@
+// SPDX-License-Identifier: MIT
+/* The VMX backend's private state (mirrors arch/x86/svm/svm.h). */
+#pragma once
+
+#include "arch/x86/virt.h"
+#include "arch/x86/vmx/vmcs.h"
+#include "virt/vm.h"
+
+struct vmx_gprs { /* order fixed by entry.S */
+	uint64_t rax, rbx, rcx, rdx, rsi, rdi, rbp, r8, r9, r10, r11, r12, r13, r14, r15;
+	uint64_t launched; /* 0 before the first VMLAUNCH, then VMRESUME */
+};
+
+struct vmx_vcpu {
+	void *vmcs;           /* owned by the vCPU's pCPU once loaded */
+	uint64_t vmcs_pa;
+	uint64_t eptp;
+	uint16_t vpid;
+	bool loaded;          /* VMPTRLD done and the fields written, on v->pcpu */
+	struct vmx_gprs gprs;
+	uint64_t tdp_root_pa;
+};
+
+extern const struct virt_ops vmx_ops;
+
+/* entry.S: 0 after a VM exit, 1 if VMLAUNCH/VMRESUME itself failed. */
+int vmx_enter(struct vmx_gprs *gprs);
+
+/* vmcs.c */
+bool vmx_vmcs_setup(struct vcpu *v, struct vmx_vcpu *x, char *err, size_t len);
+void vmx_report_entry_failure(struct vcpu *v, bool vmfail);
+
+/* exit.c */
+void vmx_decode_exit(struct vcpu *v, struct vmx_vcpu *x);
+
+/* Controls and capabilities found by vmx_probe (read-only afterwards). */
+struct vmx_config {
+	uint32_t revision;
+	uint32_t pin, proc, proc2, exit, entry;
+	uint64_t cr0_fixed0, cr0_fixed1, cr4_fixed0, cr4_fixed1;
+	uint64_t ept_vpid_cap;
+	unsigned int preemption_timer_shift;
+	bool invept_single, invvpid_single;
+};
+extern struct vmx_config vmx_config;
