@@ -83,3 +83,6 @@ bool mb2_parse(const void *info, size_t avail, struct mb2_info *out,
  */
 unsigned int mb2_usable_ranges(const struct mb2_info *info,
 			       struct mem_range *out, unsigned int max);
+
+/* The boot information kmain parsed (arch/x86/setup.c); read-only afterwards. */
+const struct mb2_info *boot_mb2(void);

@@ -35,6 +35,11 @@ static struct mb2_info mb;
 static struct mem_range usable[MB2_MAX_MEM_ENTRIES];
 static struct mem_range reserved[MB2_MAX_MODULES + 3];
 
+const struct mb2_info *boot_mb2(void)
+{
+	return &mb;
+}
+
 static _Noreturn __printf(2, 3) void fail(const char *reason, const char *fmt, ...)
 {
 	va_list ap;
