@@ -3,10 +3,11 @@
 
 static const char *const scenario_choices[] = { "none", "rcu_torture", "hello", "guest_fault",
 						 "demand_paging", "tlb_shootdown", "zap_stress",
-						 NULL };
+						 "dirty_log", NULL };
 static const char *const apic_choices[] = { "auto", "xapic", "x2apic", NULL };
 static const char *const crash_choices[] = { "none", "ud", "pf", "gp", NULL };
-static const char *const plant_choices[] = { "none", "rcu_early_free", "shootdown_skip", NULL };
+static const char *const plant_choices[] = { "none", "rcu_early_free", "shootdown_skip",
+					     "dirty_log_miss", NULL };
 static const char *const virt_choices[] = { "auto", "svm", "vmx", NULL };
 static const char *const mmu_lock_choices[] = { "shared", "exclusive", NULL };
 static const char *const flush_choices[] = { "batched", "eager", NULL };
@@ -53,6 +54,10 @@ const struct opt_desc boot_option_table[OPTION_COUNT] = {
 			   .help = "scenario=guest_fault: what the guest does wrong" },
 	[OPTION_OVERLAP] = { .name = "overlap", .type = OPT_BOOL, .def = 0,
 			     .help = "demand_paging: every vCPU works on one shared region" },
+	[OPTION_ITERATIONS] = { .name = "iterations", .type = OPT_UINT, .min = 1, .max = 100000,
+				.def = 10, .help = "rounds of a round-based scenario (dirty_log)" },
+	[OPTION_MANUAL_PROTECT] = { .name = "manual_protect", .type = OPT_BOOL, .def = 1,
+				    .help = "dirty_log: get and clear the log in separate calls" },
 };
 
 uint64_t boot_options[OPTION_COUNT];

@@ -22,6 +22,8 @@ enum boot_option {
 	OPTION_FLUSH,
 	OPTION_FAULT,
 	OPTION_OVERLAP,
+	OPTION_ITERATIONS,
+	OPTION_MANUAL_PROTECT,
 	OPTION_COUNT
 };
 
@@ -33,12 +35,13 @@ enum scenario_id {
 	SCENARIO_DEMAND_PAGING,
 	SCENARIO_TLB_SHOOTDOWN,
 	SCENARIO_ZAP_STRESS,
+	SCENARIO_DIRTY_LOG,
 	SCENARIO_COUNT
 };
 enum apic_mode { APIC_MODE_AUTO, APIC_MODE_XAPIC, APIC_MODE_X2APIC };
 enum crash_kind { CRASH_NONE, CRASH_UD, CRASH_PF, CRASH_GP };
 /* Bugs planted on purpose, to show that a scenario's checks can fail. */
-enum plant_kind { PLANT_NONE, PLANT_RCU_EARLY_FREE, PLANT_SHOOTDOWN_SKIP };
+enum plant_kind { PLANT_NONE, PLANT_RCU_EARLY_FREE, PLANT_SHOOTDOWN_SKIP, PLANT_DIRTY_LOG_MISS };
 enum virt_choice { VIRT_AUTO, VIRT_SVM, VIRT_VMX };
 enum mmu_lock_mode { MMU_LOCK_SHARED, MMU_LOCK_EXCLUSIVE };
 enum flush_mode { FLUSH_BATCHED, FLUSH_EAGER };

@@ -10,7 +10,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define GUEST_IMAGES(X) X(hello) X(misbehave) X(demand_paging) X(spin) X(zap_stress)
+#define GUEST_IMAGES(X) X(hello) X(misbehave) X(demand_paging) X(spin) X(zap_stress) X(dirty_log)
 
 struct guest_image {
 	const char *name;

@@ -25,6 +25,7 @@ static const struct scenario {
 	[SCENARIO_DEMAND_PAGING] = { scenario_demand_paging, true },
 	[SCENARIO_TLB_SHOOTDOWN] = { scenario_tlb_shootdown, true },
 	[SCENARIO_ZAP_STRESS] = { scenario_zap_stress, true },
+	[SCENARIO_DIRTY_LOG] = { scenario_dirty_log, true },
 };
 
 int scenario_run(void)

@@ -8,3 +8,4 @@ int scenario_guest_fault(void);
 int scenario_demand_paging(void);
 int scenario_tlb_shootdown(void);
 int scenario_zap_stress(void);
+int scenario_dirty_log(void);

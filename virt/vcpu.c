@@ -11,6 +11,7 @@
 #include "arch/x86/tsc.h"
 #include "lib/printf.h"
 #include "mm/rcu/rcu.h"
+#include "virt/dirty_log.h"
 #include "virt/vcpu.h"
 
 #define HLT_BACKOFF_US 20
@@ -62,6 +63,8 @@ static void handle_tdp_fault(struct vcpu *v)
 	r = tdp_mmu_page_fault(v->vm->mmu, &v->tdp_cache, e->gpa, e->access);
 	switch (r) {
 	case TDP_FAULT_FIXED:
+		if (e->access & TDP_ACC_WRITE)
+			vm_dirty_log_write_fault(v->vm, e->gpa);
 		break;
 	case TDP_FAULT_RETRY:
 		v->stats.tdp_retries++;

@@ -13,6 +13,7 @@
 #include "lib/string.h"
 #include "mm/page_alloc.h"
 #include "virt/guest_abi.h"
+#include "virt/dirty_log.h"
 #include "virt/vcpu.h"
 #include "virt/vm.h"
 
@@ -45,6 +46,7 @@ static bool vm_gfn_to_pfn(void *owner, gfn_t gfn, struct tdp_pfn_info *out)
 			.pfn = s->chunk_pfn[off / CHUNK_PAGES] + off % CHUNK_PAGES,
 			.writable = s->writable,
 			.max_level = vm->cfg.max_level,
+			.dirty_logging = atomic_load_explicit(&s->logging, memory_order_acquire),
 		};
 		return true;
 	}
@@ -53,6 +55,7 @@ static bool vm_gfn_to_pfn(void *owner, gfn_t gfn, struct tdp_pfn_info *out)
 
 static const struct tdp_mmu_ops vm_tdp_ops = {
 	.gfn_to_pfn = vm_gfn_to_pfn,
+	.mark_dirty = vm_mark_dirty,
 };
 
 void *vm_gpa_to_hva(struct vm *vm, uint64_t gpa, uint64_t len)
@@ -75,6 +78,9 @@ void *vm_gpa_to_hva(struct vm *vm, uint64_t gpa, uint64_t len)
 
 static void free_slot(struct memslot *s)
 {
+	if (s->dirty)
+		page_free((void *)s->dirty, s->dirty_order);
+	s->dirty = NULL;
 	for (uint64_t c = 0; s->chunk_pfn && c < s->npages / CHUNK_PAGES; c++)
 		if (s->chunk_pfn[c])
 			page_free(platform_phys_to_virt(s->chunk_pfn[c] << PAGE_SHIFT), CHUNK_ORDER);

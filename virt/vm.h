@@ -52,9 +52,16 @@ struct vcpu {
 };
 
 struct memslot {
+	/* Immutable after vm_create: */
 	uint64_t base_gfn, npages;
 	bool writable;
-	uint64_t *chunk_pfn; /* host pfn of each 2 MiB chunk (immutable) */
+	uint64_t *chunk_pfn; /* host pfn of each 2 MiB chunk */
+
+	/* Dirty logging (virt/dirty_log.c): */
+	atomic_bool logging;         /* set and cleared by the control CPU */
+	_Atomic uint64_t *dirty;     /* one bit per page, set by any CPU with fetch_or;
+					taken by the control CPU with xchg, word by word */
+	unsigned int dirty_order;    /* the bitmap's allocation order */
 };
 
 struct vm_config {
