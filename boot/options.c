@@ -3,11 +3,11 @@
 
 static const char *const scenario_choices[] = { "none", "rcu_torture", "hello", "guest_fault",
 						 "demand_paging", "tlb_shootdown", "zap_stress",
-						 "dirty_log", NULL };
+						 "dirty_log", "access_tracking", NULL };
 static const char *const apic_choices[] = { "auto", "xapic", "x2apic", NULL };
 static const char *const crash_choices[] = { "none", "ud", "pf", "gp", NULL };
 static const char *const plant_choices[] = { "none", "rcu_early_free", "shootdown_skip",
-					     "dirty_log_miss", NULL };
+					     "dirty_log_miss", "age_no_flush", NULL };
 static const char *const virt_choices[] = { "auto", "svm", "vmx", NULL };
 static const char *const mmu_lock_choices[] = { "shared", "exclusive", NULL };
 static const char *const flush_choices[] = { "batched", "eager", NULL };

@@ -36,12 +36,19 @@ enum scenario_id {
 	SCENARIO_TLB_SHOOTDOWN,
 	SCENARIO_ZAP_STRESS,
 	SCENARIO_DIRTY_LOG,
+	SCENARIO_ACCESS_TRACKING,
 	SCENARIO_COUNT
 };
 enum apic_mode { APIC_MODE_AUTO, APIC_MODE_XAPIC, APIC_MODE_X2APIC };
 enum crash_kind { CRASH_NONE, CRASH_UD, CRASH_PF, CRASH_GP };
 /* Bugs planted on purpose, to show that a scenario's checks can fail. */
-enum plant_kind { PLANT_NONE, PLANT_RCU_EARLY_FREE, PLANT_SHOOTDOWN_SKIP, PLANT_DIRTY_LOG_MISS };
+enum plant_kind {
+	PLANT_NONE,
+	PLANT_RCU_EARLY_FREE,
+	PLANT_SHOOTDOWN_SKIP,
+	PLANT_DIRTY_LOG_MISS,
+	PLANT_AGE_NO_FLUSH,
+};
 enum virt_choice { VIRT_AUTO, VIRT_SVM, VIRT_VMX };
 enum mmu_lock_mode { MMU_LOCK_SHARED, MMU_LOCK_EXCLUSIVE };
 enum flush_mode { FLUSH_BATCHED, FLUSH_EAGER };

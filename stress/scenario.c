@@ -26,6 +26,7 @@ static const struct scenario {
 	[SCENARIO_TLB_SHOOTDOWN] = { scenario_tlb_shootdown, true },
 	[SCENARIO_ZAP_STRESS] = { scenario_zap_stress, true },
 	[SCENARIO_DIRTY_LOG] = { scenario_dirty_log, true },
+	[SCENARIO_ACCESS_TRACKING] = { scenario_access_tracking, true },
 };
 
 int scenario_run(void)

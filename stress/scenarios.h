@@ -9,3 +9,4 @@ int scenario_demand_paging(void);
 int scenario_tlb_shootdown(void);
 int scenario_zap_stress(void);
 int scenario_dirty_log(void);
+int scenario_access_tracking(void);
