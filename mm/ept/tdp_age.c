@@ -7,6 +7,10 @@
  * when we cleared it is always reported young; if the leaf was zapped
  * first there is nothing left to report, and if it was split meanwhile
  * the walk goes on into the new table, whose leaves inherited the A bit.
+ * If the walk finds itself in a table being unlinked (REMOVED entries),
+ * it starts again from the root: the A bits frozen with that table are
+ * gone, and the huge leaf that replaced it (collapse, or a huge fault) was
+ * made young for that reason.
  *
  * There is no flush: a vCPU may keep using a TLB entry after its A bit was
  * cleared without setting it again, so a page can look old while in use
@@ -54,16 +58,17 @@ static uint64_t tdp_age_range(struct tdp_mmu *mmu, gfn_t start, gfn_t end, uint6
 	for_each_tdp_pte(iter, mmu->root_pt, start, end) {
 		uint64_t old = iter.old_spte;
 
-		if (tdp_op_cond_yield(&op, &iter, NULL))
+		if (tdp_op_cond_yield(&op, &iter, NULL) || tdp_iter_walk_again_if_removed(&iter))
 			continue;
 		if (!is_leaf_spte(old, iter.level) || !is_accessed_spte(&mmu->fmt, old))
 			continue;
 		if (clear && a) {
 			old = tdp_clear_spte_bits(&op, &iter, a);
 			/* Changed since we looked: only what fetch_and found counts. */
-			if (!is_leaf_spte(old, iter.level) || !(old & a))
+			if (tdp_iter_walk_again_if_removed(&iter) || !is_leaf_spte(old, iter.level) ||
+			    !(old & a))
 				continue;
-			tdp_stat_inc(mmu, young_cleared);
+			tdp_op_stat_inc(&op, young_cleared);
 		}
 		nr += tdp_mark_young(young, start, end, iter.gfn, tdp_pages_per_level(iter.level));
 	}

@@ -30,17 +30,21 @@ uint64_t tdp_mmu_write_protect_range(struct tdp_mmu *mmu, gfn_t start, gfn_t end
 	if (start >= end)
 		return 0;
 	tdp_op_begin(&op, mmu, tdp_mmu_change_lock(mmu, mmu->cfg.wp_locked));
+	op.guarantees_flushed = true;
 	for_each_tdp_pte(iter, mmu->root_pt, start, end) {
 		if (tdp_op_cond_yield(&op, &iter, NULL))
 			continue;
 		tdp_op_eager_leaf_batch(&op, &iter);
 retry:
+		if (tdp_iter_walk_again_if_removed(&iter))
+			continue;
 		if (!is_leaf_spte(iter.old_spte, iter.level) || !is_writable_spte(iter.old_spte))
 			continue;
 		if (iter.level == TDP_LEVEL_4K && op.lock == TDP_LOCK_READ) {
 			uint64_t old = tdp_clear_spte_bits(&op, &iter, SPTE_WRITABLE);
 
 			nr += is_leaf_spte(old, iter.level) && is_writable_spte(old);
+			tdp_iter_walk_again_if_removed(&iter); /* frozen under us */
 			continue;
 		}
 		if (!tdp_set_spte(&op, &iter,
@@ -51,8 +55,8 @@ retry:
 		nr++;
 	}
 	tdp_op_end(&op);
-	tdp_stat_add(mmu, leaves_write_protected, nr);
-	tdp_stat_add(mmu, leaves_zapped, op.leaves_zapped);
+	tdp_op_stat_add(&op, leaves_write_protected, nr);
+	tdp_op_stat_add(&op, leaves_zapped, op.leaves_zapped);
 	return nr;
 }
 
@@ -72,17 +76,21 @@ uint64_t tdp_mmu_clear_dirty_range(struct tdp_mmu *mmu, gfn_t start, gfn_t end)
 	if (!d || start >= end)
 		return 0;
 	tdp_op_begin(&op, mmu, tdp_mmu_change_lock(mmu, mmu->cfg.wp_locked));
+	op.guarantees_flushed = true;
 	for_each_tdp_pte(iter, mmu->root_pt, start, end) {
 		if (tdp_op_cond_yield(&op, &iter, NULL))
 			continue;
 		tdp_op_eager_leaf_batch(&op, &iter);
 retry:
+		if (tdp_iter_walk_again_if_removed(&iter))
+			continue;
 		if (!is_leaf_spte(iter.old_spte, iter.level) || !(iter.old_spte & d))
 			continue;
 		if (iter.level == TDP_LEVEL_4K && op.lock == TDP_LOCK_READ) {
 			uint64_t old = tdp_clear_spte_bits(&op, &iter, d);
 
 			nr += is_leaf_spte(old, iter.level) && (old & d);
+			tdp_iter_walk_again_if_removed(&iter); /* frozen under us */
 			continue;
 		}
 		if (!tdp_set_spte(&op, &iter, iter.old_spte & ~d))

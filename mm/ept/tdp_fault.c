@@ -39,7 +39,7 @@ static bool tdp_link_new_table(struct tdp_op *op, struct tdp_page_cache *cache,
 		tdp_page_cache_push(cache, table);
 		return false;
 	}
-	tdp_stat_inc(mmu, tables_allocated);
+	tdp_op_stat_inc(op, tables_allocated);
 	return true;
 }
 
@@ -102,7 +102,7 @@ decide:
 		if (is_removed_spte(iter.old_spte)) {
 			if (++tries > TDP_FAULT_MAX_TRIES)
 				return TDP_FAULT_RETRY;
-			iter.yielded = true; /* the next step restarts from the root */
+			tdp_iter_walk_again_if_removed(&iter);
 			continue;
 		}
 		if (iter.level == level) {
@@ -112,13 +112,13 @@ decide:
 			    (is_shadow_present_spte(iter.old_spte) &&
 			     !is_last_spte(iter.old_spte, level) &&
 			     tdp_fault_mapped_below(mmu, gfn, write))) {
-				tdp_stat_inc(mmu, faults_spurious);
+				tdp_op_stat_inc(op, faults_spurious);
 				return TDP_FAULT_FIXED;
 			}
 			/* Over a table this unlinks it; tdp_op_end() flushes before the free. */
 			if (tdp_set_spte(op, &iter, leaf)) {
-				tdp_stat_inc(mmu, faults_fixed);
-				tdp_stat_inc(mmu, leaves_mapped[level]);
+				tdp_op_stat_inc(op, faults_fixed);
+				tdp_op_stat_inc(op, leaves_mapped[level]);
 				return TDP_FAULT_FIXED;
 			}
 		} else if (is_shadow_present_spte(iter.old_spte) && !is_large_spte(iter.old_spte)) {
@@ -161,6 +161,7 @@ enum tdp_fault_result tdp_mmu_page_fault(struct tdp_mmu *mmu, struct tdp_page_ca
 	tdp_op_begin(&op, mmu, tdp_mmu_change_lock(mmu, false));
 	ret = tdp_map(&op, cache, gfn, &info, tdp_fault_level(mmu, gfn, &info, write), write);
 	tdp_op_end(&op);
-	tdp_stat_add(mmu, leaves_zapped, op.leaves_zapped);
+	if (op.leaves_zapped)
+		tdp_op_stat_add(&op, leaves_zapped, op.leaves_zapped);
 	return ret;
 }

@@ -40,7 +40,7 @@ static void tdp_iter_refresh_sptep(struct tdp_iter *iter)
 
 void tdp_iter_restart(struct tdp_iter *iter)
 {
-	iter->yielded = false;
+	iter->restart = false;
 	iter->yielded_gfn = iter->next_last_level_gfn;
 	iter->level = TDP_ROOT_LEVEL;
 	iter->gfn = round_gfn_for_level(iter->next_last_level_gfn, iter->level);
@@ -68,6 +68,7 @@ static bool try_step_down(struct tdp_iter *iter)
 		return false;
 	iter->level--;
 	iter->pt_path[iter->level - 1] = tdp_spte_to_child_pt(iter->old_spte);
+	platform_torture_delay(); /* the table may be unlinked meanwhile: RCU keeps it */
 	iter->gfn = round_gfn_for_level(iter->next_last_level_gfn, iter->level);
 	tdp_iter_refresh_sptep(iter);
 	return true;
@@ -99,12 +100,14 @@ static bool try_step_up(struct tdp_iter *iter)
 
 /*
  * Pre-order: down if possible, else sideways, else up until a sideways step
- * works. After a yield the tables may have changed completely, so the walk
- * starts again from the root at the gfn it had reached.
+ * works. After a yield the tables may have changed completely, and after a
+ * REMOVED entry the table is on its way out, so the walk starts again from
+ * the root at the gfn it had reached (an entry that holds
+ * next_last_level_gfn, so the current one is visited again).
  */
 void tdp_iter_next(struct tdp_iter *iter)
 {
-	if (iter->yielded) {
+	if (iter->restart) {
 		tdp_iter_restart(iter);
 		return;
 	}

@@ -49,7 +49,7 @@ struct tdp_iter {
 	unsigned int level;
 	unsigned int min_level;
 	bool valid;   /* false once the walk has left the tree */
-	bool yielded; /* set by a yield: the next step restarts from the root */
+	bool restart; /* set by a yield or a frozen entry: the next step starts from the root */
 };
 
 void tdp_iter_start(struct tdp_iter *iter, tdp_ptep_t root_pt, unsigned int min_level, gfn_t gfn);
@@ -66,6 +66,21 @@ static inline tdp_ptep_t tdp_iter_table(const struct tdp_iter *iter)
 static inline bool tdp_iter_inside(const struct tdp_iter *iter, gfn_t start, gfn_t end)
 {
 	return iter->gfn >= start && iter->gfn + tdp_pages_per_level(iter->level) <= end;
+}
+
+/*
+ * A REMOVED entry means the walk is inside a table that is being unlinked:
+ * its parent entry changed before the table was frozen, so a walk from the
+ * root to the same gfn finds what replaced it (a huge leaf, or nothing).
+ * Going on sideways instead would skip that replacement. Returns true when
+ * the caller should go on to the next step (`continue`).
+ */
+static inline bool tdp_iter_walk_again_if_removed(struct tdp_iter *iter)
+{
+	if (!is_removed_spte(iter->old_spte))
+		return false;
+	iter->restart = true;
+	return true;
 }
 
 #define for_each_tdp_pte_min_level(iter, root_pt, min_level, start, end)          \

@@ -55,11 +55,11 @@ static void tdp_op_lock(struct tdp_op *op)
 	struct tdp_mmu *mmu = op->mmu;
 
 	if (op->lock == TDP_LOCK_READ) {
-		read_lock(&mmu->mmu_lock);
-		tdp_stat_inc(mmu, lock_read);
+		tdp_read_lock(&mmu->mmu_lock, op->cpu);
+		tdp_op_stat_inc(op, lock_read);
 	} else if (op->lock == TDP_LOCK_WRITE) {
-		write_lock(&mmu->mmu_lock);
-		tdp_stat_inc(mmu, lock_write);
+		tdp_write_lock(&mmu->mmu_lock, op->cpu);
+		tdp_op_stat_inc(op, lock_write);
 	}
 	rcu_read_lock();
 }
@@ -68,21 +68,34 @@ static void tdp_op_unlock(struct tdp_op *op)
 {
 	rcu_read_unlock();
 	if (op->lock == TDP_LOCK_READ)
-		read_unlock(&op->mmu->mmu_lock);
+		tdp_read_unlock(&op->mmu->mmu_lock, op->cpu);
 	else if (op->lock == TDP_LOCK_WRITE)
-		write_unlock(&op->mmu->mmu_lock);
+		tdp_write_unlock(&op->mmu->mmu_lock);
 }
 
 void tdp_op_begin(struct tdp_op *op, struct tdp_mmu *mmu, enum tdp_lock_mode lock)
 {
-	*op = (struct tdp_op){ .mmu = mmu, .lock = lock };
+	*op = (struct tdp_op){ .mmu = mmu, .cpu = platform_cpu_id(), .lock = lock };
 	tdp_op_lock(op);
 }
 
-/* Flush what the call owes, free through RCU, then leave the section and the lock. */
+/*
+ * Flush what the call owes, free through RCU, then leave the section and
+ * the lock. A zap or write-protect that found its range already cleared by
+ * another call whose flush has not returned flushes as well: its caller
+ * relies on no TLB holding what the range lost once it returns. The load
+ * of unflushed comes after the walk that saw the other call's changes and
+ * pairs with the seq_cst add in tdp_op_count_unflushed().
+ */
 void tdp_op_end(struct tdp_op *op)
 {
+	if (op->guarantees_flushed && !op->flush &&
+	    atomic_load(&op->mmu->unflushed) > (op->counted ? 1u : 0u))
+		op->flush = true;
 	tdp_op_flush(op);
+	if (op->counted)
+		atomic_fetch_sub(&op->mmu->unflushed, 1); /* after our flush returned */
+	op->counted = false;
 	tdp_op_unlock(op);
 	tdp_op_free_orphans(op);
 }
@@ -99,12 +112,6 @@ void tdp_op_eager_leaf_batch(struct tdp_op *op, const struct tdp_iter *iter)
 	op->leaf_batch = table;
 }
 
-/* A writer waits for mmu_lock (lib/lock.h: bit 31 of the state stops new readers). */
-static bool tdp_mmu_lock_wanted(struct tdp_mmu *mmu)
-{
-	return atomic_load_explicit(&mmu->mmu_lock.state, memory_order_relaxed) & RWLOCK_WRITER;
-}
-
 static bool tdp_op_should_yield(struct tdp_op *op)
 {
 	unsigned int every = atomic_load_explicit(&op->mmu->debug_yield_every, memory_order_relaxed);
@@ -113,7 +120,7 @@ static bool tdp_op_should_yield(struct tdp_op *op)
 	if (every)
 		return op->steps % every == 0;
 	return op->lock == TDP_LOCK_READ && op->steps % TDP_YIELD_CHECK_STEPS == 0 &&
-	       tdp_mmu_lock_wanted(op->mmu);
+	       tdp_lock_writer_waiting(&op->mmu->mmu_lock);
 }
 
 /*
@@ -139,7 +146,7 @@ bool tdp_op_cond_yield(struct tdp_op *op, struct tdp_iter *iter, struct tdp_page
 	if (need_pages)
 		tdp_page_cache_topup(cache);
 	tdp_op_lock(op);
-	iter->yielded = true;
+	iter->restart = true;
 	return true;
 }
 
@@ -178,7 +185,7 @@ struct tdp_mmu *tdp_mmu_create(const struct tdp_mmu_config *cfg, const struct td
 	mmu->alloc_order = order;
 	mmu->root_pt = root;
 	mmu->root_pa = platform_virt_to_phys(root);
-	rwlock_init(&mmu->mmu_lock, "mmu_lock");
+	tdp_lock_init(&mmu->mmu_lock);
 	tdp_stat_inc(mmu, tables_allocated);
 	return mmu;
 }
@@ -258,12 +265,13 @@ uint64_t tdp_mmu_zap_range(struct tdp_mmu *mmu, gfn_t start, gfn_t end)
 		return 0;
 	tdp_op_begin(&op, mmu, tdp_mmu_change_lock(mmu, false));
 	op.zap = true;
+	op.guarantees_flushed = true;
 	for_each_tdp_pte(iter, mmu->root_pt, start, end) {
 		if (tdp_op_cond_yield(&op, &iter, NULL))
 			continue;
 		tdp_op_eager_leaf_batch(&op, &iter);
 retry:
-		if (!is_shadow_present_spte(iter.old_spte))
+		if (tdp_iter_walk_again_if_removed(&iter) || !is_shadow_present_spte(iter.old_spte))
 			continue;
 		if (!is_last_spte(iter.old_spte, iter.level) && !tdp_iter_inside(&iter, start, end))
 			continue; /* straddles an edge: walk into it */
@@ -271,6 +279,6 @@ retry:
 			goto retry;
 	}
 	tdp_op_end(&op);
-	tdp_stat_add(mmu, leaves_zapped, op.leaves_zapped);
+	tdp_op_stat_add(&op, leaves_zapped, op.leaves_zapped);
 	return op.leaves_zapped;
 }

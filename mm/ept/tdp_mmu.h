@@ -64,6 +64,8 @@ struct tdp_mmu_ops {
 	bool (*gfn_to_pfn)(void *owner, gfn_t gfn, struct tdp_pfn_info *out);
 	/* Optional: a leaf that was writable and dirty lost write access or was zapped. */
 	void (*mark_dirty)(void *owner, gfn_t gfn);
+	/* Optional, preferred to mark_dirty: the same for [gfn, gfn + nr) (a huge leaf at once). */
+	void (*mark_dirty_range)(void *owner, gfn_t gfn, uint64_t nr);
 };
 
 struct tdp_mmu_stats {

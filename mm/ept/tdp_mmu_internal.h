@@ -8,6 +8,7 @@
 #pragma once
 
 #include "mm/ept/tdp_iter.h"
+#include "mm/ept/tdp_lock.h"
 #include "mm/page_alloc.h"
 
 /* Highest gfn + 1 a four-level table maps (48-bit guest-physical addresses). */
@@ -38,9 +39,18 @@ struct tdp_mmu {
 	 * mmu_lock: read = may change entries, with cmpxchg only (tdp_set_spte_atomic);
 	 * write = no other writer of entries, except the lockless ones every mode
 	 * allows: aging's A-bit clear and the CPU's own A/D updates. See
-	 * docs/TDP_MMU.md, "Locking".
+	 * docs/TDP_MMU.md, "Locking"; the lock itself is mm/ept/tdp_lock.h.
 	 */
-	rwlock_t mmu_lock __cacheline_aligned;
+	struct tdp_lock mmu_lock;
+
+	/*
+	 * Calls that may have made a change whose remote flush has not
+	 * returned yet: raised (seq_cst) before such a change, lowered after
+	 * the flush. A zap or write-protect that finds nothing left to change
+	 * must still not return while another call's flush is pending for
+	 * what it found gone, so it flushes itself when this is not zero.
+	 */
+	atomic_uint unflushed __cacheline_aligned;
 
 	struct tdp_mmu_cpu_stats cpu_stats[PLATFORM_MAX_CPUS];
 	/* tdp_mmu_stats()'s sum: written by whoever asks, read by the caller. */
@@ -64,14 +74,23 @@ static inline struct tdp_mmu_stats *tdp_this_cpu_stats(struct tdp_mmu *mmu)
 				      memory_order_relaxed);                        \
 	} while (0)
 #define tdp_stat_inc(mmu, field) tdp_stat_add(mmu, field, 1)
+/* The same inside a call, whose CPU is known (op->cpu). */
+#define tdp_op_stat_add(op, field, n)                                               \
+	do {                                                                        \
+		atomic_ulong *tdp_c_ = &(op)->mmu->cpu_stats[(op)->cpu].s.field;    \
+		atomic_store_explicit(tdp_c_,                                       \
+				      atomic_load_explicit(tdp_c_, memory_order_relaxed) + (n), \
+				      memory_order_relaxed);                        \
+	} while (0)
+#define tdp_op_stat_inc(op, field) tdp_op_stat_add(op, field, 1)
 
 /* Lock preconditions: the first line of every function that has one. */
 #ifdef MM_DEBUG
-#define tdp_assert_held_read(mmu) BUG_ON(!rwlock_is_read_locked(&(mmu)->mmu_lock))
-#define tdp_assert_held_write(mmu) BUG_ON(!rwlock_is_write_locked(&(mmu)->mmu_lock))
+#define tdp_assert_held_read(mmu) BUG_ON(!tdp_lock_held_read(&(mmu)->mmu_lock))
+#define tdp_assert_held_write(mmu) BUG_ON(!tdp_lock_held_write(&(mmu)->mmu_lock))
 #define tdp_assert_held(mmu)                                             \
-	BUG_ON(!rwlock_is_read_locked(&(mmu)->mmu_lock) &&                \
-	       !rwlock_is_write_locked(&(mmu)->mmu_lock))
+	BUG_ON(!tdp_lock_held_read(&(mmu)->mmu_lock) &&                   \
+	       !tdp_lock_held_write(&(mmu)->mmu_lock))
 #define tdp_assert_rcu() RCU_CHECK(rcu_read_lock_held(), "tdp: needs rcu_read_lock")
 #else
 #define tdp_assert_held_read(mmu) do { (void)(mmu); } while (0)
@@ -94,6 +113,7 @@ enum tdp_lock_mode {
  */
 struct tdp_op {
 	struct tdp_mmu *mmu;
+	unsigned int cpu;       /* platform_cpu_id(), once */
 	enum tdp_lock_mode lock;
 	bool flush;             /* a change needs a remote flush before anything is freed */
 	uint64_t frozen_pa;     /* chain of unlinked tables waiting for the flush */
@@ -103,6 +123,8 @@ struct tdp_op {
 	uint64_t leaves_zapped; /* present leaves that became non-present */
 	unsigned int steps;     /* iterator steps since the last yield check */
 	bool zap;               /* tdp_mmu_zap_range()'s (the planted no-flush bug needs to know) */
+	bool counted;           /* this call holds one count of mmu->unflushed */
+	bool guarantees_flushed; /* returns only once no TLB holds what its range lost */
 	tdp_ptep_t leaf_batch;  /* flush=eager: the table whose leaf changes are unflushed */
 };
 

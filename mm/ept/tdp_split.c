@@ -35,8 +35,8 @@ bool tdp_split_huge_spte(struct tdp_op *op, struct tdp_page_cache *cache, struct
 		tdp_page_cache_push(cache, (void *)table);
 		return false;
 	}
-	tdp_stat_inc(mmu, tables_allocated);
-	tdp_stat_inc(mmu, huge_split);
+	tdp_op_stat_inc(op, tables_allocated);
+	tdp_op_stat_inc(op, huge_split);
 	return true;
 }
 
@@ -64,6 +64,8 @@ uint64_t tdp_mmu_split_huge_range(struct tdp_mmu *mmu, struct tdp_page_cache *ca
 		if (tdp_op_cond_yield(&op, &iter, cache))
 			continue;
 retry:
+		if (tdp_iter_walk_again_if_removed(&iter))
+			continue;
 		if (!is_leaf_spte(iter.old_spte, iter.level) || iter.level == TDP_LEVEL_4K)
 			continue;
 		if (!cache->nr) {
@@ -106,6 +108,8 @@ uint64_t tdp_mmu_collapse_range(struct tdp_mmu *mmu, gfn_t start, gfn_t end)
 		if (tdp_op_cond_yield(&op, &iter, NULL))
 			continue;
 retry:
+		if (tdp_iter_walk_again_if_removed(&iter))
+			continue;
 		if (!is_shadow_present_spte(iter.old_spte) || is_last_spte(iter.old_spte, iter.level))
 			continue;
 		if (iter.level > mmu->cfg.max_level || !tdp_iter_inside(&iter, start, end))
@@ -119,6 +123,6 @@ retry:
 		nr++;
 	}
 	tdp_op_end(&op);
-	tdp_stat_add(mmu, leaves_zapped, op.leaves_zapped);
+	tdp_op_stat_add(&op, leaves_zapped, op.leaves_zapped);
 	return nr;
 }

@@ -27,12 +27,20 @@ struct tdp_free_batch {
 static void handle_changed_spte(struct tdp_op *op, gfn_t gfn, uint64_t old_spte,
 				uint64_t new_spte, unsigned int level);
 
+#if defined(MM_DEBUG) || defined(TDP_PLANT_FREE_BEFORE_FLUSH)
+/* Entries [first, 512) of a table get what a reader of freed memory must recognise. */
+static void tdp_poison_table(tdp_ptep_t table, unsigned int first)
+{
+	for (unsigned int i = first; i < TDP_PTES_PER_TABLE; i++)
+		atomic_store_explicit(&table[i], TDP_FREED_POISON, memory_order_relaxed);
+}
+#endif
+
 /* Poison (MM_DEBUG) and free one table. */
 static void tdp_free_table(tdp_ptep_t table)
 {
 #ifdef MM_DEBUG
-	for (unsigned int i = 0; i < TDP_PTES_PER_TABLE; i++)
-		atomic_store_explicit(&table[i], TDP_FREED_POISON, memory_order_relaxed);
+	tdp_poison_table(table, 0);
 #endif
 	page_free((void *)table, 0);
 }
@@ -83,10 +91,19 @@ void tdp_op_flush(struct tdp_op *op)
 
 	tdp_assert_rcu();
 #ifdef TDP_PLANT_FREE_BEFORE_FLUSH
-	/* Planted bug: the tables go back to the allocator before the flush. */
-	tdp_stat_add(mmu, tables_freed, tdp_free_chain(op->frozen_pa));
-	op->frozen_pa = 0;
-	op->nr_frozen = 0;
+	/*
+	 * Planted bug: the tables are freed before the flush. A free writes
+	 * poison (MM_DEBUG) and hands the page back; this one does the
+	 * poisoning now, while walkers may still use them, and leaves only
+	 * the page_free() itself to RCU, so that the failure is always a read
+	 * of freed memory and never a page already reused elsewhere.
+	 */
+	for (uint64_t pa = op->frozen_pa; pa;) {
+		tdp_ptep_t table = platform_phys_to_virt(pa);
+
+		pa = removed_spte_link(tdp_read_spte(&table[0]));
+		tdp_poison_table(table, 1); /* entry 0 holds the chain */
+	}
 #endif
 #ifdef TDP_PLANT_ZAP_NO_FLUSH
 	if (op->zap)
@@ -94,7 +111,7 @@ void tdp_op_flush(struct tdp_op *op)
 #endif
 	if (op->flush) {
 		platform_flush_remote_tlbs(mmu->owner);
-		tdp_stat_inc(mmu, flushes);
+		tdp_op_stat_inc(op, flushes);
 		op->flush = false;
 	}
 	op->leaf_batch = NULL;
@@ -127,7 +144,7 @@ void tdp_op_free_orphans(struct tdp_op *op)
 		return;
 	synchronize_rcu();
 	BUG_ON(tdp_free_chain(op->orphan_pa) != op->nr_orphans);
-	tdp_stat_add(op->mmu, tables_freed, op->nr_orphans);
+	tdp_op_stat_add(op, tables_freed, op->nr_orphans);
 	op->orphan_pa = 0;
 	op->nr_orphans = 0;
 }
@@ -159,10 +176,47 @@ static void handle_removed_table(struct tdp_op *op, tdp_ptep_t table, gfn_t gfn,
 
 static void tdp_mark_dirty_range(struct tdp_mmu *mmu, gfn_t gfn, unsigned int level)
 {
+	if (mmu->ops.mark_dirty_range) {
+		mmu->ops.mark_dirty_range(mmu->owner, gfn, tdp_pages_per_level(level));
+		return;
+	}
 	if (!mmu->ops.mark_dirty)
 		return;
 	for (uint64_t i = 0; i < tdp_pages_per_level(level); i++)
 		mmu->ops.mark_dirty(mmu->owner, gfn + i);
+}
+
+/*
+ * Can a TLB (or paging-structure cache) hold something that old_spte
+ * allowed and new_spte does not? A table that goes, a leaf that goes or
+ * changes frame, loses W, or loses D (a TLB that remembers D set would
+ * write without setting it again). A split keeps the translation.
+ */
+static bool tdp_change_needs_flush(const struct tdp_spte_format *f, uint64_t old_spte,
+				   uint64_t new_spte, unsigned int level)
+{
+	bool is_present = is_shadow_present_spte(new_spte);
+
+	if (!is_shadow_present_spte(old_spte))
+		return false;
+	if (!is_last_spte(old_spte, level))
+		return !is_present || is_last_spte(new_spte, level) ||
+		       spte_to_pfn(old_spte) != spte_to_pfn(new_spte);
+	if (is_present && !is_last_spte(new_spte, level))
+		return false;
+	return !is_present || spte_to_pfn(old_spte) != spte_to_pfn(new_spte) ||
+	       (is_writable_spte(old_spte) && !is_writable_spte(new_spte)) ||
+	       ((old_spte & f->dirty) && !(new_spte & f->dirty));
+}
+
+/* Before a change that may need a flush: count this call in mmu->unflushed (once). */
+static void tdp_op_count_unflushed(struct tdp_op *op)
+{
+	if (op->counted)
+		return;
+	/* seq_cst: ordered before our change; pairs with the load in tdp_op_end(). */
+	atomic_fetch_add(&op->mmu->unflushed, 1);
+	op->counted = true;
 }
 
 /*
@@ -205,9 +259,7 @@ static void handle_changed_spte(struct tdp_op *op, gfn_t gfn, uint64_t old_spte,
 	if (is_dirty_spte(&mmu->fmt, old_spte) &&
 	    !(is_leaf && same_pfn && is_dirty_spte(&mmu->fmt, new_spte)))
 		tdp_mark_dirty_range(mmu, gfn, level);
-	/* A TLB may hold the old translation: it must go unless it grants no more than the new one. */
-	if (!is_leaf || !same_pfn || (is_writable_spte(old_spte) && !is_writable_spte(new_spte)) ||
-	    ((old_spte & mmu->fmt.dirty) && !(new_spte & mmu->fmt.dirty)))
+	if (tdp_change_needs_flush(&mmu->fmt, old_spte, new_spte, level))
 		op->flush = true;
 }
 
@@ -224,10 +276,13 @@ bool tdp_set_spte_atomic(struct tdp_op *op, struct tdp_iter *iter, uint64_t new_
 
 	tdp_assert_held(op->mmu);
 	BUG_ON(is_removed_spte(old)); /* nobody installs into a frozen table */
+	if (tdp_change_needs_flush(&op->mmu->fmt, old, new_spte, iter->level))
+		tdp_op_count_unflushed(op);
+	platform_torture_delay();
 	if (!atomic_compare_exchange_strong_explicit(iter->sptep, &old, new_spte,
 						     memory_order_acq_rel, memory_order_acquire)) {
 		iter->old_spte = old;
-		tdp_stat_inc(op->mmu, retries);
+		tdp_op_stat_inc(op, retries);
 		return false;
 	}
 	handle_changed_spte(op, iter->gfn, old, new_spte, iter->level);
@@ -251,6 +306,8 @@ void tdp_set_spte_exclusive(struct tdp_op *op, struct tdp_iter *iter, uint64_t n
 
 	tdp_assert_held_write(op->mmu);
 	BUG_ON(is_removed_spte(old));
+	if (tdp_change_needs_flush(f, old, new_spte, iter->level))
+		tdp_op_count_unflushed(op);
 	while (!atomic_compare_exchange_strong_explicit(iter->sptep, &old, want,
 							memory_order_acq_rel,
 							memory_order_acquire)) {
@@ -293,6 +350,9 @@ uint64_t tdp_clear_spte_bits(struct tdp_op *op, struct tdp_iter *iter, uint64_t 
 	if (mask != f->accessed)
 		tdp_assert_held(op->mmu);
 	tdp_assert_rcu();
+	if (mask & (SPTE_WRITABLE | f->dirty))
+		tdp_op_count_unflushed(op);
+	platform_torture_delay();
 	old = atomic_fetch_and_explicit(iter->sptep, ~mask, memory_order_acq_rel);
 	handle_changed_spte(op, iter->gfn, old, old & ~mask, iter->level);
 	iter->old_spte = old & ~mask;

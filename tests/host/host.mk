@@ -23,6 +23,8 @@ HOST_UNIT_TESTS += test_rcu test_typesafe_cache
 HOST_TORTURE_TESTS += torture_rcu
 # The TDP MMU (mm/ept): docs/TDP_MMU.md.
 HOST_UNIT_TESTS += test_tdp_mmu test_tdp_dirty
+HOST_TORTURE_TESTS += torture_tdp
+HOST_SRCS_torture_tdp := tests/host/torture_tdp_vcpu.c
 
 HOST_MM_SRCS := $(sort $(wildcard mm/*.c mm/*/*.c))
 HOST_LIB_SRCS := $(HOST_MM_SRCS) tests/host/platform_host.c
@@ -33,8 +35,10 @@ HOST_FLAGS_asan := $(HOST_DEBUG) -fsanitize=address,undefined -fno-sanitize-reco
 HOST_FLAGS_tsan := $(HOST_DEBUG) -fsanitize=thread
 HOST_FLAGS_plant := $(HOST_DEBUG) -DRCU_PLANT_EARLY_FREE
 HOST_FLAGS_plantts := $(HOST_DEBUG) -DTYPESAFE_PLANT_EARLY_FREE
+HOST_FLAGS_plantfree := $(HOST_DEBUG) -DTDP_PLANT_FREE_BEFORE_FLUSH
+HOST_FLAGS_plantnoflush := $(HOST_DEBUG) -DTDP_PLANT_ZAP_NO_FLUSH
 HOST_FLAGS_bench := -O2
-HOST_VARIANTS := asan tsan plant plantts bench
+HOST_VARIANTS := asan tsan plant plantts plantfree plantnoflush bench
 
 HOST_ENV := ASAN_OPTIONS=detect_leaks=1:abort_on_error=0 \
 	UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
@@ -68,9 +72,10 @@ $(foreach v,$(HOST_VARIANTS),$(foreach t,$(HOST_UNIT_TESTS) $(HOST_TORTURE_TESTS
 -include $(wildcard $(addprefix $(HOST_BUILD)/*/,*/*.d */*/*.d */*/*/*.d))
 
 .PHONY: host-test host-unit host-torture-asan host-torture-tsan rcu-planted \
-	host-freestanding bench
+	host-freestanding bench tdp-planted tdp-funnel
 
-host-test: host-unit host-torture-asan host-torture-tsan rcu-planted host-freestanding
+host-test: host-unit host-torture-asan host-torture-tsan rcu-planted tdp-planted tdp-funnel \
+		host-freestanding
 	@echo "host-test: all passed"
 
 host-unit: $(addprefix $(HOST_BUILD)/asan/,$(HOST_UNIT_TESTS)) \
@@ -112,6 +117,35 @@ rcu-planted: $(HOST_BUILD)/plant/torture_rcu $(HOST_BUILD)/plantts/torture_rcu
 	$(call HOST_PLANTED_CHECK,plantts,its page left the cache)
 	@echo "rcu-planted: ok, both planted early frees were caught"
 
+# The TDP MMU torture must catch each planted bug with its own message:
+# $(1) variant, $(2) the bug, $(3) the message.
+define TDP_PLANTED_CHECK
+	@echo "== torture_tdp, $(1) variant ($(2)): must fail"
+	@if timeout 120 $(HOST_BUILD)/$(1)/torture_tdp 10 >$(HOST_BUILD)/$(1)/torture.log 2>&1; then \
+	  cat $(HOST_BUILD)/$(1)/torture.log; \
+	  echo "tdp-planted: FAIL: $(2) went unnoticed"; exit 1; \
+	fi
+	@if ! grep -q "$(3)" $(HOST_BUILD)/$(1)/torture.log; then \
+	  cat $(HOST_BUILD)/$(1)/torture.log; \
+	  echo "tdp-planted: FAIL: torture_tdp failed, but not by catching $(2)"; exit 1; \
+	fi
+	@grep -m1 "$(3)" $(HOST_BUILD)/$(1)/torture.log | cut -c1-160
+endef
+
+tdp-planted: $(HOST_BUILD)/plantfree/torture_tdp $(HOST_BUILD)/plantnoflush/torture_tdp
+	$(call TDP_PLANTED_CHECK,plantfree,a free before the flush,read a freed table)
+	$(call TDP_PLANTED_CHECK,plantnoflush,a zap that skips its flush,stale translation)
+	@echo "tdp-planted: ok, both planted bugs were caught"
+
+# The SPTE funnel: outside mm/ept/tdp_spte.c nothing stores to a table entry
+# (no "*sptep =", no "table[i] =", no atomic store, exchange or RMW on one).
+TDP_FUNNEL_BAD := \*[a-z_>.-]*sptep[[:space:]]*=[^=]|(sptep|table|root_pt|pt_path[^]]*\])\[[^]]*\][[:space:]]*=[^=]|atomic_(store|exchange|compare_exchange|fetch)[a-z_]*\([^,]*(sptep|table|root_pt)
+tdp-funnel:
+	@bad=$$(grep -nE '$(TDP_FUNNEL_BAD)' $$(ls mm/ept/*.[ch] | grep -v '^mm/ept/tdp_spte.c$$') || true); \
+	if [ -n "$$bad" ]; then echo "tdp-funnel: entries written outside tdp_spte.c:"; echo "$$bad"; exit 1; fi; \
+	n=$$(grep -cE '$(TDP_FUNNEL_BAD)' mm/ept/tdp_spte.c); \
+	echo "tdp-funnel: ok, every entry store is in mm/ept/tdp_spte.c ($$n sites)"
+
 # mm/ must build with the kernel's flags, with and without MM_DEBUG, and
 # call nothing outside itself but the platform hooks and the mem* builtins.
 HOST_KERNEL_CFLAGS := -std=gnu11 -O2 -ffreestanding -nostdlib -mno-red-zone \
@@ -136,5 +170,22 @@ $(HOST_BUILD)/bench/bench_rcu: $(HOST_BUILD)/bench/tests/host/bench_rcu.o \
 	@echo "  LD [bench] $@"
 	@$(HOST_CC) $(HOST_CFLAGS) $(HOST_FLAGS_bench) -o $@ $^ $(HOST_URCU_LIBS)
 
-bench: $(HOST_BUILD)/bench/bench_rcu
+# The TDP MMU: fault scaling, flushes per zap, and instructions per 4 KiB
+# fault counted by callgrind inside tdp_mmu_page_fault() (repeatable where
+# wall time is not). HOST_TDP_COST_FAULTS faults, first-touch included.
+HOST_TDP_COST_FAULTS ?= 100000
+$(HOST_BUILD)/bench/bench_tdp: $(HOST_BUILD)/bench/tests/host/bench_tdp.o $(HOST_BUILD)/bench/libmm.a
+	@echo "  LD [bench] $@"
+	@$(HOST_CC) $(HOST_CFLAGS) $(HOST_FLAGS_bench) -o $@ $^
+
+bench: $(HOST_BUILD)/bench/bench_rcu $(HOST_BUILD)/bench/bench_tdp
 	$(HOST_BUILD)/bench/bench_rcu
+	tools/deps valgrind
+	$(HOST_BUILD)/bench/bench_tdp
+	@valgrind --tool=callgrind --toggle-collect=tdp_mmu_page_fault \
+	  --callgrind-out-file=$(HOST_BUILD)/bench/callgrind.tdp.out \
+	  $(HOST_BUILD)/bench/bench_tdp --fault-cost $(HOST_TDP_COST_FAULTS) \
+	  >$(HOST_BUILD)/bench/callgrind.tdp.log 2>&1 || { cat $(HOST_BUILD)/bench/callgrind.tdp.log; exit 1; }
+	@ir=$$(sed -n 's/^summary: //p' $(HOST_BUILD)/bench/callgrind.tdp.out); \
+	echo "RESULT scenario=host_fault_cost page=4K faults=$(HOST_TDP_COST_FAULTS) instructions=$$ir" \
+	  "instructions_per_fault=$$((ir / $(HOST_TDP_COST_FAULTS)))" 

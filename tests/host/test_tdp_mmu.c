@@ -118,7 +118,7 @@ static void test_iterator_preorder(void)
 	for_each_tdp_pte_min_level(iter, mmu->root_pt, TDP_LEVEL_2M, 0, 2 * TT_2M) {
 		CHECK(iter.level >= TDP_LEVEL_2M);
 		if (iter.level == TDP_LEVEL_2M && iter.gfn == TT_2M && !visits++)
-			iter.yielded = true;
+			iter.restart = true;
 	}
 	CHECK_EQ_U(visits, 2); /* the 2 MiB entry at TT_2M, seen again after the restart */
 	rcu_read_unlock();
