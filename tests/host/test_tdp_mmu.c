@@ -373,6 +373,59 @@ static void test_zap_yields(void)
 	}
 }
 
+static struct tdp_mmu *nested_mmu;
+static uint64_t nested_zapped, nested_protected;
+static unsigned long nested_flushes;
+static bool nested_done;
+
+/*
+ * Inside the first zap's flush (its count in unflushed still held), CPU 1
+ * zaps and write-protects the same, now empty, range: nothing left to
+ * change, yet they must not return before a flush, or a TLB could keep
+ * what the first zap removed.
+ */
+static void zap_again_from_cpu1(void)
+{
+	unsigned long before;
+
+	if (nested_done)
+		return;
+	nested_done = true;
+	host_cpu_enter(1);
+	rcu_online();
+	before = atomic_load(&tt_flushes);
+	nested_zapped = tdp_mmu_zap_range(nested_mmu, 0, TT_2M);
+	nested_protected = tdp_mmu_write_protect_range(nested_mmu, 0, TT_2M);
+	nested_flushes = atomic_load(&tt_flushes) - before;
+	rcu_offline();
+	host_cpu_enter(0);
+}
+
+static void test_empty_zap_waits_for_pending_flush(void)
+{
+	for_each_format(f) {
+		struct tdp_mmu_config cfg = tt_config(f);
+		struct tdp_page_cache cache = { 0 };
+		struct tdp_mmu *mmu = tt_create(&cfg);
+
+		map_range_4k(mmu, &cache, 0, 16, TDP_ACC_WRITE);
+		nested_mmu = mmu;
+		nested_done = false;
+		tt_on_flush = zap_again_from_cpu1;
+		CHECK_EQ_U(tdp_mmu_zap_range(mmu, 0, TT_2M), 16);
+		CHECK(nested_done);
+		CHECK_EQ_U(nested_zapped, 0);
+		CHECK_EQ_U(nested_protected, 0);
+		CHECK_EQ_U(nested_flushes, 2); /* one each, though neither changed anything */
+		CHECK_EQ_U(atomic_load(&mmu->unflushed), 0);
+		/* With no flush pending, an empty zap flushes nothing. */
+		atomic_store(&tt_flushes, 0);
+		CHECK_EQ_U(tdp_mmu_zap_range(mmu, 0, TT_2M), 0);
+		CHECK_EQ_U(atomic_load(&tt_flushes), 0);
+		tt_destroy(mmu, &cache);
+	}
+}
+
 static void test_zap_exclusive_lock(void)
 {
 	for_each_format(f) {
@@ -530,6 +583,7 @@ int main(void)
 	RUN_TEST(test_zap_batched_and_eager);
 	RUN_TEST(test_zap_yields);
 	RUN_TEST(test_zap_exclusive_lock);
+	RUN_TEST(test_empty_zap_waits_for_pending_flush);
 	RUN_TEST(test_destroy_frees_everything);
 	RUN_TEST(test_two_vcpus_same_gfn);
 	RUN_TEST(test_setters_assert_their_locks);
