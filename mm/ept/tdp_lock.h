@@ -59,7 +59,7 @@ static inline void tdp_read_lock(struct tdp_lock *l, unsigned int cpu)
 
 static inline void tdp_read_unlock(struct tdp_lock *l, unsigned int cpu)
 {
-	/* Release: the critical section's accesses happen before a writer's. */
+	/* Release: pairs with the writer's seq_cst load of our word; our section comes first. */
 	atomic_store_explicit(&l->cpu[cpu].reading, 0, memory_order_release);
 }
 
@@ -83,6 +83,7 @@ static inline void tdp_write_lock(struct tdp_lock *l, unsigned int cpu)
 
 static inline void tdp_write_unlock(struct tdp_lock *l)
 {
+	/* Release: pairs with the seq_cst load of writer in tdp_read_lock() and the CAS here. */
 	atomic_store_explicit(&l->writer, 0, memory_order_release);
 }
 

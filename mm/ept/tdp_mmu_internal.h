@@ -32,7 +32,8 @@ struct tdp_mmu {
 	tdp_ptep_t root_pt;   /* the level-4 table; never unlinked before destroy */
 	uint64_t root_pa;
 	unsigned int alloc_order; /* of this struct's pages */
-	/* Test hook: yield every this many steps (0: only when mmu_lock is wanted). */
+	/* Test hook, atomic, set from any CPU: yield every this many steps (0: only when
+	   mmu_lock is wanted). */
 	atomic_uint debug_yield_every;
 
 	/*

@@ -160,6 +160,11 @@ static void handle_removed_table(struct tdp_op *op, tdp_ptep_t table, gfn_t gfn,
 				 unsigned int level)
 {
 	for (unsigned int i = 0; i < TDP_PTES_PER_TABLE; i++) {
+		/*
+		 * Release: a walker whose tdp_read_spte() (acquire) finds
+		 * REMOVED walks again from the root and must then find the
+		 * parent entry's new value, which was written before this.
+		 */
 		uint64_t old = atomic_exchange_explicit(&table[i], TDP_REMOVED_SPTE,
 							memory_order_acq_rel);
 

@@ -426,6 +426,55 @@ static void test_empty_zap_waits_for_pending_flush(void)
 	}
 }
 
+/* Take every free page (linked through their first word); returns the list. */
+static void *hoard_all_pages(void)
+{
+	void *list = NULL, *page;
+
+	for (unsigned int order = PAGE_MAX_ORDER + 1; order-- > 0;)
+		while ((page = page_alloc(order))) {
+			for (unsigned long i = 0; i < (1UL << order); i++) {
+				void **p = (void **)((char *)page + i * PAGE_SIZE);
+
+				*p = list;
+				list = p;
+			}
+		}
+	return list;
+}
+
+static void release_pages(void *list)
+{
+	while (list) {
+		void *next = *(void **)list;
+
+		page_free(list, 0);
+		list = next;
+	}
+}
+
+/* Out of memory: faults say so, and a zap frees its tables the slow way. */
+static void test_out_of_memory(void)
+{
+	for_each_format(f) {
+		struct tdp_mmu_config cfg = tt_config(f);
+		struct tdp_page_cache cache = { 0 }, empty = { 0 };
+		struct tdp_mmu *mmu = tt_create(&cfg);
+		void *hoard;
+
+		map_range_4k(mmu, &cache, 0, 2 * TT_2M, TDP_ACC_READ);
+		tdp_page_cache_release(&cache);
+		hoard = hoard_all_pages();
+		CHECK_EQ_U(fault(mmu, &empty, TT_1G, TDP_ACC_READ), TDP_FAULT_NOMEM);
+		/* No page for the RCU carrier: the zap waits a grace period and frees itself. */
+		CHECK_EQ_U(tdp_mmu_zap_range(mmu, 0, 2 * TT_2M), 2 * TT_2M);
+		CHECK_EQ_U(STAT(mmu, tables_freed), 2);
+		CHECK_EQ_U(STAT(mmu, flushes), 1);
+		release_pages(hoard);
+		tt_destroy(mmu, &cache);
+	}
+}
+
 static void test_zap_exclusive_lock(void)
 {
 	for_each_format(f) {
@@ -584,6 +633,7 @@ int main(void)
 	RUN_TEST(test_zap_yields);
 	RUN_TEST(test_zap_exclusive_lock);
 	RUN_TEST(test_empty_zap_waits_for_pending_flush);
+	RUN_TEST(test_out_of_memory);
 	RUN_TEST(test_destroy_frees_everything);
 	RUN_TEST(test_two_vcpus_same_gfn);
 	RUN_TEST(test_setters_assert_their_locks);
