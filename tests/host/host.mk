@@ -25,6 +25,8 @@ HOST_TORTURE_TESTS += torture_rcu
 HOST_UNIT_TESTS += test_tdp_mmu test_tdp_dirty test_tdp_lock
 HOST_TORTURE_TESTS += torture_tdp
 HOST_SRCS_torture_tdp := tests/host/torture_tdp_vcpu.c
+# The shadow MMU (mm/shadow): docs/SHADOW_MMU.md.
+HOST_UNIT_TESTS += test_shadow_walker
 
 HOST_MM_SRCS := $(sort $(wildcard mm/*.c mm/*/*.c))
 HOST_LIB_SRCS := $(HOST_MM_SRCS) tests/host/platform_host.c

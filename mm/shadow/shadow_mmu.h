@@ -1,0 +1,135 @@
+// SPDX-License-Identifier: MIT
+/*
+ * The shadow-paging MMU: for each guest page table the vCPUs use, a shadow
+ * table in the x86-64 long-mode format that the CPU walks with the guest's
+ * linear addresses, mapping them straight to host frames. Guest page-table
+ * pages are write-protected in the shadow, so the shadow never goes stale:
+ * a guest write to one faults, zaps the shadow pages of that frame and
+ * unprotects it. A reverse map (gfn -> every shadow entry that maps it)
+ * serves zap, dirty logging and aging, and can be walked without any lock.
+ * docs/SHADOW_MMU.md has the design, the protocols and the figures.
+ *
+ * What the backend (SVM, VMX) must do, in guest mode under this MMU:
+ *  - hardware CR3 = shadow_vcpu_root_pa(sv), loaded before every VM entry
+ *    (it changes on shadow_mmu_load_cr3() and when a zap retires a root),
+ *    with the vCPU's TLB flushed whenever it changes (the guest's MOV CR3
+ *    would flush it too);
+ *  - hardware CR0.WP = 1 whatever the guest's (the write protection of
+ *    guest page tables depends on it; the guest's WP=0 is emulated),
+ *    CR4.PAE = 1, CR4.PKE = 0, CR4.SMEP and CR4.SMAP = the guest's,
+ *    EFER.NXE = 1 whatever the guest's (shadow entries use NX);
+ *  - intercept #PF, MOV CR3 and INVLPG; call shadow_mmu_load_cr3() also
+ *    when the guest changes CR0.WP, CR4.SMEP, CR4.SMAP or EFER.NXE;
+ *  - on a #PF exit: call shadow_mmu_page_fault() with the hardware error
+ *    code; re-enter on FIXED and RETRY, inject #PF (CR2 = gva, the given
+ *    error code) on INJECT_PF;
+ *  - on INVLPG: call shadow_mmu_invlpg(), then flush gva from the vCPU's TLB.
+ *
+ * Context: every call takes an online RCU CPU (mm/rcu/rcu.h), holding no
+ * lock and outside any read-side section; never from an interrupt handler.
+ * A vCPU's calls come from one CPU at a time.
+ */
+#pragma once
+
+#include "mm/ept/tdp_mmu.h"
+#include "mm/platform.h"
+#include "mm/rcu/rcu.h"
+
+struct shadow_mmu_config {
+	bool lock_exclusive; /* mmu_lock=exclusive: faults take mmu_lock for write */
+	bool flush_eager;    /* flush=eager: one remote flush per zapped shadow page */
+	bool wp_locked;      /* wp=locked: write-protect via the rmap under mmu_lock (W) instead of lockless */
+	bool age_locked;     /* age=locked: aging under mmu_lock (W) instead of the lockless rmap walk */
+	/* Added: */
+	uint64_t gfn_limit;  /* gfns at or above are treated as no memory (0: 1 << 20, 4 GiB; at most 1 << 28) */
+	unsigned int guest_maxphyaddr; /* the guest's CPUID MAXPHYADDR (0: 48); bits above are reserved */
+};
+
+/* The guest's paging controls at the time of a fault or a CR3 load (64-bit 4-level paging only). */
+struct guest_paging {
+	uint64_t cr3;
+	bool wp, nx, smep, smap, ac; /* CR0.WP, EFER.NXE, CR4.SMEP, CR4.SMAP, RFLAGS.AC */
+	unsigned int cpl;            /* 0 or 3 */
+};
+
+struct shadow_mmu;  /* opaque: mm/shadow/shadow_internal.h */
+struct shadow_vcpu; /* per-vCPU state (page cache topped up outside mmu_lock, current root) */
+
+/* NULL when cfg is out of range or there is no memory. */
+struct shadow_mmu *shadow_mmu_create(const struct shadow_mmu_config *cfg,
+				     const struct tdp_mmu_ops *ops, void *owner);
+/* Frees everything; every vCPU must have been destroyed first. */
+void shadow_mmu_destroy(struct shadow_mmu *m);
+struct shadow_vcpu *shadow_vcpu_create(struct shadow_mmu *m);
+void shadow_vcpu_destroy(struct shadow_vcpu *sv);
+
+/*
+ * A CR3 load (or the first entry): returns the host-physical address of the
+ * shadow root to put in the hardware CR3; 0 when there was no memory for it
+ * (the caller may retry after freeing some). The vCPU keeps its three last
+ * roots, so switching back and forth between address spaces rebuilds nothing.
+ */
+uint64_t shadow_mmu_load_cr3(struct shadow_mmu *m, struct shadow_vcpu *sv,
+			     const struct guest_paging *gp);
+/* Added: the root the hardware CR3 must hold at the next VM entry (0: none yet). */
+uint64_t shadow_vcpu_root_pa(const struct shadow_vcpu *sv);
+
+enum shadow_fault_result {
+	SHADOW_FIXED,     /* the shadow now allows the access (or already did): re-enter */
+	SHADOW_RETRY,     /* raced, or the root changed: reload CR3 from shadow_vcpu_root_pa(), re-enter */
+	SHADOW_INJECT_PF, /* the guest's own tables deny the access: inject #PF */
+	SHADOW_NO_SLOT,   /* the translation or a guest table lies outside guest memory */
+	SHADOW_NOMEM,     /* no memory for a shadow page or an rmap descriptor */
+	/* Added: */
+	SHADOW_READONLY,  /* the guest allows a write, but its memslot is read-only */
+	SHADOW_EMULATE,   /* a write to a guest page table that its own translation uses:
+			     write-protecting it and mapping it writable at once is impossible,
+			     so only instruction emulation makes progress (docs/SHADOW_MMU.md) */
+};
+
+/*
+ * An intercepted guest #PF at gva with the hardware error code; on
+ * SHADOW_INJECT_PF, *inject_error is the exact #PF error code to inject
+ * (CR2 = gva). The error code's W, U and I/D bits give the access (U clear
+ * with cpl 3 is an implicit supervisor access, which SMAP checks whatever AC).
+ */
+enum shadow_fault_result shadow_mmu_page_fault(struct shadow_mmu *m, struct shadow_vcpu *sv,
+					       const struct guest_paging *gp, uint64_t gva,
+					       uint32_t error, uint32_t *inject_error);
+/* The guest invalidated gva: drop the shadow translation of gva under the vCPU's root. */
+void shadow_mmu_invlpg(struct shadow_mmu *m, struct shadow_vcpu *sv, uint64_t gva);
+
+/*
+ * Drop every shadow mapping of [start, end) and every shadow page of a guest
+ * table there; returns once no TLB holds them. Returns the leaves zapped.
+ */
+uint64_t shadow_mmu_zap_range(struct shadow_mmu *m, gfn_t start, gfn_t end);
+/*
+ * Dirty logging, via the rmap: take write access away from every mapping of
+ * [start, end); returns once no TLB can write them. A mapping that was
+ * writable and dirty goes to ops->mark_dirty. Returns the mappings changed.
+ */
+uint64_t shadow_mmu_write_protect_range(struct shadow_mmu *m, gfn_t start, gfn_t end);
+/*
+ * Aging via the rmap: set bit (gfn - start) in young for each gfn that has
+ * a mapping with the accessed bit set, and clear it. Never reports a young
+ * gfn as old. young holds (end - start) bits, in 64-bit words; the call
+ * clears it first. Returns the number of young gfns.
+ */
+uint64_t shadow_mmu_test_and_clear_young(struct shadow_mmu *m, gfn_t start, gfn_t end,
+					 uint64_t *young);
+
+/* The TDP MMU's counters; tables_* count shadow pages. */
+const struct tdp_mmu_stats *shadow_mmu_stats(const struct shadow_mmu *m);
+
+/* Added: what the TDP MMU's counters have no name for. */
+struct shadow_mmu_extra_stats {
+	atomic_ulong pf_injected;       /* faults the guest's own tables denied */
+	atomic_ulong emulate;           /* SHADOW_EMULATE answers */
+	atomic_ulong roots_created;
+	atomic_ulong gfns_unprotected;  /* guest page tables written, their shadow pages zapped */
+	atomic_ulong rmap_walks;        /* lockless rmap walks of one gfn */
+	atomic_ulong rmap_restarts;     /* ... that ended on another chain's nulls and started again */
+	atomic_ulong rmap_fallbacks;    /* ... that gave up and walked under shadow_lock */
+};
+const struct shadow_mmu_extra_stats *shadow_mmu_extra_stats(const struct shadow_mmu *m);
