@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: MIT
 /*
  * Aging: which gfns were used since the last look. It runs under RCU alone,
- * with no mmu_lock, beside faults and zaps: the A bit is cleared with one
+ * with no mmu_lock (except with mmu_lock=exclusive), beside faults and zaps: the A bit is cleared with one
  * atomic fetch_and, and the value that fetch_and returns, not an earlier
  * read, says whether the page was young. So a page whose A bit was set
  * when we cleared it is always reported young; if the leaf was zapped
@@ -54,7 +54,8 @@ static uint64_t tdp_age_range(struct tdp_mmu *mmu, gfn_t start, gfn_t end, uint6
 		return 0;
 	for (uint64_t i = 0; i < (end - start + 63) / 64; i++)
 		young[i] = 0;
-	tdp_op_begin(&op, mmu, TDP_LOCK_NONE);
+	/* mmu_lock=exclusive, the "before": aging takes the write lock like every path. */
+	tdp_op_begin(&op, mmu, mmu->cfg.lock_exclusive ? TDP_LOCK_WRITE : TDP_LOCK_NONE);
 	for_each_tdp_pte(iter, mmu->root_pt, start, end) {
 		uint64_t old = iter.old_spte;
 
