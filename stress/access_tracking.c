@@ -3,7 +3,8 @@
  * scenario=access_tracking: populate, then rounds: the control CPU moves
  * the vCPUs to a new working set, waits until each has been over it once,
  * and ages all guest data (test-and-clear the accessed bits, then one remote
- * flush, so later accesses set them again) while the vCPUs keep touching it.
+ * flush, so later accesses set them again) while the vCPUs keep touching it,
+ * with age=lockless (RCU alone) and then age=locked (mmu_lock for write).
  * Every page of the round's working set was touched after the previous pass:
  * each one reported old counts as an error. Reports the aging pass time and
  * the vCPUs' access rate.
@@ -33,7 +34,7 @@ static bool wait_until(struct vm *vm, volatile uint64_t *word, uint64_t value)
 	return true;
 }
 
-int scenario_access_tracking(void)
+static bool track(bool age_locked)
 {
 	struct tdp_mmu_config mmu = scenario_mmu_config();
 	uint64_t per = option(OPTION_MEM_PER_VCPU), rounds = option(OPTION_ITERATIONS);
@@ -46,9 +47,10 @@ int scenario_access_tracking(void)
 	char keys[128];
 	bool ok;
 
+	mmu.age_locked = age_locked;
 	vm = scenario_vm_create("access_tracking", n, &mmu, (uint64_t[4]){ per });
 	if (!vm)
-		return EXIT_CONFIG;
+		return false;
 	while ((PAGE_SIZE << order) < (pages + 63) / 64 * 8)
 		order++;
 	young = page_alloc(order);
@@ -98,13 +100,21 @@ int scenario_access_tracking(void)
 	for (unsigned int i = 0; i < n; i++)
 		accesses += vm->vcpus[i].result[0];
 	scenario_vm_keys(vm, keys, sizeof(keys));
-	kprintf("RESULT scenario=access_tracking phase=age %s age=lockless rounds=%lu pages=%lu age_cycles_avg=%lu young_avg=%lu vcpu_accesses_per_mcycle=%lu touched_old=%lu\n",
-		keys, (unsigned long)rounds, (unsigned long)pages,
+	kprintf("RESULT scenario=access_tracking phase=age %s age=%s rounds=%lu pages=%lu age_cycles_avg=%lu young_avg=%lu vcpu_accesses_per_mcycle=%lu touched_old=%lu\n",
+		keys, age_locked ? "locked" : "lockless", (unsigned long)rounds, (unsigned long)pages,
 		(unsigned long)(age_sum / (rounds ? rounds : 1)),
 		(unsigned long)(young_sum / (rounds ? rounds : 1)),
 		(unsigned long)(t_loop ? accesses * 1000000 / t_loop : 0), (unsigned long)touched_old);
 	if (young)
 		page_free(young, order);
 	vm_destroy(vm);
-	return ok && !touched_old ? EXIT_PASS : EXIT_FAIL;
+	return ok && !touched_old;
+}
+
+/* Both aging modes in one boot: under RCU alone, then under mmu_lock (W). */
+int scenario_access_tracking(void)
+{
+	bool lockless = track(false), locked = track(true);
+
+	return lockless && locked ? EXIT_PASS : EXIT_FAIL;
 }

@@ -1,8 +1,8 @@
 // SPDX-License-Identifier: MIT
 /*
  * Aging: which gfns were used since the last look. It runs under RCU alone,
- * with no mmu_lock (except with mmu_lock=exclusive), beside faults and zaps: the A bit is cleared with one
- * atomic fetch_and, and the value that fetch_and returns, not an earlier
+ * with no mmu_lock (but with mmu_lock=exclusive or age=locked, the "before"),
+ * beside faults and zaps: the A bit is cleared with one atomic fetch_and, and the value that fetch_and returns, not an earlier
  * read, says whether the page was young. So a page whose A bit was set
  * when we cleared it is always reported young; if the leaf was zapped
  * first there is nothing left to report, and if it was split meanwhile
@@ -54,8 +54,12 @@ static uint64_t tdp_age_range(struct tdp_mmu *mmu, gfn_t start, gfn_t end, uint6
 		return 0;
 	for (uint64_t i = 0; i < (end - start + 63) / 64; i++)
 		young[i] = 0;
-	/* mmu_lock=exclusive, the "before": aging takes the write lock like every path. */
-	tdp_op_begin(&op, mmu, mmu->cfg.lock_exclusive ? TDP_LOCK_WRITE : TDP_LOCK_NONE);
+	/*
+	 * mmu_lock=exclusive or age=locked, the "before": aging takes the write
+	 * lock, and faults wait for it, instead of running under RCU beside them.
+	 */
+	tdp_op_begin(&op, mmu, mmu->cfg.lock_exclusive || mmu->cfg.age_locked ? TDP_LOCK_WRITE
+									     : TDP_LOCK_NONE);
 	for_each_tdp_pte(iter, mmu->root_pt, start, end) {
 		uint64_t old = iter.old_spte;
 

@@ -48,6 +48,7 @@ struct tdp_mmu_config {
 	bool flush_eager;        /* flush=eager: one remote flush per unlinked table */
 	bool wp_locked;          /* wp=locked: write-protect under the write lock */
 	bool split_lazy;         /* split=lazy: write-protect leaves huge pages read-only */
+	bool age_locked;         /* age=locked: aging takes mmu_lock for write (the "before") */
 };
 
 /* Where a gfn lives in host memory: the VM's memslots answer this. */
