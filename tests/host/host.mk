@@ -27,6 +27,7 @@ HOST_TORTURE_TESTS += torture_tdp
 HOST_SRCS_torture_tdp := tests/host/torture_tdp_vcpu.c
 # The shadow MMU (mm/shadow): docs/SHADOW_MMU.md.
 HOST_UNIT_TESTS += test_shadow_walker
+HOST_TORTURE_TESTS += torture_rmap
 
 HOST_MM_SRCS := $(sort $(wildcard mm/*.c mm/*/*.c))
 HOST_LIB_SRCS := $(HOST_MM_SRCS) tests/host/platform_host.c
@@ -41,6 +42,11 @@ HOST_FLAGS_plantfree := $(HOST_DEBUG) -DTDP_PLANT_FREE_BEFORE_FLUSH
 HOST_FLAGS_plantnoflush := $(HOST_DEBUG) -DTDP_PLANT_ZAP_NO_FLUSH
 HOST_FLAGS_bench := -O2
 HOST_VARIANTS := asan tsan plant plantts plantfree plantnoflush bench
+# mm/shadow's planted rmap bugs (rmap-planted below).
+HOST_FLAGS_rmapback := $(HOST_DEBUG) -DRMAP_PLANT_BACKWARD_MOVE
+HOST_FLAGS_rmapnulls := $(HOST_DEBUG) -DRMAP_PLANT_NO_NULLS_CHECK
+HOST_FLAGS_rmapmb := $(HOST_DEBUG) -DRMAP_PLANT_NO_BARRIER
+HOST_VARIANTS += rmapback rmapnulls rmapmb
 
 HOST_ENV := ASAN_OPTIONS=detect_leaks=1:abort_on_error=0 \
 	UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
@@ -147,6 +153,52 @@ tdp-funnel:
 	if [ -n "$$bad" ]; then echo "tdp-funnel: entries written outside tdp_spte.c:"; echo "$$bad"; exit 1; fi; \
 	n=$$(grep -cE '$(TDP_FUNNEL_BAD)' mm/ept/tdp_spte.c); \
 	echo "tdp-funnel: ok, every entry store is in mm/ept/tdp_spte.c ($$n sites)"
+
+# The shadow MMU's rmap (mm/shadow/rmap.c): torture_rmap must catch each
+# planted bug with its own message: $(1) variant, $(2) the bug, $(3) the
+# message, $(4) the phase that shows it.
+.PHONY: rmap-planted model-check
+host-test: rmap-planted model-check
+define RMAP_PLANTED_CHECK
+	@echo "== torture_rmap, $(1) variant ($(2)): must fail"
+	@if timeout 60 $(HOST_BUILD)/$(1)/torture_rmap 8 $(4) >$(HOST_BUILD)/$(1)/torture.log 2>&1; then \
+	  cat $(HOST_BUILD)/$(1)/torture.log; \
+	  echo "rmap-planted: FAIL: $(2) went unnoticed"; exit 1; \
+	fi
+	@if ! grep -q "$(3)" $(HOST_BUILD)/$(1)/torture.log; then \
+	  cat $(HOST_BUILD)/$(1)/torture.log; \
+	  echo "rmap-planted: FAIL: torture_rmap failed, but not by catching $(2)"; exit 1; \
+	fi
+	@grep -m1 "$(3)" $(HOST_BUILD)/$(1)/torture.log | cut -c1-160
+endef
+
+rmap-planted: $(HOST_BUILD)/rmapback/torture_rmap $(HOST_BUILD)/rmapnulls/torture_rmap \
+		$(HOST_BUILD)/rmapmb/torture_rmap
+	$(call RMAP_PLANTED_CHECK,rmapback,a backward move on delete,missed an SPTE present for its whole walk,churn)
+	$(call RMAP_PLANTED_CHECK,rmapnulls,a missing nulls check,missed an SPTE present for its whole walk,churn)
+	$(call RMAP_PLANTED_CHECK,rmapmb,a missing dirty-log barrier,the dirty-log barrier pair is broken,barrier)
+	@echo "rmap-planted: ok, all three planted bugs were caught"
+
+# The pte_list protocol in Promela, checked exhaustively by spin: the
+# property must hold, and each planted bug (a -D to spin) must violate it.
+HOST_MODEL_DIR := $(HOST_BUILD)/model
+model-check:
+	@tools/deps spin
+	@set -e; for v in ok BACKWARD_MOVE NO_NULLS_CHECK; do \
+	  d=$(HOST_MODEL_DIR)/$$v; rm -rf $$d; mkdir -p $$d; \
+	  def=$$([ $$v = ok ] || echo -D$$v); \
+	  (cd $$d && spin $$def -a $(CURDIR)/tests/model/pte_list.pml >spin.log 2>&1 && \
+	   $(HOST_CC) -O2 -DSAFETY -o pan pan.c && ./pan -m100000 >pan.log 2>&1) || \
+	    { cat $$d/spin.log $$d/pan.log 2>/dev/null; echo "model-check: spin failed ($$v)"; exit 1; }; \
+	  if [ $$v = ok ]; then \
+	    grep -q "errors: 0" $$d/pan.log || { cat $$d/pan.log; echo "model-check: FAIL: pte_list.pml is violated"; exit 1; }; \
+	    ! grep -q "search depth too small" $$d/pan.log || { cat $$d/pan.log; echo "model-check: FAIL: the search was cut short"; exit 1; }; \
+	    echo "model-check: pte_list.pml holds: $$(grep -o '[0-9]* states, stored' $$d/pan.log), no assertion violated"; \
+	  else \
+	    grep -q "assertion violated seen_p" $$d/pan.log || { cat $$d/pan.log; echo "model-check: FAIL: -D$$v went unnoticed"; exit 1; }; \
+	    echo "model-check: -D$$v violates it: $$(grep -o 'assertion violated.*' $$d/pan.log)"; \
+	  fi; \
+	done
 
 # mm/ must build with the kernel's flags, with and without MM_DEBUG, and
 # call nothing outside itself but the platform hooks and the mem* builtins.
