@@ -27,6 +27,7 @@ HOST_TORTURE_TESTS += torture_tdp
 HOST_SRCS_torture_tdp := tests/host/torture_tdp_vcpu.c
 # The shadow MMU (mm/shadow): docs/SHADOW_MMU.md.
 HOST_UNIT_TESTS += test_shadow_walker
+HOST_UNIT_TESTS += test_shadow_mmu
 HOST_TORTURE_TESTS += torture_rmap
 
 HOST_MM_SRCS := $(sort $(wildcard mm/*.c mm/*/*.c))
@@ -157,8 +158,8 @@ tdp-funnel:
 # The shadow MMU's rmap (mm/shadow/rmap.c): torture_rmap must catch each
 # planted bug with its own message: $(1) variant, $(2) the bug, $(3) the
 # message, $(4) the phase that shows it.
-.PHONY: rmap-planted model-check
-host-test: rmap-planted model-check
+.PHONY: rmap-planted model-check shadow-funnel
+host-test: rmap-planted model-check shadow-funnel
 define RMAP_PLANTED_CHECK
 	@echo "== torture_rmap, $(1) variant ($(2)): must fail"
 	@if timeout 60 $(HOST_BUILD)/$(1)/torture_rmap 8 $(4) >$(HOST_BUILD)/$(1)/torture.log 2>&1; then \
@@ -178,6 +179,15 @@ rmap-planted: $(HOST_BUILD)/rmapback/torture_rmap $(HOST_BUILD)/rmapnulls/tortur
 	$(call RMAP_PLANTED_CHECK,rmapnulls,a missing nulls check,missed an SPTE present for its whole walk,churn)
 	$(call RMAP_PLANTED_CHECK,rmapmb,a missing dirty-log barrier,the dirty-log barrier pair is broken,barrier)
 	@echo "rmap-planted: ok, all three planted bugs were caught"
+
+# The shadow MMU's SPTE funnel: outside mm/shadow/shadow_spte.c nothing
+# stores to a shadow entry (no "*sptep =", no atomic store, exchange or RMW).
+SHADOW_FUNNEL_BAD := \*sptep[[:space:]]*=[^=]|atomic_(store|exchange|compare_exchange|fetch)[a-z_]*\([[:space:]]*(sptep|&?table\[|&?sp_table)
+shadow-funnel:
+	@bad=$$(grep -nE '$(SHADOW_FUNNEL_BAD)' $$(ls mm/shadow/*.[ch] | grep -v '^mm/shadow/shadow_spte.c$$') || true); \
+	if [ -n "$$bad" ]; then echo "shadow-funnel: entries written outside shadow_spte.c:"; echo "$$bad"; exit 1; fi; \
+	n=$$(grep -cE '$(SHADOW_FUNNEL_BAD)' mm/shadow/shadow_spte.c); \
+	echo "shadow-funnel: ok, every shadow entry store is in mm/shadow/shadow_spte.c ($$n sites)"
 
 # The pte_list protocol in Promela, checked exhaustively by spin: the
 # property must hold, and each planted bug (a -D to spin) must violate it.

@@ -1,0 +1,199 @@
+// SPDX-License-Identifier: MIT
+/*
+ * The fault path. The guest walk (with its A/D updates) and the memslot
+ * lookup run under no lock; then, under mmu_lock (read, or write with
+ * mmu_lock=exclusive) and shadow_lock, the path of shadow pages for gva is
+ * found or built from the root down, and the 4 KiB leaf installed.
+ *
+ * The walk may be stale by then: another vCPU may have changed a guest
+ * entry. Each guest table on the path has a shadow page by the time its
+ * entry is read again, so it is write-protected (and flushed); an entry
+ * that still holds what the walk read cannot change before the shadow
+ * built from it is zapped. One that differs sends the guest back to fault
+ * again (KVM's gpte_changed check).
+ *
+ * A write to a guest table zaps its shadow pages first, which unprotects
+ * it, and maps it writable: the guest's write then goes through. Only when
+ * the table is on the written address's own path is that impossible.
+ */
+#include "mm/shadow/shadow_internal.h"
+
+/* A write to a guest table that the translation of the written address goes through. */
+static bool shadow_is_self_change(const struct guest_walk *w)
+{
+	for (unsigned int level = X86_ROOT_LEVEL; level >= w->level; level--)
+		if (w->table_gfn[level] == w->gfn)
+			return true;
+	return false;
+}
+
+/* Does the guest entry at level still hold what the walk read? */
+static bool shadow_gpte_unchanged(struct shadow_mmu *m, const struct guest_walk *w,
+				  unsigned int level)
+{
+	uint64_t cur;
+
+	return m->guest_mem.read(m->guest_mem.ctx, w->pte_gpa[level], &cur) == GUEST_MEM_OK &&
+	       cur == w->pte[level];
+}
+
+/*
+ * The shadow leaf for this fault. Its rights are the guest's, with three
+ * changes. W only once the guest's D is set (or this is the write that
+ * sets it), so the first write faults and the walker sets D; not while the
+ * gfn is a guest table or the slot logs dirty pages (a read then). And
+ * with CR0.WP = 0 (the hardware's is 1) a supervisor write the guest
+ * allows to a read-only page maps it writable but supervisor-only, with NX
+ * too under SMEP, or the kernel could then run user code (KVM's trick):
+ * a later user access faults and gets the plain mapping back.
+ */
+static uint64_t shadow_make_leaf(const struct guest_paging *gp, const struct guest_walk *w,
+				 const struct tdp_pfn_info *info, uint32_t access, bool tracked)
+{
+	uint64_t gpte = w->pte[w->level];
+	bool write = access & PFERR_WRITE;
+	unsigned int acc = w->access;
+	uint64_t spte = X86_PTE_P | X86_PTE_A | (info->pfn << PAGE_SHIFT) |
+			(gpte & (X86_PTE_PWT | X86_PTE_PCD));
+
+	if (write && !(access & PFERR_USER) && !(acc & ACC_WRITE)) {
+		acc = (acc | ACC_WRITE) & ~ACC_USER;
+		if (gp->smep)
+			acc &= ~ACC_EXEC;
+	}
+	if (gpte & (w->level == 1 ? X86_PTE_PAT_4K : X86_PTE_PAT_HUGE))
+		spte |= X86_PTE_PAT_4K;
+	if (acc & ACC_USER)
+		spte |= X86_PTE_US;
+	if (!(acc & ACC_EXEC))
+		spte |= X86_PTE_NX;
+	if ((acc & ACC_WRITE) && info->writable && !tracked &&
+	    (write || ((gpte & X86_PTE_D) && !info->dirty_logging)))
+		spte |= X86_PTE_RW | (write ? X86_PTE_D : 0);
+	return spte;
+}
+
+/* Would the CPU (CR0.WP = 1, EFER.NXE = 1, the guest's SMEP/SMAP) allow access through spte? */
+static bool shadow_spte_allows(const struct guest_paging *gp, uint64_t spte, uint32_t access)
+{
+	struct guest_paging hw = *gp;
+
+	hw.wp = true;
+	return is_shadow_present(spte) &&
+	       guest_access_allowed(&hw, x86_pte_access(spte, true), access);
+}
+
+/*
+ * Under shadow_lock: from the root down to level 1, find or build each
+ * shadow page of the path and link it, checking each guest entry once its
+ * table is protected; then install the leaf.
+ */
+static enum shadow_fault_result shadow_fetch(struct shadow_op *op, const struct guest_paging *gp,
+					     const struct guest_walk *w, uint64_t gva,
+					     const struct tdp_pfn_info *info, uint32_t access)
+{
+	struct shadow_mmu *m = op->mmu;
+	struct shadow_page *sp = op->sv->root;
+	shadow_ptep_t sptep;
+	uint64_t old, leaf;
+
+	shadow_assert_locked(m);
+	for (unsigned int level = X86_ROOT_LEVEL; level > 1; level--) {
+		union shadow_role role = sp->role;
+		struct shadow_page *child;
+		gfn_t child_gfn;
+		uint64_t spte;
+
+		if (level >= w->level && !shadow_gpte_unchanged(m, w, level))
+			return SHADOW_RETRY; /* sp shadows the table it lives in */
+		role.level = level - 1;
+		if (level > w->level) {
+			/* The guest entry links a table: shadow it, with the rights above it. */
+			role.access = w->pt_access[level - 1];
+			child_gfn = (w->pte[level] & X86_PTE_ADDR_MASK) >> PAGE_SHIFT;
+		} else {
+			/* Inside a guest huge page: a direct page maps its 4 KiB frames. */
+			role.direct = 1;
+			role.access = w->access;
+			child_gfn = w->gfn & ~(x86_pages_per_level(level) - 1);
+		}
+		child = shadow_get_page(op, child_gfn, role);
+		sptep = &sp_table(sp)[x86_pte_index(gva, level)];
+		spte = atomic_load_explicit(sptep, memory_order_relaxed);
+		if (is_shadow_present(spte) && spte_to_child(spte) != child) {
+			shadow_set_spte(op, sptep, 0); /* cannot happen while the guest entry is protected */
+			spte = 0;
+		}
+		if (!is_shadow_present(spte))
+			shadow_set_spte(op, sptep, SHADOW_NONLEAF_BITS | sp_table_pa(child));
+		sp = child;
+	}
+	if (w->level == 1 && !shadow_gpte_unchanged(m, w, 1))
+		return SHADOW_RETRY;
+	sptep = &sp_table(sp)[x86_pte_index(gva, 1)];
+	old = atomic_load_explicit(sptep, memory_order_relaxed);
+	leaf = shadow_make_leaf(gp, w, info, access, shadow_gfn_is_tracked(m, w->gfn));
+	if (shadow_spte_pfn(old) == info->pfn && shadow_spte_allows(gp, old, access)) {
+		shadow_stat_inc(m, faults_spurious); /* another vCPU was quicker */
+		return SHADOW_FIXED;
+	}
+	shadow_set_leaf(op, sptep, w->gfn, leaf);
+	shadow_stat_inc(m, faults_fixed);
+	shadow_stat_inc(m, leaves_mapped[TDP_LEVEL_4K]);
+	return SHADOW_FIXED;
+}
+
+enum shadow_fault_result shadow_mmu_page_fault(struct shadow_mmu *m, struct shadow_vcpu *sv,
+					       const struct guest_paging *gp, uint64_t gva,
+					       uint32_t error, uint32_t *inject_error)
+{
+	uint32_t access = error & PFERR_ACCESS_MASK;
+	bool write = access & PFERR_WRITE;
+	enum shadow_fault_result ret;
+	struct tdp_pfn_info info;
+	struct guest_walk w;
+	struct shadow_op op;
+
+	shadow_stat_inc(m, faults);
+	switch (guest_walk(&m->guest_mem, gp, m->cfg.guest_maxphyaddr, gva, access, &w)) {
+	case GUEST_WALK_OK:
+		break;
+	case GUEST_WALK_FAULT:
+		*inject_error = w.error;
+		shadow_xstat_inc(m, pf_injected);
+		return SHADOW_INJECT_PF;
+	case GUEST_WALK_NO_SLOT:
+		return SHADOW_NO_SLOT;
+	case GUEST_WALK_RETRY:
+		shadow_stat_inc(m, retries);
+		return SHADOW_RETRY;
+	}
+	if (w.gfn >= m->cfg.gfn_limit || !m->ops.gfn_to_pfn(m->owner, w.gfn, &info))
+		return SHADOW_NO_SLOT;
+	if (write && !info.writable)
+		return SHADOW_READONLY;
+	if (write && shadow_is_self_change(&w)) {
+		shadow_xstat_inc(m, emulate);
+		return SHADOW_EMULATE;
+	}
+	if (!shadow_vcpu_topup(sv))
+		return SHADOW_NOMEM;
+
+	shadow_op_begin(&op, m, sv, m->cfg.lock_exclusive ? SHADOW_LOCK_WRITE : SHADOW_LOCK_READ,
+			true);
+	if (shadow_switch_root(&op, gp)) {
+		ret = SHADOW_RETRY; /* the root was zapped, or the controls changed: reload CR3 */
+	} else {
+		if (write && shadow_gfn_is_tracked(m, w.gfn)) {
+			/* The guest writes one of its tables: drop its shadows, then map it writable. */
+			shadow_zap_gfn_pages(&op, w.gfn);
+			shadow_xstat_inc(m, gfns_unprotected);
+		}
+		shadow_gfn_meta_alloc(&op, w.gfn);
+		ret = shadow_fetch(&op, gp, &w, gva, &info, access);
+	}
+	shadow_op_end(&op);
+	if (ret == SHADOW_RETRY)
+		shadow_stat_inc(m, retries);
+	return ret;
+}

@@ -1,0 +1,316 @@
+// SPDX-License-Identifier: MIT
+/*
+ * What the files of mm/shadow share: the shadow page and its role, the
+ * per-gfn metadata (rmap head, write-tracking count), struct shadow_mmu,
+ * the per-vCPU caches, the per-call context (struct shadow_op) that carries
+ * the flush a call owes and the pages waiting for it, and the lock
+ * assertions. Nothing outside mm/shadow includes this but the host tests.
+ *
+ * A shadow page is one naturally aligned order-1 block:
+ *
+ *   block + 0     the table: 512 entries the CPU walks (x86-64 format)
+ *   block + 4096  struct shadow_page: role, gfn, parents, hash link, and
+ *                 the gfn each level-1 entry maps
+ *
+ * so an entry's page and gfn are found from its address alone, which is
+ * all a lockless rmap walker has.
+ */
+#pragma once
+
+#include "mm/ept/tdp_lock.h"
+#include "mm/page_alloc.h"
+#include "mm/shadow/rmap.h"
+#include "mm/shadow/walker.h"
+
+#define SHADOW_PAGE_ORDER 1
+#define SHADOW_BLOCK_SIZE (PAGE_SIZE << SHADOW_PAGE_ORDER)
+#define SHADOW_HASH_BUCKETS 1024
+#define SHADOW_PREV_ROOTS 3
+/* A fault needs at most: three shadow pages below the root, a new root, gfn metadata for
+   the leaf and for three guest tables. */
+#define SHADOW_PAGE_CACHE_MIN 8
+#define SHADOW_PAGE_CACHE_SIZE 12
+#define SHADOW_META_GFNS 512 /* gfns per metadata chunk: 512 * 16 bytes, one order-1 block */
+#define SHADOW_DEFAULT_GFN_LIMIT (1ULL << 20)
+#define SHADOW_MAX_GFN_LIMIT (1ULL << 28)
+/* Lockless rmap walks that end on another chain before one falls back to shadow_lock. */
+#define SHADOW_RMAP_MAX_RESTARTS 8
+
+/* --- shadow entries -------------------------------------------------- */
+
+/*
+ * Frozen: what every entry of a zapped shadow page holds until it is freed.
+ * Not present (bit 0 clear), and the marker lives in bits 58:52, which the
+ * CPU ignores in a non-present entry. W and A are clear, so a lockless
+ * walker's atomic clear of either leaves it as it is.
+ */
+#define SHADOW_REMOVED_SPTE 0x05a0000000000000ULL
+/* What MM_DEBUG builds write over a shadow table before it is freed. */
+#define SHADOW_FREED_POISON 0x6b6b6b6b6b6b6b00ULL
+/* A link to a lower shadow table allows everything: the leaf decides. */
+#define SHADOW_NONLEAF_BITS (X86_PTE_P | X86_PTE_RW | X86_PTE_US | X86_PTE_A)
+
+_Static_assert(!(SHADOW_REMOVED_SPTE & (X86_PTE_P | X86_PTE_RW | X86_PTE_A)),
+	       "REMOVED is not present and has neither W nor A");
+_Static_assert(!(SHADOW_FREED_POISON & X86_PTE_P), "poison is not present");
+
+static inline bool is_shadow_present(uint64_t spte)
+{
+	return spte & X86_PTE_P;
+}
+
+/* The tables form a tree of level 4..1; only level 1 holds leaves (4 KiB shadow pages). */
+static inline bool is_shadow_leaf(uint64_t spte, unsigned int level)
+{
+	return level == 1 && is_shadow_present(spte);
+}
+
+static inline uint64_t shadow_spte_pfn(uint64_t spte)
+{
+	return (spte & X86_PTE_ADDR_MASK) >> PAGE_SHIFT;
+}
+
+/* --- shadow pages ---------------------------------------------------- */
+
+/*
+ * Everything that makes two shadows of one guest table differ. access: the
+ * rights of the guest entries above it (the leaf's rights are ANDed with
+ * them). direct: no guest table behind it, it maps a guest 2 MiB or 1 GiB
+ * page with 4 KiB shadow entries from gfn on. cr0_wp, efer_nx and the
+ * *_andnot_wp bits: the guest controls that change which shadow entries
+ * the fault path builds (CR0.WP = 0 makes supervisor writes to read-only
+ * user pages map with U clear, and NX too under SMEP).
+ */
+union shadow_role {
+	uint32_t word;
+	struct {
+		uint32_t level : 3;
+		uint32_t access : 3;
+		uint32_t direct : 1;
+		uint32_t cr0_wp : 1;
+		uint32_t efer_nx : 1;
+		uint32_t smep_andnot_wp : 1;
+		uint32_t smap_andnot_wp : 1;
+	};
+};
+
+struct shadow_mmu;
+
+struct shadow_page {
+	/* Immutable from creation to the free (lockless rmap walkers read them). */
+	gfn_t gfn;               /* the guest table shadowed; direct: the first gfn mapped */
+	union shadow_role role;
+	struct shadow_mmu *mmu;
+
+	/* shadow_lock must be held when using these: */
+	struct shadow_page *hash_next;
+	struct pte_list_head parents; /* the entries linking to this table */
+	unsigned int root_count;      /* vCPUs holding it as a root (current or previous) */
+	bool zapped;                  /* out of the hash, entries frozen; freed once unreferenced */
+
+	/* The zapping call's, until call_rcu() takes it: */
+	struct shadow_page *free_next;
+	struct rcu_head rcu;
+
+	/*
+	 * gfn + 1 that each level-1 entry of an indirect page maps (0: never
+	 * mapped). Written under shadow_lock before the entry first becomes
+	 * present, and never changed while the page lives: the guest entry it
+	 * comes from is write-protected, and a write to it zaps this page.
+	 */
+	_Atomic uint32_t slot_gfn[X86_PTES_PER_TABLE];
+};
+
+_Static_assert(sizeof(struct shadow_page) <= PAGE_SIZE, "the header fits the block's second page");
+
+static inline shadow_ptep_t sp_table(struct shadow_page *sp)
+{
+	return (shadow_ptep_t)((char *)sp - PAGE_SIZE);
+}
+
+static inline uint64_t sp_table_pa(struct shadow_page *sp)
+{
+	return platform_virt_to_phys((void *)sp_table(sp));
+}
+
+static inline struct shadow_page *sptep_to_sp(shadow_ptep_t sptep)
+{
+	return (struct shadow_page *)(((uintptr_t)sptep & ~(uintptr_t)(SHADOW_BLOCK_SIZE - 1)) +
+				      PAGE_SIZE);
+}
+
+static inline unsigned int sptep_index(shadow_ptep_t sptep)
+{
+	return (unsigned int)(((uintptr_t)sptep & (PAGE_SIZE - 1)) / sizeof(uint64_t));
+}
+
+/* The page a non-leaf entry links to. */
+static inline struct shadow_page *spte_to_child(uint64_t spte)
+{
+	return (struct shadow_page *)((char *)platform_phys_to_virt(spte & X86_PTE_ADDR_MASK) +
+				      PAGE_SIZE);
+}
+
+#define SHADOW_NO_GFN (~(gfn_t)0)
+
+/* The gfn the level-1 entry sptep maps, or SHADOW_NO_GFN; safe for lockless walkers. */
+static inline gfn_t sptep_gfn(shadow_ptep_t sptep)
+{
+	struct shadow_page *sp = sptep_to_sp(sptep);
+	unsigned int i = sptep_index(sptep);
+	uint32_t g;
+
+	if (sp->role.direct)
+		return sp->gfn + i;
+	g = atomic_load_explicit(&sp->slot_gfn[i], memory_order_relaxed);
+	return g ? (gfn_t)g - 1 : SHADOW_NO_GFN;
+}
+
+/* --- per-gfn metadata --------------------------------------------------- */
+
+struct shadow_gfn_meta {
+	struct pte_list_head rmap; /* writers: shadow_lock; readers: lockless under RCU */
+	unsigned int write_track;  /* shadow_lock: indirect shadow pages of this gfn */
+	unsigned int pad;
+};
+
+_Static_assert(sizeof(struct shadow_gfn_meta) * SHADOW_META_GFNS == SHADOW_BLOCK_SIZE,
+	       "a metadata chunk is one block");
+
+/* --- the MMU ----------------------------------------------------------- */
+
+struct shadow_cpu_stats {
+	struct tdp_mmu_stats s;
+	struct shadow_mmu_extra_stats x;
+} __cacheline_aligned;
+
+struct shadow_mmu {
+	/* Immutable after shadow_mmu_create(). */
+	struct shadow_mmu_config cfg;
+	struct tdp_mmu_ops ops;
+	void *owner;
+	unsigned int alloc_order, dir_order;
+	struct guest_mem guest_mem; /* guest-physical memory through ops.gfn_to_pfn */
+	/* Metadata chunks by gfn / SHADOW_META_GFNS: published once (release), freed at destroy. */
+	_Atomic(struct shadow_gfn_meta *) *meta_dir;
+
+	/*
+	 * mmu_lock, read: may change shadow pages (with shadow_lock); write:
+	 * no other call changes them (mmu_lock=exclusive faults, the locked
+	 * write-protect and aging twins, destroy). Lockless rmap walkers and
+	 * the CPU's A/D updates take neither.
+	 */
+	struct tdp_lock mmu_lock;
+	spinlock_t shadow_lock;
+	/* shadow_lock must be held when using these: */
+	struct shadow_page *hash[SHADOW_HASH_BUCKETS]; /* by gfn, every role; zapped pages leave */
+	unsigned long nr_vcpus;
+
+	/*
+	 * Calls that may have taken access away and not flushed yet: raised
+	 * (seq_cst) before such a change, lowered after the flush. A zap or
+	 * write-protect that finds nothing left to change flushes itself when
+	 * another call's flush is pending (as in mm/ept).
+	 */
+	atomic_uint unflushed __cacheline_aligned;
+
+	struct shadow_cpu_stats cpu_stats[PLATFORM_MAX_CPUS];
+	struct tdp_mmu_stats stats;             /* shadow_mmu_stats()'s sum */
+	struct shadow_mmu_extra_stats extra;    /* shadow_mmu_extra_stats()'s sum */
+};
+
+struct shadow_vcpu {
+	struct shadow_mmu *mmu; /* immutable */
+	/* The vCPU's own calls only (one CPU at a time); the roots' counts are shadow_lock's. */
+	struct shadow_page *root;
+	struct shadow_page *prev_roots[SHADOW_PREV_ROOTS];
+	void *pages[SHADOW_PAGE_CACHE_SIZE]; /* zeroed blocks, topped up outside the locks */
+	unsigned int nr_pages;
+	struct rmap_desc_reserve descs;
+};
+
+/* Counters are bumped by their own CPU only: a relaxed load and store, no locked RMW. */
+#define shadow_stat_add_(m, part, field, n)                                             \
+	do {                                                                            \
+		atomic_ulong *sh_c_ = &(m)->cpu_stats[platform_cpu_id()].part.field;    \
+		atomic_store_explicit(sh_c_,                                            \
+				      atomic_load_explicit(sh_c_, memory_order_relaxed) + (n), \
+				      memory_order_relaxed);                            \
+	} while (0)
+#define shadow_stat_add(m, field, n) shadow_stat_add_(m, s, field, n)
+#define shadow_stat_inc(m, field) shadow_stat_add_(m, s, field, 1)
+#define shadow_xstat_add(m, field, n) shadow_stat_add_(m, x, field, n)
+#define shadow_xstat_inc(m, field) shadow_stat_add_(m, x, field, 1)
+
+/* Lock preconditions: the first line of every function that has one. */
+#ifdef MM_DEBUG
+#define shadow_assert_locked(m) \
+	BUG_ON(atomic_load_explicit(&(m)->shadow_lock.owner, memory_order_relaxed) != \
+	       platform_cpu_id() + 1)
+#define shadow_assert_write_locked(m) BUG_ON(!tdp_lock_held_write(&(m)->mmu_lock))
+#define shadow_assert_rcu() RCU_CHECK(rcu_read_lock_held(), "shadow: needs rcu_read_lock")
+#else
+#define shadow_assert_locked(m) do { (void)(m); } while (0)
+#define shadow_assert_write_locked(m) do { (void)(m); } while (0)
+#define shadow_assert_rcu() do { } while (0)
+#endif
+
+enum shadow_lock_mode {
+	SHADOW_LOCK_NONE,  /* RCU only: lockless rmap walks */
+	SHADOW_LOCK_READ,  /* mmu_lock (R), and shadow_lock */
+	SHADOW_LOCK_WRITE, /* mmu_lock (W); shadow_lock too unless the caller says not */
+};
+
+/*
+ * One call's context, on its stack: the locks it holds, the remote flush
+ * it owes, and the zapped pages that may be freed only after that flush.
+ */
+struct shadow_op {
+	struct shadow_mmu *mmu;
+	struct shadow_vcpu *sv;   /* whose caches a fault or CR3 load takes from; NULL otherwise */
+	enum shadow_lock_mode lock;
+	bool locked;              /* holds shadow_lock */
+	bool flush;               /* a change needs a remote flush before anything is freed */
+	bool counted;             /* holds one count of mmu->unflushed */
+	bool guarantees_flushed;  /* returns only once no TLB holds what its range lost */
+	bool zapping;             /* shadow_mmu_zap_range(), for flush=eager's leaf batches */
+	struct shadow_page *zapped; /* waiting for the flush, then call_rcu() */
+	uint64_t leaves_zapped;   /* present leaves that went away */
+	uint64_t write_protected; /* writable leaves that lost W */
+};
+
+/* shadow_mmu.c: the call context. */
+void shadow_op_begin(struct shadow_op *op, struct shadow_mmu *m, struct shadow_vcpu *sv,
+		     enum shadow_lock_mode lock, bool take_shadow_lock);
+void shadow_op_end(struct shadow_op *op);
+bool shadow_vcpu_topup(struct shadow_vcpu *sv);
+void *shadow_cache_pop(struct shadow_op *op);
+
+/* shadow_page.c: roles, the hash, page life, gfn metadata and write tracking. */
+union shadow_role shadow_root_role(const struct guest_paging *gp);
+gfn_t shadow_root_gfn(const struct shadow_mmu *m, const struct guest_paging *gp);
+struct shadow_page *shadow_get_page(struct shadow_op *op, gfn_t gfn, union shadow_role role);
+void shadow_page_free_rcu(struct rcu_head *head);
+struct shadow_gfn_meta *shadow_gfn_meta(struct shadow_mmu *m, gfn_t gfn);
+struct shadow_gfn_meta *shadow_gfn_meta_alloc(struct shadow_op *op, gfn_t gfn);
+bool shadow_gfn_is_tracked(struct shadow_mmu *m, gfn_t gfn);
+void shadow_untrack_gfn(struct shadow_op *op, gfn_t gfn);
+uint64_t shadow_zap_gfn_pages(struct shadow_op *op, gfn_t gfn);
+void shadow_hash_remove(struct shadow_mmu *m, struct shadow_page *sp);
+struct shadow_page *shadow_hash_any(struct shadow_mmu *m);
+
+/* shadow_spte.c: the only code that stores to a shadow entry. */
+uint64_t shadow_set_spte(struct shadow_op *op, shadow_ptep_t sptep, uint64_t new_spte);
+uint64_t shadow_set_leaf(struct shadow_op *op, shadow_ptep_t sptep, gfn_t gfn, uint64_t new_spte);
+uint64_t shadow_clear_spte_bits(struct shadow_op *op, shadow_ptep_t sptep, uint64_t mask);
+void shadow_zap_page(struct shadow_op *op, struct shadow_page *sp);
+void shadow_op_flush(struct shadow_op *op);
+void shadow_op_count_unflushed(struct shadow_op *op);
+
+/* shadow_mmu.c: roots. */
+void shadow_put_root(struct shadow_op *op, struct shadow_page *sp);
+bool shadow_switch_root(struct shadow_op *op, const struct guest_paging *gp);
+
+/* shadow_dirty_age.c: one gfn's rmap, lockless (falling back to shadow_lock) or locked. */
+uint64_t shadow_rmap_write_protect(struct shadow_op *op, struct pte_list_head *head, gfn_t gfn);
+bool shadow_rmap_test_and_clear_young(struct shadow_op *op, struct pte_list_head *head, gfn_t gfn);

@@ -1,0 +1,361 @@
+// SPDX-License-Identifier: MIT
+/*
+ * The shadow MMU's life: create and destroy, the vCPUs and their caches,
+ * the roots (a vCPU holds its current root and its last few, so switching
+ * address spaces back and forth rebuilds nothing), guest memory access
+ * for the walker, how a call takes its locks, and the counters.
+ */
+#include "mm/shadow/shadow_internal.h"
+
+/* --- guest memory, through the memslots ------------------------------------ */
+
+static _Atomic uint64_t *shadow_guest_word(struct shadow_mmu *m, uint64_t gpa)
+{
+	gfn_t gfn = gpa >> PAGE_SHIFT;
+	struct tdp_pfn_info info;
+
+	if (gfn >= m->cfg.gfn_limit || !m->ops.gfn_to_pfn(m->owner, gfn, &info))
+		return NULL;
+	return platform_phys_to_virt((info.pfn << PAGE_SHIFT) | (gpa & (PAGE_SIZE - 1) & ~7ULL));
+}
+
+/* The guest writes its tables at any time: every access is one atomic 8-byte access. */
+static enum guest_mem_result shadow_guest_read(void *ctx, uint64_t gpa, uint64_t *val)
+{
+	_Atomic uint64_t *word = shadow_guest_word(ctx, gpa);
+
+	if (!word)
+		return GUEST_MEM_NO_SLOT;
+	*val = atomic_load_explicit(word, memory_order_relaxed);
+	return GUEST_MEM_OK;
+}
+
+static enum guest_mem_result shadow_guest_cmpxchg(void *ctx, uint64_t gpa, uint64_t old,
+						  uint64_t new_val)
+{
+	_Atomic uint64_t *word = shadow_guest_word(ctx, gpa);
+
+	if (!word)
+		return GUEST_MEM_NO_SLOT;
+	return atomic_compare_exchange_strong(word, &old, new_val) ? GUEST_MEM_OK
+								    : GUEST_MEM_CHANGED;
+}
+
+/* --- a call's locks ------------------------------------------------------------ */
+
+void shadow_op_begin(struct shadow_op *op, struct shadow_mmu *m, struct shadow_vcpu *sv,
+		     enum shadow_lock_mode lock, bool take_shadow_lock)
+{
+	unsigned int cpu = platform_cpu_id();
+
+	*op = (struct shadow_op){ .mmu = m, .sv = sv, .lock = lock };
+	if (lock == SHADOW_LOCK_READ) {
+		tdp_read_lock(&m->mmu_lock, cpu);
+		shadow_stat_inc(m, lock_read);
+	} else if (lock == SHADOW_LOCK_WRITE) {
+		tdp_write_lock(&m->mmu_lock, cpu);
+		shadow_stat_inc(m, lock_write);
+	}
+	rcu_read_lock();
+	if (take_shadow_lock) {
+		spin_lock(&m->shadow_lock);
+		op->locked = true;
+	}
+}
+
+/*
+ * shadow_lock goes first: what the call zapped is unreachable already, and
+ * its flush need not hold up other faults. A zap or write-protect that
+ * found its range already changed by another call whose flush has not
+ * returned flushes as well (its caller relies on no TLB holding what the
+ * range lost); the load of unflushed pairs with the seq_cst add in
+ * shadow_op_count_unflushed().
+ */
+void shadow_op_end(struct shadow_op *op)
+{
+	struct shadow_mmu *m = op->mmu;
+
+	if (op->locked)
+		spin_unlock(&m->shadow_lock);
+	if (op->guarantees_flushed && !op->flush &&
+	    atomic_load(&m->unflushed) > (op->counted ? 1u : 0u))
+		op->flush = true;
+	shadow_op_flush(op);
+	if (op->counted)
+		atomic_fetch_sub(&m->unflushed, 1); /* after our flush returned */
+	rcu_read_unlock();
+	if (op->lock == SHADOW_LOCK_READ)
+		tdp_read_unlock(&m->mmu_lock, platform_cpu_id());
+	else if (op->lock == SHADOW_LOCK_WRITE)
+		tdp_write_unlock(&m->mmu_lock);
+	shadow_stat_add(m, leaves_zapped, op->leaves_zapped);
+}
+
+static enum shadow_lock_mode shadow_change_lock(const struct shadow_mmu *m)
+{
+	return m->cfg.lock_exclusive ? SHADOW_LOCK_WRITE : SHADOW_LOCK_READ;
+}
+
+/* --- the vCPU's caches ------------------------------------------------------------ */
+
+/* Outside the locks: zeroing 8 KiB blocks does not belong under shadow_lock. */
+bool shadow_vcpu_topup(struct shadow_vcpu *sv)
+{
+	if (sv->nr_pages < SHADOW_PAGE_CACHE_MIN) {
+		while (sv->nr_pages < SHADOW_PAGE_CACHE_SIZE) {
+			void *block = page_alloc_zeroed(SHADOW_PAGE_ORDER);
+
+			if (!block)
+				break;
+			sv->pages[sv->nr_pages++] = block;
+		}
+	}
+	return sv->nr_pages >= SHADOW_PAGE_CACHE_MIN && rmap_desc_reserve_topup(&sv->descs);
+}
+
+void *shadow_cache_pop(struct shadow_op *op)
+{
+	BUG_ON(!op->sv || !op->sv->nr_pages); /* topped up for the worst case before the locks */
+	return op->sv->pages[--op->sv->nr_pages];
+}
+
+/* --- roots --------------------------------------------------------------------- */
+
+void shadow_put_root(struct shadow_op *op, struct shadow_page *sp)
+{
+	shadow_assert_locked(op->mmu);
+	BUG_ON(!sp->root_count);
+	if (--sp->root_count)
+		return;
+	if (!sp->zapped) {
+		shadow_zap_page(op, sp); /* unreferenced now: goes with everything below it */
+		return;
+	}
+	/* Zapped while in use (frozen since): its last CR3 user has let go. */
+	sp->free_next = op->zapped;
+	op->zapped = sp;
+	op->flush = true;
+}
+
+static bool shadow_root_matches(struct shadow_page *sp, gfn_t gfn, union shadow_role role)
+{
+	return sp && !sp->zapped && sp->gfn == gfn && sp->role.word == role.word;
+}
+
+/*
+ * Make the vCPU's root the one for gp's CR3 and controls. The old root
+ * becomes the newest previous one; the oldest previous one, and any that
+ * was zapped meanwhile, are let go. Returns false if the root was right.
+ */
+bool shadow_switch_root(struct shadow_op *op, const struct guest_paging *gp)
+{
+	struct shadow_vcpu *sv = op->sv;
+	union shadow_role role = shadow_root_role(gp);
+	gfn_t gfn = shadow_root_gfn(op->mmu, gp);
+	struct shadow_page *left[SHADOW_PREV_ROOTS + 1], *root = NULL;
+	unsigned int nr = 0, kept = 0;
+
+	shadow_assert_locked(op->mmu);
+	if (shadow_root_matches(sv->root, gfn, role))
+		return false;
+	for (unsigned int i = 0; i < SHADOW_PREV_ROOTS; i++) {
+		if (!root && shadow_root_matches(sv->prev_roots[i], gfn, role)) {
+			root = sv->prev_roots[i];
+			sv->prev_roots[i] = NULL;
+		}
+	}
+	if (!root) {
+		root = shadow_get_page(op, gfn, role);
+		root->root_count++;
+	}
+	/* Newest first: the root we leave, then the previous ones. */
+	if (sv->root)
+		left[nr++] = sv->root;
+	for (unsigned int i = 0; i < SHADOW_PREV_ROOTS; i++)
+		if (sv->prev_roots[i])
+			left[nr++] = sv->prev_roots[i];
+	sv->root = root;
+	for (unsigned int i = 0; i < nr; i++) {
+		if (left[i]->zapped || kept == SHADOW_PREV_ROOTS)
+			shadow_put_root(op, left[i]);
+		else
+			sv->prev_roots[kept++] = left[i];
+	}
+	while (kept < SHADOW_PREV_ROOTS)
+		sv->prev_roots[kept++] = NULL;
+	return true;
+}
+
+uint64_t shadow_mmu_load_cr3(struct shadow_mmu *m, struct shadow_vcpu *sv,
+			     const struct guest_paging *gp)
+{
+	struct shadow_op op;
+	uint64_t pa;
+
+	if (!shadow_vcpu_topup(sv))
+		return 0;
+	shadow_op_begin(&op, m, sv, shadow_change_lock(m), true);
+	shadow_switch_root(&op, gp);
+	pa = sp_table_pa(sv->root);
+	shadow_op_end(&op);
+	return pa;
+}
+
+uint64_t shadow_vcpu_root_pa(const struct shadow_vcpu *sv)
+{
+	return sv->root ? sp_table_pa(sv->root) : 0;
+}
+
+/* --- create, destroy --------------------------------------------------------------- */
+
+struct shadow_vcpu *shadow_vcpu_create(struct shadow_mmu *m)
+{
+	struct shadow_vcpu *sv = page_alloc_zeroed(0);
+
+	_Static_assert(sizeof(struct shadow_vcpu) <= PAGE_SIZE, "a vCPU's state fits a page");
+	if (!sv)
+		return NULL;
+	sv->mmu = m;
+	spin_lock(&m->shadow_lock);
+	m->nr_vcpus++;
+	spin_unlock(&m->shadow_lock);
+	return sv;
+}
+
+void shadow_vcpu_destroy(struct shadow_vcpu *sv)
+{
+	struct shadow_mmu *m;
+	struct shadow_op op;
+
+	if (!sv)
+		return;
+	m = sv->mmu;
+	shadow_op_begin(&op, m, sv, shadow_change_lock(m), true);
+	if (sv->root)
+		shadow_put_root(&op, sv->root);
+	for (unsigned int i = 0; i < SHADOW_PREV_ROOTS; i++)
+		if (sv->prev_roots[i])
+			shadow_put_root(&op, sv->prev_roots[i]);
+	m->nr_vcpus--;
+	shadow_op_end(&op);
+	while (sv->nr_pages)
+		page_free(sv->pages[--sv->nr_pages], SHADOW_PAGE_ORDER);
+	rmap_desc_reserve_release(&sv->descs);
+	page_free(sv, 0);
+}
+
+static unsigned int order_for(size_t bytes)
+{
+	unsigned int order = 0;
+
+	while ((PAGE_SIZE << order) < bytes)
+		order++;
+	return order;
+}
+
+struct shadow_mmu *shadow_mmu_create(const struct shadow_mmu_config *cfg,
+				     const struct tdp_mmu_ops *ops, void *owner)
+{
+	struct shadow_mmu_config c = *cfg;
+	struct shadow_mmu *m;
+
+	if (!c.gfn_limit)
+		c.gfn_limit = SHADOW_DEFAULT_GFN_LIMIT;
+	if (!c.guest_maxphyaddr)
+		c.guest_maxphyaddr = 48;
+	if (!ops || !ops->gfn_to_pfn || c.gfn_limit > SHADOW_MAX_GFN_LIMIT ||
+	    c.guest_maxphyaddr < 32 || c.guest_maxphyaddr > 52)
+		return NULL;
+	rmap_init();
+	m = page_alloc_zeroed(order_for(sizeof(*m)));
+	if (!m)
+		return NULL;
+	m->alloc_order = order_for(sizeof(*m));
+	m->dir_order = order_for((c.gfn_limit + SHADOW_META_GFNS - 1) / SHADOW_META_GFNS *
+				 sizeof(*m->meta_dir));
+	m->meta_dir = page_alloc_zeroed(m->dir_order);
+	if (!m->meta_dir) {
+		page_free(m, m->alloc_order);
+		return NULL;
+	}
+	m->cfg = c;
+	m->ops = *ops;
+	m->owner = owner;
+	m->guest_mem = (struct guest_mem){ .read = shadow_guest_read,
+					   .cmpxchg = shadow_guest_cmpxchg, .ctx = m };
+	tdp_lock_init(&m->mmu_lock);
+	spin_lock_init(&m->shadow_lock, "shadow_lock");
+	return m;
+}
+
+/*
+ * Zap every shadow page (they go through the usual flush and call_rcu),
+ * wait for every callback that may still count into this MMU, then free
+ * the metadata and the MMU itself.
+ */
+void shadow_mmu_destroy(struct shadow_mmu *m)
+{
+	uint64_t chunks;
+	struct shadow_page *sp;
+	struct shadow_op op;
+
+	if (!m)
+		return;
+	BUG_ON(m->nr_vcpus); /* each vCPU lets go of its roots first */
+	shadow_op_begin(&op, m, NULL, SHADOW_LOCK_WRITE, true);
+	while ((sp = shadow_hash_any(m)))
+		shadow_zap_page(&op, sp);
+	shadow_op_end(&op);
+	rcu_barrier();
+	chunks = (m->cfg.gfn_limit + SHADOW_META_GFNS - 1) / SHADOW_META_GFNS;
+	for (uint64_t i = 0; i < chunks; i++) {
+		struct shadow_gfn_meta *chunk = atomic_load_explicit(&m->meta_dir[i],
+								     memory_order_relaxed);
+
+		if (!chunk)
+			continue;
+		for (unsigned int g = 0; g < SHADOW_META_GFNS; g++)
+			BUG_ON(!pte_list_empty(&chunk[g].rmap) || chunk[g].write_track);
+		page_free(chunk, SHADOW_PAGE_ORDER);
+	}
+	page_free(m->meta_dir, m->dir_order);
+	page_free(m, m->alloc_order);
+}
+
+/* --- counters -------------------------------------------------------------------- */
+
+static void shadow_sum(atomic_ulong *out, const struct shadow_mmu *m, size_t offset, size_t bytes)
+{
+	for (size_t i = 0; i < bytes / sizeof(atomic_ulong); i++) {
+		unsigned long sum = 0;
+
+		for (unsigned int cpu = 0; cpu < platform_nr_cpus(); cpu++) {
+			const atomic_ulong *in = (const atomic_ulong *)((const char *)&m->cpu_stats[cpu] +
+									offset);
+
+			sum += atomic_load_explicit(&in[i], memory_order_relaxed);
+		}
+		atomic_store_explicit(&out[i], sum, memory_order_relaxed);
+	}
+}
+
+const struct tdp_mmu_stats *shadow_mmu_stats(const struct shadow_mmu *cm)
+{
+	struct shadow_mmu *m = (struct shadow_mmu *)cm;
+
+	_Static_assert(sizeof(struct tdp_mmu_stats) % sizeof(atomic_ulong) == 0, "counters only");
+	shadow_sum((atomic_ulong *)&m->stats, m, offsetof(struct shadow_cpu_stats, s),
+		   sizeof(m->stats));
+	return &m->stats;
+}
+
+const struct shadow_mmu_extra_stats *shadow_mmu_extra_stats(const struct shadow_mmu *cm)
+{
+	struct shadow_mmu *m = (struct shadow_mmu *)cm;
+
+	_Static_assert(sizeof(struct shadow_mmu_extra_stats) % sizeof(atomic_ulong) == 0,
+		       "counters only");
+	shadow_sum((atomic_ulong *)&m->extra, m, offsetof(struct shadow_cpu_stats, x),
+		   sizeof(m->extra));
+	return &m->extra;
+}

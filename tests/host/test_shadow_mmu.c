@@ -1,0 +1,447 @@
+// SPDX-License-Identifier: MIT
+/*
+ * Unit tests for the shadow MMU (mm/shadow): faults at 4 KiB and inside
+ * guest 2 MiB and 1 GiB pages, injected #PFs with their error codes, CR3
+ * switches and the previous roots, INVLPG, a write to a guest page table
+ * (zap and unprotect) and one that needs emulation, frames mapped many
+ * times (multi-entry rmaps), zap, write-protect and aging (lockless and
+ * locked, flush batched and eager), dirty logging, CR0.WP = 0 emulation,
+ * and teardown by the allocator's counts. The random comparison against
+ * the guest's own tables and the threaded test are in test_shadow_random.c.
+ */
+#define _GNU_SOURCE
+#include "tests/host/test_shadow.h"
+
+#define GVA_A 0x0000123456789000ULL
+#define FRAME_A 0x300
+
+static struct shadow_mmu *mmu;
+static struct shadow_vcpu *vcpu;
+
+static void start(const struct shadow_mmu_config *cfg)
+{
+	ts_guest_create();
+	mmu = ts_create(cfg);
+	vcpu = shadow_vcpu_create(mmu);
+	CHECK(vcpu != NULL);
+}
+
+static void finish(void)
+{
+	ts_destroy(mmu, &vcpu, 1);
+}
+
+static void test_fault_4k_read_then_write(void)
+{
+	struct shadow_mmu_config cfg = { 0 };
+	struct guest_paging gp = ts_paging(0x80);
+	struct ts_outcome o;
+	gfn_t pt;
+	uint64_t leaf;
+
+	start(&cfg);
+	pt = ts_map(0x80, GVA_A, 1, FRAME_A, X86_PTE_RW | X86_PTE_US);
+	CHECK(shadow_mmu_load_cr3(mmu, vcpu, &gp) != 0);
+	CHECK_EQ_U(shadow_mmu_load_cr3(mmu, vcpu, &gp), shadow_vcpu_root_pa(vcpu));
+	gp.cpl = 3;
+	o = ts_access(mmu, vcpu, &gp, GVA_A, PFERR_USER);
+	CHECK_EQ_U(o.error, TS_ALLOWED);
+	CHECK_EQ_U(o.faults, 1);
+	CHECK_EQ_U(o.pfn, ts_guest_pfn + FRAME_A);
+	/* A in every guest entry used, no D; the leaf is read-only until the guest's D is set. */
+	for (unsigned int level = 1; level <= 4; level++)
+		CHECK(atomic_load(ts_walk_gpte(0x80, GVA_A, level)) & X86_PTE_A);
+	CHECK(!(atomic_load(ts_gpte(pt, x86_pte_index(GVA_A, 1))) & X86_PTE_D));
+	leaf = ts_shadow_leaf(vcpu, GVA_A, NULL);
+	CHECK((leaf & (X86_PTE_P | X86_PTE_US | X86_PTE_A)) == (X86_PTE_P | X86_PTE_US | X86_PTE_A));
+	CHECK(!(leaf & (X86_PTE_RW | X86_PTE_NX)));
+	CHECK_EQ_U(ts_rmap_count(mmu, FRAME_A), 1);
+	CHECK(!ts_dirty(FRAME_A));
+	/* The write faults once: D in the guest entry, a writable dirty leaf, the log told. */
+	o = ts_access(mmu, vcpu, &gp, GVA_A, PFERR_USER | PFERR_WRITE);
+	CHECK_EQ_U(o.error, TS_ALLOWED);
+	CHECK_EQ_U(o.faults, 1);
+	CHECK(atomic_load(ts_gpte(pt, x86_pte_index(GVA_A, 1))) & X86_PTE_D);
+	leaf = ts_shadow_leaf(vcpu, GVA_A, NULL);
+	CHECK((leaf & (X86_PTE_RW | X86_PTE_D)) == (X86_PTE_RW | X86_PTE_D));
+	CHECK(ts_dirty(FRAME_A));
+	CHECK_EQ_U(ts_access(mmu, vcpu, &gp, GVA_A, PFERR_USER | PFERR_WRITE).faults, 0);
+	CHECK_EQ_U(ts_rmap_count(mmu, FRAME_A), 1);
+	CHECK_EQ_U(TS_STAT(mmu, faults_fixed), 2);
+	CHECK_EQ_U(TS_STAT(mmu, tables_allocated), 4);
+	CHECK_EQ_U(TS_XSTAT(mmu, roots_created), 1);
+	CHECK_EQ_U(atomic_load(&ts_flushes), 0); /* nothing was ever taken away */
+	finish();
+}
+
+static void test_fault_inside_guest_huge_pages(void)
+{
+	struct shadow_mmu_config cfg = { 0 };
+	struct guest_paging gp = ts_paging(0x80);
+	uint64_t gva2m = 0x40000000ULL, gva1g = 0x8000000000ULL;
+	struct ts_outcome o;
+
+	start(&cfg);
+	ts_map(0x80, gva2m, 2, 512, X86_PTE_RW);                  /* 2 MiB at gfn 512 */
+	ts_map(0x80, gva1g, 3, TS_ALIAS_BASE, X86_PTE_RW | X86_PTE_NX); /* 1 GiB, no execute */
+	shadow_mmu_load_cr3(mmu, vcpu, &gp);
+	o = ts_access(mmu, vcpu, &gp, gva2m + 0x5123, PFERR_WRITE);
+	CHECK_EQ_U(o.error, TS_ALLOWED);
+	CHECK_EQ_U(o.pfn, ts_guest_pfn + 512 + 5);
+	CHECK(atomic_load(ts_walk_gpte(0x80, gva2m, 2)) & X86_PTE_D);
+	o = ts_access(mmu, vcpu, &gp, gva2m + 0x1ff000, 0);
+	CHECK_EQ_U(o.pfn, ts_guest_pfn + 512 + 511);
+	/* Two leaves of one direct page: root, level 3, level 2 and the direct level 1. */
+	CHECK_EQ_U(TS_STAT(mmu, tables_allocated), 4);
+	o = ts_access(mmu, vcpu, &gp, gva1g + 0x12345678, 0);
+	CHECK_EQ_U(o.error, TS_ALLOWED);
+	CHECK_EQ_U(o.pfn, ts_guest_pfn + (TS_ALIAS_BASE + 0x12345) % TS_GUEST_PAGES);
+	CHECK(ts_shadow_leaf(vcpu, gva1g + 0x12345678, NULL) & X86_PTE_NX);
+	/* A 1 GiB page: a direct level 2 and a direct level 1 below the root's level 3. */
+	CHECK_EQ_U(TS_STAT(mmu, tables_allocated), 7);
+	o = ts_access(mmu, vcpu, &gp, gva1g + 0x12345678, PFERR_FETCH);
+	CHECK_EQ_U(o.error, PFERR_PRESENT | PFERR_FETCH);
+	finish();
+}
+
+/* The guest's tables deny: the exact error code is injected, and nothing changes. */
+static void test_inject_pf_error_codes(void)
+{
+	struct shadow_mmu_config cfg = { 0 };
+	struct guest_paging gp = ts_paging(0x80);
+	uint64_t user_ro = 0x1000, kernel = 0x2000, absent = 0x200000, rsvd = 0x40000000,
+		 nx = 0x3000;
+	struct ts_outcome o;
+
+	start(&cfg);
+	ts_map(0x80, user_ro, 1, 0x301, X86_PTE_US);
+	ts_map(0x80, kernel, 1, 0x302, X86_PTE_RW);
+	ts_map(0x80, nx, 1, 0x303, X86_PTE_US | X86_PTE_NX);
+	ts_map(0x80, rsvd, 2, 1024, X86_PTE_RW); /* gfn 1024: bit 22, fine */
+	atomic_fetch_or(ts_walk_gpte(0x80, rsvd, 2), 1ULL << 50); /* above MAXPHYADDR 48 */
+	shadow_mmu_load_cr3(mmu, vcpu, &gp);
+	gp.cpl = 3;
+	o = ts_access(mmu, vcpu, &gp, user_ro, PFERR_USER | PFERR_WRITE);
+	CHECK_EQ_U(o.last, SHADOW_INJECT_PF);
+	CHECK_EQ_U(o.error, PFERR_PRESENT | PFERR_WRITE | PFERR_USER);
+	CHECK(!(atomic_load(ts_walk_gpte(0x80, user_ro, 1)) & X86_PTE_A)); /* a fault sets nothing */
+	CHECK_EQ_U(ts_access(mmu, vcpu, &gp, kernel, PFERR_USER).error, PFERR_PRESENT | PFERR_USER);
+	CHECK_EQ_U(ts_access(mmu, vcpu, &gp, absent, PFERR_USER).error, PFERR_USER);
+	CHECK_EQ_U(ts_access(mmu, vcpu, &gp, rsvd, PFERR_USER | PFERR_FETCH).error,
+		   PFERR_PRESENT | PFERR_RSVD | PFERR_USER | PFERR_FETCH);
+	CHECK_EQ_U(ts_access(mmu, vcpu, &gp, nx, PFERR_USER | PFERR_FETCH).error,
+		   PFERR_PRESENT | PFERR_USER | PFERR_FETCH);
+	CHECK_EQ_U(ts_access(mmu, vcpu, &gp, user_ro, PFERR_USER).error, TS_ALLOWED);
+	/* SMAP: a supervisor read of a user page faults with AC clear, not with AC set. */
+	gp.cpl = 0;
+	gp.smap = true;
+	shadow_mmu_load_cr3(mmu, vcpu, &gp);
+	CHECK_EQ_U(ts_access(mmu, vcpu, &gp, user_ro, 0).error, PFERR_PRESENT);
+	gp.ac = true;
+	CHECK_EQ_U(ts_access(mmu, vcpu, &gp, user_ro, 0).error, TS_ALLOWED);
+	/* ... but an implicit supervisor access at CPL 3 ignores AC. */
+	gp.cpl = 3;
+	CHECK_EQ_U(ts_access(mmu, vcpu, &gp, user_ro, 0).error, PFERR_PRESENT);
+	/* SMEP: no supervisor fetch from a user page; I/D is set (SMEP on, even with NXE off). */
+	gp = ts_paging(0x80);
+	gp.nx = false;
+	gp.smep = true;
+	atomic_fetch_and(ts_walk_gpte(0x80, nx, 1), ~X86_PTE_NX); /* NX is reserved without NXE */
+	shadow_mmu_load_cr3(mmu, vcpu, &gp);
+	CHECK_EQ_U(ts_access(mmu, vcpu, &gp, nx, PFERR_FETCH).error, PFERR_PRESENT | PFERR_FETCH);
+	CHECK_EQ_U(ts_access(mmu, vcpu, &gp, kernel, PFERR_FETCH).error, TS_ALLOWED);
+	CHECK_EQ_U(TS_XSTAT(mmu, pf_injected), 8);
+	/* A translation outside guest memory: the caller stops the guest. */
+	ts_map(0x80, 0x5000, 1, 0x7000, X86_PTE_RW);
+	CHECK_EQ_U(ts_access(mmu, vcpu, &gp, 0x5000, 0).last, SHADOW_NO_SLOT);
+	ts_slot.writable = false;
+	CHECK_EQ_U(ts_access(mmu, vcpu, &gp, kernel, PFERR_WRITE).last, SHADOW_READONLY);
+	finish();
+}
+
+static void test_cr3_switch_keeps_previous_roots(void)
+{
+	struct shadow_mmu_config cfg = { 0 };
+	gfn_t cr3[5] = { 0x80, 0x81, 0x82, 0x83, 0x84 };
+	struct ts_outcome o;
+	uint64_t root[5];
+
+	start(&cfg);
+	for (unsigned int i = 0; i < 5; i++) {
+		struct guest_paging gp = ts_paging(cr3[i]);
+
+		ts_map(cr3[i], GVA_A, 1, FRAME_A + i, X86_PTE_RW);
+		root[i] = shadow_mmu_load_cr3(mmu, vcpu, &gp);
+		CHECK_EQ_U(ts_access(mmu, vcpu, &gp, GVA_A, 0).pfn, ts_guest_pfn + FRAME_A + i);
+		if (i == 1) {
+			/* Back to the first: the same root, nothing rebuilt. */
+			struct guest_paging first = ts_paging(cr3[0]);
+
+			CHECK_EQ_U(shadow_mmu_load_cr3(mmu, vcpu, &first), root[0]);
+			CHECK_EQ_U(ts_access(mmu, vcpu, &first, GVA_A, 0).faults, 0);
+			CHECK_EQ_U(shadow_mmu_load_cr3(mmu, vcpu, &gp), root[1]);
+		}
+	}
+	/* The vCPU keeps the current root and three previous ones: the first went. */
+	CHECK_EQ_U(TS_XSTAT(mmu, roots_created), 5);
+	rcu_barrier();
+	CHECK_EQ_U(TS_STAT(mmu, tables_freed), 4);
+	{
+		struct guest_paging first = ts_paging(cr3[0]), second = ts_paging(cr3[1]);
+
+		shadow_mmu_load_cr3(mmu, vcpu, &second);
+		CHECK_EQ_U(TS_XSTAT(mmu, roots_created), 5);
+		shadow_mmu_load_cr3(mmu, vcpu, &first);
+		CHECK_EQ_U(TS_XSTAT(mmu, roots_created), 6);
+		CHECK_EQ_U(ts_access(mmu, vcpu, &first, GVA_A, 0).faults, 1);
+		/* Other controls make another root for the same CR3. */
+		first.wp = false;
+		shadow_mmu_load_cr3(mmu, vcpu, &first);
+		CHECK_EQ_U(TS_XSTAT(mmu, roots_created), 7);
+		/* A fault under controls the root was not built for switches the root first. */
+		first.wp = true;
+		o = ts_access(mmu, vcpu, &first, GVA_A, 0);
+		CHECK_EQ_U(o.error, TS_ALLOWED);
+		CHECK_EQ_U(o.last, SHADOW_RETRY); /* the old root had the leaf: nothing else to do */
+		CHECK_EQ_U(shadow_vcpu_root_pa(vcpu), shadow_mmu_load_cr3(mmu, vcpu, &first));
+	}
+	finish();
+}
+
+static void test_invlpg_drops_the_translation(void)
+{
+	struct shadow_mmu_config cfg = { 0 };
+	struct guest_paging gp = ts_paging(0x80);
+	uint64_t huge = 0x40000000ULL;
+	unsigned long flushes;
+
+	start(&cfg);
+	ts_map(0x80, GVA_A, 1, FRAME_A, X86_PTE_RW);
+	ts_map(0x80, huge, 2, 512, X86_PTE_RW);
+	shadow_mmu_load_cr3(mmu, vcpu, &gp);
+	CHECK_EQ_U(ts_access(mmu, vcpu, &gp, GVA_A, 0).faults, 1);
+	CHECK_EQ_U(ts_access(mmu, vcpu, &gp, huge + 0x3000, 0).faults, 1);
+	flushes = atomic_load(&ts_flushes);
+	shadow_mmu_invlpg(mmu, vcpu, GVA_A);
+	CHECK_EQ_U(ts_shadow_leaf(vcpu, GVA_A, NULL), 0);
+	CHECK_EQ_U(ts_rmap_count(mmu, FRAME_A), 0);
+	CHECK_EQ_U(atomic_load(&ts_flushes), flushes + 1);
+	CHECK_EQ_U(ts_access(mmu, vcpu, &gp, GVA_A, 0).faults, 1);
+	/* In a guest huge page the whole direct page goes. */
+	shadow_mmu_invlpg(mmu, vcpu, huge + 0x1000);
+	CHECK_EQ_U(ts_rmap_count(mmu, 512 + 3), 0);
+	rcu_barrier();
+	CHECK_EQ_U(TS_STAT(mmu, tables_freed), 1);
+	CHECK_EQ_U(ts_access(mmu, vcpu, &gp, huge + 0x3000, 0).faults, 1);
+	shadow_mmu_invlpg(mmu, vcpu, 0x7000000); /* nothing there */
+	finish();
+}
+
+/* The guest edits one of its tables through a mapping of it: zap, unprotect, let it write. */
+static void test_guest_table_write_zaps_and_unprotects(void)
+{
+	struct shadow_mmu_config cfg = { 0 };
+	struct guest_paging gp = ts_paging(0x80);
+	uint64_t window = 0x7f0000000ULL;
+	gfn_t pt;
+
+	start(&cfg);
+	pt = ts_map(0x80, GVA_A, 1, FRAME_A, X86_PTE_RW);
+	ts_map(0x80, window, 2, 0, X86_PTE_RW | X86_PTE_D); /* the first 2 MiB of guest memory */
+	shadow_mmu_load_cr3(mmu, vcpu, &gp);
+	CHECK_EQ_U(ts_access(mmu, vcpu, &gp, GVA_A, 0).pfn, ts_guest_pfn + FRAME_A);
+	/* Reading the table through the window: a read-only leaf, as pt is tracked. */
+	CHECK_EQ_U(ts_access(mmu, vcpu, &gp, window + pt * PAGE_SIZE, 0).error, TS_ALLOWED);
+	CHECK(!(ts_shadow_leaf(vcpu, window + pt * PAGE_SIZE, NULL) & X86_PTE_RW));
+	/* The write: pt's shadow page goes, the leaf becomes writable, the write goes through. */
+	CHECK_EQ_U(ts_access(mmu, vcpu, &gp, window + pt * PAGE_SIZE, PFERR_WRITE).error, TS_ALLOWED);
+	CHECK_EQ_U(TS_XSTAT(mmu, gfns_unprotected), 1);
+	CHECK(ts_shadow_leaf(vcpu, window + pt * PAGE_SIZE, NULL) & X86_PTE_RW);
+	CHECK_EQ_U(ts_shadow_leaf(vcpu, GVA_A, NULL), 0);
+	ts_check_invariants(mmu);
+	/* The guest's write: GVA_A now maps another frame, and the shadow follows. */
+	atomic_store(ts_gpte(pt, x86_pte_index(GVA_A, 1)), ((FRAME_A + 1ULL) << PAGE_SHIFT) |
+							   X86_PTE_P | X86_PTE_RW);
+	CHECK_EQ_U(ts_access(mmu, vcpu, &gp, GVA_A, 0).pfn, ts_guest_pfn + FRAME_A + 1);
+	/* pt is shadowed again: the window's leaf lost W. */
+	CHECK(!(ts_shadow_leaf(vcpu, window + pt * PAGE_SIZE, NULL) & X86_PTE_RW));
+	CHECK(ts_check_invariants(mmu) > 0);
+	finish();
+}
+
+/* A write to a table on the written address's own path: no way but emulation. */
+static void test_self_referencing_write_needs_emulation(void)
+{
+	struct shadow_mmu_config cfg = { 0 };
+	struct guest_paging gp = ts_paging(0x80);
+	uint64_t gva = 0x600000;
+	gfn_t pt;
+
+	start(&cfg);
+	pt = ts_map(0x80, gva, 1, 0, X86_PTE_RW | X86_PTE_D);
+	ts_map(0x80, gva, 1, pt, X86_PTE_RW | X86_PTE_D); /* gva maps its own page table */
+	shadow_mmu_load_cr3(mmu, vcpu, &gp);
+	CHECK_EQ_U(ts_access(mmu, vcpu, &gp, gva, 0).error, TS_ALLOWED);
+	CHECK_EQ_U(ts_access(mmu, vcpu, &gp, gva, PFERR_WRITE).last, SHADOW_EMULATE);
+	CHECK_EQ_U(TS_XSTAT(mmu, emulate), 1);
+	finish();
+}
+
+/* One frame behind many addresses: a long rmap chain, then zap, write-protect and age it. */
+static void test_multi_mapped_frame(const struct shadow_mmu_config *cfg, const char *name)
+{
+	struct guest_paging gp = ts_paging(0x80);
+	unsigned int nr = 40;
+	uint64_t young[1], flushes, wp_before;
+
+	start(cfg);
+	for (unsigned int i = 0; i < nr; i++)
+		ts_map(0x80, GVA_A + i * PAGE_SIZE * 513ULL, 1, FRAME_A, X86_PTE_RW);
+	shadow_mmu_load_cr3(mmu, vcpu, &gp);
+	for (unsigned int i = 0; i < nr; i++)
+		CHECK_EQ_U(ts_access(mmu, vcpu, &gp, GVA_A + i * PAGE_SIZE * 513ULL, PFERR_WRITE).error,
+			   TS_ALLOWED);
+	CHECK_EQ_U(ts_rmap_count(mmu, FRAME_A), nr);
+	CHECK(rmap_descs_in_use() >= 3);
+	ts_check_invariants(mmu);
+	/* Write-protect: every mapping was writable and dirty; one flush; the log hears of it. */
+	ts_dirty_reset();
+	flushes = atomic_load(&ts_flushes);
+	wp_before = TS_STAT(mmu, leaves_write_protected);
+	CHECK_EQ_U(shadow_mmu_write_protect_range(mmu, FRAME_A, FRAME_A + 1), nr);
+	CHECK_EQ_U(TS_STAT(mmu, leaves_write_protected) - wp_before, nr);
+	CHECK_EQ_U(atomic_load(&ts_flushes), flushes + 1);
+	CHECK(ts_dirty(FRAME_A));
+	for (unsigned int i = 0; i < nr; i++)
+		CHECK(!(ts_shadow_leaf(vcpu, GVA_A + i * PAGE_SIZE * 513ULL, NULL) & X86_PTE_RW));
+	CHECK_EQ_U(shadow_mmu_write_protect_range(mmu, FRAME_A, FRAME_A + 1), 0);
+	CHECK_EQ_U(ts_access(mmu, vcpu, &gp, GVA_A, PFERR_WRITE).faults, 1);
+	/* Aging: the leaves were made young; then old; one access makes the frame young again. */
+	CHECK_EQ_U(shadow_mmu_test_and_clear_young(mmu, FRAME_A - 5, FRAME_A + 5, young), 1);
+	CHECK_EQ_U(young[0], 1ULL << 5);
+	CHECK_EQ_U(shadow_mmu_test_and_clear_young(mmu, FRAME_A - 5, FRAME_A + 5, young), 0);
+	CHECK_EQ_U(ts_access(mmu, vcpu, &gp, GVA_A + 7 * PAGE_SIZE * 513ULL, 0).faults, 0);
+	CHECK_EQ_U(shadow_mmu_test_and_clear_young(mmu, FRAME_A, FRAME_A + 1, young), 1);
+	/* Zap: every mapping goes, with one flush (batched) or more (eager). */
+	flushes = atomic_load(&ts_flushes);
+	CHECK_EQ_U(shadow_mmu_zap_range(mmu, FRAME_A, FRAME_A + 1), nr);
+	CHECK_EQ_U(ts_rmap_count(mmu, FRAME_A), 0);
+	CHECK(atomic_load(&ts_flushes) - flushes >= 1);
+	if (!cfg->flush_eager)
+		CHECK_EQ_U(atomic_load(&ts_flushes) - flushes, 1);
+	CHECK_EQ_U(shadow_mmu_zap_range(mmu, FRAME_A, FRAME_A + 1), 0);
+	CHECK_EQ_U(ts_access(mmu, vcpu, &gp, GVA_A, 0).faults, 1);
+	if (!cfg->wp_locked)
+		CHECK(TS_XSTAT(mmu, rmap_walks) > 0);
+	printf("        %s: %lu flushes, %lu lockless rmap walks\n", name,
+	       atomic_load(&ts_flushes), TS_XSTAT(mmu, rmap_walks));
+	finish();
+}
+
+static void test_multi_mapped_frames(void)
+{
+	struct shadow_mmu_config cfg = { 0 };
+
+	test_multi_mapped_frame(&cfg, "lockless, batched");
+	cfg = (struct shadow_mmu_config){ .wp_locked = true, .age_locked = true, .flush_eager = true,
+					  .lock_exclusive = true };
+	test_multi_mapped_frame(&cfg, "locked, eager, exclusive");
+}
+
+/* Zapping a range also zaps the shadow pages of the guest tables in it. */
+static void test_zap_range_takes_guest_tables(void)
+{
+	struct shadow_mmu_config cfg = { .flush_eager = true };
+	struct guest_paging gp = ts_paging(0x80);
+	gfn_t pt;
+
+	start(&cfg);
+	pt = ts_map(0x80, GVA_A, 1, FRAME_A, X86_PTE_RW);
+	shadow_mmu_load_cr3(mmu, vcpu, &gp);
+	CHECK_EQ_U(ts_access(mmu, vcpu, &gp, GVA_A, 0).faults, 1);
+	CHECK_EQ_U(shadow_mmu_zap_range(mmu, pt, pt + 1), 1); /* its leaf went with it */
+	rcu_barrier();
+	CHECK_EQ_U(TS_STAT(mmu, tables_freed), 1);
+	CHECK_EQ_U(ts_access(mmu, vcpu, &gp, GVA_A, 0).faults, 1);
+	/* The root's own table: the vCPU's root is retired; the next fault switches roots. */
+	shadow_mmu_zap_range(mmu, 0x80, 0x81);
+	CHECK_EQ_U(ts_access(mmu, vcpu, &gp, GVA_A, 0).last, SHADOW_FIXED);
+	CHECK_EQ_U(TS_XSTAT(mmu, roots_created), 2);
+	finish();
+}
+
+static void test_dirty_logging(void)
+{
+	struct shadow_mmu_config cfg = { 0 };
+	struct guest_paging gp = ts_paging(0x80);
+	uint64_t leaf;
+
+	start(&cfg);
+	ts_map(0x80, GVA_A, 1, FRAME_A, X86_PTE_RW | X86_PTE_D); /* dirty already in the guest */
+	shadow_mmu_load_cr3(mmu, vcpu, &gp);
+	ts_slot.dirty_logging = true;
+	CHECK_EQ_U(ts_access(mmu, vcpu, &gp, GVA_A, 0).faults, 1);
+	CHECK(!(ts_shadow_leaf(vcpu, GVA_A, NULL) & X86_PTE_RW)); /* logging: reads map read-only */
+	CHECK(!ts_dirty(FRAME_A));
+	CHECK_EQ_U(ts_access(mmu, vcpu, &gp, GVA_A, PFERR_WRITE).faults, 1);
+	CHECK(ts_dirty(FRAME_A));
+	/* Harvest: the leaf loses W (and its D goes to the log); the next write faults. */
+	ts_dirty_reset();
+	CHECK_EQ_U(shadow_mmu_write_protect_range(mmu, 0, TS_GUEST_PAGES), 1);
+	CHECK(ts_dirty(FRAME_A));
+	ts_dirty_reset();
+	CHECK_EQ_U(ts_access(mmu, vcpu, &gp, GVA_A, PFERR_WRITE).faults, 1);
+	CHECK(ts_dirty(FRAME_A));
+	/* A leaf made writable by a read (logging off, guest D set) is logged when written. */
+	ts_slot.dirty_logging = false;
+	shadow_mmu_zap_range(mmu, FRAME_A, FRAME_A + 1);
+	CHECK_EQ_U(ts_access(mmu, vcpu, &gp, GVA_A, 0).faults, 1);
+	leaf = ts_shadow_leaf(vcpu, GVA_A, NULL);
+	CHECK((leaf & (X86_PTE_RW | X86_PTE_D)) == X86_PTE_RW);
+	finish();
+}
+
+/* CR0.WP = 0: a supervisor write to a read-only user page; the hardware's WP is 1. */
+static void test_cr0_wp_clear(void)
+{
+	struct shadow_mmu_config cfg = { 0 };
+	struct guest_paging gp = ts_paging(0x80);
+	uint64_t leaf;
+
+	start(&cfg);
+	ts_map(0x80, GVA_A, 1, FRAME_A, X86_PTE_US);
+	gp.wp = false;
+	gp.smep = true;
+	shadow_mmu_load_cr3(mmu, vcpu, &gp);
+	CHECK_EQ_U(ts_access(mmu, vcpu, &gp, GVA_A, PFERR_WRITE).error, TS_ALLOWED);
+	leaf = ts_shadow_leaf(vcpu, GVA_A, NULL);
+	/* Writable, but supervisor-only, and not executable (SMEP would not see a user page). */
+	CHECK((leaf & (X86_PTE_RW | X86_PTE_US | X86_PTE_NX)) == (X86_PTE_RW | X86_PTE_NX));
+	CHECK_EQ_U(ts_access(mmu, vcpu, &gp, GVA_A, PFERR_FETCH).error, PFERR_PRESENT | PFERR_FETCH);
+	/* The user reads: back to a user, read-only leaf. */
+	gp.cpl = 3;
+	CHECK_EQ_U(ts_access(mmu, vcpu, &gp, GVA_A, PFERR_USER).error, TS_ALLOWED);
+	leaf = ts_shadow_leaf(vcpu, GVA_A, NULL);
+	CHECK((leaf & (X86_PTE_RW | X86_PTE_US)) == X86_PTE_US);
+	CHECK_EQ_U(ts_access(mmu, vcpu, &gp, GVA_A, PFERR_USER | PFERR_WRITE).error,
+		   PFERR_PRESENT | PFERR_WRITE | PFERR_USER);
+	ts_check_invariants(mmu);
+	finish();
+}
+
+int main(void)
+{
+	ts_setup(1);
+	RUN_TEST(test_fault_4k_read_then_write);
+	RUN_TEST(test_fault_inside_guest_huge_pages);
+	RUN_TEST(test_inject_pf_error_codes);
+	RUN_TEST(test_cr3_switch_keeps_previous_roots);
+	RUN_TEST(test_invlpg_drops_the_translation);
+	RUN_TEST(test_guest_table_write_zaps_and_unprotects);
+	RUN_TEST(test_self_referencing_write_needs_emulation);
+	RUN_TEST(test_multi_mapped_frames);
+	RUN_TEST(test_zap_range_takes_guest_tables);
+	RUN_TEST(test_dirty_logging);
+	RUN_TEST(test_cr0_wp_clear);
+	return check_summary("test_shadow_mmu");
+}
