@@ -31,7 +31,7 @@ KERNEL_SRCS := \
 	arch/x86/svm/svm.c arch/x86/svm/asid.c arch/x86/svm/exit.c arch/x86/svm/entry.S \
 	arch/x86/vmx/vmx.c arch/x86/vmx/vmcs.c arch/x86/vmx/exit.c arch/x86/vmx/entry.S \
 	$(sort $(wildcard mm/*.c mm/*/*.c)) \
-	virt/vm.c virt/vcpu.c virt/hypercall.c virt/dirty_log.c \
+	virt/vm.c virt/vcpu.c virt/hypercall.c virt/dirty_log.c virt/mmu.c virt/shadow_exits.c \
 	lib/printf.c lib/string.c lib/cmdline.c \
 	stress/result.c stress/scenario.c stress/rcu_torture.c stress/guests.c \
 	stress/vm_setup.c stress/hello.c stress/guest_fault.c stress/demand_paging.c \

@@ -11,6 +11,7 @@ static const char *const plant_choices[] = { "none", "rcu_early_free", "shootdow
 static const char *const virt_choices[] = { "auto", "svm", "vmx", NULL };
 static const char *const mmu_lock_choices[] = { "shared", "exclusive", NULL };
 static const char *const flush_choices[] = { "batched", "eager", NULL };
+static const char *const mmu_choices[] = { "tdp", "shadow", NULL };
 static const char *const fault_choices[] = { "wild", "triple", "hypercall", "virt_insn", "io",
 					     "print", NULL };
 
@@ -58,6 +59,8 @@ const struct opt_desc boot_option_table[OPTION_COUNT] = {
 				.def = 10, .help = "rounds of a round-based scenario (dirty_log)" },
 	[OPTION_MANUAL_PROTECT] = { .name = "manual_protect", .type = OPT_BOOL, .def = 1,
 				    .help = "dirty_log: get and clear the log in separate calls" },
+	[OPTION_MMU] = { .name = "mmu", .type = OPT_ENUM, .choices = mmu_choices, .def = MMU_TDP,
+			 .help = "two-dimensional paging (NPT/EPT) or shadow paging" },
 };
 
 uint64_t boot_options[OPTION_COUNT];

@@ -24,6 +24,7 @@ enum boot_option {
 	OPTION_OVERLAP,
 	OPTION_ITERATIONS,
 	OPTION_MANUAL_PROTECT,
+	OPTION_MMU,
 	OPTION_COUNT
 };
 
@@ -51,6 +52,7 @@ enum plant_kind {
 };
 enum virt_choice { VIRT_AUTO, VIRT_SVM, VIRT_VMX };
 enum mmu_lock_mode { MMU_LOCK_SHARED, MMU_LOCK_EXCLUSIVE };
+enum mmu_kind { MMU_TDP, MMU_SHADOW };
 enum flush_mode { FLUSH_BATCHED, FLUSH_EAGER };
 /* What the guest_fault scenario's guest does wrong (guest/misbehave.c agrees). */
 enum guest_fault_kind { FAULT_WILD, FAULT_TRIPLE, FAULT_HYPERCALL, FAULT_VIRT_INSN, FAULT_IO,

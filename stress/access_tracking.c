@@ -17,6 +17,7 @@
 #include "stress/result.h"
 #include "stress/scenarios.h"
 #include "stress/vm_setup.h"
+#include "virt/mmu.h"
 #include "virt/guest_abi.h"
 
 #define WAIT_MS 60000
@@ -70,7 +71,7 @@ static bool track(bool age_locked)
 			break;
 		__builtin_memset(young, 0, (pages + 63) / 64 * 8);
 		t0 = rdtsc();
-		young_now = tdp_mmu_test_and_clear_young(vm->mmu, first, first + pages, young);
+		young_now = vm_mmu_test_and_clear_young(vm, first, first + pages, young);
 		/*
 		 * Without this flush a vCPU keeps using its TLB entry and never
 		 * sets A again: plant=age_no_flush shows whether the platform

@@ -11,6 +11,7 @@
 #include "stress/result.h"
 #include "stress/scenarios.h"
 #include "stress/vm_setup.h"
+#include "virt/mmu.h"
 
 #define POPULATE_TIMEOUT_MS 120000
 
@@ -45,7 +46,7 @@ static bool populate(bool exclusive)
 			(unsigned long)v->result[1], (unsigned long)v->stats.tdp_faults,
 			(unsigned long)v->stats.tdp_retries);
 	}
-	st = tdp_mmu_stats(vm->mmu);
+	st = vm_mmu_stats(vm);
 	kprintf("RESULT scenario=demand_paging phase=populate %s overlap=%s cycles=%lu ns=%lu pages=%lu faults=%lu retries=%lu flushes=%lu ipis=%lu ipis_avoided=%lu lock_read=%lu lock_write=%lu exits=%lu\n",
 		keys, option(OPTION_OVERLAP) ? "on" : "off", (unsigned long)slowest,
 		(unsigned long)tsc_to_ns(slowest), (unsigned long)pages,

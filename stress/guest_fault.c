@@ -11,6 +11,7 @@
 #include "stress/result.h"
 #include "stress/scenarios.h"
 #include "stress/vm_setup.h"
+#include "virt/mmu.h"
 
 #define FAULT_TIMEOUT_MS 20000
 
@@ -45,6 +46,7 @@ int scenario_guest_fault(void)
 	for (unsigned int i = 0; i < nr; i++)
 		good += next->vcpus[i].result[0] == 0x600d;
 	vm_destroy(next);
+	vm_mmu_drain_this_cpu();
 	rcu_barrier();
 	page_alloc_get_stats(&after);
 	kprintf("RESULT scenario=guest_fault phase=recover fault=%s stopped=1 next_vm_good=%u of %u leaked_pages=%ld\n",

@@ -35,7 +35,7 @@ int scenario_run(void)
 	char err[200];
 
 	if (s->needs_virt) {
-		if (!virt_select(option(OPTION_VIRT), true, err, sizeof(err))) {
+		if (!virt_select(option(OPTION_VIRT), option(OPTION_MMU) == MMU_TDP, err, sizeof(err))) {
 			kprintf("mmuvisor: error: %s\n", err);
 			result_done(EXIT_CONFIG, "cpu-feature");
 		}

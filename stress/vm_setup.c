@@ -34,6 +34,7 @@ struct vm *scenario_vm_create(const char *image, unsigned int nr_vcpus,
 		.nr_vcpus = nr_vcpus,
 		.mem_bytes = GUEST_DATA_BASE + nr_vcpus * option(OPTION_MEM_PER_VCPU),
 		.max_level = mmu->max_level,
+		.shadow = option(OPTION_MMU) == MMU_SHADOW,
 		.mmu = *mmu,
 		.arg = { arg[0], arg[1], arg[2], arg[3] },
 	};
@@ -54,7 +55,8 @@ struct vm *scenario_vm_create(const char *image, unsigned int nr_vcpus,
 
 void scenario_vm_keys(const struct vm *vm, char *buf, size_t len)
 {
-	fmt_snprintf(buf, len, "vcpus=%u mmu=tdp mmu_lock=%s flush=%s", vm->cfg.nr_vcpus,
+	fmt_snprintf(buf, len, "vcpus=%u mmu=%s mmu_lock=%s flush=%s", vm->cfg.nr_vcpus,
+		     vm->cfg.shadow ? "shadow" : "tdp",
 		vm->cfg.mmu.lock_exclusive ? "exclusive" : "shared",
 		vm->cfg.mmu.flush_eager ? "eager" : "batched");
 }

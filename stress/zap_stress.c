@@ -13,6 +13,7 @@
 #include "stress/result.h"
 #include "stress/scenarios.h"
 #include "stress/vm_setup.h"
+#include "virt/mmu.h"
 #include "virt/guest_abi.h"
 
 #define READY_TIMEOUT_MS 30000
@@ -62,7 +63,7 @@ static bool zap_phase(bool eager, unsigned int duration_ms)
 		return false;
 	vm_start(vm);
 	ok = all_ready(vm);
-	flushes0 = atomic_load(&tdp_mmu_stats(vm->mmu)->flushes); /* a snapshot */
+	flushes0 = atomic_load(&vm_mmu_stats(vm)->flushes); /* a snapshot */
 	deadline = tsc_deadline_ms(duration_ms);
 	while (ok && !tsc_passed(deadline) && !atomic_load(&vm->stopping)) {
 		uint64_t r = rng(&seed);
@@ -74,16 +75,16 @@ static bool zap_phase(bool eager, unsigned int duration_ms)
 		}
 		if (start + len > first + span)
 			len = first + span - start;
-		zapped += tdp_mmu_zap_range(vm->mmu, start, start + len);
+		zapped += vm_mmu_zap_range(vm, start, start + len);
 		zaps++;
 		rcu_quiescent_state();
 		udelay(ZAP_GAP_US);
 	}
-	flushes = atomic_load(&tdp_mmu_stats(vm->mmu)->flushes) - flushes0;
+	flushes = atomic_load(&vm_mmu_stats(vm)->flushes) - flushes0;
 	*(volatile uint64_t *)vm_gpa_to_hva(vm, GUEST_CONTROL, 8) = 1;
 	ok = vm_wait(vm, STOP_TIMEOUT_MS) && ok;
 	rcu_barrier(); /* unlinked tables are freed after a grace period */
-	st = tdp_mmu_stats(vm->mmu);
+	st = vm_mmu_stats(vm);
 	for (unsigned int i = 0; i < n; i++) {
 		rounds += vm->vcpus[i].result[0];
 		faults += vm->vcpus[i].stats.tdp_faults;

@@ -2,6 +2,7 @@
 #include "boot/options.h"
 #include "mm/page_alloc.h"
 #include "virt/dirty_log.h"
+#include "virt/mmu.h"
 
 static struct memslot *ram(struct vm *vm)
 {
@@ -54,9 +55,9 @@ bool vm_dirty_log_enable(struct vm *vm, struct tdp_page_cache *cache)
 	 * before installed a leaf the write-protect below then finds.
 	 */
 	atomic_store(&s->logging, true);
-	if (!vm->cfg.mmu.split_lazy && vm->cfg.max_level > TDP_LEVEL_4K)
+	if (vm->mmu && !vm->cfg.mmu.split_lazy && vm->cfg.max_level > TDP_LEVEL_4K)
 		tdp_mmu_split_huge_range(vm->mmu, cache, s->base_gfn, s->base_gfn + s->npages);
-	tdp_mmu_write_protect_range(vm->mmu, s->base_gfn, s->base_gfn + s->npages);
+	vm_mmu_write_protect_range(vm, s->base_gfn, s->base_gfn + s->npages);
 	return true;
 }
 
@@ -81,7 +82,7 @@ uint64_t vm_dirty_log_get(struct vm *vm, uint64_t *out, bool manual_protect)
 	 * bitmap here, and every later write faults and is marked again.
 	 */
 	if (!manual_protect)
-		tdp_mmu_write_protect_range(vm->mmu, s->base_gfn, s->base_gfn + s->npages);
+		vm_mmu_write_protect_range(vm, s->base_gfn, s->base_gfn + s->npages);
 	return take_bitmap(s, out, vm_dirty_log_words(vm));
 }
 
@@ -100,7 +101,7 @@ void vm_dirty_log_clear(struct vm *vm, const uint64_t *bitmap)
 		while (i < words * 64 && (bitmap[i / 64] & (1ull << (i % 64))))
 			i++;
 		if (i > start)
-			tdp_mmu_write_protect_range(vm->mmu, s->base_gfn + start, s->base_gfn + i);
+			vm_mmu_write_protect_range(vm, s->base_gfn + start, s->base_gfn + i);
 	}
 }
 
@@ -109,6 +110,6 @@ void vm_dirty_log_disable(struct vm *vm)
 	struct memslot *s = ram(vm);
 
 	atomic_store(&s->logging, false);
-	if (vm->cfg.max_level > TDP_LEVEL_4K)
+	if (vm->mmu && vm->cfg.max_level > TDP_LEVEL_4K)
 		tdp_mmu_collapse_range(vm->mmu, s->base_gfn, s->base_gfn + s->npages);
 }

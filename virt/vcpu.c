@@ -12,6 +12,8 @@
 #include "lib/printf.h"
 #include "mm/rcu/rcu.h"
 #include "virt/dirty_log.h"
+#include "virt/mmu.h"
+#include "virt/shadow_exits.h"
 #include "virt/vcpu.h"
 
 #define HLT_BACKOFF_US 20
@@ -124,6 +126,15 @@ static void handle_exit(struct vcpu *v)
 		vcpu_fail(v, "double fault at rip 0x%lx: an exception the guest cannot handle",
 			  (unsigned long)v->regs.rip);
 		break;
+	case EXIT_GUEST_PF:
+		shadow_handle_guest_pf(v);
+		break;
+	case EXIT_CR_ACCESS:
+		shadow_handle_cr_access(v);
+		break;
+	case EXIT_INVLPG:
+		shadow_handle_invlpg(v);
+		break;
 	case EXIT_ILLEGAL:
 		virt->vcpu_inject_exception(v, 6, false, 0); /* #UD, as on a CPU without it */
 		break;
@@ -161,6 +172,8 @@ static void vcpu_loop(struct vcpu *v)
 
 	while (!v->done && serve_requests(v)) {
 		rcu_quiescent_state();
+		if (v->shadow && !shadow_prepare_entry(v))
+			break;
 		/* Full barrier (seq_cst): pairs with the flusher's; see arch/x86/tlb.c. */
 		atomic_store(&v->mode, VCPU_IN_GUEST);
 		if (atomic_load(&v->requests)) {
@@ -190,5 +203,6 @@ void vcpu_thread(void *arg)
 	vcpu_loop(v); /* virt_select() enabled the backend on this pCPU */
 	if (virt->vcpu_unload)
 		virt->vcpu_unload(v);
+	vm_mmu_drain_this_cpu();
 	atomic_fetch_add(&vm->vcpus_done, 1);
 }

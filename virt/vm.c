@@ -5,6 +5,7 @@
  * information, the TDP MMU, and the vCPUs (vCPU i runs on pCPU i + 1).
  */
 #include "arch/x86/console.h"
+#include "arch/x86/cpu.h"
 #include "arch/x86/percpu.h"
 #include "arch/x86/smp.h"
 #include "arch/x86/tlb.h"
@@ -14,6 +15,7 @@
 #include "mm/page_alloc.h"
 #include "virt/guest_abi.h"
 #include "virt/dirty_log.h"
+#include "virt/mmu.h"
 #include "virt/vcpu.h"
 #include "virt/vm.h"
 
@@ -53,7 +55,7 @@ static bool vm_gfn_to_pfn(void *owner, gfn_t gfn, struct tdp_pfn_info *out)
 	return false;
 }
 
-static const struct tdp_mmu_ops vm_tdp_ops = {
+const struct tdp_mmu_ops vm_tdp_ops = {
 	.gfn_to_pfn = vm_gfn_to_pfn,
 	.mark_dirty = vm_mark_dirty,
 };
@@ -178,12 +180,9 @@ struct vm *vm_create(const struct vm_config *cfg, char *err, size_t len)
 		.arg = { cfg->arg[0], cfg->arg[1], cfg->arg[2], cfg->arg[3] },
 	};
 
-	vm->mmu = tdp_mmu_create(&vm->cfg.mmu, &vm_tdp_ops, vm);
-	if (!vm->mmu) {
-		fmt_snprintf(err, len, "out of memory for the TDP MMU");
+	if (!vm_mmu_create(vm, err, len))
 		goto fail;
-	}
-	root = tdp_mmu_root_pa(vm->mmu);
+	root = vm->mmu ? tdp_mmu_root_pa(vm->mmu) : 0;
 	for (unsigned int i = 0; i < cfg->nr_vcpus; i++) {
 		struct vcpu *v = &vm->vcpus[i];
 
@@ -196,6 +195,15 @@ struct vm *vm_create(const struct vm_config *cfg, char *err, size_t len)
 		v->regs.rsi = GUEST_BOOT_INFO;
 		v->regs.rflags = 0x202; /* IF: physical interrupts must force exits */
 		atomic_store(&v->in_guest_seq, NOT_IN_GUEST);
+		/* The guest's view under mmu=shadow: what the hypervisor set up for it. */
+		v->guest_cr0 = CR0_PE | CR0_MP | CR0_ET | CR0_NE | CR0_WP | CR0_PG;
+		v->guest_cr3 = GUEST_PML4;
+		v->guest_cr4 = CR4_PAE;
+		v->guest_efer = EFER_LME | (1ull << 10); /* LMA */
+		if (!vm_mmu_vcpu_create(v)) {
+			fmt_snprintf(err, len, "out of memory for vcpu %u's shadow state", i);
+			goto fail;
+		}
 		if (!virt->vcpu_init(v, root, err, len))
 			goto fail;
 	}
@@ -210,10 +218,9 @@ void vm_destroy(struct vm *vm)
 	for (unsigned int i = 0; i < vm->cfg.nr_vcpus; i++) {
 		if (vm->vcpus[i].backend)
 			virt->vcpu_free(&vm->vcpus[i]);
-		tdp_page_cache_release(&vm->vcpus[i].tdp_cache);
+		vm_mmu_vcpu_destroy(&vm->vcpus[i]);
 	}
-	if (vm->mmu)
-		tdp_mmu_destroy(vm->mmu);
+	vm_mmu_destroy(vm);
 	for (unsigned int i = 0; i < vm->nr_slots; i++)
 		free_slot(&vm->slots[i]);
 	page_free(vm, vm_order());

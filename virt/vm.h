@@ -7,6 +7,7 @@
 
 #include "arch/x86/virt.h"
 #include "mm/ept/tdp_mmu.h"
+#include "mm/shadow/shadow_mmu.h"
 #include "mm/platform.h"
 
 #define VM_MAX_VCPUS (PLATFORM_MAX_CPUS - 1)
@@ -43,6 +44,11 @@ struct vcpu {
 	struct guest_regs regs;
 	struct vcpu_exit exit;
 	struct tdp_page_cache tdp_cache;
+	struct shadow_vcpu *shadow;  /* mmu=shadow */
+	/* mmu=shadow: the control registers as the guest sees them. */
+	uint64_t guest_cr0, guest_cr3, guest_cr4, guest_efer;
+	uint64_t hw_cr3;             /* mmu=shadow: the shadow root to enter with */
+	uint64_t entered_hw_cr3;     /* ... and the one the TLB last saw (a change flushes) */
 	struct vcpu_stats stats;
 	void *backend;              /* the VMCB or VMCS and friends */
 	bool done, failed;
@@ -68,6 +74,7 @@ struct vm_config {
 	unsigned int nr_vcpus;
 	uint64_t mem_bytes;       /* guest RAM from gpa 0, rounded up to 2 MiB */
 	unsigned int max_level;   /* largest TDP page to map: 1 = 4 KiB, 2 = 2 MiB */
+	bool shadow;              /* mmu=shadow: no NPT/EPT, the guest's tables shadowed */
 	struct tdp_mmu_config mmu;
 	const uint8_t *image;     /* the guest program, loaded at GUEST_IMAGE_BASE */
 	size_t image_len;
@@ -80,7 +87,8 @@ struct vm {
 	struct vm_config cfg;
 	struct memslot slots[VM_MAX_SLOTS];
 	unsigned int nr_slots;
-	struct tdp_mmu *mmu;
+	struct tdp_mmu *mmu;        /* mmu=tdp */
+	struct shadow_mmu *smmu;    /* mmu=shadow */
 	struct vcpu vcpus[VM_MAX_VCPUS];
 
 	/* Cross-CPU: */

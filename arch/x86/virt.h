@@ -27,6 +27,9 @@ enum exit_reason {
 	EXIT_DOUBLE_FAULT,/* the guest could not deliver an exception (it has no handlers) */
 	EXIT_ILLEGAL,     /* the guest ran a virtualization instruction (#UD injected) */
 	EXIT_ENTRY_FAILED,/* the hardware refused the guest state */
+	EXIT_GUEST_PF,    /* mmu=shadow: a #PF in the guest (gva, error) */
+	EXIT_CR_ACCESS,   /* mmu=shadow: MOV to or from a control register */
+	EXIT_INVLPG,      /* mmu=shadow: INVLPG (gva when the hardware says) */
 	EXIT_UNKNOWN,
 };
 
@@ -37,6 +40,12 @@ struct vcpu_exit {
 	unsigned int access;   /* EXIT_TDP_FAULT: TDP_ACC_* */
 	unsigned int insn_len; /* bytes to skip when the core emulates the instruction */
 	bool misconfig;        /* EXIT_TDP_FAULT: the entry itself is malformed */
+	uint64_t gva;          /* EXIT_GUEST_PF, EXIT_INVLPG */
+	uint32_t error;        /* EXIT_GUEST_PF: the #PF error code */
+	bool gva_known;        /* EXIT_INVLPG: false without decode assists */
+	unsigned int cr;       /* EXIT_CR_ACCESS: 0, 3 or 4 */
+	bool cr_write;         /* EXIT_CR_ACCESS: MOV to CR */
+	int gpr;               /* EXIT_CR_ACCESS: the register (0 rax .. 15 r15), -1 unknown */
 };
 
 /* Guest general registers; the backend moves RAX/RSP/RIP/RFLAGS to and from its state area. */
@@ -54,6 +63,7 @@ struct virt_caps {
 	bool nrip_save;      /* SVM: next RIP on exits */
 	bool flush_by_asid;  /* SVM: TLB_CONTROL 3; VMX: INVEPT single-context */
 	bool vpid;           /* VMX */
+	bool decode_assists; /* SVM: the exits say which register or address */
 	unsigned int asids;  /* SVM ASIDs or VMX VPIDs */
 };
 
@@ -72,6 +82,8 @@ struct virt_ops {
 	/* Inject #UD (after EXIT_ILLEGAL) or #GP (refused MSR) at the next entry. */
 	void (*vcpu_inject_exception)(struct vcpu *v, unsigned int vector, bool has_error,
 				      uint32_t error);
+	/* Inject #PF with CR2 = gva (mmu=shadow). */
+	void (*vcpu_inject_page_fault)(struct vcpu *v, uint64_t gva, uint32_t error);
 
 	/* Optional. */
 	void (*cpu_disable)(void);

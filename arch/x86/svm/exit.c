@@ -62,6 +62,29 @@ void svm_decode_exit(struct vcpu *v, struct svm_vcpu *s)
 	case SVM_EXIT_EXCP_BASE + 8:
 		e->reason = EXIT_DOUBLE_FAULT;
 		break;
+	case SVM_EXIT_EXCP_BASE + 14:
+		e->reason = EXIT_GUEST_PF;
+		e->error = (uint32_t)info1;
+		e->gva = vmcb->control.exit_info2;
+		break;
+	case SVM_EXIT_CR3_READ:
+	case SVM_EXIT_CR0_WRITE:
+	case SVM_EXIT_CR3_WRITE:
+	case SVM_EXIT_CR4_WRITE:
+		e->reason = EXIT_CR_ACCESS;
+		e->cr = code & 0xf;
+		e->cr_write = code >= SVM_EXIT_CR0_WRITE;
+		/* Decode assists name the register; without them virt/ decodes it. */
+		e->gpr = virt_caps.decode_assists && (info1 & EXITINFO1_CR_VALID) ? (int)(info1 & 0xf) : -1;
+		e->insn_len = virt_caps.decode_assists ? insn_len(vmcb, 3) : 0;
+		break;
+	case SVM_EXIT_INVLPG:
+		e->reason = EXIT_INVLPG;
+		e->gva_known = virt_caps.decode_assists;
+		e->gva = info1;
+		/* INVLPG m8's length depends on its ModRM: 0 (unknown) lets virt/ decode it. */
+		e->insn_len = virt_caps.nrip_save ? insn_len(vmcb, 0) : 0;
+		break;
 	case SVM_EXIT_VMRUN:
 	case SVM_EXIT_VMLOAD:
 	case SVM_EXIT_VMSAVE:

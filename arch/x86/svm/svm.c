@@ -69,6 +69,7 @@ static bool svm_probe(bool need_tdp, char *err, size_t len)
 		.tdp_ad = true,
 		.nrip_save = svm.edx & (1u << 3),
 		.flush_by_asid = svm.edx & (1u << 6),
+		.decode_assists = svm.edx & (1u << 7),
 		.asids = svm.ebx,
 	};
 	if (need_tdp && !virt_caps.tdp) {
@@ -146,8 +147,16 @@ static bool svm_vcpu_init(struct vcpu *v, uint64_t tdp_root_pa, char *err, size_
 	c->iopm_base_pa = iopm_pa;
 	c->msrpm_base_pa = msrpm_pa;
 	c->int_ctl = V_INTR_MASKING;
-	c->nested_ctl = NESTED_CTL_NP_ENABLE;
-	c->nested_cr3 = tdp_root_pa;
+	if (v->vm->cfg.shadow) {
+		/* Shadow paging: the guest's #PF, CR3 and INVLPG are ours (virt/shadow_exits.c). */
+		c->intercept_exceptions |= 1u << 14;
+		c->intercept_cr = INTERCEPT_CR_READ(3) | INTERCEPT_CR_WRITE(0) |
+				  INTERCEPT_CR_WRITE(3) | INTERCEPT_CR_WRITE(4);
+		c->intercept_misc1 |= INTERCEPT_INVLPG;
+	} else {
+		c->nested_ctl = NESTED_CTL_NP_ENABLE;
+		c->nested_cr3 = tdp_root_pa;
+	}
 	c->tlb_control = TLB_CONTROL_FLUSH_ALL; /* nothing of ours may linger from before */
 
 	/* 64-bit mode, flat segments from the guest's GDT (virt/guest_abi.h). */
@@ -159,7 +168,8 @@ static bool svm_vcpu_init(struct vcpu *v, uint64_t tdp_root_pa, char *err, size_
 	set_seg(&g->tr, 0, 0x8b, 0x67, 0);
 	set_seg(&g->ldtr, 0, 0x82, 0, 0);
 	g->cpl = 0;
-	g->efer = EFER_LME | EFER_LMA | EFER_SVME;
+	/* Shadow entries use NX: the hardware EFER.NXE is on whatever the guest's. */
+	g->efer = EFER_LME | EFER_LMA | EFER_SVME | (v->vm->cfg.shadow ? EFER_NXE : 0);
 	g->cr0 = CR0_PE | CR0_MP | CR0_ET | CR0_NE | CR0_WP | CR0_PG;
 	g->cr3 = GUEST_PML4;
 	g->cr4 = CR4_PAE;
@@ -187,6 +197,8 @@ static void svm_vcpu_run(struct vcpu *v)
 	const struct guest_regs *r = &v->regs;
 
 	svm_asid_prepare_entry(s);
+	if (v->vm->cfg.shadow)
+		vmcb->save.cr3 = v->hw_cr3;
 	vmcb->save.rax = r->rax;
 	vmcb->save.rsp = r->rsp;
 	vmcb->save.rip = r->rip;
@@ -222,6 +234,12 @@ static void svm_vcpu_inject_exception(struct vcpu *v, unsigned int vector, bool 
 				  (has_error ? EVENTINJ_ERROR_VALID | (uint64_t)error << 32 : 0);
 }
 
+static void svm_vcpu_inject_page_fault(struct vcpu *v, uint64_t gva, uint32_t error)
+{
+	((struct svm_vcpu *)v->backend)->vmcb->save.cr2 = gva;
+	svm_vcpu_inject_exception(v, 14, true, error);
+}
+
 const struct virt_ops svm_ops = {
 	.name = "svm",
 	.probe = svm_probe,
@@ -231,4 +249,5 @@ const struct virt_ops svm_ops = {
 	.vcpu_run = svm_vcpu_run,
 	.vcpu_flush_tlb = svm_vcpu_flush_tlb,
 	.vcpu_inject_exception = svm_vcpu_inject_exception,
+	.vcpu_inject_page_fault = svm_vcpu_inject_page_fault,
 };

@@ -118,6 +118,7 @@ _Static_assert(sizeof(struct vmcb) == 4096, "a VMCB is one page");
 #define INTERCEPT_INIT (1u << 3)
 #define INTERCEPT_CPUID (1u << 18)
 #define INTERCEPT_HLT (1u << 24)
+#define INTERCEPT_INVLPG (1u << 25)
 #define INTERCEPT_INVLPGA (1u << 26)
 #define INTERCEPT_IOIO (1u << 27)
 #define INTERCEPT_MSR (1u << 28)
@@ -133,6 +134,9 @@ _Static_assert(sizeof(struct vmcb) == 4096, "a VMCB is one page");
 
 #define V_INTR_MASKING (1ull << 24)
 #define NESTED_CTL_NP_ENABLE (1ull << 0)
+#define INTERCEPT_CR_READ(n) (1u << (n))
+#define INTERCEPT_CR_WRITE(n) (1u << (16 + (n)))
+#define EXITINFO1_CR_VALID (1ull << 63) /* decode assists: bits 3:0 name the register */
 
 #define TLB_CONTROL_NOTHING 0
 #define TLB_CONTROL_FLUSH_ALL 1
@@ -143,7 +147,12 @@ _Static_assert(sizeof(struct vmcb) == 4096, "a VMCB is one page");
 #define EVENTINJ_ERROR_VALID (1ull << 11)
 
 /* Exit codes (APM vol. 2, appendix C) */
+#define SVM_EXIT_CR3_READ 0x003
+#define SVM_EXIT_CR0_WRITE 0x010
+#define SVM_EXIT_CR3_WRITE 0x013
+#define SVM_EXIT_CR4_WRITE 0x014
 #define SVM_EXIT_EXCP_BASE 0x040
+#define SVM_EXIT_INVLPG 0x079
 #define SVM_EXIT_INTR 0x060
 #define SVM_EXIT_NMI 0x061
 #define SVM_EXIT_SMI 0x062

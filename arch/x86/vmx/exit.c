@@ -48,7 +48,11 @@ void vmx_decode_exit(struct vcpu *v, struct vmx_vcpu *x)
 	case VMX_EXIT_EXCEPTION_NMI: {
 		uint32_t info = (uint32_t)vmread(EXIT_INTR_INFO);
 
-		if ((info & INTR_TYPE_MASK) == INTR_TYPE_NMI) {
+		if ((info & INTR_TYPE_MASK) == INTR_TYPE_HW_EXCEPTION && (info & 0xff) == 14) {
+			e->reason = EXIT_GUEST_PF;
+			e->gva = qual;
+			e->error = (uint32_t)vmread(EXIT_INTR_ERROR);
+		} else if ((info & INTR_TYPE_MASK) == INTR_TYPE_NMI) {
 			/* The exit consumed the NMI: hand it to our own handler (panic stops). */
 			asm volatile("int $2");
 			e->reason = EXIT_INTERRUPT;
@@ -57,6 +61,19 @@ void vmx_decode_exit(struct vcpu *v, struct vmx_vcpu *x)
 		}
 		break;
 	}
+	case VMX_EXIT_CR_ACCESS: /* qualification: 3:0 CR, 5:4 type (0 to CR, 1 from), 11:8 GPR */
+		e->reason = EXIT_CR_ACCESS;
+		e->cr = qual & 0xf;
+		e->cr_write = ((qual >> 4) & 3) == 0;
+		e->gpr = (int)((qual >> 8) & 0xf);
+		if (((qual >> 4) & 3) > 1)
+			e->reason = EXIT_UNKNOWN; /* CLTS or LMSW: our guests never use them */
+		break;
+	case VMX_EXIT_INVLPG:
+		e->reason = EXIT_INVLPG;
+		e->gva = qual;
+		e->gva_known = true;
+		break;
 	case VMX_EXIT_EXTERNAL_INTERRUPT:
 	case VMX_EXIT_PREEMPTION_TIMER:
 		e->reason = EXIT_INTERRUPT;

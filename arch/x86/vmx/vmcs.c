@@ -70,7 +70,7 @@ static bool write_segment(unsigned int i, uint16_t sel, uint32_t ar, uint32_t li
 	       vmwrite(GUEST_ES_AR + 2 * i, ar) && vmwrite(GUEST_ES_BASE + 2 * i, 0);
 }
 
-static bool write_guest_state(void)
+static bool write_guest_state(bool shadow)
 {
 	const struct vmx_config *c = &vmx_config;
 	uint64_t cr0 = ((CR0_PE | CR0_MP | CR0_ET | CR0_NE | CR0_WP | CR0_PG) | c->cr0_fixed0) &
@@ -93,9 +93,12 @@ static bool write_guest_state(void)
 	/* The guest sees CR4.VMXE clear: it owns no VMX. */
 	ok &= vmwrite(CR4_GUEST_HOST_MASK, CR4_VMXE);
 	ok &= vmwrite(CR4_READ_SHADOW, cr4 & ~CR4_VMXE);
-	ok &= vmwrite(CR0_GUEST_HOST_MASK, 0);
+	/* Under mmu=shadow the hardware CR0.WP/PG/PE stay ours: a guest write exits. */
+	ok &= vmwrite(CR0_GUEST_HOST_MASK, shadow ? CR0_WP | CR0_PG | CR0_PE : 0);
+	ok &= vmwrite(CR0_READ_SHADOW, cr0);
 	ok &= vmwrite(GUEST_DR7, 0x400);
-	ok &= vmwrite(GUEST_IA32_EFER, EFER_LME | EFER_LMA);
+	/* Shadow entries use NX: the hardware EFER.NXE is on whatever the guest's. */
+	ok &= vmwrite(GUEST_IA32_EFER, EFER_LME | EFER_LMA | (shadow ? EFER_NXE : 0));
 	ok &= vmwrite(GUEST_IA32_PAT, 0x0007040600070406ull);
 	ok &= vmwrite(GUEST_SYSENTER_CS, 0);
 	ok &= vmwrite(GUEST_SYSENTER_ESP, 0);
@@ -113,18 +116,21 @@ static bool write_controls(struct vmx_vcpu *x)
 	bool ok = true;
 
 	ok &= vmwrite(PIN_BASED_CONTROLS, c->pin);
-	ok &= vmwrite(PROC_BASED_CONTROLS, c->proc);
-	ok &= vmwrite(SECONDARY_CONTROLS, c->proc2);
+	ok &= vmwrite(PROC_BASED_CONTROLS, x->shadow ? c->proc_shadow : c->proc);
+	ok &= vmwrite(SECONDARY_CONTROLS, x->shadow ? c->proc2_shadow : c->proc2);
 	ok &= vmwrite(EXIT_CONTROLS, c->exit);
 	ok &= vmwrite(ENTRY_CONTROLS, c->entry);
-	/* #DF only: any guest exception ends there, guests have no IDT. */
-	ok &= vmwrite(EXCEPTION_BITMAP, 1u << 8);
+	/* #DF: any unhandled guest exception ends there; #PF: ours under mmu=shadow. */
+	ok &= vmwrite(EXCEPTION_BITMAP, 1u << 8 | (x->shadow ? 1u << 14 : 0));
+	ok &= vmwrite(PF_ERROR_MASK, 0);
+	ok &= vmwrite(PF_ERROR_MATCH, 0);
 	ok &= vmwrite(CR3_TARGET_COUNT, 0);
 	ok &= vmwrite(EXIT_MSR_STORE_COUNT, 0);
 	ok &= vmwrite(EXIT_MSR_LOAD_COUNT, 0);
 	ok &= vmwrite(ENTRY_MSR_LOAD_COUNT, 0);
 	ok &= vmwrite(ENTRY_INTR_INFO, 0);
-	ok &= vmwrite(EPT_POINTER, x->eptp);
+	if (!x->shadow)
+		ok &= vmwrite(EPT_POINTER, x->eptp);
 	ok &= vmwrite(VPID, x->vpid);
 	return ok;
 }
@@ -136,7 +142,7 @@ bool vmx_vmcs_setup(struct vcpu *v, struct vmx_vcpu *x, char *err, size_t len)
 	asm volatile("vmclear %1" : "=@ccbe"(fail) : "m"(x->vmcs_pa) : "memory");
 	if (!fail)
 		asm volatile("vmptrld %1" : "=@ccbe"(fail) : "m"(x->vmcs_pa) : "memory");
-	if (fail || !write_host_state(this_cpu()) || !write_guest_state() || !write_controls(x)) {
+	if (fail || !write_host_state(this_cpu()) || !write_guest_state(x->shadow) || !write_controls(x)) {
 		fmt_snprintf(err, len, "cannot load or write vcpu %u's VMCS (VM-instruction error %lu)",
 			     v->id, (unsigned long)vmread(VM_INSTRUCTION_ERROR));
 		kprintf("vm %u: vcpu %u: %s\n", v->vm->id, v->id, err);

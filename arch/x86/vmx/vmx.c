@@ -78,6 +78,14 @@ static bool vmx_probe(bool need_tdp, char *err, size_t len)
 			     ENTRY_IA32E_GUEST | ENTRY_LOAD_PAT | ENTRY_LOAD_EFER, &c->entry,
 			     "VM-entry", err, len))
 		return false;
+	if (!adjust_controls(true_ctls ? MSR_VMX_TRUE_PROCBASED : MSR_VMX_PROCBASED,
+			     PROC_HLT_EXITING | PROC_UNCOND_IO_EXITING | PROC_SECONDARY |
+				     PROC_INVLPG_EXITING | PROC_CR3_LOAD_EXITING |
+				     PROC_CR3_STORE_EXITING,
+			     &c->proc_shadow, "processor-based (shadow paging)", err, len) ||
+	    !adjust_controls(MSR_VMX_PROCBASED2, PROC2_ENABLE_VPID, &c->proc2_shadow,
+			     "secondary (VPID)", err, len))
+		return false;
 	/* Secondary controls exist only where the primary ones allow them. */
 	if (need_tdp && !adjust_controls(MSR_VMX_PROCBASED2, PROC2_ENABLE_EPT | PROC2_ENABLE_VPID,
 					 &c->proc2, "secondary (EPT, VPID)", err, len)) {
@@ -145,6 +153,7 @@ static bool vmx_vcpu_init(struct vcpu *v, uint64_t tdp_root_pa, char *err, size_
 	*(uint32_t *)x->vmcs = vmx_config.revision;
 	x->vmcs_pa = (uint64_t)x->vmcs;
 	x->tdp_root_pa = tdp_root_pa;
+	x->shadow = v->vm->cfg.shadow;
 	x->vpid = (uint16_t)atomic_fetch_add(&next_vpid, 1);
 	if (!x->vpid) /* wrapped: VPID 0 is the host's */
 		x->vpid = (uint16_t)atomic_fetch_add(&next_vpid, 1);
@@ -195,9 +204,9 @@ static void vmx_vcpu_flush_tlb(struct vcpu *v)
 {
 	struct vmx_vcpu *x = v->backend;
 
-	if (vmx_config.invept_single)
+	if (!x->shadow && vmx_config.invept_single)
 		invept(1, x->eptp);
-	else
+	else if (!x->shadow)
 		invept(2, 0);
 	if (vmx_config.invvpid_single)
 		invvpid(1, x->vpid);
@@ -215,6 +224,12 @@ static void vmx_vcpu_run(struct vcpu *v)
 		v->exit = (struct vcpu_exit){ .reason = EXIT_ENTRY_FAILED };
 		vmx_report_entry_failure(v, true);
 		return;
+	}
+	if (x->shadow)
+		vmwrite(GUEST_CR3, v->hw_cr3);
+	if (x->pf_pending) {
+		write_cr2(x->pf_cr2); /* VM entry does not load CR2: the guest sees ours */
+		x->pf_pending = false;
 	}
 	vmwrite(GUEST_RSP, r->rsp);
 	vmwrite(GUEST_RIP, r->rip);
@@ -250,6 +265,15 @@ static void vmx_vcpu_inject_exception(struct vcpu *v, unsigned int vector, bool 
 	(void)v;
 }
 
+static void vmx_vcpu_inject_page_fault(struct vcpu *v, uint64_t gva, uint32_t error)
+{
+	struct vmx_vcpu *x = v->backend;
+
+	x->pf_cr2 = gva;
+	x->pf_pending = true;
+	vmx_vcpu_inject_exception(v, 14, true, error);
+}
+
 const struct virt_ops vmx_ops = {
 	.name = "vmx",
 	.probe = vmx_probe,
@@ -259,5 +283,6 @@ const struct virt_ops vmx_ops = {
 	.vcpu_run = vmx_vcpu_run,
 	.vcpu_flush_tlb = vmx_vcpu_flush_tlb,
 	.vcpu_inject_exception = vmx_vcpu_inject_exception,
+	.vcpu_inject_page_fault = vmx_vcpu_inject_page_fault,
 	.vcpu_unload = vmx_vcpu_unload,
 };

@@ -19,6 +19,9 @@ struct vmx_vcpu {
 	bool loaded;          /* VMPTRLD done and the fields written, on v->pcpu */
 	struct vmx_gprs gprs;
 	uint64_t tdp_root_pa;
+	bool shadow;          /* mmu=shadow (the VM's) */
+	uint64_t pf_cr2;      /* a #PF to inject: CR2 goes in the register itself */
+	bool pf_pending;
 };
 
 extern const struct virt_ops vmx_ops;
@@ -37,6 +40,7 @@ void vmx_decode_exit(struct vcpu *v, struct vmx_vcpu *x);
 struct vmx_config {
 	uint32_t revision;
 	uint32_t pin, proc, proc2, exit, entry;
+	uint32_t proc_shadow, proc2_shadow; /* mmu=shadow: CR3/INVLPG exiting, no EPT */
 	uint64_t cr0_fixed0, cr0_fixed1, cr4_fixed0, cr4_fixed1;
 	uint64_t ept_vpid_cap;
 	unsigned int preemption_timer_shift;

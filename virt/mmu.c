@@ -1,0 +1,84 @@
+// SPDX-License-Identifier: MIT
+#include "lib/printf.h"
+#include "mm/shadow/rmap.h"
+#include "virt/dirty_log.h"
+#include "virt/mmu.h"
+
+extern const struct tdp_mmu_ops vm_tdp_ops; /* virt/vm.c: memslots and the dirty log */
+
+bool vm_mmu_create(struct vm *vm, char *err, size_t len)
+{
+	if (vm->cfg.shadow) {
+		struct shadow_mmu_config c = {
+			.lock_exclusive = vm->cfg.mmu.lock_exclusive,
+			.flush_eager = vm->cfg.mmu.flush_eager,
+			.wp_locked = vm->cfg.mmu.wp_locked,
+			.age_locked = vm->cfg.mmu.age_locked,
+			.gfn_limit = vm->cfg.mem_bytes >> PAGE_SHIFT,
+		};
+
+		vm->smmu = shadow_mmu_create(&c, &vm_tdp_ops, vm);
+	} else {
+		vm->mmu = tdp_mmu_create(&vm->cfg.mmu, &vm_tdp_ops, vm);
+	}
+	if (!vm->mmu && !vm->smmu) {
+		fmt_snprintf(err, len, "out of memory for the %s MMU", vm->cfg.shadow ? "shadow" : "TDP");
+		return false;
+	}
+	return true;
+}
+
+void vm_mmu_destroy(struct vm *vm)
+{
+	if (vm->smmu)
+		shadow_mmu_destroy(vm->smmu);
+	if (vm->mmu)
+		tdp_mmu_destroy(vm->mmu);
+	vm->smmu = NULL;
+	vm->mmu = NULL;
+}
+
+bool vm_mmu_vcpu_create(struct vcpu *v)
+{
+	if (!v->vm->smmu)
+		return true;
+	v->shadow = shadow_vcpu_create(v->vm->smmu);
+	return v->shadow != NULL;
+}
+
+void vm_mmu_vcpu_destroy(struct vcpu *v)
+{
+	if (v->shadow)
+		shadow_vcpu_destroy(v->shadow);
+	v->shadow = NULL;
+	tdp_page_cache_release(&v->tdp_cache);
+}
+
+uint64_t vm_mmu_zap_range(struct vm *vm, gfn_t start, gfn_t end)
+{
+	return vm->smmu ? shadow_mmu_zap_range(vm->smmu, start, end)
+			: tdp_mmu_zap_range(vm->mmu, start, end);
+}
+
+uint64_t vm_mmu_write_protect_range(struct vm *vm, gfn_t start, gfn_t end)
+{
+	return vm->smmu ? shadow_mmu_write_protect_range(vm->smmu, start, end)
+			: tdp_mmu_write_protect_range(vm->mmu, start, end);
+}
+
+uint64_t vm_mmu_test_and_clear_young(struct vm *vm, gfn_t start, gfn_t end, uint64_t *young)
+{
+	return vm->smmu ? shadow_mmu_test_and_clear_young(vm->smmu, start, end, young)
+			: tdp_mmu_test_and_clear_young(vm->mmu, start, end, young);
+}
+
+const struct tdp_mmu_stats *vm_mmu_stats(struct vm *vm)
+{
+	return vm->smmu ? shadow_mmu_stats(vm->smmu) : tdp_mmu_stats(vm->mmu);
+}
+
+void vm_mmu_drain_this_cpu(void)
+{
+	/* rmap descriptors cached on this CPU go back (their pages after a grace period). */
+	rmap_desc_cache_drain_this_cpu();
+}

@@ -1,0 +1,235 @@
+// SPDX-License-Identifier: MIT
+/*
+ * The exits that shadow paging (mmu=shadow) adds: the guest's #PF, its MOV
+ * to and from CR3, and INVLPG. The guest's CR3 lives in the vCPU; the
+ * hardware CR3 holds the shadow root, and a change of root flushes the
+ * vCPU's TLB (ASIDs and VPIDs tag entries without the CR3).
+ */
+#include "arch/x86/cpu.h"
+#include "mm/shadow/walker.h"
+#include "virt/shadow_exits.h"
+#include "virt/vcpu.h"
+
+#define CR0_WP_BIT (1ull << 16)
+#define CR4_SMEP (1ull << 20)
+#define CR4_SMAP (1ull << 21)
+#define RFLAGS_AC (1ull << 18)
+#define PFERR_FETCH (1u << 4)
+
+struct guest_paging vcpu_guest_paging(const struct vcpu *v)
+{
+	return (struct guest_paging){
+		.cr3 = v->guest_cr3,
+		.wp = v->guest_cr0 & CR0_WP_BIT,
+		.nx = v->guest_efer & EFER_NXE,
+		.smep = v->guest_cr4 & CR4_SMEP,
+		.smap = v->guest_cr4 & CR4_SMAP,
+		.ac = v->regs.rflags & RFLAGS_AC,
+		.cpl = 0,
+	};
+}
+
+/* The root to enter with; false (after stopping the VM) if there is none. */
+bool shadow_prepare_entry(struct vcpu *v)
+{
+	struct guest_paging gp = vcpu_guest_paging(v);
+	uint64_t root = shadow_vcpu_root_pa(v->shadow);
+
+	if (!root)
+		root = shadow_mmu_load_cr3(v->vm->smmu, v->shadow, &gp);
+	if (!root) {
+		vcpu_fail(v, "out of memory for a shadow root");
+		return false;
+	}
+	if (root != v->entered_hw_cr3) {
+		virt->vcpu_flush_tlb(v); /* the TLB is tagged by ASID/VPID, not by CR3 */
+		v->entered_hw_cr3 = root;
+	}
+	v->hw_cr3 = root;
+	return true;
+}
+
+void shadow_handle_guest_pf(struct vcpu *v)
+{
+	struct guest_paging gp = vcpu_guest_paging(v);
+	uint32_t inject = 0;
+	const struct vcpu_exit *e = &v->exit;
+
+	v->stats.tdp_faults++;
+	switch (shadow_mmu_page_fault(v->vm->smmu, v->shadow, &gp, e->gva, e->error, &inject)) {
+	case SHADOW_FIXED:
+		break;
+	case SHADOW_RETRY:
+		v->stats.tdp_retries++;
+		break;
+	case SHADOW_INJECT_PF:
+		virt->vcpu_inject_page_fault(v, e->gva, inject);
+		break;
+	case SHADOW_NO_SLOT:
+		vcpu_fail(v, "wild access: gva 0x%lx translates outside guest memory (rip 0x%lx)",
+			  (unsigned long)e->gva, (unsigned long)v->regs.rip);
+		break;
+	case SHADOW_READONLY:
+		vcpu_fail(v, "write to read-only memory at gva 0x%lx", (unsigned long)e->gva);
+		break;
+	case SHADOW_NOMEM:
+		vcpu_fail(v, "out of memory for shadow pages at gva 0x%lx", (unsigned long)e->gva);
+		break;
+	case SHADOW_EMULATE:
+		vcpu_fail(v, "gva 0x%lx: a write to a page table that maps itself needs instruction emulation, which mmuvisor does not do",
+			  (unsigned long)e->gva);
+		break;
+	}
+}
+
+static enum guest_mem_result mem_read(void *ctx, uint64_t gpa, uint64_t *val)
+{
+	const uint64_t *p = vm_gpa_to_hva(ctx, gpa, 8);
+
+	if (!p)
+		return GUEST_MEM_NO_SLOT;
+	*val = __atomic_load_n(p, __ATOMIC_RELAXED);
+	return GUEST_MEM_OK;
+}
+
+static enum guest_mem_result mem_cmpxchg(void *ctx, uint64_t gpa, uint64_t old, uint64_t new_val)
+{
+	uint64_t *p = vm_gpa_to_hva(ctx, gpa, 8);
+
+	if (!p)
+		return GUEST_MEM_NO_SLOT;
+	return __atomic_compare_exchange_n(p, &old, new_val, false, __ATOMIC_SEQ_CST,
+					   __ATOMIC_RELAXED) ? GUEST_MEM_OK : GUEST_MEM_CHANGED;
+}
+
+/* The instruction byte at gva, fetched through the guest's own tables. */
+static bool fetch_byte(struct vcpu *v, uint64_t gva, uint8_t *out)
+{
+	struct guest_mem mem = { .read = mem_read, .cmpxchg = mem_cmpxchg, .ctx = v->vm };
+	struct guest_paging gp = vcpu_guest_paging(v);
+	struct guest_walk w;
+	const uint8_t *p;
+
+	if (guest_walk(&mem, &gp, 0, gva, PFERR_FETCH, &w) != GUEST_WALK_OK)
+		return false;
+	p = vm_gpa_to_hva(v->vm, (w.gfn << PAGE_SHIFT) | (gva & (PAGE_SIZE - 1)), 1);
+	if (!p)
+		return false;
+	*out = *p;
+	return true;
+}
+
+/*
+ * Without decode assists an SVM CR exit does not say which register: decode
+ * MOV CRn, r64 (0F 22 /r) or MOV r64, CRn (0F 20 /r), with an optional REX.
+ */
+static bool decode_mov_cr(struct vcpu *v, int *gpr, unsigned int *len)
+{
+	uint8_t b[4];
+	unsigned int i = 0, rex_b = 0;
+
+	for (unsigned int k = 0; k < 4; k++)
+		if (!fetch_byte(v, v->regs.rip + k, &b[k]))
+			return false;
+	if ((b[0] & 0xf0) == 0x40) {
+		rex_b = b[0] & 1;
+		i = 1;
+	}
+	if (b[i] != 0x0f || (b[i + 1] != 0x20 && b[i + 1] != 0x22) || (b[i + 2] >> 6) != 3)
+		return false;
+	*gpr = (int)((b[i + 2] & 7) | rex_b << 3);
+	*len = i + 3;
+	return true;
+}
+
+static uint64_t *gpr_slot(struct guest_regs *r, int gpr)
+{
+	uint64_t *slots[16] = { &r->rax, &r->rcx, &r->rdx, &r->rbx, &r->rsp, &r->rbp,
+				&r->rsi, &r->rdi, &r->r8, &r->r9, &r->r10, &r->r11,
+				&r->r12, &r->r13, &r->r14, &r->r15 };
+
+	return slots[gpr & 15];
+}
+
+void shadow_handle_cr_access(struct vcpu *v)
+{
+	struct vcpu_exit *e = &v->exit;
+	struct guest_paging gp;
+
+	if (e->gpr < 0 && !decode_mov_cr(v, &e->gpr, &e->insn_len)) {
+		vcpu_fail(v, "cannot decode the MOV CR%u at rip 0x%lx", e->cr,
+			  (unsigned long)v->regs.rip);
+		return;
+	}
+	if (e->cr != 3) {
+		vcpu_fail(v, "writes to CR%u under mmu=shadow are not supported (rip 0x%lx)", e->cr,
+			  (unsigned long)v->regs.rip);
+		return;
+	}
+	if (!e->cr_write) {
+		*gpr_slot(&v->regs, e->gpr) = v->guest_cr3;
+	} else {
+		v->guest_cr3 = *gpr_slot(&v->regs, e->gpr) & ~0xfffull;
+		gp = vcpu_guest_paging(v);
+		if (!shadow_mmu_load_cr3(v->vm->smmu, v->shadow, &gp)) {
+			vcpu_fail(v, "out of memory for the shadow root of CR3 0x%lx",
+				  (unsigned long)v->guest_cr3);
+			return;
+		}
+		/* A MOV to CR3 flushes the guest's non-global TLB entries: so do we. */
+		virt->vcpu_flush_tlb(v);
+	}
+	v->regs.rip += e->insn_len;
+}
+
+/*
+ * The length of INVLPG m8 (0F 01 /7), for SVM without NRIP save: an optional
+ * REX, then ModRM with its SIB byte and displacement (SDM 2.1.5).
+ */
+static bool decode_invlpg_len(struct vcpu *v, unsigned int *len)
+{
+	uint8_t b[4];
+	unsigned int i = 0, mod, rm, n;
+
+	for (unsigned int k = 0; k < 4; k++)
+		if (!fetch_byte(v, v->regs.rip + k, &b[k]))
+			return false;
+	if ((b[0] & 0xf0) == 0x40)
+		i = 1;
+	if (b[i] != 0x0f || b[i + 1] != 0x01 || ((b[i + 2] >> 3) & 7) != 7)
+		return false;
+	mod = b[i + 2] >> 6;
+	rm = b[i + 2] & 7;
+	n = i + 3;
+	if (mod != 3 && rm == 4) { /* SIB */
+		if (mod == 0 && (b[i + 3] & 7) == 5)
+			n += 4; /* no base: disp32 */
+		n++;
+	}
+	if (mod == 1)
+		n += 1;
+	else if (mod == 2 || (mod == 0 && rm == 5))
+		n += 4;
+	*len = n;
+	return mod != 3;
+}
+
+void shadow_handle_invlpg(struct vcpu *v)
+{
+	struct vcpu_exit *e = &v->exit;
+
+	if (!e->insn_len && !decode_invlpg_len(v, &e->insn_len)) {
+		vcpu_fail(v, "cannot decode the INVLPG at rip 0x%lx", (unsigned long)v->regs.rip);
+		return;
+	}
+	/*
+	 * Write protection keeps every shadow page in step with its guest
+	 * table, so INVLPG changes no shadow entry of ours; what it must drop
+	 * is the TLB's copy. Without the address (SVM without decode assists)
+	 * the whole vCPU TLB goes.
+	 */
+	if (e->gva_known)
+		shadow_mmu_invlpg(v->vm->smmu, v->shadow, e->gva);
+	virt->vcpu_flush_tlb(v);
+	v->regs.rip += e->insn_len;
+}
