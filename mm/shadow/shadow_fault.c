@@ -14,7 +14,8 @@
  *
  * A write to a guest table zaps its shadow pages first, which unprotects
  * it, and maps it writable: the guest's write then goes through. Only when
- * the table is on the written address's own path is that impossible.
+ * the table is on the written address's own path is that impossible, and
+ * the caller must emulate (so too for one CR0.WP = 0 case, below).
  */
 #include "mm/shadow/shadow_internal.h"
 
@@ -25,6 +26,20 @@ static bool shadow_is_self_change(const struct guest_walk *w)
 		if (w->table_gfn[level] == w->gfn)
 			return true;
 	return false;
+}
+
+/*
+ * CR0.WP = 0 and a supervisor write to a read-only user page: the leaf
+ * would become supervisor-only and writable (shadow_make_leaf()), and with
+ * SMAP on, later supervisor accesses with RFLAGS.AC clear would then go
+ * through where the guest's SMAP forbids them. KVM accepts that; here the
+ * write is emulated instead.
+ */
+static bool shadow_wp_trick_bypasses_smap(const struct guest_paging *gp,
+					  const struct guest_walk *w, uint32_t access)
+{
+	return gp->smap && !(access & PFERR_USER) && (w->access & ACC_USER) &&
+	       !(w->access & ACC_WRITE);
 }
 
 /* Does the guest entry at level still hold what the walk read? */
@@ -114,6 +129,7 @@ static enum shadow_fault_result shadow_fetch(struct shadow_op *op, const struct 
 		} else {
 			/* Inside a guest huge page: a direct page maps its 4 KiB frames. */
 			role.direct = 1;
+			role.dirty = !!(w->pte[w->level] & X86_PTE_D);
 			role.access = w->access;
 			child_gfn = w->gfn & ~(x86_pages_per_level(level) - 1);
 		}
@@ -172,7 +188,7 @@ enum shadow_fault_result shadow_mmu_page_fault(struct shadow_mmu *m, struct shad
 		return SHADOW_NO_SLOT;
 	if (write && !info.writable)
 		return SHADOW_READONLY;
-	if (write && shadow_is_self_change(&w)) {
+	if (write && (shadow_is_self_change(&w) || shadow_wp_trick_bypasses_smap(gp, &w, access))) {
 		shadow_xstat_inc(m, emulate);
 		return SHADOW_EMULATE;
 	}

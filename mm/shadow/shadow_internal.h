@@ -76,10 +76,13 @@ static inline uint64_t shadow_spte_pfn(uint64_t spte)
  * Everything that makes two shadows of one guest table differ. access: the
  * rights of the guest entries above it (the leaf's rights are ANDed with
  * them). direct: no guest table behind it, it maps a guest 2 MiB or 1 GiB
- * page with 4 KiB shadow entries from gfn on. cr0_wp, efer_nx and the
- * *_andnot_wp bits: the guest controls that change which shadow entries
- * the fault path builds (CR0.WP = 0 makes supervisor writes to read-only
- * user pages map with U clear, and NX too under SMEP).
+ * page with 4 KiB shadow entries from gfn on; dirty: that guest leaf's D
+ * bit. Two guest entries may map one huge page, and share its direct
+ * shadow page: had a clean one shared the writable leaves of a dirty one,
+ * a write through it would not fault, and its D bit would never be set.
+ * cr0_wp, efer_nx and the *_andnot_wp bits: the guest controls that change
+ * which shadow entries the fault path builds (CR0.WP = 0 makes supervisor
+ * writes to read-only user pages map with U clear, and NX too under SMEP).
  */
 union shadow_role {
 	uint32_t word;
@@ -87,6 +90,7 @@ union shadow_role {
 		uint32_t level : 3;
 		uint32_t access : 3;
 		uint32_t direct : 1;
+		uint32_t dirty : 1;
 		uint32_t cr0_wp : 1;
 		uint32_t efer_nx : 1;
 		uint32_t smep_andnot_wp : 1;

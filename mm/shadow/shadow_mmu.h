@@ -82,9 +82,11 @@ enum shadow_fault_result {
 	SHADOW_NOMEM,     /* no memory for a shadow page or an rmap descriptor */
 	/* Added: */
 	SHADOW_READONLY,  /* the guest allows a write, but its memslot is read-only */
-	SHADOW_EMULATE,   /* a write to a guest page table that its own translation uses:
-			     write-protecting it and mapping it writable at once is impossible,
-			     so only instruction emulation makes progress (docs/SHADOW_MMU.md) */
+	SHADOW_EMULATE,   /* only instruction emulation makes progress (docs/SHADOW_MMU.md): a
+			     write to a guest page table that its own translation uses, or
+			     with CR0.WP = 0 and SMAP a supervisor write to a read-only user
+			     page; after emulating a write to guest memory, the caller calls
+			     shadow_mmu_zap_range() on the frame written */
 };
 
 /*

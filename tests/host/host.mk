@@ -27,7 +27,7 @@ HOST_TORTURE_TESTS += torture_tdp
 HOST_SRCS_torture_tdp := tests/host/torture_tdp_vcpu.c
 # The shadow MMU (mm/shadow): docs/SHADOW_MMU.md.
 HOST_UNIT_TESTS += test_shadow_walker
-HOST_UNIT_TESTS += test_shadow_mmu
+HOST_UNIT_TESTS += test_shadow_mmu test_shadow_random
 HOST_TORTURE_TESTS += torture_rmap
 
 HOST_MM_SRCS := $(sort $(wildcard mm/*.c mm/*/*.c))

@@ -239,12 +239,17 @@ static inline uint32_t ts_hw_walk(struct shadow_vcpu *sv, const struct guest_pag
 				  uint64_t gva, uint32_t access, uint64_t *pfn)
 {
 	struct guest_paging hw = *gp;
+	enum guest_walk_result r;
 	struct guest_walk w;
 
 	hw.cr3 = shadow_vcpu_root_pa(sv);
 	hw.wp = true;
 	hw.nx = true;
-	if (guest_walk(&ts_host_mem, &hw, 52, gva, access, &w) == GUEST_WALK_FAULT)
+	/* The CPU's walk holds no reference to the tables; RCU stands in for the flush here. */
+	rcu_read_lock();
+	r = guest_walk(&ts_host_mem, &hw, 52, gva, access, &w);
+	rcu_read_unlock();
+	if (r == GUEST_WALK_FAULT)
 		return w.error;
 	if (pfn)
 		*pfn = w.gfn;

@@ -97,8 +97,15 @@ static void test_fault_inside_guest_huge_pages(void)
 	CHECK_EQ_U(o.error, TS_ALLOWED);
 	CHECK_EQ_U(o.pfn, ts_guest_pfn + (TS_ALIAS_BASE + 0x12345) % TS_GUEST_PAGES);
 	CHECK(ts_shadow_leaf(vcpu, gva1g + 0x12345678, NULL) & X86_PTE_NX);
-	/* A 1 GiB page: a direct level 2 and a direct level 1 below the root's level 3. */
-	CHECK_EQ_U(TS_STAT(mmu, tables_allocated), 7);
+	/* A second, clean entry for the same 2 MiB page: its own direct page; a write sets its D. */
+	ts_map(0x80, gva2m + (1ULL << 21), 2, 512, X86_PTE_RW);
+	CHECK_EQ_U(ts_access(mmu, vcpu, &gp, gva2m + (1ULL << 21) + 0x5000, 0).faults, 1);
+	CHECK(!(ts_shadow_leaf(vcpu, gva2m + (1ULL << 21) + 0x5000, NULL) & X86_PTE_RW));
+	CHECK_EQ_U(ts_access(mmu, vcpu, &gp, gva2m + (1ULL << 21) + 0x5000, PFERR_WRITE).faults, 1);
+	CHECK(atomic_load(ts_walk_gpte(0x80, gva2m + (1ULL << 21), 2)) & X86_PTE_D);
+	/* 1 GiB: level 3, a direct level 2 and a direct level 1; then the clean 2 MiB one. */
+	CHECK_EQ_U(TS_STAT(mmu, tables_allocated), 8);
+	ts_check_invariants(mmu);
 	o = ts_access(mmu, vcpu, &gp, gva1g + 0x12345678, PFERR_FETCH);
 	CHECK_EQ_U(o.error, PFERR_PRESENT | PFERR_FETCH);
 	finish();
@@ -425,6 +432,13 @@ static void test_cr0_wp_clear(void)
 	CHECK((leaf & (X86_PTE_RW | X86_PTE_US)) == X86_PTE_US);
 	CHECK_EQ_U(ts_access(mmu, vcpu, &gp, GVA_A, PFERR_USER | PFERR_WRITE).error,
 		   PFERR_PRESENT | PFERR_WRITE | PFERR_USER);
+	/* With SMAP the supervisor-only leaf would let AC-clear accesses through: emulate. */
+	gp.cpl = 0;
+	gp.smap = true;
+	gp.ac = true;
+	shadow_mmu_load_cr3(mmu, vcpu, &gp);
+	CHECK_EQ_U(ts_access(mmu, vcpu, &gp, GVA_A, PFERR_WRITE).last, SHADOW_EMULATE);
+	CHECK_EQ_U(ts_access(mmu, vcpu, &gp, GVA_A, 0).error, TS_ALLOWED);
 	ts_check_invariants(mmu);
 	finish();
 }
