@@ -210,6 +210,15 @@ model-check:
 	  fi; \
 	done
 
+# The shadow MMU's rmap walk against chain length (make bench): RESULT scenario=host_rmap.
+.PHONY: bench-rmap
+bench: bench-rmap
+$(HOST_BUILD)/bench/bench_rmap: $(HOST_BUILD)/bench/tests/host/bench_rmap.o $(HOST_BUILD)/bench/libmm.a
+	@echo "  LD [bench] $@"
+	@$(HOST_CC) $(HOST_CFLAGS) $(HOST_FLAGS_bench) -o $@ $^
+bench-rmap: $(HOST_BUILD)/bench/bench_rmap
+	$(HOST_BUILD)/bench/bench_rmap
+
 # mm/ must build with the kernel's flags, with and without MM_DEBUG, and
 # call nothing outside itself but the platform hooks and the mem* builtins.
 HOST_KERNEL_CFLAGS := -std=gnu11 -O2 -ffreestanding -nostdlib -mno-red-zone \

@@ -417,11 +417,9 @@ static inline unsigned long ts_check_invariants(struct shadow_mmu *m)
 	return pages;
 }
 
-/* Check, destroy, and check that every page came back (descriptor cache included). */
-static inline void ts_destroy(struct shadow_mmu *m, struct shadow_vcpu **sv, unsigned int nr_sv)
+/* Check, and destroy the vCPUs and the MMU (the guest memory stays). */
+static inline void ts_destroy_mmu(struct shadow_mmu *m, struct shadow_vcpu **sv, unsigned int nr_sv)
 {
-	struct page_alloc_stats st;
-
 	ts_check_invariants(m);
 	for (unsigned int i = 0; i < nr_sv; i++)
 		shadow_vcpu_destroy(sv[i]);
@@ -434,6 +432,14 @@ static inline void ts_destroy(struct shadow_mmu *m, struct shadow_vcpu **sv, uns
 			   ts_check_invariants(m));
 	}
 	shadow_mmu_destroy(m);
+}
+
+/* Check, destroy, and check that every page came back (descriptor cache included). */
+static inline void ts_destroy(struct shadow_mmu *m, struct shadow_vcpu **sv, unsigned int nr_sv)
+{
+	struct page_alloc_stats st;
+
+	ts_destroy_mmu(m, sv, nr_sv);
 	page_free((void *)ts_guest, TS_GUEST_ORDER);
 	CHECK_EQ_U(rmap_descs_in_use(), 0);
 	rmap_desc_cache_drain_this_cpu();
