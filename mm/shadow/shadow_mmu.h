@@ -104,6 +104,9 @@ void shadow_mmu_invlpg(struct shadow_mmu *m, struct shadow_vcpu *sv, uint64_t gv
 /*
  * Drop every shadow mapping of [start, end) and every shadow page of a guest
  * table there; returns once no TLB holds them. Returns the leaves zapped.
+ * Also the call to make after the host (or an emulated instruction) wrote
+ * guest memory that may hold a guest page table: the shadow never sees
+ * such writes otherwise.
  */
 uint64_t shadow_mmu_zap_range(struct shadow_mmu *m, gfn_t start, gfn_t end);
 /*
