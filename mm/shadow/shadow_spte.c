@@ -123,7 +123,11 @@ static void handle_changed_spte(struct shadow_op *op, shadow_ptep_t sptep, uint6
 		pte_list_remove(&meta->rmap, sptep, &m->shadow_lock);
 	}
 	if (is_leaf && !same_leaf) {
-		/* After the entry's store (the caller's cmpxchg): a walker that finds it sees it set. */
+		/*
+		 * After the entry's store (the caller's cmpxchg) and its slot's gfn:
+		 * pte_list_add()'s release pairs with pte_list_walk_lockless()'s
+		 * acquire, so a walker that finds the entry sees both.
+		 */
 		pte_list_add(&meta->rmap, sptep, &op->sv->descs, &m->shadow_lock);
 	}
 	if (is_leaf && (new_spte & X86_PTE_RW) && !(same_leaf && (old_spte & X86_PTE_RW))) {
