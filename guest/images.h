@@ -10,7 +10,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define GUEST_IMAGES(X) X(hello) X(misbehave) X(demand_paging) X(spin) X(zap_stress) X(dirty_log) X(access_tracking)
+#define GUEST_IMAGES(X) X(hello) X(misbehave) X(demand_paging) X(spin) X(zap_stress) X(dirty_log) X(access_tracking) X(shadow_pt)
 
 struct guest_image {
 	const char *name;

@@ -27,6 +27,7 @@ static const struct scenario {
 	[SCENARIO_ZAP_STRESS] = { scenario_zap_stress, true },
 	[SCENARIO_DIRTY_LOG] = { scenario_dirty_log, true },
 	[SCENARIO_ACCESS_TRACKING] = { scenario_access_tracking, true },
+	[SCENARIO_SHADOW_PT] = { scenario_shadow_pt, true },
 };
 
 int scenario_run(void)

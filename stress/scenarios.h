@@ -10,3 +10,4 @@ int scenario_tlb_shootdown(void);
 int scenario_zap_stress(void);
 int scenario_dirty_log(void);
 int scenario_access_tracking(void);
+int scenario_shadow_pt(void);

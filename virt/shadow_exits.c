@@ -15,6 +15,7 @@
 #define CR4_SMAP (1ull << 21)
 #define RFLAGS_AC (1ull << 18)
 #define PFERR_FETCH (1u << 4)
+#define GUEST_MAXPHYADDR 48 /* what the shadow MMU assumes (shadow_mmu_config.guest_maxphyaddr = 0) */
 
 struct guest_paging vcpu_guest_paging(const struct vcpu *v)
 {
@@ -110,7 +111,7 @@ static bool fetch_byte(struct vcpu *v, uint64_t gva, uint8_t *out)
 	struct guest_walk w;
 	const uint8_t *p;
 
-	if (guest_walk(&mem, &gp, 0, gva, PFERR_FETCH, &w) != GUEST_WALK_OK)
+	if (guest_walk(&mem, &gp, GUEST_MAXPHYADDR, gva, PFERR_FETCH, &w) != GUEST_WALK_OK)
 		return false;
 	p = vm_gpa_to_hva(v->vm, (w.gfn << PAGE_SHIFT) | (gva & (PAGE_SIZE - 1)), 1);
 	if (!p)

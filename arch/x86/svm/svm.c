@@ -216,7 +216,19 @@ static void svm_vcpu_run(struct vcpu *v)
 		.rsp = vmcb->save.rsp, .rip = vmcb->save.rip, .rflags = vmcb->save.rflags,
 	};
 	vmcb->control.tlb_control = TLB_CONTROL_NOTHING;
-	vmcb->control.event_inj = 0;
+	/*
+	 * An exit in the middle of delivering an event (APM 15.7.2: EXITINTINFO
+	 * valid) leaves it undelivered: inject it again at the next entry,
+	 * e.g. our #PF whose delivery faulted on a guest GDT page the shadow
+	 * had not mapped yet. The CR2 of an injected #PF goes back too.
+	 */
+	if (vmcb->control.exit_int_info & EVENTINJ_VALID) {
+		vmcb->control.event_inj = vmcb->control.exit_int_info;
+		if ((vmcb->control.exit_int_info & 0x7ff) == (EVENTINJ_TYPE_EXCEPTION | 14))
+			vmcb->save.cr2 = s->pf_cr2;
+	} else {
+		vmcb->control.event_inj = 0;
+	}
 	svm_decode_exit(v, s);
 }
 
@@ -236,7 +248,10 @@ static void svm_vcpu_inject_exception(struct vcpu *v, unsigned int vector, bool 
 
 static void svm_vcpu_inject_page_fault(struct vcpu *v, uint64_t gva, uint32_t error)
 {
-	((struct svm_vcpu *)v->backend)->vmcb->save.cr2 = gva;
+	struct svm_vcpu *s = v->backend;
+
+	s->pf_cr2 = gva;
+	s->vmcb->save.cr2 = gva;
 	svm_vcpu_inject_exception(v, 14, true, error);
 }
 

@@ -17,6 +17,7 @@ struct svm_vcpu {
 	uint32_t asid;          /* valid while asid_generation matches the pCPU's */
 	uint64_t asid_generation;
 	bool flush_pending;     /* set by vcpu_flush_tlb, consumed at entry */
+	uint64_t pf_cr2;        /* the CR2 of the last #PF we injected */
 };
 
 extern const struct virt_ops svm_ops;

@@ -1,0 +1,54 @@
+// SPDX-License-Identifier: MIT
+/*
+ * scenario=shadow_pt (mmu=shadow): every vCPU runs guest/shadow_pt.c: it
+ * builds two address spaces sharing their tables, aliases a frame, switches
+ * CR3, remaps with INVLPG, checks the A/D bits and #PF error codes the
+ * architecture requires, then hammers its page table for iterations * 100
+ * rounds, each a guest page-table write the shadow MMU must notice.
+ */
+#include "arch/x86/console.h"
+#include "arch/x86/tsc.h"
+#include "boot/options.h"
+#include "stress/result.h"
+#include "stress/scenarios.h"
+#include "stress/vm_setup.h"
+
+#define RUN_TIMEOUT_MS 120000
+
+int scenario_shadow_pt(void)
+{
+	struct tdp_mmu_config mmu = scenario_mmu_config();
+	uint64_t rounds = option(OPTION_ITERATIONS) * 100, done = 0, pfs = 0, t0, cycles;
+	const struct shadow_mmu_extra_stats *x;
+	struct vm *vm;
+	char keys[128];
+	bool ok;
+
+	if (option(OPTION_MMU) != MMU_SHADOW) {
+		kprintf("mmuvisor: error: scenario=shadow_pt needs mmu=shadow\n");
+		return EXIT_CONFIG;
+	}
+	vm = scenario_vm_create("shadow_pt", scenario_nr_vcpus(), &mmu,
+				(uint64_t[4]){ option(OPTION_MEM_PER_VCPU), rounds });
+	if (!vm)
+		return EXIT_CONFIG;
+	t0 = rdtsc();
+	ok = vm_run(vm, RUN_TIMEOUT_MS);
+	cycles = rdtsc() - t0;
+	for (unsigned int i = 0; i < vm->cfg.nr_vcpus; i++) {
+		done += vm->vcpus[i].result[0];
+		pfs = vm->vcpus[i].result[1] > pfs ? vm->vcpus[i].result[1] : pfs;
+	}
+	x = shadow_mmu_extra_stats(vm->smmu);
+	scenario_vm_keys(vm, keys, sizeof(keys));
+	kprintf("RESULT scenario=shadow_pt phase=hammer %s cycles=%lu rounds=%lu guest_pfs=%lu pf_injected=%lu gfns_unprotected=%lu roots_created=%lu emulate=%lu rmap_restarts=%lu rmap_fallbacks=%lu\n",
+		keys, (unsigned long)cycles, (unsigned long)done, (unsigned long)pfs,
+		(unsigned long)atomic_load(&x->pf_injected),
+		(unsigned long)atomic_load(&x->gfns_unprotected),
+		(unsigned long)atomic_load(&x->roots_created), (unsigned long)atomic_load(&x->emulate),
+		(unsigned long)atomic_load(&x->rmap_restarts),
+		(unsigned long)atomic_load(&x->rmap_fallbacks));
+	ok = ok && done == rounds * vm->cfg.nr_vcpus;
+	vm_destroy(vm);
+	return ok ? EXIT_PASS : EXIT_FAIL;
+}
