@@ -42,6 +42,16 @@
 #define SPTE_WRITABLE SPTE_BIT(1)
 #define SPTE_LARGE SPTE_BIT(7)
 #define SPTE_PFN_MASK 0x000ffffffffff000ULL /* bits 51:12 */
+/*
+ * MMU-writable (KVM's name), a software bit: "writable but for dirty
+ * logging". Every leaf of a writable slot has it, so W implies it; the
+ * write-protect for dirty logging takes W away and leaves it, and the next
+ * write fault gives W back with one cmpxchg and no mmu_lock (the fast page
+ * fault, tdp_fault.c). Whatever takes write access away for another reason
+ * must clear it too (a zap does, by clearing the whole entry). It is not
+ * "present" on its own, survives A/D changes, and a split copies it.
+ */
+#define SPTE_MMU_WRITABLE SPTE_BIT(11)
 
 /* Intel EPT. */
 #define EPT_R SPTE_BIT(0)
@@ -54,6 +64,8 @@
 #define EPT_A SPTE_BIT(8)
 #define EPT_D SPTE_BIT(9)
 #define EPT_SUPPRESS_VE SPTE_BIT(63)
+/* Ignored by the CPU in every EPT entry (bit 10 is not: user-execute with MBEC). */
+#define EPT_IGNORED_LOW SPTE_BIT(11)
 #define EPT_MEMTYPE_WB 6
 
 /* AMD NPT. */
@@ -64,6 +76,8 @@
 #define NPT_D SPTE_BIT(6)
 #define NPT_PS SPTE_BIT(7)
 #define NPT_NX SPTE_BIT(63)
+/* AVL: available to software in every NPT entry. */
+#define NPT_AVL_LOW (7ULL << 9)
 
 _Static_assert(EPT_R == 0x1 && EPT_W == 0x2 && EPT_X == 0x4, "EPT R/W/X are bits 0..2");
 _Static_assert(EPT_MEMTYPE_MASK == 0x38, "EPT memory type is bits 5:3");
@@ -76,6 +90,13 @@ _Static_assert(NPT_NX == 0x8000000000000000ULL, "NPT NX is bit 63");
 _Static_assert(SPTE_PRESENT == EPT_R && SPTE_PRESENT == NPT_P, "bit 0 is present in both");
 _Static_assert(SPTE_WRITABLE == EPT_W && SPTE_WRITABLE == NPT_RW, "bit 1 is writable in both");
 _Static_assert(SPTE_LARGE == EPT_LARGE && SPTE_LARGE == NPT_PS, "bit 7 is large in both");
+_Static_assert((SPTE_MMU_WRITABLE & EPT_IGNORED_LOW) == SPTE_MMU_WRITABLE &&
+		       (SPTE_MMU_WRITABLE & NPT_AVL_LOW) == SPTE_MMU_WRITABLE,
+	       "MMU-writable is ignored by the CPU in both formats");
+_Static_assert(!(SPTE_MMU_WRITABLE & (SPTE_PFN_MASK | EPT_MEMTYPE_MASK | EPT_IGNORE_PAT | EPT_A |
+				      EPT_D | EPT_X | EPT_W | EPT_R | NPT_US | NPT_A | NPT_D |
+				      SPTE_LARGE)),
+	       "MMU-writable overlaps no hardware bit");
 _Static_assert(SPTE_PFN_MASK == (((1ULL << 52) - 1) & ~((1ULL << PAGE_SHIFT) - 1)),
 	       "the frame number is bits 51:12");
 _Static_assert(!(SPTE_PFN_MASK & (EPT_MEMTYPE_MASK | EPT_IGNORE_PAT | EPT_A | EPT_D | EPT_X |
@@ -100,6 +121,7 @@ _Static_assert(!(TDP_REMOVED_SPTE & (EPT_R | EPT_W | EPT_X)), "REMOVED is not pr
 _Static_assert(!(TDP_REMOVED_SPTE & NPT_P), "REMOVED is not present in NPT");
 _Static_assert((TDP_REMOVED_SPTE & ~(0x7fULL << 52)) == 0, "REMOVED lives in bits 58:52 only");
 _Static_assert(!(TDP_REMOVED_SPTE & SPTE_PFN_MASK), "REMOVED leaves the link field free");
+_Static_assert(!(TDP_REMOVED_SPTE & SPTE_MMU_WRITABLE), "REMOVED is not MMU-writable");
 
 /*
  * What MM_DEBUG builds write over every entry of a table before they free
@@ -184,6 +206,12 @@ static inline bool is_writable_spte(uint64_t spte)
 	return spte & SPTE_WRITABLE;
 }
 
+/* Could W come back without asking the slot? (Not: is it writable now.) */
+static inline bool is_mmu_writable_spte(uint64_t spte)
+{
+	return spte & SPTE_MMU_WRITABLE;
+}
+
 static inline uint64_t spte_to_pfn(uint64_t spte)
 {
 	return (spte & SPTE_PFN_MASK) >> PAGE_SHIFT;
@@ -219,9 +247,14 @@ static inline uint64_t make_nonleaf_spte(const struct tdp_spte_format *f, uint64
 	return f->table_bits | (table_pa & SPTE_PFN_MASK);
 }
 
-/* A leaf mapping pfn (aligned to level) read + execute, plus what the flags ask. */
+/*
+ * A leaf mapping pfn (aligned to level) read + execute, plus what the flags
+ * ask. mmu_writable: the slot allows writes (implied by writable), so a
+ * read-only leaf may be made writable later without asking the slot again.
+ */
 static inline uint64_t make_leaf_spte(const struct tdp_spte_format *f, uint64_t pfn,
-				      unsigned int level, bool writable, bool accessed, bool dirty)
+				      unsigned int level, bool writable, bool mmu_writable,
+				      bool accessed, bool dirty)
 {
 	uint64_t spte = f->leaf_bits | ((pfn << PAGE_SHIFT) & SPTE_PFN_MASK);
 
@@ -229,6 +262,8 @@ static inline uint64_t make_leaf_spte(const struct tdp_spte_format *f, uint64_t 
 		spte |= SPTE_LARGE;
 	if (writable)
 		spte |= SPTE_WRITABLE;
+	if (writable || mmu_writable)
+		spte |= SPTE_MMU_WRITABLE;
 	if (accessed)
 		spte |= f->accessed;
 	if (dirty && writable)
@@ -238,7 +273,8 @@ static inline uint64_t make_leaf_spte(const struct tdp_spte_format *f, uint64_t 
 
 /*
  * Entry index of the table that replaces the huge leaf huge (at level) with
- * the same translation one level down: same permissions and A/D bits.
+ * the same translation one level down: same permissions, A/D bits and
+ * MMU-writable.
  */
 static inline uint64_t make_split_child_spte(uint64_t huge, unsigned int level, unsigned int index)
 {

@@ -5,6 +5,8 @@
  * leaf with one cmpxchg. It runs under mmu_lock held for read, so any
  * number of vCPUs fault in parallel; when two race for the same entry the
  * cmpxchg picks one, and the other walks again and finds its work done.
+ * A write to a leaf that is read-only only for dirty logging skips all of
+ * that: the fast path gives W back under RCU alone.
  */
 #include "mm/ept/tdp_mmu_internal.h"
 
@@ -47,14 +49,15 @@ static bool tdp_link_new_table(struct tdp_op *op, struct tdp_page_cache *cache,
  * The leaf for this fault. Reads map writable too where the slot allows
  * and no dirty log watches, so the first write does not fault again; A is
  * set (the access happened), D too for a write. An existing leaf's A/D
- * bits are kept.
+ * bits are kept. A read-only leaf of a writable slot is MMU-writable: its
+ * first write takes the fast path.
  */
 static uint64_t tdp_fault_leaf(const struct tdp_mmu *mmu, uint64_t old, gfn_t gfn,
 			       const struct tdp_pfn_info *info, unsigned int level, bool write)
 {
 	uint64_t pfn = info->pfn - (gfn & (tdp_pages_per_level(level) - 1));
 	bool writable = write || (info->writable && !info->dirty_logging);
-	uint64_t leaf = make_leaf_spte(&mmu->fmt, pfn, level, writable, true, write);
+	uint64_t leaf = make_leaf_spte(&mmu->fmt, pfn, level, writable, info->writable, true, write);
 
 	if (is_leaf_spte(old, level) && spte_to_pfn(old) == pfn && writable)
 		leaf |= old & mmu->fmt.dirty;
@@ -141,6 +144,52 @@ decide:
 	return TDP_FAULT_RETRY;
 }
 
+/*
+ * The fast page fault, for a write to a 4 KiB leaf that write-protect took
+ * W from for dirty logging: under RCU alone, walk to the leaf and give W
+ * back, with A and D, by one cmpxchg. No mmu_lock, no table cache. The D
+ * bit it sets is what hands the page to the next write-protect (through
+ * handle_changed_spte() and mark_dirty); the write the guest retries is
+ * logged by the caller (virt/: vm_dirty_log_write_fault() after FIXED).
+ *
+ * The leaf's frame is trusted as it stands: a present leaf at gfn maps the
+ * frame its slot gave when it was made, and anything that changes that
+ * changes the entry, so the cmpxchg fails. It is checked against the slot
+ * anyway, since the caller has asked the slot already.
+ *
+ * Returns false when it cannot help (not a leaf, huge, read-only for
+ * another reason, another frame, or the cmpxchg lost): the slow path decides.
+ */
+static bool tdp_fast_page_fault(struct tdp_mmu *mmu, gfn_t gfn, const struct tdp_pfn_info *info)
+{
+	const struct tdp_spte_format *f = &mmu->fmt;
+	struct tdp_iter iter;
+	struct tdp_op op;
+	bool fixed = false;
+
+	tdp_op_begin(&op, mmu, TDP_LOCK_NONE);
+	for_each_tdp_pte(iter, mmu->root_pt, gfn, gfn + 1) {
+		uint64_t spte = iter.old_spte;
+
+		if (iter.level != TDP_LEVEL_4K)
+			continue; /* the iterator steps down only into present tables */
+		if (!is_leaf_spte(spte, iter.level) || spte_to_pfn(spte) != info->pfn)
+			break;
+		if (is_writable_spte(spte)) {
+			tdp_op_stat_inc(&op, faults_spurious); /* another vCPU, or a stale TLB */
+			fixed = true;
+		} else if (is_mmu_writable_spte(spte) &&
+			   tdp_set_spte_fast_writable(&op, &iter,
+						      spte | SPTE_WRITABLE | f->accessed | f->dirty)) {
+			tdp_op_stat_inc(&op, fast_faults);
+			fixed = true;
+		}
+		break;
+	}
+	tdp_op_end(&op);
+	return fixed;
+}
+
 enum tdp_fault_result tdp_mmu_page_fault(struct tdp_mmu *mmu, struct tdp_page_cache *cache,
 					 uint64_t gpa, unsigned int access)
 {
@@ -155,6 +204,8 @@ enum tdp_fault_result tdp_mmu_page_fault(struct tdp_mmu *mmu, struct tdp_page_ca
 		return TDP_FAULT_NO_SLOT;
 	if (write && !info.writable)
 		return TDP_FAULT_READONLY;
+	if (write && tdp_fast_page_fault(mmu, gfn, &info))
+		return TDP_FAULT_FIXED;
 	if (!tdp_page_cache_topup(cache))
 		return TDP_FAULT_NOMEM;
 

@@ -73,6 +73,7 @@ struct tdp_mmu_stats {
 	atomic_ulong faults;          /* tdp_mmu_page_fault() calls */
 	atomic_ulong faults_fixed;    /* ... that installed or upgraded a leaf */
 	atomic_ulong faults_spurious; /* ... that found the mapping already there */
+	atomic_ulong fast_faults;     /* ... fixed by the fast path, without mmu_lock */
 	atomic_ulong retries;         /* cmpxchg lost to another CPU; walked again */
 	atomic_ulong leaves_mapped[TDP_LEVEL_1G + 1]; /* by level */
 	atomic_ulong tables_allocated;

@@ -141,6 +141,7 @@ bool tdp_set_spte_atomic(struct tdp_op *op, struct tdp_iter *iter, uint64_t new_
 void tdp_set_spte_exclusive(struct tdp_op *op, struct tdp_iter *iter, uint64_t new_spte);
 bool tdp_set_spte(struct tdp_op *op, struct tdp_iter *iter, uint64_t new_spte);
 uint64_t tdp_clear_spte_bits(struct tdp_op *op, struct tdp_iter *iter, uint64_t mask);
+bool tdp_set_spte_fast_writable(struct tdp_op *op, struct tdp_iter *iter, uint64_t new_spte);
 void tdp_init_private_spte(tdp_ptep_t sptep, uint64_t spte);
 void tdp_clear_private_table(tdp_ptep_t table);
 void tdp_op_flush(struct tdp_op *op);

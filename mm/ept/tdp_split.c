@@ -117,7 +117,8 @@ retry:
 		if (!mmu->ops.gfn_to_pfn(mmu->owner, iter.gfn, &info) || info.dirty_logging ||
 		    info.max_level < iter.level || (info.pfn & (pages - 1)))
 			continue; /* maybe a smaller page fits: the walk goes down */
-		leaf = make_leaf_spte(&mmu->fmt, info.pfn, iter.level, info.writable, true, false);
+		leaf = make_leaf_spte(&mmu->fmt, info.pfn, iter.level, info.writable, info.writable,
+				      true, false);
 		if (!tdp_set_spte(&op, &iter, leaf))
 			goto retry;
 		nr++;

@@ -45,6 +45,27 @@ static void tdp_free_table(tdp_ptep_t table)
 	page_free((void *)table, 0);
 }
 
+/* The free-before-flush plant poisons frozen tables early itself: it is caught elsewhere. */
+#if defined(MM_DEBUG) && !defined(TDP_PLANT_FREE_BEFORE_FLUSH)
+#define TDP_CHECK_FROZEN_TABLES
+/*
+ * A frozen table must still hold REMOVED everywhere when it is freed: a
+ * change after the freeze is a store that did not compare (a lockless
+ * writer, such as the fast page fault, must use cmpxchg against the value
+ * it read) and would be lost with the table.
+ */
+static void tdp_check_frozen_table(tdp_ptep_t table)
+{
+	for (unsigned int i = 0; i < TDP_PTES_PER_TABLE; i++) {
+		uint64_t spte = tdp_read_spte(&table[i]);
+
+		if (!is_removed_spte(spte))
+			platform_panic("tdp: a frozen table's entry %u changed after the freeze: %#llx",
+				       i, (unsigned long long)spte);
+	}
+}
+#endif
+
 /* Free every table of a chain; returns how many. */
 static uint64_t tdp_free_chain(uint64_t chain_pa)
 {
@@ -53,6 +74,9 @@ static uint64_t tdp_free_chain(uint64_t chain_pa)
 	while (chain_pa) {
 		tdp_ptep_t table = platform_phys_to_virt(chain_pa);
 
+#ifdef TDP_CHECK_FROZEN_TABLES
+		tdp_check_frozen_table(table);
+#endif
 		chain_pa = removed_spte_link(tdp_read_spte(&table[0]));
 		tdp_free_table(table);
 		nr++;
@@ -259,6 +283,8 @@ static void handle_changed_spte(struct tdp_op *op, gfn_t gfn, uint64_t old_spte,
 		 */
 		return;
 	}
+	/* W implies MMU-writable: write-protect leaves it, for the fast page fault. */
+	BUG_ON(is_leaf && is_writable_spte(new_spte) && !is_mmu_writable_spte(new_spte));
 	if (!is_present)
 		op->leaves_zapped++;
 	if (is_dirty_spte(&mmu->fmt, old_spte) &&
@@ -301,16 +327,26 @@ bool tdp_set_spte_atomic(struct tdp_op *op, struct tdp_iter *iter, uint64_t new_
  * the entry stays the same leaf, the A/D bits that changed since
  * iter->old_spte was read are taken as they are now: a D bit the CPU set
  * meanwhile is not lost, an A bit aging took is not given back.
+ *
+ * The fast page fault takes no mmu_lock either: it may give W (with A and
+ * D) back to an MMU-writable 4 KiB leaf at any time. W is not carried over
+ * like A/D: it follows new_spte, the caller's decision, so a write-protect
+ * takes the W the fast path just gave (and handle_changed_spte() sees the
+ * D it set). At worst an upgrade is lost and the vCPU faults again.
  */
 void tdp_set_spte_exclusive(struct tdp_op *op, struct tdp_iter *iter, uint64_t new_spte)
 {
 	const struct tdp_spte_format *f = &op->mmu->fmt;
 	uint64_t volatile_bits = f->accessed | f->dirty;
+	uint64_t lockless_bits = volatile_bits;
 	uint64_t old = iter->old_spte;
 	uint64_t want = new_spte;
 
 	tdp_assert_held_write(op->mmu);
 	BUG_ON(is_removed_spte(old));
+	if (iter->level == TDP_LEVEL_4K && is_leaf_spte(old, iter->level) &&
+	    is_mmu_writable_spte(old) && !is_writable_spte(old))
+		lockless_bits |= SPTE_WRITABLE; /* the fast page fault */
 	if (tdp_change_needs_flush(f, old, new_spte, iter->level))
 		tdp_op_count_unflushed(op);
 	while (!atomic_compare_exchange_strong_explicit(iter->sptep, &old, want,
@@ -318,7 +354,7 @@ void tdp_set_spte_exclusive(struct tdp_op *op, struct tdp_iter *iter, uint64_t n
 							memory_order_acquire)) {
 		uint64_t changed = (old ^ iter->old_spte) & volatile_bits;
 
-		BUG_ON((old ^ iter->old_spte) & ~volatile_bits);
+		BUG_ON((old ^ iter->old_spte) & ~lockless_bits);
 		if (is_leaf_spte(new_spte, iter->level) && spte_to_pfn(new_spte) == spte_to_pfn(old))
 			want = (new_spte & ~changed) | (old & changed);
 	}
@@ -336,13 +372,50 @@ bool tdp_set_spte(struct tdp_op *op, struct tdp_iter *iter, uint64_t new_spte)
 }
 
 /*
+ * The fast page fault's one store, with RCU and no mmu_lock: give W back,
+ * with A and D, to the MMU-writable 4 KiB leaf at iter, if it still holds
+ * iter->old_spte. It must compare: between the walk's read and this store
+ * a zap may have cleared the entry, a freeze made it REMOVED, or aging
+ * cleared A, and each of those wins (the caller takes the slow path). A
+ * write-protect never loses to it: that one only acts on a writable entry,
+ * with an atomic RMW too, so whichever comes second sees the other.
+ */
+bool tdp_set_spte_fast_writable(struct tdp_op *op, struct tdp_iter *iter, uint64_t new_spte)
+{
+	const struct tdp_spte_format *f = &op->mmu->fmt;
+	uint64_t old = iter->old_spte;
+
+	tdp_assert_rcu();
+	BUG_ON(op->lock != TDP_LOCK_NONE || iter->level != TDP_LEVEL_4K);
+	BUG_ON(!is_leaf_spte(old, iter->level) || is_writable_spte(old) || !is_mmu_writable_spte(old));
+	BUG_ON(!is_writable_spte(new_spte) ||
+	       ((old ^ new_spte) & ~(SPTE_WRITABLE | f->accessed | f->dirty)));
+	platform_torture_delay();
+#ifdef TDP_PLANT_FAST_PF_NO_CMPXCHG
+	/* Planted bug: a plain store, which brings back an entry zapped or frozen meanwhile. */
+	atomic_store_explicit(iter->sptep, new_spte, memory_order_release);
+#else
+	if (!atomic_compare_exchange_strong_explicit(iter->sptep, &old, new_spte,
+						     memory_order_acq_rel, memory_order_acquire)) {
+		iter->old_spte = old;
+		tdp_op_stat_inc(op, retries);
+		return false;
+	}
+#endif
+	handle_changed_spte(op, iter->gfn, old, new_spte, iter->level);
+	iter->old_spte = new_spte;
+	return true;
+}
+
+/*
  * Clear mask's bits with one atomic fetch_and; returns the value it
  * replaced. Safe without a retry because the bits allowed here mean nothing
  * harmful on whatever the entry may have become meanwhile:
  *  - A: in a leaf, aging's business; in a table, a hint the CPU set; no
  *    mmu_lock needed at all;
  *  - D: meaningless in a table;
- *  - W: only at level 1, where an entry is always a leaf or empty.
+ *  - W: only at level 1, where an entry is always a leaf or empty; it
+ *    leaves MMU-writable, so the next write can take the fast path.
  * Empty and REMOVED entries have none of these bits and stay as they are.
  */
 uint64_t tdp_clear_spte_bits(struct tdp_op *op, struct tdp_iter *iter, uint64_t mask)

@@ -41,8 +41,9 @@ HOST_FLAGS_plant := $(HOST_DEBUG) -DRCU_PLANT_EARLY_FREE
 HOST_FLAGS_plantts := $(HOST_DEBUG) -DTYPESAFE_PLANT_EARLY_FREE
 HOST_FLAGS_plantfree := $(HOST_DEBUG) -DTDP_PLANT_FREE_BEFORE_FLUSH
 HOST_FLAGS_plantnoflush := $(HOST_DEBUG) -DTDP_PLANT_ZAP_NO_FLUSH
+HOST_FLAGS_plantfastpf := $(HOST_DEBUG) -DTDP_PLANT_FAST_PF_NO_CMPXCHG
 HOST_FLAGS_bench := -O2
-HOST_VARIANTS := asan tsan plant plantts plantfree plantnoflush bench
+HOST_VARIANTS := asan tsan plant plantts plantfree plantnoflush plantfastpf bench
 # mm/shadow's planted rmap bugs (rmap-planted below).
 HOST_FLAGS_rmapback := $(HOST_DEBUG) -DRMAP_PLANT_BACKWARD_MOVE
 HOST_FLAGS_rmapnulls := $(HOST_DEBUG) -DRMAP_PLANT_NO_NULLS_CHECK
@@ -141,10 +142,12 @@ define TDP_PLANTED_CHECK
 	@grep -m1 "$(3)" $(HOST_BUILD)/$(1)/torture.log | cut -c1-160
 endef
 
-tdp-planted: $(HOST_BUILD)/plantfree/torture_tdp $(HOST_BUILD)/plantnoflush/torture_tdp
+tdp-planted: $(HOST_BUILD)/plantfree/torture_tdp $(HOST_BUILD)/plantnoflush/torture_tdp \
+		$(HOST_BUILD)/plantfastpf/torture_tdp
 	$(call TDP_PLANTED_CHECK,plantfree,a free before the flush,read a freed table)
 	$(call TDP_PLANTED_CHECK,plantnoflush,a zap that skips its flush,stale translation)
-	@echo "tdp-planted: ok, both planted bugs were caught"
+	$(call TDP_PLANTED_CHECK,plantfastpf,a fast page fault without cmpxchg,changed after the freeze)
+	@echo "tdp-planted: ok, all three planted bugs were caught"
 
 # The SPTE funnel: outside mm/ept/tdp_spte.c nothing stores to a table entry
 # (no "*sptep =", no "table[i] =", no atomic store, exchange or RMW on one).

@@ -1,11 +1,13 @@
 // SPDX-License-Identifier: MIT
 /*
  * Unit tests for mm/ept's dirty logging (write-protect, clear-dirty),
- * page-size changes (eager split, lazy split, collapse) and aging, on EPT
- * with and without A/D bits and on NPT.
+ * page-size changes (eager split, lazy split, collapse), aging, and the
+ * fast page fault, on EPT with and without A/D bits and on NPT.
  */
 #define _GNU_SOURCE
 #include "tests/host/test_tdp.h"
+
+#include <pthread.h>
 
 #define for_each_format(f) for (unsigned int f = 0; f < TT_NR_FORMATS; f++)
 
@@ -300,6 +302,242 @@ static void test_aging(void)
 	}
 }
 
+static unsigned long locks_taken(struct tdp_mmu *mmu)
+{
+	return STAT(mmu, lock_read) + STAT(mmu, lock_write);
+}
+
+/*
+ * A write to a 4 KiB leaf that write-protect made read-only for logging is
+ * fixed without mmu_lock: W, A and D come back, MMU-writable stays, and the
+ * fast path marks nothing dirty itself (its D bit goes to the next
+ * write-protect). Every other case takes the lock.
+ */
+static void test_fast_fault(void)
+{
+	for (unsigned int exclusive = 0; exclusive < 2; exclusive++) {
+		for_each_format(f) {
+			struct tdp_mmu_config cfg = tt_config(f);
+			struct tdp_page_cache cache = { 0 };
+			unsigned long locks, fast;
+			struct tdp_mmu *mmu;
+			unsigned int level = 0;
+			uint64_t s;
+
+			cfg.lock_exclusive = exclusive;
+			cfg.split_lazy = true;
+			mmu = tt_create(&cfg);
+			tt_slot.dirty_logging = true;
+			map_4k(mmu, &cache, 0, 64, TDP_ACC_WRITE);
+			CHECK_EQ_U(tdp_mmu_write_protect_range(mmu, 0, 64), 64);
+			tdp_mmu_clear_dirty_range(mmu, 0, 64); /* so the fast path must set D itself */
+			s = tt_leaf(mmu, 3, NULL, NULL);
+			CHECK(!is_writable_spte(s) && is_mmu_writable_spte(s) && !(s & mmu->fmt.dirty));
+			tt_dirty_reset();
+
+			/* The fast path: no lock, no table, nothing marked by the fault itself. */
+			locks = locks_taken(mmu);
+			CHECK_EQ_U(fault_at(mmu, &cache, 3, TDP_LEVEL_4K, TDP_ACC_WRITE), TDP_FAULT_FIXED);
+			CHECK_EQ_U(locks_taken(mmu), locks);
+			CHECK_EQ_U(STAT(mmu, fast_faults), 1);
+			s = tt_leaf(mmu, 3, &level, NULL);
+			CHECK(level == TDP_LEVEL_4K && is_writable_spte(s) && is_mmu_writable_spte(s));
+			CHECK(is_accessed_spte(&mmu->fmt, s) && is_dirty_spte(&mmu->fmt, s));
+			CHECK_EQ_U(spte_to_pfn(s), 3 + TT_PFN_OFFSET);
+			CHECK(!tt_dirty(3));
+			/* Again: spurious, still no lock. */
+			CHECK_EQ_U(fault_at(mmu, &cache, 3, TDP_LEVEL_4K, TDP_ACC_WRITE), TDP_FAULT_FIXED);
+			CHECK_EQ_U(locks_taken(mmu), locks);
+			CHECK_EQ_U(STAT(mmu, fast_faults), 1);
+			/* The next write-protect finds it writable and dirty. */
+			CHECK_EQ_U(tdp_mmu_write_protect_range(mmu, 0, 64), 1);
+			CHECK(tt_dirty(3) && count_dirty(0, 64) == 1);
+			CHECK(is_mmu_writable_spte(tt_leaf(mmu, 3, NULL, NULL)));
+
+			/* A read never takes it; its leaf in a logged slot is MMU-writable. */
+			locks = locks_taken(mmu);
+			fast = STAT(mmu, fast_faults);
+			CHECK_EQ_U(fault_at(mmu, &cache, 200, TDP_LEVEL_4K, TDP_ACC_READ), TDP_FAULT_FIXED);
+			CHECK_EQ_U(locks_taken(mmu), locks + 1);
+			s = tt_leaf(mmu, 200, NULL, NULL);
+			CHECK(!is_writable_spte(s) && is_mmu_writable_spte(s));
+			CHECK_EQ_U(fault_at(mmu, &cache, 200, TDP_LEVEL_4K, TDP_ACC_WRITE), TDP_FAULT_FIXED);
+			CHECK_EQ_U(locks_taken(mmu), locks + 1);
+			CHECK_EQ_U(STAT(mmu, fast_faults), fast + 1);
+
+			/* Fallbacks, each under the lock: no leaf ... */
+			fast = STAT(mmu, fast_faults);
+			CHECK_EQ_U(fault_at(mmu, &cache, 300, TDP_LEVEL_4K, TDP_ACC_WRITE), TDP_FAULT_FIXED);
+			CHECK_EQ_U(locks_taken(mmu), locks + 2);
+			/* ... read-only not for logging (the slot was read-only when it was made) ... */
+			tt_slot.writable = false;
+			CHECK_EQ_U(fault_at(mmu, &cache, 400, TDP_LEVEL_4K, TDP_ACC_READ), TDP_FAULT_FIXED);
+			tt_slot.writable = true;
+			CHECK(!is_mmu_writable_spte(tt_leaf(mmu, 400, NULL, NULL)));
+			CHECK_EQ_U(fault_at(mmu, &cache, 400, TDP_LEVEL_4K, TDP_ACC_WRITE), TDP_FAULT_FIXED);
+			CHECK_EQ_U(locks_taken(mmu), locks + 4);
+			CHECK(is_writable_spte(tt_leaf(mmu, 400, NULL, NULL)));
+			/* ... and a huge leaf, read-only after a lazy write-protect (split by the slow path). */
+			tt_slot.dirty_logging = false;
+			CHECK_EQ_U(fault_at(mmu, &cache, 4 * TT_2M, TDP_LEVEL_2M, TDP_ACC_WRITE),
+				   TDP_FAULT_FIXED);
+			CHECK_EQ_U(tdp_mmu_write_protect_range(mmu, 4 * TT_2M, 5 * TT_2M), 1);
+			s = tt_leaf(mmu, 4 * TT_2M + 1, &level, NULL);
+			CHECK(level == TDP_LEVEL_2M && !is_writable_spte(s) && is_mmu_writable_spte(s));
+			tt_slot.dirty_logging = true;
+			CHECK_EQ_U(fault_at(mmu, &cache, 4 * TT_2M + 1, TDP_LEVEL_2M, TDP_ACC_WRITE),
+				   TDP_FAULT_FIXED);
+			CHECK_EQ_U(locks_taken(mmu), locks + 7);
+			CHECK_EQ_U(STAT(mmu, fast_faults), fast);
+			s = tt_leaf(mmu, 4 * TT_2M + 1, &level, NULL);
+			CHECK(level == TDP_LEVEL_4K && is_writable_spte(s));
+			/* The split copied MMU-writable to the small leaves: their writes are fast. */
+			s = tt_leaf(mmu, 4 * TT_2M + 2, &level, NULL);
+			CHECK(level == TDP_LEVEL_4K && !is_writable_spte(s) && is_mmu_writable_spte(s));
+			CHECK_EQ_U(fault_at(mmu, &cache, 4 * TT_2M + 2, TDP_LEVEL_2M, TDP_ACC_WRITE),
+				   TDP_FAULT_FIXED);
+			CHECK_EQ_U(locks_taken(mmu), locks + 7);
+			CHECK_EQ_U(STAT(mmu, fast_faults), fast + 1);
+			/* Aging and clear-dirty leave MMU-writable; a zap takes it with the entry. */
+			tdp_mmu_test_and_clear_young(mmu, 0, 64, (uint64_t[1]){ 0 });
+			tdp_mmu_clear_dirty_range(mmu, 0, 64);
+			CHECK(is_mmu_writable_spte(tt_leaf(mmu, 3, NULL, NULL)));
+			tdp_mmu_zap_range(mmu, 0, 64);
+			CHECK(!tt_leaf(mmu, 3, NULL, NULL));
+			fast = STAT(mmu, fast_faults);
+			CHECK_EQ_U(fault_at(mmu, &cache, 3, TDP_LEVEL_4K, TDP_ACC_WRITE), TDP_FAULT_FIXED);
+			CHECK_EQ_U(STAT(mmu, fast_faults), fast);
+			tt_destroy(mmu, &cache);
+		}
+	}
+}
+
+/*
+ * The fast path against a concurrent write-protect: a vCPU (CPU 1) writes
+ * over 512 logged pages while CPU 0 write-protects them, clears their D
+ * bits (read-only leaves keep D after a write-protect) and harvests the
+ * dirty log, round after round. A fault that made a leaf writable (fast or
+ * slow, not spurious) after round p began (the vCPU read round p before
+ * the fault) and finished before round r began (it read r - 1 after) left
+ * a writable, dirty leaf whose dirty state one of rounds p..r hands on. So
+ * the page is in one of harvests p..r, whatever the interleaving: the
+ * check cannot flake. Only the MMU marks pages here (no vm_dirty_log_write_fault), so
+ * what is tested is that the fast path sets D and that no write-protect
+ * misses a W it set. A spurious fix is left out: the CPU sets D when it
+ * writes, and this test has no CPU.
+ */
+#define RACE_GFNS 512
+#define RACE_ROUNDS 400
+#define RACE_KEEP 8 /* harvests kept: a fault that spans more rounds is not checked */
+
+static struct {
+	struct tdp_mmu *mmu;
+	atomic_uint round;
+	atomic_ulong fixed_rounds[RACE_GFNS]; /* round before << 32 | round after the fault */
+	atomic_bool stop;
+	unsigned long fixed;
+} race;
+
+static void *race_writer(void *arg)
+{
+	struct tdp_page_cache cache = { 0 };
+	uint64_t x = 0x9e3779b97f4a7c15ULL;
+
+	(void)arg;
+	host_cpu_enter(1);
+	rcu_online();
+	while (!atomic_load(&race.stop)) {
+		unsigned long made, before;
+		gfn_t g;
+
+		x ^= x << 13, x ^= x >> 7, x ^= x << 17;
+		g = x % RACE_GFNS;
+		made = STAT(race.mmu, fast_faults) + STAT(race.mmu, faults_fixed);
+		before = atomic_load(&race.round); /* seq_cst, before */
+		if (tdp_mmu_page_fault(race.mmu, &cache, g << PAGE_SHIFT, TDP_ACC_WRITE) !=
+			    TDP_FAULT_FIXED ||
+		    STAT(race.mmu, fast_faults) + STAT(race.mmu, faults_fixed) == made)
+			continue; /* spurious: D is the CPU's to set when it writes, not the MMU's */
+		atomic_store(&race.fixed_rounds[g], before << 32 | atomic_load(&race.round)); /* after */
+		race.fixed++;
+		rcu_quiescent_state();
+	}
+	tdp_page_cache_release(&cache);
+	rcu_offline();
+	return NULL;
+}
+
+static void harvest(uint64_t *out)
+{
+	for (unsigned int i = 0; i < RACE_GFNS / 64; i++)
+		out[i] = atomic_exchange(&tt_dirty_bits[i], 0);
+}
+
+static void test_fast_fault_vs_write_protect(void)
+{
+	for (unsigned int locked = 0; locked < 2; locked++) {
+		for_each_format(f) {
+			struct tdp_mmu_config cfg = tt_config(f);
+			struct tdp_page_cache cache = { 0 };
+			uint64_t bits[RACE_KEEP][RACE_GFNS / 64] = { { 0 } };
+			unsigned long missed = 0, checked = 0;
+			pthread_t t;
+
+			cfg.wp_locked = locked;
+			race.mmu = tt_create(&cfg);
+			tt_slot.dirty_logging = true;
+			map_4k(race.mmu, &cache, 0, RACE_GFNS, TDP_ACC_WRITE);
+			tdp_mmu_write_protect_range(race.mmu, 0, RACE_GFNS);
+			tt_dirty_reset();
+			atomic_store(&race.round, 1);
+			atomic_store(&race.stop, false);
+			for (unsigned int g = 0; g < RACE_GFNS; g++)
+				atomic_store(&race.fixed_rounds[g], 0);
+			race.fixed = 0;
+			pthread_create(&t, NULL, race_writer, NULL);
+			for (unsigned int r = 2; r < RACE_ROUNDS + 2; r++) {
+				uint64_t *now = bits[r % RACE_KEEP];
+
+				atomic_store(&race.round, r); /* seq_cst, before the write-protect */
+				tdp_mmu_write_protect_range(race.mmu, 0, RACE_GFNS);
+				/* Read-only leaves lose D too: the next fast fix must set it again. */
+				tdp_mmu_clear_dirty_range(race.mmu, 0, RACE_GFNS);
+				harvest(now);
+				for (unsigned int g = 0; g < RACE_GFNS; g++) {
+					uint64_t rounds = atomic_load(&race.fixed_rounds[g]);
+					unsigned int p = (unsigned int)(rounds >> 32);
+					bool found = false;
+
+					if ((uint32_t)rounds != r - 1 || r - p >= RACE_KEEP)
+						continue;
+					for (unsigned int q = p; q <= r; q++)
+						found |= bits[q % RACE_KEEP][g / 64] >> (g % 64) & 1;
+					checked++;
+					if (found)
+						continue;
+					if (++missed <= 5)
+						fprintf(stderr, "  missed gfn %u, rounds %u..%u: leaf %#llx\n",
+							g, p, r,
+							(unsigned long long)tt_leaf(race.mmu, g, NULL, NULL));
+				}
+				rcu_quiescent_state();
+			}
+			atomic_store(&race.stop, true);
+			pthread_join(t, NULL);
+			host_cpu_enter(0);
+			CHECK_EQ_U(missed, 0);
+			CHECK(checked > 0);
+			printf("  %s wp=%s: %lu writes fixed, %lu by the fast path, %lu by the slow one, "
+			       "%lu spurious; %lu checked against the harvests\n", tt_format_names[f],
+			       locked ? "locked" : "lockless", race.fixed, STAT(race.mmu, fast_faults),
+			       STAT(race.mmu, faults_fixed) - RACE_GFNS,
+			       STAT(race.mmu, faults_spurious), checked);
+			CHECK(STAT(race.mmu, fast_faults) > 0);
+			tt_destroy(race.mmu, &cache);
+		}
+	}
+}
+
 int main(void)
 {
 	tt_setup(2);
@@ -309,6 +547,8 @@ int main(void)
 	RUN_TEST(test_split_eager);
 	RUN_TEST(test_collapse);
 	RUN_TEST(test_aging);
+	RUN_TEST(test_fast_fault);
+	RUN_TEST(test_fast_fault_vs_write_protect);
 	rcu_offline();
 	host_arena_destroy();
 	return check_summary("test_tdp_dirty");

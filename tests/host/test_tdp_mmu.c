@@ -37,33 +37,40 @@ static void test_spte_formats(void)
 	cfg = tt_config(TT_NPT);
 	tdp_spte_format_init(&npt, &cfg);
 
-	s = make_leaf_spte(&ept, 0x12345, TDP_LEVEL_4K, true, true, true);
-	CHECK_EQ_U(s, 0x12345000ULL | EPT_R | EPT_W | EPT_X | (6 << 3) | EPT_A | EPT_D);
+	s = make_leaf_spte(&ept, 0x12345, TDP_LEVEL_4K, true, true, true, true);
+	CHECK_EQ_U(s, 0x12345000ULL | EPT_R | EPT_W | EPT_X | (6 << 3) | EPT_A | EPT_D |
+			      SPTE_MMU_WRITABLE);
 	CHECK(is_leaf_spte(s, TDP_LEVEL_4K) && is_writable_spte(s) && is_dirty_spte(&ept, s));
 	CHECK(is_executable_spte(&ept, s) && spte_memtype(&ept, s) == EPT_MEMTYPE_WB);
 	CHECK_EQ_U(spte_to_pfn(s), 0x12345);
-	s = make_leaf_spte(&ept_no_ad, 0x200, TDP_LEVEL_2M, false, true, true);
+	s = make_leaf_spte(&ept_no_ad, 0x200, TDP_LEVEL_2M, false, false, true, true);
 	CHECK_EQ_U(s, 0x200000ULL | EPT_R | EPT_X | (6 << 3) | EPT_LARGE);
 	CHECK(is_accessed_spte(&ept_no_ad, s) && !is_dirty_spte(&ept_no_ad, s));
 	CHECK(is_dirty_spte(&ept_no_ad, s | EPT_W)); /* no D bit: writable means dirty */
 	CHECK(!is_last_spte(make_nonleaf_spte(&ept, 0x5000), TDP_LEVEL_2M));
 	CHECK_EQ_U(make_nonleaf_spte(&ept, 0x5000), 0x5000 | EPT_R | EPT_W | EPT_X);
 
-	s = make_leaf_spte(&npt, 0x40000, TDP_LEVEL_1G, true, true, false);
-	CHECK_EQ_U(s, 0x40000000ULL | NPT_P | NPT_RW | NPT_US | NPT_PS | NPT_A);
+	s = make_leaf_spte(&npt, 0x40000, TDP_LEVEL_1G, true, true, true, false);
+	CHECK_EQ_U(s, 0x40000000ULL | NPT_P | NPT_RW | NPT_US | NPT_PS | NPT_A | SPTE_MMU_WRITABLE);
 	CHECK(is_executable_spte(&npt, s) && !(s & NPT_NX));
 	CHECK(is_accessed_spte(&npt, s) && !is_dirty_spte(&npt, s));
 	CHECK_EQ_U(make_nonleaf_spte(&npt, 0x7000), 0x7000 | NPT_P | NPT_RW | NPT_US);
 	/* A 4 KiB NPT entry must not carry bit 7 (PAT there). */
-	CHECK(!(make_leaf_spte(&npt, 1, TDP_LEVEL_4K, true, true, true) & NPT_PS));
-	CHECK(!(make_split_child_spte(make_leaf_spte(&npt, 0x200, 2, true, true, true), 2, 3) &
+	CHECK(!(make_leaf_spte(&npt, 1, TDP_LEVEL_4K, true, true, true, true) & NPT_PS));
+	CHECK(!(make_split_child_spte(make_leaf_spte(&npt, 0x200, 2, true, true, true, true), 2, 3) &
 		NPT_PS));
-	CHECK_EQ_U(spte_to_pfn(make_split_child_spte(make_leaf_spte(&npt, 0x200, 2, 1, 1, 1), 2, 3)),
+	CHECK_EQ_U(spte_to_pfn(make_split_child_spte(make_leaf_spte(&npt, 0x200, 2, 1, 1, 1, 1), 2, 3)),
 		   0x203);
-	CHECK_EQ_U(spte_to_pfn(make_split_child_spte(make_leaf_spte(&ept, 0x40000, 3, 1, 1, 1), 3, 5)),
+	CHECK_EQ_U(spte_to_pfn(make_split_child_spte(make_leaf_spte(&ept, 0x40000, 3, 1, 1, 1, 1), 3, 5)),
 		   0x40000 + 5 * 512);
-	CHECK(is_large_spte(make_split_child_spte(make_leaf_spte(&ept, 0x40000, 3, 1, 1, 1), 3, 5)));
+	CHECK(is_large_spte(make_split_child_spte(make_leaf_spte(&ept, 0x40000, 3, 1, 1, 1, 1), 3, 5)));
 
+	/* MMU-writable: W implies it; alone it is neither present nor writable; a split keeps it. */
+	CHECK(!is_mmu_writable_spte(make_leaf_spte(&npt, 1, TDP_LEVEL_4K, false, false, true, false)));
+	s = make_leaf_spte(&ept, 0x200, TDP_LEVEL_2M, false, true, true, false);
+	CHECK(is_mmu_writable_spte(s) && !is_writable_spte(s) && is_leaf_spte(s, TDP_LEVEL_2M));
+	CHECK(is_mmu_writable_spte(make_split_child_spte(s, TDP_LEVEL_2M, 9)));
+	CHECK(!is_shadow_present_spte(SPTE_MMU_WRITABLE) && !is_removed_spte(SPTE_MMU_WRITABLE));
 	CHECK(!is_shadow_present_spte(TDP_REMOVED_SPTE) && is_removed_spte(TDP_REMOVED_SPTE));
 	CHECK(is_removed_spte(make_removed_link_spte(0xabcde000)));
 	CHECK_EQ_U(removed_spte_link(make_removed_link_spte(0xabcde000)), 0xabcde000);
