@@ -17,6 +17,7 @@
 #include "stress/scenarios.h"
 #include "stress/vm_setup.h"
 #include "virt/dirty_log.h"
+#include "virt/mmu.h"
 #include "virt/guest_abi.h"
 
 #define WAIT_MS 60000
@@ -165,9 +166,10 @@ static bool run_mode(bool wp_locked, bool split_lazy, bool manual)
 	for (unsigned int i = 0; i < n; i++)
 		written += vm->vcpus[i].result[1];
 	scenario_vm_keys(vm, keys, sizeof(keys));
-	kprintf("RESULT scenario=dirty_log phase=iterations %s wp=%s split=%s manual_protect=%s iterations=%lu enable_cycles=%lu get_cycles_avg=%lu clear_cycles_avg=%lu dirty_pages_avg=%lu final_dirty=%lu disable_cycles=%lu vcpu_writes=%lu vcpu_writes_per_mcycle=%lu lost_pages=%lu\n",
+	kprintf("RESULT scenario=dirty_log phase=iterations %s wp=%s split=%s manual_protect=%s iterations=%lu fast_faults=%lu enable_cycles=%lu get_cycles_avg=%lu clear_cycles_avg=%lu dirty_pages_avg=%lu final_dirty=%lu disable_cycles=%lu vcpu_writes=%lu vcpu_writes_per_mcycle=%lu lost_pages=%lu\n",
 		keys, wp_locked ? "locked" : "lockless", split_lazy ? "lazy" : "eager",
-		manual ? "on" : "off", (unsigned long)iters, (unsigned long)enable_cycles,
+		manual ? "on" : "off", (unsigned long)iters,
+		(unsigned long)atomic_load(&vm_mmu_stats(vm)->fast_faults), (unsigned long)enable_cycles,
 		(unsigned long)(get_sum / (iters ? iters : 1)),
 		(unsigned long)(clear_sum / (iters ? iters : 1)),
 		(unsigned long)(dirty_sum / (iters ? iters : 1)), (unsigned long)final_dirty,
