@@ -140,8 +140,8 @@ static bool run_mode(bool wp_locked, bool split_lazy, bool manual)
 	ok = vm_wait(vm, WAIT_MS) && ok;
 	/*
 	 * The final round, vCPUs stopped, by the same protocol: whatever the
-	 * log holds. (A full write-protect here would also harvest D bits and
-	 * hide a write that was never logged.)
+	 * log holds. (Not a full write-protect: that would not find a missed
+	 * write either, but the scenario checks the protocol as used.)
 	 */
 	final_dirty = ok ? vm_dirty_log_get(vm, bits, manual) : 0;
 	if (ok)

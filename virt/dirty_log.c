@@ -21,7 +21,7 @@ void vm_mark_dirty(void *owner, gfn_t gfn)
 						      memory_order_acquire);
 
 	if (!bits || gfn - s->base_gfn >= s->npages)
-		return; /* not logging: a D bit found while write-protecting for another reason */
+		return; /* not logging: a dirty leaf zapped for another reason */
 	if (option(OPTION_PLANT) == PLANT_DIRTY_LOG_MISS && gfn % 64 == 7)
 		return; /* the planted bug: the log forgets one page in 64 */
 	atomic_fetch_or_explicit(&bits[(gfn - s->base_gfn) / 64], 1ull << ((gfn - s->base_gfn) % 64),
@@ -77,9 +77,9 @@ uint64_t vm_dirty_log_get(struct vm *vm, uint64_t *out, bool manual_protect)
 	struct memslot *s = ram(vm);
 
 	/*
-	 * Without manual protect, re-protect first: leaves written since the
-	 * last round that are still writable give up their D bits to the
-	 * bitmap here, and every later write faults and is marked again.
+	 * Without manual protect, re-protect first: a write before this is in
+	 * the caller's copy, which comes after; every later write faults and
+	 * is marked again.
 	 */
 	if (!manual_protect)
 		vm_mmu_write_protect_range(vm, s->base_gfn, s->base_gfn + s->npages);

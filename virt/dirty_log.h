@@ -6,10 +6,15 @@
  * huge pages first with split=eager; split=lazy leaves them read-only until a
  * write); a write fault on a logging slot then maps a writable 4 KiB leaf and
  * the core marks the page dirty (vm_dirty_log_write_fault). Getting the log
- * write-protects the slot again, which also hands every leaf whose hardware D
- * bit is set to vm_mark_dirty, and then takes the bitmap. With manual protect
+ * write-protects the slot again and then takes the bitmap. With manual protect
  * (as KVM_CLEAR_DIRTY_LOG), get only takes the bitmap and clear re-protects
  * exactly the pages it returned.
+ *
+ * No write is lost as long as the caller copies a page after the call that
+ * re-protected it (get without manual protect, clear with it): a write
+ * before that call is in the copy, a write after it faults and is marked.
+ * (Write-protecting keeps a leaf's D bit and marks nothing; D reaches the
+ * bitmap only through a zap or clear-dirty, which mark_dirty also serves.)
  */
 #pragma once
 

@@ -53,8 +53,15 @@ struct vcpu {
 	void *backend;              /* the VMCB or VMCS and friends */
 	bool done, failed;
 	char fail_reason[96];
-	uint64_t result[4];         /* HC_REPORT values */
 	uint64_t run_cycles;        /* first entry to HC_DONE */
+
+	/*
+	 * HC_REPORT values: written by the vCPU's pCPU; the control CPU polls
+	 * them with __atomic loads while the vCPU runs (stress/) and reads them
+	 * plainly once vm_wait() has returned (ordered by cpu_work_wait()'s
+	 * acquire), as it does done, failed and the stats above.
+	 */
+	uint64_t result[4];
 };
 
 struct memslot {

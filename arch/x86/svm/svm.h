@@ -10,8 +10,9 @@ struct svm_gprs { /* the guest registers VMRUN does not switch; order fixed by e
 	uint64_t rbx, rcx, rdx, rsi, rdi, rbp, r8, r9, r10, r11, r12, r13, r14, r15;
 };
 
+/* Used only by the vCPU's pCPU, but for vcpu_init and vcpu_free on the control CPU. */
 struct svm_vcpu {
-	struct vmcb *vmcb;      /* owned by the vCPU's pCPU */
+	struct vmcb *vmcb;
 	uint64_t vmcb_pa;
 	struct svm_gprs gprs;
 	uint32_t asid;          /* valid while asid_generation matches the pCPU's */

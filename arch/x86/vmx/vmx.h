@@ -11,8 +11,12 @@ struct vmx_gprs { /* order fixed by entry.S */
 	uint64_t launched; /* 0 before the first VMLAUNCH, then VMRESUME */
 };
 
+/*
+ * Used only by the vCPU's pCPU (the VMCS is loaded there), but for
+ * vcpu_init and vcpu_free on the control CPU, which run while no vCPU does.
+ */
 struct vmx_vcpu {
-	void *vmcs;           /* owned by the vCPU's pCPU once loaded */
+	void *vmcs;
 	uint64_t vmcs_pa;
 	uint64_t eptp;
 	uint16_t vpid;
