@@ -142,6 +142,7 @@ bool tdp_op_cond_yield(struct tdp_op *op, struct tdp_iter *iter, struct tdp_page
 	tdp_op_flush(op);
 	tdp_op_unlock(op);
 	tdp_op_free_orphans(op);
+	op->yields++;
 	rcu_quiescent_state();
 	if (need_pages)
 		tdp_page_cache_topup(cache);
@@ -280,5 +281,7 @@ retry:
 	}
 	tdp_op_end(&op);
 	tdp_op_stat_add(&op, leaves_zapped, op.leaves_zapped);
+	tdp_op_stat_add(&op, zap_flushes, op.flushes);
+	tdp_op_stat_add(&op, zap_yields, op.yields);
 	return op.leaves_zapped;
 }

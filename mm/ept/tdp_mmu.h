@@ -79,6 +79,8 @@ struct tdp_mmu_stats {
 	atomic_ulong tables_allocated;
 	atomic_ulong tables_freed;    /* after their grace period */
 	atomic_ulong flushes;         /* platform_flush_remote_tlbs() calls */
+	atomic_ulong zap_flushes;     /* ... made by tdp_mmu_zap_range() */
+	atomic_ulong zap_yields;      /* times a zap gave up mmu_lock midway (each may flush) */
 	atomic_ulong leaves_zapped;
 	atomic_ulong leaves_write_protected;
 	atomic_ulong huge_split;

@@ -123,6 +123,8 @@ struct tdp_op {
 	uint64_t nr_orphans;
 	uint64_t leaves_zapped; /* present leaves that became non-present */
 	unsigned int steps;     /* iterator steps since the last yield check */
+	unsigned int flushes;   /* remote flushes this call made */
+	unsigned int yields;    /* times this call gave up mmu_lock midway */
 	bool zap;               /* tdp_mmu_zap_range()'s (the planted no-flush bug needs to know) */
 	bool counted;           /* this call holds one count of mmu->unflushed */
 	bool guarantees_flushed; /* returns only once no TLB holds what its range lost */

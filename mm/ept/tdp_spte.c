@@ -136,6 +136,7 @@ void tdp_op_flush(struct tdp_op *op)
 	if (op->flush) {
 		platform_flush_remote_tlbs(mmu->owner);
 		tdp_op_stat_inc(op, flushes);
+		op->flushes++;
 		op->flush = false;
 	}
 	op->leaf_batch = NULL;
