@@ -206,6 +206,15 @@ static void svm_vcpu_run(struct vcpu *v)
 	s->gprs = (struct svm_gprs){ r->rbx, r->rcx, r->rdx, r->rsi, r->rdi, r->rbp, r->r8, r->r9,
 				     r->r10, r->r11, r->r12, r->r13, r->r14, r->r15 };
 
+	/*
+	 * VMRUN loads the guest's CR2 from the VMCB (APM 15.5.1), but Bochs 2.7
+	 * reads that field and never loads it: an injected #PF would reach the
+	 * guest with our CR2, and another vCPU's CR2 could show through. Loading
+	 * CR2 ourselves first is harmless where VMRUN does it, and keeps the
+	 * guest's CR2 right where it does not (Bochs saves it at #VMEXIT).
+	 */
+	if (read_cr2() != vmcb->save.cr2)
+		write_cr2(vmcb->save.cr2);
 	svm_vmrun(s->vmcb_pa, &s->gprs, svm_cpus[this_cpu()->cpu].host_save_pa);
 
 	v->regs = (struct guest_regs){
