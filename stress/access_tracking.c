@@ -8,6 +8,9 @@
  * Every page of the round's working set was touched after the previous pass:
  * each one reported old counts as an error. Reports the aging pass time and
  * the vCPUs' access rate.
+ *
+ * Then the contended case, the one the lockless walk exists for: the vCPUs
+ * demand-fault while the control CPU ages back to back (stress/fault_beside.c).
  */
 #include "arch/x86/console.h"
 #include "arch/x86/tlb.h"
@@ -39,7 +42,7 @@ static bool track(bool age_locked)
 {
 	struct tdp_mmu_config mmu = scenario_mmu_config();
 	uint64_t per = option(OPTION_MEM_PER_VCPU), rounds = option(OPTION_ITERATIONS);
-	unsigned int n = scenario_nr_vcpus(), order = 0;
+	unsigned int n = scenario_nr_vcpus(), order;
 	gfn_t first = GUEST_DATA_BASE >> PAGE_SHIFT, pages = n * (per >> PAGE_SHIFT);
 	uint64_t age_sum = 0, young_sum = 0, touched_old = 0, accesses = 0, t_loop;
 	volatile uint64_t *control;
@@ -52,8 +55,7 @@ static bool track(bool age_locked)
 	vm = scenario_vm_create("access_tracking", n, &mmu, (uint64_t[4]){ per });
 	if (!vm)
 		return false;
-	while ((PAGE_SIZE << order) < (pages + 63) / 64 * 8)
-		order++;
+	order = scenario_bitmap_order(pages);
 	young = page_alloc(order);
 	control = vm_gpa_to_hva(vm, GUEST_CONTROL, PAGE_SIZE);
 	vm_start(vm);
@@ -112,10 +114,14 @@ static bool track(bool age_locked)
 	return ok && !touched_old;
 }
 
-/* Both aging modes in one boot: under RCU alone, then under mmu_lock (W). */
+/*
+ * Both aging modes in one boot: under RCU alone, then under mmu_lock (W);
+ * then the same two against vCPUs that fault all the while.
+ */
 int scenario_access_tracking(void)
 {
 	bool lockless = track(false), locked = track(true);
+	bool contended = scenario_fault_beside("access_tracking", BESIDE_AGE);
 
-	return lockless && locked ? EXIT_PASS : EXIT_FAIL;
+	return lockless && locked && contended ? EXIT_PASS : EXIT_FAIL;
 }

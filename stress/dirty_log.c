@@ -6,7 +6,9 @@
  * destination image, as live migration does. Then the vCPUs stop, a final
  * round copies what is left, and the destination must equal guest memory
  * byte for byte. Runs wp=lockless and wp=locked with split=eager, then
- * wp=lockless with split=lazy, on 2 MiB-mapped memory, in one boot.
+ * wp=lockless with split=lazy, on 2 MiB-mapped memory, in one boot. Then
+ * the contended case: vCPUs demand-fault while the control CPU
+ * write-protects back to back, lockless and locked (stress/fault_beside.c).
  */
 #include "arch/x86/console.h"
 #include "arch/x86/tsc.h"
@@ -194,6 +196,7 @@ int scenario_dirty_log(void)
 	bool a = run_mode(false, false, manual);
 	bool b = run_mode(true, false, manual);
 	bool c = run_mode(false, true, manual);
+	bool contended = scenario_fault_beside("dirty_log", BESIDE_WP);
 
-	return a && b && c ? EXIT_PASS : EXIT_FAIL;
+	return a && b && c && contended ? EXIT_PASS : EXIT_FAIL;
 }

@@ -1,0 +1,105 @@
+// SPDX-License-Identifier: MIT
+/*
+ * The contended case of aging and write-protect, the one their lockless
+ * walks exist for: the vCPUs demand-fault their regions in (the
+ * demand_paging guest) while the control CPU runs passes over all guest
+ * data back to back: with no passes, then lockless passes, then locked ones
+ * (mmu_lock held for write, so every fault that comes during a pass waits).
+ * Reports the populate time (the slowest vCPU's), against the run with no
+ * passes, and how many passes went by in it.
+ */
+#include "arch/x86/console.h"
+#include "arch/x86/ipi.h"
+#include "arch/x86/tlb.h"
+#include "arch/x86/tsc.h"
+#include "boot/options.h"
+#include "mm/page_alloc.h"
+#include "stress/scenarios.h"
+#include "stress/vm_setup.h"
+#include "virt/guest_abi.h"
+#include "virt/mmu.h"
+
+#define BESIDE_WAIT_MS 120000
+
+enum pass_mode { PASS_NONE, PASS_LOCKLESS, PASS_LOCKED };
+
+/* One pass over [first, first + pages): what it changed. */
+static uint64_t one_pass(struct vm *vm, enum beside_op op, gfn_t first, gfn_t pages,
+			 uint64_t *bits)
+{
+	uint64_t n;
+
+	if (op == BESIDE_WP)
+		return vm_mmu_write_protect_range(vm, first, first + pages); /* flushes itself */
+	n = vm_mmu_test_and_clear_young(vm, first, first + pages, bits);
+	tlb_flush_vm(vm); /* so that later accesses set A again */
+	return n;
+}
+
+static bool run(const char *scenario, enum beside_op op, enum pass_mode mode,
+		uint64_t *baseline)
+{
+	static const char *const modes[] = { "none", "lockless", "locked" };
+	struct tdp_mmu_config mmu = scenario_mmu_config();
+	uint64_t per = option(OPTION_MEM_PER_VCPU);
+	unsigned int n = scenario_nr_vcpus();
+	gfn_t first = GUEST_DATA_BASE >> PAGE_SHIFT, pages = n * (per >> PAGE_SHIFT);
+	uint64_t passes = 0, changed = 0, slowest = 0, faulted = 0, pass_cycles = 0;
+	unsigned int order = scenario_bitmap_order(pages);
+	uint64_t *bits = page_alloc(order);
+	const struct tdp_mmu_stats *st;
+	struct vm *vm;
+	char keys[128];
+	bool ok;
+
+	if (op == BESIDE_WP)
+		mmu.wp_locked = mode == PASS_LOCKED;
+	else
+		mmu.age_locked = mode == PASS_LOCKED;
+	if (!bits)
+		return false;
+	vm = scenario_vm_create("demand_paging", n, &mmu, (uint64_t[4]){ per, 0 });
+	if (!vm) {
+		page_free(bits, order);
+		return false;
+	}
+	vm_start(vm);
+	while (mode != PASS_NONE && atomic_load(&vm->vcpus_done) < n &&
+	       !atomic_load(&vm->stopping)) {
+		uint64_t t0 = rdtsc();
+
+		changed += one_pass(vm, op, first, pages, bits);
+		pass_cycles += rdtsc() - t0;
+		passes++;
+		smp_call_handle();
+		rcu_quiescent_state();
+	}
+	ok = vm_wait(vm, BESIDE_WAIT_MS);
+	for (unsigned int i = 0; i < n; i++) {
+		slowest = vm->vcpus[i].result[0] > slowest ? vm->vcpus[i].result[0] : slowest;
+		faulted += vm->vcpus[i].result[1];
+	}
+	if (mode == PASS_NONE)
+		*baseline = slowest;
+	st = vm_mmu_stats(vm);
+	scenario_vm_keys(vm, keys, sizeof(keys));
+	kprintf("RESULT scenario=%s phase=%s %s %s=%s pages=%lu populate_cycles=%lu populate_over_none_x100=%lu passes=%lu pass_cycles_avg=%lu changed=%lu lock_write=%lu\n",
+		scenario, op == BESIDE_WP ? "fault_while_wp" : "fault_while_aging", keys,
+		op == BESIDE_WP ? "wp" : "age", modes[mode], (unsigned long)faulted,
+		(unsigned long)slowest, (unsigned long)(*baseline ? slowest * 100 / *baseline : 0),
+		(unsigned long)passes, (unsigned long)(passes ? pass_cycles / passes : 0),
+		(unsigned long)changed, (unsigned long)atomic_load(&st->lock_write));
+	ok = ok && faulted == pages;
+	vm_destroy(vm);
+	page_free(bits, order);
+	return ok;
+}
+
+bool scenario_fault_beside(const char *scenario, enum beside_op op)
+{
+	uint64_t baseline = 0;
+
+	return run(scenario, op, PASS_NONE, &baseline) &&
+	       run(scenario, op, PASS_LOCKLESS, &baseline) &&
+	       run(scenario, op, PASS_LOCKED, &baseline);
+}
