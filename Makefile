@@ -135,7 +135,7 @@ bench: deps all bench-sweep
 bench-sweep: deps all
 	tools/deps gnuplot-nox
 	tools/sweep
-	MMU=shadow tools/sweep demand_paging dirty_log access_tracking
+	MMU=shadow tools/sweep demand_paging dirty_log access_tracking fault_while_wp fault_while_aging
 
 -include $(KERNEL_OBJS:.o=.d) $(GUEST_RUNTIME_OBJS:.o=.d) \
 	$(patsubst %,$(BUILD)/kernel/guest/%.c.d,$(GUESTS))
