@@ -7,8 +7,11 @@
  * the accessed and dirty bits and the #PF error codes the architecture
  * requires (through its own IDT and #PF handler), then hammers its page
  * table: arg[1] rounds of remap, INVLPG, write and read back.
- *   arg[0] = bytes per vCPU; reports: 0 = hammer rounds done, 1 = #PFs taken
- *   (counted over all vCPUs that checked before this one)
+ * It also clears CR0.WP and sets CR4.SMAP (where the CPU has it) and checks
+ * what they change.
+ *   arg[0] = bytes per vCPU; reports: 0 = hammer rounds done, 1 = #PFs taken,
+ *   2 = vCPUs that checked SMAP (both counted over all vCPUs that checked
+ *   before this one)
  */
 #include "guest/runtime.h"
 
@@ -17,7 +20,10 @@
 #define RW (1ull << 1)
 #define ACC (1ull << 5)
 #define DIRTY (1ull << 6)
+#define US (1ull << 2)
 #define NX (1ull << 63)
+#define CR0_WP (1ull << 16)
+#define CR4_SMAP (1ull << 21)
 #define WINDOW 0x8000000000ull  /* PML4 slot 1 */
 #define ALIAS 0x10000000000ull  /* PML4 slot 2 (address space B only) */
 #define PF_RSVD (1u << 3)
@@ -27,7 +33,7 @@
  * checks that fault take turns (turn); the hammering, which must not fault,
  * runs on all vCPUs at once.
  */
-static volatile uint64_t pf_error, pf_cr2, pf_count, turn;
+static volatile uint64_t pf_error, pf_cr2, pf_count, turn, smap_checked;
 static uint64_t idt[2 * 256] __attribute__((aligned(16)));
 
 /*
@@ -72,6 +78,40 @@ static uint64_t read_cr3(void)
 static void write_cr3(uint64_t v)
 {
 	asm volatile("mov %0, %%cr3" ::"r"(v) : "memory");
+}
+
+static uint64_t read_cr0(void)
+{
+	uint64_t v;
+
+	asm volatile("mov %%cr0, %0" : "=r"(v));
+	return v;
+}
+
+static void write_cr0(uint64_t v)
+{
+	asm volatile("mov %0, %%cr0" ::"r"(v) : "memory");
+}
+
+static uint64_t read_cr4(void)
+{
+	uint64_t v;
+
+	asm volatile("mov %%cr4, %0" : "=r"(v));
+	return v;
+}
+
+static void write_cr4(uint64_t v)
+{
+	asm volatile("mov %0, %%cr4" ::"r"(v) : "memory");
+}
+
+static bool cpu_has_smap(void)
+{
+	uint32_t a = 7, b, c = 0, d;
+
+	asm volatile("cpuid" : "+a"(a), "=b"(b), "+c"(c), "=d"(d));
+	return b & (1u << 20);
 }
 
 static void invlpg(uint64_t va)
@@ -172,6 +212,56 @@ void guest_main(unsigned int vcpu_id)
 	expect_pf("write to a non-present page", WINDOW + 3 * PAGE, true, 0x2);
 	expect_pf("read through a reserved bit", WINDOW + 4 * PAGE, false, 0x1 | PF_RSVD);
 
+	/* CR0.WP=0: a supervisor write to a read-only page goes through and sets D. */
+	{
+		uint64_t cr0 = read_cr0(), before = pf_count;
+
+		if (!(cr0 & CR0_WP))
+			guest_fail("CR0 reads 0x%lx: WP is clear from the start", (unsigned long)cr0);
+		write_cr0(cr0 & ~CR0_WP);
+		if (read_cr0() != (cr0 & ~CR0_WP))
+			guest_fail("CR0 reads 0x%lx after loading 0x%lx", (unsigned long)read_cr0(),
+				   (unsigned long)(cr0 & ~CR0_WP));
+		probe_write(WINDOW + 2 * PAGE, 0x3e11);
+		if (pf_count != before || *(volatile uint64_t *)frame[1] != 0x3e11)
+			guest_fail("with CR0.WP=0 a supervisor write to a read-only page did not go through");
+		expect_bits("read-only pte written with CR0.WP=0", &pt[2], P | ACC | DIRTY, RW);
+		write_cr0(cr0);
+		expect_pf("write to a read-only page with CR0.WP=1 again", WINDOW + 2 * PAGE, true, 0x3);
+		*(volatile uint64_t *)frame[1] = 0x2000 + vcpu_id; /* for the remap below */
+	}
+
+	/* CR4.SMAP: a supervisor read of a user page faults unless RFLAGS.AC is set. */
+	if (cpu_has_smap()) {
+		uint64_t cr4 = read_cr4();
+
+		/*
+		 * The user bit goes on every level of the walk. A's PML4 is
+		 * edited from B: a write to the live root would need the
+		 * instruction emulated (docs/SHADOW_MMU.md).
+		 */
+		write_cr3((uint64_t)pml4_b);
+		pt[5] = frame[3] | P | RW | US;
+		pd[0] |= US;
+		pdpt[0] |= US;
+		pml4_a[1] |= US;
+		write_cr3((uint64_t)pml4_a);
+		if (probe_read(WINDOW + 5 * PAGE) != 0x4000 + vcpu_id)
+			guest_fail("with CR4.SMAP=0 a user page does not read its frame");
+		write_cr4(cr4 | CR4_SMAP);
+		if (read_cr4() != (cr4 | CR4_SMAP))
+			guest_fail("CR4 reads 0x%lx after loading 0x%lx", (unsigned long)read_cr4(),
+				   (unsigned long)(cr4 | CR4_SMAP));
+		expect_pf("supervisor read of a user page with CR4.SMAP=1", WINDOW + 5 * PAGE, false,
+			  0x1);
+		asm volatile("stac" ::: "memory");
+		if (probe_read(WINDOW + 5 * PAGE) != 0x4000 + vcpu_id)
+			guest_fail("with RFLAGS.AC=1 SMAP still refused the read");
+		asm volatile("clac" ::: "memory");
+		write_cr4(cr4);
+		smap_checked++;
+	}
+
 	/* Remap with INVLPG: the old translation must go. */
 	pt[0] = frame[1] | P | RW;
 	invlpg(WINDOW);
@@ -183,6 +273,7 @@ void guest_main(unsigned int vcpu_id)
 		guest_fail("address space B does not see the shared table's remap");
 	write_cr3((uint64_t)pml4_a);
 	guest_report(1, pf_count);
+	guest_report(2, smap_checked);
 	turn = vcpu_id + 1; /* the next vCPU's checks */
 
 	/* Hammer the page table: remap one entry round after round. */

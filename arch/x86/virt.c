@@ -30,6 +30,8 @@ static void check_ops(const struct virt_ops *ops)
 	CHECK_MANDATORY(ops, vcpu_run);
 	CHECK_MANDATORY(ops, vcpu_flush_tlb);
 	CHECK_MANDATORY(ops, vcpu_inject_exception);
+	CHECK_MANDATORY(ops, vcpu_inject_page_fault);
+	CHECK_MANDATORY(ops, vcpu_set_cr);
 }
 
 static bool cpu_is_intel(void)

@@ -84,6 +84,12 @@ struct virt_ops {
 				      uint32_t error);
 	/* Inject #PF with CR2 = gva (mmu=shadow). */
 	void (*vcpu_inject_page_fault)(struct vcpu *v, uint64_t gva, uint32_t error);
+	/*
+	 * mmu=shadow: the guest's CR0 or CR4 is now val, as it will read it
+	 * back; load the hardware value shadow paging needs beside it (CR0.WP
+	 * stays set, CR4.PAE too). Called on the vCPU's pCPU after an exit.
+	 */
+	void (*vcpu_set_cr)(struct vcpu *v, unsigned int cr, uint64_t val);
 
 	/* Optional. */
 	void (*cpu_disable)(void);

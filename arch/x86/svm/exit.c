@@ -67,6 +67,7 @@ void svm_decode_exit(struct vcpu *v, struct svm_vcpu *s)
 		e->error = (uint32_t)info1;
 		e->gva = vmcb->control.exit_info2;
 		break;
+	case SVM_EXIT_CR0_READ:
 	case SVM_EXIT_CR3_READ:
 	case SVM_EXIT_CR0_WRITE:
 	case SVM_EXIT_CR3_WRITE:

@@ -150,8 +150,10 @@ static bool svm_vcpu_init(struct vcpu *v, uint64_t tdp_root_pa, char *err, size_
 	if (v->vm->cfg.shadow) {
 		/* Shadow paging: the guest's #PF, CR3 and INVLPG are ours (virt/shadow_exits.c). */
 		c->intercept_exceptions |= 1u << 14;
-		c->intercept_cr = INTERCEPT_CR_READ(3) | INTERCEPT_CR_WRITE(0) |
-				  INTERCEPT_CR_WRITE(3) | INTERCEPT_CR_WRITE(4);
+		/* The hardware CR0.WP is always set: the guest reads its own CR0 from us. */
+		c->intercept_cr = INTERCEPT_CR_READ(0) | INTERCEPT_CR_READ(3) |
+				  INTERCEPT_CR_WRITE(0) | INTERCEPT_CR_WRITE(3) |
+				  INTERCEPT_CR_WRITE(4);
 		c->intercept_misc1 |= INTERCEPT_INVLPG;
 	} else {
 		c->nested_ctl = NESTED_CTL_NP_ENABLE;
@@ -264,6 +266,16 @@ static void svm_vcpu_inject_page_fault(struct vcpu *v, uint64_t gva, uint32_t er
 	svm_vcpu_inject_exception(v, 14, true, error);
 }
 
+static void svm_vcpu_set_cr(struct vcpu *v, unsigned int cr, uint64_t val)
+{
+	struct vmcb *vmcb = ((struct svm_vcpu *)v->backend)->vmcb;
+
+	if (cr == 0)
+		vmcb->save.cr0 = val | CR0_WP; /* write protection of guest tables needs it */
+	else if (cr == 4)
+		vmcb->save.cr4 = val | CR4_PAE;
+}
+
 const struct virt_ops svm_ops = {
 	.name = "svm",
 	.probe = svm_probe,
@@ -274,4 +286,5 @@ const struct virt_ops svm_ops = {
 	.vcpu_flush_tlb = svm_vcpu_flush_tlb,
 	.vcpu_inject_exception = svm_vcpu_inject_exception,
 	.vcpu_inject_page_fault = svm_vcpu_inject_page_fault,
+	.vcpu_set_cr = svm_vcpu_set_cr,
 };

@@ -90,8 +90,12 @@ static bool write_guest_state(bool shadow)
 	ok &= vmwrite(GUEST_CR0, cr0);
 	ok &= vmwrite(GUEST_CR3, GUEST_PML4);
 	ok &= vmwrite(GUEST_CR4, cr4);
-	/* The guest sees CR4.VMXE clear: it owns no VMX. */
-	ok &= vmwrite(CR4_GUEST_HOST_MASK, CR4_VMXE);
+	/*
+	 * The guest sees CR4.VMXE clear: it owns no VMX. Under mmu=shadow every
+	 * CR4 bit is ours: SMEP and SMAP are part of the shadow roots' role, and
+	 * virt/shadow_exits.c checks each change.
+	 */
+	ok &= vmwrite(CR4_GUEST_HOST_MASK, shadow ? ~0ull : CR4_VMXE);
 	ok &= vmwrite(CR4_READ_SHADOW, cr4 & ~CR4_VMXE);
 	/* Under mmu=shadow the hardware CR0.WP/PG/PE stay ours: a guest write exits. */
 	ok &= vmwrite(CR0_GUEST_HOST_MASK, shadow ? CR0_WP | CR0_PG | CR0_PE : 0);

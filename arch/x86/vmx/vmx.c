@@ -274,6 +274,21 @@ static void vmx_vcpu_inject_page_fault(struct vcpu *v, uint64_t gva, uint32_t er
 	vmx_vcpu_inject_exception(v, 14, true, error);
 }
 
+static void vmx_vcpu_set_cr(struct vcpu *v, unsigned int cr, uint64_t val)
+{
+	const struct vmx_config *c = &vmx_config;
+
+	(void)v;
+	if (cr == 0) {
+		/* CR0.WP stays set under us; the guest reads its own value. */
+		vmwrite(GUEST_CR0, ((val | CR0_WP) | c->cr0_fixed0) & c->cr0_fixed1);
+		vmwrite(CR0_READ_SHADOW, val);
+	} else if (cr == 4) {
+		vmwrite(GUEST_CR4, ((val | CR4_PAE | CR4_VMXE) | c->cr4_fixed0) & c->cr4_fixed1);
+		vmwrite(CR4_READ_SHADOW, val);
+	}
+}
+
 const struct virt_ops vmx_ops = {
 	.name = "vmx",
 	.probe = vmx_probe,
@@ -284,5 +299,6 @@ const struct virt_ops vmx_ops = {
 	.vcpu_flush_tlb = vmx_vcpu_flush_tlb,
 	.vcpu_inject_exception = vmx_vcpu_inject_exception,
 	.vcpu_inject_page_fault = vmx_vcpu_inject_page_fault,
+	.vcpu_set_cr = vmx_vcpu_set_cr,
 	.vcpu_unload = vmx_vcpu_unload,
 };
