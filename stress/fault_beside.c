@@ -3,7 +3,8 @@
  * The contended case of aging and write-protect, the one their lockless
  * walks exist for: the vCPUs demand-fault their regions in (the
  * demand_paging guest) while the control CPU runs passes over all guest
- * data back to back: with no passes, then lockless passes, then locked ones
+ * data, each followed by a pause as long as itself (the passes take half
+ * its time): with no passes, then lockless passes, then locked ones
  * (mmu_lock held for write, so every fault that comes during a pass waits).
  * Reports the populate time (the slowest vCPU's), against the run with no
  * passes, and how many passes went by in it.
@@ -18,6 +19,7 @@
 #include "stress/vm_setup.h"
 #include "virt/guest_abi.h"
 #include "virt/mmu.h"
+#include "virt/vcpu.h"
 
 #define BESIDE_WAIT_MS 120000
 
@@ -48,9 +50,10 @@ static bool run(const char *scenario, enum beside_op op, enum pass_mode mode,
 	unsigned int order = scenario_bitmap_order(pages);
 	uint64_t *bits = page_alloc(order);
 	const struct tdp_mmu_stats *st;
+	uint64_t deadline;
 	struct vm *vm;
 	char keys[128];
-	bool ok;
+	bool ok, failed = false;
 
 	if (op == BESIDE_WP)
 		mmu.wp_locked = mode == PASS_LOCKED;
@@ -64,17 +67,30 @@ static bool run(const char *scenario, enum beside_op op, enum pass_mode mode,
 		return false;
 	}
 	vm_start(vm);
+	deadline = tsc_deadline_ms(BESIDE_WAIT_MS);
 	while (mode != PASS_NONE && atomic_load(&vm->vcpus_done) < n &&
 	       !atomic_load(&vm->stopping)) {
-		uint64_t t0 = rdtsc();
+		uint64_t t0 = rdtsc(), dt;
 
 		changed += one_pass(vm, op, first, pages, bits);
-		pass_cycles += rdtsc() - t0;
+		dt = rdtsc() - t0;
+		pass_cycles += dt;
 		passes++;
-		smp_call_handle();
-		rcu_quiescent_state();
+		/* As long again between passes: back to back, a locked one can starve a fault outright. */
+		for (uint64_t t1 = rdtsc(); rdtsc() - t1 < dt && atomic_load(&vm->vcpus_done) < n;) {
+			smp_call_handle();
+			rcu_quiescent_state();
+			cpu_relax();
+		}
+		if (tsc_passed(deadline)) {
+			kprintf("mmuvisor: %s: the vCPUs did not finish populating beside %s passes in %u ms\n",
+				scenario, modes[mode], BESIDE_WAIT_MS);
+			vm_stop(vm);
+			failed = true;
+			break;
+		}
 	}
-	ok = vm_wait(vm, BESIDE_WAIT_MS);
+	ok = vm_wait(vm, BESIDE_WAIT_MS) && !failed;
 	for (unsigned int i = 0; i < n; i++) {
 		slowest = vm->vcpus[i].result[0] > slowest ? vm->vcpus[i].result[0] : slowest;
 		faulted += vm->vcpus[i].result[1];
