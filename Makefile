@@ -32,6 +32,7 @@ KERNEL_SRCS := \
 	arch/x86/vmx/vmx.c arch/x86/vmx/vmcs.c arch/x86/vmx/exit.c arch/x86/vmx/entry.S \
 	$(sort $(wildcard mm/*.c mm/*/*.c)) \
 	virt/vm.c virt/vcpu.c virt/hypercall.c virt/dirty_log.c virt/mmu.c virt/shadow_exits.c \
+	virt/emulate.c \
 	lib/printf.c lib/string.c lib/cmdline.c \
 	stress/result.c stress/scenario.c stress/rcu_torture.c stress/guests.c \
 	stress/vm_setup.c stress/hello.c stress/guest_fault.c stress/demand_paging.c \
@@ -124,7 +125,8 @@ clean:
 	rm -rf $(BUILD) compile_commands.json
 
 # Host tests of code outside mm/ name their extra sources (tests/host/host.mk).
-HOST_UNIT_TESTS += test_mb2 test_cmdline test_page_alloc test_locks
+HOST_UNIT_TESTS += test_mb2 test_cmdline test_page_alloc test_locks test_emulate
+HOST_SRCS_test_emulate := virt/emulate.c
 HOST_SRCS_test_mb2 := boot/mb2.c lib/printf.c
 HOST_SRCS_test_cmdline := lib/cmdline.c boot/options.c lib/printf.c
 include tests/host/host.mk

@@ -7,8 +7,9 @@
  * the accessed and dirty bits and the #PF error codes the architecture
  * requires (through its own IDT and #PF handler), then hammers its page
  * table: arg[1] rounds of remap, INVLPG, write and read back.
- * It also clears CR0.WP and sets CR4.SMAP (where the CPU has it) and checks
- * what they change.
+ * It also writes its live PML4 (which the hypervisor must emulate), clears
+ * CR0.WP and sets CR4.SMAP (where the CPU has it), and checks what they
+ * change.
  *   arg[0] = bytes per vCPU; reports: 0 = hammer rounds done, 1 = #PFs taken,
  *   2 = vCPUs that checked SMAP (both counted over all vCPUs that checked
  *   before this one)
@@ -26,6 +27,7 @@
 #define CR4_SMAP (1ull << 21)
 #define WINDOW 0x8000000000ull  /* PML4 slot 1 */
 #define ALIAS 0x10000000000ull  /* PML4 slot 2 (address space B only) */
+#define WINDOW3 0x18000000000ull /* PML4 slot 3: written while A is live */
 #define PF_RSVD (1u << 3)
 
 /*
@@ -205,6 +207,34 @@ void guest_main(unsigned int vcpu_id)
 	expect_bits("pml4 entry", (volatile uint64_t *)&pml4_a[1], ACC, 0);
 	expect_bits("untouched pte", &pt[2], P, ACC | DIRTY);
 
+	/*
+	 * Writes to the live PML4 through the identity map: the written table
+	 * is on the write's own path, so the hypervisor emulates each (a MOV,
+	 * a LOCK OR with an immediate, a LOCK CMPXCHG), and what they wrote
+	 * must take effect: a new slot that maps the window read-only, made
+	 * writable, then cleared.
+	 */
+	{
+		volatile uint64_t *live = (volatile uint64_t *)pml4_a;
+		uint64_t expected;
+
+		live[3] = (uint64_t)pdpt | P;
+		if (probe_read(WINDOW3) != 0xa11a5)
+			guest_fail("a PML4 entry written while live does not map the window");
+		expect_pf("write through a read-only PML4 entry", WINDOW3, true, 0x3);
+		__atomic_fetch_or(&pml4_a[3], RW, __ATOMIC_SEQ_CST);
+		invlpg(WINDOW3);
+		probe_write(WINDOW3, 0xa11a6);
+		if (probe_read(WINDOW) != 0xa11a6)
+			guest_fail("a write through the PML4 entry made writable did not land");
+		expected = live[3];
+		if (!__atomic_compare_exchange_n(&pml4_a[3], &expected, 0, false, __ATOMIC_SEQ_CST,
+						 __ATOMIC_SEQ_CST))
+			guest_fail("CMPXCHG on the live PML4 found 0x%lx", (unsigned long)expected);
+		invlpg(WINDOW3);
+		expect_pf("read through a PML4 entry CMPXCHG cleared", WINDOW3, false, 0x0);
+	}
+
 	/* Error codes: supervisor accesses, CR0.WP=1. */
 	expect_pf("write to a read-only page", WINDOW + 2 * PAGE, true, 0x3);
 	expect_bits("read-only pte after a refused write", &pt[2], P, DIRTY);
@@ -235,17 +265,12 @@ void guest_main(unsigned int vcpu_id)
 	if (cpu_has_smap()) {
 		uint64_t cr4 = read_cr4();
 
-		/*
-		 * The user bit goes on every level of the walk. A's PML4 is
-		 * edited from B: a write to the live root would need the
-		 * instruction emulated (docs/SHADOW_MMU.md).
-		 */
-		write_cr3((uint64_t)pml4_b);
+		/* The user bit goes on every level of the walk (the live PML4's write is emulated). */
 		pt[5] = frame[3] | P | RW | US;
 		pd[0] |= US;
 		pdpt[0] |= US;
-		pml4_a[1] |= US;
-		write_cr3((uint64_t)pml4_a);
+		((volatile uint64_t *)pml4_a)[1] |= US;
+		invlpg(WINDOW + 5 * PAGE);
 		if (probe_read(WINDOW + 5 * PAGE) != 0x4000 + vcpu_id)
 			guest_fail("with CR4.SMAP=0 a user page does not read its frame");
 		write_cr4(cr4 | CR4_SMAP);

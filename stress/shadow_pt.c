@@ -4,7 +4,8 @@
  * builds two address spaces sharing their tables, aliases a frame, switches
  * CR3, remaps with INVLPG, checks the A/D bits and #PF error codes the
  * architecture requires, clears CR0.WP and sets CR4.SMAP (where the CPU
- * has it) and checks what they change, then hammers its page table for
+ * has it) and checks what they change, writes its live PML4 (each write
+ * emulated here), then hammers its page table for
  * iterations * 100 rounds, each a guest page-table write the shadow MMU must
  * notice.
  */
@@ -21,7 +22,7 @@
 int scenario_shadow_pt(void)
 {
 	struct tdp_mmu_config mmu = scenario_mmu_config();
-	uint64_t rounds = option(OPTION_ITERATIONS) * 100, done = 0, pfs = 0, smap = 0, t0, cycles;
+	uint64_t rounds = option(OPTION_ITERATIONS) * 100, done = 0, pfs = 0, smap = 0, emulated = 0, t0, cycles;
 	bool has_smap = cpuid(7, 0).ebx & (1u << 20);
 	const struct shadow_mmu_extra_stats *x;
 	struct vm *vm;
@@ -43,14 +44,15 @@ int scenario_shadow_pt(void)
 		done += vm->vcpus[i].result[0];
 		pfs = vm->vcpus[i].result[1] > pfs ? vm->vcpus[i].result[1] : pfs;
 		smap = vm->vcpus[i].result[2] > smap ? vm->vcpus[i].result[2] : smap;
+		emulated += vm->vcpus[i].stats.emulated;
 	}
 	x = shadow_mmu_extra_stats(vm->smmu);
 	scenario_vm_keys(vm, keys, sizeof(keys));
-	kprintf("RESULT scenario=shadow_pt phase=hammer %s cycles=%lu rounds=%lu guest_pfs=%lu smap_checked=%lu pf_injected=%lu gfns_unprotected=%lu roots_created=%lu emulate=%lu rmap_restarts=%lu rmap_fallbacks=%lu\n",
+	kprintf("RESULT scenario=shadow_pt phase=hammer %s cycles=%lu rounds=%lu guest_pfs=%lu smap_checked=%lu pf_injected=%lu gfns_unprotected=%lu roots_created=%lu emulate=%lu emulated=%lu rmap_restarts=%lu rmap_fallbacks=%lu\n",
 		keys, (unsigned long)cycles, (unsigned long)done, (unsigned long)pfs, (unsigned long)smap,
 		(unsigned long)atomic_load(&x->pf_injected),
 		(unsigned long)atomic_load(&x->gfns_unprotected),
-		(unsigned long)atomic_load(&x->roots_created), (unsigned long)atomic_load(&x->emulate),
+		(unsigned long)atomic_load(&x->roots_created), (unsigned long)atomic_load(&x->emulate), (unsigned long)emulated,
 		(unsigned long)atomic_load(&x->rmap_restarts),
 		(unsigned long)atomic_load(&x->rmap_fallbacks));
 	ok = ok && done == rounds * vm->cfg.nr_vcpus;

@@ -10,6 +10,8 @@
  */
 #include "arch/x86/cpu.h"
 #include "mm/shadow/walker.h"
+#include "virt/dirty_log.h"
+#include "virt/emulate.h"
 #include "virt/shadow_exits.h"
 #include "virt/vcpu.h"
 
@@ -50,6 +52,8 @@ bool shadow_prepare_entry(struct vcpu *v)
 	return true;
 }
 
+static void emulate_write(struct vcpu *v);
+
 void shadow_handle_guest_pf(struct vcpu *v)
 {
 	struct guest_paging gp = vcpu_guest_paging(v);
@@ -77,8 +81,7 @@ void shadow_handle_guest_pf(struct vcpu *v)
 		vcpu_fail(v, "out of memory for shadow pages at gva 0x%lx", (unsigned long)e->gva);
 		break;
 	case SHADOW_EMULATE:
-		vcpu_fail(v, "gva 0x%lx: a write to a page table that maps itself needs instruction emulation, which mmuvisor does not do",
-			  (unsigned long)e->gva);
+		emulate_write(v);
 		break;
 	}
 }
@@ -118,6 +121,129 @@ static bool fetch_byte(struct vcpu *v, uint64_t gva, uint8_t *out)
 		return false;
 	*out = *p;
 	return true;
+}
+
+/* Up to 15 bytes of the instruction at rip, stopping at the first that cannot be read. */
+static unsigned int fetch_insn(struct vcpu *v, uint8_t *b)
+{
+	unsigned int n = 0;
+
+	while (n < EMU_MAX_INSN && fetch_byte(v, v->regs.rip + n, &b[n]))
+		n++;
+	return n;
+}
+
+static uint64_t load_width(const void *p, unsigned int width)
+{
+	switch (width) {
+	case 1: return __atomic_load_n((const uint8_t *)p, __ATOMIC_RELAXED);
+	case 2: return __atomic_load_n((const uint16_t *)p, __ATOMIC_RELAXED);
+	case 4: return __atomic_load_n((const uint32_t *)p, __ATOMIC_RELAXED);
+	default: return __atomic_load_n((const uint64_t *)p, __ATOMIC_RELAXED);
+	}
+}
+
+/* Store new_val at p if it still holds old (what the guest's LOCK'd RMW would see). */
+static bool cmpxchg_width(void *p, uint64_t old, uint64_t new_val, unsigned int width)
+{
+	switch (width) {
+	case 1: {
+		uint8_t o = (uint8_t)old;
+
+		return __atomic_compare_exchange_n((uint8_t *)p, &o, (uint8_t)new_val, false,
+						   __ATOMIC_SEQ_CST, __ATOMIC_RELAXED);
+	}
+	case 2: {
+		uint16_t o = (uint16_t)old;
+
+		return __atomic_compare_exchange_n((uint16_t *)p, &o, (uint16_t)new_val, false,
+						   __ATOMIC_SEQ_CST, __ATOMIC_RELAXED);
+	}
+	case 4: {
+		uint32_t o = (uint32_t)old;
+
+		return __atomic_compare_exchange_n((uint32_t *)p, &o, (uint32_t)new_val, false,
+						   __ATOMIC_SEQ_CST, __ATOMIC_RELAXED);
+	}
+	default:
+		return __atomic_compare_exchange_n((uint64_t *)p, &old, new_val, false,
+						   __ATOMIC_SEQ_CST, __ATOMIC_RELAXED);
+	}
+}
+
+static uint64_t *gpr_slot(struct guest_regs *r, int gpr);
+
+/*
+ * SHADOW_EMULATE: the guest writes a page table that the written address's
+ * own translation uses (or, with CR0.WP = 0 and SMAP, a read-only user
+ * page). Shadowing write-protects the table and the write needs it
+ * writable, so the store is done here: decode it (virt/emulate.c), walk
+ * the address for a write (setting the guest's A/D bits), apply it to
+ * guest memory with a cmpxchg so that a racing vCPU is not lost, commit
+ * the registers and RIP, and zap the shadow pages of the frame written:
+ * the next walk reads the new entry.
+ */
+static void emulate_write(struct vcpu *v)
+{
+	struct guest_mem mem = { .read = mem_read, .cmpxchg = mem_cmpxchg, .ctx = v->vm };
+	struct guest_paging gp = vcpu_guest_paging(v);
+	const struct vcpu_exit *e = &v->exit;
+	uint8_t b[EMU_MAX_INSN];
+	struct emu_insn in;
+	struct emu_regs r;
+	struct guest_walk w;
+	uint64_t gpa, old, new_val;
+	const char *err;
+	char why[96];
+	bool store;
+	void *p;
+
+	err = emu_decode(b, fetch_insn(v, b), &in, why, sizeof(why));
+	if (err) {
+		vcpu_fail(v, "gva 0x%lx: a page-table write on its own path needs emulating, and this one cannot be: %s (rip 0x%lx)",
+			  (unsigned long)e->gva, err, (unsigned long)v->regs.rip);
+		return;
+	}
+	if ((e->gva & (PAGE_SIZE - 1)) + in.width > PAGE_SIZE) {
+		vcpu_fail(v, "gva 0x%lx: an emulated write that crosses a page (rip 0x%lx)",
+			  (unsigned long)e->gva, (unsigned long)v->regs.rip);
+		return;
+	}
+	switch (guest_walk(&mem, &gp, GUEST_MAXPHYADDR, e->gva, PFERR_WRITE, &w)) {
+	case GUEST_WALK_OK:
+		break;
+	case GUEST_WALK_FAULT: /* the guest changed its tables meanwhile */
+		virt->vcpu_inject_page_fault(v, e->gva, w.error);
+		return;
+	case GUEST_WALK_RETRY:
+		return; /* the instruction runs again and faults again */
+	case GUEST_WALK_NO_SLOT:
+		vcpu_fail(v, "wild access: gva 0x%lx translates outside guest memory (rip 0x%lx)",
+			  (unsigned long)e->gva, (unsigned long)v->regs.rip);
+		return;
+	}
+	gpa = (w.gfn << PAGE_SHIFT) | (e->gva & (PAGE_SIZE - 1));
+	p = vm_gpa_to_hva(v->vm, gpa, in.width);
+	if (!p) {
+		vcpu_fail(v, "wild access: gva 0x%lx translates outside guest memory (rip 0x%lx)",
+			  (unsigned long)e->gva, (unsigned long)v->regs.rip);
+		return;
+	}
+	do {
+		for (int i = 0; i < 16; i++)
+			r.gpr[i] = *gpr_slot(&v->regs, i);
+		r.rflags = v->regs.rflags;
+		old = load_width(p, in.width);
+		new_val = emu_execute(&in, old, &r, &store);
+	} while (store && !cmpxchg_width(p, old, new_val, in.width));
+	for (int i = 0; i < 16; i++)
+		*gpr_slot(&v->regs, i) = r.gpr[i];
+	v->regs.rflags = r.rflags;
+	v->regs.rip += in.len;
+	v->stats.emulated++;
+	/* No shadow entry saw this write: the dirty log and the shadow pages must hear of it. */
+	vm_dirty_log_write_fault(v->vm, gpa);
+	shadow_mmu_zap_range(v->vm->smmu, w.gfn, w.gfn + 1);
 }
 
 /*

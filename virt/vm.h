@@ -25,6 +25,7 @@ enum vcpu_mode { VCPU_OUTSIDE, VCPU_IN_GUEST, VCPU_EXITING };
 struct vcpu_stats {
 	uint64_t exits, hypercalls, tdp_faults, tdp_retries, flushes, halts, interrupts;
 	uint64_t ipis_received;
+	uint64_t emulated; /* mmu=shadow: stores done by virt/emulate.c */
 };
 
 struct vcpu {
