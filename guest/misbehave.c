@@ -5,7 +5,7 @@
  */
 #include "guest/runtime.h"
 
-enum { WILD_ACCESS, TRIPLE_FAULT, BAD_HYPERCALL, VIRT_INSN, PORT_IO, BAD_PRINT };
+enum { WILD_ACCESS, TRIPLE_FAULT, BAD_HYPERCALL, VIRT_INSN, PORT_IO, BAD_PRINT, PT_RMW };
 
 void guest_main(unsigned int vcpu_id)
 {
@@ -35,6 +35,13 @@ void guest_main(unsigned int vcpu_id)
 	case BAD_PRINT: /* the hypervisor must not read outside guest memory */
 		hypercall(HC_PRINT, 0xfffffffffff00000ull, 64, 0);
 		break;
+	case PT_RMW: { /* mmu=shadow: a write to the live PML4 the emulator does not know (INC) */
+		uint64_t cr3;
+
+		asm volatile("mov %%cr3, %0" : "=r"(cr3));
+		asm volatile("incq 8*511(%0)" ::"r"(cr3) : "memory");
+		break;
+	}
 	}
 	guest_fail("misbehaviour %lu went unnoticed", (unsigned long)boot_info->arg[0]);
 }

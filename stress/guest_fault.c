@@ -24,6 +24,10 @@ int scenario_guest_fault(void)
 	struct vm *bad, *next;
 	bool bad_ok, next_ok;
 
+	if (option(OPTION_FAULT) == FAULT_PT_RMW && option(OPTION_MMU) != MMU_SHADOW) {
+		kprintf("mmuvisor: error: fault=pt_rmw needs mmu=shadow (under TDP the write is simply allowed)\n");
+		return EXIT_CONFIG;
+	}
 	page_alloc_get_stats(&before);
 	bad = scenario_vm_create("misbehave", nr, &mmu, args);
 	if (!bad)

@@ -53,7 +53,7 @@ struct vcpu {
 	struct vcpu_stats stats;
 	void *backend;              /* the VMCB or VMCS and friends */
 	bool done, failed;
-	char fail_reason[96];
+	char fail_reason[200];
 	uint64_t run_cycles;        /* first entry to HC_DONE */
 
 	/*
