@@ -7,7 +7,8 @@
  * the accessed and dirty bits and the #PF error codes the architecture
  * requires (through its own IDT and #PF handler), then hammers its page
  * table: arg[1] rounds of remap, INVLPG, write and read back.
- * It also writes its live PML4 (which the hypervisor must emulate), clears
+ * It also writes its live PML4 (which the hypervisor must emulate; first
+ * all vCPUs at once, LOCK ADD on the shared boot PML4), clears
  * CR0.WP and sets CR4.SMAP (where the CPU has it), and checks what they
  * change.
  *   arg[0] = bytes per vCPU; reports: 0 = hammer rounds done, 1 = #PFs taken,
@@ -29,6 +30,7 @@
 #define ALIAS 0x10000000000ull  /* PML4 slot 2 (address space B only) */
 #define WINDOW3 0x18000000000ull /* PML4 slot 3: written while A is live */
 #define PF_RSVD (1u << 3)
+#define LIVE_ADDS 50 /* emulated LOCK ADDs per vCPU on the shared live PML4 */
 
 /*
  * Written by the #PF handler below. One image serves every vCPU, so the
@@ -190,6 +192,20 @@ void guest_main(unsigned int vcpu_id)
 	pt[2] = frame[1] | P;             /* read-only */
 	pt[3] = 0;                        /* not present */
 	pt[4] = frame[2] | P | RW | NX;   /* NX with EFER.NXE clear: a reserved bit */
+
+	/*
+	 * Every vCPU at once: LOCK ADD to one unused slot of the shared boot
+	 * PML4, live on all of them, so every add is emulated, on several
+	 * pCPUs at the same time. None may be lost (bit 0 stays clear: the
+	 * slot never becomes present).
+	 */
+	for (int i = 0; i < LIVE_ADDS; i++)
+		__atomic_fetch_add((uint64_t *)(boot_cr3 + 8 * 511), 2, __ATOMIC_SEQ_CST);
+	guest_barrier();
+	if (*(volatile uint64_t *)(boot_cr3 + 8 * 511) != 2ull * LIVE_ADDS * boot_info->nr_vcpus)
+		guest_fail("LOCK ADD on the live PML4 from %u vCPUs: 0x%lx, not 0x%llx",
+			   boot_info->nr_vcpus, (unsigned long)*(volatile uint64_t *)(boot_cr3 + 8 * 511),
+			   2ull * LIVE_ADDS * boot_info->nr_vcpus);
 
 	while (turn != vcpu_id)
 		asm volatile("pause");
