@@ -5,7 +5,7 @@
  */
 #include "guest/runtime.h"
 
-enum { WILD_ACCESS, TRIPLE_FAULT, BAD_HYPERCALL, VIRT_INSN, PORT_IO, BAD_PRINT, PT_RMW };
+enum { WILD_ACCESS, TRIPLE_FAULT, BAD_HYPERCALL, VIRT_INSN, PORT_IO, BAD_PRINT, PT_RMW, CR4_RSVD };
 
 void guest_main(unsigned int vcpu_id)
 {
@@ -40,6 +40,13 @@ void guest_main(unsigned int vcpu_id)
 
 		asm volatile("mov %%cr3, %0" : "=r"(cr3));
 		asm volatile("incq 8*511(%0)" ::"r"(cr3) : "memory");
+		break;
+	}
+	case CR4_RSVD: { /* a reserved CR4 bit: #GP (the CPU's, or ours under mmu=shadow), then #DF */
+		uint64_t cr4;
+
+		asm volatile("mov %%cr4, %0" : "=r"(cr4));
+		asm volatile("mov %0, %%cr4" ::"r"(cr4 | (1ull << 31)) : "memory");
 		break;
 	}
 	}
