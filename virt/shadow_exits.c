@@ -106,31 +106,32 @@ static enum guest_mem_result mem_cmpxchg(void *ctx, uint64_t gpa, uint64_t old, 
 					   __ATOMIC_RELAXED) ? GUEST_MEM_OK : GUEST_MEM_CHANGED;
 }
 
-/* The instruction byte at gva, fetched through the guest's own tables. */
-static bool fetch_byte(struct vcpu *v, uint64_t gva, uint8_t *out)
+/*
+ * Up to n instruction bytes at gva, fetched through the guest's own tables
+ * with one walk per page; returns how many could be read.
+ */
+static unsigned int fetch_bytes(struct vcpu *v, uint64_t gva, uint8_t *b, unsigned int n)
 {
 	struct guest_mem mem = { .read = mem_read, .cmpxchg = mem_cmpxchg, .ctx = v->vm };
 	struct guest_paging gp = vcpu_guest_paging(v);
-	struct guest_walk w;
-	const uint8_t *p;
+	unsigned int got = 0;
 
-	if (guest_walk(&mem, &gp, GUEST_MAXPHYADDR, gva, PFERR_FETCH, &w) != GUEST_WALK_OK)
-		return false;
-	p = vm_gpa_to_hva(v->vm, (w.gfn << PAGE_SHIFT) | (gva & (PAGE_SIZE - 1)), 1);
-	if (!p)
-		return false;
-	*out = *p;
-	return true;
-}
+	while (got < n) {
+		uint64_t va = gva + got, in_page = PAGE_SIZE - (va & (PAGE_SIZE - 1));
+		unsigned int chunk = n - got < in_page ? n - got : (unsigned int)in_page;
+		struct guest_walk w;
+		const uint8_t *p;
 
-/* Up to 15 bytes of the instruction at rip, stopping at the first that cannot be read. */
-static unsigned int fetch_insn(struct vcpu *v, uint8_t *b)
-{
-	unsigned int n = 0;
-
-	while (n < EMU_MAX_INSN && fetch_byte(v, v->regs.rip + n, &b[n]))
-		n++;
-	return n;
+		if (guest_walk(&mem, &gp, GUEST_MAXPHYADDR, va, PFERR_FETCH, &w) != GUEST_WALK_OK)
+			break;
+		p = vm_gpa_to_hva(v->vm, (w.gfn << PAGE_SHIFT) | (va & (PAGE_SIZE - 1)), chunk);
+		if (!p)
+			break;
+		for (unsigned int i = 0; i < chunk; i++)
+			b[got + i] = p[i];
+		got += chunk;
+	}
+	return got;
 }
 
 static uint64_t load_width(const void *p, unsigned int width)
@@ -180,8 +181,9 @@ static uint64_t *gpr_slot(struct guest_regs *r, int gpr);
  * writable, so the store is done here: decode it (virt/emulate.c), walk
  * the address for a write (setting the guest's A/D bits), apply it to
  * guest memory with a cmpxchg so that a racing vCPU is not lost, commit
- * the registers and RIP, and zap the shadow pages of the frame written:
- * the next walk reads the new entry.
+ * the registers and RIP, and make the shadow forget the entries written
+ * (the next walk reads them anew): only those entries, so a write to a
+ * live root does not throw away every vCPU's address space.
  */
 static void emulate_write(struct vcpu *v)
 {
@@ -198,7 +200,7 @@ static void emulate_write(struct vcpu *v)
 	bool store;
 	void *p;
 
-	err = emu_decode(b, fetch_insn(v, b), &in, why, sizeof(why));
+	err = emu_decode(b, fetch_bytes(v, v->regs.rip, b, EMU_MAX_INSN), &in, why, sizeof(why));
 	if (err) {
 		vcpu_fail(v, "gva 0x%lx: a page-table write on its own path needs emulating, and this one cannot be: %s (rip 0x%lx)",
 			  (unsigned long)e->gva, err, (unsigned long)v->regs.rip);
@@ -243,7 +245,8 @@ static void emulate_write(struct vcpu *v)
 	v->stats.emulated++;
 	/* No shadow entry saw this write: the dirty log and the shadow pages must hear of it. */
 	vm_dirty_log_write_fault(v->vm, gpa);
-	shadow_mmu_zap_range(v->vm->smmu, w.gfn, w.gfn + 1);
+	shadow_mmu_guest_table_written(v->vm->smmu, w.gfn, (unsigned int)(gpa & (PAGE_SIZE - 1)),
+				       in.width);
 }
 
 /*
@@ -255,9 +258,8 @@ static bool decode_mov_cr(struct vcpu *v, int *gpr, unsigned int *len)
 	uint8_t b[4];
 	unsigned int i = 0, rex_b = 0;
 
-	for (unsigned int k = 0; k < 4; k++)
-		if (!fetch_byte(v, v->regs.rip + k, &b[k]))
-			return false;
+	if (fetch_bytes(v, v->regs.rip, b, 4) != 4)
+		return false;
 	if ((b[0] & 0xf0) == 0x40) {
 		rex_b = b[0] & 1;
 		i = 1;
@@ -403,9 +405,8 @@ static bool decode_invlpg_len(struct vcpu *v, unsigned int *len)
 	uint8_t b[4];
 	unsigned int i = 0, mod, rm, n;
 
-	for (unsigned int k = 0; k < 4; k++)
-		if (!fetch_byte(v, v->regs.rip + k, &b[k]))
-			return false;
+	if (fetch_bytes(v, v->regs.rip, b, 4) != 4)
+		return false;
 	if ((b[0] & 0xf0) == 0x40)
 		i = 1;
 	if (b[i] != 0x0f || b[i + 1] != 0x01 || ((b[i + 2] >> 3) & 7) != 7)

@@ -110,6 +110,16 @@ void shadow_mmu_invlpg(struct shadow_mmu *m, struct shadow_vcpu *sv, uint64_t gv
  */
 uint64_t shadow_mmu_zap_range(struct shadow_mmu *m, gfn_t start, gfn_t end);
 /*
+ * Added: the host wrote bytes [off, off + len) of gfn for the guest (an
+ * emulated store to a guest table): the shadow drops what those entries
+ * gave, and only that (a level-1 table's shadow pages go whole). Cheaper
+ * than shadow_mmu_zap_range(m, gfn, gfn + 1), which takes every shadow
+ * page of gfn: for a live root, every vCPU's whole address space. Returns
+ * once no TLB holds what went.
+ */
+void shadow_mmu_guest_table_written(struct shadow_mmu *m, gfn_t gfn, unsigned int off,
+				    unsigned int len);
+/*
  * Dirty logging, via the rmap: take write access away from every mapping of
  * [start, end); returns once no TLB can write them. A mapping that was
  * writable and dirty goes to ops->mark_dirty. Returns the mappings changed.

@@ -33,7 +33,7 @@ gfn_t shadow_root_gfn(const struct shadow_mmu *m, const struct guest_paging *gp)
 
 /* --- the hash ------------------------------------------------------------ */
 
-static unsigned int shadow_hash_bucket(gfn_t gfn)
+unsigned int shadow_hash_bucket(gfn_t gfn)
 {
 	return (unsigned int)((gfn * 0x9e3779b97f4a7c15ULL) >> 54) & (SHADOW_HASH_BUCKETS - 1);
 }

@@ -42,6 +42,52 @@ uint64_t shadow_mmu_zap_range(struct shadow_mmu *m, gfn_t start, gfn_t end)
 }
 
 /*
+ * The host wrote bytes [off, off + len) of guest table gfn for the guest
+ * (an emulated store, virt/emulate.c): make the shadow forget the entries
+ * written. A level-1 shadow page of gfn goes whole, as for any guest write
+ * (each slot's gfn must never change while the page lives). In a higher
+ * table only the entries written go, with the subtree that nothing else
+ * links to: so a write to a live PML4 costs one entry's subtree, not every
+ * vCPU's whole address space. The frame's own leaves stay: they map it
+ * read-only, and what it holds does not change how it is mapped.
+ */
+void shadow_mmu_guest_table_written(struct shadow_mmu *m, gfn_t gfn, unsigned int off,
+				    unsigned int len)
+{
+	unsigned int first = (off & (PAGE_SIZE - 1)) / 8;
+	unsigned int last = ((off & (PAGE_SIZE - 1)) + (len ? len : 1) - 1) / 8;
+	struct shadow_page *sp;
+	struct shadow_op op;
+
+	if (last >= X86_PTES_PER_TABLE)
+		last = X86_PTES_PER_TABLE - 1;
+	shadow_op_begin(&op, m, NULL, m->cfg.lock_exclusive ? SHADOW_LOCK_WRITE : SHADOW_LOCK_READ,
+			true);
+	op.guarantees_flushed = true;
+	do {
+		for (sp = m->hash[shadow_hash_bucket(gfn)]; sp; sp = sp->hash_next)
+			if (sp->gfn == gfn && !sp->role.direct && sp->role.level == 1)
+				break;
+		if (sp)
+			shadow_zap_page(&op, sp); /* takes it out of the bucket: look again */
+	} while (sp);
+	for (sp = m->hash[shadow_hash_bucket(gfn)]; sp; sp = sp->hash_next) {
+		if (sp->gfn != gfn || sp->role.direct)
+			continue;
+		/*
+		 * A link that goes may zap a child nobody else links to; that
+		 * child shadows another gfn, and a zap never frees a page
+		 * before the call's end, so sp and the bucket stay walkable.
+		 */
+		for (unsigned int i = first; i <= last; i++)
+			if (is_shadow_present(atomic_load_explicit(&sp_table(sp)[i],
+								   memory_order_relaxed)))
+				shadow_set_spte(&op, &sp_table(sp)[i], 0);
+	}
+	shadow_op_end(&op);
+}
+
+/*
  * The guest invalidated gva. Its tables are write-protected, so the shadow
  * already matches them; dropping the translation makes the next access
  * walk the guest's tables again, as the CPU would after INVLPG. Inside a

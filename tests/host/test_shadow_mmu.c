@@ -294,6 +294,48 @@ static void test_self_referencing_write_needs_emulation(void)
 	finish();
 }
 
+/*
+ * An emulated store to the live root (shadow_mmu_guest_table_written): only
+ * the entry written loses its subtree; the root, and what other entries
+ * map, stay. A store to a level-1 table takes its shadow page whole.
+ */
+static void test_emulated_table_write_takes_one_entry(void)
+{
+	struct shadow_mmu_config cfg = { 0 };
+	struct guest_paging gp = ts_paging(0x80);
+	uint64_t gva_b = 0x0000400000000000ULL, root; /* another PML4 slot than GVA_A */
+	unsigned int slot_b = x86_pte_index(gva_b, 4);
+	gfn_t pt_a, pdpt_c;
+
+	start(&cfg);
+	pt_a = ts_map(0x80, GVA_A, 1, FRAME_A, X86_PTE_RW);
+	ts_map(0x80, gva_b, 1, FRAME_A + 1, X86_PTE_RW);
+	root = shadow_mmu_load_cr3(mmu, vcpu, &gp);
+	CHECK_EQ_U(ts_access(mmu, vcpu, &gp, GVA_A, 0).faults, 1);
+	CHECK_EQ_U(ts_access(mmu, vcpu, &gp, gva_b, 0).pfn, ts_guest_pfn + FRAME_A + 1);
+	/* The guest points slot B at a new PDPT whose path maps FRAME_A + 2. */
+	pdpt_c = ts_alloc_table();
+	atomic_store(ts_gpte(0x80, slot_b), (pdpt_c << PAGE_SHIFT) | TS_TABLE_BITS);
+	ts_map(0x80, gva_b, 1, FRAME_A + 2, X86_PTE_RW);
+	shadow_mmu_guest_table_written(mmu, 0x80, slot_b * 8, 8);
+	CHECK_EQ_U(shadow_vcpu_root_pa(vcpu), root);
+	CHECK(ts_shadow_leaf(vcpu, GVA_A, NULL) != 0);
+	CHECK_EQ_U(ts_shadow_leaf(vcpu, gva_b, NULL), 0);
+	CHECK_EQ_U(ts_access(mmu, vcpu, &gp, GVA_A, 0).faults, 0);
+	CHECK_EQ_U(ts_access(mmu, vcpu, &gp, gva_b, 0).pfn, ts_guest_pfn + FRAME_A + 2);
+	CHECK(ts_check_invariants(mmu) > 0);
+	/* A store to GVA_A's page table: its shadow page goes whole, the root stays. */
+	atomic_store(ts_gpte(pt_a, x86_pte_index(GVA_A, 1)),
+		     ((FRAME_A + 3ULL) << PAGE_SHIFT) | X86_PTE_P | X86_PTE_RW);
+	shadow_mmu_guest_table_written(mmu, pt_a, x86_pte_index(GVA_A, 1) * 8, 8);
+	CHECK_EQ_U(shadow_vcpu_root_pa(vcpu), root);
+	CHECK_EQ_U(ts_shadow_leaf(vcpu, GVA_A, NULL), 0);
+	CHECK(ts_shadow_leaf(vcpu, gva_b, NULL) != 0);
+	CHECK_EQ_U(ts_access(mmu, vcpu, &gp, GVA_A, 0).pfn, ts_guest_pfn + FRAME_A + 3);
+	CHECK(ts_check_invariants(mmu) > 0);
+	finish();
+}
+
 /* One frame behind many addresses: a long rmap chain, then zap, write-protect and age it. */
 static void test_multi_mapped_frame(const struct shadow_mmu_config *cfg, const char *name)
 {
@@ -453,6 +495,7 @@ int main(void)
 	RUN_TEST(test_invlpg_drops_the_translation);
 	RUN_TEST(test_guest_table_write_zaps_and_unprotects);
 	RUN_TEST(test_self_referencing_write_needs_emulation);
+	RUN_TEST(test_emulated_table_write_takes_one_entry);
 	RUN_TEST(test_multi_mapped_frames);
 	RUN_TEST(test_zap_range_takes_guest_tables);
 	RUN_TEST(test_dirty_logging);
