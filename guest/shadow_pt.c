@@ -71,44 +71,22 @@ static void install_idt(void)
 	asm volatile("lidt %0" ::"m"(ptr));
 }
 
-static uint64_t read_cr3(void)
-{
-	uint64_t v;
-
-	asm volatile("mov %%cr3, %0" : "=r"(v));
-	return v;
-}
-
-static void write_cr3(uint64_t v)
-{
-	asm volatile("mov %0, %%cr3" ::"r"(v) : "memory");
-}
-
-static uint64_t read_cr0(void)
-{
-	uint64_t v;
-
-	asm volatile("mov %%cr0, %0" : "=r"(v));
-	return v;
-}
-
-static void write_cr0(uint64_t v)
-{
-	asm volatile("mov %0, %%cr0" ::"r"(v) : "memory");
-}
-
-static uint64_t read_cr4(void)
-{
-	uint64_t v;
-
-	asm volatile("mov %%cr4, %0" : "=r"(v));
-	return v;
-}
-
-static void write_cr4(uint64_t v)
-{
-	asm volatile("mov %0, %%cr4" ::"r"(v) : "memory");
-}
+/* read_crN() and write_crN(): the guest's own MOVs, which the hypervisor intercepts under shadow. */
+#define CR_ACCESSORS(n)                                                    \
+	static uint64_t read_cr##n(void)                                   \
+	{                                                                  \
+		uint64_t v;                                                \
+									   \
+		asm volatile("mov %%cr" #n ", %0" : "=r"(v));              \
+		return v;                                                  \
+	}                                                                  \
+	static void write_cr##n(uint64_t v)                                \
+	{                                                                  \
+		asm volatile("mov %0, %%cr" #n ::"r"(v) : "memory");       \
+	}
+CR_ACCESSORS(0)
+CR_ACCESSORS(3)
+CR_ACCESSORS(4)
 
 static bool cpu_has_smap(void)
 {
