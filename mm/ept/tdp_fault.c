@@ -204,7 +204,7 @@ enum tdp_fault_result tdp_mmu_page_fault(struct tdp_mmu *mmu, struct tdp_page_ca
 		return TDP_FAULT_NO_SLOT;
 	if (write && !info.writable)
 		return TDP_FAULT_READONLY;
-	if (write && tdp_fast_page_fault(mmu, gfn, &info))
+	if (write && !(access & TDP_ACC_NOT_PRESENT) && tdp_fast_page_fault(mmu, gfn, &info))
 		return TDP_FAULT_FIXED;
 	if (!tdp_page_cache_topup(cache))
 		return TDP_FAULT_NOMEM;

@@ -38,6 +38,14 @@ enum tdp_format {
 #define TDP_ACC_READ 1u
 #define TDP_ACC_WRITE 2u
 #define TDP_ACC_EXEC 4u
+/*
+ * A hint a fault may carry: the hardware says the entry it faulted on was
+ * not present (NPF error code P clear, EPT qualification bits 3-5 clear),
+ * so the fast page fault, which only gives W back to a present leaf,
+ * cannot help and is not tried. Without it the fast path is tried on
+ * every write fault.
+ */
+#define TDP_ACC_NOT_PRESENT 8u
 
 struct tdp_mmu_config {
 	enum tdp_format format;

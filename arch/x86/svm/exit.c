@@ -48,6 +48,8 @@ void svm_decode_exit(struct vcpu *v, struct svm_vcpu *s)
 		e->gpa = vmcb->control.exit_info2;
 		e->access = info1 & NPF_WRITE ? TDP_ACC_WRITE
 			  : info1 & NPF_FETCH ? TDP_ACC_EXEC : TDP_ACC_READ;
+		if (!(info1 & NPF_PRESENT))
+			e->access |= TDP_ACC_NOT_PRESENT; /* the fast page fault cannot help */
 		e->misconfig = info1 & NPF_RSVD;
 		break;
 	case SVM_EXIT_INTR:

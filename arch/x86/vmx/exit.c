@@ -4,6 +4,7 @@
 
 #define EPT_QUAL_WRITE (1ull << 1)
 #define EPT_QUAL_FETCH (1ull << 2)
+#define EPT_QUAL_PERMS (7ull << 3) /* the R/W/X the walk granted (qualification bits 3-5); 0: not present */
 
 void vmx_decode_exit(struct vcpu *v, struct vmx_vcpu *x)
 {
@@ -44,6 +45,8 @@ void vmx_decode_exit(struct vcpu *v, struct vmx_vcpu *x)
 		e->misconfig = basic == VMX_EXIT_EPT_MISCONFIG;
 		e->access = qual & EPT_QUAL_WRITE ? TDP_ACC_WRITE
 			  : qual & EPT_QUAL_FETCH ? TDP_ACC_EXEC : TDP_ACC_READ;
+		if (!(qual & EPT_QUAL_PERMS))
+			e->access |= TDP_ACC_NOT_PRESENT; /* the fast page fault cannot help */
 		break;
 	case VMX_EXIT_EXCEPTION_NMI: {
 		uint32_t info = (uint32_t)vmread(EXIT_INTR_INFO);
