@@ -2,9 +2,9 @@
 /*
  * The contended case of aging and write-protect, the one their lockless
  * walks exist for: the vCPUs demand-fault their regions in (the
- * demand_paging guest) while the control CPU runs passes over all guest
- * data, each followed by a pause as long as itself (the passes take half
- * its time): with no passes, then lockless passes, then locked ones
+ * demand_paging guest) while the control CPU runs passes over guest data,
+ * 2 MiB at a time round robin, each followed by a pause as long as itself
+ * (the passes take half its time): with no passes, then lockless passes, then locked ones
  * (mmu_lock held for write, so every fault that comes during a pass waits).
  * Reports the populate time (the slowest vCPU's), against the run with no
  * passes, and how many passes went by in it.
@@ -22,6 +22,11 @@
 #include "virt/vcpu.h"
 
 #define BESIDE_WAIT_MS 120000
+/*
+ * Each pass covers the next 2 MiB of guest data, round robin, so that it
+ * holds the lock (locked) for as long whatever the number of vCPUs.
+ */
+#define BESIDE_CHUNK 512
 
 enum pass_mode { PASS_NONE, PASS_LOCKLESS, PASS_LOCKED };
 
@@ -73,7 +78,10 @@ static bool run(const char *scenario, enum beside_op op, enum pass_mode mode,
 						  !atomic_load(&vm->stopping)))) {
 		uint64_t t0 = rdtsc(), dt;
 
-		changed += one_pass(vm, op, first, pages, bits);
+		gfn_t at = (passes * BESIDE_CHUNK) % pages;
+
+		changed += one_pass(vm, op, first + at,
+				    pages - at < BESIDE_CHUNK ? pages - at : BESIDE_CHUNK, bits);
 		dt = rdtsc() - t0;
 		pass_cycles += dt;
 		passes++;
