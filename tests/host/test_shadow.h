@@ -12,6 +12,7 @@
 
 #include "mm/shadow/shadow_internal.h"
 #include "tests/host/check.h"
+#include "tests/host/mm_fixture.h"
 #include "tests/host/platform_host.h"
 
 #define TS_ARENA_BYTES (64UL << 20)
@@ -58,7 +59,7 @@ static inline void ts_mark_dirty(void *owner, gfn_t gfn)
 {
 	(void)owner;
 	if (gfn < TS_GUEST_PAGES)
-		atomic_fetch_or(&ts_dirty_bits[gfn / 64], 1UL << (gfn % 64));
+		mm_gfn_bit_set(ts_dirty_bits, gfn);
 	atomic_fetch_add(&ts_dirty_calls, 1);
 }
 
@@ -69,13 +70,12 @@ static __attribute__((unused)) const struct tdp_mmu_ops ts_ops = {
 
 static inline bool ts_dirty(gfn_t gfn)
 {
-	return atomic_load(&ts_dirty_bits[gfn / 64]) & (1UL << (gfn % 64));
+	return mm_gfn_bit(ts_dirty_bits, gfn);
 }
 
 static inline void ts_dirty_reset(void)
 {
-	for (size_t i = 0; i < ARRAY_SIZE(ts_dirty_bits); i++)
-		atomic_store(&ts_dirty_bits[i], 0);
+	mm_gfn_bits_clear(ts_dirty_bits, ARRAY_SIZE(ts_dirty_bits));
 	atomic_store(&ts_dirty_calls, 0);
 }
 
@@ -87,23 +87,8 @@ static inline void ts_flush_hook(void *owner)
 
 static inline void ts_setup(unsigned int nr_cpus)
 {
-	struct mem_range usable = { TS_ARENA_PHYS, TS_ARENA_PHYS + TS_ARENA_BYTES };
-	struct page_alloc_stats st;
-	const char *why = NULL;
-
 	ts_nr_cpus = nr_cpus;
-	host_set_nr_cpus(nr_cpus);
-	host_arena_create(TS_ARENA_BYTES, TS_ARENA_PHYS);
-	host_cpu_enter(0);
-	if (!page_alloc_init(&usable, 1, NULL, 0, &why)) {
-		fprintf(stderr, "page_alloc_init: %s\n", why);
-		exit(1);
-	}
-	rcu_init(nr_cpus);
-	rcu_online();
-	host_set_flush_hook(ts_flush_hook);
-	page_alloc_get_stats(&st);
-	ts_free_at_start = st.free_pages;
+	ts_free_at_start = mm_fixture_setup(nr_cpus, TS_ARENA_BYTES, TS_ARENA_PHYS, ts_flush_hook);
 }
 
 /* A fresh, zeroed guest memory and a writable slot; the MMU is the caller's. */
@@ -437,18 +422,10 @@ static inline void ts_destroy_mmu(struct shadow_mmu *m, struct shadow_vcpu **sv,
 /* Check, destroy, and check that every page came back (descriptor cache included). */
 static inline void ts_destroy(struct shadow_mmu *m, struct shadow_vcpu **sv, unsigned int nr_sv)
 {
-	struct page_alloc_stats st;
-
 	ts_destroy_mmu(m, sv, nr_sv);
 	page_free((void *)ts_guest, TS_GUEST_ORDER);
 	CHECK_EQ_U(rmap_descs_in_use(), 0);
 	rmap_desc_cache_drain_this_cpu();
 	rcu_barrier();
-	for (unsigned int cpu = 0; cpu < ts_nr_cpus; cpu++) {
-		host_cpu_enter(cpu);
-		page_alloc_drain_this_cpu();
-	}
-	host_cpu_enter(0);
-	page_alloc_get_stats(&st);
-	CHECK_EQ_U(st.free_pages, ts_free_at_start);
+	mm_fixture_check_all_back(ts_nr_cpus, ts_free_at_start);
 }

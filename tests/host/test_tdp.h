@@ -10,6 +10,7 @@
 
 #include "mm/ept/tdp_mmu_internal.h"
 #include "tests/host/check.h"
+#include "tests/host/mm_fixture.h"
 #include "tests/host/platform_host.h"
 
 #define TT_ARENA_BYTES (96UL << 20)
@@ -64,7 +65,7 @@ static inline void tt_mark_dirty(void *owner, gfn_t gfn)
 {
 	(void)owner;
 	if (gfn < TT_GFNS)
-		atomic_fetch_or(&tt_dirty_bits[gfn / 64], 1UL << (gfn % 64));
+		mm_gfn_bit_set(tt_dirty_bits, gfn);
 	atomic_fetch_add(&tt_dirty_marked, 1);
 }
 
@@ -75,13 +76,12 @@ static __attribute__((unused)) const struct tdp_mmu_ops tt_ops = {
 
 static inline bool tt_dirty(gfn_t gfn)
 {
-	return atomic_load(&tt_dirty_bits[gfn / 64]) & (1UL << (gfn % 64));
+	return mm_gfn_bit(tt_dirty_bits, gfn);
 }
 
 static inline void tt_dirty_reset(void)
 {
-	for (size_t i = 0; i < ARRAY_SIZE(tt_dirty_bits); i++)
-		atomic_store(&tt_dirty_bits[i], 0);
+	mm_gfn_bits_clear(tt_dirty_bits, ARRAY_SIZE(tt_dirty_bits));
 	atomic_store(&tt_dirty_marked, 0);
 }
 
@@ -95,23 +95,8 @@ static inline void tt_flush_hook(void *owner)
 
 static inline void tt_setup(unsigned int nr_cpus)
 {
-	struct mem_range usable = { TT_ARENA_PHYS, TT_ARENA_PHYS + TT_ARENA_BYTES };
-	struct page_alloc_stats st;
-	const char *why = NULL;
-
 	tt_nr_cpus = nr_cpus;
-	host_set_nr_cpus(nr_cpus);
-	host_arena_create(TT_ARENA_BYTES, TT_ARENA_PHYS);
-	host_cpu_enter(0);
-	if (!page_alloc_init(&usable, 1, NULL, 0, &why)) {
-		fprintf(stderr, "page_alloc_init: %s\n", why);
-		exit(1);
-	}
-	rcu_init(nr_cpus);
-	rcu_online();
-	host_set_flush_hook(tt_flush_hook);
-	page_alloc_get_stats(&st);
-	tt_free_at_start = st.free_pages;
+	tt_free_at_start = mm_fixture_setup(nr_cpus, TT_ARENA_BYTES, TT_ARENA_PHYS, tt_flush_hook);
 }
 
 static inline struct tdp_mmu_config tt_config(unsigned int format)
@@ -189,20 +174,12 @@ static inline void tt_cpu_set_bits(struct tdp_mmu *mmu, gfn_t gfn, uint64_t bits
 
 static inline void tt_destroy(struct tdp_mmu *mmu, struct tdp_page_cache *cache)
 {
-	struct page_alloc_stats st;
-
 	rcu_barrier();
 	CHECK_EQ_U(tt_stat_tables_live(mmu), tt_count_tables(mmu));
 	tdp_mmu_destroy(mmu);
 	rcu_barrier();
 	if (cache)
 		tdp_page_cache_release(cache);
-	for (unsigned int cpu = 0; cpu < tt_nr_cpus; cpu++) {
-		host_cpu_enter(cpu);
-		page_alloc_drain_this_cpu();
-	}
-	host_cpu_enter(0);
-	page_alloc_get_stats(&st);
-	CHECK_EQ_U(st.free_pages, tt_free_at_start);
+	mm_fixture_check_all_back(tt_nr_cpus, tt_free_at_start);
 	tt_on_flush = NULL;
 }
