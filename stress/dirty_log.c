@@ -8,7 +8,7 @@
  * byte for byte. Runs wp=lockless and wp=locked with split=eager, then
  * wp=lockless with split=lazy, on 2 MiB-mapped memory, in one boot. Then
  * the contended case: vCPUs demand-fault while the control CPU
- * write-protects back to back, lockless and locked (stress/fault_beside.c).
+ * write-protects beside them, lockless and locked (stress/fault_beside.c).
  */
 #include "arch/x86/console.h"
 #include "arch/x86/tsc.h"

@@ -14,7 +14,6 @@
 #include "arch/x86/tlb.h"
 #include "arch/x86/tsc.h"
 #include "boot/options.h"
-#include "mm/page_alloc.h"
 #include "stress/scenarios.h"
 #include "stress/vm_setup.h"
 #include "virt/guest_abi.h"
@@ -52,8 +51,7 @@ static bool run(const char *scenario, enum beside_op op, enum pass_mode mode,
 	unsigned int n = scenario_nr_vcpus();
 	gfn_t first = GUEST_DATA_BASE >> PAGE_SHIFT, pages = n * (per >> PAGE_SHIFT);
 	uint64_t passes = 0, changed = 0, slowest = 0, faulted = 0, pass_cycles = 0;
-	unsigned int order = scenario_bitmap_order(pages);
-	uint64_t *bits = page_alloc(order);
+	uint64_t bits[BESIDE_CHUNK / 64]; /* aging's young bits of one pass */
 	const struct tdp_mmu_stats *st;
 	uint64_t deadline;
 	struct vm *vm;
@@ -64,21 +62,16 @@ static bool run(const char *scenario, enum beside_op op, enum pass_mode mode,
 		mmu.wp_locked = mode == PASS_LOCKED;
 	else
 		mmu.age_locked = mode == PASS_LOCKED;
-	if (!bits)
-		return false;
 	vm = scenario_vm_create("demand_paging", n, &mmu, (uint64_t[4]){ per, 0 });
-	if (!vm) {
-		page_free(bits, order);
+	if (!vm)
 		return false;
-	}
 	vm_start(vm);
 	deadline = tsc_deadline_ms(BESIDE_WAIT_MS);
 	/* At least one pass, even if the vCPUs are done before it (a busy host under TCG). */
 	while (mode != PASS_NONE && (!passes || (atomic_load(&vm->vcpus_done) < n &&
 						  !atomic_load(&vm->stopping)))) {
-		uint64_t t0 = rdtsc(), dt;
-
 		gfn_t at = (passes * BESIDE_CHUNK) % pages;
+		uint64_t t0 = rdtsc(), dt;
 
 		changed += one_pass(vm, op, first + at,
 				    pages - at < BESIDE_CHUNK ? pages - at : BESIDE_CHUNK, bits);
@@ -116,7 +109,6 @@ static bool run(const char *scenario, enum beside_op op, enum pass_mode mode,
 		(unsigned long)changed, (unsigned long)atomic_load(&st->lock_write));
 	ok = ok && faulted == pages;
 	vm_destroy(vm);
-	page_free(bits, order);
 	return ok;
 }
 

@@ -60,12 +60,3 @@ void scenario_vm_keys(const struct vm *vm, char *buf, size_t len)
 		vm->cfg.mmu.lock_exclusive ? "exclusive" : "shared",
 		vm->cfg.mmu.flush_eager ? "eager" : "batched");
 }
-
-unsigned int scenario_bitmap_order(uint64_t pages)
-{
-	unsigned int order = 0;
-
-	while ((PAGE_SIZE << order) < (pages + 63) / 64 * 8)
-		order++;
-	return order;
-}

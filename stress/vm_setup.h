@@ -16,13 +16,11 @@ struct vm *scenario_vm_create(const char *image, unsigned int nr_vcpus,
 struct tdp_mmu_config scenario_mmu_config(void);
 /* A RESULT line's common part: "vcpus=N mmu=tdp mmu_lock=... flush=..." */
 void scenario_vm_keys(const struct vm *vm, char *buf, size_t len);
-/* The page order of a bitmap with one bit for each of pages pages. */
-unsigned int scenario_bitmap_order(uint64_t pages);
-
 /*
  * The contended case (stress/fault_beside.c): vCPUs demand-fault while the
- * control CPU ages or write-protects all guest data back to back, with no
- * passes, lockless passes and locked ones; prints a RESULT line for each.
+ * control CPU ages or write-protects guest data 2 MiB a pass, each pass
+ * followed by an equal pause, with no passes, lockless passes and locked
+ * ones; prints a RESULT line for each.
  */
 enum beside_op { BESIDE_AGE, BESIDE_WP };
 bool scenario_fault_beside(const char *scenario, enum beside_op op);

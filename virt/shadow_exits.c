@@ -172,7 +172,14 @@ static bool cmpxchg_width(void *p, uint64_t old, uint64_t new_val, unsigned int 
 	}
 }
 
-static uint64_t *gpr_slot(struct guest_regs *r, int gpr);
+static uint64_t *gpr_slot(struct guest_regs *r, int gpr)
+{
+	uint64_t *slots[16] = { &r->rax, &r->rcx, &r->rdx, &r->rbx, &r->rsp, &r->rbp,
+				&r->rsi, &r->rdi, &r->r8, &r->r9, &r->r10, &r->r11,
+				&r->r12, &r->r13, &r->r14, &r->r15 };
+
+	return slots[gpr & 15];
+}
 
 /*
  * SHADOW_EMULATE: the guest writes a page table that the written address's
@@ -271,14 +278,6 @@ static bool decode_mov_cr(struct vcpu *v, int *gpr, unsigned int *len)
 	return true;
 }
 
-static uint64_t *gpr_slot(struct guest_regs *r, int gpr)
-{
-	uint64_t *slots[16] = { &r->rax, &r->rcx, &r->rdx, &r->rbx, &r->rsp, &r->rbp,
-				&r->rsi, &r->rdi, &r->r8, &r->r9, &r->r10, &r->r11,
-				&r->r12, &r->r13, &r->r14, &r->r15 };
-
-	return slots[gpr & 15];
-}
 
 /* After a change of CR3 or of the paging controls: the root for them, and a TLB flush. */
 static bool reload_root(struct vcpu *v)

@@ -46,7 +46,11 @@ struct vcpu {
 	struct vcpu_exit exit;
 	struct tdp_page_cache tdp_cache;
 	struct shadow_vcpu *shadow;  /* mmu=shadow */
-	/* mmu=shadow: the control registers as the guest sees them. */
+	/*
+	 * mmu=shadow: the control registers as the guest sees them. On VMX a
+	 * CR0 bit outside the guest/host mask (WP, PG, PE) changes without an
+	 * exit, so only those three are exact in guest_cr0; nothing reads others.
+	 */
 	uint64_t guest_cr0, guest_cr3, guest_cr4, guest_efer;
 	uint64_t hw_cr3;             /* mmu=shadow: the shadow root to enter with */
 	uint64_t entered_hw_cr3;     /* ... and the one the TLB last saw (a change flushes) */
