@@ -40,7 +40,7 @@ static bool wait_until(struct vm *vm, volatile uint64_t *word, uint64_t value)
 
 static bool track(bool age_locked)
 {
-	struct tdp_mmu_config mmu = scenario_mmu_config();
+	struct vm_mmu_config mmu = scenario_mmu_config();
 	uint64_t per = option(OPTION_MEM_PER_VCPU), rounds = option(OPTION_ITERATIONS);
 	unsigned int n = scenario_nr_vcpus(), order = 0;
 	gfn_t first = GUEST_DATA_BASE >> PAGE_SHIFT, pages = n * (per >> PAGE_SHIFT);
@@ -51,7 +51,7 @@ static bool track(bool age_locked)
 	char keys[128];
 	bool ok;
 
-	mmu.age_locked = age_locked;
+	mmu.policy.age_locked = age_locked;
 	vm = scenario_vm_create("access_tracking", n, &mmu, (uint64_t[4]){ per });
 	if (!vm)
 		return false;

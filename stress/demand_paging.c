@@ -17,16 +17,16 @@
 
 static bool populate(bool exclusive)
 {
-	struct tdp_mmu_config mmu = scenario_mmu_config();
+	struct vm_mmu_config mmu = scenario_mmu_config();
 	uint64_t args[4] = { option(OPTION_MEM_PER_VCPU), option(OPTION_OVERLAP) };
 	uint64_t slowest = 0, pages = 0, exits = 0, halts = 0, hc_rtt = UINT64_MAX, fastest = UINT64_MAX;
 	uint64_t per_fault;
-	const struct tdp_mmu_stats *st;
+	const struct mmu_stats *st;
 	struct vm *vm;
 	char keys[128];
 	bool ok;
 
-	mmu.lock_exclusive = exclusive;
+	mmu.policy.lock_exclusive = exclusive;
 	vm = scenario_vm_create("demand_paging", scenario_nr_vcpus(), &mmu, args);
 	if (!vm)
 		return false;

@@ -83,7 +83,7 @@ static bool wait_reports(struct vm *vm, unsigned int slot)
 
 static bool run_mode(bool wp_locked, bool split_lazy, bool manual)
 {
-	struct tdp_mmu_config mmu = scenario_mmu_config();
+	struct vm_mmu_config mmu = scenario_mmu_config();
 	uint64_t per = option(OPTION_MEM_PER_VCPU), iters = option(OPTION_ITERATIONS);
 	unsigned int n = scenario_nr_vcpus();
 	uint64_t len = n * per, words, get_sum = 0, clear_sum = 0, dirty_sum = 0, t0, t_loop;
@@ -96,9 +96,9 @@ static bool run_mode(bool wp_locked, bool split_lazy, bool manual)
 	char keys[160];
 	bool ok;
 
-	mmu.wp_locked = wp_locked;
+	mmu.policy.wp_locked = wp_locked;
 	mmu.split_lazy = split_lazy;
-	mmu.max_level = TDP_LEVEL_2M; /* so that logging has huge pages to split */
+	mmu.max_level = PG_LEVEL_2M; /* so that logging has huge pages to split */
 	vm = scenario_vm_create("dirty_log", n, &mmu, (uint64_t[4]){ per });
 	if (!vm)
 		return false;

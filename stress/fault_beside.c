@@ -46,22 +46,22 @@ static bool run(const char *scenario, enum beside_op op, enum pass_mode mode,
 		uint64_t *baseline)
 {
 	static const char *const modes[] = { "none", "lockless", "locked" };
-	struct tdp_mmu_config mmu = scenario_mmu_config();
+	struct vm_mmu_config mmu = scenario_mmu_config();
 	uint64_t per = option(OPTION_MEM_PER_VCPU);
 	unsigned int n = scenario_nr_vcpus();
 	gfn_t first = GUEST_DATA_BASE >> PAGE_SHIFT, pages = n * (per >> PAGE_SHIFT);
 	uint64_t passes = 0, changed = 0, slowest = 0, faulted = 0, pass_cycles = 0;
 	uint64_t bits[BESIDE_CHUNK / 64]; /* aging's young bits of one pass */
-	const struct tdp_mmu_stats *st;
+	const struct mmu_stats *st;
 	uint64_t deadline;
 	struct vm *vm;
 	char keys[128];
 	bool ok, failed = false;
 
 	if (op == BESIDE_WP)
-		mmu.wp_locked = mode == PASS_LOCKED;
+		mmu.policy.wp_locked = mode == PASS_LOCKED;
 	else
-		mmu.age_locked = mode == PASS_LOCKED;
+		mmu.policy.age_locked = mode == PASS_LOCKED;
 	vm = scenario_vm_create("demand_paging", n, &mmu, (uint64_t[4]){ per, 0 });
 	if (!vm)
 		return false;

@@ -17,7 +17,7 @@
 
 int scenario_guest_fault(void)
 {
-	struct tdp_mmu_config mmu = scenario_mmu_config();
+	struct vm_mmu_config mmu = scenario_mmu_config();
 	uint64_t args[4] = { option(OPTION_FAULT) };
 	unsigned int nr = scenario_nr_vcpus(), good = 0;
 	struct page_alloc_stats before, after;

@@ -14,7 +14,7 @@
 
 int scenario_hello(void)
 {
-	struct tdp_mmu_config mmu = scenario_mmu_config();
+	struct vm_mmu_config mmu = scenario_mmu_config();
 	uint64_t args[4] = { 0 };
 	struct vm *vm = scenario_vm_create("hello", scenario_nr_vcpus(), &mmu, args);
 	uint64_t exits = 0, faults = 0, t0, cycles;

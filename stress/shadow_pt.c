@@ -21,7 +21,7 @@
 
 int scenario_shadow_pt(void)
 {
-	struct tdp_mmu_config mmu = scenario_mmu_config();
+	struct vm_mmu_config mmu = scenario_mmu_config();
 	uint64_t rounds = option(OPTION_ITERATIONS) * 100, done = 0, pfs = 0, smap = 0, t0, cycles;
 	uint64_t emulated = 0, emul_cycles = UINT64_MAX; /* the cheapest vCPU's emulated MOV */
 	bool has_smap = cpuid(7, 0).ebx & (1u << 20);

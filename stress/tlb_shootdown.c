@@ -54,7 +54,7 @@ static bool wait_ready(struct vm *vm)
 
 int scenario_tlb_shootdown(void)
 {
-	struct tdp_mmu_config mmu = scenario_mmu_config();
+	struct vm_mmu_config mmu = scenario_mmu_config();
 	unsigned int n = scenario_nr_vcpus();
 	uint64_t ipi_rtt = bare_ipi_round_trip(1);
 	struct vm *vm = scenario_vm_create("spin", n, &mmu, (uint64_t[4]){ 0 });

@@ -14,27 +14,23 @@ unsigned int scenario_nr_vcpus(void)
 	return n ? n : smp_cpus_online() - 1;
 }
 
-struct tdp_mmu_config scenario_mmu_config(void)
+struct vm_mmu_config scenario_mmu_config(void)
 {
-	return (struct tdp_mmu_config){
-		.format = virt_caps.tdp_format,
-		.ept_ad_bits = virt_caps.tdp_format == TDP_FORMAT_EPT && virt_caps.tdp_ad,
-		.ept_memtype = 6, /* write-back */
-		.max_level = TDP_LEVEL_4K,
-		.lock_exclusive = option(OPTION_MMU_LOCK) == MMU_LOCK_EXCLUSIVE,
-		.flush_eager = option(OPTION_FLUSH) == FLUSH_EAGER,
+	return (struct vm_mmu_config){
+		.shadow = option(OPTION_MMU) == MMU_SHADOW,
+		.max_level = PG_LEVEL_4K,
+		.policy.lock_exclusive = option(OPTION_MMU_LOCK) == MMU_LOCK_EXCLUSIVE,
+		.policy.flush_eager = option(OPTION_FLUSH) == FLUSH_EAGER,
 	};
 }
 
 struct vm *scenario_vm_create(const char *image, unsigned int nr_vcpus,
-			      const struct tdp_mmu_config *mmu, const uint64_t arg[4])
+			      const struct vm_mmu_config *mmu, const uint64_t arg[4])
 {
 	const struct guest_image *img = guest_image_find(image);
 	struct vm_config cfg = {
 		.nr_vcpus = nr_vcpus,
 		.mem_bytes = GUEST_DATA_BASE + nr_vcpus * option(OPTION_MEM_PER_VCPU),
-		.max_level = mmu->max_level,
-		.shadow = option(OPTION_MMU) == MMU_SHADOW,
 		.mmu = *mmu,
 		.arg = { arg[0], arg[1], arg[2], arg[3] },
 	};
@@ -56,7 +52,7 @@ struct vm *scenario_vm_create(const char *image, unsigned int nr_vcpus,
 void scenario_vm_keys(const struct vm *vm, char *buf, size_t len)
 {
 	fmt_snprintf(buf, len, "vcpus=%u mmu=%s mmu_lock=%s flush=%s", vm->cfg.nr_vcpus,
-		     vm->cfg.shadow ? "shadow" : "tdp",
-		vm->cfg.mmu.lock_exclusive ? "exclusive" : "shared",
-		vm->cfg.mmu.flush_eager ? "eager" : "batched");
+		     vm->cfg.mmu.shadow ? "shadow" : "tdp",
+		vm->cfg.mmu.policy.lock_exclusive ? "exclusive" : "shared",
+		vm->cfg.mmu.policy.flush_eager ? "eager" : "batched");
 }

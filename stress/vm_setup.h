@@ -12,8 +12,8 @@ unsigned int scenario_nr_vcpus(void);
  * returns NULL on failure.
  */
 struct vm *scenario_vm_create(const char *image, unsigned int nr_vcpus,
-			      const struct tdp_mmu_config *mmu, const uint64_t arg[4]);
-struct tdp_mmu_config scenario_mmu_config(void);
+			      const struct vm_mmu_config *mmu, const uint64_t arg[4]);
+struct vm_mmu_config scenario_mmu_config(void);
 /* A RESULT line's common part: "vcpus=N mmu=tdp mmu_lock=... flush=..." */
 void scenario_vm_keys(const struct vm *vm, char *buf, size_t len);
 /*

@@ -44,7 +44,7 @@ static bool all_ready(struct vm *vm)
 
 static bool zap_phase(bool eager, unsigned int duration_ms)
 {
-	struct tdp_mmu_config mmu = scenario_mmu_config();
+	struct vm_mmu_config mmu = scenario_mmu_config();
 	uint64_t per_vcpu = option(OPTION_MEM_PER_VCPU);
 	uint64_t args[4] = { per_vcpu };
 	unsigned int n = scenario_nr_vcpus();
@@ -53,12 +53,12 @@ static bool zap_phase(bool eager, unsigned int duration_ms)
 	uint64_t seed = 0x2545f4914f6cdd1dull, zaps = 0, zapped = 0, rounds = 0, deadline;
 	uint64_t changing_zaps = 0; /* zaps that removed something, so owed a flush */
 	uint64_t flushes0, flushes, zap_flushes0, zap_flushes, yields0, yields, faults = 0;
-	const struct tdp_mmu_stats *st;
+	const struct mmu_stats *st;
 	struct vm *vm;
 	char keys[128];
 	bool ok;
 
-	mmu.flush_eager = eager;
+	mmu.policy.flush_eager = eager;
 	vm = scenario_vm_create("zap_stress", n, &mmu, args);
 	if (!vm)
 		return false;
@@ -117,7 +117,7 @@ static bool zap_phase(bool eager, unsigned int duration_ms)
 	 * leaf over a table flushes too: so neither "flushes" nor "zap_flushes"
 	 * need equal changing_zaps exactly.
 	 */
-	if (!eager && !vm->cfg.shadow &&
+	if (!eager && !vm->cfg.mmu.shadow &&
 	    (zap_flushes < changing_zaps || zap_flushes > zaps + yields)) {
 		kprintf("mmuvisor: zap_stress: flush=batched: %lu zap flushes for %lu zaps (%lu changed mappings, %lu yields); want between %lu and %lu\n",
 			(unsigned long)zap_flushes, (unsigned long)zaps,

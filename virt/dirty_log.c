@@ -55,7 +55,7 @@ bool vm_dirty_log_enable(struct vm *vm, struct tdp_page_cache *cache)
 	 * before installed a leaf the write-protect below then finds.
 	 */
 	atomic_store(&s->logging, true);
-	if (vm->mmu && !vm->cfg.mmu.split_lazy && vm->cfg.max_level > TDP_LEVEL_4K)
+	if (vm->mmu && !vm->cfg.mmu.split_lazy && vm->cfg.mmu.max_level > PG_LEVEL_4K)
 		tdp_mmu_split_huge_range(vm->mmu, cache, s->base_gfn, s->base_gfn + s->npages);
 	vm_mmu_write_protect_range(vm, s->base_gfn, s->base_gfn + s->npages);
 	return true;
@@ -110,6 +110,6 @@ void vm_dirty_log_disable(struct vm *vm)
 	struct memslot *s = ram(vm);
 
 	atomic_store(&s->logging, false);
-	if (vm->mmu && vm->cfg.max_level > TDP_LEVEL_4K)
+	if (vm->mmu && vm->cfg.mmu.max_level > PG_LEVEL_4K)
 		tdp_mmu_collapse_range(vm->mmu, s->base_gfn, s->base_gfn + s->npages);
 }

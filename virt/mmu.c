@@ -4,25 +4,39 @@
 #include "virt/dirty_log.h"
 #include "virt/mmu.h"
 
-extern const struct tdp_mmu_ops vm_tdp_ops; /* virt/vm.c: memslots and the dirty log */
+extern const struct mmu_ops vm_mmu_ops; /* virt/vm.c: memslots and the dirty log */
+
+/* EPT with A/D bits: the VMX backend enables them in the EPT pointer on the same test. */
+static bool tdp_ad_bits(void)
+{
+	return virt_caps.tdp_format == TDP_FORMAT_EPT && virt_caps.tdp_ad;
+}
 
 bool vm_mmu_create(struct vm *vm, char *err, size_t len)
 {
-	if (vm->cfg.shadow) {
+	const struct vm_mmu_config *want = &vm->cfg.mmu;
+
+	if (want->shadow) {
 		struct shadow_mmu_config c = {
-			.lock_exclusive = vm->cfg.mmu.lock_exclusive,
-			.flush_eager = vm->cfg.mmu.flush_eager,
-			.wp_locked = vm->cfg.mmu.wp_locked,
-			.age_locked = vm->cfg.mmu.age_locked,
+			.policy = want->policy,
 			.gfn_limit = vm->cfg.mem_bytes >> PAGE_SHIFT,
 		};
 
-		vm->smmu = shadow_mmu_create(&c, &vm_tdp_ops, vm);
+		vm->smmu = shadow_mmu_create(&c, &vm_mmu_ops, vm);
 	} else {
-		vm->mmu = tdp_mmu_create(&vm->cfg.mmu, &vm_tdp_ops, vm);
+		struct tdp_mmu_config c = {
+			.format = virt_caps.tdp_format,
+			.ept_ad_bits = tdp_ad_bits(),
+			.ept_memtype = 6, /* write-back */
+			.max_level = want->max_level,
+			.split_lazy = want->split_lazy,
+			.policy = want->policy,
+		};
+
+		vm->mmu = tdp_mmu_create(&c, &vm_mmu_ops, vm);
 	}
 	if (!vm->mmu && !vm->smmu) {
-		fmt_snprintf(err, len, "out of memory for the %s MMU", vm->cfg.shadow ? "shadow" : "TDP");
+		fmt_snprintf(err, len, "out of memory for the %s MMU", vm->cfg.mmu.shadow ? "shadow" : "TDP");
 		return false;
 	}
 	return true;
@@ -72,7 +86,7 @@ uint64_t vm_mmu_test_and_clear_young(struct vm *vm, gfn_t start, gfn_t end, uint
 			: tdp_mmu_test_and_clear_young(vm->mmu, start, end, young);
 }
 
-const struct tdp_mmu_stats *vm_mmu_stats(struct vm *vm)
+const struct mmu_stats *vm_mmu_stats(struct vm *vm)
 {
 	return vm->smmu ? shadow_mmu_stats(vm->smmu) : tdp_mmu_stats(vm->mmu);
 }

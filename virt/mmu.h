@@ -18,4 +18,4 @@ uint64_t vm_mmu_test_and_clear_young(struct vm *vm, gfn_t start, gfn_t end, uint
 /* A pCPU that stops running vCPUs gives back what the MMUs cache on it. */
 void vm_mmu_drain_this_cpu(void);
 /* A snapshot of the MMU's counters, summed over CPUs now. */
-const struct tdp_mmu_stats *vm_mmu_stats(struct vm *vm);
+const struct mmu_stats *vm_mmu_stats(struct vm *vm);

@@ -34,7 +34,7 @@ static unsigned int vm_order(void)
 	return order;
 }
 
-static bool vm_gfn_to_pfn(void *owner, gfn_t gfn, struct tdp_pfn_info *out)
+static bool vm_gfn_to_pfn(void *owner, gfn_t gfn, struct mmu_pfn_info *out)
 {
 	struct vm *vm = owner;
 
@@ -44,10 +44,10 @@ static bool vm_gfn_to_pfn(void *owner, gfn_t gfn, struct tdp_pfn_info *out)
 
 		if (gfn < s->base_gfn || off >= s->npages)
 			continue;
-		*out = (struct tdp_pfn_info){
+		*out = (struct mmu_pfn_info){
 			.pfn = s->chunk_pfn[off / CHUNK_PAGES] + off % CHUNK_PAGES,
 			.writable = s->writable,
-			.max_level = vm->cfg.max_level,
+			.max_level = vm->cfg.mmu.max_level,
 			.dirty_logging = atomic_load_explicit(&s->logging, memory_order_acquire),
 		};
 		return true;
@@ -55,7 +55,7 @@ static bool vm_gfn_to_pfn(void *owner, gfn_t gfn, struct tdp_pfn_info *out)
 	return false;
 }
 
-const struct tdp_mmu_ops vm_tdp_ops = {
+const struct mmu_ops vm_mmu_ops = {
 	.gfn_to_pfn = vm_gfn_to_pfn,
 	.mark_dirty = vm_mark_dirty,
 };

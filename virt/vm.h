@@ -82,12 +82,18 @@ struct memslot {
 	unsigned int dirty_order;    /* the bitmap's allocation order */
 };
 
+/* What a VM asks of its MMU, whichever it is (virt/mmu.c makes the MMU's own config). */
+struct vm_mmu_config {
+	bool shadow;              /* mmu=shadow: no NPT/EPT, the guest's tables shadowed */
+	unsigned int max_level;   /* mmu=tdp: largest page to map: 1 = 4 KiB, 2 = 2 MiB */
+	bool split_lazy;          /* mmu=tdp: dirty logging leaves huge pages read-only */
+	struct mmu_policy policy;
+};
+
 struct vm_config {
 	unsigned int nr_vcpus;
 	uint64_t mem_bytes;       /* guest RAM from gpa 0, rounded up to 2 MiB */
-	unsigned int max_level;   /* largest TDP page to map: 1 = 4 KiB, 2 = 2 MiB */
-	bool shadow;              /* mmu=shadow: no NPT/EPT, the guest's tables shadowed */
-	struct tdp_mmu_config mmu;
+	struct vm_mmu_config mmu;
 	const uint8_t *image;     /* the guest program, loaded at GUEST_IMAGE_BASE */
 	size_t image_len;
 	uint64_t arg[4];          /* handed to the guest in its boot info */

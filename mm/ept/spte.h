@@ -104,35 +104,14 @@ _Static_assert(!(SPTE_PFN_MASK & (EPT_MEMTYPE_MASK | EPT_IGNORE_PAT | EPT_A | EP
 	       "no flag overlaps the frame number");
 
 /*
- * REMOVED: the value every entry of an unlinked ("frozen") table holds until
- * the table is freed. Faults that read it retry from the root instead of
- * installing into a table that is on its way out. The marker sits in bits
- * 58:52, ignored in a non-present entry of either format, and bits 2:0 are
- * clear, so the CPU's walker sees "not present".
- *
- * A frozen table's entry 0 also carries, in bits 51:12, the address of the
- * next frozen table waiting for the same flush (see tdp_spte.c): that chain
- * costs no memory, and readers only ever test the marker.
+ * REMOVED (mm/mmu.h) is not present in either format and leaves the link
+ * field and the software bits alone.
  */
-#define TDP_REMOVED_SPTE 0x05a0000000000000ULL
-#define TDP_REMOVED_MARK_MASK (~SPTE_PFN_MASK)
-
-_Static_assert(!(TDP_REMOVED_SPTE & (EPT_R | EPT_W | EPT_X)), "REMOVED is not present in EPT");
-_Static_assert(!(TDP_REMOVED_SPTE & NPT_P), "REMOVED is not present in NPT");
-_Static_assert((TDP_REMOVED_SPTE & ~(0x7fULL << 52)) == 0, "REMOVED lives in bits 58:52 only");
-_Static_assert(!(TDP_REMOVED_SPTE & SPTE_PFN_MASK), "REMOVED leaves the link field free");
-_Static_assert(!(TDP_REMOVED_SPTE & SPTE_MMU_WRITABLE), "REMOVED is not MMU-writable");
-
-/*
- * What MM_DEBUG builds write over every entry of a table before they free
- * it: not present in either format, and not REMOVED, so a reader that finds
- * it knows it reads freed memory.
- */
-#define TDP_FREED_POISON 0x6b6b6b6b6b6b6b00ULL
-
-_Static_assert(!(TDP_FREED_POISON & (EPT_R | EPT_W | EPT_X | NPT_P)), "poison is not present");
-_Static_assert((TDP_FREED_POISON & TDP_REMOVED_MARK_MASK) != TDP_REMOVED_SPTE,
-	       "poison is not REMOVED");
+_Static_assert(!(MMU_REMOVED_SPTE & (EPT_R | EPT_W | EPT_X)), "REMOVED is not present in EPT");
+_Static_assert(!(MMU_REMOVED_SPTE & NPT_P), "REMOVED is not present in NPT");
+_Static_assert(MMU_REMOVED_LINK_MASK == SPTE_PFN_MASK, "a frozen table links through the pfn");
+_Static_assert(!(MMU_REMOVED_SPTE & SPTE_MMU_WRITABLE), "REMOVED is not MMU-writable");
+_Static_assert(!(MMU_FREED_POISON & (EPT_R | EPT_W | EPT_X | NPT_P)), "poison is not present");
 
 #define TDP_PTES_PER_TABLE 512
 #define TDP_LEVEL_BITS 9
@@ -180,11 +159,6 @@ static inline bool is_shadow_present_spte(uint64_t spte)
 	return spte & SPTE_PRESENT;
 }
 
-static inline bool is_removed_spte(uint64_t spte)
-{
-	return (spte & TDP_REMOVED_MARK_MASK) == TDP_REMOVED_SPTE;
-}
-
 static inline bool is_large_spte(uint64_t spte)
 {
 	return spte & SPTE_LARGE;
@@ -193,7 +167,7 @@ static inline bool is_large_spte(uint64_t spte)
 /* A present entry at level that maps memory rather than a table. */
 static inline bool is_last_spte(uint64_t spte, unsigned int level)
 {
-	return level == TDP_LEVEL_4K || is_large_spte(spte);
+	return level == PG_LEVEL_4K || is_large_spte(spte);
 }
 
 static inline bool is_leaf_spte(uint64_t spte, unsigned int level)
@@ -258,7 +232,7 @@ static inline uint64_t make_leaf_spte(const struct tdp_spte_format *f, uint64_t 
 {
 	uint64_t spte = f->leaf_bits | ((pfn << PAGE_SHIFT) & SPTE_PFN_MASK);
 
-	if (level > TDP_LEVEL_4K)
+	if (level > PG_LEVEL_4K)
 		spte |= SPTE_LARGE;
 	if (writable)
 		spte |= SPTE_WRITABLE;
@@ -280,7 +254,7 @@ static inline uint64_t make_split_child_spte(uint64_t huge, unsigned int level, 
 {
 	uint64_t child = huge + ((uint64_t)index * tdp_pages_per_level(level - 1) << PAGE_SHIFT);
 
-	if (level - 1 == TDP_LEVEL_4K)
+	if (level - 1 == PG_LEVEL_4K)
 		child &= ~SPTE_LARGE; /* bit 7 of a 4 KiB NPT entry is PAT */
 	return child;
 }
@@ -288,7 +262,7 @@ static inline uint64_t make_split_child_spte(uint64_t huge, unsigned int level, 
 /* Entry 0 of a frozen table: REMOVED, linked to the next frozen table (0: none). */
 static inline uint64_t make_removed_link_spte(uint64_t next_table_pa)
 {
-	return TDP_REMOVED_SPTE | (next_table_pa & SPTE_PFN_MASK);
+	return MMU_REMOVED_SPTE | (next_table_pa & SPTE_PFN_MASK);
 }
 
 static inline uint64_t removed_spte_link(uint64_t spte)

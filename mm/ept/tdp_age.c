@@ -58,7 +58,7 @@ static uint64_t tdp_age_range(struct tdp_mmu *mmu, gfn_t start, gfn_t end, uint6
 	 * mmu_lock=exclusive or age=locked, the "before": aging takes the write
 	 * lock, and faults wait for it, instead of running under RCU beside them.
 	 */
-	tdp_op_begin(&op, mmu, mmu->cfg.lock_exclusive || mmu->cfg.age_locked ? TDP_LOCK_WRITE
+	tdp_op_begin(&op, mmu, mmu->cfg.policy.lock_exclusive || mmu->cfg.policy.age_locked ? TDP_LOCK_WRITE
 									     : TDP_LOCK_NONE);
 	for_each_tdp_pte(iter, mmu->root_pt, start, end) {
 		uint64_t old = iter.old_spte;

@@ -29,7 +29,7 @@ uint64_t tdp_mmu_write_protect_range(struct tdp_mmu *mmu, gfn_t start, gfn_t end
 		end = TDP_GFN_END;
 	if (start >= end)
 		return 0;
-	tdp_op_begin(&op, mmu, tdp_mmu_change_lock(mmu, mmu->cfg.wp_locked));
+	tdp_op_begin(&op, mmu, tdp_mmu_change_lock(mmu, mmu->cfg.policy.wp_locked));
 	op.guarantees_flushed = true;
 	for_each_tdp_pte(iter, mmu->root_pt, start, end) {
 		if (tdp_op_cond_yield(&op, &iter, NULL))
@@ -40,7 +40,7 @@ retry:
 			continue;
 		if (!is_leaf_spte(iter.old_spte, iter.level) || !is_writable_spte(iter.old_spte))
 			continue;
-		if (iter.level == TDP_LEVEL_4K && op.lock == TDP_LOCK_READ) {
+		if (iter.level == PG_LEVEL_4K && op.lock == TDP_LOCK_READ) {
 			uint64_t old = tdp_clear_spte_bits(&op, &iter, SPTE_WRITABLE);
 
 			nr += is_leaf_spte(old, iter.level) && is_writable_spte(old);
@@ -48,7 +48,7 @@ retry:
 			continue;
 		}
 		if (!tdp_set_spte(&op, &iter,
-				  iter.level == TDP_LEVEL_4K || mmu->cfg.split_lazy
+				  iter.level == PG_LEVEL_4K || mmu->cfg.split_lazy
 					  ? iter.old_spte & ~SPTE_WRITABLE
 					  : 0))
 			goto retry;
@@ -75,7 +75,7 @@ uint64_t tdp_mmu_clear_dirty_range(struct tdp_mmu *mmu, gfn_t start, gfn_t end)
 		end = TDP_GFN_END;
 	if (!d || start >= end)
 		return 0;
-	tdp_op_begin(&op, mmu, tdp_mmu_change_lock(mmu, mmu->cfg.wp_locked));
+	tdp_op_begin(&op, mmu, tdp_mmu_change_lock(mmu, mmu->cfg.policy.wp_locked));
 	op.guarantees_flushed = true;
 	for_each_tdp_pte(iter, mmu->root_pt, start, end) {
 		if (tdp_op_cond_yield(&op, &iter, NULL))
@@ -86,7 +86,7 @@ retry:
 			continue;
 		if (!is_leaf_spte(iter.old_spte, iter.level) || !(iter.old_spte & d))
 			continue;
-		if (iter.level == TDP_LEVEL_4K && op.lock == TDP_LOCK_READ) {
+		if (iter.level == PG_LEVEL_4K && op.lock == TDP_LOCK_READ) {
 			uint64_t old = tdp_clear_spte_bits(&op, &iter, d);
 
 			nr += is_leaf_spte(old, iter.level) && (old & d);

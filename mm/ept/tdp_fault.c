@@ -15,15 +15,15 @@
 
 /* The largest level the slot, the hardware and the dirty log allow for this access. */
 static unsigned int tdp_fault_level(const struct tdp_mmu *mmu, gfn_t gfn,
-				    const struct tdp_pfn_info *info, bool write)
+				    const struct mmu_pfn_info *info, bool write)
 {
 	unsigned int level = info->max_level < mmu->cfg.max_level ? info->max_level
 								   : mmu->cfg.max_level;
 
-	if (level < TDP_LEVEL_4K || (write && info->dirty_logging))
-		level = TDP_LEVEL_4K;
+	if (level < PG_LEVEL_4K || (write && info->dirty_logging))
+		level = PG_LEVEL_4K;
 	/* A huge page needs gfn and pfn aligned alike within it. */
-	while (level > TDP_LEVEL_4K && ((gfn ^ info->pfn) & (tdp_pages_per_level(level) - 1)))
+	while (level > PG_LEVEL_4K && ((gfn ^ info->pfn) & (tdp_pages_per_level(level) - 1)))
 		level--;
 	return level;
 }
@@ -53,7 +53,7 @@ static bool tdp_link_new_table(struct tdp_op *op, struct tdp_page_cache *cache,
  * first write takes the fast path.
  */
 static uint64_t tdp_fault_leaf(const struct tdp_mmu *mmu, uint64_t old, gfn_t gfn,
-			       const struct tdp_pfn_info *info, unsigned int level, bool write)
+			       const struct mmu_pfn_info *info, unsigned int level, bool write)
 {
 	uint64_t pfn = info->pfn - (gfn & (tdp_pages_per_level(level) - 1));
 	bool writable = write || (info->writable && !info->dirty_logging);
@@ -93,7 +93,7 @@ static bool tdp_fault_mapped_below(const struct tdp_mmu *mmu, gfn_t gfn, bool wr
  * already), so the walk starts again from the root.
  */
 static enum tdp_fault_result tdp_map(struct tdp_op *op, struct tdp_page_cache *cache, gfn_t gfn,
-				     const struct tdp_pfn_info *info, unsigned int level, bool write)
+				     const struct mmu_pfn_info *info, unsigned int level, bool write)
 {
 	struct tdp_mmu *mmu = op->mmu;
 	unsigned int tries = 0;
@@ -160,7 +160,7 @@ decide:
  * Returns false when it cannot help (not a leaf, huge, read-only for
  * another reason, another frame, or the cmpxchg lost): the slow path decides.
  */
-static bool tdp_fast_page_fault(struct tdp_mmu *mmu, gfn_t gfn, const struct tdp_pfn_info *info)
+static bool tdp_fast_page_fault(struct tdp_mmu *mmu, gfn_t gfn, const struct mmu_pfn_info *info)
 {
 	const struct tdp_spte_format *f = &mmu->fmt;
 	struct tdp_iter iter;
@@ -171,7 +171,7 @@ static bool tdp_fast_page_fault(struct tdp_mmu *mmu, gfn_t gfn, const struct tdp
 	for_each_tdp_pte(iter, mmu->root_pt, gfn, gfn + 1) {
 		uint64_t spte = iter.old_spte;
 
-		if (iter.level != TDP_LEVEL_4K)
+		if (iter.level != PG_LEVEL_4K)
 			continue; /* the iterator steps down only into present tables */
 		if (!is_leaf_spte(spte, iter.level) || spte_to_pfn(spte) != info->pfn)
 			break;
@@ -196,7 +196,7 @@ enum tdp_fault_result tdp_mmu_page_fault(struct tdp_mmu *mmu, struct tdp_page_ca
 	bool write = access & TDP_ACC_WRITE;
 	gfn_t gfn = gpa >> PAGE_SHIFT;
 	enum tdp_fault_result ret;
-	struct tdp_pfn_info info;
+	struct mmu_pfn_info info;
 	struct tdp_op op;
 
 	tdp_stat_inc(mmu, faults);

@@ -51,7 +51,7 @@ void tdp_iter_restart(struct tdp_iter *iter)
 void tdp_iter_start(struct tdp_iter *iter, tdp_ptep_t root_pt, unsigned int min_level, gfn_t gfn)
 {
 	RCU_CHECK(rcu_read_lock_held(), "tdp_iter_start outside rcu_read_lock");
-	BUG_ON(min_level < TDP_LEVEL_4K || min_level > TDP_ROOT_LEVEL);
+	BUG_ON(min_level < PG_LEVEL_4K || min_level > TDP_ROOT_LEVEL);
 	iter->pt_path[TDP_ROOT_LEVEL - 1] = root_pt;
 	iter->min_level = min_level;
 	iter->next_last_level_gfn = gfn;

@@ -88,4 +88,4 @@ static inline bool tdp_iter_walk_again_if_removed(struct tdp_iter *iter)
 	     (iter).valid && (iter).gfn < (end); tdp_iter_next(&(iter)))
 
 #define for_each_tdp_pte(iter, root_pt, start, end) \
-	for_each_tdp_pte_min_level(iter, root_pt, TDP_LEVEL_4K, start, end)
+	for_each_tdp_pte_min_level(iter, root_pt, PG_LEVEL_4K, start, end)

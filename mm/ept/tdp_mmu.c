@@ -47,7 +47,7 @@ void tdp_page_cache_push(struct tdp_page_cache *cache, void *page)
 /* Which lock a call that changes entries takes: write if it must, or if mmu_lock=exclusive. */
 enum tdp_lock_mode tdp_mmu_change_lock(const struct tdp_mmu *mmu, bool wants_write)
 {
-	return wants_write || mmu->cfg.lock_exclusive ? TDP_LOCK_WRITE : TDP_LOCK_READ;
+	return wants_write || mmu->cfg.policy.lock_exclusive ? TDP_LOCK_WRITE : TDP_LOCK_READ;
 }
 
 static void tdp_op_lock(struct tdp_op *op)
@@ -55,10 +55,10 @@ static void tdp_op_lock(struct tdp_op *op)
 	struct tdp_mmu *mmu = op->mmu;
 
 	if (op->lock == TDP_LOCK_READ) {
-		tdp_read_lock(&mmu->mmu_lock, op->cpu);
+		mmu_read_lock(&mmu->mmu_lock, op->cpu);
 		tdp_op_stat_inc(op, lock_read);
 	} else if (op->lock == TDP_LOCK_WRITE) {
-		tdp_write_lock(&mmu->mmu_lock, op->cpu);
+		mmu_write_lock(&mmu->mmu_lock, op->cpu);
 		tdp_op_stat_inc(op, lock_write);
 	}
 	rcu_read_lock();
@@ -68,9 +68,9 @@ static void tdp_op_unlock(struct tdp_op *op)
 {
 	rcu_read_unlock();
 	if (op->lock == TDP_LOCK_READ)
-		tdp_read_unlock(&op->mmu->mmu_lock, op->cpu);
+		mmu_read_unlock(&op->mmu->mmu_lock, op->cpu);
 	else if (op->lock == TDP_LOCK_WRITE)
-		tdp_write_unlock(&op->mmu->mmu_lock);
+		mmu_write_unlock(&op->mmu->mmu_lock);
 }
 
 void tdp_op_begin(struct tdp_op *op, struct tdp_mmu *mmu, enum tdp_lock_mode lock)
@@ -105,7 +105,7 @@ void tdp_op_eager_leaf_batch(struct tdp_op *op, const struct tdp_iter *iter)
 {
 	tdp_ptep_t table = tdp_iter_table(iter);
 
-	if (!op->mmu->cfg.flush_eager || table == op->leaf_batch)
+	if (!op->mmu->cfg.policy.flush_eager || table == op->leaf_batch)
 		return;
 	if (op->flush)
 		tdp_op_flush(op);
@@ -120,7 +120,7 @@ static bool tdp_op_should_yield(struct tdp_op *op)
 	if (every)
 		return op->steps % every == 0;
 	return op->lock == TDP_LOCK_READ && op->steps % TDP_YIELD_CHECK_STEPS == 0 &&
-	       tdp_lock_writer_waiting(&op->mmu->mmu_lock);
+	       mmu_lock_writer_waiting(&op->mmu->mmu_lock);
 }
 
 /*
@@ -158,15 +158,15 @@ void tdp_mmu_debug_yield_every(struct tdp_mmu *mmu, unsigned int steps)
 
 /* --- create, destroy, accessors ---------------------------------------- */
 
-struct tdp_mmu *tdp_mmu_create(const struct tdp_mmu_config *cfg, const struct tdp_mmu_ops *ops,
+struct tdp_mmu *tdp_mmu_create(const struct tdp_mmu_config *cfg, const struct mmu_ops *ops,
 			       void *owner)
 {
 	unsigned int order = 0;
 	struct tdp_mmu *mmu;
 	void *root;
 
-	if (!ops || !ops->gfn_to_pfn || cfg->max_level < TDP_LEVEL_4K ||
-	    cfg->max_level > TDP_LEVEL_1G ||
+	if (!ops || !ops->gfn_to_pfn || cfg->max_level < PG_LEVEL_4K ||
+	    cfg->max_level > PG_LEVEL_1G ||
 	    (cfg->format != TDP_FORMAT_EPT && cfg->format != TDP_FORMAT_NPT))
 		return NULL;
 	while ((PAGE_SIZE << order) < sizeof(*mmu))
@@ -186,7 +186,7 @@ struct tdp_mmu *tdp_mmu_create(const struct tdp_mmu_config *cfg, const struct td
 	mmu->alloc_order = order;
 	mmu->root_pt = root;
 	mmu->root_pa = platform_virt_to_phys(root);
-	tdp_lock_init(&mmu->mmu_lock);
+	mmu_lock_init(&mmu->mmu_lock);
 	tdp_stat_inc(mmu, tables_allocated);
 	return mmu;
 }
@@ -224,14 +224,14 @@ const struct tdp_mmu_config *tdp_mmu_config(const struct tdp_mmu *mmu)
 }
 
 /* Sum every CPU's counters into mmu->stats. */
-const struct tdp_mmu_stats *tdp_mmu_stats(const struct tdp_mmu *cmmu)
+const struct mmu_stats *tdp_mmu_stats(const struct tdp_mmu *cmmu)
 {
 	struct tdp_mmu *mmu = (struct tdp_mmu *)cmmu;
-	enum { NR = sizeof(struct tdp_mmu_stats) / sizeof(atomic_ulong) };
+	enum { NR = sizeof(struct mmu_stats) / sizeof(atomic_ulong) };
 	unsigned long sum[NR] = { 0 };
 	atomic_ulong *out = (atomic_ulong *)&mmu->stats;
 
-	_Static_assert(sizeof(struct tdp_mmu_stats) % sizeof(atomic_ulong) == 0,
+	_Static_assert(sizeof(struct mmu_stats) % sizeof(atomic_ulong) == 0,
 		       "tdp_mmu_stats holds counters only");
 	for (unsigned int cpu = 0; cpu < platform_nr_cpus(); cpu++) {
 		atomic_ulong *in = (atomic_ulong *)&mmu->cpu_stats[cpu].s;

@@ -19,20 +19,15 @@
  */
 #pragma once
 
-#include "mm/platform.h"
+#include "mm/mmu.h"
 #include "mm/rcu/rcu.h"
-
-typedef uint64_t gfn_t;
 
 enum tdp_format {
 	TDP_FORMAT_EPT, /* Intel: R/W/X bits, memory type, optional A/D (bits 8/9) */
 	TDP_FORMAT_NPT, /* AMD: x86-64 long-mode page table format, P/RW/US/A/D/NX */
 };
 
-/* Mapping levels: 1 = 4 KiB, 2 = 2 MiB, 3 = 1 GiB. The root is level 4. */
-#define TDP_LEVEL_4K 1
-#define TDP_LEVEL_2M 2
-#define TDP_LEVEL_1G 3
+/* The root is level 4 (levels: mm/mmu.h). */
 #define TDP_ROOT_LEVEL 4
 
 #define TDP_ACC_READ 1u
@@ -52,49 +47,8 @@ struct tdp_mmu_config {
 	bool ept_ad_bits;        /* EPT: A/D bits enabled in the EPT pointer */
 	unsigned int ept_memtype; /* EPT: leaf memory type (6 = WB) */
 	unsigned int max_level;  /* largest page the hardware maps: 1..3 */
-	bool lock_exclusive;     /* mmu_lock=exclusive: faults and zaps take it for write */
-	bool flush_eager;        /* flush=eager: one remote flush per unlinked table */
-	bool wp_locked;          /* wp=locked: write-protect under the write lock */
 	bool split_lazy;         /* split=lazy: write-protect leaves huge pages read-only */
-	bool age_locked;         /* age=locked: aging takes mmu_lock for write (the "before") */
-};
-
-/* Where a gfn lives in host memory: the VM's memslots answer this. */
-struct tdp_pfn_info {
-	uint64_t pfn;           /* host frame of gfn */
-	bool writable;          /* the slot allows writes */
-	unsigned int max_level; /* the largest level the slot allows around gfn
-				   (host and guest frames aligned alike, slot covers it) */
-	bool dirty_logging;     /* the slot logs dirty pages: map writes at 4 KiB */
-};
-
-struct tdp_mmu_ops {
-	/* false: no memslot covers gfn (a wild access; the caller stops the guest). */
-	bool (*gfn_to_pfn)(void *owner, gfn_t gfn, struct tdp_pfn_info *out);
-	/* Optional: a leaf that was writable and dirty lost write access or was zapped. */
-	void (*mark_dirty)(void *owner, gfn_t gfn);
-	/* Optional, preferred to mark_dirty: the same for [gfn, gfn + nr) (a huge leaf at once). */
-	void (*mark_dirty_range)(void *owner, gfn_t gfn, uint64_t nr);
-};
-
-struct tdp_mmu_stats {
-	atomic_ulong faults;          /* tdp_mmu_page_fault() calls */
-	atomic_ulong faults_fixed;    /* ... that installed or upgraded a leaf */
-	atomic_ulong faults_spurious; /* ... that found the mapping already there */
-	atomic_ulong fast_faults;     /* ... fixed by the fast path, without mmu_lock */
-	atomic_ulong retries;         /* cmpxchg lost to another CPU; walked again */
-	atomic_ulong leaves_mapped[TDP_LEVEL_1G + 1]; /* by level */
-	atomic_ulong tables_allocated;
-	atomic_ulong tables_freed;    /* after their grace period */
-	atomic_ulong flushes;         /* platform_flush_remote_tlbs() calls */
-	atomic_ulong zap_flushes;     /* ... made by tdp_mmu_zap_range() */
-	atomic_ulong zap_yields;      /* times a zap gave up mmu_lock midway (each may flush) */
-	atomic_ulong leaves_zapped;
-	atomic_ulong leaves_write_protected;
-	atomic_ulong huge_split;
-	atomic_ulong young_cleared;
-	atomic_ulong lock_read;       /* mmu_lock acquisitions */
-	atomic_ulong lock_write;
+	struct mmu_policy policy;
 };
 
 struct tdp_mmu; /* opaque: mm/ept/tdp_mmu_internal.h */
@@ -108,12 +62,12 @@ struct tdp_page_cache {
 
 /* Create and destroy (destroy frees every table; nothing may use the MMU). */
 struct tdp_mmu *tdp_mmu_create(const struct tdp_mmu_config *cfg,
-			       const struct tdp_mmu_ops *ops, void *owner);
+			       const struct mmu_ops *ops, void *owner);
 void tdp_mmu_destroy(struct tdp_mmu *mmu);
 /* Physical address of the root table: for the EPT pointer or nCR3. */
 uint64_t tdp_mmu_root_pa(const struct tdp_mmu *mmu);
 const struct tdp_mmu_config *tdp_mmu_config(const struct tdp_mmu *mmu);
-const struct tdp_mmu_stats *tdp_mmu_stats(const struct tdp_mmu *mmu);
+const struct mmu_stats *tdp_mmu_stats(const struct tdp_mmu *mmu);
 
 /* Refill cache to TDP_PAGE_CACHE_SIZE once it is below what one fault needs; false: no memory. */
 bool tdp_page_cache_topup(struct tdp_page_cache *cache);

@@ -8,7 +8,7 @@
 #pragma once
 
 #include "mm/ept/tdp_iter.h"
-#include "mm/ept/tdp_lock.h"
+#include "mm/mmu_lock.h"
 #include "mm/page_alloc.h"
 
 /* Highest gfn + 1 a four-level table maps (48-bit guest-physical addresses). */
@@ -20,14 +20,14 @@
 
 /* Each CPU's counters: written only by that CPU, summed by tdp_mmu_stats(). */
 struct tdp_mmu_cpu_stats {
-	struct tdp_mmu_stats s;
+	struct mmu_stats s;
 } __cacheline_aligned;
 
 struct tdp_mmu {
 	/* Immutable after tdp_mmu_create(). */
 	struct tdp_mmu_config cfg;
 	struct tdp_spte_format fmt;
-	struct tdp_mmu_ops ops;
+	struct mmu_ops ops;
 	void *owner;
 	tdp_ptep_t root_pt;   /* the level-4 table; never unlinked before destroy */
 	uint64_t root_pa;
@@ -40,9 +40,9 @@ struct tdp_mmu {
 	 * mmu_lock: read = may change entries, with cmpxchg only (tdp_set_spte_atomic);
 	 * write = no other writer of entries, except the lockless ones every mode
 	 * allows: aging's A-bit clear and the CPU's own A/D updates. See
-	 * docs/TDP_MMU.md, "Locking"; the lock itself is mm/ept/tdp_lock.h.
+	 * docs/TDP_MMU.md, "Locking"; the lock itself is mm/mmu_lock.h.
 	 */
-	struct tdp_lock mmu_lock;
+	struct mmu_lock mmu_lock;
 
 	/*
 	 * Calls that may have made a change whose remote flush has not
@@ -55,10 +55,10 @@ struct tdp_mmu {
 
 	struct tdp_mmu_cpu_stats cpu_stats[PLATFORM_MAX_CPUS];
 	/* tdp_mmu_stats()'s sum: written by whoever asks, read by the caller. */
-	struct tdp_mmu_stats stats;
+	struct mmu_stats stats;
 };
 
-static inline struct tdp_mmu_stats *tdp_this_cpu_stats(struct tdp_mmu *mmu)
+static inline struct mmu_stats *tdp_this_cpu_stats(struct tdp_mmu *mmu)
 {
 	return &mmu->cpu_stats[platform_cpu_id()].s;
 }
@@ -87,11 +87,11 @@ static inline struct tdp_mmu_stats *tdp_this_cpu_stats(struct tdp_mmu *mmu)
 
 /* Lock preconditions: the first line of every function that has one. */
 #ifdef MM_DEBUG
-#define tdp_assert_held_read(mmu) BUG_ON(!tdp_lock_held_read(&(mmu)->mmu_lock))
-#define tdp_assert_held_write(mmu) BUG_ON(!tdp_lock_held_write(&(mmu)->mmu_lock))
+#define tdp_assert_held_read(mmu) BUG_ON(!mmu_lock_held_read(&(mmu)->mmu_lock))
+#define tdp_assert_held_write(mmu) BUG_ON(!mmu_lock_held_write(&(mmu)->mmu_lock))
 #define tdp_assert_held(mmu)                                             \
-	BUG_ON(!tdp_lock_held_read(&(mmu)->mmu_lock) &&                   \
-	       !tdp_lock_held_write(&(mmu)->mmu_lock))
+	BUG_ON(!mmu_lock_held_read(&(mmu)->mmu_lock) &&                   \
+	       !mmu_lock_held_write(&(mmu)->mmu_lock))
 #define tdp_assert_rcu() RCU_CHECK(rcu_read_lock_held(), "tdp: needs rcu_read_lock")
 #else
 #define tdp_assert_held_read(mmu) do { (void)(mmu); } while (0)

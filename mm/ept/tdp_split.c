@@ -23,7 +23,7 @@ bool tdp_split_huge_spte(struct tdp_op *op, struct tdp_page_cache *cache, struct
 	tdp_ptep_t table;
 
 	tdp_assert_held(mmu);
-	BUG_ON(!is_leaf_spte(huge, iter->level) || iter->level == TDP_LEVEL_4K);
+	BUG_ON(!is_leaf_spte(huge, iter->level) || iter->level == PG_LEVEL_4K);
 	table = tdp_page_cache_pop(cache);
 	if (!table)
 		return false;
@@ -66,7 +66,7 @@ uint64_t tdp_mmu_split_huge_range(struct tdp_mmu *mmu, struct tdp_page_cache *ca
 retry:
 		if (tdp_iter_walk_again_if_removed(&iter))
 			continue;
-		if (!is_leaf_spte(iter.old_spte, iter.level) || iter.level == TDP_LEVEL_4K)
+		if (!is_leaf_spte(iter.old_spte, iter.level) || iter.level == PG_LEVEL_4K)
 			continue;
 		if (!cache->nr) {
 			tdp_op_cond_yield(&op, &iter, cache);
@@ -92,7 +92,7 @@ retry:
  */
 uint64_t tdp_mmu_collapse_range(struct tdp_mmu *mmu, gfn_t start, gfn_t end)
 {
-	struct tdp_pfn_info info;
+	struct mmu_pfn_info info;
 	struct tdp_iter iter;
 	struct tdp_op op;
 	uint64_t nr = 0;

@@ -32,7 +32,7 @@ static void handle_changed_spte(struct tdp_op *op, gfn_t gfn, uint64_t old_spte,
 static void tdp_poison_table(tdp_ptep_t table, unsigned int first)
 {
 	for (unsigned int i = first; i < TDP_PTES_PER_TABLE; i++)
-		atomic_store_explicit(&table[i], TDP_FREED_POISON, memory_order_relaxed);
+		atomic_store_explicit(&table[i], MMU_FREED_POISON, memory_order_relaxed);
 }
 #endif
 
@@ -190,17 +190,17 @@ static void handle_removed_table(struct tdp_op *op, tdp_ptep_t table, gfn_t gfn,
 		 * REMOVED walks again from the root and must then find the
 		 * parent entry's new value, which was written before this.
 		 */
-		uint64_t old = atomic_exchange_explicit(&table[i], TDP_REMOVED_SPTE,
+		uint64_t old = atomic_exchange_explicit(&table[i], MMU_REMOVED_SPTE,
 							memory_order_acq_rel);
 
 		BUG_ON(is_removed_spte(old)); /* only the unlinker freezes a table */
 		handle_changed_spte(op, gfn + i * tdp_pages_per_level(level), old,
-				    TDP_REMOVED_SPTE, level);
+				    MMU_REMOVED_SPTE, level);
 	}
 	op->flush = true;
 	tdp_chain_push(&op->frozen_pa, table);
 	op->nr_frozen++;
-	if (op->mmu->cfg.flush_eager)
+	if (op->mmu->cfg.policy.flush_eager)
 		tdp_op_flush(op); /* the "before": one flush per table */
 }
 
@@ -345,7 +345,7 @@ void tdp_set_spte_exclusive(struct tdp_op *op, struct tdp_iter *iter, uint64_t n
 
 	tdp_assert_held_write(op->mmu);
 	BUG_ON(is_removed_spte(old));
-	if (iter->level == TDP_LEVEL_4K && is_leaf_spte(old, iter->level) &&
+	if (iter->level == PG_LEVEL_4K && is_leaf_spte(old, iter->level) &&
 	    is_mmu_writable_spte(old) && !is_writable_spte(old))
 		lockless_bits |= SPTE_WRITABLE; /* the fast page fault */
 	if (tdp_change_needs_flush(f, old, new_spte, iter->level))
@@ -387,7 +387,7 @@ bool tdp_set_spte_fast_writable(struct tdp_op *op, struct tdp_iter *iter, uint64
 	uint64_t old = iter->old_spte;
 
 	tdp_assert_rcu();
-	BUG_ON(op->lock != TDP_LOCK_NONE || iter->level != TDP_LEVEL_4K);
+	BUG_ON(op->lock != TDP_LOCK_NONE || iter->level != PG_LEVEL_4K);
 	BUG_ON(!is_leaf_spte(old, iter->level) || is_writable_spte(old) || !is_mmu_writable_spte(old));
 	BUG_ON(!is_writable_spte(new_spte) ||
 	       ((old ^ new_spte) & ~(SPTE_WRITABLE | f->accessed | f->dirty)));
@@ -425,7 +425,7 @@ uint64_t tdp_clear_spte_bits(struct tdp_op *op, struct tdp_iter *iter, uint64_t 
 	uint64_t old;
 
 	BUG_ON(mask & ~(f->accessed | f->dirty | SPTE_WRITABLE));
-	BUG_ON((mask & SPTE_WRITABLE) && iter->level != TDP_LEVEL_4K);
+	BUG_ON((mask & SPTE_WRITABLE) && iter->level != PG_LEVEL_4K);
 	if (mask != f->accessed)
 		tdp_assert_held(op->mmu);
 	tdp_assert_rcu();

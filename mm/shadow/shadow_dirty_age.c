@@ -99,7 +99,7 @@ uint64_t shadow_mmu_write_protect_range(struct shadow_mmu *m, gfn_t start, gfn_t
 		return 0;
 	/* The write-protect side of the dirty-log pair (rmap.h): after the caller's stores. */
 	rmap_write_protect_begin();
-	shadow_op_begin(&op, m, NULL, m->cfg.wp_locked ? SHADOW_LOCK_WRITE : SHADOW_LOCK_NONE, false);
+	shadow_op_begin(&op, m, NULL, m->cfg.policy.wp_locked ? SHADOW_LOCK_WRITE : SHADOW_LOCK_NONE, false);
 	op.guarantees_flushed = true;
 	for (gfn_t gfn = start; gfn < end; gfn = next) {
 		struct shadow_gfn_meta *meta = shadow_meta_chunk(m, gfn, &next);
@@ -128,7 +128,7 @@ uint64_t shadow_mmu_test_and_clear_young(struct shadow_mmu *m, gfn_t start, gfn_
 		return 0;
 	for (uint64_t i = 0; i < (end - start + 63) / 64; i++)
 		young[i] = 0;
-	shadow_op_begin(&op, m, NULL, m->cfg.age_locked ? SHADOW_LOCK_WRITE : SHADOW_LOCK_NONE,
+	shadow_op_begin(&op, m, NULL, m->cfg.policy.age_locked ? SHADOW_LOCK_WRITE : SHADOW_LOCK_NONE,
 			false);
 	for (gfn_t gfn = start; gfn < end; gfn = next) {
 		struct shadow_gfn_meta *meta = shadow_meta_chunk(m, gfn, &next);

@@ -63,7 +63,7 @@ static bool shadow_gpte_unchanged(struct shadow_mmu *m, const struct guest_walk 
  * a later user access faults and gets the plain mapping back.
  */
 static uint64_t shadow_make_leaf(const struct guest_paging *gp, const struct guest_walk *w,
-				 const struct tdp_pfn_info *info, uint32_t access, bool tracked)
+				 const struct mmu_pfn_info *info, uint32_t access, bool tracked)
 {
 	uint64_t gpte = w->pte[w->level];
 	bool write = access & PFERR_WRITE;
@@ -105,7 +105,7 @@ static bool shadow_spte_allows(const struct guest_paging *gp, uint64_t spte, uin
  */
 static enum shadow_fault_result shadow_fetch(struct shadow_op *op, const struct guest_paging *gp,
 					     const struct guest_walk *w, uint64_t gva,
-					     const struct tdp_pfn_info *info, uint32_t access)
+					     const struct mmu_pfn_info *info, uint32_t access)
 {
 	struct shadow_mmu *m = op->mmu;
 	struct shadow_page *sp = op->sv->root;
@@ -155,7 +155,7 @@ static enum shadow_fault_result shadow_fetch(struct shadow_op *op, const struct 
 	}
 	shadow_set_leaf(op, sptep, w->gfn, leaf);
 	shadow_stat_inc(m, faults_fixed);
-	shadow_stat_inc(m, leaves_mapped[TDP_LEVEL_4K]);
+	shadow_stat_inc(m, leaves_mapped[PG_LEVEL_4K]);
 	return SHADOW_FIXED;
 }
 
@@ -166,7 +166,7 @@ enum shadow_fault_result shadow_mmu_page_fault(struct shadow_mmu *m, struct shad
 	uint32_t access = error & PFERR_ACCESS_MASK;
 	bool write = access & PFERR_WRITE;
 	enum shadow_fault_result ret;
-	struct tdp_pfn_info info;
+	struct mmu_pfn_info info;
 	struct guest_walk w;
 	struct shadow_op op;
 
@@ -195,7 +195,7 @@ enum shadow_fault_result shadow_mmu_page_fault(struct shadow_mmu *m, struct shad
 	if (!shadow_vcpu_topup(sv))
 		return SHADOW_NOMEM;
 
-	shadow_op_begin(&op, m, sv, m->cfg.lock_exclusive ? SHADOW_LOCK_WRITE : SHADOW_LOCK_READ,
+	shadow_op_begin(&op, m, sv, m->cfg.policy.lock_exclusive ? SHADOW_LOCK_WRITE : SHADOW_LOCK_READ,
 			true);
 	if (shadow_switch_root(&op, gp)) {
 		ret = SHADOW_RETRY; /* the root was zapped, or the controls changed: reload CR3 */

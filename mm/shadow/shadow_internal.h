@@ -17,7 +17,7 @@
  */
 #pragma once
 
-#include "mm/ept/tdp_lock.h"
+#include "mm/mmu_lock.h"
 #include "mm/page_alloc.h"
 #include "mm/shadow/rmap.h"
 #include "mm/shadow/walker.h"
@@ -38,21 +38,12 @@
 
 /* --- shadow entries -------------------------------------------------- */
 
-/*
- * Frozen: what every entry of a zapped shadow page holds until it is freed.
- * Not present (bit 0 clear), and the marker lives in bits 58:52, which the
- * CPU ignores in a non-present entry. W and A are clear, so a lockless
- * walker's atomic clear of either leaves it as it is.
- */
-#define SHADOW_REMOVED_SPTE 0x05a0000000000000ULL
-/* What MM_DEBUG builds write over a shadow table before it is freed. */
-#define SHADOW_FREED_POISON 0x6b6b6b6b6b6b6b00ULL
+/* Frozen (zapped) shadow pages hold MMU_REMOVED_SPTE (mm/mmu.h) until they are freed. */
 /* A link to a lower shadow table allows everything: the leaf decides. */
 #define SHADOW_NONLEAF_BITS (X86_PTE_P | X86_PTE_RW | X86_PTE_US | X86_PTE_A)
 
-_Static_assert(!(SHADOW_REMOVED_SPTE & (X86_PTE_P | X86_PTE_RW | X86_PTE_A)),
+_Static_assert(!(MMU_REMOVED_SPTE & (X86_PTE_P | X86_PTE_RW | X86_PTE_A)),
 	       "REMOVED is not present and has neither W nor A");
-_Static_assert(!(SHADOW_FREED_POISON & X86_PTE_P), "poison is not present");
 
 static inline bool is_shadow_present(uint64_t spte)
 {
@@ -184,14 +175,14 @@ _Static_assert(sizeof(struct shadow_gfn_meta) * SHADOW_META_GFNS == SHADOW_BLOCK
 /* --- the MMU ----------------------------------------------------------- */
 
 struct shadow_cpu_stats {
-	struct tdp_mmu_stats s;
+	struct mmu_stats s;
 	struct shadow_mmu_extra_stats x;
 } __cacheline_aligned;
 
 struct shadow_mmu {
 	/* Immutable after shadow_mmu_create(). */
 	struct shadow_mmu_config cfg;
-	struct tdp_mmu_ops ops;
+	struct mmu_ops ops;
 	void *owner;
 	unsigned int alloc_order, dir_order;
 	struct guest_mem guest_mem; /* guest-physical memory through ops.gfn_to_pfn */
@@ -204,7 +195,7 @@ struct shadow_mmu {
 	 * write-protect and aging twins, destroy). Lockless rmap walkers and
 	 * the CPU's A/D updates take neither.
 	 */
-	struct tdp_lock mmu_lock;
+	struct mmu_lock mmu_lock;
 	spinlock_t shadow_lock;
 	/* shadow_lock must be held when using these: */
 	struct shadow_page *hash[SHADOW_HASH_BUCKETS]; /* by gfn, every role; zapped pages leave */
@@ -219,7 +210,7 @@ struct shadow_mmu {
 	atomic_uint unflushed __cacheline_aligned;
 
 	struct shadow_cpu_stats cpu_stats[PLATFORM_MAX_CPUS];
-	struct tdp_mmu_stats stats;             /* shadow_mmu_stats()'s sum */
+	struct mmu_stats stats;             /* shadow_mmu_stats()'s sum */
 	struct shadow_mmu_extra_stats extra;    /* shadow_mmu_extra_stats()'s sum */
 };
 
@@ -251,7 +242,7 @@ struct shadow_vcpu {
 #define shadow_assert_locked(m) \
 	BUG_ON(atomic_load_explicit(&(m)->shadow_lock.owner, memory_order_relaxed) != \
 	       platform_cpu_id() + 1)
-#define shadow_assert_write_locked(m) BUG_ON(!tdp_lock_held_write(&(m)->mmu_lock))
+#define shadow_assert_write_locked(m) BUG_ON(!mmu_lock_held_write(&(m)->mmu_lock))
 #define shadow_assert_rcu() RCU_CHECK(rcu_read_lock_held(), "shadow: needs rcu_read_lock")
 #else
 #define shadow_assert_locked(m) do { (void)(m); } while (0)

@@ -12,7 +12,7 @@
 static _Atomic uint64_t *shadow_guest_word(struct shadow_mmu *m, uint64_t gpa)
 {
 	gfn_t gfn = gpa >> PAGE_SHIFT;
-	struct tdp_pfn_info info;
+	struct mmu_pfn_info info;
 
 	if (gfn >= m->cfg.gfn_limit || !m->ops.gfn_to_pfn(m->owner, gfn, &info))
 		return NULL;
@@ -50,10 +50,10 @@ void shadow_op_begin(struct shadow_op *op, struct shadow_mmu *m, struct shadow_v
 
 	*op = (struct shadow_op){ .mmu = m, .sv = sv, .lock = lock };
 	if (lock == SHADOW_LOCK_READ) {
-		tdp_read_lock(&m->mmu_lock, cpu);
+		mmu_read_lock(&m->mmu_lock, cpu);
 		shadow_stat_inc(m, lock_read);
 	} else if (lock == SHADOW_LOCK_WRITE) {
-		tdp_write_lock(&m->mmu_lock, cpu);
+		mmu_write_lock(&m->mmu_lock, cpu);
 		shadow_stat_inc(m, lock_write);
 	}
 	rcu_read_lock();
@@ -85,15 +85,15 @@ void shadow_op_end(struct shadow_op *op)
 		atomic_fetch_sub(&m->unflushed, 1); /* after our flush returned */
 	rcu_read_unlock();
 	if (op->lock == SHADOW_LOCK_READ)
-		tdp_read_unlock(&m->mmu_lock, platform_cpu_id());
+		mmu_read_unlock(&m->mmu_lock, platform_cpu_id());
 	else if (op->lock == SHADOW_LOCK_WRITE)
-		tdp_write_unlock(&m->mmu_lock);
+		mmu_write_unlock(&m->mmu_lock);
 	shadow_stat_add(m, leaves_zapped, op->leaves_zapped);
 }
 
 static enum shadow_lock_mode shadow_change_lock(const struct shadow_mmu *m)
 {
-	return m->cfg.lock_exclusive ? SHADOW_LOCK_WRITE : SHADOW_LOCK_READ;
+	return m->cfg.policy.lock_exclusive ? SHADOW_LOCK_WRITE : SHADOW_LOCK_READ;
 }
 
 /* --- the vCPU's caches ------------------------------------------------------------ */
@@ -254,7 +254,7 @@ static unsigned int order_for(size_t bytes)
 }
 
 struct shadow_mmu *shadow_mmu_create(const struct shadow_mmu_config *cfg,
-				     const struct tdp_mmu_ops *ops, void *owner)
+				     const struct mmu_ops *ops, void *owner)
 {
 	struct shadow_mmu_config c = *cfg;
 	struct shadow_mmu *m;
@@ -283,7 +283,7 @@ struct shadow_mmu *shadow_mmu_create(const struct shadow_mmu_config *cfg,
 	m->owner = owner;
 	m->guest_mem = (struct guest_mem){ .read = shadow_guest_read,
 					   .cmpxchg = shadow_guest_cmpxchg, .ctx = m };
-	tdp_lock_init(&m->mmu_lock);
+	mmu_lock_init(&m->mmu_lock);
 	spin_lock_init(&m->shadow_lock, "shadow_lock");
 	return m;
 }
@@ -339,11 +339,11 @@ static void shadow_sum(atomic_ulong *out, const struct shadow_mmu *m, size_t off
 	}
 }
 
-const struct tdp_mmu_stats *shadow_mmu_stats(const struct shadow_mmu *cm)
+const struct mmu_stats *shadow_mmu_stats(const struct shadow_mmu *cm)
 {
 	struct shadow_mmu *m = (struct shadow_mmu *)cm;
 
-	_Static_assert(sizeof(struct tdp_mmu_stats) % sizeof(atomic_ulong) == 0, "counters only");
+	_Static_assert(sizeof(struct mmu_stats) % sizeof(atomic_ulong) == 0, "counters only");
 	shadow_sum((atomic_ulong *)&m->stats, m, offsetof(struct shadow_cpu_stats, s),
 		   sizeof(m->stats));
 	return &m->stats;

@@ -31,16 +31,11 @@
  */
 #pragma once
 
-#include "mm/ept/tdp_mmu.h"
-#include "mm/platform.h"
+#include "mm/mmu.h"
 #include "mm/rcu/rcu.h"
 
 struct shadow_mmu_config {
-	bool lock_exclusive; /* mmu_lock=exclusive: faults take mmu_lock for write */
-	bool flush_eager;    /* flush=eager: one remote flush per zapped shadow page */
-	bool wp_locked;      /* wp=locked: write-protect via the rmap under mmu_lock (W) instead of lockless */
-	bool age_locked;     /* age=locked: aging under mmu_lock (W) instead of the lockless rmap walk */
-	/* Added: */
+	struct mmu_policy policy;
 	uint64_t gfn_limit;  /* gfns at or above are treated as no memory (0: 1 << 20, 4 GiB; at most 1 << 28) */
 	unsigned int guest_maxphyaddr; /* the guest's CPUID MAXPHYADDR (0: 48); bits above are reserved */
 };
@@ -57,7 +52,7 @@ struct shadow_vcpu; /* per-vCPU state (page cache topped up outside mmu_lock, cu
 
 /* NULL when cfg is out of range or there is no memory. */
 struct shadow_mmu *shadow_mmu_create(const struct shadow_mmu_config *cfg,
-				     const struct tdp_mmu_ops *ops, void *owner);
+				     const struct mmu_ops *ops, void *owner);
 /* Frees everything; every vCPU must have been destroyed first. */
 void shadow_mmu_destroy(struct shadow_mmu *m);
 struct shadow_vcpu *shadow_vcpu_create(struct shadow_mmu *m);
@@ -135,7 +130,7 @@ uint64_t shadow_mmu_test_and_clear_young(struct shadow_mmu *m, gfn_t start, gfn_
 					 uint64_t *young);
 
 /* The TDP MMU's counters; tables_* count shadow pages. */
-const struct tdp_mmu_stats *shadow_mmu_stats(const struct shadow_mmu *m);
+const struct mmu_stats *shadow_mmu_stats(const struct shadow_mmu *m);
 
 /* Added: what the TDP MMU's counters have no name for. */
 struct shadow_mmu_extra_stats {

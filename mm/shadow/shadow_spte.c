@@ -20,11 +20,6 @@
 static void handle_changed_spte(struct shadow_op *op, shadow_ptep_t sptep, uint64_t old_spte,
 				uint64_t new_spte);
 
-static bool is_removed_spte(uint64_t spte)
-{
-	return spte == SHADOW_REMOVED_SPTE;
-}
-
 /* Before a change that may need a flush: count this call in mmu->unflushed (once). */
 void shadow_op_count_unflushed(struct shadow_op *op)
 {
@@ -215,7 +210,7 @@ uint64_t shadow_clear_spte_bits(struct shadow_op *op, shadow_ptep_t sptep, uint6
 	platform_torture_delay();
 	old = atomic_fetch_and_explicit(sptep, ~mask, memory_order_acq_rel);
 #ifdef MM_DEBUG
-	if (unlikely(old == SHADOW_FREED_POISON))
+	if (unlikely(old == MMU_FREED_POISON))
 		platform_panic("shadow: an rmap walk reached a freed shadow table (entry %p)",
 			       (void *)sptep);
 #endif
@@ -252,18 +247,18 @@ void shadow_zap_page(struct shadow_op *op, struct shadow_page *sp)
 		shadow_set_spte(op, pte_list_first(&sp->parents, &m->shadow_lock), 0);
 	shadow_op_count_unflushed(op);
 	for (unsigned int i = 0; i < X86_PTES_PER_TABLE; i++) {
-		uint64_t old = atomic_exchange_explicit(&table[i], SHADOW_REMOVED_SPTE,
+		uint64_t old = atomic_exchange_explicit(&table[i], MMU_REMOVED_SPTE,
 							memory_order_acq_rel);
 
 		BUG_ON(is_removed_spte(old)); /* only the zapper freezes a page */
-		handle_changed_spte(op, &table[i], old, SHADOW_REMOVED_SPTE);
+		handle_changed_spte(op, &table[i], old, MMU_REMOVED_SPTE);
 	}
 	op->flush = true; /* its table may sit in a paging-structure cache, or in a CR3 */
 	if (sp->root_count)
 		return;
 	sp->free_next = op->zapped;
 	op->zapped = sp;
-	if (m->cfg.flush_eager)
+	if (m->cfg.policy.flush_eager)
 		shadow_op_flush(op); /* the "before": one flush per shadow page */
 }
 
@@ -276,7 +271,7 @@ void shadow_page_free_rcu(struct rcu_head *head)
 
 #ifdef MM_DEBUG
 	for (unsigned int i = 0; i < X86_PTES_PER_TABLE; i++)
-		atomic_store_explicit(&table[i], SHADOW_FREED_POISON, memory_order_relaxed);
+		atomic_store_explicit(&table[i], MMU_FREED_POISON, memory_order_relaxed);
 #endif
 	page_free((void *)table, SHADOW_PAGE_ORDER);
 	shadow_stat_inc(m, tables_freed);

@@ -18,7 +18,7 @@ uint64_t shadow_mmu_zap_range(struct shadow_mmu *m, gfn_t start, gfn_t end)
 		end = m->cfg.gfn_limit;
 	if (start >= end)
 		return 0;
-	shadow_op_begin(&op, m, NULL, m->cfg.lock_exclusive ? SHADOW_LOCK_WRITE : SHADOW_LOCK_READ,
+	shadow_op_begin(&op, m, NULL, m->cfg.policy.lock_exclusive ? SHADOW_LOCK_WRITE : SHADOW_LOCK_READ,
 			true);
 	op.guarantees_flushed = true;
 	for (gfn_t gfn = start; gfn < end; gfn++) {
@@ -33,7 +33,7 @@ uint64_t shadow_mmu_zap_range(struct shadow_mmu *m, gfn_t start, gfn_t end)
 			shadow_set_spte(&op, pte_list_first(&meta->rmap, &m->shadow_lock), 0);
 		if (meta->write_track)
 			shadow_zap_gfn_pages(&op, gfn); /* its guest table may be gone too */
-		if (m->cfg.flush_eager && op.flush)
+		if (m->cfg.policy.flush_eager && op.flush)
 			shadow_op_flush(&op);
 	}
 	nr = op.leaves_zapped;
@@ -61,7 +61,7 @@ void shadow_mmu_guest_table_written(struct shadow_mmu *m, gfn_t gfn, unsigned in
 
 	if (last >= X86_PTES_PER_TABLE)
 		last = X86_PTES_PER_TABLE - 1;
-	shadow_op_begin(&op, m, NULL, m->cfg.lock_exclusive ? SHADOW_LOCK_WRITE : SHADOW_LOCK_READ,
+	shadow_op_begin(&op, m, NULL, m->cfg.policy.lock_exclusive ? SHADOW_LOCK_WRITE : SHADOW_LOCK_READ,
 			true);
 	op.guarantees_flushed = true;
 	do {
@@ -99,7 +99,7 @@ void shadow_mmu_invlpg(struct shadow_mmu *m, struct shadow_vcpu *sv, uint64_t gv
 	struct shadow_page *sp;
 	struct shadow_op op;
 
-	shadow_op_begin(&op, m, sv, m->cfg.lock_exclusive ? SHADOW_LOCK_WRITE : SHADOW_LOCK_READ,
+	shadow_op_begin(&op, m, sv, m->cfg.policy.lock_exclusive ? SHADOW_LOCK_WRITE : SHADOW_LOCK_READ,
 			true);
 	for (sp = sv->root; sp && !sp->zapped;) {
 		unsigned int level = sp->role.level;

@@ -16,7 +16,6 @@
  */
 #pragma once
 
-#include "mm/ept/tdp_mmu.h"
 #include "mm/shadow/shadow_mmu.h"
 #include "mm/shadow/x86_pte.h"
 

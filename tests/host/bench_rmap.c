@@ -91,7 +91,7 @@ static double call_ns(struct shadow_mmu *m, enum what what, unsigned long iters)
 /* One MMU over the guest's memory, its N leaves faulted in; locked: the wp and age twins. */
 static struct shadow_mmu *chain_mmu(unsigned int n, bool locked, struct shadow_vcpu **sv)
 {
-	struct shadow_mmu_config cfg = { .wp_locked = locked, .age_locked = locked };
+	struct shadow_mmu_config cfg = { .policy.wp_locked = locked, .policy.age_locked = locked };
 	struct guest_paging gp = ts_paging(0x80);
 	struct shadow_mmu *m = ts_create(&cfg);
 
@@ -165,7 +165,7 @@ static void *contention_vcpu(void *arg)
 
 static void bench_contention(bool locked)
 {
-	struct shadow_mmu_config cfg = { .age_locked = locked };
+	struct shadow_mmu_config cfg = { .policy.age_locked = locked };
 	uint64_t young[CONTENTION_PAGES / 64], t0, rounds = 0;
 	pthread_t vcpu;
 

@@ -46,15 +46,15 @@ static void count_flush(void *owner)
 	atomic_fetch_add_explicit(&flush_calls, 1, memory_order_relaxed);
 }
 
-static bool bench_gfn_to_pfn(void *owner, gfn_t gfn, struct tdp_pfn_info *out)
+static bool bench_gfn_to_pfn(void *owner, gfn_t gfn, struct mmu_pfn_info *out)
 {
 	(void)owner;
-	*out = (struct tdp_pfn_info){ .pfn = gfn + PFN_OFFSET, .writable = true,
-				      .max_level = TDP_LEVEL_4K };
+	*out = (struct mmu_pfn_info){ .pfn = gfn + PFN_OFFSET, .writable = true,
+				      .max_level = PG_LEVEL_4K };
 	return true;
 }
 
-static const struct tdp_mmu_ops bench_ops = { .gfn_to_pfn = bench_gfn_to_pfn };
+static const struct mmu_ops bench_ops = { .gfn_to_pfn = bench_gfn_to_pfn };
 
 static uint64_t now_ns(void)
 {
@@ -70,9 +70,9 @@ static struct tdp_mmu *bench_mmu(bool exclusive, bool eager)
 		.format = TDP_FORMAT_EPT,
 		.ept_ad_bits = true,
 		.ept_memtype = 6,
-		.max_level = TDP_LEVEL_1G,
-		.lock_exclusive = exclusive,
-		.flush_eager = eager,
+		.max_level = PG_LEVEL_1G,
+		.policy.lock_exclusive = exclusive,
+		.policy.flush_eager = eager,
 	};
 	struct tdp_mmu *mmu = tdp_mmu_create(&cfg, &bench_ops, NULL);
 
@@ -193,7 +193,7 @@ static int fault_cost(unsigned long n)
 	rcu_online();
 	fault_range(mmu, &cache, 0, n);
 	printf("bench_tdp: %lu faults, %lu leaves\n", n,
-	       (unsigned long)atomic_load(&tdp_mmu_stats(mmu)->leaves_mapped[TDP_LEVEL_4K]));
+	       (unsigned long)atomic_load(&tdp_mmu_stats(mmu)->leaves_mapped[PG_LEVEL_4K]));
 	tdp_mmu_destroy(mmu);
 	tdp_page_cache_release(&cache);
 	rcu_offline();

@@ -22,7 +22,7 @@ HOST_TORTURE_SECONDS ?= 3
 HOST_UNIT_TESTS += test_rcu test_typesafe_cache
 HOST_TORTURE_TESTS += torture_rcu
 # The TDP MMU (mm/ept): docs/TDP_MMU.md.
-HOST_UNIT_TESTS += test_tdp_mmu test_tdp_dirty test_tdp_lock
+HOST_UNIT_TESTS += test_tdp_mmu test_tdp_dirty test_mmu_lock
 HOST_TORTURE_TESTS += torture_tdp
 HOST_SRCS_torture_tdp := tests/host/torture_tdp_vcpu.c
 # The shadow MMU (mm/shadow): docs/SHADOW_MMU.md.

@@ -40,18 +40,18 @@ static __attribute__((unused)) atomic_ulong ts_dirty_bits[TS_GUEST_PAGES / 64];
 static __attribute__((unused)) uint64_t ts_free_at_start;
 static __attribute__((unused)) unsigned int ts_nr_cpus;
 
-static inline bool ts_gfn_to_pfn(void *owner, gfn_t gfn, struct tdp_pfn_info *out)
+static inline bool ts_gfn_to_pfn(void *owner, gfn_t gfn, struct mmu_pfn_info *out)
 {
 	(void)owner;
 	if (gfn < TS_GUEST_PAGES)
-		*out = (struct tdp_pfn_info){ .pfn = ts_guest_pfn + gfn };
+		*out = (struct mmu_pfn_info){ .pfn = ts_guest_pfn + gfn };
 	else if (gfn >= TS_ALIAS_BASE && gfn < TS_ALIAS_BASE + TS_ALIAS_PAGES)
-		*out = (struct tdp_pfn_info){ .pfn = ts_guest_pfn + gfn % TS_GUEST_PAGES };
+		*out = (struct mmu_pfn_info){ .pfn = ts_guest_pfn + gfn % TS_GUEST_PAGES };
 	else
 		return false;
 	out->writable = ts_slot.writable;
 	out->dirty_logging = ts_slot.dirty_logging;
-	out->max_level = TDP_LEVEL_4K;
+	out->max_level = PG_LEVEL_4K;
 	return true;
 }
 
@@ -63,7 +63,7 @@ static inline void ts_mark_dirty(void *owner, gfn_t gfn)
 	atomic_fetch_add(&ts_dirty_calls, 1);
 }
 
-static __attribute__((unused)) const struct tdp_mmu_ops ts_ops = {
+static __attribute__((unused)) const struct mmu_ops ts_ops = {
 	.gfn_to_pfn = ts_gfn_to_pfn,
 	.mark_dirty = ts_mark_dirty,
 };
@@ -181,7 +181,7 @@ static __attribute__((unused)) const struct guest_mem ts_host_mem = {
 /* The guest's memory, but nothing is ever written: the reference's view. */
 static inline enum guest_mem_result ts_dry_read(void *ctx, uint64_t gpa, uint64_t *val)
 {
-	struct tdp_pfn_info info;
+	struct mmu_pfn_info info;
 
 	(void)ctx;
 	if (!ts_gfn_to_pfn(NULL, gpa >> PAGE_SHIFT, &info))
@@ -298,7 +298,7 @@ static inline unsigned long ts_stat(struct shadow_mmu *m, size_t offset)
 {
 	return atomic_load((atomic_ulong *)((char *)shadow_mmu_stats(m) + offset));
 }
-#define TS_STAT(m, field) ts_stat(m, offsetof(struct tdp_mmu_stats, field))
+#define TS_STAT(m, field) ts_stat(m, offsetof(struct mmu_stats, field))
 
 static inline unsigned long ts_xstat(struct shadow_mmu *m, size_t offset)
 {
@@ -410,7 +410,7 @@ static inline void ts_destroy_mmu(struct shadow_mmu *m, struct shadow_vcpu **sv,
 		shadow_vcpu_destroy(sv[i]);
 	rcu_barrier();
 	{
-		const struct tdp_mmu_stats *s = shadow_mmu_stats(m);
+		const struct mmu_stats *s = shadow_mmu_stats(m);
 
 		/* With no vCPU, every page left is in the hash. */
 		CHECK_EQ_U(atomic_load(&s->tables_allocated) - atomic_load(&s->tables_freed),

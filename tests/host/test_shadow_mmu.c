@@ -376,11 +376,11 @@ static void test_multi_mapped_frame(const struct shadow_mmu_config *cfg, const c
 	CHECK_EQ_U(shadow_mmu_zap_range(mmu, FRAME_A, FRAME_A + 1), nr);
 	CHECK_EQ_U(ts_rmap_count(mmu, FRAME_A), 0);
 	CHECK(atomic_load(&ts_flushes) - flushes >= 1);
-	if (!cfg->flush_eager)
+	if (!cfg->policy.flush_eager)
 		CHECK_EQ_U(atomic_load(&ts_flushes) - flushes, 1);
 	CHECK_EQ_U(shadow_mmu_zap_range(mmu, FRAME_A, FRAME_A + 1), 0);
 	CHECK_EQ_U(ts_access(mmu, vcpu, &gp, GVA_A, 0).faults, 1);
-	if (!cfg->wp_locked)
+	if (!cfg->policy.wp_locked)
 		CHECK(TS_XSTAT(mmu, rmap_walks) > 0);
 	printf("        %s: %lu flushes, %lu lockless rmap walks\n", name,
 	       atomic_load(&ts_flushes), TS_XSTAT(mmu, rmap_walks));
@@ -392,15 +392,15 @@ static void test_multi_mapped_frames(void)
 	struct shadow_mmu_config cfg = { 0 };
 
 	test_multi_mapped_frame(&cfg, "lockless, batched");
-	cfg = (struct shadow_mmu_config){ .wp_locked = true, .age_locked = true, .flush_eager = true,
-					  .lock_exclusive = true };
+	cfg = (struct shadow_mmu_config){ .policy.wp_locked = true, .policy.age_locked = true, .policy.flush_eager = true,
+					  .policy.lock_exclusive = true };
 	test_multi_mapped_frame(&cfg, "locked, eager, exclusive");
 }
 
 /* Zapping a range also zaps the shadow pages of the guest tables in it. */
 static void test_zap_range_takes_guest_tables(void)
 {
-	struct shadow_mmu_config cfg = { .flush_eager = true };
+	struct shadow_mmu_config cfg = { .policy.flush_eager = true };
 	struct guest_paging gp = ts_paging(0x80);
 	gfn_t pt;
 

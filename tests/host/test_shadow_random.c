@@ -156,7 +156,7 @@ static void check_access(struct shadow_mmu *m, struct shadow_vcpu *sv, const str
 	gfn_t gfn = 0;
 	uint32_t want = ts_reference(gp, gva, access, &gfn);
 	struct ts_outcome o = ts_access(m, sv, gp, gva, access);
-	struct tdp_pfn_info info = { 0 };
+	struct mmu_pfn_info info = { 0 };
 
 	counts.accesses++;
 	if (o.last == SHADOW_EMULATE && want == TS_ALLOWED) {
@@ -260,8 +260,8 @@ static void test_random_against_the_guest_tables(void)
 
 	random_run(&cfg, NR_STEPS);
 	/* The "before" of every design choice: exclusive lock, eager flush, locked twins. */
-	cfg = (struct shadow_mmu_config){ .lock_exclusive = true, .flush_eager = true,
-					  .wp_locked = true, .age_locked = true };
+	cfg = (struct shadow_mmu_config){ .policy.lock_exclusive = true, .policy.flush_eager = true,
+					  .policy.wp_locked = true, .policy.age_locked = true };
 	random_run(&cfg, NR_STEPS / 3);
 }
 

@@ -47,12 +47,12 @@ static __attribute__((unused)) atomic_ulong tt_dirty_bits[TT_GFNS / 64];
 static __attribute__((unused)) uint64_t tt_free_at_start;
 static __attribute__((unused)) unsigned int tt_nr_cpus;
 
-static inline bool tt_gfn_to_pfn(void *owner, gfn_t gfn, struct tdp_pfn_info *out)
+static inline bool tt_gfn_to_pfn(void *owner, gfn_t gfn, struct mmu_pfn_info *out)
 {
 	(void)owner;
 	if (gfn >= TT_GFNS)
 		return false;
-	*out = (struct tdp_pfn_info){
+	*out = (struct mmu_pfn_info){
 		.pfn = gfn + TT_PFN_OFFSET,
 		.writable = tt_slot.writable,
 		.max_level = tt_slot.max_level,
@@ -69,7 +69,7 @@ static inline void tt_mark_dirty(void *owner, gfn_t gfn)
 	atomic_fetch_add(&tt_dirty_marked, 1);
 }
 
-static __attribute__((unused)) const struct tdp_mmu_ops tt_ops = {
+static __attribute__((unused)) const struct mmu_ops tt_ops = {
 	.gfn_to_pfn = tt_gfn_to_pfn,
 	.mark_dirty = tt_mark_dirty,
 };
@@ -101,7 +101,7 @@ static inline void tt_setup(unsigned int nr_cpus)
 
 static inline struct tdp_mmu_config tt_config(unsigned int format)
 {
-	tt_slot = (struct tt_slot){ .max_level = TDP_LEVEL_1G, .writable = true };
+	tt_slot = (struct tt_slot){ .max_level = PG_LEVEL_1G, .writable = true };
 	tt_on_flush = NULL;
 	atomic_store(&tt_flushes, 0);
 	tt_dirty_reset();
@@ -109,7 +109,7 @@ static inline struct tdp_mmu_config tt_config(unsigned int format)
 		.format = format == TT_NPT ? TDP_FORMAT_NPT : TDP_FORMAT_EPT,
 		.ept_ad_bits = format == TT_EPT_AD,
 		.ept_memtype = EPT_MEMTYPE_WB,
-		.max_level = TDP_LEVEL_1G,
+		.max_level = PG_LEVEL_1G,
 	};
 }
 
@@ -125,7 +125,7 @@ struct tdp_mmu *tt_create(const struct tdp_mmu_config *cfg)
 
 static inline uint64_t tt_stat_tables_live(struct tdp_mmu *mmu)
 {
-	const struct tdp_mmu_stats *st = tdp_mmu_stats(mmu);
+	const struct mmu_stats *st = tdp_mmu_stats(mmu);
 
 	return atomic_load(&st->tables_allocated) - atomic_load(&st->tables_freed);
 }

@@ -15,7 +15,7 @@ static unsigned long stat(struct tdp_mmu *mmu, size_t offset)
 {
 	return atomic_load((atomic_ulong *)((char *)tdp_mmu_stats(mmu) + offset));
 }
-#define STAT(mmu, field) stat(mmu, offsetof(struct tdp_mmu_stats, field))
+#define STAT(mmu, field) stat(mmu, offsetof(struct mmu_stats, field))
 
 static enum tdp_fault_result fault_at(struct tdp_mmu *mmu, struct tdp_page_cache *c, gfn_t gfn,
 				      unsigned int level, unsigned int access)
@@ -33,7 +33,7 @@ static void map_4k(struct tdp_mmu *mmu, struct tdp_page_cache *c, gfn_t start, g
 		   unsigned int access)
 {
 	for (gfn_t g = start; g < end; g++)
-		if (fault_at(mmu, c, g, TDP_LEVEL_4K, access) != TDP_FAULT_FIXED)
+		if (fault_at(mmu, c, g, PG_LEVEL_4K, access) != TDP_FAULT_FIXED)
 			CHECK(!"fault failed");
 }
 
@@ -56,7 +56,7 @@ static void test_write_protect_4k(void)
 			unsigned long locks;
 			bool has_d = f != TT_EPT_NO_AD;
 
-			cfg.wp_locked = locked;
+			cfg.policy.wp_locked = locked;
 			mmu = tt_create(&cfg);
 			map_4k(mmu, &cache, 0, 1024, TDP_ACC_WRITE); /* dirty */
 			map_4k(mmu, &cache, 1024, 2048, TDP_ACC_READ); /* writable, clean if D exists */
@@ -74,11 +74,11 @@ static void test_write_protect_4k(void)
 			CHECK_EQ_U(tdp_mmu_write_protect_range(mmu, 0, 2048), 0);
 			CHECK_EQ_U(STAT(mmu, flushes), 1);
 			/* A part of a range; the next write fault makes a leaf writable again. */
-			CHECK_EQ_U(fault_at(mmu, &cache, 5000, TDP_LEVEL_4K, TDP_ACC_READ), TDP_FAULT_FIXED);
-			CHECK_EQ_U(fault_at(mmu, &cache, 5001, TDP_LEVEL_4K, TDP_ACC_READ), TDP_FAULT_FIXED);
+			CHECK_EQ_U(fault_at(mmu, &cache, 5000, PG_LEVEL_4K, TDP_ACC_READ), TDP_FAULT_FIXED);
+			CHECK_EQ_U(fault_at(mmu, &cache, 5001, PG_LEVEL_4K, TDP_ACC_READ), TDP_FAULT_FIXED);
 			CHECK_EQ_U(tdp_mmu_write_protect_range(mmu, 5001, 5002), 1);
 			CHECK(is_writable_spte(tt_leaf(mmu, 5000, NULL, NULL)));
-			CHECK_EQ_U(fault_at(mmu, &cache, 7, TDP_LEVEL_4K, TDP_ACC_WRITE), TDP_FAULT_FIXED);
+			CHECK_EQ_U(fault_at(mmu, &cache, 7, PG_LEVEL_4K, TDP_ACC_WRITE), TDP_FAULT_FIXED);
 			CHECK(is_dirty_spte(&mmu->fmt, tt_leaf(mmu, 7, NULL, NULL)));
 			tt_destroy(mmu, &cache);
 		}
@@ -98,19 +98,19 @@ static void test_write_protect_huge(void)
 
 			cfg.split_lazy = lazy;
 			mmu = tt_create(&cfg);
-			CHECK_EQ_U(fault_at(mmu, &cache, TT_2M, TDP_LEVEL_2M, TDP_ACC_WRITE),
+			CHECK_EQ_U(fault_at(mmu, &cache, TT_2M, PG_LEVEL_2M, TDP_ACC_WRITE),
 				   TDP_FAULT_FIXED);
-			CHECK_EQ_U(fault_at(mmu, &cache, TT_1G, TDP_LEVEL_1G, TDP_ACC_READ),
+			CHECK_EQ_U(fault_at(mmu, &cache, TT_1G, PG_LEVEL_1G, TDP_ACC_READ),
 				   TDP_FAULT_FIXED);
 			CHECK_EQ_U(tdp_mmu_write_protect_range(mmu, 0, 2 * TT_1G), 2);
 			CHECK_EQ_U(STAT(mmu, flushes), 1);
 			CHECK_EQ_U(count_dirty(TT_2M, 2 * TT_2M), TT_2M);
 			s = tt_leaf(mmu, TT_2M + 3, &level, NULL);
 			if (lazy) {
-				CHECK(is_leaf_spte(s, level) && level == TDP_LEVEL_2M);
+				CHECK(is_leaf_spte(s, level) && level == PG_LEVEL_2M);
 				CHECK(!is_writable_spte(s));
 				CHECK(!is_writable_spte(tt_leaf(mmu, TT_1G + 3, &level, NULL)));
-				CHECK_EQ_U(level, TDP_LEVEL_1G);
+				CHECK_EQ_U(level, PG_LEVEL_1G);
 			} else {
 				CHECK(!s);
 				CHECK(!tt_leaf(mmu, TT_1G + 3, NULL, NULL));
@@ -118,14 +118,14 @@ static void test_write_protect_huge(void)
 			}
 			/* Logging is on: the write fault maps 4 KiB (lazy: by splitting the huge page). */
 			tt_slot.dirty_logging = true;
-			CHECK_EQ_U(fault_at(mmu, &cache, TT_1G + 3, TDP_LEVEL_1G, TDP_ACC_WRITE),
+			CHECK_EQ_U(fault_at(mmu, &cache, TT_1G + 3, PG_LEVEL_1G, TDP_ACC_WRITE),
 				   TDP_FAULT_FIXED);
 			s = tt_leaf(mmu, TT_1G + 3, &level, NULL);
-			CHECK(is_writable_spte(s) && level == TDP_LEVEL_4K);
+			CHECK(is_writable_spte(s) && level == PG_LEVEL_4K);
 			CHECK_EQ_U(STAT(mmu, huge_split), lazy ? 2 : 0);
 			s = tt_leaf(mmu, TT_1G + 4, &level, NULL);
 			if (lazy) /* its neighbours stay mapped read-only: reads never fault */
-				CHECK(is_leaf_spte(s, level) && level == TDP_LEVEL_4K && !is_writable_spte(s));
+				CHECK(is_leaf_spte(s, level) && level == PG_LEVEL_4K && !is_writable_spte(s));
 			else
 				CHECK(!s);
 			tt_destroy(mmu, &cache);
@@ -143,7 +143,7 @@ static void test_clear_dirty(void)
 
 		map_4k(mmu, &cache, 0, 512, TDP_ACC_WRITE);
 		map_4k(mmu, &cache, 512, 600, TDP_ACC_READ);
-		CHECK_EQ_U(fault_at(mmu, &cache, 2 * TT_2M, TDP_LEVEL_2M, TDP_ACC_WRITE), TDP_FAULT_FIXED);
+		CHECK_EQ_U(fault_at(mmu, &cache, 2 * TT_2M, PG_LEVEL_2M, TDP_ACC_WRITE), TDP_FAULT_FIXED);
 		CHECK_EQ_U(tdp_mmu_clear_dirty_range(mmu, 0, 3 * TT_2M), has_d ? 513 : 0);
 		CHECK_EQ_U(STAT(mmu, flushes), has_d ? 1 : 0);
 		CHECK_EQ_U(count_dirty(0, 3 * TT_2M), has_d ? 1024 : 0);
@@ -171,7 +171,7 @@ static void check_split_range(struct tdp_mmu *mmu, gfn_t start, gfn_t end, bool 
 		if (!is_leaf_spte(iter.old_spte, iter.level))
 			continue;
 		leaves++;
-		bad += iter.level != TDP_LEVEL_4K;
+		bad += iter.level != PG_LEVEL_4K;
 		bad += spte_to_pfn(iter.old_spte) != iter.gfn + TT_PFN_OFFSET;
 		bad += is_writable_spte(iter.old_spte) != writable;
 		bad += !!(iter.old_spte & mmu->fmt.dirty) != (dirty && mmu->fmt.dirty);
@@ -193,11 +193,11 @@ static void test_split_eager(void)
 			struct tdp_mmu *mmu;
 			uint64_t tables;
 
-			cfg.lock_exclusive = exclusive;
+			cfg.policy.lock_exclusive = exclusive;
 			mmu = tt_create(&cfg);
-			CHECK_EQ_U(fault_at(mmu, &cache, 5 * TT_2M, TDP_LEVEL_2M, TDP_ACC_WRITE),
+			CHECK_EQ_U(fault_at(mmu, &cache, 5 * TT_2M, PG_LEVEL_2M, TDP_ACC_WRITE),
 				   TDP_FAULT_FIXED);
-			CHECK_EQ_U(fault_at(mmu, &cache, TT_1G, TDP_LEVEL_1G, TDP_ACC_READ),
+			CHECK_EQ_U(fault_at(mmu, &cache, TT_1G, PG_LEVEL_1G, TDP_ACC_READ),
 				   TDP_FAULT_FIXED);
 			tdp_page_cache_release(&cache); /* the split must top up as it goes */
 			tables = tt_count_tables(mmu);
@@ -229,24 +229,24 @@ static void test_collapse(void)
 		CHECK_EQ_U(tdp_mmu_collapse_range(mmu, 0, TT_1G), 0);
 		tt_slot.dirty_logging = false;
 		/* The slot allows 2 MiB: both tables go, after one flush. */
-		tt_slot.max_level = TDP_LEVEL_2M;
+		tt_slot.max_level = PG_LEVEL_2M;
 		CHECK_EQ_U(tdp_mmu_collapse_range(mmu, 0, TT_1G), 2);
 		CHECK_EQ_U(STAT(mmu, flushes), 1);
 		s = tt_leaf(mmu, TT_2M + 7, &level, NULL);
-		CHECK(level == TDP_LEVEL_2M && spte_to_pfn(s) == TT_2M + TT_PFN_OFFSET);
+		CHECK(level == PG_LEVEL_2M && spte_to_pfn(s) == TT_2M + TT_PFN_OFFSET);
 		CHECK(is_writable_spte(s) && is_accessed_spte(&mmu->fmt, s));
 		CHECK_EQ_U(count_dirty(0, 2 * TT_2M), 2 * TT_2M);
 		rcu_barrier();
 		CHECK_EQ_U(STAT(mmu, tables_freed), 2);
 		/* 1 GiB over a level-2 table that still holds a table: three tables go. */
 		map_4k(mmu, &cache, TT_1G + 5, TT_1G + 6, TDP_ACC_READ);
-		CHECK_EQ_U(fault_at(mmu, &cache, TT_1G + TT_2M, TDP_LEVEL_2M, TDP_ACC_READ),
+		CHECK_EQ_U(fault_at(mmu, &cache, TT_1G + TT_2M, PG_LEVEL_2M, TDP_ACC_READ),
 			   TDP_FAULT_FIXED);
-		tt_slot.max_level = TDP_LEVEL_1G;
+		tt_slot.max_level = PG_LEVEL_1G;
 		CHECK_EQ_U(tdp_mmu_collapse_range(mmu, TT_1G, 2 * TT_1G), 1);
 		rcu_barrier();
 		CHECK_EQ_U(STAT(mmu, tables_freed), 2 + 2);
-		CHECK(tt_leaf(mmu, TT_1G + 5, &level, NULL) && level == TDP_LEVEL_1G);
+		CHECK(tt_leaf(mmu, TT_1G + 5, &level, NULL) && level == PG_LEVEL_1G);
 		/* A range that covers only part of a table collapses nothing. */
 		map_4k(mmu, &cache, 4 * TT_2M, 4 * TT_2M + 3, TDP_ACC_READ);
 		CHECK_EQ_U(tdp_mmu_collapse_range(mmu, 4 * TT_2M, 5 * TT_2M - 1), 0);
@@ -272,8 +272,8 @@ static void test_aging(void)
 		unsigned long locks;
 
 		map_4k(mmu, &cache, 0, 64, TDP_ACC_READ);
-		CHECK_EQ_U(fault_at(mmu, &cache, TT_2M, TDP_LEVEL_2M, TDP_ACC_READ), TDP_FAULT_FIXED);
-		CHECK_EQ_U(fault_at(mmu, &cache, TT_1G, TDP_LEVEL_1G, TDP_ACC_READ), TDP_FAULT_FIXED);
+		CHECK_EQ_U(fault_at(mmu, &cache, TT_2M, PG_LEVEL_2M, TDP_ACC_READ), TDP_FAULT_FIXED);
+		CHECK_EQ_U(fault_at(mmu, &cache, TT_1G, PG_LEVEL_1G, TDP_ACC_READ), TDP_FAULT_FIXED);
 		locks = STAT(mmu, lock_read) + STAT(mmu, lock_write);
 		CHECK_EQ_U(tdp_mmu_test_young(mmu, 0, 2 * TT_1G, young), all);
 		CHECK(young_bit(young, 63) && !young_bit(young, 64) && young_bit(young, TT_2M));
@@ -324,7 +324,7 @@ static void test_fast_fault(void)
 			unsigned int level = 0;
 			uint64_t s;
 
-			cfg.lock_exclusive = exclusive;
+			cfg.policy.lock_exclusive = exclusive;
 			cfg.split_lazy = true;
 			mmu = tt_create(&cfg);
 			tt_slot.dirty_logging = true;
@@ -337,16 +337,16 @@ static void test_fast_fault(void)
 
 			/* The fast path: no lock, no table, nothing marked by the fault itself. */
 			locks = locks_taken(mmu);
-			CHECK_EQ_U(fault_at(mmu, &cache, 3, TDP_LEVEL_4K, TDP_ACC_WRITE), TDP_FAULT_FIXED);
+			CHECK_EQ_U(fault_at(mmu, &cache, 3, PG_LEVEL_4K, TDP_ACC_WRITE), TDP_FAULT_FIXED);
 			CHECK_EQ_U(locks_taken(mmu), locks);
 			CHECK_EQ_U(STAT(mmu, fast_faults), 1);
 			s = tt_leaf(mmu, 3, &level, NULL);
-			CHECK(level == TDP_LEVEL_4K && is_writable_spte(s) && is_mmu_writable_spte(s));
+			CHECK(level == PG_LEVEL_4K && is_writable_spte(s) && is_mmu_writable_spte(s));
 			CHECK(is_accessed_spte(&mmu->fmt, s) && is_dirty_spte(&mmu->fmt, s));
 			CHECK_EQ_U(spte_to_pfn(s), 3 + TT_PFN_OFFSET);
 			CHECK(!tt_dirty(3));
 			/* Again: spurious, still no lock. */
-			CHECK_EQ_U(fault_at(mmu, &cache, 3, TDP_LEVEL_4K, TDP_ACC_WRITE), TDP_FAULT_FIXED);
+			CHECK_EQ_U(fault_at(mmu, &cache, 3, PG_LEVEL_4K, TDP_ACC_WRITE), TDP_FAULT_FIXED);
 			CHECK_EQ_U(locks_taken(mmu), locks);
 			CHECK_EQ_U(STAT(mmu, fast_faults), 1);
 			/* The next write-protect finds it writable and dirty. */
@@ -357,44 +357,44 @@ static void test_fast_fault(void)
 			/* A read never takes it; its leaf in a logged slot is MMU-writable. */
 			locks = locks_taken(mmu);
 			fast = STAT(mmu, fast_faults);
-			CHECK_EQ_U(fault_at(mmu, &cache, 200, TDP_LEVEL_4K, TDP_ACC_READ), TDP_FAULT_FIXED);
+			CHECK_EQ_U(fault_at(mmu, &cache, 200, PG_LEVEL_4K, TDP_ACC_READ), TDP_FAULT_FIXED);
 			CHECK_EQ_U(locks_taken(mmu), locks + 1);
 			s = tt_leaf(mmu, 200, NULL, NULL);
 			CHECK(!is_writable_spte(s) && is_mmu_writable_spte(s));
-			CHECK_EQ_U(fault_at(mmu, &cache, 200, TDP_LEVEL_4K, TDP_ACC_WRITE), TDP_FAULT_FIXED);
+			CHECK_EQ_U(fault_at(mmu, &cache, 200, PG_LEVEL_4K, TDP_ACC_WRITE), TDP_FAULT_FIXED);
 			CHECK_EQ_U(locks_taken(mmu), locks + 1);
 			CHECK_EQ_U(STAT(mmu, fast_faults), fast + 1);
 
 			/* Fallbacks, each under the lock: no leaf ... */
 			fast = STAT(mmu, fast_faults);
-			CHECK_EQ_U(fault_at(mmu, &cache, 300, TDP_LEVEL_4K, TDP_ACC_WRITE), TDP_FAULT_FIXED);
+			CHECK_EQ_U(fault_at(mmu, &cache, 300, PG_LEVEL_4K, TDP_ACC_WRITE), TDP_FAULT_FIXED);
 			CHECK_EQ_U(locks_taken(mmu), locks + 2);
 			/* ... read-only not for logging (the slot was read-only when it was made) ... */
 			tt_slot.writable = false;
-			CHECK_EQ_U(fault_at(mmu, &cache, 400, TDP_LEVEL_4K, TDP_ACC_READ), TDP_FAULT_FIXED);
+			CHECK_EQ_U(fault_at(mmu, &cache, 400, PG_LEVEL_4K, TDP_ACC_READ), TDP_FAULT_FIXED);
 			tt_slot.writable = true;
 			CHECK(!is_mmu_writable_spte(tt_leaf(mmu, 400, NULL, NULL)));
-			CHECK_EQ_U(fault_at(mmu, &cache, 400, TDP_LEVEL_4K, TDP_ACC_WRITE), TDP_FAULT_FIXED);
+			CHECK_EQ_U(fault_at(mmu, &cache, 400, PG_LEVEL_4K, TDP_ACC_WRITE), TDP_FAULT_FIXED);
 			CHECK_EQ_U(locks_taken(mmu), locks + 4);
 			CHECK(is_writable_spte(tt_leaf(mmu, 400, NULL, NULL)));
 			/* ... and a huge leaf, read-only after a lazy write-protect (split by the slow path). */
 			tt_slot.dirty_logging = false;
-			CHECK_EQ_U(fault_at(mmu, &cache, 4 * TT_2M, TDP_LEVEL_2M, TDP_ACC_WRITE),
+			CHECK_EQ_U(fault_at(mmu, &cache, 4 * TT_2M, PG_LEVEL_2M, TDP_ACC_WRITE),
 				   TDP_FAULT_FIXED);
 			CHECK_EQ_U(tdp_mmu_write_protect_range(mmu, 4 * TT_2M, 5 * TT_2M), 1);
 			s = tt_leaf(mmu, 4 * TT_2M + 1, &level, NULL);
-			CHECK(level == TDP_LEVEL_2M && !is_writable_spte(s) && is_mmu_writable_spte(s));
+			CHECK(level == PG_LEVEL_2M && !is_writable_spte(s) && is_mmu_writable_spte(s));
 			tt_slot.dirty_logging = true;
-			CHECK_EQ_U(fault_at(mmu, &cache, 4 * TT_2M + 1, TDP_LEVEL_2M, TDP_ACC_WRITE),
+			CHECK_EQ_U(fault_at(mmu, &cache, 4 * TT_2M + 1, PG_LEVEL_2M, TDP_ACC_WRITE),
 				   TDP_FAULT_FIXED);
 			CHECK_EQ_U(locks_taken(mmu), locks + 7);
 			CHECK_EQ_U(STAT(mmu, fast_faults), fast);
 			s = tt_leaf(mmu, 4 * TT_2M + 1, &level, NULL);
-			CHECK(level == TDP_LEVEL_4K && is_writable_spte(s));
+			CHECK(level == PG_LEVEL_4K && is_writable_spte(s));
 			/* The split copied MMU-writable to the small leaves: their writes are fast. */
 			s = tt_leaf(mmu, 4 * TT_2M + 2, &level, NULL);
-			CHECK(level == TDP_LEVEL_4K && !is_writable_spte(s) && is_mmu_writable_spte(s));
-			CHECK_EQ_U(fault_at(mmu, &cache, 4 * TT_2M + 2, TDP_LEVEL_2M, TDP_ACC_WRITE),
+			CHECK(level == PG_LEVEL_4K && !is_writable_spte(s) && is_mmu_writable_spte(s));
+			CHECK_EQ_U(fault_at(mmu, &cache, 4 * TT_2M + 2, PG_LEVEL_2M, TDP_ACC_WRITE),
 				   TDP_FAULT_FIXED);
 			CHECK_EQ_U(locks_taken(mmu), locks + 7);
 			CHECK_EQ_U(STAT(mmu, fast_faults), fast + 1);
@@ -405,7 +405,7 @@ static void test_fast_fault(void)
 			tdp_mmu_zap_range(mmu, 0, 64);
 			CHECK(!tt_leaf(mmu, 3, NULL, NULL));
 			fast = STAT(mmu, fast_faults);
-			CHECK_EQ_U(fault_at(mmu, &cache, 3, TDP_LEVEL_4K, TDP_ACC_WRITE), TDP_FAULT_FIXED);
+			CHECK_EQ_U(fault_at(mmu, &cache, 3, PG_LEVEL_4K, TDP_ACC_WRITE), TDP_FAULT_FIXED);
 			CHECK_EQ_U(STAT(mmu, fast_faults), fast);
 			tt_destroy(mmu, &cache);
 		}
@@ -483,7 +483,7 @@ static void test_fast_fault_vs_write_protect(void)
 			unsigned long missed = 0, checked = 0;
 			pthread_t t;
 
-			cfg.wp_locked = locked;
+			cfg.policy.wp_locked = locked;
 			race.mmu = tt_create(&cfg);
 			tt_slot.dirty_logging = true;
 			map_4k(race.mmu, &cache, 0, RACE_GFNS, TDP_ACC_WRITE);

@@ -17,7 +17,7 @@ static unsigned long stat(struct tdp_mmu *mmu, size_t offset)
 {
 	return atomic_load((atomic_ulong *)((char *)tdp_mmu_stats(mmu) + offset));
 }
-#define STAT(mmu, field) stat(mmu, offsetof(struct tdp_mmu_stats, field))
+#define STAT(mmu, field) stat(mmu, offsetof(struct mmu_stats, field))
 
 static enum tdp_fault_result fault(struct tdp_mmu *mmu, struct tdp_page_cache *c, gfn_t gfn,
 				   unsigned int access)
@@ -37,26 +37,26 @@ static void test_spte_formats(void)
 	cfg = tt_config(TT_NPT);
 	tdp_spte_format_init(&npt, &cfg);
 
-	s = make_leaf_spte(&ept, 0x12345, TDP_LEVEL_4K, true, true, true, true);
+	s = make_leaf_spte(&ept, 0x12345, PG_LEVEL_4K, true, true, true, true);
 	CHECK_EQ_U(s, 0x12345000ULL | EPT_R | EPT_W | EPT_X | (6 << 3) | EPT_A | EPT_D |
 			      SPTE_MMU_WRITABLE);
-	CHECK(is_leaf_spte(s, TDP_LEVEL_4K) && is_writable_spte(s) && is_dirty_spte(&ept, s));
+	CHECK(is_leaf_spte(s, PG_LEVEL_4K) && is_writable_spte(s) && is_dirty_spte(&ept, s));
 	CHECK(is_executable_spte(&ept, s) && spte_memtype(&ept, s) == EPT_MEMTYPE_WB);
 	CHECK_EQ_U(spte_to_pfn(s), 0x12345);
-	s = make_leaf_spte(&ept_no_ad, 0x200, TDP_LEVEL_2M, false, false, true, true);
+	s = make_leaf_spte(&ept_no_ad, 0x200, PG_LEVEL_2M, false, false, true, true);
 	CHECK_EQ_U(s, 0x200000ULL | EPT_R | EPT_X | (6 << 3) | EPT_LARGE);
 	CHECK(is_accessed_spte(&ept_no_ad, s) && !is_dirty_spte(&ept_no_ad, s));
 	CHECK(is_dirty_spte(&ept_no_ad, s | EPT_W)); /* no D bit: writable means dirty */
-	CHECK(!is_last_spte(make_nonleaf_spte(&ept, 0x5000), TDP_LEVEL_2M));
+	CHECK(!is_last_spte(make_nonleaf_spte(&ept, 0x5000), PG_LEVEL_2M));
 	CHECK_EQ_U(make_nonleaf_spte(&ept, 0x5000), 0x5000 | EPT_R | EPT_W | EPT_X);
 
-	s = make_leaf_spte(&npt, 0x40000, TDP_LEVEL_1G, true, true, true, false);
+	s = make_leaf_spte(&npt, 0x40000, PG_LEVEL_1G, true, true, true, false);
 	CHECK_EQ_U(s, 0x40000000ULL | NPT_P | NPT_RW | NPT_US | NPT_PS | NPT_A | SPTE_MMU_WRITABLE);
 	CHECK(is_executable_spte(&npt, s) && !(s & NPT_NX));
 	CHECK(is_accessed_spte(&npt, s) && !is_dirty_spte(&npt, s));
 	CHECK_EQ_U(make_nonleaf_spte(&npt, 0x7000), 0x7000 | NPT_P | NPT_RW | NPT_US);
 	/* A 4 KiB NPT entry must not carry bit 7 (PAT there). */
-	CHECK(!(make_leaf_spte(&npt, 1, TDP_LEVEL_4K, true, true, true, true) & NPT_PS));
+	CHECK(!(make_leaf_spte(&npt, 1, PG_LEVEL_4K, true, true, true, true) & NPT_PS));
 	CHECK(!(make_split_child_spte(make_leaf_spte(&npt, 0x200, 2, true, true, true, true), 2, 3) &
 		NPT_PS));
 	CHECK_EQ_U(spte_to_pfn(make_split_child_spte(make_leaf_spte(&npt, 0x200, 2, 1, 1, 1, 1), 2, 3)),
@@ -66,16 +66,16 @@ static void test_spte_formats(void)
 	CHECK(is_large_spte(make_split_child_spte(make_leaf_spte(&ept, 0x40000, 3, 1, 1, 1, 1), 3, 5)));
 
 	/* MMU-writable: W implies it; alone it is neither present nor writable; a split keeps it. */
-	CHECK(!is_mmu_writable_spte(make_leaf_spte(&npt, 1, TDP_LEVEL_4K, false, false, true, false)));
-	s = make_leaf_spte(&ept, 0x200, TDP_LEVEL_2M, false, true, true, false);
-	CHECK(is_mmu_writable_spte(s) && !is_writable_spte(s) && is_leaf_spte(s, TDP_LEVEL_2M));
-	CHECK(is_mmu_writable_spte(make_split_child_spte(s, TDP_LEVEL_2M, 9)));
+	CHECK(!is_mmu_writable_spte(make_leaf_spte(&npt, 1, PG_LEVEL_4K, false, false, true, false)));
+	s = make_leaf_spte(&ept, 0x200, PG_LEVEL_2M, false, true, true, false);
+	CHECK(is_mmu_writable_spte(s) && !is_writable_spte(s) && is_leaf_spte(s, PG_LEVEL_2M));
+	CHECK(is_mmu_writable_spte(make_split_child_spte(s, PG_LEVEL_2M, 9)));
 	CHECK(!is_shadow_present_spte(SPTE_MMU_WRITABLE) && !is_removed_spte(SPTE_MMU_WRITABLE));
-	CHECK(!is_shadow_present_spte(TDP_REMOVED_SPTE) && is_removed_spte(TDP_REMOVED_SPTE));
+	CHECK(!is_shadow_present_spte(MMU_REMOVED_SPTE) && is_removed_spte(MMU_REMOVED_SPTE));
 	CHECK(is_removed_spte(make_removed_link_spte(0xabcde000)));
 	CHECK_EQ_U(removed_spte_link(make_removed_link_spte(0xabcde000)), 0xabcde000);
-	CHECK(!is_removed_spte(0) && !is_removed_spte(TDP_FREED_POISON));
-	CHECK(!is_shadow_present_spte(TDP_FREED_POISON));
+	CHECK(!is_removed_spte(0) && !is_removed_spte(MMU_FREED_POISON));
+	CHECK(!is_shadow_present_spte(MMU_FREED_POISON));
 }
 
 static void test_iterator_preorder(void)
@@ -88,7 +88,7 @@ static void test_iterator_preorder(void)
 	gfn_t last_gfn = 0;
 	bool ordered = true;
 
-	tt_slot.max_level = TDP_LEVEL_4K;
+	tt_slot.max_level = PG_LEVEL_4K;
 	mmu = tt_create(&cfg);
 	/* Two leaves in one table, one in the next 2 MiB, one in the next 1 GiB. */
 	CHECK_EQ_U(fault(mmu, &cache, 5, TDP_ACC_READ), TDP_FAULT_FIXED);
@@ -117,14 +117,14 @@ static void test_iterator_preorder(void)
 	/* A range visits only the entries that map part of it. */
 	visits = 0;
 	for_each_tdp_pte(iter, mmu->root_pt, 6, 8)
-		visits += iter.level == TDP_LEVEL_4K;
+		visits += iter.level == PG_LEVEL_4K;
 	CHECK_EQ_U(visits, 2);
 
 	/* min_level stops the descent; a yield restarts from the root at the same gfn. */
 	visits = 0;
-	for_each_tdp_pte_min_level(iter, mmu->root_pt, TDP_LEVEL_2M, 0, 2 * TT_2M) {
-		CHECK(iter.level >= TDP_LEVEL_2M);
-		if (iter.level == TDP_LEVEL_2M && iter.gfn == TT_2M && !visits++)
+	for_each_tdp_pte_min_level(iter, mmu->root_pt, PG_LEVEL_2M, 0, 2 * TT_2M) {
+		CHECK(iter.level >= PG_LEVEL_2M);
+		if (iter.level == PG_LEVEL_2M && iter.gfn == TT_2M && !visits++)
 			iter.restart = true;
 	}
 	CHECK_EQ_U(visits, 2); /* the 2 MiB entry at TT_2M, seen again after the restart */
@@ -142,32 +142,32 @@ static void test_fault_maps_each_level(void)
 		uint64_t s;
 
 		/* 4 KiB. */
-		tt_slot.max_level = TDP_LEVEL_4K;
+		tt_slot.max_level = PG_LEVEL_4K;
 		CHECK_EQ_U(fault(mmu, &cache, 0x1234, TDP_ACC_READ), TDP_FAULT_FIXED);
 		s = tt_leaf(mmu, 0x1234, &level, NULL);
-		CHECK_EQ_U(level, TDP_LEVEL_4K);
+		CHECK_EQ_U(level, PG_LEVEL_4K);
 		CHECK_EQ_U(spte_to_pfn(s), 0x1234 + TT_PFN_OFFSET);
 		CHECK(is_writable_spte(s) && is_accessed_spte(&mmu->fmt, s));
 		CHECK(!(s & mmu->fmt.dirty)); /* a read: clean */
 		CHECK_EQ_U(tt_count_tables(mmu), 4);
-		CHECK_EQ_U(STAT(mmu, leaves_mapped[TDP_LEVEL_4K]), 1);
+		CHECK_EQ_U(STAT(mmu, leaves_mapped[PG_LEVEL_4K]), 1);
 		/* 2 MiB: the frame is the 2 MiB-aligned one. */
-		tt_slot.max_level = TDP_LEVEL_2M;
+		tt_slot.max_level = PG_LEVEL_2M;
 		CHECK_EQ_U(fault(mmu, &cache, 3 * TT_2M + 77, TDP_ACC_WRITE), TDP_FAULT_FIXED);
 		s = tt_leaf(mmu, 3 * TT_2M + 100, &level, NULL);
-		CHECK_EQ_U(level, TDP_LEVEL_2M);
+		CHECK_EQ_U(level, PG_LEVEL_2M);
 		CHECK_EQ_U(spte_to_pfn(s), 3 * TT_2M + TT_PFN_OFFSET);
 		CHECK(is_dirty_spte(&mmu->fmt, s));
 		/* 1 GiB. */
-		tt_slot.max_level = TDP_LEVEL_1G;
+		tt_slot.max_level = PG_LEVEL_1G;
 		CHECK_EQ_U(fault(mmu, &cache, 2 * TT_1G + 12345, TDP_ACC_EXEC), TDP_FAULT_FIXED);
 		s = tt_leaf(mmu, 2 * TT_1G + 99999, &level, NULL);
-		CHECK_EQ_U(level, TDP_LEVEL_1G);
+		CHECK_EQ_U(level, PG_LEVEL_1G);
 		CHECK_EQ_U(spte_to_pfn(s), 2 * TT_1G + TT_PFN_OFFSET);
 		CHECK(is_executable_spte(&mmu->fmt, s));
 		CHECK_EQ_U(STAT(mmu, faults_fixed), 3);
-		CHECK_EQ_U(STAT(mmu, leaves_mapped[TDP_LEVEL_2M]), 1);
-		CHECK_EQ_U(STAT(mmu, leaves_mapped[TDP_LEVEL_1G]), 1);
+		CHECK_EQ_U(STAT(mmu, leaves_mapped[PG_LEVEL_2M]), 1);
+		CHECK_EQ_U(STAT(mmu, leaves_mapped[PG_LEVEL_1G]), 1);
 		/* The same access again finds its mapping. */
 		CHECK_EQ_U(fault(mmu, &cache, 0x1234, TDP_ACC_READ), TDP_FAULT_FIXED);
 		CHECK_EQ_U(STAT(mmu, faults_spurious), 1);
@@ -190,7 +190,7 @@ static void test_fault_refusals(void)
 		CHECK_EQ_U(fault(mmu, &cache, 10, TDP_ACC_WRITE), TDP_FAULT_READONLY);
 		CHECK_EQ_U(fault(mmu, &cache, 10, TDP_ACC_READ), TDP_FAULT_FIXED);
 		CHECK(!is_writable_spte(tt_leaf(mmu, 10, &level, NULL)));
-		CHECK_EQ_U(level, TDP_LEVEL_1G);
+		CHECK_EQ_U(level, PG_LEVEL_1G);
 		CHECK_EQ_U(tt_count_tables(mmu), 2);
 		CHECK_EQ_U(STAT(mmu, faults), 4);
 		CHECK_EQ_U(STAT(mmu, faults_fixed), 1);
@@ -209,21 +209,21 @@ static void test_fault_dirty_logging(void)
 		uint64_t s;
 
 		tt_slot.dirty_logging = true;
-		tt_slot.max_level = TDP_LEVEL_2M;
+		tt_slot.max_level = PG_LEVEL_2M;
 		CHECK_EQ_U(fault(mmu, &cache, TT_2M + 3, TDP_ACC_WRITE), TDP_FAULT_FIXED);
 		s = tt_leaf(mmu, TT_2M + 3, &level, NULL);
-		CHECK_EQ_U(level, TDP_LEVEL_4K);
+		CHECK_EQ_U(level, PG_LEVEL_4K);
 		CHECK(is_writable_spte(s) && is_dirty_spte(&mmu->fmt, s));
 		CHECK_EQ_U(fault(mmu, &cache, 4 * TT_2M, TDP_ACC_READ), TDP_FAULT_FIXED);
 		s = tt_leaf(mmu, 4 * TT_2M + 9, &level, NULL);
-		CHECK_EQ_U(level, TDP_LEVEL_2M);
+		CHECK_EQ_U(level, PG_LEVEL_2M);
 		CHECK(!is_writable_spte(s));
 		/* The first write into the read-only huge page splits it: reads never fault again. */
 		CHECK_EQ_U(fault(mmu, &cache, 4 * TT_2M + 9, TDP_ACC_WRITE), TDP_FAULT_FIXED);
 		CHECK(is_writable_spte(tt_leaf(mmu, 4 * TT_2M + 9, &level, NULL)));
-		CHECK_EQ_U(level, TDP_LEVEL_4K);
+		CHECK_EQ_U(level, PG_LEVEL_4K);
 		s = tt_leaf(mmu, 4 * TT_2M + 10, &level, NULL);
-		CHECK(is_leaf_spte(s, level) && level == TDP_LEVEL_4K && !is_writable_spte(s));
+		CHECK(is_leaf_spte(s, level) && level == PG_LEVEL_4K && !is_writable_spte(s));
 		CHECK_EQ_U(spte_to_pfn(s), 4 * TT_2M + 10 + TT_PFN_OFFSET);
 		CHECK_EQ_U(STAT(mmu, huge_split), 1);
 		CHECK_EQ_U(fault(mmu, &cache, 4 * TT_2M + 10, TDP_ACC_READ), TDP_FAULT_FIXED);
@@ -274,15 +274,15 @@ static void test_fault_huge_over_table(void)
 		unsigned int level = 0;
 		uint64_t s;
 
-		tt_slot.max_level = TDP_LEVEL_4K;
+		tt_slot.max_level = PG_LEVEL_4K;
 		CHECK_EQ_U(fault(mmu, &cache, TT_2M + 1, TDP_ACC_WRITE), TDP_FAULT_FIXED);
-		ordering_table = table_of(mmu, TT_2M + 1, TDP_LEVEL_4K);
+		ordering_table = table_of(mmu, TT_2M + 1, PG_LEVEL_4K);
 		ordering_mmu = mmu;
 		tt_on_flush = check_nothing_freed_yet;
-		tt_slot.max_level = TDP_LEVEL_2M;
+		tt_slot.max_level = PG_LEVEL_2M;
 		CHECK_EQ_U(fault(mmu, &cache, TT_2M + 2, TDP_ACC_READ), TDP_FAULT_FIXED);
 		s = tt_leaf(mmu, TT_2M + 1, &level, NULL);
-		CHECK_EQ_U(level, TDP_LEVEL_2M);
+		CHECK_EQ_U(level, PG_LEVEL_2M);
 		CHECK_EQ_U(spte_to_pfn(s), TT_2M + TT_PFN_OFFSET);
 		CHECK_EQ_U(atomic_load(&tt_flushes), 1);
 		CHECK_EQ_U(STAT(mmu, flushes), 1);
@@ -302,7 +302,7 @@ static void map_range_4k(struct tdp_mmu *mmu, struct tdp_page_cache *c, gfn_t st
 {
 	unsigned int saved = tt_slot.max_level;
 
-	tt_slot.max_level = TDP_LEVEL_4K;
+	tt_slot.max_level = PG_LEVEL_4K;
 	for (gfn_t g = start; g < end; g++)
 		if (fault(mmu, c, g, access) != TDP_FAULT_FIXED)
 			CHECK(!"fault failed");
@@ -318,7 +318,7 @@ static void test_zap_batched_and_eager(void)
 			struct tdp_mmu *mmu;
 			uint64_t zapped;
 
-			cfg.flush_eager = eager;
+			cfg.policy.flush_eager = eager;
 			mmu = tt_create(&cfg);
 			/* Nothing mapped: nothing to flush. */
 			CHECK_EQ_U(tdp_mmu_zap_range(mmu, 0, TT_1G), 0);
@@ -349,7 +349,7 @@ static void test_zap_batched_and_eager(void)
 			CHECK(tt_leaf(mmu, 99, NULL, NULL) && !tt_leaf(mmu, 100, NULL, NULL));
 			CHECK(tt_leaf(mmu, TT_2M + 50, NULL, NULL) && !tt_leaf(mmu, TT_2M + 49, NULL, NULL));
 			/* A huge leaf that only overlaps the range goes whole. */
-			tt_slot.max_level = TDP_LEVEL_2M;
+			tt_slot.max_level = PG_LEVEL_2M;
 			CHECK_EQ_U(fault(mmu, &cache, 8 * TT_2M, TDP_ACC_READ), TDP_FAULT_FIXED);
 			CHECK_EQ_U(tdp_mmu_zap_range(mmu, 8 * TT_2M + 5, 8 * TT_2M + 6), 1);
 			CHECK(!tt_leaf(mmu, 8 * TT_2M, NULL, NULL));
@@ -489,7 +489,7 @@ static void test_zap_exclusive_lock(void)
 		struct tdp_page_cache cache = { 0 };
 		struct tdp_mmu *mmu;
 
-		cfg.lock_exclusive = true;
+		cfg.policy.lock_exclusive = true;
 		mmu = tt_create(&cfg);
 		map_range_4k(mmu, &cache, 0, 600, TDP_ACC_READ);
 		CHECK_EQ_U(tdp_mmu_zap_range(mmu, 0, TT_2M), 512);
@@ -509,9 +509,9 @@ static void test_destroy_frees_everything(void)
 		struct tdp_mmu *mmu = tt_create(&cfg);
 
 		map_range_4k(mmu, &cache, TT_1G - 700, TT_1G + 700, TDP_ACC_WRITE);
-		tt_slot.max_level = TDP_LEVEL_2M;
+		tt_slot.max_level = PG_LEVEL_2M;
 		CHECK_EQ_U(fault(mmu, &cache, 7 * TT_1G / 4, TDP_ACC_READ), TDP_FAULT_FIXED);
-		tt_slot.max_level = TDP_LEVEL_1G;
+		tt_slot.max_level = PG_LEVEL_1G;
 		CHECK_EQ_U(fault(mmu, &cache, 3 * TT_1G + 5, TDP_ACC_READ), TDP_FAULT_FIXED);
 		CHECK_EQ_U(tt_stat_tables_live(mmu), tt_count_tables(mmu));
 		tt_destroy(mmu, &cache); /* checks the allocator's count */
@@ -550,7 +550,7 @@ static void test_two_vcpus_same_gfn(void)
 		struct racer r[2] = { { .cpu = 1 }, { .cpu = 2 } };
 		unsigned long rounds = 200;
 
-		tt_slot.max_level = TDP_LEVEL_4K;
+		tt_slot.max_level = PG_LEVEL_4K;
 		pthread_barrier_init(&start, NULL, 2);
 		rcu_offline(); /* main waits for the racers without holding up grace periods */
 		for (unsigned long i = 0; i < rounds; i++) {
@@ -569,7 +569,7 @@ static void test_two_vcpus_same_gfn(void)
 			CHECK(r[1].result == TDP_FAULT_FIXED || r[1].result == TDP_FAULT_RETRY);
 		}
 		rcu_online();
-		CHECK_EQ_U(STAT(mmu, leaves_mapped[TDP_LEVEL_4K]), rounds);
+		CHECK_EQ_U(STAT(mmu, leaves_mapped[PG_LEVEL_4K]), rounds);
 		CHECK_EQ_U(STAT(mmu, faults_fixed), rounds);
 		CHECK_EQ_U(STAT(mmu, faults), 2 * rounds);
 		for (int k = 0; k < 2; k++) {
@@ -601,7 +601,7 @@ static void clear_w_without_lock(void)
 
 	rcu_read_lock();
 	for_each_tdp_pte(iter, assert_mmu->root_pt, 0, 1)
-		if (iter.level == TDP_LEVEL_4K)
+		if (iter.level == PG_LEVEL_4K)
 			tdp_clear_spte_bits(&op, &iter, SPTE_WRITABLE);
 }
 
@@ -609,7 +609,7 @@ static void walk_without_rcu(void)
 {
 	struct tdp_iter iter;
 
-	tdp_iter_start(&iter, assert_mmu->root_pt, TDP_LEVEL_4K, 0);
+	tdp_iter_start(&iter, assert_mmu->root_pt, PG_LEVEL_4K, 0);
 }
 
 /* The funnel's preconditions are checked (MM_DEBUG). */
@@ -619,7 +619,7 @@ static void test_setters_assert_their_locks(void)
 	struct tdp_page_cache cache = { 0 };
 
 	assert_mmu = tt_create(&cfg);
-	tt_slot.max_level = TDP_LEVEL_4K;
+	tt_slot.max_level = PG_LEVEL_4K;
 	CHECK_EQ_U(fault(assert_mmu, &cache, 0, TDP_ACC_WRITE), TDP_FAULT_FIXED);
 	expect_panic(set_spte_without_lock, "BUG at");
 	expect_panic(clear_w_without_lock, "BUG at");

@@ -59,7 +59,7 @@ _Noreturn void fail(const char *fmt, ...)
 	_exit(1);
 }
 
-static bool tt_gfn_to_pfn(void *owner, gfn_t gfn, struct tdp_pfn_info *out)
+static bool tt_gfn_to_pfn(void *owner, gfn_t gfn, struct mmu_pfn_info *out)
 {
 	(void)owner;
 	if (gfn >= TT_GFNS)
@@ -77,7 +77,7 @@ static void tt_mark_dirty_range(void *owner, gfn_t gfn, uint64_t nr)
 	atomic_fetch_add_explicit(&totals.marked_dirty, nr, memory_order_relaxed);
 }
 
-static const struct tdp_mmu_ops tt_ops = {
+static const struct mmu_ops tt_ops = {
 	.gfn_to_pfn = tt_gfn_to_pfn,
 	.mark_dirty_range = tt_mark_dirty_range,
 };
@@ -269,10 +269,10 @@ static struct tdp_mmu_config random_config(unsigned int *yield_every)
 		.format = f == 2 ? TDP_FORMAT_NPT : TDP_FORMAT_EPT,
 		.ept_ad_bits = f == 0,
 		.ept_memtype = EPT_MEMTYPE_WB,
-		.max_level = TDP_LEVEL_1G,
-		.lock_exclusive = main_rand() % 4 == 0,
-		.flush_eager = main_rand() % 4 == 0,
-		.wp_locked = main_rand() % 2,
+		.max_level = PG_LEVEL_1G,
+		.policy.lock_exclusive = main_rand() % 4 == 0,
+		.policy.flush_eager = main_rand() % 4 == 0,
+		.policy.wp_locked = main_rand() % 2,
 		.split_lazy = main_rand() % 2,
 	};
 
@@ -284,7 +284,7 @@ static struct tdp_mmu_config random_config(unsigned int *yield_every)
 /* Threads parked: every reachable entry is a right leaf or a table, and nothing leaked. */
 static void check_epoch(uint64_t free_at_start)
 {
-	const struct tdp_mmu_stats *st;
+	const struct mmu_stats *st;
 	struct page_alloc_stats pa;
 	struct tdp_iter iter;
 	uint64_t reachable = 1, live;
@@ -304,7 +304,7 @@ static void check_epoch(uint64_t free_at_start)
 			reachable++;
 			continue;
 		}
-		struct tdp_pfn_info slot = tt_slot_of(iter.gfn);
+		struct mmu_pfn_info slot = tt_slot_of(iter.gfn);
 
 		if (iter.gfn >= TT_GFNS || spte_to_pfn(s) != slot.pfn || iter.level > slot.max_level ||
 		    (is_writable_spte(s) && !slot.writable))
@@ -381,8 +381,8 @@ int main(int argc, char **argv)
 		       "yield every %u, guest mode %s\n", e,
 		       cfg.format == TDP_FORMAT_NPT ? "npt" : "ept", cfg.format == TDP_FORMAT_EPT &&
 		       !cfg.ept_ad_bits ? " without A/D" : "",
-		       cfg.lock_exclusive ? "exclusive" : "shared", cfg.flush_eager ? "eager" : "batched",
-		       cfg.wp_locked ? "locked" : "lockless", cfg.split_lazy ? "lazy" : "eager",
+		       cfg.policy.lock_exclusive ? "exclusive" : "shared", cfg.policy.flush_eager ? "eager" : "batched",
+		       cfg.policy.wp_locked ? "locked" : "lockless", cfg.split_lazy ? "lazy" : "eager",
 		       yield_every, vm.offline_in_guest ? "RCU-offline" : "RCU-online");
 		atomic_store(&epoch_stop, false);
 		pthread_barrier_wait(&epoch_start);

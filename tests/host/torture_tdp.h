@@ -31,19 +31,19 @@ static inline uint64_t chunk_of(gfn_t gfn)
 }
 
 /* The slot that covers gfn: what gfn_to_pfn answers. */
-static inline struct tdp_pfn_info tt_slot_of(gfn_t gfn)
+static inline struct mmu_pfn_info tt_slot_of(gfn_t gfn)
 {
 	uint64_t c = chunk_of(gfn) % 8;
-	struct tdp_pfn_info info = {
+	struct mmu_pfn_info info = {
 		.pfn = gfn + TT_PFN_OFFSET,
 		.writable = true,
-		.max_level = TDP_LEVEL_2M,
+		.max_level = PG_LEVEL_2M,
 	};
 
 	if (gfn >= TT_REGION_B)
-		info.max_level = TDP_LEVEL_1G;
+		info.max_level = PG_LEVEL_1G;
 	else if (c == 0)
-		info.max_level = TDP_LEVEL_4K;
+		info.max_level = PG_LEVEL_4K;
 	else if (c == 3)
 		info.writable = false;
 	else if (c == 5 || c == 6)

@@ -115,7 +115,7 @@ static void check_frame(struct vcpu *v, gfn_t gfn, const struct walk *w)
 {
 	uint64_t pages = tdp_pages_per_level(w->level);
 	uint64_t frame = spte_to_pfn(w->spte) + (gfn & (pages - 1));
-	struct tdp_pfn_info slot = tt_slot_of(gfn);
+	struct mmu_pfn_info slot = tt_slot_of(gfn);
 
 	if (frame == slot.pfn && !(spte_to_pfn(w->spte) & (pages - 1)) &&
 	    (!is_writable_spte(w->spte) || slot.writable) && w->level <= slot.max_level)
@@ -152,7 +152,7 @@ static bool vcpu_walk(struct vcpu *v, gfn_t gfn, struct walk *w)
 		if (is_last_spte(spte, level))
 			return true;
 		table = tdp_spte_to_child_pt(spte);
-		if (level == TDP_LEVEL_2M)
+		if (level == PG_LEVEL_2M)
 			platform_torture_delay(); /* between a table and its child */
 	}
 }
@@ -170,7 +170,7 @@ static bool vcpu_walk_psc(struct vcpu *v, gfn_t gfn, struct walk *w)
 		fail("vCPU %u: stale translation: its cached table for gfns %#llx.. outlived a "
 		     "completed zap of them (no flush reached this vCPU)",
 		     v->id, (unsigned long long)(c * TT_CHUNK));
-	w->sptep = &p->table[tdp_spte_index(gfn, TDP_LEVEL_4K)];
+	w->sptep = &p->table[tdp_spte_index(gfn, PG_LEVEL_4K)];
 	spte = tdp_read_spte(w->sptep);
 	if (is_garbage_spte(spte))
 		fail("vCPU %u read a freed table through its paging-structure cache: entry %#llx "
@@ -181,8 +181,8 @@ static bool vcpu_walk_psc(struct vcpu *v, gfn_t gfn, struct walk *w)
 		return false;
 	}
 	w->spte = spte;
-	w->level = TDP_LEVEL_4K;
-	w->tables[TDP_LEVEL_4K] = p->table;
+	w->level = PG_LEVEL_4K;
+	w->tables[PG_LEVEL_4K] = p->table;
 	w->from_psc = true;
 	v->psc_hits++;
 	return true;
@@ -274,10 +274,10 @@ static bool vcpu_access(struct vcpu *v, gfn_t gfn, bool write)
 			.zap_seq = zb,
 			.wp_seq = wb,
 		};
-		if (w.level == TDP_LEVEL_4K && !w.from_psc)
+		if (w.level == PG_LEVEL_4K && !w.from_psc)
 			v->psc[chunk_of(gfn) % TT_PSC_SIZE] = (struct psc_entry){
 				.chunk = chunk_of(gfn),
-				.table = w.tables[TDP_LEVEL_4K],
+				.table = w.tables[PG_LEVEL_4K],
 				.valid = true,
 				.zap_seq = zb,
 			};

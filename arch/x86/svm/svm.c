@@ -147,7 +147,7 @@ static bool svm_vcpu_init(struct vcpu *v, uint64_t tdp_root_pa, char *err, size_
 	c->iopm_base_pa = iopm_pa;
 	c->msrpm_base_pa = msrpm_pa;
 	c->int_ctl = V_INTR_MASKING;
-	if (v->vm->cfg.shadow) {
+	if (v->vm->cfg.mmu.shadow) {
 		/* Shadow paging: the guest's #PF, CR3 and INVLPG are ours (virt/shadow_exits.c). */
 		c->intercept_exceptions |= 1u << 14;
 		/* The hardware CR0.WP is always set: the guest reads its own CR0 from us. */
@@ -171,7 +171,7 @@ static bool svm_vcpu_init(struct vcpu *v, uint64_t tdp_root_pa, char *err, size_
 	set_seg(&g->ldtr, 0, 0x82, 0, 0);
 	g->cpl = 0;
 	/* Shadow entries use NX: the hardware EFER.NXE is on whatever the guest's. */
-	g->efer = EFER_LME | EFER_LMA | EFER_SVME | (v->vm->cfg.shadow ? EFER_NXE : 0);
+	g->efer = EFER_LME | EFER_LMA | EFER_SVME | (v->vm->cfg.mmu.shadow ? EFER_NXE : 0);
 	g->cr0 = CR0_PE | CR0_MP | CR0_ET | CR0_NE | CR0_WP | CR0_PG;
 	g->cr3 = GUEST_PML4;
 	g->cr4 = CR4_PAE;
@@ -199,7 +199,7 @@ static void svm_vcpu_run(struct vcpu *v)
 	const struct guest_regs *r = &v->regs;
 
 	svm_asid_prepare_entry(s);
-	if (v->vm->cfg.shadow)
+	if (v->vm->cfg.mmu.shadow)
 		vmcb->save.cr3 = v->hw_cr3;
 	vmcb->save.rax = r->rax;
 	vmcb->save.rsp = r->rsp;

@@ -153,12 +153,12 @@ static bool vmx_vcpu_init(struct vcpu *v, uint64_t tdp_root_pa, char *err, size_
 	*(uint32_t *)x->vmcs = vmx_config.revision;
 	x->vmcs_pa = (uint64_t)x->vmcs;
 	x->tdp_root_pa = tdp_root_pa;
-	x->shadow = v->vm->cfg.shadow;
+	x->shadow = v->vm->cfg.mmu.shadow;
 	x->vpid = (uint16_t)atomic_fetch_add(&next_vpid, 1);
 	if (!x->vpid) /* wrapped: VPID 0 is the host's */
 		x->vpid = (uint16_t)atomic_fetch_add(&next_vpid, 1);
 	/* EPTP: WB (6), 4-level walk (3 << 3), A/D flags (bit 6) when used. */
-	x->eptp = tdp_root_pa | 6 | (3 << 3) | (v->vm->cfg.mmu.ept_ad_bits ? 1u << 6 : 0);
+	x->eptp = tdp_root_pa | 6 | (3 << 3) | (virt_caps.tdp_ad ? 1u << 6 : 0);
 	v->backend = x;
 	return true; /* the VMCS is written on the vCPU's own pCPU, at first entry */
 }

@@ -21,16 +21,16 @@
 
 #include "mm/platform.h"
 
-struct tdp_lock_cpu {
+struct mmu_lock_cpu {
 	atomic_uint reading; /* 1 while this CPU holds the lock for read; written by this CPU only */
 } __cacheline_aligned;
 
-struct tdp_lock {
+struct mmu_lock {
 	atomic_uint writer; /* 0, or the holding (or waiting) writer's cpu + 1 */
-	struct tdp_lock_cpu cpu[PLATFORM_MAX_CPUS] __cacheline_aligned;
+	struct mmu_lock_cpu cpu[PLATFORM_MAX_CPUS] __cacheline_aligned;
 };
 
-static inline void tdp_lock_init(struct tdp_lock *l)
+static inline void mmu_lock_init(struct mmu_lock *l)
 {
 	atomic_store_explicit(&l->writer, 0, memory_order_relaxed);
 	for (unsigned int i = 0; i < PLATFORM_MAX_CPUS; i++)
@@ -38,7 +38,7 @@ static inline void tdp_lock_init(struct tdp_lock *l)
 }
 
 /* cpu: platform_cpu_id(), which the caller knows already. */
-static inline void tdp_read_lock(struct tdp_lock *l, unsigned int cpu)
+static inline void mmu_read_lock(struct mmu_lock *l, unsigned int cpu)
 {
 	atomic_uint *mine = &l->cpu[cpu].reading;
 
@@ -57,13 +57,13 @@ static inline void tdp_read_lock(struct tdp_lock *l, unsigned int cpu)
 	}
 }
 
-static inline void tdp_read_unlock(struct tdp_lock *l, unsigned int cpu)
+static inline void mmu_read_unlock(struct mmu_lock *l, unsigned int cpu)
 {
 	/* Release: pairs with the writer's seq_cst load of our word; our section comes first. */
 	atomic_store_explicit(&l->cpu[cpu].reading, 0, memory_order_release);
 }
 
-static inline void tdp_write_lock(struct tdp_lock *l, unsigned int cpu)
+static inline void mmu_write_lock(struct mmu_lock *l, unsigned int cpu)
 {
 	unsigned int me = cpu + 1, expected = 0;
 
@@ -75,31 +75,31 @@ static inline void tdp_write_lock(struct tdp_lock *l, unsigned int cpu)
 		expected = 0;
 		platform_relax();
 	}
-	/* seq_cst CAS, then the loads: pairs with tdp_read_lock(). Acquire: see the readers' work. */
+	/* seq_cst CAS, then the loads: pairs with mmu_read_lock(). Acquire: see the readers' work. */
 	for (unsigned int cpu = 0; cpu < platform_nr_cpus(); cpu++)
 		while (atomic_load(&l->cpu[cpu].reading))
 			platform_relax();
 }
 
-static inline void tdp_write_unlock(struct tdp_lock *l)
+static inline void mmu_write_unlock(struct mmu_lock *l)
 {
-	/* Release: pairs with the seq_cst load of writer in tdp_read_lock() and the CAS here. */
+	/* Release: pairs with the seq_cst load of writer in mmu_read_lock() and the CAS here. */
 	atomic_store_explicit(&l->writer, 0, memory_order_release);
 }
 
 /* For assertions: does this CPU hold it for read / for write? */
-static inline bool tdp_lock_held_read(struct tdp_lock *l)
+static inline bool mmu_lock_held_read(struct mmu_lock *l)
 {
 	return atomic_load_explicit(&l->cpu[platform_cpu_id()].reading, memory_order_relaxed);
 }
 
-static inline bool tdp_lock_held_write(struct tdp_lock *l)
+static inline bool mmu_lock_held_write(struct mmu_lock *l)
 {
 	return atomic_load_explicit(&l->writer, memory_order_relaxed) == platform_cpu_id() + 1;
 }
 
 /* A writer holds or waits for the lock: a long reader should yield. */
-static inline bool tdp_lock_writer_waiting(struct tdp_lock *l)
+static inline bool mmu_lock_writer_waiting(struct mmu_lock *l)
 {
 	return atomic_load_explicit(&l->writer, memory_order_relaxed) != 0;
 }

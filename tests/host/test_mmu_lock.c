@@ -1,11 +1,11 @@
 // SPDX-License-Identifier: MIT
 /*
- * Unit tests for mmu_lock (mm/ept/tdp_lock.h): readers share it, a writer
+ * Unit tests for mmu_lock (mm/mmu_lock.h): readers share it, a writer
  * excludes readers and writers, a waiting writer stops new readers, and
  * MM_DEBUG builds panic on a double acquire.
  */
 #define _GNU_SOURCE
-#include "mm/ept/tdp_lock.h"
+#include "mm/mmu_lock.h"
 #include "tests/host/check.h"
 #include "tests/host/expect_panic.h"
 #include "tests/host/platform_host.h"
@@ -17,30 +17,30 @@
 #define NR_CPUS 4
 #define ROUNDS 20000
 
-static struct tdp_lock lock;
+static struct mmu_lock lock;
 
 static void test_readers_share(void)
 {
-	tdp_lock_init(&lock);
+	mmu_lock_init(&lock);
 	host_cpu_enter(0);
-	tdp_read_lock(&lock, 0);
+	mmu_read_lock(&lock, 0);
 	host_cpu_enter(1);
-	tdp_read_lock(&lock, 1); /* a second reader gets in at once */
-	CHECK(tdp_lock_held_read(&lock));
-	CHECK(!tdp_lock_held_write(&lock));
-	CHECK(!tdp_lock_writer_waiting(&lock));
-	tdp_read_unlock(&lock, 1);
-	CHECK(!tdp_lock_held_read(&lock));
+	mmu_read_lock(&lock, 1); /* a second reader gets in at once */
+	CHECK(mmu_lock_held_read(&lock));
+	CHECK(!mmu_lock_held_write(&lock));
+	CHECK(!mmu_lock_writer_waiting(&lock));
+	mmu_read_unlock(&lock, 1);
+	CHECK(!mmu_lock_held_read(&lock));
 	host_cpu_enter(0);
-	CHECK(tdp_lock_held_read(&lock));
-	tdp_read_unlock(&lock, 0);
-	tdp_write_lock(&lock, 0);
-	CHECK(tdp_lock_held_write(&lock) && tdp_lock_writer_waiting(&lock));
+	CHECK(mmu_lock_held_read(&lock));
+	mmu_read_unlock(&lock, 0);
+	mmu_write_lock(&lock, 0);
+	CHECK(mmu_lock_held_write(&lock) && mmu_lock_writer_waiting(&lock));
 	host_cpu_enter(1);
-	CHECK(!tdp_lock_held_write(&lock)); /* held by cpu 0, not by us */
+	CHECK(!mmu_lock_held_write(&lock)); /* held by cpu 0, not by us */
 	host_cpu_enter(0);
-	tdp_write_unlock(&lock);
-	CHECK(!tdp_lock_writer_waiting(&lock));
+	mmu_write_unlock(&lock);
+	CHECK(!mmu_lock_writer_waiting(&lock));
 }
 
 static atomic_int phase;
@@ -50,9 +50,9 @@ static void *writer_thread(void *arg)
 	(void)arg;
 	host_cpu_enter(1);
 	atomic_store(&phase, 1);
-	tdp_write_lock(&lock, 1); /* waits for cpu 0's read hold */
+	mmu_write_lock(&lock, 1); /* waits for cpu 0's read hold */
 	atomic_store(&phase, 2);
-	tdp_write_unlock(&lock);
+	mmu_write_unlock(&lock);
 	return NULL;
 }
 
@@ -61,16 +61,16 @@ static void test_writer_waits_for_reader(void)
 {
 	pthread_t t;
 
-	tdp_lock_init(&lock);
+	mmu_lock_init(&lock);
 	atomic_store(&phase, 0);
 	host_cpu_enter(0);
-	tdp_read_lock(&lock, 0);
+	mmu_read_lock(&lock, 0);
 	pthread_create(&t, NULL, writer_thread, NULL);
-	while (atomic_load(&phase) == 0 || !tdp_lock_writer_waiting(&lock))
+	while (atomic_load(&phase) == 0 || !mmu_lock_writer_waiting(&lock))
 		sched_yield();
 	usleep(20000);
 	CHECK_EQ_U(atomic_load(&phase), 1); /* still waiting */
-	tdp_read_unlock(&lock, 0);
+	mmu_read_unlock(&lock, 0);
 	pthread_join(t, NULL);
 	CHECK_EQ_U(atomic_load(&phase), 2);
 }
@@ -85,22 +85,22 @@ static void *stress_thread(void *arg)
 	host_cpu_enter(cpu);
 	for (unsigned int i = 0; i < ROUNDS; i++) {
 		if (host_rand() % 8 == 0) {
-			tdp_write_lock(&lock, cpu);
+			mmu_write_lock(&lock, cpu);
 			atomic_store_explicit(&word_a, atomic_load_explicit(&word_a, memory_order_relaxed) + 1,
 					      memory_order_relaxed);
 			platform_torture_delay();
 			atomic_store_explicit(&word_b, atomic_load_explicit(&word_b, memory_order_relaxed) + 1,
 					      memory_order_relaxed);
 			atomic_fetch_add(&write_rounds, 1);
-			tdp_write_unlock(&lock);
+			mmu_write_unlock(&lock);
 		} else {
-			tdp_read_lock(&lock, cpu);
+			mmu_read_lock(&lock, cpu);
 			unsigned long a = atomic_load_explicit(&word_a, memory_order_relaxed);
 
 			platform_torture_delay();
 			if (atomic_load_explicit(&word_b, memory_order_relaxed) != a)
 				atomic_fetch_add(&torn, 1);
-			tdp_read_unlock(&lock, cpu);
+			mmu_read_unlock(&lock, cpu);
 		}
 	}
 	return NULL;
@@ -110,7 +110,7 @@ static void test_exclusion_under_stress(void)
 {
 	pthread_t t[NR_CPUS];
 
-	tdp_lock_init(&lock);
+	mmu_lock_init(&lock);
 	for (uintptr_t i = 0; i < NR_CPUS; i++)
 		pthread_create(&t[i], NULL, stress_thread, (void *)i);
 	for (unsigned int i = 0; i < NR_CPUS; i++)
@@ -123,18 +123,18 @@ static void test_exclusion_under_stress(void)
 
 static void double_read(void)
 {
-	tdp_lock_init(&lock);
+	mmu_lock_init(&lock);
 	host_cpu_enter(2);
-	tdp_read_lock(&lock, 2);
-	tdp_read_lock(&lock, 2);
+	mmu_read_lock(&lock, 2);
+	mmu_read_lock(&lock, 2);
 }
 
 static void double_write(void)
 {
-	tdp_lock_init(&lock);
+	mmu_lock_init(&lock);
 	host_cpu_enter(3);
-	tdp_write_lock(&lock, 3);
-	tdp_write_lock(&lock, 3);
+	mmu_write_lock(&lock, 3);
+	mmu_write_lock(&lock, 3);
 }
 
 static void test_double_acquire_panics(void)
@@ -150,5 +150,5 @@ int main(void)
 	RUN_TEST(test_writer_waits_for_reader);
 	RUN_TEST(test_exclusion_under_stress);
 	RUN_TEST(test_double_acquire_panics);
-	return check_summary("test_tdp_lock");
+	return check_summary("test_mmu_lock");
 }
