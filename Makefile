@@ -23,16 +23,16 @@ KERNEL_LDFLAGS := -nostdlib -static -no-pie -z max-page-size=0x1000 -T linker.ld
 
 KERNEL_SRCS := \
 	boot/header.S boot/entry.S boot/trampoline.S boot/mb2.c boot/options.c \
-	arch/x86/setup.c arch/x86/percpu.c arch/x86/gdt.c arch/x86/idt.c arch/x86/isr.S \
+	init/main.c arch/x86/setup.c arch/x86/percpu.c arch/x86/gdt.c arch/x86/idt.c arch/x86/isr.S \
 	arch/x86/exceptions.c arch/x86/panic.c arch/x86/serial.c arch/x86/console.c \
 	arch/x86/acpi.c arch/x86/apic.c arch/x86/pic.c arch/x86/ipi.c arch/x86/smp.c \
 	arch/x86/tsc.c arch/x86/paging.c arch/x86/shutdown.c arch/x86/platform.c \
-	arch/x86/virt.c arch/x86/tlb.c \
+	arch/x86/virt.c \
 	arch/x86/svm/svm.c arch/x86/svm/asid.c arch/x86/svm/exit.c arch/x86/svm/entry.S \
 	arch/x86/vmx/vmx.c arch/x86/vmx/vmcs.c arch/x86/vmx/exit.c arch/x86/vmx/entry.S \
 	$(sort $(wildcard mm/*.c mm/*/*.c)) \
 	virt/vm.c virt/vcpu.c virt/hypercall.c virt/dirty_log.c virt/mmu.c virt/shadow_exits.c \
-	virt/emulate.c \
+	virt/emulate.c virt/shootdown.c \
 	lib/printf.c lib/string.c lib/cmdline.c \
 	stress/result.c stress/scenario.c stress/rcu_torture.c stress/guests.c \
 	stress/vm_setup.c stress/hello.c stress/guest_fault.c stress/demand_paging.c \

@@ -257,3 +257,16 @@ unsigned int mb2_usable_ranges(const struct mb2_info *info, struct mem_range *ou
 						       info->efi_mmap[i].end };
 	return n;
 }
+
+static struct mb2_info boot_info; /* see boot_mb2_parse() */
+
+bool boot_mb2_parse(uint64_t mbi_pa, char *err, size_t err_len)
+{
+	return mb2_parse((const void *)(uintptr_t)mbi_pa, MB2_INFO_MAX_SIZE, &boot_info, err,
+			 err_len);
+}
+
+const struct mb2_info *boot_mb2(void)
+{
+	return &boot_info;
+}

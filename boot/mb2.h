@@ -84,5 +84,9 @@ bool mb2_parse(const void *info, size_t avail, struct mb2_info *out,
 unsigned int mb2_usable_ranges(const struct mb2_info *info,
 			       struct mem_range *out, unsigned int max);
 
-/* The boot information kmain parsed (arch/x86/setup.c); read-only afterwards. */
+/*
+ * This boot's information: parsed once on the BSP by boot_mb2_parse (from
+ * init/main.c) before anything else reads it, read-only afterwards.
+ */
+bool boot_mb2_parse(uint64_t mbi_pa, char *err, size_t err_len);
 const struct mb2_info *boot_mb2(void);

@@ -6,7 +6,11 @@
  */
 #pragma once
 
+#include "arch/x86/apic.h"
+#include "arch/x86/setup.h"
+#include "arch/x86/virt.h"
 #include "lib/cmdline.h"
+#include "lib/plant.h"
 
 enum boot_option {
 	OPTION_SCENARIO,
@@ -41,17 +45,6 @@ enum scenario_id {
 	SCENARIO_SHADOW_PT,
 	SCENARIO_COUNT
 };
-enum apic_mode { APIC_MODE_AUTO, APIC_MODE_XAPIC, APIC_MODE_X2APIC };
-enum crash_kind { CRASH_NONE, CRASH_UD, CRASH_PF, CRASH_GP };
-/* Bugs planted on purpose, to show that a scenario's checks can fail. */
-enum plant_kind {
-	PLANT_NONE,
-	PLANT_RCU_EARLY_FREE,
-	PLANT_SHOOTDOWN_SKIP,
-	PLANT_DIRTY_LOG_MISS,
-	PLANT_AGE_NO_FLUSH,
-};
-enum virt_choice { VIRT_AUTO, VIRT_SVM, VIRT_VMX };
 enum mmu_lock_mode { MMU_LOCK_SHARED, MMU_LOCK_EXCLUSIVE };
 enum mmu_kind { MMU_TDP, MMU_SHADOW };
 enum flush_mode { FLUSH_BATCHED, FLUSH_EAGER };

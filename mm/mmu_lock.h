@@ -3,7 +3,7 @@
  * mmu_lock: a reader-writer lock whose readers touch only their own CPU's
  * cache line. Faults take it for read on every vCPU at once, thousands of
  * times a second each, and a fault under the read lock costs less than
- * moving one cache line between two cores: with lib/lock.h's rwlock (one
+ * moving one cache line between two cores: with mm/lock.h's rwlock (one
  * shared counter) two vCPUs faulted no faster than one (docs/TDP_MMU.md).
  * Writers are rare (and the "before" of mmu_lock=exclusive), so they pay:
  * a writer raises the writer word, then waits for every CPU's reader word.

@@ -52,7 +52,7 @@ void platform_wake(atomic_uint *word);
  * Remote TLB flush for the two-dimensional MMU: make every CPU that may cache
  * translations of owner's tables (every vCPU of that VM) drop them. Returns
  * once each has flushed, or is outside the guest and will flush before it
- * next enters. In the hypervisor this is the IPI shootdown (arch/x86/tlb.c);
+ * next enters. In the hypervisor this is the IPI shootdown (virt/shootdown.c);
  * in the host harness it reaches the walker threads' software TLBs.
  */
 void platform_flush_remote_tlbs(void *owner);
@@ -81,4 +81,4 @@ static inline void platform_torture_delay(void) {}
 				       __LINE__, #cond);                 \
 	} while (0)
 
-#include "lib/lock.h"
+#include "mm/lock.h"

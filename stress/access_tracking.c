@@ -13,7 +13,7 @@
  * demand-fault while the control CPU ages beside them (stress/fault_beside.c).
  */
 #include "arch/x86/console.h"
-#include "arch/x86/tlb.h"
+#include "virt/shootdown.h"
 #include "arch/x86/tsc.h"
 #include "boot/options.h"
 #include "mm/page_alloc.h"
@@ -81,7 +81,7 @@ static bool track(bool age_locked)
 		 * keeps TLB entries across our passes (QEMU TCG and Bochs do
 		 * while the vCPU does not exit).
 		 */
-		if (option(OPTION_PLANT) != PLANT_AGE_NO_FLUSH)
+		if (!planted(PLANT_AGE_NO_FLUSH))
 			tlb_flush_vm(vm);
 		age_sum += rdtsc() - t0;
 		young_sum += young_now;

@@ -11,7 +11,7 @@
  */
 #include "arch/x86/console.h"
 #include "arch/x86/ipi.h"
-#include "arch/x86/tlb.h"
+#include "virt/shootdown.h"
 #include "arch/x86/tsc.h"
 #include "boot/options.h"
 #include "stress/scenarios.h"

@@ -114,7 +114,7 @@ static void torture_update(struct torture_counts *c, uint64_t r)
 	c->updates++;
 	if (!old)
 		return;
-	if (option(OPTION_PLANT) == PLANT_RCU_EARLY_FREE) {
+	if (planted(PLANT_RCU_EARLY_FREE)) {
 		obj_free_now(old); /* the planted bug: no grace period */
 	} else if (r % 64 == 0) {
 		synchronize_rcu();
@@ -187,7 +187,7 @@ int scenario_rcu_torture(void)
 	rcu_get_stats(&rs0);
 	kprintf("mmuvisor: rcu_torture: %u CPUs read and update %d RCU slots for %u ms%s\n", cpus,
 		NR_SLOTS, duration,
-		option(OPTION_PLANT) == PLANT_RCU_EARLY_FREE ? " (planted bug: early free)" : "");
+		planted(PLANT_RCU_EARLY_FREE) ? " (planted bug: early free)" : "");
 	deadline = tsc_deadline_ms(duration);
 	t0 = rdtsc();
 	cpu_work_launch(all, torture_worker, NULL);

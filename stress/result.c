@@ -6,7 +6,7 @@
 
 static atomic_bool done_printed;
 
-_Noreturn void result_done(int status, const char *reason)
+void result_print_done(int status, const char *reason)
 {
 	const char *scenario = option_choice_name(OPTION_SCENARIO);
 
@@ -17,5 +17,10 @@ _Noreturn void result_done(int status, const char *reason)
 			kprintf("DONE scenario=%s status=fail reason=%s\n", scenario,
 				reason ? reason : "unknown");
 	}
+}
+
+_Noreturn void result_done(int status, const char *reason)
+{
+	result_print_done(status, reason);
 	machine_exit(status);
 }

@@ -3,12 +3,12 @@
  * scenario=tlb_shootdown: vCPUs spin in guest mode; the control CPU times
  * remote flushes aimed at 1..N of them, beside a bare IPI round trip to an
  * idle pCPU. After each flush it checks the protocol's promise (every vCPU
- * in the guest has served it: arch/x86/tlb.c); plant=shootdown_skip leaves
+ * in the guest has served it: virt/shootdown.c); plant=shootdown_skip leaves
  * one target out, and that check must then fail.
  */
 #include "arch/x86/console.h"
 #include "arch/x86/smp.h"
-#include "arch/x86/tlb.h"
+#include "virt/shootdown.h"
 #include "arch/x86/tsc.h"
 #include "stress/result.h"
 #include "stress/scenarios.h"

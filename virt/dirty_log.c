@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: MIT
-#include "boot/options.h"
+#include "lib/plant.h"
 #include "mm/page_alloc.h"
 #include "virt/dirty_log.h"
 #include "virt/mmu.h"
@@ -22,7 +22,7 @@ void vm_mark_dirty(void *owner, gfn_t gfn)
 
 	if (!bits || gfn - s->base_gfn >= s->npages)
 		return; /* not logging: a dirty leaf zapped for another reason */
-	if (option(OPTION_PLANT) == PLANT_DIRTY_LOG_MISS && gfn % 64 == 7)
+	if (planted(PLANT_DIRTY_LOG_MISS) && gfn % 64 == 7)
 		return; /* the planted bug: the log forgets one page in 64 */
 	atomic_fetch_or_explicit(&bits[(gfn - s->base_gfn) / 64], 1ull << ((gfn - s->base_gfn) % 64),
 				 memory_order_relaxed);

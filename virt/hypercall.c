@@ -113,14 +113,14 @@ static const hypercall_fn hypercalls[HC_COUNT] = {
 
 void hypercall_handle(struct vcpu *v)
 {
-	uint64_t nr = v->regs.rax;
+	uint64_t nr = v->arch.regs.rax;
 
 	v->stats.hypercalls++;
-	v->regs.rip += v->exit.insn_len;
+	v->arch.regs.rip += v->arch.exit.insn_len;
 	if (nr >= HC_COUNT || !hypercalls[nr]) {
 		vcpu_fail(v, "bad hypercall %lu at rip 0x%lx", (unsigned long)nr,
-			  (unsigned long)(v->regs.rip - v->exit.insn_len));
+			  (unsigned long)(v->arch.regs.rip - v->arch.exit.insn_len));
 		return;
 	}
-	v->regs.rax = hypercalls[nr](v, v->regs.rdi, v->regs.rsi, v->regs.rdx);
+	v->arch.regs.rax = hypercalls[nr](v, v->arch.regs.rdi, v->arch.regs.rsi, v->arch.regs.rdx);
 }

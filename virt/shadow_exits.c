@@ -27,7 +27,7 @@ struct guest_paging vcpu_guest_paging(const struct vcpu *v)
 		.nx = v->guest_efer & EFER_NXE,
 		.smep = v->guest_cr4 & CR4_SMEP,
 		.smap = v->guest_cr4 & CR4_SMAP,
-		.ac = v->regs.rflags & RFLAGS_AC,
+		.ac = v->arch.regs.rflags & RFLAGS_AC,
 		.cpl = 0,
 	};
 }
@@ -45,10 +45,10 @@ bool shadow_prepare_entry(struct vcpu *v)
 		return false;
 	}
 	if (root != v->entered_hw_cr3) {
-		virt->vcpu_flush_tlb(v); /* the TLB is tagged by ASID/VPID, not by CR3 */
+		virt->vcpu_flush_tlb(&v->arch); /* the TLB is tagged by ASID/VPID, not by CR3 */
 		v->entered_hw_cr3 = root;
 	}
-	v->hw_cr3 = root;
+	v->arch.hw_cr3 = root;
 	return true;
 }
 
@@ -58,7 +58,7 @@ void shadow_handle_guest_pf(struct vcpu *v)
 {
 	struct guest_paging gp = vcpu_guest_paging(v);
 	uint32_t inject = 0;
-	const struct vcpu_exit *e = &v->exit;
+	const struct vcpu_exit *e = &v->arch.exit;
 
 	v->stats.tdp_faults++;
 	switch (shadow_mmu_page_fault(v->vm->smmu, v->shadow, &gp, e->gva, e->error, &inject)) {
@@ -68,11 +68,11 @@ void shadow_handle_guest_pf(struct vcpu *v)
 		v->stats.tdp_retries++;
 		break;
 	case SHADOW_INJECT_PF:
-		virt->vcpu_inject_page_fault(v, e->gva, inject);
+		virt->vcpu_inject_page_fault(&v->arch, e->gva, inject);
 		break;
 	case SHADOW_NO_SLOT:
 		vcpu_fail(v, "wild access: gva 0x%lx translates outside guest memory (rip 0x%lx)",
-			  (unsigned long)e->gva, (unsigned long)v->regs.rip);
+			  (unsigned long)e->gva, (unsigned long)v->arch.regs.rip);
 		break;
 	case SHADOW_READONLY:
 		vcpu_fail(v, "write to read-only memory at gva 0x%lx", (unsigned long)e->gva);
@@ -196,7 +196,7 @@ static void emulate_write(struct vcpu *v)
 {
 	struct guest_mem mem = { .read = mem_read, .cmpxchg = mem_cmpxchg, .ctx = v->vm };
 	struct guest_paging gp = vcpu_guest_paging(v);
-	const struct vcpu_exit *e = &v->exit;
+	const struct vcpu_exit *e = &v->arch.exit;
 	uint8_t b[EMU_MAX_INSN];
 	struct emu_insn in;
 	struct emu_regs r;
@@ -207,48 +207,48 @@ static void emulate_write(struct vcpu *v)
 	bool store;
 	void *p;
 
-	err = emu_decode(b, fetch_bytes(v, v->regs.rip, b, EMU_MAX_INSN), &in, why, sizeof(why));
+	err = emu_decode(b, fetch_bytes(v, v->arch.regs.rip, b, EMU_MAX_INSN), &in, why, sizeof(why));
 	if (err) {
 		vcpu_fail(v, "gva 0x%lx: a page-table write on its own path needs emulating, and this one cannot be: %s (rip 0x%lx)",
-			  (unsigned long)e->gva, err, (unsigned long)v->regs.rip);
+			  (unsigned long)e->gva, err, (unsigned long)v->arch.regs.rip);
 		return;
 	}
 	if ((e->gva & (PAGE_SIZE - 1)) + in.width > PAGE_SIZE) {
 		vcpu_fail(v, "gva 0x%lx: an emulated write that crosses a page (rip 0x%lx)",
-			  (unsigned long)e->gva, (unsigned long)v->regs.rip);
+			  (unsigned long)e->gva, (unsigned long)v->arch.regs.rip);
 		return;
 	}
 	switch (guest_walk(&mem, &gp, GUEST_MAXPHYADDR, e->gva, PFERR_WRITE, &w)) {
 	case GUEST_WALK_OK:
 		break;
 	case GUEST_WALK_FAULT: /* the guest changed its tables meanwhile */
-		virt->vcpu_inject_page_fault(v, e->gva, w.error);
+		virt->vcpu_inject_page_fault(&v->arch, e->gva, w.error);
 		return;
 	case GUEST_WALK_RETRY:
 		return; /* the instruction runs again and faults again */
 	case GUEST_WALK_NO_SLOT:
 		vcpu_fail(v, "wild access: gva 0x%lx translates outside guest memory (rip 0x%lx)",
-			  (unsigned long)e->gva, (unsigned long)v->regs.rip);
+			  (unsigned long)e->gva, (unsigned long)v->arch.regs.rip);
 		return;
 	}
 	gpa = (w.gfn << PAGE_SHIFT) | (e->gva & (PAGE_SIZE - 1));
 	p = vm_gpa_to_hva(v->vm, gpa, in.width);
 	if (!p) {
 		vcpu_fail(v, "wild access: gva 0x%lx translates outside guest memory (rip 0x%lx)",
-			  (unsigned long)e->gva, (unsigned long)v->regs.rip);
+			  (unsigned long)e->gva, (unsigned long)v->arch.regs.rip);
 		return;
 	}
 	do {
 		for (int i = 0; i < 16; i++)
-			r.gpr[i] = *gpr_slot(&v->regs, i);
-		r.rflags = v->regs.rflags;
+			r.gpr[i] = *gpr_slot(&v->arch.regs, i);
+		r.rflags = v->arch.regs.rflags;
 		old = load_width(p, in.width);
 		new_val = emu_execute(&in, old, &r, &store);
 	} while (store && !cmpxchg_width(p, old, new_val, in.width));
 	for (int i = 0; i < 16; i++)
-		*gpr_slot(&v->regs, i) = r.gpr[i];
-	v->regs.rflags = r.rflags;
-	v->regs.rip += in.len;
+		*gpr_slot(&v->arch.regs, i) = r.gpr[i];
+	v->arch.regs.rflags = r.rflags;
+	v->arch.regs.rip += in.len;
 	v->stats.emulated++;
 	/* No shadow entry saw this write: the dirty log and the shadow pages must hear of it. */
 	vm_dirty_log_write_fault(v->vm, gpa);
@@ -265,7 +265,7 @@ static bool decode_mov_cr(struct vcpu *v, int *gpr, unsigned int *len)
 	uint8_t b[4];
 	unsigned int i = 0, rex_b = 0;
 
-	if (fetch_bytes(v, v->regs.rip, b, 4) != 4)
+	if (fetch_bytes(v, v->arch.regs.rip, b, 4) != 4)
 		return false;
 	if ((b[0] & 0xf0) == 0x40) {
 		rex_b = b[0] & 1;
@@ -289,7 +289,7 @@ static bool reload_root(struct vcpu *v)
 			  (unsigned long)v->guest_cr3);
 		return false;
 	}
-	virt->vcpu_flush_tlb(v);
+	virt->vcpu_flush_tlb(&v->arch);
 	return true;
 }
 
@@ -307,7 +307,7 @@ static bool guest_write_cr0(struct vcpu *v, uint64_t val)
 	    ((val & CR0_NW) && !(val & CR0_CD)))
 		return false;
 	v->guest_cr0 = val | CR0_ET; /* hardwired */
-	virt->vcpu_set_cr(v, 0, v->guest_cr0);
+	virt->vcpu_set_cr(&v->arch, 0, v->guest_cr0);
 	if ((old ^ val) & CR0_WP)
 		reload_root(v);
 	return true;
@@ -352,31 +352,31 @@ static bool guest_write_cr4(struct vcpu *v, uint64_t val)
 		return true;
 	}
 	v->guest_cr4 = val;
-	virt->vcpu_set_cr(v, 4, val);
+	virt->vcpu_set_cr(&v->arch, 4, val);
 	if ((old ^ val) & (CR4_SMEP | CR4_SMAP))
 		reload_root(v);
 	else if ((old ^ val) & (CR4_PGE | CR4_PSE))
-		virt->vcpu_flush_tlb(v);
+		virt->vcpu_flush_tlb(&v->arch);
 	return true;
 }
 
 void shadow_handle_cr_access(struct vcpu *v)
 {
-	struct vcpu_exit *e = &v->exit;
+	struct vcpu_exit *e = &v->arch.exit;
 	uint64_t *gpr, val;
 	bool ok = true;
 
 	if (e->gpr < 0 && !decode_mov_cr(v, &e->gpr, &e->insn_len)) {
 		vcpu_fail(v, "cannot decode the MOV CR%u at rip 0x%lx", e->cr,
-			  (unsigned long)v->regs.rip);
+			  (unsigned long)v->arch.regs.rip);
 		return;
 	}
 	if (e->cr != 0 && e->cr != 3 && e->cr != 4) {
 		vcpu_fail(v, "an exit for CR%u, which mmu=shadow does not intercept (rip 0x%lx)",
-			  e->cr, (unsigned long)v->regs.rip);
+			  e->cr, (unsigned long)v->arch.regs.rip);
 		return;
 	}
-	gpr = gpr_slot(&v->regs, e->gpr);
+	gpr = gpr_slot(&v->arch.regs, e->gpr);
 	val = *gpr;
 	if (!e->cr_write) {
 		*gpr = e->cr == 0 ? v->guest_cr0 : e->cr == 4 ? v->guest_cr4 : v->guest_cr3;
@@ -389,10 +389,10 @@ void shadow_handle_cr_access(struct vcpu *v)
 		ok = e->cr == 0 ? guest_write_cr0(v, val) : guest_write_cr4(v, val);
 	}
 	if (!ok) {
-		virt->vcpu_inject_exception(v, 13, true, 0); /* #GP(0); RIP stays */
+		virt->vcpu_inject_exception(&v->arch, 13, true, 0); /* #GP(0); RIP stays */
 		return;
 	}
-	v->regs.rip += e->insn_len;
+	v->arch.regs.rip += e->insn_len;
 }
 
 /*
@@ -404,7 +404,7 @@ static bool decode_invlpg_len(struct vcpu *v, unsigned int *len)
 	uint8_t b[4];
 	unsigned int i = 0, mod, rm, n;
 
-	if (fetch_bytes(v, v->regs.rip, b, 4) != 4)
+	if (fetch_bytes(v, v->arch.regs.rip, b, 4) != 4)
 		return false;
 	if ((b[0] & 0xf0) == 0x40)
 		i = 1;
@@ -428,10 +428,10 @@ static bool decode_invlpg_len(struct vcpu *v, unsigned int *len)
 
 void shadow_handle_invlpg(struct vcpu *v)
 {
-	struct vcpu_exit *e = &v->exit;
+	struct vcpu_exit *e = &v->arch.exit;
 
 	if (!e->insn_len && !decode_invlpg_len(v, &e->insn_len)) {
-		vcpu_fail(v, "cannot decode the INVLPG at rip 0x%lx", (unsigned long)v->regs.rip);
+		vcpu_fail(v, "cannot decode the INVLPG at rip 0x%lx", (unsigned long)v->arch.regs.rip);
 		return;
 	}
 	/*
@@ -442,6 +442,6 @@ void shadow_handle_invlpg(struct vcpu *v)
 	 */
 	if (e->gva_known)
 		shadow_mmu_invlpg(v->vm->smmu, v->shadow, e->gva);
-	virt->vcpu_flush_tlb(v);
-	v->regs.rip += e->insn_len;
+	virt->vcpu_flush_tlb(&v->arch);
+	v->arch.regs.rip += e->insn_len;
 }

@@ -2,12 +2,12 @@
 /*
  * The vCPU run loop, on the vCPU's own pCPU: serve requests, enter the guest
  * (an extended RCU quiescent state), handle the exit, repeat. The mode and
- * request protocol that makes remote flushes safe is drawn in arch/x86/tlb.c.
+ * request protocol that makes remote flushes safe is drawn in virt/shootdown.c.
  */
 #include "arch/x86/console.h"
 #include "arch/x86/cpu.h"
 #include "arch/x86/percpu.h"
-#include "arch/x86/tlb.h"
+#include "virt/shootdown.h"
 #include "arch/x86/tsc.h"
 #include "lib/printf.h"
 #include "mm/rcu/rcu.h"
@@ -39,21 +39,21 @@ void vcpu_fail(struct vcpu *v, const char *fmt, ...)
 /* CPUID for the guest: the host's answers, minus virtualization. */
 static void emulate_cpuid(struct vcpu *v)
 {
-	struct cpuid_regs r = cpuid((uint32_t)v->regs.rax, (uint32_t)v->regs.rcx);
+	struct cpuid_regs r = cpuid((uint32_t)v->arch.regs.rax, (uint32_t)v->arch.regs.rcx);
 
-	if (v->regs.rax == 1)
+	if (v->arch.regs.rax == 1)
 		r.ecx &= ~(1u << 5); /* VMX */
-	if (v->regs.rax == 0x80000001)
+	if (v->arch.regs.rax == 0x80000001)
 		r.ecx &= ~(1u << 2); /* SVM */
-	v->regs.rax = r.eax;
-	v->regs.rbx = r.ebx;
-	v->regs.rcx = r.ecx;
-	v->regs.rdx = r.edx;
+	v->arch.regs.rax = r.eax;
+	v->arch.regs.rbx = r.ebx;
+	v->arch.regs.rcx = r.ecx;
+	v->arch.regs.rdx = r.edx;
 }
 
 static void handle_tdp_fault(struct vcpu *v)
 {
-	const struct vcpu_exit *e = &v->exit;
+	const struct vcpu_exit *e = &v->arch.exit;
 	enum tdp_fault_result r;
 
 	v->stats.tdp_faults++;
@@ -75,7 +75,7 @@ static void handle_tdp_fault(struct vcpu *v)
 		vcpu_fail(v, "wild access: %s gpa 0x%lx is outside guest memory (rip 0x%lx)",
 			  e->access & TDP_ACC_WRITE ? "write to" : e->access & TDP_ACC_EXEC
 			  ? "fetch from" : "read of", (unsigned long)e->gpa,
-			  (unsigned long)v->regs.rip);
+			  (unsigned long)v->arch.regs.rip);
 		break;
 	case TDP_FAULT_READONLY:
 		vcpu_fail(v, "write to read-only gpa 0x%lx", (unsigned long)e->gpa);
@@ -88,7 +88,7 @@ static void handle_tdp_fault(struct vcpu *v)
 
 static void handle_exit(struct vcpu *v)
 {
-	struct vcpu_exit *e = &v->exit;
+	struct vcpu_exit *e = &v->arch.exit;
 
 	v->stats.exits++;
 	switch (e->reason) {
@@ -100,31 +100,31 @@ static void handle_exit(struct vcpu *v)
 		break;
 	case EXIT_CPUID:
 		emulate_cpuid(v);
-		v->regs.rip += e->insn_len;
+		v->arch.regs.rip += e->insn_len;
 		break;
 	case EXIT_HLT:
 		/* Nothing ever sends a guest an interrupt: a halt is a pause. */
 		v->stats.halts++;
-		v->regs.rip += e->insn_len;
+		v->arch.regs.rip += e->insn_len;
 		udelay(HLT_BACKOFF_US);
 		break;
 	case EXIT_INTERRUPT:
 		v->stats.interrupts++;
 		break;
 	case EXIT_IO:
-		vcpu_fail(v, "port I/O at rip 0x%lx (guests have no devices)", (unsigned long)v->regs.rip);
+		vcpu_fail(v, "port I/O at rip 0x%lx (guests have no devices)", (unsigned long)v->arch.regs.rip);
 		break;
 	case EXIT_MSR:
 		vcpu_fail(v, "%s of MSR 0x%lx at rip 0x%lx (refused)",
-			  e->hw_code ? "RDMSR/WRMSR" : "MSR access", (unsigned long)v->regs.rcx,
-			  (unsigned long)v->regs.rip);
+			  e->hw_code ? "RDMSR/WRMSR" : "MSR access", (unsigned long)v->arch.regs.rcx,
+			  (unsigned long)v->arch.regs.rip);
 		break;
 	case EXIT_SHUTDOWN:
-		vcpu_fail(v, "triple fault (shutdown) at rip 0x%lx", (unsigned long)v->regs.rip);
+		vcpu_fail(v, "triple fault (shutdown) at rip 0x%lx", (unsigned long)v->arch.regs.rip);
 		break;
 	case EXIT_DOUBLE_FAULT:
 		vcpu_fail(v, "double fault at rip 0x%lx: an exception the guest cannot handle",
-			  (unsigned long)v->regs.rip);
+			  (unsigned long)v->arch.regs.rip);
 		break;
 	case EXIT_GUEST_PF:
 		shadow_handle_guest_pf(v);
@@ -136,7 +136,7 @@ static void handle_exit(struct vcpu *v)
 		shadow_handle_invlpg(v);
 		break;
 	case EXIT_ILLEGAL:
-		virt->vcpu_inject_exception(v, 6, false, 0); /* #UD, as on a CPU without it */
+		virt->vcpu_inject_exception(&v->arch, 6, false, 0); /* #UD, as on a CPU without it */
 		break;
 	case EXIT_ENTRY_FAILED:
 		vcpu_fail(v, "VM entry failed (exit code 0x%lx): the guest state is invalid",
@@ -144,7 +144,7 @@ static void handle_exit(struct vcpu *v)
 		break;
 	default:
 		vcpu_fail(v, "unexpected exit 0x%lx at rip 0x%lx", (unsigned long)e->hw_code,
-			  (unsigned long)v->regs.rip);
+			  (unsigned long)v->arch.regs.rip);
 		break;
 	}
 }
@@ -157,7 +157,7 @@ static bool serve_requests(struct vcpu *v)
 	if (req & VCPU_REQ_STOP || atomic_load(&v->vm->stopping))
 		return false;
 	if (req & VCPU_REQ_TLB_FLUSH) {
-		virt->vcpu_flush_tlb(v);
+		virt->vcpu_flush_tlb(&v->arch);
 		v->stats.flushes++;
 		atomic_fetch_add_explicit(&v->flush_acks, 1, memory_order_relaxed);
 		/* Read after the xchg above: covers every flush whose bit we took. */
@@ -174,16 +174,16 @@ static void vcpu_loop(struct vcpu *v)
 		rcu_quiescent_state();
 		if (v->shadow && !shadow_prepare_entry(v))
 			break;
-		/* Full barrier (seq_cst): pairs with the flusher's; see arch/x86/tlb.c. */
+		/* Full barrier (seq_cst): pairs with the flusher's; see virt/shootdown.c. */
 		atomic_store(&v->mode, VCPU_IN_GUEST);
 		if (atomic_load(&v->requests)) {
 			atomic_store(&v->mode, VCPU_OUTSIDE);
 			continue;
 		}
-		/* For the shootdown check in arch/x86/tlb.c: what we enter with. */
+		/* For the shootdown check in virt/shootdown.c: what we enter with. */
 		atomic_store(&v->in_guest_seq, atomic_load(&v->served_flush_seq));
 		rcu_offline(); /* guest mode: an extended quiescent state */
-		virt->vcpu_run(v);
+		virt->vcpu_run(&v->arch);
 		rcu_online();
 		atomic_store(&v->in_guest_seq, NOT_IN_GUEST);
 		/* Release: the flusher waiting for us to leave EXITING sees we left. */
@@ -202,7 +202,7 @@ void vcpu_thread(void *arg)
 
 	vcpu_loop(v); /* virt_select() enabled the backend on this pCPU */
 	if (virt->vcpu_unload)
-		virt->vcpu_unload(v);
+		virt->vcpu_unload(&v->arch);
 	vm_mmu_drain_this_cpu();
 	atomic_fetch_add(&vm->vcpus_done, 1);
 }

@@ -8,7 +8,7 @@
 #include "arch/x86/cpu.h"
 #include "arch/x86/percpu.h"
 #include "arch/x86/smp.h"
-#include "arch/x86/tlb.h"
+#include "virt/shootdown.h"
 #include "arch/x86/tsc.h"
 #include "lib/printf.h"
 #include "lib/string.h"
@@ -189,11 +189,16 @@ struct vm *vm_create(const struct vm_config *cfg, char *err, size_t len)
 		v->vm = vm;
 		v->id = i;
 		v->pcpu = i + 1;
-		v->regs.rip = GUEST_IMAGE_BASE;
-		v->regs.rsp = GUEST_STACKS_BASE + (i + 1) * GUEST_STACK_SIZE;
-		v->regs.rdi = i;
-		v->regs.rsi = GUEST_BOOT_INFO;
-		v->regs.rflags = 0x202; /* IF: physical interrupts must force exits */
+		v->arch.vm_id = vm->id;
+		v->arch.vcpu_id = i;
+		v->arch.shadow = cfg->mmu.shadow;
+		v->arch.boot_cr3 = GUEST_PML4;
+		v->arch.boot_gdt_base = GUEST_GDT;
+		v->arch.regs.rip = GUEST_IMAGE_BASE;
+		v->arch.regs.rsp = GUEST_STACKS_BASE + (i + 1) * GUEST_STACK_SIZE;
+		v->arch.regs.rdi = i;
+		v->arch.regs.rsi = GUEST_BOOT_INFO;
+		v->arch.regs.rflags = 0x202; /* IF: physical interrupts must force exits */
 		atomic_store(&v->in_guest_seq, NOT_IN_GUEST);
 		/* The guest's view under mmu=shadow: what the hypervisor set up for it. */
 		v->guest_cr0 = CR0_PE | CR0_MP | CR0_ET | CR0_NE | CR0_WP | CR0_PG;
@@ -204,7 +209,7 @@ struct vm *vm_create(const struct vm_config *cfg, char *err, size_t len)
 			fmt_snprintf(err, len, "out of memory for vcpu %u's shadow state", i);
 			goto fail;
 		}
-		if (!virt->vcpu_init(v, root, err, len))
+		if (!virt->vcpu_init(&v->arch, root, err, len))
 			goto fail;
 	}
 	return vm;
@@ -216,8 +221,8 @@ fail:
 void vm_destroy(struct vm *vm)
 {
 	for (unsigned int i = 0; i < vm->cfg.nr_vcpus; i++) {
-		if (vm->vcpus[i].backend)
-			virt->vcpu_free(&vm->vcpus[i]);
+		if (vm->vcpus[i].arch.backend)
+			virt->vcpu_free(&vm->vcpus[i].arch);
 		vm_mmu_vcpu_destroy(&vm->vcpus[i]);
 	}
 	vm_mmu_destroy(vm);

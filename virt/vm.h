@@ -13,7 +13,7 @@
 #define VM_MAX_VCPUS (PLATFORM_MAX_CPUS - 1)
 #define VM_MAX_SLOTS 4
 
-/* vcpu.mode (the shootdown protocol; see arch/x86/tlb.c and docs/LOCKING.md). */
+/* vcpu.mode (the shootdown protocol; see virt/shootdown.c and docs/LOCKING.md). */
 enum vcpu_mode { VCPU_OUTSIDE, VCPU_IN_GUEST, VCPU_EXITING };
 
 /* vcpu.requests bits, set by any CPU, consumed by the vCPU before it enters. */
@@ -42,8 +42,7 @@ struct vcpu {
 	atomic_ulong in_guest_seq;  /* served_flush_seq while really in the guest, else NOT_IN_GUEST */
 
 	/* Owned by the vCPU's pCPU: */
-	struct guest_regs regs;
-	struct vcpu_exit exit;
+	struct vcpu_arch arch;      /* what the backend sees (arch/x86/virt.h) */
 	struct tdp_page_cache tdp_cache;
 	struct shadow_vcpu *shadow;  /* mmu=shadow */
 	/*
@@ -52,10 +51,8 @@ struct vcpu {
 	 * exit, so only those three are exact in guest_cr0; nothing reads others.
 	 */
 	uint64_t guest_cr0, guest_cr3, guest_cr4, guest_efer;
-	uint64_t hw_cr3;             /* mmu=shadow: the shadow root to enter with */
-	uint64_t entered_hw_cr3;     /* ... and the one the TLB last saw (a change flushes) */
+	uint64_t entered_hw_cr3;     /* mmu=shadow: the arch.hw_cr3 the TLB last saw (a change flushes) */
 	struct vcpu_stats stats;
-	void *backend;              /* the VMCB or VMCS and friends */
 	bool done, failed;
 	char fail_reason[200];
 	uint64_t run_cycles;        /* first entry to HC_DONE */

@@ -2,7 +2,6 @@
 #include "arch/x86/apic.h"
 #include "arch/x86/cpu.h"
 #include "arch/x86/interrupt.h"
-#include "boot/options.h"
 #include "lib/printf.h"
 
 #define APIC_BASE_BSP (1ull << 8)

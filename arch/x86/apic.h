@@ -17,6 +17,9 @@
 #define APIC_DEST_ALL_BUT_SELF (3u << 18)
 
 /* BSP, before any other APIC call. false (with *err) if the mode is impossible. */
+/* apic=: what the boot option asks for. */
+enum apic_mode { APIC_MODE_AUTO, APIC_MODE_XAPIC, APIC_MODE_X2APIC };
+
 bool apic_select_mode(unsigned int requested, char *err, size_t err_len);
 bool apic_x2apic_mode(void);
 void apic_init_this_cpu(void);

@@ -7,7 +7,6 @@
 #include "arch/x86/shutdown.h"
 #include "arch/x86/smp.h"
 #include "arch/x86/tsc.h"
-#include "stress/result.h"
 
 #define STOP_WAIT_MS 1000
 
@@ -45,7 +44,7 @@ _Noreturn void panic_finish(void)
 	else
 		kprintf("mmuvisor: panic: only %u of the %u other CPUs stopped within %d ms\n",
 			atomic_load(&cpus_stopped), others, STOP_WAIT_MS);
-	result_done(EXIT_PANIC, "panic");
+	machine_end(EXIT_PANIC, "panic");
 }
 
 _Noreturn void vpanic(const char *fmt, va_list ap)

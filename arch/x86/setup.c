@@ -1,8 +1,7 @@
 // SPDX-License-Identifier: MIT
 /*
- * kmain: the boot CPU's path from long mode to the scenario. Each step that
- * can fail on bad input (boot information, options, ACPI, CPU features) ends
- * the boot with one plain error line and EXIT_CONFIG, never a hang.
+ * Bringing up the machine on the boot CPU (arch/x86/setup.h has the order):
+ * memory, ACPI, the local APIC, the TSC, then every other CPU.
  */
 #include "arch/x86/acpi.h"
 #include "arch/x86/apic.h"
@@ -15,30 +14,20 @@
 #include "arch/x86/serial.h"
 #include "arch/x86/smp.h"
 #include "arch/x86/tsc.h"
+#include "arch/x86/setup.h"
+#include "arch/x86/shutdown.h"
 #include "boot/handover.h"
-#include "boot/mb2.h"
-#include "boot/options.h"
 #include "mm/page_alloc.h"
 #include "mm/rcu/rcu.h"
-#include "stress/result.h"
-#include "stress/scenario.h"
 
-#define MMUVISOR_VERSION "0.1"
-#define MB2_BOOTLOADER_MAGIC 0x36d76289
 #define LOW_MEMORY_END 0x100000
 #define TRAMPOLINE_LIMIT 0x9f000 /* below the EBDA */
 #define MIB (1ull << 20)
 
 extern char _kernel_start[], _kernel_end[];
 
-static struct mb2_info mb;
 static struct mem_range usable[MB2_MAX_MEM_ENTRIES];
 static struct mem_range reserved[MB2_MAX_MODULES + 3];
-
-const struct mb2_info *boot_mb2(void)
-{
-	return &mb;
-}
 
 static _Noreturn __printf(2, 3) void fail(const char *reason, const char *fmt, ...)
 {
@@ -49,7 +38,7 @@ static _Noreturn __printf(2, 3) void fail(const char *reason, const char *fmt, .
 	kvprintf(fmt, ap);
 	va_end(ap);
 	kprintf("\n");
-	result_done(EXIT_CONFIG, reason);
+	machine_end(EXIT_CONFIG, reason);
 }
 
 static bool overlaps_reserved(uint64_t start, uint64_t end, unsigned int nr)
@@ -79,9 +68,9 @@ static uint64_t pick_trampoline_page(unsigned int nr_usable, unsigned int nr_res
 	return best;
 }
 
-static void memory_init(uint64_t mbi_pa)
+void arch_memory_init(const struct mb2_info *mb, uint64_t mbi_pa)
 {
-	unsigned int nr_usable = mb2_usable_ranges(&mb, usable, MB2_MAX_MEM_ENTRIES);
+	unsigned int nr_usable = mb2_usable_ranges(mb, usable, MB2_MAX_MEM_ENTRIES);
 	unsigned int nr_reserved = 0;
 	uint64_t usable_bytes = 0, top = 0, trampoline;
 	struct page_alloc_stats st;
@@ -89,10 +78,10 @@ static void memory_init(uint64_t mbi_pa)
 
 	reserved[nr_reserved++] = (struct mem_range){ (uint64_t)_kernel_start,
 						      (uint64_t)_kernel_end };
-	reserved[nr_reserved++] = (struct mem_range){ mbi_pa, mbi_pa + mb.total_size };
-	for (unsigned int i = 0; i < mb.nr_modules; i++)
-		reserved[nr_reserved++] = (struct mem_range){ mb.modules[i].start,
-							      mb.modules[i].end };
+	reserved[nr_reserved++] = (struct mem_range){ mbi_pa, mbi_pa + mb->total_size };
+	for (unsigned int i = 0; i < mb->nr_modules; i++)
+		reserved[nr_reserved++] = (struct mem_range){ mb->modules[i].start,
+							      mb->modules[i].end };
 	trampoline = pick_trampoline_page(nr_usable, nr_reserved);
 	if (!trampoline)
 		fail("no-low-memory", "no free page below 640 KiB for the AP trampoline");
@@ -105,9 +94,9 @@ static void memory_init(uint64_t mbi_pa)
 		top = usable[i].end > top ? usable[i].end : top;
 	}
 	/* Map the ACPI tables too (types 3 and 4), not reserved holes far above RAM. */
-	for (unsigned int i = 0; i < mb.nr_mmap; i++)
-		if (mb.mmap[i].type == MB2_MMAP_ACPI_RECLAIMABLE || mb.mmap[i].type == MB2_MMAP_ACPI_NVS)
-			top = mb.mmap[i].end > top ? mb.mmap[i].end : top;
+	for (unsigned int i = 0; i < mb->nr_mmap; i++)
+		if (mb->mmap[i].type == MB2_MMAP_ACPI_RECLAIMABLE || mb->mmap[i].type == MB2_MMAP_ACPI_NVS)
+			top = mb->mmap[i].end > top ? mb->mmap[i].end : top;
 	if (!page_alloc_init(usable, nr_usable, reserved, nr_reserved, &why))
 		fail("no-memory", "memory: %s", why);
 	if (!paging_map_above_4g(top))
@@ -115,8 +104,8 @@ static void memory_init(uint64_t mbi_pa)
 	page_alloc_get_stats(&st);
 	kprintf("mmuvisor: memory: %lu MiB usable in %u ranges (%s), %lu MiB free after reserving the kernel, boot information, %u modules and low memory; mapped up to 0x%lx\n",
 		(unsigned long)(usable_bytes / MIB), nr_usable,
-		mb.has_mmap ? "multiboot2 memory map" : "EFI memory map",
-		(unsigned long)(st.free_pages * PAGE_SIZE / MIB), mb.nr_modules,
+		mb->has_mmap ? "multiboot2 memory map" : "EFI memory map",
+		(unsigned long)(st.free_pages * PAGE_SIZE / MIB), mb->nr_modules,
 		(unsigned long)top);
 }
 
@@ -125,7 +114,7 @@ static void memory_init(uint64_t mbi_pa)
  * EFLAGS.IF off. Anything else means the loader or firmware left the
  * machine in a state we do not expect: say so, since we reset it anyway.
  */
-static void report_handover(void)
+void arch_report_handover(void)
 {
 	const struct boot_handover *h = &boot_handover;
 	bool sane = (h->cr0 & CR0_PE) && !(h->cr0 & CR0_PG) && !(h->eflags & RFLAGS_IF);
@@ -159,10 +148,17 @@ static void crash_on_purpose(void *arg)
 	}
 }
 
-static void smp_init(void)
+void arch_crash_on_purpose(enum crash_kind kind)
 {
-	unsigned int want = acpi.nr_cpus < option(OPTION_CPUS) ? acpi.nr_cpus
-							       : (unsigned int)option(OPTION_CPUS);
+	unsigned int last = 63 - __builtin_clzll(smp_online_mask());
+
+	kprintf("mmuvisor: crash: faulting on cpu %u on purpose\n", last);
+	smp_call_many(CPU_BIT(last), crash_on_purpose, (void *)(uintptr_t)kind);
+}
+
+void arch_smp_init(unsigned int max_cpus)
+{
+	unsigned int want = acpi.nr_cpus < max_cpus ? acpi.nr_cpus : max_cpus;
 
 	rcu_init(want); /* before any AP starts: each comes online in RCU itself */
 	rcu_online();
@@ -173,36 +169,24 @@ static void smp_init(void)
 		atomic_load(&call_check_answers), smp_cpus_online());
 }
 
-void kmain(uint32_t magic, uint64_t mbi_pa)
+void arch_early_init(void)
 {
-	char err[256], line[512];
-
 	idt_init();
 	percpu_init_this_cpu(0);
 	serial_init();
-	kprintf("\nmmuvisor %s: a type-1 hypervisor for measuring scalable MMU virtualisation\n",
-		MMUVISOR_VERSION);
-	if (magic != MB2_BOOTLOADER_MAGIC)
-		fail("bad-boot-info", "bad multiboot2 magic 0x%x", magic);
-	if (!mb2_parse((const void *)(uintptr_t)mbi_pa, MB2_INFO_MAX_SIZE, &mb, err, sizeof(err)))
-		fail("bad-boot-info", "multiboot2 information at 0x%lx: %s", (unsigned long)mbi_pa,
-		     err);
-	kprintf("mmuvisor: loader \"%s\", firmware %s, command line \"%s\"\n", mb.loader_name,
-		mb.booted_from_efi ? "UEFI (boot services exited)" : "BIOS", mb.cmdline);
-	report_handover();
-	if (!options_parse(mb.cmdline, err, sizeof(err)))
-		fail("bad-option", "%s", err);
-	options_format(line, sizeof(line));
-	kprintf("mmuvisor: options: %s\n", line);
+}
 
-	memory_init(mbi_pa);
-	if (!acpi_init(mb.rsdp, mb.rsdp_len, err, sizeof(err)))
+void arch_platform_init(const struct mb2_info *mb, unsigned int apic_mode)
+{
+	char err[256];
+
+	if (!acpi_init(mb->rsdp, mb->rsdp_len, err, sizeof(err)))
 		fail("no-acpi", "%s", err);
 	kprintf("mmuvisor: acpi: RSDP revision %d via %s, MADT lists %u enabled CPUs, %u I/O APICs, PM timer %s, S5 %s\n",
 		acpi.rsdp_revision, acpi.has_xsdt ? "XSDT" : "RSDT", acpi.nr_cpus,
 		acpi.nr_ioapics, acpi.pm_timer_port ? "yes" : "no",
 		acpi.s5_found ? "yes" : "no");
-	if (!apic_select_mode(option(OPTION_APIC), err, sizeof(err)))
+	if (!apic_select_mode(apic_mode, err, sizeof(err)))
 		fail("cpu-feature", "%s", err);
 	pic_disable();
 	if (!apic_x2apic_mode())
@@ -211,14 +195,4 @@ void kmain(uint32_t magic, uint64_t mbi_pa)
 	kprintf("mmuvisor: apic: %s (the CPU %s x2APIC)\n", apic_x2apic_mode() ? "x2apic" : "xapic",
 		cpu_has_x2apic() ? "has" : "lacks");
 	tsc_calibrate();
-
-	smp_init();
-	if (option(OPTION_CRASH) != CRASH_NONE) {
-		unsigned int last = 63 - __builtin_clzll(smp_online_mask());
-
-		kprintf("mmuvisor: crash=%s: faulting on cpu %u on purpose\n",
-			option_choice_name(OPTION_CRASH), last);
-		smp_call_many(CPU_BIT(last), crash_on_purpose, (void *)(uintptr_t)option(OPTION_CRASH));
-	}
-	result_done(scenario_run(), "scenario-failed");
 }

@@ -22,3 +22,17 @@ _Noreturn void machine_exit(int status)
 		status);
 	halt_forever();
 }
+
+static last_words_fn last_words; /* written once on the BSP before the APs start */
+
+void machine_set_last_words(last_words_fn fn)
+{
+	last_words = fn;
+}
+
+_Noreturn void machine_end(int status, const char *reason)
+{
+	if (last_words)
+		last_words(status, reason);
+	machine_exit(status);
+}

@@ -7,7 +7,6 @@
 #include "arch/x86/svm/svm.h"
 #include "arch/x86/vmx/vmx.h"
 #include "arch/x86/virt.h"
-#include "boot/options.h"
 #include "lib/printf.h"
 #include "lib/string.h"
 

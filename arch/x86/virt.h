@@ -11,8 +11,6 @@
 #include <stddef.h>
 #include <stdint.h>
 
-struct vcpu;
-
 /* What a VM exit means, in the core's terms (the backend decodes its own codes). */
 enum exit_reason {
 	EXIT_NONE,
@@ -55,6 +53,24 @@ struct guest_regs {
 	uint64_t rsp, rip, rflags;
 };
 
+/*
+ * The part of a vCPU a backend sees. virt/ embeds it in its struct vcpu (as
+ * v->arch) and hands the backend nothing else: a backend knows no VM.
+ */
+struct vcpu_arch {
+	/* Immutable after vcpu_init (virt/ sets them before it): */
+	unsigned int vm_id, vcpu_id; /* for messages */
+	bool shadow;                 /* mmu=shadow: #PF, CR and INVLPG are ours; no NPT/EPT */
+	uint64_t boot_cr3;           /* the guest's CR3 at its first entry (64-bit mode) */
+	uint64_t boot_gdt_base;      /* its GDT: null, 0x08 64-bit code, 0x10 data */
+
+	/* Owned by the vCPU's pCPU: */
+	struct guest_regs regs;
+	struct vcpu_exit exit;
+	uint64_t hw_cr3;             /* mmu=shadow: the shadow root to enter with */
+	void *backend;               /* the VMCB or VMCS and friends */
+};
+
 struct virt_caps {
 	bool tdp;            /* NPT / EPT */
 	unsigned int tdp_format; /* enum tdp_format of mm/ept/tdp_mmu.h */
@@ -73,32 +89,34 @@ struct virt_ops {
 	/* Mandatory. */
 	bool (*probe)(bool need_tdp, char *err, size_t err_len); /* BSP: can we run? */
 	bool (*cpu_enable)(char *err, size_t err_len); /* every pCPU: SVME/VMXON */
-	bool (*vcpu_init)(struct vcpu *v, uint64_t tdp_root_pa, char *err, size_t err_len);
-	void (*vcpu_free)(struct vcpu *v);
+	bool (*vcpu_init)(struct vcpu_arch *v, uint64_t tdp_root_pa, char *err, size_t err_len);
+	void (*vcpu_free)(struct vcpu_arch *v);
 	/* Enter the guest once; fill v->exit. Called with interrupts off. */
-	void (*vcpu_run)(struct vcpu *v);
+	void (*vcpu_run)(struct vcpu_arch *v);
 	/* Flush this vCPU's TLB entries before its next entry (called on its own pCPU). */
-	void (*vcpu_flush_tlb)(struct vcpu *v);
+	void (*vcpu_flush_tlb)(struct vcpu_arch *v);
 	/* Inject #UD (after EXIT_ILLEGAL) or #GP (refused MSR) at the next entry. */
-	void (*vcpu_inject_exception)(struct vcpu *v, unsigned int vector, bool has_error,
+	void (*vcpu_inject_exception)(struct vcpu_arch *v, unsigned int vector, bool has_error,
 				      uint32_t error);
 	/* Inject #PF with CR2 = gva (mmu=shadow). */
-	void (*vcpu_inject_page_fault)(struct vcpu *v, uint64_t gva, uint32_t error);
+	void (*vcpu_inject_page_fault)(struct vcpu_arch *v, uint64_t gva, uint32_t error);
 	/*
 	 * mmu=shadow: the guest's CR0 or CR4 is now val, as it will read it
 	 * back; load the hardware value shadow paging needs beside it (CR0.WP
 	 * stays set, CR4.PAE too). Called on the vCPU's pCPU after an exit.
 	 */
-	void (*vcpu_set_cr)(struct vcpu *v, unsigned int cr, uint64_t val);
+	void (*vcpu_set_cr)(struct vcpu_arch *v, unsigned int cr, uint64_t val);
 
 	/* Optional. */
-	void (*cpu_disable)(void);
 	/* On the vCPU's pCPU, after its last run (VMX: VMCLEAR before the VMCS is freed). */
-	void (*vcpu_unload)(struct vcpu *v);
+	void (*vcpu_unload)(struct vcpu_arch *v);
 };
 
 extern const struct virt_ops *virt; /* chosen once by virt_select(); read-only after */
 extern struct virt_caps virt_caps;
+
+/* virt=: which backend the boot option asks for. */
+enum virt_choice { VIRT_AUTO, VIRT_SVM, VIRT_VMX };
 
 /* BSP: pick a backend for virt=auto|svm|vmx; false with one line in err. */
 bool virt_select(unsigned int requested, bool need_tdp, char *err, size_t err_len);

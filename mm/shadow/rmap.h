@@ -27,7 +27,7 @@
  */
 #pragma once
 
-#include "lib/lock.h"
+#include "mm/lock.h"
 #include "mm/platform.h"
 
 /* An entry of a shadow table (the one setter: mm/shadow/shadow_spte.c). */

@@ -85,7 +85,7 @@ $(foreach v,$(HOST_VARIANTS),$(foreach t,$(HOST_UNIT_TESTS) $(HOST_TORTURE_TESTS
 	host-freestanding bench tdp-planted tdp-funnel
 
 host-test: host-unit host-torture-asan host-torture-tsan rcu-planted tdp-planted tdp-funnel \
-		host-freestanding
+		host-freestanding layers
 	@echo "host-test: all passed"
 
 host-unit: $(addprefix $(HOST_BUILD)/asan/,$(HOST_UNIT_TESTS)) \
@@ -157,6 +157,13 @@ tdp-funnel:
 	if [ -n "$$bad" ]; then echo "tdp-funnel: entries written outside tdp_spte.c:"; echo "$$bad"; exit 1; fi; \
 	n=$$(grep -cE '$(TDP_FUNNEL_BAD)' mm/ept/tdp_spte.c); \
 	echo "tdp-funnel: ok, every entry store is in mm/ept/tdp_spte.c ($$n sites)"
+
+# The layers include only downward (tools/check-layers), and the check
+# catches a planted violation of each of its rules.
+.PHONY: layers
+layers:
+	@tools/check-layers --self-test
+	@tools/check-layers
 
 # The shadow MMU's rmap (mm/shadow/rmap.c): torture_rmap must catch each
 # planted bug with its own message: $(1) variant, $(2) the bug, $(3) the

@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: MIT
 /*
- * lib/lock.h on pthreads: mutual exclusion of spinlocks and of rwlock
+ * mm/lock.h on pthreads: mutual exclusion of spinlocks and of rwlock
  * writers, readers that really share, writers that cannot starve behind a
  * stream of readers, and the debug double-acquire panic.
  */
@@ -8,7 +8,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include "lib/lock.h"
+#include "mm/lock.h"
 #include "tests/host/check.h"
 #include "tests/host/platform_host.h"
 

@@ -14,7 +14,7 @@ static unsigned int insn_len(const struct vmcb *vmcb, unsigned int fixed)
 	return fixed;
 }
 
-void svm_decode_exit(struct vcpu *v, struct svm_vcpu *s)
+void svm_decode_exit(struct vcpu_arch *v, struct svm_vcpu *s)
 {
 	const struct vmcb *vmcb = s->vmcb;
 	uint32_t code = (uint32_t)vmcb->control.exit_code; /* QEMU writes INVALID as 0xffffffff */

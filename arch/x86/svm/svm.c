@@ -11,7 +11,6 @@
 #include "lib/printf.h"
 #include "lib/string.h"
 #include "mm/page_alloc.h"
-#include "virt/guest_abi.h"
 
 #define MSR_VM_CR 0xc0010114
 #define MSR_VM_HSAVE_PA 0xc0010117
@@ -115,7 +114,7 @@ static void set_seg(struct vmcb_seg *s, uint16_t sel, uint16_t attrib, uint32_t 
 	*s = (struct vmcb_seg){ .selector = sel, .attrib = attrib, .limit = limit, .base = base };
 }
 
-static bool svm_vcpu_init(struct vcpu *v, uint64_t tdp_root_pa, char *err, size_t len)
+static bool svm_vcpu_init(struct vcpu_arch *v, uint64_t tdp_root_pa, char *err, size_t len)
 {
 	struct svm_vcpu *s = page_alloc_zeroed(0);
 	struct vmcb *vmcb = page_alloc_zeroed(0);
@@ -147,7 +146,7 @@ static bool svm_vcpu_init(struct vcpu *v, uint64_t tdp_root_pa, char *err, size_
 	c->iopm_base_pa = iopm_pa;
 	c->msrpm_base_pa = msrpm_pa;
 	c->int_ctl = V_INTR_MASKING;
-	if (v->vm->cfg.mmu.shadow) {
+	if (v->shadow) {
 		/* Shadow paging: the guest's #PF, CR3 and INVLPG are ours (virt/shadow_exits.c). */
 		c->intercept_exceptions |= 1u << 14;
 		/* The hardware CR0.WP is always set: the guest reads its own CR0 from us. */
@@ -165,15 +164,15 @@ static bool svm_vcpu_init(struct vcpu *v, uint64_t tdp_root_pa, char *err, size_
 	set_seg(&g->cs, 0x08, 0xa9b, 0xffffffff, 0); /* P S code/read/accessed, L, G */
 	set_seg(&g->ds, 0x10, 0xc93, 0xffffffff, 0); /* P S data/write/accessed, D/B, G */
 	g->es = g->ss = g->fs = g->gs = g->ds;
-	set_seg(&g->gdtr, 0, 0, 3 * 8 - 1, GUEST_GDT);
+	set_seg(&g->gdtr, 0, 0, 3 * 8 - 1, v->boot_gdt_base);
 	set_seg(&g->idtr, 0, 0, 0, 0); /* no IDT: any guest exception ends in a triple fault */
 	set_seg(&g->tr, 0, 0x8b, 0x67, 0);
 	set_seg(&g->ldtr, 0, 0x82, 0, 0);
 	g->cpl = 0;
 	/* Shadow entries use NX: the hardware EFER.NXE is on whatever the guest's. */
-	g->efer = EFER_LME | EFER_LMA | EFER_SVME | (v->vm->cfg.mmu.shadow ? EFER_NXE : 0);
+	g->efer = EFER_LME | EFER_LMA | EFER_SVME | (v->shadow ? EFER_NXE : 0);
 	g->cr0 = CR0_PE | CR0_MP | CR0_ET | CR0_NE | CR0_WP | CR0_PG;
-	g->cr3 = GUEST_PML4;
+	g->cr3 = v->boot_cr3;
 	g->cr4 = CR4_PAE;
 	g->dr6 = 0xffff0ff0;
 	g->dr7 = 0x400;
@@ -181,7 +180,7 @@ static bool svm_vcpu_init(struct vcpu *v, uint64_t tdp_root_pa, char *err, size_
 	return true;
 }
 
-static void svm_vcpu_free(struct vcpu *v)
+static void svm_vcpu_free(struct vcpu_arch *v)
 {
 	struct svm_vcpu *s = v->backend;
 
@@ -192,14 +191,14 @@ static void svm_vcpu_free(struct vcpu *v)
 	v->backend = NULL;
 }
 
-static void svm_vcpu_run(struct vcpu *v)
+static void svm_vcpu_run(struct vcpu_arch *v)
 {
 	struct svm_vcpu *s = v->backend;
 	struct vmcb *vmcb = s->vmcb;
 	const struct guest_regs *r = &v->regs;
 
 	svm_asid_prepare_entry(s);
-	if (v->vm->cfg.mmu.shadow)
+	if (v->shadow)
 		vmcb->save.cr3 = v->hw_cr3;
 	vmcb->save.rax = r->rax;
 	vmcb->save.rsp = r->rsp;
@@ -243,12 +242,12 @@ static void svm_vcpu_run(struct vcpu *v)
 	svm_decode_exit(v, s);
 }
 
-static void svm_vcpu_flush_tlb(struct vcpu *v)
+static void svm_vcpu_flush_tlb(struct vcpu_arch *v)
 {
 	((struct svm_vcpu *)v->backend)->flush_pending = true;
 }
 
-static void svm_vcpu_inject_exception(struct vcpu *v, unsigned int vector, bool has_error,
+static void svm_vcpu_inject_exception(struct vcpu_arch *v, unsigned int vector, bool has_error,
 				      uint32_t error)
 {
 	struct vmcb *vmcb = ((struct svm_vcpu *)v->backend)->vmcb;
@@ -257,7 +256,7 @@ static void svm_vcpu_inject_exception(struct vcpu *v, unsigned int vector, bool 
 				  (has_error ? EVENTINJ_ERROR_VALID | (uint64_t)error << 32 : 0);
 }
 
-static void svm_vcpu_inject_page_fault(struct vcpu *v, uint64_t gva, uint32_t error)
+static void svm_vcpu_inject_page_fault(struct vcpu_arch *v, uint64_t gva, uint32_t error)
 {
 	struct svm_vcpu *s = v->backend;
 
@@ -266,7 +265,7 @@ static void svm_vcpu_inject_page_fault(struct vcpu *v, uint64_t gva, uint32_t er
 	svm_vcpu_inject_exception(v, 14, true, error);
 }
 
-static void svm_vcpu_set_cr(struct vcpu *v, unsigned int cr, uint64_t val)
+static void svm_vcpu_set_cr(struct vcpu_arch *v, unsigned int cr, uint64_t val)
 {
 	struct vmcb *vmcb = ((struct svm_vcpu *)v->backend)->vmcb;
 

@@ -4,7 +4,7 @@
 
 #include "arch/x86/svm/vmcb.h"
 #include "arch/x86/virt.h"
-#include "virt/vm.h"
+#include "mm/ept/tdp_mmu.h"
 
 struct svm_gprs { /* the guest registers VMRUN does not switch; order fixed by entry.S */
 	uint64_t rbx, rcx, rdx, rsi, rdi, rbp, r8, r9, r10, r11, r12, r13, r14, r15;
@@ -31,4 +31,4 @@ void svm_asid_prepare_entry(struct svm_vcpu *s);
 void svm_asid_init(unsigned int nr_asids);
 
 /* exit.c */
-void svm_decode_exit(struct vcpu *v, struct svm_vcpu *s);
+void svm_decode_exit(struct vcpu_arch *v, struct svm_vcpu *s);

@@ -6,7 +6,7 @@
 #define EPT_QUAL_FETCH (1ull << 2)
 #define EPT_QUAL_PERMS (7ull << 3) /* the R/W/X the walk granted (qualification bits 3-5); 0: not present */
 
-void vmx_decode_exit(struct vcpu *v, struct vmx_vcpu *x)
+void vmx_decode_exit(struct vcpu_arch *v, struct vmx_vcpu *x)
 {
 	uint32_t reason = (uint32_t)vmread(EXIT_REASON);
 	uint32_t basic = reason & 0xffff;

@@ -10,7 +10,6 @@
 #include "arch/x86/percpu.h"
 #include "arch/x86/vmx/vmx.h"
 #include "lib/printf.h"
-#include "virt/guest_abi.h"
 
 #define CR4_VMXE (1ull << 13)
 #define EFER_LMA (1ull << 10)
@@ -70,7 +69,7 @@ static bool write_segment(unsigned int i, uint16_t sel, uint32_t ar, uint32_t li
 	       vmwrite(GUEST_ES_AR + 2 * i, ar) && vmwrite(GUEST_ES_BASE + 2 * i, 0);
 }
 
-static bool write_guest_state(bool shadow)
+static bool write_guest_state(const struct vcpu_arch *v)
 {
 	const struct vmx_config *c = &vmx_config;
 	uint64_t cr0 = ((CR0_PE | CR0_MP | CR0_ET | CR0_NE | CR0_WP | CR0_PG) | c->cr0_fixed0) &
@@ -83,26 +82,26 @@ static bool write_guest_state(bool shadow)
 				    0xffffffff);
 	ok &= write_segment(6, 0, AR_UNUSABLE, 0);         /* LDTR */
 	ok &= write_segment(7, 0, AR_TSS64_BUSY, 0x67);    /* TR */
-	ok &= vmwrite(GUEST_GDTR_BASE, GUEST_GDT);
+	ok &= vmwrite(GUEST_GDTR_BASE, v->boot_gdt_base);
 	ok &= vmwrite(GUEST_GDTR_LIMIT, 3 * 8 - 1);
 	ok &= vmwrite(GUEST_IDTR_BASE, 0);
 	ok &= vmwrite(GUEST_IDTR_LIMIT, 0); /* no IDT: exceptions end in #DF (intercepted) */
 	ok &= vmwrite(GUEST_CR0, cr0);
-	ok &= vmwrite(GUEST_CR3, GUEST_PML4);
+	ok &= vmwrite(GUEST_CR3, v->boot_cr3);
 	ok &= vmwrite(GUEST_CR4, cr4);
 	/*
 	 * The guest sees CR4.VMXE clear: it owns no VMX. Under mmu=shadow every
 	 * CR4 bit is ours: SMEP and SMAP are part of the shadow roots' role, and
 	 * virt/shadow_exits.c checks each change.
 	 */
-	ok &= vmwrite(CR4_GUEST_HOST_MASK, shadow ? ~0ull : CR4_VMXE);
+	ok &= vmwrite(CR4_GUEST_HOST_MASK, v->shadow ? ~0ull : CR4_VMXE);
 	ok &= vmwrite(CR4_READ_SHADOW, cr4 & ~CR4_VMXE);
 	/* Under mmu=shadow the hardware CR0.WP/PG/PE stay ours: a guest write exits. */
-	ok &= vmwrite(CR0_GUEST_HOST_MASK, shadow ? CR0_WP | CR0_PG | CR0_PE : 0);
+	ok &= vmwrite(CR0_GUEST_HOST_MASK, v->shadow ? CR0_WP | CR0_PG | CR0_PE : 0);
 	ok &= vmwrite(CR0_READ_SHADOW, cr0);
 	ok &= vmwrite(GUEST_DR7, 0x400);
 	/* Shadow entries use NX: the hardware EFER.NXE is on whatever the guest's. */
-	ok &= vmwrite(GUEST_IA32_EFER, EFER_LME | EFER_LMA | (shadow ? EFER_NXE : 0));
+	ok &= vmwrite(GUEST_IA32_EFER, EFER_LME | EFER_LMA | (v->shadow ? EFER_NXE : 0));
 	ok &= vmwrite(GUEST_IA32_PAT, 0x0007040600070406ull);
 	ok &= vmwrite(GUEST_SYSENTER_CS, 0);
 	ok &= vmwrite(GUEST_SYSENTER_ESP, 0);
@@ -139,17 +138,17 @@ static bool write_controls(struct vmx_vcpu *x)
 	return ok;
 }
 
-bool vmx_vmcs_setup(struct vcpu *v, struct vmx_vcpu *x, char *err, size_t len)
+bool vmx_vmcs_setup(struct vcpu_arch *v, struct vmx_vcpu *x, char *err, size_t len)
 {
 	bool fail;
 
 	asm volatile("vmclear %1" : "=@ccbe"(fail) : "m"(x->vmcs_pa) : "memory");
 	if (!fail)
 		asm volatile("vmptrld %1" : "=@ccbe"(fail) : "m"(x->vmcs_pa) : "memory");
-	if (fail || !write_host_state(this_cpu()) || !write_guest_state(x->shadow) || !write_controls(x)) {
+	if (fail || !write_host_state(this_cpu()) || !write_guest_state(v) || !write_controls(x)) {
 		fmt_snprintf(err, len, "cannot load or write vcpu %u's VMCS (VM-instruction error %lu)",
-			     v->id, (unsigned long)vmread(VM_INSTRUCTION_ERROR));
-		kprintf("vm %u: vcpu %u: %s\n", v->vm->id, v->id, err);
+			     v->vcpu_id, (unsigned long)vmread(VM_INSTRUCTION_ERROR));
+		kprintf("vm %u: vcpu %u: %s\n", v->vm_id, v->vcpu_id, err);
 		return false;
 	}
 	x->loaded = true;
@@ -167,7 +166,7 @@ static const char *const instruction_errors[] = {
 };
 
 /* Print what the CPU refused, and the fields most often at fault. */
-void vmx_report_entry_failure(struct vcpu *v, bool vmfail)
+void vmx_report_entry_failure(struct vcpu_arch *v, bool vmfail)
 {
 	uint64_t code = vmfail ? vmread(VM_INSTRUCTION_ERROR) : vmread(EXIT_REASON) & 0xffff;
 	const char *why = vmfail && code < sizeof(instruction_errors) / sizeof(instruction_errors[0]) &&
@@ -178,10 +177,10 @@ void vmx_report_entry_failure(struct vcpu *v, bool vmfail)
 									  : "MSR loading";
 
 	kprintf("vm %u: vcpu %u: VM entry failed: %s %lu (%s); exit qualification 0x%lx\n",
-		v->vm->id, v->id, vmfail ? "VM-instruction error" : "exit reason",
+		v->vm_id, v->vcpu_id, vmfail ? "VM-instruction error" : "exit reason",
 		(unsigned long)code, why, (unsigned long)vmread(EXIT_QUALIFICATION));
 	kprintf("vm %u: vcpu %u: guest CR0=0x%lx CR4=0x%lx EFER=0x%lx CS AR=0x%lx RIP=0x%lx RFLAGS=0x%lx; controls pin=0x%lx proc=0x%lx proc2=0x%lx entry=0x%lx exit=0x%lx EPTP=0x%lx\n",
-		v->vm->id, v->id, (unsigned long)vmread(GUEST_CR0), (unsigned long)vmread(GUEST_CR4),
+		v->vm_id, v->vcpu_id, (unsigned long)vmread(GUEST_CR0), (unsigned long)vmread(GUEST_CR4),
 		(unsigned long)vmread(GUEST_IA32_EFER), (unsigned long)vmread(GUEST_CS_AR),
 		(unsigned long)vmread(GUEST_RIP), (unsigned long)vmread(GUEST_RFLAGS),
 		(unsigned long)vmread(PIN_BASED_CONTROLS), (unsigned long)vmread(PROC_BASED_CONTROLS),

@@ -142,7 +142,7 @@ static bool vmx_cpu_enable(char *err, size_t len)
 	return true;
 }
 
-static bool vmx_vcpu_init(struct vcpu *v, uint64_t tdp_root_pa, char *err, size_t len)
+static bool vmx_vcpu_init(struct vcpu_arch *v, uint64_t tdp_root_pa, char *err, size_t len)
 {
 	struct vmx_vcpu *x = page_alloc_zeroed(0);
 
@@ -153,7 +153,7 @@ static bool vmx_vcpu_init(struct vcpu *v, uint64_t tdp_root_pa, char *err, size_
 	*(uint32_t *)x->vmcs = vmx_config.revision;
 	x->vmcs_pa = (uint64_t)x->vmcs;
 	x->tdp_root_pa = tdp_root_pa;
-	x->shadow = v->vm->cfg.mmu.shadow;
+	x->shadow = v->shadow;
 	x->vpid = (uint16_t)atomic_fetch_add(&next_vpid, 1);
 	if (!x->vpid) /* wrapped: VPID 0 is the host's */
 		x->vpid = (uint16_t)atomic_fetch_add(&next_vpid, 1);
@@ -163,7 +163,7 @@ static bool vmx_vcpu_init(struct vcpu *v, uint64_t tdp_root_pa, char *err, size_
 	return true; /* the VMCS is written on the vCPU's own pCPU, at first entry */
 }
 
-static void vmx_vcpu_unload(struct vcpu *v)
+static void vmx_vcpu_unload(struct vcpu_arch *v)
 {
 	struct vmx_vcpu *x = v->backend;
 
@@ -174,7 +174,7 @@ static void vmx_vcpu_unload(struct vcpu *v)
 	}
 }
 
-static void vmx_vcpu_free(struct vcpu *v)
+static void vmx_vcpu_free(struct vcpu_arch *v)
 {
 	struct vmx_vcpu *x = v->backend;
 
@@ -200,7 +200,7 @@ static void invvpid(uint64_t type, uint16_t vpid)
 }
 
 /* On the vCPU's own pCPU: guest-physical and combined mappings of this vCPU go. */
-static void vmx_vcpu_flush_tlb(struct vcpu *v)
+static void vmx_vcpu_flush_tlb(struct vcpu_arch *v)
 {
 	struct vmx_vcpu *x = v->backend;
 
@@ -214,7 +214,7 @@ static void vmx_vcpu_flush_tlb(struct vcpu *v)
 		invvpid(2, 0);
 }
 
-static void vmx_vcpu_run(struct vcpu *v)
+static void vmx_vcpu_run(struct vcpu_arch *v)
 {
 	struct vmx_vcpu *x = v->backend;
 	const struct guest_regs *r = &v->regs;
@@ -255,7 +255,7 @@ static void vmx_vcpu_run(struct vcpu *v)
 	vmx_decode_exit(v, x);
 }
 
-static void vmx_vcpu_inject_exception(struct vcpu *v, unsigned int vector, bool has_error,
+static void vmx_vcpu_inject_exception(struct vcpu_arch *v, unsigned int vector, bool has_error,
 				      uint32_t error)
 {
 	vmwrite(ENTRY_INTR_INFO, vector | INTR_TYPE_HW_EXCEPTION | INTR_INFO_VALID |
@@ -265,7 +265,7 @@ static void vmx_vcpu_inject_exception(struct vcpu *v, unsigned int vector, bool 
 	(void)v;
 }
 
-static void vmx_vcpu_inject_page_fault(struct vcpu *v, uint64_t gva, uint32_t error)
+static void vmx_vcpu_inject_page_fault(struct vcpu_arch *v, uint64_t gva, uint32_t error)
 {
 	struct vmx_vcpu *x = v->backend;
 
@@ -274,7 +274,7 @@ static void vmx_vcpu_inject_page_fault(struct vcpu *v, uint64_t gva, uint32_t er
 	vmx_vcpu_inject_exception(v, 14, true, error);
 }
 
-static void vmx_vcpu_set_cr(struct vcpu *v, unsigned int cr, uint64_t val)
+static void vmx_vcpu_set_cr(struct vcpu_arch *v, unsigned int cr, uint64_t val)
 {
 	const struct vmx_config *c = &vmx_config;
 

@@ -3,8 +3,8 @@
 #pragma once
 
 #include "arch/x86/virt.h"
+#include "mm/ept/tdp_mmu.h"
 #include "arch/x86/vmx/vmcs.h"
-#include "virt/vm.h"
 
 struct vmx_gprs { /* order fixed by entry.S */
 	uint64_t rax, rbx, rcx, rdx, rsi, rdi, rbp, r8, r9, r10, r11, r12, r13, r14, r15;
@@ -34,11 +34,11 @@ extern const struct virt_ops vmx_ops;
 int vmx_enter(struct vmx_gprs *gprs);
 
 /* vmcs.c */
-bool vmx_vmcs_setup(struct vcpu *v, struct vmx_vcpu *x, char *err, size_t len);
-void vmx_report_entry_failure(struct vcpu *v, bool vmfail);
+bool vmx_vmcs_setup(struct vcpu_arch *v, struct vmx_vcpu *x, char *err, size_t len);
+void vmx_report_entry_failure(struct vcpu_arch *v, bool vmfail);
 
 /* exit.c */
-void vmx_decode_exit(struct vcpu *v, struct vmx_vcpu *x);
+void vmx_decode_exit(struct vcpu_arch *v, struct vmx_vcpu *x);
 
 /* Controls and capabilities found by vmx_probe (read-only afterwards). */
 struct vmx_config {

@@ -23,9 +23,9 @@
 #include "arch/x86/interrupt.h"
 #include "arch/x86/ipi.h"
 #include "arch/x86/panic.h"
-#include "arch/x86/tlb.h"
 #include "arch/x86/tsc.h"
-#include "boot/options.h"
+#include "lib/plant.h"
+#include "virt/shootdown.h"
 #include "virt/vm.h"
 
 #define FLUSH_ACK_TIMEOUT_MS 2000
@@ -39,7 +39,7 @@
 static cpumask_t vm_kick_some(struct vm *vm, cpumask_t targets, unsigned int request)
 {
 	cpumask_t kicked = 0;
-	bool skip = request == VCPU_REQ_TLB_FLUSH && option(OPTION_PLANT) == PLANT_SHOOTDOWN_SKIP;
+	bool skip = request == VCPU_REQ_TLB_FLUSH && planted(PLANT_SHOOTDOWN_SKIP);
 
 	for (unsigned int i = 0; i < vm->cfg.nr_vcpus; i++) {
 		struct vcpu *v = &vm->vcpus[i];

@@ -1,0 +1,69 @@
+// SPDX-License-Identifier: MIT
+/*
+ * kmain: the boot CPU's path from long mode (boot/entry.S) to the scenario,
+ * top to bottom: the console, the boot information and options, the machine
+ * (arch/x86/setup.h), then the scenario, which makes its VMs (virt/) and
+ * prints its result lines (stress/). Every step that fails on bad input
+ * ends the boot with one plain error line and EXIT_CONFIG, never a hang.
+ */
+#include "arch/x86/console.h"
+#include "arch/x86/setup.h"
+#include "arch/x86/shutdown.h"
+#include "boot/mb2.h"
+#include "boot/options.h"
+#include "lib/plant.h"
+#include "stress/result.h"
+#include "stress/scenario.h"
+
+#define MMUVISOR_VERSION "0.1"
+#define MB2_BOOTLOADER_MAGIC 0x36d76289
+
+enum plant_kind planted_bug; /* lib/plant.h: set below, before any scenario runs */
+
+static _Noreturn __printf(2, 3) void fail(const char *reason, const char *fmt, ...)
+{
+	va_list ap;
+
+	kprintf("mmuvisor: error: ");
+	va_start(ap, fmt);
+	kvprintf(fmt, ap);
+	va_end(ap);
+	kprintf("\n");
+	result_done(EXIT_CONFIG, reason);
+}
+
+void kmain(uint32_t magic, uint64_t mbi_pa);
+
+void kmain(uint32_t magic, uint64_t mbi_pa)
+{
+	const struct mb2_info *mb = boot_mb2();
+	char err[256], line[512];
+
+	arch_early_init();
+	/* A panic or a failed step from here on ends with the DONE line. */
+	machine_set_last_words(result_print_done);
+	kprintf("\nmmuvisor %s: a type-1 hypervisor for measuring scalable MMU virtualisation\n",
+		MMUVISOR_VERSION);
+	if (magic != MB2_BOOTLOADER_MAGIC)
+		fail("bad-boot-info", "bad multiboot2 magic 0x%x", magic);
+	if (!boot_mb2_parse(mbi_pa, err, sizeof(err)))
+		fail("bad-boot-info", "multiboot2 information at 0x%lx: %s", (unsigned long)mbi_pa,
+		     err);
+	kprintf("mmuvisor: loader \"%s\", firmware %s, command line \"%s\"\n", mb->loader_name,
+		mb->booted_from_efi ? "UEFI (boot services exited)" : "BIOS", mb->cmdline);
+	arch_report_handover();
+	if (!options_parse(mb->cmdline, err, sizeof(err)))
+		fail("bad-option", "%s", err);
+	options_format(line, sizeof(line));
+	kprintf("mmuvisor: options: %s\n", line);
+	planted_bug = (enum plant_kind)option(OPTION_PLANT);
+
+	arch_memory_init(mb, mbi_pa);
+	arch_platform_init(mb, (unsigned int)option(OPTION_APIC));
+	arch_smp_init((unsigned int)option(OPTION_CPUS));
+	if (option(OPTION_CRASH) != CRASH_NONE) {
+		kprintf("mmuvisor: crash=%s\n", option_choice_name(OPTION_CRASH));
+		arch_crash_on_purpose((enum crash_kind)option(OPTION_CRASH));
+	}
+	result_done(scenario_run(), "scenario-failed");
+}
