@@ -12,7 +12,7 @@ SHELL := /bin/bash
 BUILD := build
 ELF := $(BUILD)/mmuvisor.elf
 ISO := $(BUILD)/mmuvisor.iso
-ARGS ?= scenario=none
+ARGS ?= scenario=demand_paging
 
 KERNEL_CFLAGS := -std=gnu11 -O2 -g -ffreestanding -nostdlib -fno-pic -fno-pie \
 	-mno-red-zone -mgeneral-regs-only -mcmodel=small -fno-stack-protector \
@@ -31,8 +31,8 @@ KERNEL_SRCS := \
 	arch/x86/svm/svm.c arch/x86/svm/asid.c arch/x86/svm/exit.c arch/x86/svm/entry.S \
 	arch/x86/vmx/vmx.c arch/x86/vmx/vmcs.c arch/x86/vmx/exit.c arch/x86/vmx/entry.S \
 	$(sort $(wildcard mm/*.c mm/*/*.c)) \
-	virt/vm.c virt/vcpu.c virt/hypercall.c virt/dirty_log.c virt/mmu.c virt/shadow_exits.c \
-	virt/emulate.c virt/shootdown.c \
+	virt/vm.c virt/vcpu.c virt/hypercall.c virt/dirty_log.c virt/mmu.c virt/shootdown.c \
+	virt/shadow_exits.c virt/shadow_cr.c virt/shadow_emulate.c virt/emulate.c \
 	lib/printf.c lib/string.c lib/cmdline.c \
 	stress/result.c stress/scenario.c stress/rcu_torture.c stress/guests.c \
 	stress/vm_setup.c stress/hello.c stress/guest_fault.c stress/demand_paging.c \

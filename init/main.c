@@ -20,18 +20,6 @@
 
 enum plant_kind planted_bug; /* lib/plant.h: set below, before any scenario runs */
 
-static _Noreturn __printf(2, 3) void fail(const char *reason, const char *fmt, ...)
-{
-	va_list ap;
-
-	kprintf("mmuvisor: error: ");
-	va_start(ap, fmt);
-	kvprintf(fmt, ap);
-	va_end(ap);
-	kprintf("\n");
-	result_done(EXIT_CONFIG, reason);
-}
-
 void kmain(uint32_t magic, uint64_t mbi_pa);
 
 void kmain(uint32_t magic, uint64_t mbi_pa)
@@ -45,15 +33,15 @@ void kmain(uint32_t magic, uint64_t mbi_pa)
 	kprintf("\nmmuvisor %s: a type-1 hypervisor for measuring scalable MMU virtualisation\n",
 		MMUVISOR_VERSION);
 	if (magic != MB2_BOOTLOADER_MAGIC)
-		fail("bad-boot-info", "bad multiboot2 magic 0x%x", magic);
+		machine_fail_config("bad-boot-info", "bad multiboot2 magic 0x%x", magic);
 	if (!boot_mb2_parse(mbi_pa, err, sizeof(err)))
-		fail("bad-boot-info", "multiboot2 information at 0x%lx: %s", (unsigned long)mbi_pa,
-		     err);
+		machine_fail_config("bad-boot-info", "multiboot2 information at 0x%lx: %s",
+				    (unsigned long)mbi_pa, err);
 	kprintf("mmuvisor: loader \"%s\", firmware %s, command line \"%s\"\n", mb->loader_name,
 		mb->booted_from_efi ? "UEFI (boot services exited)" : "BIOS", mb->cmdline);
 	arch_report_handover();
 	if (!options_parse(mb->cmdline, err, sizeof(err)))
-		fail("bad-option", "%s", err);
+		machine_fail_config("bad-option", "%s", err);
 	options_format(line, sizeof(line));
 	kprintf("mmuvisor: options: %s\n", line);
 	planted_bug = (enum plant_kind)option(OPTION_PLANT);

@@ -255,3 +255,57 @@ uint64_t emu_execute(const struct emu_insn *in, uint64_t old, struct emu_regs *r
 	*store = false;
 	return old;
 }
+
+/*
+ * MOV CRn, r64 (0F 22 /r) or MOV r64, CRn (0F 20 /r), with an optional REX:
+ * the register (REX.B extends ModRM.rm) and the length. The CR number is
+ * the exit's; ModRM.mod is always 3 (the operand is a register).
+ */
+bool emu_decode_mov_cr(const uint8_t *b, unsigned int n, int *gpr, unsigned int *len)
+{
+	unsigned int i = 0, rex_b = 0;
+
+	if (n >= 1 && (b[0] & 0xf0) == 0x40) {
+		rex_b = b[0] & 1;
+		i = 1;
+	}
+	if (n < i + 3 || b[i] != 0x0f || (b[i + 1] != 0x20 && b[i + 1] != 0x22) ||
+	    (b[i + 2] >> 6) != 3)
+		return false;
+	*gpr = (int)((b[i + 2] & 7) | rex_b << 3);
+	*len = i + 3;
+	return true;
+}
+
+/*
+ * INVLPG m8 (0F 01 /7), with an optional REX: its length from ModRM, the
+ * SIB byte and the displacement (SDM Vol. 2, 2.1.5). A register operand
+ * (mod = 3) is another instruction.
+ */
+bool emu_decode_invlpg_len(const uint8_t *b, unsigned int n, unsigned int *len)
+{
+	unsigned int i = 0, mod, rm, total;
+
+	if (n >= 1 && (b[0] & 0xf0) == 0x40)
+		i = 1;
+	if (n < i + 3 || b[i] != 0x0f || b[i + 1] != 0x01 || ((b[i + 2] >> 3) & 7) != 7)
+		return false;
+	mod = b[i + 2] >> 6;
+	rm = b[i + 2] & 7;
+	if (mod == 3)
+		return false;
+	total = i + 3;
+	if (rm == 4) { /* SIB */
+		if (n < total + 1)
+			return false;
+		if (mod == 0 && (b[total] & 7) == 5)
+			total += 4; /* no base: disp32 */
+		total++;
+	}
+	if (mod == 1)
+		total += 1;
+	else if (mod == 2 || (mod == 0 && rm == 5))
+		total += 4;
+	*len = total;
+	return true;
+}

@@ -67,3 +67,8 @@ const char *emu_decode(const uint8_t *b, unsigned int n, struct emu_insn *out, c
  * register operand of XCHG and CMPXCHG, and the arithmetic flags).
  */
 uint64_t emu_execute(const struct emu_insn *in, uint64_t old, struct emu_regs *r, bool *store);
+
+/* MOV to or from a control register at b: the general register and the length. */
+bool emu_decode_mov_cr(const uint8_t *b, unsigned int n, int *gpr, unsigned int *len);
+/* INVLPG m8 at b: its length. */
+bool emu_decode_invlpg_len(const uint8_t *b, unsigned int n, unsigned int *len);

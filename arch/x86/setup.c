@@ -29,18 +29,6 @@ extern char _kernel_start[], _kernel_end[];
 static struct mem_range usable[MB2_MAX_MEM_ENTRIES];
 static struct mem_range reserved[MB2_MAX_MODULES + 3];
 
-static _Noreturn __printf(2, 3) void fail(const char *reason, const char *fmt, ...)
-{
-	va_list ap;
-
-	kprintf("mmuvisor: error: ");
-	va_start(ap, fmt);
-	kvprintf(fmt, ap);
-	va_end(ap);
-	kprintf("\n");
-	machine_end(EXIT_CONFIG, reason);
-}
-
 static bool overlaps_reserved(uint64_t start, uint64_t end, unsigned int nr)
 {
 	for (unsigned int i = 0; i < nr; i++)
@@ -84,7 +72,7 @@ void arch_memory_init(const struct mb2_info *mb, uint64_t mbi_pa)
 							      mb->modules[i].end };
 	trampoline = pick_trampoline_page(nr_usable, nr_reserved);
 	if (!trampoline)
-		fail("no-low-memory", "no free page below 640 KiB for the AP trampoline");
+		machine_fail_config("no-low-memory", "no free page below 640 KiB for the AP trampoline");
 	smp_set_trampoline_page(trampoline);
 	/* Everything below 1 MiB stays out of the allocator: BIOS, EBDA, trampoline. */
 	reserved[nr_reserved++] = (struct mem_range){ 0, LOW_MEMORY_END };
@@ -98,9 +86,10 @@ void arch_memory_init(const struct mb2_info *mb, uint64_t mbi_pa)
 		if (mb->mmap[i].type == MB2_MMAP_ACPI_RECLAIMABLE || mb->mmap[i].type == MB2_MMAP_ACPI_NVS)
 			top = mb->mmap[i].end > top ? mb->mmap[i].end : top;
 	if (!page_alloc_init(usable, nr_usable, reserved, nr_reserved, &why))
-		fail("no-memory", "memory: %s", why);
+		machine_fail_config("no-memory", "memory: %s", why);
 	if (!paging_map_above_4g(top))
-		fail("no-memory", "memory: out of pages while mapping RAM above 4 GiB");
+		machine_fail_config("no-memory",
+				    "memory: out of pages while mapping RAM above 4 GiB");
 	page_alloc_get_stats(&st);
 	kprintf("mmuvisor: memory: %lu MiB usable in %u ranges (%s), %lu MiB free after reserving the kernel, boot information, %u modules and low memory; mapped up to 0x%lx\n",
 		(unsigned long)(usable_bytes / MIB), nr_usable,
@@ -181,13 +170,13 @@ void arch_platform_init(const struct mb2_info *mb, unsigned int apic_mode)
 	char err[256];
 
 	if (!acpi_init(mb->rsdp, mb->rsdp_len, err, sizeof(err)))
-		fail("no-acpi", "%s", err);
+		machine_fail_config("no-acpi", "%s", err);
 	kprintf("mmuvisor: acpi: RSDP revision %d via %s, MADT lists %u enabled CPUs, %u I/O APICs, PM timer %s, S5 %s\n",
 		acpi.rsdp_revision, acpi.has_xsdt ? "XSDT" : "RSDT", acpi.nr_cpus,
 		acpi.nr_ioapics, acpi.pm_timer_port ? "yes" : "no",
 		acpi.s5_found ? "yes" : "no");
 	if (!apic_select_mode(apic_mode, err, sizeof(err)))
-		fail("cpu-feature", "%s", err);
+		machine_fail_config("cpu-feature", "%s", err);
 	pic_disable();
 	if (!apic_x2apic_mode())
 		paging_set_uncached(rdmsr(MSR_APIC_BASE) & ~0xfffull);

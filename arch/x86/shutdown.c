@@ -36,3 +36,15 @@ _Noreturn void machine_end(int status, const char *reason)
 		last_words(status, reason);
 	machine_exit(status);
 }
+
+_Noreturn void machine_fail_config(const char *reason, const char *fmt, ...)
+{
+	va_list ap;
+
+	kprintf("mmuvisor: error: ");
+	va_start(ap, fmt);
+	kvprintf(fmt, ap);
+	va_end(ap);
+	kprintf("\n");
+	machine_end(EXIT_CONFIG, reason);
+}

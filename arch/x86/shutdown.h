@@ -27,3 +27,6 @@ typedef void (*last_words_fn)(int status, const char *reason);
 void machine_set_last_words(last_words_fn fn);
 /* Say the last words (if any were handed over), then machine_exit(status). */
 _Noreturn void machine_end(int status, const char *reason);
+/* A boot step failed on bad input: "mmuvisor: error: <what to do>", then EXIT_CONFIG. */
+_Noreturn void machine_fail_config(const char *reason, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));

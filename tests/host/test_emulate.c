@@ -290,11 +290,57 @@ static void test_alu_against_the_cpu(void)
 	differential(0x30, NAT4(xor), true);
 }
 
+/* Encodings from the GNU assembler (mov %rax,%cr3 ...), lengths as it laid them out. */
+static void test_decode_mov_cr_and_invlpg(void)
+{
+	static const struct {
+		uint8_t b[8];
+		unsigned int n, len;
+		int gpr; /* -1: INVLPG */
+	} cases[] = {
+		{ { 0x0f, 0x22, 0xd8 }, 3, 3, 0 },                      /* mov %rax,%cr3 */
+		{ { 0x41, 0x0f, 0x20, 0xe1 }, 4, 4, 9 },                /* mov %cr4,%r9 */
+		{ { 0x41, 0x0f, 0x22, 0xc7 }, 4, 4, 15 },               /* mov %r15,%cr0 */
+		{ { 0x0f, 0x01, 0x38 }, 3, 3, -1 },                     /* invlpg (%rax) */
+		{ { 0x0f, 0x01, 0x7c, 0x24, 0x10 }, 5, 5, -1 },         /* invlpg 0x10(%rsp) */
+		{ { 0x0f, 0x01, 0x3d, 0x78, 0x56, 0x34, 0x12 }, 7, 7, -1 }, /* invlpg disp32(%rip) */
+		{ { 0x0f, 0x01, 0x3c, 0xcd, 0, 0x10, 0, 0 }, 8, 8, -1 }, /* invlpg 0x1000(,%rcx,8) */
+		{ { 0x41, 0x0f, 0x01, 0xbd, 0x80, 0, 0, 0 }, 8, 8, -1 }, /* invlpg 0x80(%r13) */
+		{ { 0x41, 0x0f, 0x01, 0x3c, 0xcc }, 5, 5, -1 },         /* invlpg (%r12,%rcx,8) */
+	};
+	static const uint8_t not_invlpg[][3] = {
+		{ 0x0f, 0x01, 0xf8 }, /* swapgs: 0F 01 /7 with mod = 3 */
+		{ 0x0f, 0x01, 0x10 }, /* lgdt (%rax): /2 */
+	};
+	unsigned int len;
+	int gpr;
+
+	for (unsigned int i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		len = 0;
+		gpr = -2;
+		if (cases[i].gpr >= 0) {
+			CHECK(emu_decode_mov_cr(cases[i].b, cases[i].n, &gpr, &len));
+			CHECK_EQ_U(gpr, cases[i].gpr);
+			CHECK(!emu_decode_invlpg_len(cases[i].b, cases[i].n, &len));
+		} else {
+			CHECK(emu_decode_invlpg_len(cases[i].b, cases[i].n, &len));
+			CHECK(!emu_decode_mov_cr(cases[i].b, cases[i].n, &gpr, &len));
+		}
+		CHECK_EQ_U(len, cases[i].len);
+		/* Cut short (the fetch stopped at an unmapped page): refused, never read past n. */
+		CHECK(!emu_decode_mov_cr(cases[i].b, 2, &gpr, &len));
+		CHECK(!emu_decode_invlpg_len(cases[i].b, 2, &len));
+	}
+	for (unsigned int i = 0; i < sizeof(not_invlpg) / sizeof(not_invlpg[0]); i++)
+		CHECK(!emu_decode_invlpg_len(not_invlpg[i], 3, &len));
+}
+
 int main(void)
 {
 	RUN_TEST(test_decode_forms);
 	RUN_TEST(test_decode_refusals);
 	RUN_TEST(test_execute_mov_xchg_cmpxchg);
 	RUN_TEST(test_alu_against_the_cpu);
+	RUN_TEST(test_decode_mov_cr_and_invlpg);
 	return check_summary("test_emulate");
 }

@@ -1,0 +1,136 @@
+// SPDX-License-Identifier: MIT
+/*
+ * The guest's control registers under shadow paging (mmu=shadow). Its CR0,
+ * CR3 and CR4 live in the vCPU, checked on every write as the CPU checks
+ * them; the hardware keeps CR0.WP set whatever the guest's (the shadow MMU
+ * emulates WP = 0), and CR0.WP, CR4.SMEP and CR4.SMAP pick the root's role,
+ * so a change of them loads another root.
+ */
+#include "arch/x86/cpu.h"
+#include "virt/emulate.h"
+#include "virt/shadow_exits.h"
+#include "virt/vcpu.h"
+
+/* After a change of CR3 or of the paging controls: the root for them, and a TLB flush. */
+static bool reload_root(struct vcpu *v)
+{
+	struct guest_paging gp = vcpu_guest_paging(v);
+
+	if (!shadow_mmu_load_cr3(v->vm->smmu, v->shadow, &gp)) {
+		vcpu_fail(v, "out of memory for the shadow root of CR3 0x%lx",
+			  (unsigned long)v->guest_cr3);
+		return false;
+	}
+	virt->vcpu_flush_tlb(&v->arch);
+	return true;
+}
+
+/*
+ * MOV to CR0 in 64-bit mode. #GP(0) where the architecture says so (bits
+ * 63:32, PG or PE cleared, NW without CD); otherwise the guest gets its
+ * value and the hardware keeps WP. A change of WP changes the role of the
+ * shadow pages the guest may use. Returns false if it injected #GP.
+ */
+static bool guest_write_cr0(struct vcpu *v, uint64_t val)
+{
+	uint64_t old = v->guest_cr0;
+
+	if ((val >> 32) || !(val & CR0_PG) || !(val & CR0_PE) ||
+	    ((val & CR0_NW) && !(val & CR0_CD)))
+		return false;
+	v->guest_cr0 = val | CR0_ET; /* hardwired */
+	virt->vcpu_set_cr(&v->arch, 0, v->guest_cr0);
+	if ((old ^ val) & CR0_WP)
+		reload_root(v);
+	return true;
+}
+
+/* The CR4 bits this CPU implements (others are reserved: #GP). */
+static uint64_t cr4_implemented(void)
+{
+	struct cpuid_regs l1 = cpuid(1, 0), l7 = cpuid(7, 0);
+	uint64_t bits = CR4_TSD | CR4_DE | CR4_PSE | CR4_PAE | CR4_MCE | CR4_PGE | CR4_PCE |
+			CR4_OSFXSR | CR4_OSXMMEXCPT;
+
+	bits |= l1.ecx & (1u << 26) ? CR4_OSXSAVE : 0;
+	bits |= l1.ecx & (1u << 17) ? CR4_PCIDE : 0;
+	bits |= l7.ebx & (1u << 0) ? CR4_FSGSBASE : 0;
+	bits |= l7.ebx & (1u << 7) ? CR4_SMEP : 0;
+	bits |= l7.ebx & (1u << 20) ? CR4_SMAP : 0;
+	bits |= l7.ecx & (1u << 2) ? CR4_UMIP : 0;
+	bits |= l7.ecx & (1u << 3) ? CR4_PKE : 0;
+	bits |= l7.ecx & (1u << 16) ? CR4_LA57 : 0;
+	return bits;
+}
+
+/* Of those, the ones whose meaning the shadow MMU does not model: it stops the guest. */
+#define CR4_SHADOW_UNSUPPORTED (CR4_PCIDE | CR4_PKE | CR4_LA57)
+
+/*
+ * MOV to CR4 in 64-bit mode: #GP(0) for a reserved bit or for clearing PAE;
+ * a bit the shadow MMU does not model stops the guest with its name. A
+ * change of SMEP or SMAP changes the root's role; one of PGE, PSE, SMEP or
+ * SMAP flushes the TLB as the instruction does. Returns false on #GP.
+ */
+static bool guest_write_cr4(struct vcpu *v, uint64_t val)
+{
+	uint64_t old = v->guest_cr4, unsupported = val & CR4_SHADOW_UNSUPPORTED;
+
+	if ((val & ~cr4_implemented()) || !(val & CR4_PAE))
+		return false;
+	if (unsupported) {
+		vcpu_fail(v, "the guest set CR4 bit %d, which mmu=shadow does not model (PCIDE, PKE and LA57 are not supported)",
+			  __builtin_ctzll(unsupported));
+		return true;
+	}
+	v->guest_cr4 = val;
+	virt->vcpu_set_cr(&v->arch, 4, val);
+	if ((old ^ val) & (CR4_SMEP | CR4_SMAP))
+		reload_root(v);
+	else if ((old ^ val) & (CR4_PGE | CR4_PSE))
+		virt->vcpu_flush_tlb(&v->arch);
+	return true;
+}
+
+/* Without decode assists an SVM CR exit does not say which register: decode it. */
+static bool decode_mov_cr(struct vcpu *v, int *gpr, unsigned int *len)
+{
+	uint8_t b[EMU_MAX_INSN];
+
+	return emu_decode_mov_cr(b, shadow_fetch_insn(v, v->arch.regs.rip, b, sizeof(b)), gpr, len);
+}
+
+void shadow_handle_cr_access(struct vcpu *v)
+{
+	struct vcpu_exit *e = &v->arch.exit;
+	uint64_t *gpr, val;
+	bool ok = true;
+
+	if (e->gpr < 0 && !decode_mov_cr(v, &e->gpr, &e->insn_len)) {
+		vcpu_fail(v, "cannot decode the MOV CR%u at rip 0x%lx", e->cr,
+			  (unsigned long)v->arch.regs.rip);
+		return;
+	}
+	if (e->cr != 0 && e->cr != 3 && e->cr != 4) {
+		vcpu_fail(v, "an exit for CR%u, which mmu=shadow does not intercept (rip 0x%lx)",
+			  e->cr, (unsigned long)v->arch.regs.rip);
+		return;
+	}
+	gpr = guest_reg(&v->arch.regs, e->gpr);
+	val = *gpr;
+	if (!e->cr_write) {
+		*gpr = e->cr == 0 ? v->guest_cr0 : e->cr == 4 ? v->guest_cr4 : v->guest_cr3;
+	} else if (e->cr == 3) {
+		v->guest_cr3 = val & ~0xfffull;
+		/* A MOV to CR3 also flushes the guest's non-global TLB entries: reload_root() does. */
+		if (!reload_root(v))
+			return;
+	} else {
+		ok = e->cr == 0 ? guest_write_cr0(v, val) : guest_write_cr4(v, val);
+	}
+	if (!ok) {
+		virt->vcpu_inject_exception(&v->arch, 13, true, 0); /* #GP(0); RIP stays */
+		return;
+	}
+	v->arch.regs.rip += e->insn_len;
+}
