@@ -17,7 +17,7 @@ ARGS ?= scenario=demand_paging
 KERNEL_CFLAGS := -std=gnu11 -O2 -g -ffreestanding -nostdlib -fno-pic -fno-pie \
 	-mno-red-zone -mgeneral-regs-only -mcmodel=small -fno-stack-protector \
 	-fno-omit-frame-pointer -fno-asynchronous-unwind-tables \
-	-Wall -Wextra -Werror -I. -MMD -MP
+	-Wall -Wextra -Wshadow -Werror -I. -MMD -MP
 KERNEL_ASFLAGS := -I. -MMD -MP -Wa,--noexecstack
 KERNEL_LDFLAGS := -nostdlib -static -no-pie -z max-page-size=0x1000 -T linker.ld
 

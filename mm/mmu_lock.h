@@ -76,8 +76,8 @@ static inline void mmu_write_lock(struct mmu_lock *l, unsigned int cpu)
 		platform_relax();
 	}
 	/* seq_cst CAS, then the loads: pairs with mmu_read_lock(). Acquire: see the readers' work. */
-	for (unsigned int cpu = 0; cpu < platform_nr_cpus(); cpu++)
-		while (atomic_load(&l->cpu[cpu].reading))
+	for (unsigned int i = 0; i < platform_nr_cpus(); i++)
+		while (atomic_load(&l->cpu[i].reading))
 			platform_relax();
 }
 

@@ -38,20 +38,6 @@ static uint64_t bare_ipi_round_trip(unsigned int cpu)
 	return best;
 }
 
-static bool wait_ready(struct vm *vm)
-{
-	uint64_t deadline = tsc_deadline_ms(READY_TIMEOUT_MS);
-
-	for (unsigned int i = 0; i < vm->cfg.nr_vcpus; i++)
-		while (__atomic_load_n(&vm->vcpus[i].result[0], __ATOMIC_ACQUIRE) != 1) {
-			if (tsc_passed(deadline) || atomic_load(&vm->stopping))
-				return false;
-			rcu_quiescent_state();
-			cpu_relax();
-		}
-	return true;
-}
-
 int scenario_tlb_shootdown(void)
 {
 	struct vm_mmu_config mmu = scenario_mmu_config();
@@ -64,7 +50,7 @@ int scenario_tlb_shootdown(void)
 	if (!vm)
 		return EXIT_CONFIG;
 	vm_start(vm);
-	ok = wait_ready(vm);
+	ok = scenario_wait_all_reported(vm, 0, 1, READY_TIMEOUT_MS);
 	for (unsigned int k = 1; ok && k <= n; k++) {
 		uint64_t best = UINT64_MAX, sum = 0, ipis0 = atomic_load(&vm->ipis_sent);
 		uint64_t avoided0 = atomic_load(&vm->ipis_avoided);

@@ -1,9 +1,11 @@
 // SPDX-License-Identifier: MIT
 #include "arch/x86/console.h"
 #include "arch/x86/smp.h"
+#include "arch/x86/tsc.h"
 #include "boot/options.h"
 #include "guest/images.h"
 #include "lib/printf.h"
+#include "mm/rcu/rcu.h"
 #include "stress/vm_setup.h"
 #include "virt/guest_abi.h"
 
@@ -55,4 +57,20 @@ void scenario_vm_keys(const struct vm *vm, char *buf, size_t len)
 		     vm->cfg.mmu.shadow ? "shadow" : "tdp",
 		vm->cfg.mmu.policy.lock_exclusive ? "exclusive" : "shared",
 		vm->cfg.mmu.policy.flush_eager ? "eager" : "batched");
+}
+
+bool scenario_wait_all_reported(struct vm *vm, unsigned int slot, uint64_t value,
+				unsigned int timeout_ms)
+{
+	uint64_t deadline = tsc_deadline_ms(timeout_ms);
+
+	for (unsigned int i = 0; i < vm->cfg.nr_vcpus; i++)
+		/* Acquire: pairs with the vCPU's report; what it did before is visible. */
+		while (__atomic_load_n(&vm->vcpus[i].result[slot], __ATOMIC_ACQUIRE) != value) {
+			if (tsc_passed(deadline) || atomic_load(&vm->stopping))
+				return false;
+			rcu_quiescent_state();
+			cpu_relax();
+		}
+	return true;
 }

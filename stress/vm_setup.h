@@ -14,6 +14,13 @@ unsigned int scenario_nr_vcpus(void);
 struct vm *scenario_vm_create(const char *image, unsigned int nr_vcpus,
 			      const struct vm_mmu_config *mmu, const uint64_t arg[4]);
 struct vm_mmu_config scenario_mmu_config(void);
+/*
+ * On the control CPU while the vCPUs run: wait until every vCPU has reported
+ * value in result slot (HC_REPORT); false if the VM stopped or timeout_ms
+ * passed first. Reports quiescent states while it waits.
+ */
+bool scenario_wait_all_reported(struct vm *vm, unsigned int slot, uint64_t value,
+				unsigned int timeout_ms);
 /* A RESULT line's common part: "vcpus=N mmu=tdp mmu_lock=... flush=..." */
 void scenario_vm_keys(const struct vm *vm, char *buf, size_t len);
 /*

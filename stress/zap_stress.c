@@ -28,20 +28,6 @@ static uint64_t rng(uint64_t *s)
 	return *s;
 }
 
-static bool all_ready(struct vm *vm)
-{
-	uint64_t deadline = tsc_deadline_ms(READY_TIMEOUT_MS);
-
-	for (unsigned int i = 0; i < vm->cfg.nr_vcpus; i++)
-		while (__atomic_load_n(&vm->vcpus[i].result[1], __ATOMIC_ACQUIRE) != 1) {
-			if (tsc_passed(deadline) || atomic_load(&vm->stopping))
-				return false;
-			rcu_quiescent_state();
-			cpu_relax();
-		}
-	return true;
-}
-
 static bool zap_phase(bool eager, unsigned int duration_ms)
 {
 	struct vm_mmu_config mmu = scenario_mmu_config();
@@ -63,7 +49,7 @@ static bool zap_phase(bool eager, unsigned int duration_ms)
 	if (!vm)
 		return false;
 	vm_start(vm);
-	ok = all_ready(vm);
+	ok = scenario_wait_all_reported(vm, 1, 1, READY_TIMEOUT_MS);
 	st = vm_mmu_stats(vm); /* a snapshot */
 	flushes0 = atomic_load(&st->flushes);
 	zap_flushes0 = atomic_load(&st->zap_flushes);
@@ -72,6 +58,7 @@ static bool zap_phase(bool eager, unsigned int duration_ms)
 	while (ok && !tsc_passed(deadline) && !atomic_load(&vm->stopping)) {
 		uint64_t r = rng(&seed);
 		gfn_t start = first + r % span, len = 1 + (r >> 20) % 1024;
+		uint64_t removed;
 
 		if (r % 16 == 0) { /* now and then, everything */
 			start = first;
@@ -79,12 +66,9 @@ static bool zap_phase(bool eager, unsigned int duration_ms)
 		}
 		if (start + len > first + span)
 			len = first + span - start;
-		{
-			uint64_t n = vm_mmu_zap_range(vm, start, start + len);
-
-			zapped += n;
-			changing_zaps += n != 0;
-		}
+		removed = vm_mmu_zap_range(vm, start, start + len);
+		zapped += removed;
+		changing_zaps += removed != 0;
 		zaps++;
 		rcu_quiescent_state();
 		udelay(ZAP_GAP_US);
