@@ -5,7 +5,8 @@
  */
 #include "guest/runtime.h"
 
-enum { WILD_ACCESS, TRIPLE_FAULT, BAD_HYPERCALL, VIRT_INSN, PORT_IO, BAD_PRINT, PT_RMW, CR4_RSVD };
+enum { WILD_ACCESS, TRIPLE_FAULT, BAD_HYPERCALL, VIRT_INSN, PORT_IO, BAD_PRINT, PT_RMW, CR4_RSVD,
+       IRQ_OFF };
 
 void guest_main(unsigned int vcpu_id)
 {
@@ -49,6 +50,10 @@ void guest_main(unsigned int vcpu_id)
 		asm volatile("mov %0, %%cr4" ::"r"(cr4 | (1ull << 31)) : "memory");
 		break;
 	}
+	case IRQ_OFF: /* spin with interrupts off and never exit: only an NMI gets us out */
+		hypercall(HC_REPORT, 0, 1, 0);
+		asm volatile("cli; 1: jmp 1b");
+		break;
 	}
 	guest_fail("misbehaviour %lu went unnoticed", (unsigned long)boot_info->arg[0]);
 }

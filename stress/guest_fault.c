@@ -6,6 +6,8 @@
  * hello guest, then runs on the same pCPUs and must pass.
  */
 #include "arch/x86/console.h"
+#include "arch/x86/cpu.h"
+#include "arch/x86/tsc.h"
 #include "boot/options.h"
 #include "mm/page_alloc.h"
 #include "stress/result.h"
@@ -14,6 +16,42 @@
 #include "virt/mmu.h"
 
 #define FAULT_TIMEOUT_MS 20000
+#define IRQ_OFF_ZAPS 8
+#define IRQ_OFF_STOP_MS 1000
+
+/*
+ * fault=irq_off: vCPU 0 spins with IF=0 and never exits by itself. Zap all
+ * guest memory now and then, so that each zap's flush must get it out of
+ * the guest, then let the VM run out its time: the stop must get it out
+ * too. Neither may take the host down (a flush or a stop waits on a
+ * vCPU at most VCPU_LEAVE_BOUND_MS before it gives up on the VM).
+ */
+static bool run_irq_off(struct vm *vm)
+{
+	uint64_t deadline = tsc_deadline_ms(FAULT_TIMEOUT_MS), flushes0, slowest = 0;
+	gfn_t end = vm->cfg.mem_bytes >> PAGE_SHIFT;
+
+	vm_start(vm);
+	while (__atomic_load_n(&vm->vcpus[0].result[0], __ATOMIC_ACQUIRE) != 1 &&
+	       !tsc_passed(deadline) && !atomic_load(&vm->stopping)) {
+		rcu_quiescent_state();
+		cpu_relax();
+	}
+	flushes0 = atomic_load(&vm->remote_flushes);
+	for (unsigned int i = 0; i < IRQ_OFF_ZAPS; i++) {
+		uint64_t t0 = rdtsc();
+
+		vm_mmu_zap_range(vm, 0, end);
+		slowest = rdtsc() - t0 > slowest ? rdtsc() - t0 : slowest;
+		rcu_quiescent_state();
+		udelay(1000); /* vCPU 0 faults its code back in */
+	}
+	kprintf("RESULT scenario=guest_fault phase=irq_off zaps=%u flushes=%lu nmi_kicks=%lu slowest_zap_us=%lu leave_bound_ms=%u\n",
+		IRQ_OFF_ZAPS, (unsigned long)(atomic_load(&vm->remote_flushes) - flushes0),
+		(unsigned long)atomic_load(&vm->nmi_kicks), (unsigned long)(tsc_to_ns(slowest) / 1000),
+		VCPU_LEAVE_BOUND_MS);
+	return vm_wait(vm, IRQ_OFF_STOP_MS);
+}
 
 int scenario_guest_fault(void)
 {
@@ -32,7 +70,10 @@ int scenario_guest_fault(void)
 	bad = scenario_vm_create("misbehave", nr, &mmu, args);
 	if (!bad)
 		return EXIT_CONFIG;
-	bad_ok = vm_run(bad, FAULT_TIMEOUT_MS);
+	if (option(OPTION_FAULT) == FAULT_IRQ_OFF)
+		bad_ok = run_irq_off(bad);
+	else
+		bad_ok = vm_run(bad, FAULT_TIMEOUT_MS);
 	if (bad_ok) {
 		kprintf("mmuvisor: guest_fault: fault=%s was not stopped\n",
 			option_choice_name(OPTION_FAULT));

@@ -20,6 +20,7 @@
  * already EXITING must be waited for too (as KVM does for requests that
  * wait): it may still be running guest code on the old translations.
  */
+#include "arch/x86/console.h"
 #include "arch/x86/interrupt.h"
 #include "arch/x86/ipi.h"
 #include "arch/x86/panic.h"
@@ -27,8 +28,6 @@
 #include "lib/plant.h"
 #include "virt/shootdown.h"
 #include "virt/vm.h"
-
-#define FLUSH_ACK_TIMEOUT_MS 2000
 
 /*
  * Set request on the vCPUs of vm that run on targets and IPI those in guest
@@ -83,12 +82,58 @@ static void check_served(struct vm *vm, cpumask_t targets, uint64_t seq)
 	}
 }
 
+/*
+ * Wait until v is out of guest mode (OUTSIDE: it has acknowledged our
+ * request), kicking it with NMIs if the IPI did not get it out. Returns how
+ * many NMIs it took.
+ */
+static unsigned int wait_left_guest(struct vm *vm, struct vcpu *v)
+{
+	uint64_t start = rdtsc(), next_nmi = tsc_deadline_ms(KICK_NMI_AFTER_MS);
+	uint64_t bound = tsc_deadline_ms(VCPU_LEAVE_BOUND_MS);
+	unsigned int nmis = 0;
+	bool reported = false;
+
+	/* Acquire: pairs with the vCPU's release of OUTSIDE after its exit. */
+	while (atomic_load_explicit(&v->mode, memory_order_acquire) == VCPU_EXITING) {
+		smp_call_handle();
+		cpu_relax();
+		if (tsc_passed(next_nmi)) {
+			ipi_send_nmi_kick(v->pcpu);
+			nmis++;
+			next_nmi = tsc_deadline_ms(KICK_NMI_EVERY_MS);
+		}
+		if (!reported && tsc_passed(bound)) {
+			kprintf("vm %u: vcpu %u (pcpu %u) has not left the guest %lu ms after a kick and %u NMIs: stopping the VM\n",
+				vm->id, v->id, v->pcpu, (unsigned long)tsc_to_ns(rdtsc() - start) / 1000000,
+				nmis);
+			atomic_store(&vm->unresponsive, true);
+			atomic_store(&vm->stopping, true);
+			reported = true;
+		}
+	}
+	if (nmis)
+		atomic_fetch_add_explicit(&vm->nmi_kicks, nmis, memory_order_relaxed);
+	return nmis;
+}
+
+void vm_nmi_kick_lingering(struct vm *vm)
+{
+	for (unsigned int i = 0; i < vm->cfg.nr_vcpus; i++) {
+		struct vcpu *v = &vm->vcpus[i];
+
+		if (atomic_load(&v->mode) != VCPU_OUTSIDE) {
+			ipi_send_nmi_kick(v->pcpu);
+			atomic_fetch_add_explicit(&vm->nmi_kicks, 1, memory_order_relaxed);
+		}
+	}
+}
+
 void tlb_flush_vcpus(struct vm *vm, cpumask_t targets)
 {
 	uint64_t seq = atomic_fetch_add(&vm->flush_seq, 1) + 1;
 	cpumask_t kicked = vm_kick_some(vm, targets, VCPU_REQ_TLB_FLUSH);
 	unsigned int nr_kicked = __builtin_popcountll(kicked);
-	uint64_t deadline = tsc_deadline_ms(FLUSH_ACK_TIMEOUT_MS);
 
 	atomic_fetch_add_explicit(&vm->remote_flushes, 1, memory_order_relaxed);
 	atomic_fetch_add_explicit(&vm->ipis_sent, nr_kicked, memory_order_relaxed);
@@ -100,14 +145,7 @@ void tlb_flush_vcpus(struct vm *vm, cpumask_t targets)
 
 		if (!(kicked & CPU_BIT(v->pcpu)))
 			continue;
-		/* Acquire: pairs with the vCPU's release of OUTSIDE after its exit. */
-		while (atomic_load_explicit(&v->mode, memory_order_acquire) == VCPU_EXITING) {
-			smp_call_handle();
-			cpu_relax();
-			if (tsc_passed(deadline))
-				panic("tlb: vcpu %u (pcpu %u) did not leave the guest within %d ms of the flush IPI",
-				      v->id, v->pcpu, FLUSH_ACK_TIMEOUT_MS);
-		}
+		wait_left_guest(vm, v);
 	}
 	check_served(vm, targets, seq);
 }

@@ -5,11 +5,24 @@
 
 struct vm;
 
+/*
+ * A kick is an IPI, which forces an exit whatever the guest's IF on real
+ * hardware (physical interrupts are intercepted) but not under Bochs 2.7
+ * with IF=0 (docs/PLATFORM_FINDINGS.md). A vCPU still in the guest
+ * KICK_NMI_AFTER_MS after its IPI gets an NMI, which nothing in the guest
+ * can hold back, and another every KICK_NMI_EVERY_MS. One that does not
+ * leave within VCPU_LEAVE_BOUND_MS even so stops its VM; the host waits on.
+ */
+#define KICK_NMI_AFTER_MS 10
+#define KICK_NMI_EVERY_MS 100
+
 /* Flush every vCPU of vm; returns once none can use an old translation. */
 void tlb_flush_vm(struct vm *vm);
 /* The same for the vCPUs that run on the pCPUs in targets. */
 void tlb_flush_vcpus(struct vm *vm, cpumask_t targets);
 /* The pCPUs that vm's vCPUs run on. */
 cpumask_t vm_vcpu_pcpus(const struct vm *vm);
+/* NMI every vCPU of vm that is in the guest (a stop whose kick IPIs did not get them out). */
+void vm_nmi_kick_lingering(struct vm *vm);
 /* Set request on every vCPU and IPI those in the guest; returns the pCPUs kicked. */
 cpumask_t vm_kick_vcpus(struct vm *vm, unsigned int request);

@@ -238,7 +238,7 @@ void vm_start(struct vm *vm)
 
 bool vm_wait(struct vm *vm, unsigned int timeout_ms)
 {
-	uint64_t deadline = tsc_deadline_ms(timeout_ms);
+	uint64_t deadline = tsc_deadline_ms(timeout_ms), next_nmi = 0;
 	bool failed = false;
 
 	while (atomic_load(&vm->vcpus_done) < vm->cfg.nr_vcpus) {
@@ -250,7 +250,17 @@ bool vm_wait(struct vm *vm, unsigned int timeout_ms)
 			vm_stop(vm);
 			failed = true;
 		}
+		/* Stopping: a vCPU the stop's IPI did not get out of the guest gets NMIs. */
+		if (atomic_load(&vm->stopping)) {
+			if (!next_nmi)
+				next_nmi = tsc_deadline_ms(KICK_NMI_AFTER_MS);
+			else if (tsc_passed(next_nmi)) {
+				vm_nmi_kick_lingering(vm);
+				next_nmi = tsc_deadline_ms(KICK_NMI_EVERY_MS);
+			}
+		}
 	}
+	failed |= atomic_load(&vm->unresponsive);
 	cpu_work_wait(vm_vcpu_pcpus(vm), 1000);
 	for (unsigned int i = 0; i < vm->cfg.nr_vcpus; i++)
 		failed |= vm->vcpus[i].failed;

@@ -22,6 +22,13 @@ enum vcpu_mode { VCPU_OUTSIDE, VCPU_IN_GUEST, VCPU_EXITING };
 
 #define NOT_IN_GUEST UINT64_MAX
 
+/*
+ * How long a flush or a stop waits for a kicked vCPU to leave the guest
+ * before it gives up on the VM (virt/shootdown.c); the host never gives up
+ * waiting, since the vCPU may still use what the waiter would free.
+ */
+#define VCPU_LEAVE_BOUND_MS 2000
+
 struct vcpu_stats {
 	uint64_t exits, hypercalls, tdp_faults, tdp_retries, flushes, halts, interrupts;
 	uint64_t ipis_received;
@@ -113,6 +120,8 @@ struct vm {
 	atomic_ulong remote_flushes, ipis_sent, ipis_avoided;
 	atomic_ulong flush_seq;     /* one per tlb_flush call */
 	atomic_ulong shootdown_violations; /* a vCPU in the guest that missed a finished flush */
+	atomic_ulong nmi_kicks;     /* NMIs sent because a kick IPI did not force an exit */
+	atomic_bool unresponsive;  /* a vCPU stayed in the guest past VCPU_LEAVE_BOUND_MS */
 };
 
 struct vm *vm_create(const struct vm_config *cfg, char *err, size_t err_len);

@@ -35,9 +35,17 @@ void ipi_send_mask(cpumask_t mask, unsigned int vector)
 	}
 }
 
-void ipi_send_all_but_self(unsigned int vector)
+void ipi_send_nmi_kick(unsigned int cpu)
 {
-	apic_send_icr(0, APIC_DM_FIXED | APIC_DEST_ALL_BUT_SELF | vector);
+	/* Before the NMI: the handler that sees it must find the kick. */
+	atomic_fetch_add(&cpu_data(cpu)->nmi_kicks, 1);
+	apic_send_icr(cpu_data(cpu)->apic_id, APIC_DM_NMI | APIC_LEVEL_ASSERT);
+}
+
+bool ipi_nmi_was_kick(void)
+{
+	/* NMIs do not nest, and two kicks may arrive as one NMI: take them all. */
+	return atomic_exchange(&this_cpu()->nmi_kicks, 0) != 0;
 }
 
 void smp_call_handle(void)

@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: MIT
 /*
- * IPIs to one CPU, a set, or all, and smp_call_many(): run a function on a
+ * IPIs to one CPU or a set, and smp_call_many(): run a function on a
  * set of CPUs and wait until every one has run it.
  */
 #pragma once
@@ -14,7 +14,15 @@ typedef void (*smp_call_fn)(void *arg);
 
 void ipi_send(unsigned int cpu, unsigned int vector);
 void ipi_send_mask(cpumask_t mask, unsigned int vector);
-void ipi_send_all_but_self(unsigned int vector);
+/*
+ * An NMI that only forces cpu out of guest mode: no IF, interrupt shadow
+ * or guest setting holds it back (SVM and VMX intercept NMIs), so it is the
+ * backstop for a kick that a guest running with IF=0 kept out. Its handler
+ * on cpu does nothing else.
+ */
+void ipi_send_nmi_kick(unsigned int cpu);
+/* The NMI handler: true if this NMI was a kick (and is now consumed). */
+bool ipi_nmi_was_kick(void);
 
 /*
  * Run fn(arg) on every online CPU in mask (the caller included, if it is in

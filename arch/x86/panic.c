@@ -73,5 +73,7 @@ void panic_nmi(const struct regs *r)
 		atomic_fetch_add(&cpus_stopped, 1);
 		halt_forever();
 	}
+	if (ipi_nmi_was_kick())
+		return; /* it has done its work: we are out of guest mode */
 	exception_fatal(r); /* an NMI nobody sent: hardware trouble */
 }

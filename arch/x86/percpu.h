@@ -33,6 +33,12 @@ struct percpu {
 	 */
 	void (*_Atomic work_fn)(void *arg);
 	void *work_arg;
+	/*
+	 * Kick NMIs sent to this CPU and not yet seen by its NMI handler: set
+	 * by the sender before the NMI (seq_cst), taken with xchg by the
+	 * handler, which then returns instead of treating the NMI as fatal.
+	 */
+	atomic_uint nmi_kicks;
 } __cacheline_aligned;
 
 extern struct percpu percpu_area[PLATFORM_MAX_CPUS];
