@@ -5,6 +5,8 @@
  * call kmain(magic, mbi). EFER, CR0 and CR4 are written whole, never
  * read-modify-written: OVMF leaves bits (EFER.NXE) we did not ask for.
  */
+#include "boot/long_mode.inc"
+
 #define MB2_BOOTLOADER_MAGIC 0x36d76289
 #define COM1 0x3f8
 
@@ -85,14 +87,7 @@ _start:
 
 	movl $boot_pml4, %eax
 	movl %eax, %cr3
-	movl $0x20, %eax		/* CR4.PAE */
-	movl %eax, %cr4
-	movl $0xc0000080, %ecx		/* EFER = LME */
-	movl $0x100, %eax
-	xorl %edx, %edx
-	wrmsr
-	movl $0x80010033, %eax		/* CR0 = PG WP NE ET MP PE */
-	movl %eax, %cr0
+	ENTER_LONG_MODE
 	ljmp $0x18, $long_mode
 
 bad_magic:

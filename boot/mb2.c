@@ -41,65 +41,81 @@ static uint8_t byte_sum(const uint8_t *p, size_t n)
 		return false;                              \
 	} while (0)
 
-static bool parse_mmap(const uint8_t *tag, uint32_t size, struct mb2_info *out,
-		       char *err, size_t err_len)
+static bool decode_mmap_entry(const uint8_t *e, uint32_t i, struct mb2_mem_entry *m, char *err,
+			      size_t err_len)
+{
+	uint64_t start = get64(e), len = get64(e + 8);
+
+	if (start + len < start)
+		FAIL("memory map entry %u wraps around the address space (base 0x%lx, length 0x%lx)",
+		     i, (unsigned long)start, (unsigned long)len);
+	*m = (struct mb2_mem_entry){ .start = start, .end = start + len, .type = get32(e + 16) };
+	return true;
+}
+
+static bool decode_efi_desc(const uint8_t *d, uint32_t i, struct mb2_mem_entry *m, char *err,
+			    size_t err_len)
+{
+	uint64_t start = get64(d + 8), pages = get64(d + 24);
+
+	if (pages > (UINT64_MAX - start) >> 12)
+		FAIL("EFI memory descriptor %u wraps around the address space", i);
+	*m = (struct mb2_mem_entry){
+		.start = start, .end = start + (pages << 12), .type = get32(d)
+	};
+	return true;
+}
+
+/*
+ * The two memory-map tags have one layout: a 16-byte header whose word at
+ * 8 is the size of each entry, then the entries. What tells them apart:
+ */
+struct map_tag {
+	const char *name;       /* in messages: "<name> tag (<type>)" */
+	uint32_t type;
+	const char *size_field; /* the header's name for the entry size */
+	const char *entries;    /* what its entries are called */
+	uint32_t min_entry;     /* the smallest entry size that holds what decode reads */
+	bool whole;             /* the entries must fill the tag exactly */
+	bool (*decode)(const uint8_t *e, uint32_t i, struct mb2_mem_entry *m, char *err,
+		       size_t err_len);
+};
+
+static const struct map_tag mmap_tag = {
+	.name = "memory map", .type = MB2_TAG_MMAP, .size_field = "entry_size",
+	.entries = "entries", .min_entry = 24, .whole = true, .decode = decode_mmap_entry,
+};
+static const struct map_tag efi_mmap_tag = {
+	.name = "EFI memory map", .type = MB2_TAG_EFI_MMAP, .size_field = "descriptor_size",
+	.entries = "descriptors", .min_entry = EFI_DESC_MIN_SIZE, .whole = false,
+	.decode = decode_efi_desc,
+};
+
+/* Check a memory-map tag and append its entries to map[*nr...]; *has: it was there. */
+static bool parse_map(const struct map_tag *t, const uint8_t *tag, uint32_t size,
+		      struct mb2_mem_entry *map, unsigned int *nr, bool *has, char *err,
+		      size_t err_len)
 {
 	uint32_t entry_size, n;
 
 	if (size < 16)
-		FAIL("memory map tag (6) is %u bytes, shorter than its 16-byte header", size);
+		FAIL("%s tag (%u) is %u bytes, shorter than its 16-byte header", t->name, t->type,
+		     size);
 	entry_size = get32(tag + 8);
-	if (entry_size < 24 || entry_size % 8)
-		FAIL("memory map tag (6) has entry_size %u; it must be a multiple of 8, at least 24",
-		     entry_size);
-	if ((size - 16) % entry_size)
-		FAIL("memory map tag (6) holds %u bytes of entries, not a whole number of %u-byte entries",
-		     size - 16, entry_size);
+	if (entry_size < t->min_entry || entry_size % 8)
+		FAIL("%s tag (%u) has %s %u; it must be a multiple of 8, at least %u", t->name,
+		     t->type, t->size_field, entry_size, t->min_entry);
+	if (t->whole && (size - 16) % entry_size)
+		FAIL("%s tag (%u) holds %u bytes of entries, not a whole number of %u-byte entries",
+		     t->name, t->type, size - 16, entry_size);
 	n = (size - 16) / entry_size;
 	if (n > MB2_MAX_MEM_ENTRIES)
-		FAIL("memory map tag (6) has %u entries; at most %u are supported", n,
-		     MB2_MAX_MEM_ENTRIES);
-	for (uint32_t i = 0; i < n; i++) {
-		const uint8_t *e = tag + 16 + (size_t)i * entry_size;
-		uint64_t start = get64(e), len = get64(e + 8);
-
-		if (start + len < start)
-			FAIL("memory map entry %u wraps around the address space (base 0x%lx, length 0x%lx)",
-			     i, (unsigned long)start, (unsigned long)len);
-		out->mmap[out->nr_mmap++] = (struct mb2_mem_entry){
-			.start = start, .end = start + len, .type = get32(e + 16)
-		};
-	}
-	out->has_mmap = true;
-	return true;
-}
-
-static bool parse_efi_mmap(const uint8_t *tag, uint32_t size, struct mb2_info *out,
-			   char *err, size_t err_len)
-{
-	uint32_t desc_size, n;
-
-	if (size < 16)
-		FAIL("EFI memory map tag (17) is %u bytes, shorter than its 16-byte header", size);
-	desc_size = get32(tag + 8);
-	if (desc_size < EFI_DESC_MIN_SIZE || desc_size % 8)
-		FAIL("EFI memory map tag (17) has descriptor_size %u; it must be a multiple of 8, at least %u",
-		     desc_size, EFI_DESC_MIN_SIZE);
-	n = (size - 16) / desc_size;
-	if (n > MB2_MAX_MEM_ENTRIES)
-		FAIL("EFI memory map tag (17) has %u descriptors; at most %u are supported", n,
-		     MB2_MAX_MEM_ENTRIES);
-	for (uint32_t i = 0; i < n; i++) {
-		const uint8_t *d = tag + 16 + (size_t)i * desc_size;
-		uint64_t start = get64(d + 8), pages = get64(d + 24);
-
-		if (pages > (UINT64_MAX - start) >> 12)
-			FAIL("EFI memory descriptor %u wraps around the address space", i);
-		out->efi_mmap[out->nr_efi_mmap++] = (struct mb2_mem_entry){
-			.start = start, .end = start + (pages << 12), .type = get32(d)
-		};
-	}
-	out->has_efi_mmap = true;
+		FAIL("%s tag (%u) has %u %s; at most %u are supported", t->name, t->type, n,
+		     t->entries, MB2_MAX_MEM_ENTRIES);
+	for (uint32_t i = 0; i < n; i++, (*nr)++)
+		if (!t->decode(tag + 16 + (size_t)i * entry_size, i, &map[*nr], err, err_len))
+			return false;
+	*has = true;
 	return true;
 }
 
@@ -166,9 +182,11 @@ static bool parse_tag(const uint8_t *tag, uint32_t type, uint32_t size,
 		out->mem_upper_kib = get32(tag + 12);
 		return true;
 	case MB2_TAG_MMAP:
-		return parse_mmap(tag, size, out, err, err_len);
+		return parse_map(&mmap_tag, tag, size, out->mmap, &out->nr_mmap, &out->has_mmap, err,
+				 err_len);
 	case MB2_TAG_EFI_MMAP:
-		return parse_efi_mmap(tag, size, out, err, err_len);
+		return parse_map(&efi_mmap_tag, tag, size, out->efi_mmap, &out->nr_efi_mmap,
+				 &out->has_efi_mmap, err, err_len);
 	case MB2_TAG_ACPI_OLD:
 	case MB2_TAG_ACPI_NEW:
 		return parse_rsdp(tag, size, type, out, err, err_len);

@@ -8,6 +8,8 @@
  * code descriptor lands in 64-bit code. The code is position independent:
  * 16-bit parts address through CS/DS, the 64-bit part through RIP.
  */
+#include "boot/long_mode.inc"
+
 	.section .rodata
 	.code16
 	.balign 4096
@@ -21,16 +23,9 @@ trampoline_start:
 	movw %cs, %ax
 	movw %ax, %ds
 	lgdtl trampoline_gdt_ptr - trampoline_start
-	movl $0x20, %eax			/* CR4.PAE */
-	movl %eax, %cr4
 	movl trampoline_cr3 - trampoline_start, %eax
 	movl %eax, %cr3
-	movl $0xc0000080, %ecx			/* EFER = LME */
-	movl $0x100, %eax
-	xorl %edx, %edx
-	wrmsr
-	movl $0x80010033, %eax			/* CR0 = PG WP NE ET MP PE */
-	movl %eax, %cr0
+	ENTER_LONG_MODE
 	ljmpl *(trampoline_far_jump - trampoline_start)
 
 	.code64

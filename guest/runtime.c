@@ -3,7 +3,6 @@
 
 #include "guest/runtime.h"
 #include "lib/printf.h"
-#include "lib/string.h"
 
 const struct guest_boot_info *boot_info;
 static bool use_vmcall;
@@ -25,16 +24,22 @@ uint64_t hypercall(uint64_t nr, uint64_t a0, uint64_t a1, uint64_t a2)
 	return ret;
 }
 
-void guest_printf(const char *fmt, ...)
+/* Format into a buffer and hand the text to hypercall nr (HC_PRINT, HC_FAIL). */
+static void hypercall_text(uint64_t nr, const char *fmt, va_list ap)
 {
 	char buf[HC_PRINT_MAX];
+	int n = fmt_vsnprintf(buf, sizeof(buf), fmt, ap);
+
+	hypercall(nr, (uint64_t)buf, text_len(n, sizeof(buf)), 0);
+}
+
+void guest_printf(const char *fmt, ...)
+{
 	va_list ap;
-	int n;
 
 	va_start(ap, fmt);
-	n = fmt_vsnprintf(buf, sizeof(buf), fmt, ap);
+	hypercall_text(HC_PRINT, fmt, ap);
 	va_end(ap);
-	hypercall(HC_PRINT, (uint64_t)buf, text_len(n, sizeof(buf)), 0);
 }
 
 void guest_report(unsigned int slot, uint64_t value)
@@ -49,14 +54,11 @@ void guest_barrier(void)
 
 _Noreturn void guest_fail(const char *fmt, ...)
 {
-	char buf[HC_PRINT_MAX];
 	va_list ap;
-	int n;
 
 	va_start(ap, fmt);
-	n = fmt_vsnprintf(buf, sizeof(buf), fmt, ap);
+	hypercall_text(HC_FAIL, fmt, ap);
 	va_end(ap);
-	hypercall(HC_FAIL, (uint64_t)buf, text_len(n, sizeof(buf)), 0);
 	for (;;)
 		asm volatile("hlt");
 }

@@ -82,14 +82,6 @@ typedef struct rwlock {
 
 #define RWLOCK_INIT(n) { .state = 0, .read_acquires = 0, .write_acquires = 0, .name = (n) }
 
-static inline void rwlock_init(rwlock_t *l, const char *name)
-{
-	atomic_store_explicit(&l->state, 0, memory_order_relaxed);
-	atomic_store_explicit(&l->read_acquires, 0, memory_order_relaxed);
-	atomic_store_explicit(&l->write_acquires, 0, memory_order_relaxed);
-	l->name = name;
-}
-
 static inline void read_lock(rwlock_t *l)
 {
 	unsigned int s;

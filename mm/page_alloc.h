@@ -31,6 +31,16 @@ bool page_alloc_init(const struct mem_range *usable, unsigned int nr_usable,
 		     const struct mem_range *reserved, unsigned int nr_reserved,
 		     const char **why);
 
+/* The smallest order whose block holds bytes. */
+static inline unsigned int page_order_for(size_t bytes)
+{
+	unsigned int order = 0;
+
+	while ((PAGE_SIZE << order) < bytes)
+		order++;
+	return order;
+}
+
 void *page_alloc(unsigned int order);        /* NULL when out of memory */
 void *page_alloc_zeroed(unsigned int order); /* NULL when out of memory */
 void page_free(void *page, unsigned int order);

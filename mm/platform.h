@@ -7,7 +7,6 @@
  */
 #pragma once
 
-#include <stdarg.h>
 #include <stdatomic.h>
 #include <stdbool.h>
 #include <stddef.h>

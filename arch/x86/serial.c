@@ -32,11 +32,6 @@ void serial_init(void)
 	outb(COM1 + UART_MCR, 0x03); /* DTR, RTS; no interrupts */
 }
 
-bool serial_present(void)
-{
-	return present;
-}
-
 void serial_drain(void)
 {
 	if (!present)

@@ -2,10 +2,7 @@
 /* COM1, a 16550 UART at 115200 8N1, polled. */
 #pragma once
 
-#include <stdbool.h>
-
 void serial_init(void);
 void serial_putc(char c);
-bool serial_present(void);
 /* Wait until the last byte has left the wire (before power-off or exit). */
 void serial_drain(void);

@@ -8,7 +8,6 @@
 #include "arch/x86/vmx/vmx.h"
 #include "arch/x86/virt.h"
 #include "lib/printf.h"
-#include "lib/string.h"
 
 const struct virt_ops *virt;
 struct virt_caps virt_caps;

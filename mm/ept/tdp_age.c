@@ -48,9 +48,7 @@ static uint64_t tdp_age_range(struct tdp_mmu *mmu, gfn_t start, gfn_t end, uint6
 	struct tdp_iter iter;
 	struct tdp_op op;
 
-	if (end > TDP_GFN_END)
-		end = TDP_GFN_END;
-	if (start >= end)
+	if (!tdp_clamp_range(start, &end))
 		return 0;
 	for (uint64_t i = 0; i < (end - start + 63) / 64; i++)
 		young[i] = 0;

@@ -15,49 +15,63 @@
 #include "mm/ept/tdp_mmu_internal.h"
 
 /*
+ * Clear bit in every leaf of [start, end) that has it, under the lock
+ * wp=locked asks for: a 4 KiB leaf under the read lock by fetch_and (see
+ * above), any other through the setter (cmpxchg under the read lock).
+ * wp: bit is W, a huge leaf goes instead unless split=lazy, and the call
+ * counts what it did. Returns the leaves that had bit. Inlined into both
+ * callers, so that each walk is compiled for its own bit.
+ */
+static inline __attribute__((always_inline)) uint64_t
+tdp_clear_leaf_bit_range(struct tdp_mmu *mmu, gfn_t start, gfn_t end, uint64_t bit, bool wp)
+{
+	struct tdp_iter iter;
+	struct tdp_op op;
+	uint64_t nr = 0;
+
+	tdp_op_begin(&op, mmu, tdp_mmu_change_lock(mmu, mmu->cfg.policy.wp_locked));
+	op.guarantees_flushed = true;
+	for_each_tdp_pte(iter, mmu->root_pt, start, end) {
+		bool huge;
+
+		if (tdp_op_yield_or_batch(&op, &iter))
+			continue;
+retry:
+		if (tdp_iter_walk_again_if_removed(&iter))
+			continue;
+		if (!is_leaf_spte(iter.old_spte, iter.level) || !(iter.old_spte & bit))
+			continue;
+		if (iter.level == PG_LEVEL_4K && op.lock == TDP_LOCK_READ) {
+			uint64_t old = tdp_clear_spte_bits(&op, &iter, bit);
+
+			nr += is_leaf_spte(old, iter.level) && (old & bit);
+			tdp_iter_walk_again_if_removed(&iter); /* frozen under us */
+			continue;
+		}
+		huge = iter.level != PG_LEVEL_4K;
+		if (!tdp_set_spte(&op, &iter,
+				  huge && wp && !mmu->cfg.split_lazy ? 0 : iter.old_spte & ~bit))
+			goto retry;
+		nr++;
+	}
+	tdp_op_end(&op);
+	if (wp) {
+		tdp_op_stat_add(&op, leaves_write_protected, nr);
+		tdp_op_stat_add(&op, leaves_zapped, op.leaves_zapped);
+	}
+	return nr;
+}
+
+/*
  * The W bit of every leaf in [start, end). A huge leaf becomes read-only
  * with split=lazy (the first write fault splits it, reads never fault) and
  * non-present otherwise (the next fault maps at the level the log allows).
  */
 uint64_t tdp_mmu_write_protect_range(struct tdp_mmu *mmu, gfn_t start, gfn_t end)
 {
-	struct tdp_iter iter;
-	struct tdp_op op;
-	uint64_t nr = 0;
-
-	if (end > TDP_GFN_END)
-		end = TDP_GFN_END;
-	if (start >= end)
+	if (!tdp_clamp_range(start, &end))
 		return 0;
-	tdp_op_begin(&op, mmu, tdp_mmu_change_lock(mmu, mmu->cfg.policy.wp_locked));
-	op.guarantees_flushed = true;
-	for_each_tdp_pte(iter, mmu->root_pt, start, end) {
-		if (tdp_op_cond_yield(&op, &iter, NULL))
-			continue;
-		tdp_op_eager_leaf_batch(&op, &iter);
-retry:
-		if (tdp_iter_walk_again_if_removed(&iter))
-			continue;
-		if (!is_leaf_spte(iter.old_spte, iter.level) || !is_writable_spte(iter.old_spte))
-			continue;
-		if (iter.level == PG_LEVEL_4K && op.lock == TDP_LOCK_READ) {
-			uint64_t old = tdp_clear_spte_bits(&op, &iter, SPTE_WRITABLE);
-
-			nr += is_leaf_spte(old, iter.level) && is_writable_spte(old);
-			tdp_iter_walk_again_if_removed(&iter); /* frozen under us */
-			continue;
-		}
-		if (!tdp_set_spte(&op, &iter,
-				  iter.level == PG_LEVEL_4K || mmu->cfg.split_lazy
-					  ? iter.old_spte & ~SPTE_WRITABLE
-					  : 0))
-			goto retry;
-		nr++;
-	}
-	tdp_op_end(&op);
-	tdp_op_stat_add(&op, leaves_write_protected, nr);
-	tdp_op_stat_add(&op, leaves_zapped, op.leaves_zapped);
-	return nr;
+	return tdp_clear_leaf_bit_range(mmu, start, end, SPTE_WRITABLE, true);
 }
 
 /*
@@ -67,36 +81,7 @@ retry:
  */
 uint64_t tdp_mmu_clear_dirty_range(struct tdp_mmu *mmu, gfn_t start, gfn_t end)
 {
-	uint64_t d = mmu->fmt.dirty, nr = 0;
-	struct tdp_iter iter;
-	struct tdp_op op;
-
-	if (end > TDP_GFN_END)
-		end = TDP_GFN_END;
-	if (!d || start >= end)
+	if (!mmu->fmt.dirty || !tdp_clamp_range(start, &end))
 		return 0;
-	tdp_op_begin(&op, mmu, tdp_mmu_change_lock(mmu, mmu->cfg.policy.wp_locked));
-	op.guarantees_flushed = true;
-	for_each_tdp_pte(iter, mmu->root_pt, start, end) {
-		if (tdp_op_cond_yield(&op, &iter, NULL))
-			continue;
-		tdp_op_eager_leaf_batch(&op, &iter);
-retry:
-		if (tdp_iter_walk_again_if_removed(&iter))
-			continue;
-		if (!is_leaf_spte(iter.old_spte, iter.level) || !(iter.old_spte & d))
-			continue;
-		if (iter.level == PG_LEVEL_4K && op.lock == TDP_LOCK_READ) {
-			uint64_t old = tdp_clear_spte_bits(&op, &iter, d);
-
-			nr += is_leaf_spte(old, iter.level) && (old & d);
-			tdp_iter_walk_again_if_removed(&iter); /* frozen under us */
-			continue;
-		}
-		if (!tdp_set_spte(&op, &iter, iter.old_spte & ~d))
-			goto retry;
-		nr++;
-	}
-	tdp_op_end(&op);
-	return nr;
+	return tdp_clear_leaf_bit_range(mmu, start, end, mmu->fmt.dirty, false);
 }

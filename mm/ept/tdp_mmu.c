@@ -161,7 +161,7 @@ void tdp_mmu_debug_yield_every(struct tdp_mmu *mmu, unsigned int steps)
 struct tdp_mmu *tdp_mmu_create(const struct tdp_mmu_config *cfg, const struct mmu_ops *ops,
 			       void *owner)
 {
-	unsigned int order = 0;
+	unsigned int order = page_order_for(sizeof(struct tdp_mmu));
 	struct tdp_mmu *mmu;
 	void *root;
 
@@ -169,8 +169,6 @@ struct tdp_mmu *tdp_mmu_create(const struct tdp_mmu_config *cfg, const struct mm
 	    cfg->max_level > PG_LEVEL_1G ||
 	    (cfg->format != TDP_FORMAT_EPT && cfg->format != TDP_FORMAT_NPT))
 		return NULL;
-	while ((PAGE_SIZE << order) < sizeof(*mmu))
-		order++;
 	mmu = page_alloc_zeroed(order);
 	if (!mmu)
 		return NULL;
@@ -260,17 +258,14 @@ uint64_t tdp_mmu_zap_range(struct tdp_mmu *mmu, gfn_t start, gfn_t end)
 	struct tdp_op op;
 	struct tdp_iter iter;
 
-	if (end > TDP_GFN_END)
-		end = TDP_GFN_END;
-	if (start >= end)
+	if (!tdp_clamp_range(start, &end))
 		return 0;
 	tdp_op_begin(&op, mmu, tdp_mmu_change_lock(mmu, false));
 	op.zap = true;
 	op.guarantees_flushed = true;
 	for_each_tdp_pte(iter, mmu->root_pt, start, end) {
-		if (tdp_op_cond_yield(&op, &iter, NULL))
+		if (tdp_op_yield_or_batch(&op, &iter))
 			continue;
-		tdp_op_eager_leaf_batch(&op, &iter);
 retry:
 		if (tdp_iter_walk_again_if_removed(&iter) || !is_shadow_present_spte(iter.old_spte))
 			continue;

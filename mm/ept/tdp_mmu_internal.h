@@ -138,6 +138,31 @@ bool tdp_op_cond_yield(struct tdp_op *op, struct tdp_iter *iter, struct tdp_page
 void tdp_op_eager_leaf_batch(struct tdp_op *op, const struct tdp_iter *iter);
 enum tdp_lock_mode tdp_mmu_change_lock(const struct tdp_mmu *mmu, bool wants_write);
 
+/*
+ * Each range call's first step: cut end down to what a table maps. False
+ * when nothing of [start, end) is left (the call has nothing to do).
+ */
+static inline bool tdp_clamp_range(gfn_t start, gfn_t *end)
+{
+	if (*end > TDP_GFN_END)
+		*end = TDP_GFN_END;
+	return start < *end;
+}
+
+/*
+ * The head of each entry in a walk that changes leaves (zap, write-protect,
+ * clear-dirty): yield if it is time (true: the walk restarts from the root,
+ * skip this entry), else with flush=eager flush the last table's leaf
+ * changes once the walk has left it.
+ */
+static inline bool tdp_op_yield_or_batch(struct tdp_op *op, struct tdp_iter *iter)
+{
+	if (tdp_op_cond_yield(op, iter, NULL))
+		return true;
+	tdp_op_eager_leaf_batch(op, iter);
+	return false;
+}
+
 /* tdp_spte.c: the only code that writes entries. */
 bool tdp_set_spte_atomic(struct tdp_op *op, struct tdp_iter *iter, uint64_t new_spte);
 void tdp_set_spte_exclusive(struct tdp_op *op, struct tdp_iter *iter, uint64_t new_spte);

@@ -54,9 +54,7 @@ uint64_t tdp_mmu_split_huge_range(struct tdp_mmu *mmu, struct tdp_page_cache *ca
 	struct tdp_iter iter;
 	struct tdp_op op;
 
-	if (end > TDP_GFN_END)
-		end = TDP_GFN_END;
-	if (start >= end)
+	if (!tdp_clamp_range(start, &end))
 		return 0;
 	tdp_page_cache_topup(cache);
 	tdp_op_begin(&op, mmu, tdp_mmu_change_lock(mmu, false));
@@ -97,9 +95,7 @@ uint64_t tdp_mmu_collapse_range(struct tdp_mmu *mmu, gfn_t start, gfn_t end)
 	struct tdp_op op;
 	uint64_t nr = 0;
 
-	if (end > TDP_GFN_END)
-		end = TDP_GFN_END;
-	if (start >= end)
+	if (!tdp_clamp_range(start, &end))
 		return 0;
 	tdp_op_begin(&op, mmu, tdp_mmu_change_lock(mmu, false));
 	for_each_tdp_pte(iter, mmu->root_pt, start, end) {

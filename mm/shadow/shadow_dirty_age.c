@@ -80,36 +80,21 @@ bool shadow_rmap_test_and_clear_young(struct shadow_op *op, struct pte_list_head
 	return w.found != 0;
 }
 
-/* The metadata chunk holding gfn, or NULL; *next: the first gfn of the next chunk. */
-static struct shadow_gfn_meta *shadow_meta_chunk(struct shadow_mmu *m, gfn_t gfn, gfn_t *next)
-{
-	*next = (gfn / SHADOW_META_GFNS + 1) * SHADOW_META_GFNS;
-	return shadow_gfn_meta(m, gfn);
-}
-
 uint64_t shadow_mmu_write_protect_range(struct shadow_mmu *m, gfn_t start, gfn_t end)
 {
+	struct shadow_meta_iter it;
 	struct shadow_op op;
 	uint64_t nr = 0;
-	gfn_t next;
 
-	if (end > m->cfg.gfn_limit)
-		end = m->cfg.gfn_limit;
-	if (start >= end)
+	if (!shadow_clamp_range(m, start, &end))
 		return 0;
 	/* The write-protect side of the dirty-log pair (rmap.h): after the caller's stores. */
 	rmap_write_protect_begin();
 	shadow_op_begin(&op, m, NULL, m->cfg.policy.wp_locked ? SHADOW_LOCK_WRITE : SHADOW_LOCK_NONE, false);
 	op.guarantees_flushed = true;
-	for (gfn_t gfn = start; gfn < end; gfn = next) {
-		struct shadow_gfn_meta *meta = shadow_meta_chunk(m, gfn, &next);
-
-		if (!meta)
-			continue; /* no metadata: nothing in that chunk was ever mapped */
-		for (next = next < end ? next : end; gfn < next; gfn++, meta++)
-			if (!pte_list_empty(&meta->rmap))
-				nr += shadow_rmap_write_protect(&op, &meta->rmap, gfn);
-	}
+	for_each_shadow_gfn_meta(it, m, start, end)
+		if (!pte_list_empty(&it.meta->rmap))
+			nr += shadow_rmap_write_protect(&op, &it.meta->rmap, it.gfn);
 	shadow_stat_add(m, leaves_write_protected, nr);
 	shadow_op_end(&op);
 	return nr;
@@ -118,30 +103,22 @@ uint64_t shadow_mmu_write_protect_range(struct shadow_mmu *m, gfn_t start, gfn_t
 uint64_t shadow_mmu_test_and_clear_young(struct shadow_mmu *m, gfn_t start, gfn_t end,
 					 uint64_t *young)
 {
+	struct shadow_meta_iter it;
 	struct shadow_op op;
 	uint64_t nr = 0;
-	gfn_t next;
 
-	if (end > m->cfg.gfn_limit)
-		end = m->cfg.gfn_limit;
-	if (start >= end)
+	if (!shadow_clamp_range(m, start, &end))
 		return 0;
 	for (uint64_t i = 0; i < (end - start + 63) / 64; i++)
 		young[i] = 0;
 	shadow_op_begin(&op, m, NULL, m->cfg.policy.age_locked ? SHADOW_LOCK_WRITE : SHADOW_LOCK_NONE,
 			false);
-	for (gfn_t gfn = start; gfn < end; gfn = next) {
-		struct shadow_gfn_meta *meta = shadow_meta_chunk(m, gfn, &next);
-
-		if (!meta)
+	for_each_shadow_gfn_meta(it, m, start, end) {
+		if (pte_list_empty(&it.meta->rmap) ||
+		    !shadow_rmap_test_and_clear_young(&op, &it.meta->rmap, it.gfn))
 			continue;
-		for (next = next < end ? next : end; gfn < next; gfn++, meta++) {
-			if (pte_list_empty(&meta->rmap) ||
-			    !shadow_rmap_test_and_clear_young(&op, &meta->rmap, gfn))
-				continue;
-			young[(gfn - start) / 64] |= 1ULL << ((gfn - start) % 64);
-			nr++;
-		}
+		young[(it.gfn - start) / 64] |= 1ULL << ((it.gfn - start) % 64);
+		nr++;
 	}
 	/*
 	 * No flush: a vCPU may go on using a TLB entry without setting A again,

@@ -214,6 +214,17 @@ struct shadow_mmu {
 	struct shadow_mmu_extra_stats extra;    /* shadow_mmu_extra_stats()'s sum */
 };
 
+/*
+ * Each range call's first step: cut end down to cfg.gfn_limit (no memory
+ * lies above it). False when nothing of [start, end) is left.
+ */
+static inline bool shadow_clamp_range(const struct shadow_mmu *m, gfn_t start, gfn_t *end)
+{
+	if (*end > m->cfg.gfn_limit)
+		*end = m->cfg.gfn_limit;
+	return start < *end;
+}
+
 struct shadow_vcpu {
 	struct shadow_mmu *mmu; /* immutable */
 	/* The vCPU's own calls only (one CPU at a time); the roots' counts are shadow_lock's. */
@@ -285,7 +296,6 @@ void *shadow_cache_pop(struct shadow_op *op);
 union shadow_role shadow_root_role(const struct guest_paging *gp);
 gfn_t shadow_root_gfn(const struct shadow_mmu *m, const struct guest_paging *gp);
 struct shadow_page *shadow_get_page(struct shadow_op *op, gfn_t gfn, union shadow_role role);
-void shadow_page_free_rcu(struct rcu_head *head);
 struct shadow_gfn_meta *shadow_gfn_meta(struct shadow_mmu *m, gfn_t gfn);
 struct shadow_gfn_meta *shadow_gfn_meta_alloc(struct shadow_op *op, gfn_t gfn);
 bool shadow_gfn_is_tracked(struct shadow_mmu *m, gfn_t gfn);
@@ -307,6 +317,50 @@ void shadow_op_count_unflushed(struct shadow_op *op);
 /* shadow_mmu.c: roots. */
 void shadow_put_root(struct shadow_op *op, struct shadow_page *sp);
 bool shadow_switch_root(struct shadow_op *op, const struct guest_paging *gp);
+
+/*
+ * Walking the gfn metadata of [start, end): it.gfn and it.meta step
+ * together over every gfn whose chunk exists; a chunk never published
+ * (nothing in it was ever mapped or tracked) is skipped whole. Lockless
+ * walkers may use it under RCU: each chunk is loaded once, through
+ * shadow_gfn_meta()'s acquire, and chunks are freed only at destroy. An
+ * entry in the rmap when the walk starts had its chunk published before,
+ * so the walk reaches it; a chunk published later may be missed, like any
+ * entry added behind the walk (for write-protect, the dirty-log barrier
+ * pair of rmap.h covers that case).
+ */
+struct shadow_meta_iter {
+	struct shadow_mmu *m;
+	gfn_t gfn, end;
+	gfn_t chunk_end;              /* where gfn's chunk ends, or end if sooner */
+	struct shadow_gfn_meta *meta; /* gfn's */
+};
+
+/* From it->gfn on, to the first gfn that has a chunk; it->meta is NULL when none is left. */
+static inline void shadow_meta_iter_seek(struct shadow_meta_iter *it)
+{
+	for (it->meta = NULL; it->gfn < it->end; it->gfn = it->chunk_end) {
+		gfn_t next = (it->gfn / SHADOW_META_GFNS + 1) * SHADOW_META_GFNS;
+
+		it->chunk_end = next < it->end ? next : it->end;
+		it->meta = shadow_gfn_meta(it->m, it->gfn);
+		if (it->meta)
+			return;
+	}
+}
+
+static inline void shadow_meta_iter_next(struct shadow_meta_iter *it)
+{
+	it->meta++;
+	if (++it->gfn == it->chunk_end)
+		shadow_meta_iter_seek(it);
+}
+
+/* One loop (break works); inside a chunk a step is gfn++, meta++ and one compare. */
+#define for_each_shadow_gfn_meta(it, mmu, start, end_)                                   \
+	for ((it) = (struct shadow_meta_iter){ .m = (mmu), .gfn = (start), .end = (end_) }, \
+	     shadow_meta_iter_seek(&(it));                                                  \
+	     (it).meta; shadow_meta_iter_next(&(it)))
 
 /* shadow_dirty_age.c: one gfn's rmap, lockless (falling back to shadow_lock) or locked. */
 uint64_t shadow_rmap_write_protect(struct shadow_op *op, struct pte_list_head *head, gfn_t gfn);

@@ -244,15 +244,6 @@ void shadow_vcpu_destroy(struct shadow_vcpu *sv)
 	page_free(sv, 0);
 }
 
-static unsigned int order_for(size_t bytes)
-{
-	unsigned int order = 0;
-
-	while ((PAGE_SIZE << order) < bytes)
-		order++;
-	return order;
-}
-
 struct shadow_mmu *shadow_mmu_create(const struct shadow_mmu_config *cfg,
 				     const struct mmu_ops *ops, void *owner)
 {
@@ -267,12 +258,12 @@ struct shadow_mmu *shadow_mmu_create(const struct shadow_mmu_config *cfg,
 	    c.guest_maxphyaddr < 32 || c.guest_maxphyaddr > 52)
 		return NULL;
 	rmap_init();
-	m = page_alloc_zeroed(order_for(sizeof(*m)));
+	m = page_alloc_zeroed(page_order_for(sizeof(*m)));
 	if (!m)
 		return NULL;
-	m->alloc_order = order_for(sizeof(*m));
-	m->dir_order = order_for((c.gfn_limit + SHADOW_META_GFNS - 1) / SHADOW_META_GFNS *
-				 sizeof(*m->meta_dir));
+	m->alloc_order = page_order_for(sizeof(*m));
+	m->dir_order = page_order_for((c.gfn_limit + SHADOW_META_GFNS - 1) / SHADOW_META_GFNS *
+				      sizeof(*m->meta_dir));
 	m->meta_dir = page_alloc_zeroed(m->dir_order);
 	if (!m->meta_dir) {
 		page_free(m, m->alloc_order);

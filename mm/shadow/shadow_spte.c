@@ -263,7 +263,7 @@ void shadow_zap_page(struct shadow_op *op, struct shadow_page *sp)
 }
 
 /* MM_DEBUG: a freed table reads as poison; the header keeps its role for the walkers' checks. */
-void shadow_page_free_rcu(struct rcu_head *head)
+static void shadow_page_free_rcu(struct rcu_head *head)
 {
 	struct shadow_page *sp = container_of(head, struct shadow_page, rcu);
 	struct shadow_mmu *m = sp->mmu;

@@ -11,28 +11,20 @@
 
 uint64_t shadow_mmu_zap_range(struct shadow_mmu *m, gfn_t start, gfn_t end)
 {
+	struct shadow_meta_iter it;
 	struct shadow_op op;
 	uint64_t nr;
 
-	if (end > m->cfg.gfn_limit)
-		end = m->cfg.gfn_limit;
-	if (start >= end)
+	if (!shadow_clamp_range(m, start, &end))
 		return 0;
 	shadow_op_begin(&op, m, NULL, m->cfg.policy.lock_exclusive ? SHADOW_LOCK_WRITE : SHADOW_LOCK_READ,
 			true);
 	op.guarantees_flushed = true;
-	for (gfn_t gfn = start; gfn < end; gfn++) {
-		struct shadow_gfn_meta *meta = shadow_gfn_meta(m, gfn);
-
-		if (!meta) {
-			/* No chunk: nothing there was ever mapped; skip to the next chunk. */
-			gfn = (gfn / SHADOW_META_GFNS + 1) * SHADOW_META_GFNS - 1;
-			continue;
-		}
-		while (!pte_list_empty(&meta->rmap))
-			shadow_set_spte(&op, pte_list_first(&meta->rmap, &m->shadow_lock), 0);
-		if (meta->write_track)
-			shadow_zap_gfn_pages(&op, gfn); /* its guest table may be gone too */
+	for_each_shadow_gfn_meta(it, m, start, end) {
+		while (!pte_list_empty(&it.meta->rmap))
+			shadow_set_spte(&op, pte_list_first(&it.meta->rmap, &m->shadow_lock), 0);
+		if (it.meta->write_track)
+			shadow_zap_gfn_pages(&op, it.gfn); /* its guest table may be gone too */
 		if (m->cfg.policy.flush_eager && op.flush)
 			shadow_op_flush(&op);
 	}

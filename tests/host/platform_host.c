@@ -10,6 +10,7 @@
 
 #include <limits.h>
 #include <sched.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <linux/futex.h>

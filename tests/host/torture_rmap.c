@@ -31,6 +31,7 @@
 #include "tests/host/platform_host.h"
 
 #include <pthread.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>

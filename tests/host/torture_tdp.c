@@ -22,6 +22,7 @@
 #include "tests/host/torture_tdp.h"
 
 #include <pthread.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <time.h>

@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: MIT
 /* Decode a #VMEXIT into the core's struct vcpu_exit. */
 #include "arch/x86/svm/svm.h"
+#include "mm/ept/tdp_mmu.h"
 
 /*
  * Without NRIP save the length of the instruction to skip must be known per

@@ -8,8 +8,10 @@
 #include "arch/x86/cpu.h"
 #include "arch/x86/percpu.h"
 #include "arch/x86/svm/svm.h"
+#include "arch/x86/vcpu_backend.h"
 #include "lib/printf.h"
 #include "lib/string.h"
+#include "mm/ept/tdp_mmu.h"
 #include "mm/page_alloc.h"
 
 #define MSR_VM_CR 0xc0010114
@@ -184,11 +186,8 @@ static void svm_vcpu_free(struct vcpu_arch *v)
 {
 	struct svm_vcpu *s = v->backend;
 
-	if (!s)
-		return;
-	page_free(s->vmcb, 0);
-	page_free(s, 0);
-	v->backend = NULL;
+	if (s)
+		vcpu_backend_free(v, s->vmcb);
 }
 
 static void svm_vcpu_run(struct vcpu_arch *v)

@@ -4,7 +4,6 @@
 
 #include "arch/x86/svm/vmcb.h"
 #include "arch/x86/virt.h"
-#include "mm/ept/tdp_mmu.h"
 
 struct svm_gprs { /* the guest registers VMRUN does not switch; order fixed by entry.S */
 	uint64_t rbx, rcx, rdx, rsi, rdi, rbp, r8, r9, r10, r11, r12, r13, r14, r15;

@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: MIT
 /* Decode a VM exit into the core's struct vcpu_exit (mirrors arch/x86/svm/exit.c). */
 #include "arch/x86/vmx/vmx.h"
+#include "mm/ept/tdp_mmu.h"
 
 #define EPT_QUAL_WRITE (1ull << 1)
 #define EPT_QUAL_FETCH (1ull << 2)

@@ -34,6 +34,16 @@ static uint64_t idt_base(void)
 	return p.base;
 }
 
+/* 0 into each of fields, in order: state and counts that start empty. */
+static bool vmwrite_zeros(const uint32_t *fields, size_t n)
+{
+	bool ok = true;
+
+	for (size_t i = 0; i < n; i++)
+		ok &= vmwrite(fields[i], 0);
+	return ok;
+}
+
 static bool write_host_state(struct percpu *pc)
 {
 	bool ok = true;
@@ -69,6 +79,12 @@ static bool write_segment(unsigned int i, uint16_t sel, uint32_t ar, uint32_t li
 	       vmwrite(GUEST_ES_AR + 2 * i, ar) && vmwrite(GUEST_ES_BASE + 2 * i, 0);
 }
 
+/* No SYSENTER, nothing blocking interrupts, active, no debug exception pending. */
+static const uint32_t zero_guest_fields[] = {
+	GUEST_SYSENTER_CS, GUEST_SYSENTER_ESP, GUEST_SYSENTER_EIP,
+	GUEST_INTERRUPTIBILITY, GUEST_ACTIVITY_STATE, GUEST_PENDING_DEBUG,
+};
+
 static bool write_guest_state(const struct vcpu_arch *v)
 {
 	const struct vmx_config *c = &vmx_config;
@@ -103,15 +119,16 @@ static bool write_guest_state(const struct vcpu_arch *v)
 	/* Shadow entries use NX: the hardware EFER.NXE is on whatever the guest's. */
 	ok &= vmwrite(GUEST_IA32_EFER, EFER_LME | EFER_LMA | (v->shadow ? EFER_NXE : 0));
 	ok &= vmwrite(GUEST_IA32_PAT, 0x0007040600070406ull);
-	ok &= vmwrite(GUEST_SYSENTER_CS, 0);
-	ok &= vmwrite(GUEST_SYSENTER_ESP, 0);
-	ok &= vmwrite(GUEST_SYSENTER_EIP, 0);
-	ok &= vmwrite(GUEST_INTERRUPTIBILITY, 0);
-	ok &= vmwrite(GUEST_ACTIVITY_STATE, 0);
-	ok &= vmwrite(GUEST_PENDING_DEBUG, 0);
+	ok &= vmwrite_zeros(zero_guest_fields, ARRAY_SIZE(zero_guest_fields));
 	ok &= vmwrite(VMCS_LINK_POINTER, ~0ull);
 	return ok;
 }
+
+/* No #PF filter, CR3 targets, MSR lists or event to inject. */
+static const uint32_t zero_control_fields[] = {
+	PF_ERROR_MASK, PF_ERROR_MATCH, CR3_TARGET_COUNT, EXIT_MSR_STORE_COUNT,
+	EXIT_MSR_LOAD_COUNT, ENTRY_MSR_LOAD_COUNT, ENTRY_INTR_INFO,
+};
 
 static bool write_controls(struct vmx_vcpu *x)
 {
@@ -125,13 +142,7 @@ static bool write_controls(struct vmx_vcpu *x)
 	ok &= vmwrite(ENTRY_CONTROLS, c->entry);
 	/* #DF: any unhandled guest exception ends there; #PF: ours under mmu=shadow. */
 	ok &= vmwrite(EXCEPTION_BITMAP, 1u << 8 | (x->shadow ? 1u << 14 : 0));
-	ok &= vmwrite(PF_ERROR_MASK, 0);
-	ok &= vmwrite(PF_ERROR_MATCH, 0);
-	ok &= vmwrite(CR3_TARGET_COUNT, 0);
-	ok &= vmwrite(EXIT_MSR_STORE_COUNT, 0);
-	ok &= vmwrite(EXIT_MSR_LOAD_COUNT, 0);
-	ok &= vmwrite(ENTRY_MSR_LOAD_COUNT, 0);
-	ok &= vmwrite(ENTRY_INTR_INFO, 0);
+	ok &= vmwrite_zeros(zero_control_fields, ARRAY_SIZE(zero_control_fields));
 	if (!x->shadow)
 		ok &= vmwrite(EPT_POINTER, x->eptp);
 	ok &= vmwrite(VPID, x->vpid);

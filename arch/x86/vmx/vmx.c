@@ -5,10 +5,11 @@
  * per vCPU loaded on its own pCPU at first entry, INVEPT/INVVPID flushes.
  */
 #include "arch/x86/cpu.h"
-#include "arch/x86/interrupt.h"
 #include "arch/x86/percpu.h"
+#include "arch/x86/vcpu_backend.h"
 #include "arch/x86/vmx/vmx.h"
 #include "lib/printf.h"
+#include "mm/ept/tdp_mmu.h"
 #include "mm/page_alloc.h"
 
 #define CR4_VMXE (1ull << 13)
@@ -178,11 +179,8 @@ static void vmx_vcpu_free(struct vcpu_arch *v)
 {
 	struct vmx_vcpu *x = v->backend;
 
-	if (!x)
-		return;
-	page_free(x->vmcs, 0);
-	page_free(x, 0);
-	v->backend = NULL;
+	if (x)
+		vcpu_backend_free(v, x->vmcs);
 }
 
 static void invept(uint64_t type, uint64_t eptp)

@@ -3,7 +3,6 @@
 #pragma once
 
 #include "arch/x86/virt.h"
-#include "mm/ept/tdp_mmu.h"
 #include "arch/x86/vmx/vmcs.h"
 
 struct vmx_gprs { /* order fixed by entry.S */
