@@ -53,6 +53,16 @@ struct guest_regs {
 	uint64_t rsp, rip, rflags;
 };
 
+/* General register n in the encoding's order (0 rax, 1 rcx, 2 rdx, 3 rbx, 4 rsp, ... 15 r15). */
+static inline uint64_t *guest_reg(struct guest_regs *r, int n)
+{
+	uint64_t *slots[16] = { &r->rax, &r->rcx, &r->rdx, &r->rbx, &r->rsp, &r->rbp,
+				&r->rsi, &r->rdi, &r->r8, &r->r9, &r->r10, &r->r11,
+				&r->r12, &r->r13, &r->r14, &r->r15 };
+
+	return slots[n & 15];
+}
+
 /*
  * The part of a vCPU a backend sees. virt/ embeds it in its struct vcpu (as
  * v->arch) and hands the backend nothing else: a backend knows no VM.
