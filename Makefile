@@ -32,7 +32,7 @@ KERNEL_SRCS := \
 	arch/x86/vmx/vmx.c arch/x86/vmx/vmcs.c arch/x86/vmx/exit.c arch/x86/vmx/entry.S \
 	$(sort $(wildcard mm/*.c mm/*/*.c)) \
 	virt/vm.c virt/vcpu.c virt/hypercall.c virt/dirty_log.c virt/mmu.c virt/shootdown.c \
-	virt/shadow_exits.c virt/shadow_cr.c virt/shadow_emulate.c virt/emulate.c \
+	virt/shadow_exits.c virt/cr.c virt/shadow_emulate.c virt/emulate.c \
 	lib/printf.c lib/string.c lib/cmdline.c \
 	stress/result.c stress/scenario.c stress/rcu_torture.c stress/guests.c \
 	stress/vm_setup.c stress/hello.c stress/guest_fault.c stress/demand_paging.c \
@@ -42,7 +42,7 @@ KERNEL_SRCS := \
 # The synthetic guests (guest/images.h lists the same names): each is linked
 # at 1 MiB with the guest runtime, flattened, and embedded in the hypervisor.
 GUESTS := hello misbehave demand_paging spin zap_stress dirty_log access_tracking \
-	shadow_pt
+	shadow_pt hostile
 GUEST_RUNTIME_OBJS := $(BUILD)/kernel/guest/entry.S.o $(BUILD)/kernel/guest/runtime.c.o \
 	$(BUILD)/kernel/lib/printf.c.o $(BUILD)/kernel/lib/string.c.o
 GUEST_BINS := $(patsubst %,$(BUILD)/guest/%.bin,$(GUESTS))

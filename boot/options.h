@@ -50,7 +50,11 @@ enum mmu_kind { MMU_TDP, MMU_SHADOW };
 enum flush_mode { FLUSH_BATCHED, FLUSH_EAGER };
 /* What the guest_fault scenario's guest does wrong (guest/misbehave.c agrees). */
 enum guest_fault_kind { FAULT_WILD, FAULT_TRIPLE, FAULT_HYPERCALL, FAULT_VIRT_INSN, FAULT_IO,
-			FAULT_PRINT, FAULT_PT_RMW, FAULT_CR4, FAULT_IRQ_OFF };
+			FAULT_PRINT, FAULT_PT_RMW, FAULT_CR4, FAULT_IRQ_OFF,
+			/* guest/hostile.c: the architecture lets these finish */
+			FAULT_PT_RACE, FAULT_STRADDLE, FAULT_ALIAS, FAULT_CR8, FAULT_CR_WALK, FAULT_IRET_NT,
+			/* guest/hostile.c: these must be stopped */
+			FAULT_PF_LOOP };
 
 extern const struct opt_desc boot_option_table[OPTION_COUNT];
 

@@ -9,7 +9,8 @@
 
 #include <stdint.h>
 
-#define GUEST_IMAGES(X) X(hello) X(misbehave) X(demand_paging) X(spin) X(zap_stress) X(dirty_log) X(access_tracking) X(shadow_pt)
+#define GUEST_IMAGES(X) X(hello) X(misbehave) X(demand_paging) X(spin) X(zap_stress) X(dirty_log) X(access_tracking) X(shadow_pt) \
+	X(hostile)
 
 struct guest_image {
 	const char *name;

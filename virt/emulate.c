@@ -12,6 +12,8 @@
 
 #define REX_W 8
 #define REX_R 4
+#define REX_X 2
+#define REX_B 1
 
 static uint64_t width_mask(unsigned int width)
 {
@@ -55,7 +57,8 @@ const char *emu_decode(const uint8_t *b, unsigned int n, struct emu_insn *in, ch
 	bool opsize = false, byte_op, twobyte = false, has_rex = false;
 	int op = -1;
 
-	*in = (struct emu_insn){ .reg = -1 };
+	*in = (struct emu_insn){ .reg = -1, .mem = { .base = EMU_NO_REG, .index = EMU_NO_REG,
+						     .scale = 1, .seg = -1 } };
 	for (; i < n && i < EMU_MAX_INSN; i++) {
 		uint8_t p = b[i];
 
@@ -63,9 +66,12 @@ const char *emu_decode(const uint8_t *b, unsigned int n, struct emu_insn *in, ch
 			in->lock = true;
 		else if (p == 0x66)
 			opsize = true;
-		else if (p == 0x67 || p == 0x26 || p == 0x2e || p == 0x36 || p == 0x3e ||
-			 p == 0x64 || p == 0x65)
-			continue; /* the address comes from the fault: size and segment do not matter */
+		else if (p == 0x67)
+			in->mem.addr32 = true;
+		else if (p == 0x64 || p == 0x65)
+			in->mem.seg = p == 0x64 ? EMU_SEG_FS : EMU_SEG_GS;
+		else if (p == 0x26 || p == 0x2e || p == 0x36 || p == 0x3e)
+			continue; /* ES, CS, SS, DS: base 0 in 64-bit mode */
 		else
 			break;
 	}
@@ -80,6 +86,22 @@ const char *emu_decode(const uint8_t *b, unsigned int n, struct emu_insn *in, ch
 	if (opcode == 0x0f) {
 		twobyte = true;
 		opcode = b[i++];
+	}
+	if (!twobyte && (opcode == 0xa2 || opcode == 0xa3)) {
+		/* MOV moffs, AL/eAX/rAX: no ModRM, an absolute address of 8 bytes (4 with 0x67). */
+		unsigned int alen = in->mem.addr32 ? 4 : 8;
+		uint64_t addr = 0;
+
+		if (i + alen > n)
+			return refuse(why, why_len, "truncated instruction", b, n);
+		for (unsigned int k = 0; k < alen; k++)
+			addr |= (uint64_t)b[i + k] << (8 * k);
+		in->mem.disp = (int64_t)addr;
+		in->op = EMU_MOV;
+		in->reg = 0;
+		in->len = i + alen;
+		in->width = opcode == 0xa2 ? 1 : rex & REX_W ? 8 : opsize ? 2 : 4;
+		return 0;
 	}
 	if (!twobyte) {
 		switch (opcode) {
@@ -115,19 +137,33 @@ const char *emu_decode(const uint8_t *b, unsigned int n, struct emu_insn *in, ch
 	if (mod == 3)
 		return refuse(why, why_len, "a register destination cannot fault: opcode", b + start,
 			      i - start);
-	if (rm == 4) { /* SIB */
+	if (rm == 4) { /* SIB: scale, index (4 without REX.X: none), base */
 		if (i >= n)
 			return refuse(why, why_len, "truncated instruction", b, n);
+		in->mem.scale = 1u << (b[i] >> 6);
+		if ((((b[i] >> 3) & 7) | (rex & REX_X ? 8 : 0)) != 4)
+			in->mem.index = (int)(((b[i] >> 3) & 7) | (rex & REX_X ? 8 : 0));
 		if (mod == 0 && (b[i] & 7) == 5)
-			disp = 4;
+			disp = 4; /* no base */
+		else
+			in->mem.base = (int)((b[i] & 7) | (rex & REX_B ? 8 : 0));
 		i++;
+	} else if (mod == 0 && rm == 5) {
+		in->mem.base = EMU_RIP;
+		disp = 4;
+	} else {
+		in->mem.base = (int)(rm | (rex & REX_B ? 8 : 0));
 	}
-	if (mod == 0 && rm == 5)
-		disp = 4; /* RIP-relative */
-	else if (mod == 1)
+	if (mod == 1)
 		disp = 1;
 	else if (mod == 2)
 		disp = 4;
+	if (i + disp > n)
+		return refuse(why, why_len, "truncated instruction", b, n);
+	for (unsigned int k = 0; k < disp; k++)
+		in->mem.disp |= (int64_t)((uint64_t)b[i + k] << (8 * k));
+	if (disp && (in->mem.disp & (1ll << (disp * 8 - 1))))
+		in->mem.disp |= (int64_t)~width_mask(disp); /* sign-extend */
 	i += disp;
 
 	if (!twobyte && (opcode == 0x80 || opcode == 0x81 || opcode == 0x83)) {
@@ -254,6 +290,21 @@ uint64_t emu_execute(const struct emu_insn *in, uint64_t old, struct emu_regs *r
 	}
 	*store = false;
 	return old;
+}
+
+uint64_t emu_effective_address(const struct emu_insn *in, const struct emu_regs *r,
+			       uint64_t rip)
+{
+	const struct emu_mem *m = &in->mem;
+	uint64_t ea = (uint64_t)m->disp;
+
+	if (m->base == EMU_RIP)
+		ea += rip + in->len; /* relative to the next instruction */
+	else if (m->base != EMU_NO_REG)
+		ea += r->gpr[m->base];
+	if (m->index != EMU_NO_REG)
+		ea += r->gpr[m->index] * m->scale;
+	return m->addr32 ? (uint32_t)ea : ea;
 }
 
 /*

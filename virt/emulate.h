@@ -12,9 +12,10 @@
  * Pure C on a copy of the registers: the caller reads the old memory value,
  * runs emu_execute(), and commits the new value with a cmpxchg before it
  * copies the registers back, so that a concurrent writer (another vCPU)
- * makes it run again rather than be lost. The address itself comes from
- * the fault (CR2 or the exit's linear address), so ModRM is decoded for its
- * length only.
+ * makes it run again rather than be lost. The memory operand is decoded in
+ * full (emu_effective_address()): the fault's address (CR2) is only the
+ * first byte that faulted, which for a store that straddles two pages may
+ * be the start of the second.
  */
 #pragma once
 
@@ -36,6 +37,21 @@ enum emu_op {
 	EMU_BTR,
 };
 
+#define EMU_NO_REG (-1)
+#define EMU_RIP (-2) /* base of a RIP-relative operand */
+#define EMU_SEG_FS 4
+#define EMU_SEG_GS 5
+
+/* The memory operand: [seg:] base + index * scale + disp (SDM Vol. 2, 2.1.5 and 2.2.1.6). */
+struct emu_mem {
+	int base;           /* 0-15, EMU_NO_REG, or EMU_RIP */
+	int index;          /* 0-15 or EMU_NO_REG */
+	unsigned int scale; /* 1, 2, 4 or 8 */
+	int64_t disp;       /* sign-extended */
+	bool addr32;        /* 0x67: the address is computed in 32 bits */
+	int seg;            /* EMU_SEG_FS, EMU_SEG_GS, or -1: the others have base 0 in 64-bit mode */
+};
+
 struct emu_insn {
 	enum emu_op op;
 	unsigned int len;   /* bytes, prefixes included */
@@ -44,6 +60,7 @@ struct emu_insn {
 	bool high_byte;     /* reg names AH, CH, DH or BH (8-bit, no REX) */
 	uint64_t imm;       /* sign-extended to 64 bits */
 	bool lock;
+	struct emu_mem mem;
 };
 
 /* The registers an emulated instruction may read or change. */
@@ -67,6 +84,14 @@ const char *emu_decode(const uint8_t *b, unsigned int n, struct emu_insn *out, c
  * register operand of XCHG and CMPXCHG, and the arithmetic flags).
  */
 uint64_t emu_execute(const struct emu_insn *in, uint64_t old, struct emu_regs *r, bool *store);
+
+/*
+ * The linear address of in's memory operand, less its segment base (add
+ * the FS or GS base when in->mem.seg names one). rip is the instruction's
+ * own address.
+ */
+uint64_t emu_effective_address(const struct emu_insn *in, const struct emu_regs *r,
+			       uint64_t rip);
 
 /* MOV to or from a control register at b: the general register and the length. */
 bool emu_decode_mov_cr(const uint8_t *b, unsigned int n, int *gpr, unsigned int *len);

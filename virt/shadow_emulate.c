@@ -2,9 +2,11 @@
 /*
  * The page-table stores shadow paging must emulate (SHADOW_EMULATE): the
  * instruction is fetched through the guest's own tables, decoded and run by
- * virt/emulate.c, and applied to guest memory here with a cmpxchg of its
- * width, so that a racing vCPU's store makes it run again rather than be
- * lost; then the shadow MMU forgets the entries written.
+ * virt/emulate.c, and its memory operand found from its registers (CR2 is
+ * only the first byte that faulted). A store that straddles two pages is
+ * two parts, each to its own page, as on a CPU. The store is applied inside
+ * shadow_mmu_emulated_write(), after the shadow MMU has dropped every entry
+ * built from what it overwrites and before any fault can build one again.
  */
 #include "mm/shadow/walker.h"
 #include "virt/dirty_log.h"
@@ -63,14 +65,29 @@ unsigned int shadow_fetch_insn(struct vcpu *v, uint64_t gva, uint8_t *b, unsigne
 	return got;
 }
 
-static uint64_t load_width(const void *p, unsigned int width)
+/* One page's part of the store. */
+struct store_part {
+	uint64_t gva, gpa;
+	gfn_t gfn;
+	unsigned int len;
+	uint8_t *hva;
+};
+
+struct emulated_store {
+	struct vcpu *v;
+	const struct emu_insn *in;
+	struct store_part part[2];
+	unsigned int nr_parts;
+	struct emu_regs r; /* the registers after the instruction */
+};
+
+static uint64_t load_part(const uint8_t *p, unsigned int len)
 {
-	switch (width) {
-	case 1: return __atomic_load_n((const uint8_t *)p, __ATOMIC_RELAXED);
-	case 2: return __atomic_load_n((const uint16_t *)p, __ATOMIC_RELAXED);
-	case 4: return __atomic_load_n((const uint32_t *)p, __ATOMIC_RELAXED);
-	default: return __atomic_load_n((const uint64_t *)p, __ATOMIC_RELAXED);
-	}
+	uint64_t v = 0;
+
+	for (unsigned int i = 0; i < len; i++)
+		v |= (uint64_t)__atomic_load_n(&p[i], __ATOMIC_RELAXED) << (8 * i);
+	return v;
 }
 
 /* Store new_val at p if it still holds old (what the guest's LOCK'd RMW would see). */
@@ -102,76 +119,142 @@ static bool cmpxchg_width(void *p, uint64_t old, uint64_t new_val, unsigned int 
 }
 
 /*
- * SHADOW_EMULATE: the guest writes a page table that the written address's
- * own translation uses (or, with CR0.WP = 0 and SMAP, a read-only user
- * page). Shadowing write-protects the table and the write needs it
- * writable, so the store is done here: decode it (virt/emulate.c), walk
- * the address for a write (setting the guest's A/D bits), apply it to
- * guest memory with a cmpxchg so that a racing vCPU is not lost, commit
- * the registers and RIP, and make the shadow forget the entries written
- * (the next walk reads them anew): only those entries, so a write to a
- * live root does not throw away every vCPU's address space.
+ * Called by shadow_mmu_emulated_write() with the shadow entries of the
+ * written pages gone and shadow_lock held. Within one page: a cmpxchg of
+ * the operand's width, run again while another vCPU's store races it (an
+ * unaligned one included: x86 makes it atomic within a cache line, the
+ * host's cmpxchg on the same bytes too). Across two pages each part is
+ * stored on its own, as a CPU's split store is (a split LOCK'd RMW is
+ * atomic only against the guest's page-table writes, which all come here).
  */
-void shadow_emulate_write(struct vcpu *v)
+static void apply_store(void *ctx)
+{
+	struct emulated_store *st = ctx;
+	const struct emu_insn *in = st->in;
+	struct vcpu *v = st->v;
+	uint64_t old, new_val;
+	bool store;
+
+	for (;;) {
+		for (int i = 0; i < 16; i++)
+			st->r.gpr[i] = *guest_reg(&v->arch.regs, i);
+		st->r.rflags = v->arch.regs.rflags;
+		old = load_part(st->part[0].hva, st->part[0].len);
+		if (st->nr_parts == 2)
+			old |= load_part(st->part[1].hva, st->part[1].len) << (8 * st->part[0].len);
+		new_val = emu_execute(in, old, &st->r, &store);
+		if (!store)
+			return;
+		if (st->nr_parts == 1) {
+			if (cmpxchg_width(st->part[0].hva, old, new_val, in->width))
+				return;
+			continue;
+		}
+		for (unsigned int k = 0, shift = 0; k < 2; shift += 8 * st->part[k].len, k++)
+			for (unsigned int i = 0; i < st->part[k].len; i++)
+				__atomic_store_n(&st->part[k].hva[i], (uint8_t)(new_val >> (shift + 8 * i)),
+						 __ATOMIC_RELAXED);
+		return;
+	}
+}
+
+/*
+ * Walk each part's page for a write (setting the guest's A/D bits); false
+ * if the store cannot go on: a #PF injected, a retry, or the VM stopped.
+ */
+static bool walk_parts(struct vcpu *v, struct emulated_store *st)
 {
 	struct guest_mem mem = { .read = mem_read, .cmpxchg = mem_cmpxchg, .ctx = v->vm };
 	struct guest_paging gp = vcpu_guest_paging(v);
+
+	for (unsigned int k = 0; k < st->nr_parts; k++) {
+		struct store_part *pt = &st->part[k];
+		struct guest_walk w;
+
+		switch (guest_walk(&mem, &gp, GUEST_MAXPHYADDR, pt->gva, PFERR_WRITE, &w)) {
+		case GUEST_WALK_OK:
+			break;
+		case GUEST_WALK_FAULT: /* the guest changed its tables meanwhile */
+			virt->vcpu_inject_page_fault(&v->arch, pt->gva, w.error);
+			return false;
+		case GUEST_WALK_RETRY:
+			return false; /* the instruction runs again and faults again */
+		case GUEST_WALK_NO_SLOT:
+			vcpu_fail(v, "wild access: gva 0x%lx translates outside guest memory (rip 0x%lx)",
+				  (unsigned long)pt->gva, (unsigned long)v->arch.regs.rip);
+			return false;
+		}
+		pt->gfn = w.gfn;
+		pt->gpa = (w.gfn << PAGE_SHIFT) | (pt->gva & (PAGE_SIZE - 1));
+		pt->hva = vm_gpa_to_hva(v->vm, pt->gpa, pt->len);
+		if (!pt->hva) {
+			vcpu_fail(v, "wild access: gva 0x%lx translates outside guest memory (rip 0x%lx)",
+				  (unsigned long)pt->gva, (unsigned long)v->arch.regs.rip);
+			return false;
+		}
+	}
+	return true;
+}
+
+/*
+ * SHADOW_EMULATE: the guest writes a page table that the written address's
+ * own translation uses (or, with CR0.WP = 0 and SMAP, a read-only user
+ * page), or keeps faulting on a write the shadow cannot let through
+ * (shadow_handle_guest_pf()). Decode the store, find its operand, walk it,
+ * and apply it with the shadow MMU's entries for it dropped first, so that
+ * no fault builds a shadow entry from a guest entry that is changing.
+ */
+void shadow_emulate_write(struct vcpu *v)
+{
 	const struct vcpu_exit *e = &v->arch.exit;
+	struct emulated_store st = { .v = v };
+	struct shadow_written written[2];
 	uint8_t b[EMU_MAX_INSN];
 	struct emu_insn in;
-	struct emu_regs r;
-	struct guest_walk w;
-	uint64_t gpa, old, new_val;
+	uint64_t ea;
 	const char *err;
 	char why[96];
-	bool store;
-	void *p;
 
-	err = emu_decode(b, shadow_fetch_insn(v, v->arch.regs.rip, b, EMU_MAX_INSN), &in, why, sizeof(why));
+	err = emu_decode(b, shadow_fetch_insn(v, v->arch.regs.rip, b, EMU_MAX_INSN), &in, why,
+			 sizeof(why));
 	if (err) {
 		vcpu_fail(v, "gva 0x%lx: a page-table write on its own path needs emulating, and this one cannot be: %s (rip 0x%lx)",
 			  (unsigned long)e->gva, err, (unsigned long)v->arch.regs.rip);
 		return;
 	}
-	if ((e->gva & (PAGE_SIZE - 1)) + in.width > PAGE_SIZE) {
-		vcpu_fail(v, "gva 0x%lx: an emulated write that crosses a page (rip 0x%lx)",
-			  (unsigned long)e->gva, (unsigned long)v->arch.regs.rip);
-		return;
-	}
-	switch (guest_walk(&mem, &gp, GUEST_MAXPHYADDR, e->gva, PFERR_WRITE, &w)) {
-	case GUEST_WALK_OK:
-		break;
-	case GUEST_WALK_FAULT: /* the guest changed its tables meanwhile */
-		virt->vcpu_inject_page_fault(&v->arch, e->gva, w.error);
-		return;
-	case GUEST_WALK_RETRY:
-		return; /* the instruction runs again and faults again */
-	case GUEST_WALK_NO_SLOT:
-		vcpu_fail(v, "wild access: gva 0x%lx translates outside guest memory (rip 0x%lx)",
-			  (unsigned long)e->gva, (unsigned long)v->arch.regs.rip);
-		return;
-	}
-	gpa = (w.gfn << PAGE_SHIFT) | (e->gva & (PAGE_SIZE - 1));
-	p = vm_gpa_to_hva(v->vm, gpa, in.width);
-	if (!p) {
-		vcpu_fail(v, "wild access: gva 0x%lx translates outside guest memory (rip 0x%lx)",
-			  (unsigned long)e->gva, (unsigned long)v->arch.regs.rip);
-		return;
-	}
-	do {
-		for (int i = 0; i < 16; i++)
-			r.gpr[i] = *guest_reg(&v->arch.regs, i);
-		r.rflags = v->arch.regs.rflags;
-		old = load_width(p, in.width);
-		new_val = emu_execute(&in, old, &r, &store);
-	} while (store && !cmpxchg_width(p, old, new_val, in.width));
 	for (int i = 0; i < 16; i++)
-		*guest_reg(&v->arch.regs, i) = r.gpr[i];
-	v->arch.regs.rflags = r.rflags;
+		st.r.gpr[i] = *guest_reg(&v->arch.regs, i);
+	ea = emu_effective_address(&in, &st.r, v->arch.regs.rip);
+	if (in.mem.seg >= 0)
+		ea += virt->vcpu_seg_base(&v->arch, (unsigned int)in.mem.seg);
+	if (e->gva - ea >= in.width) {
+		vcpu_fail(v, "the store at rip 0x%lx writes [0x%lx, +%u), which does not hold the faulting address 0x%lx",
+			  (unsigned long)v->arch.regs.rip, (unsigned long)ea, in.width,
+			  (unsigned long)e->gva);
+		return;
+	}
+	st.in = &in;
+	st.part[0] = (struct store_part){ .gva = ea, .len = in.width };
+	st.nr_parts = 1;
+	if ((ea & (PAGE_SIZE - 1)) + in.width > PAGE_SIZE) {
+		st.part[0].len = (unsigned int)(PAGE_SIZE - (ea & (PAGE_SIZE - 1)));
+		st.part[1] = (struct store_part){ .gva = (ea | (PAGE_SIZE - 1)) + 1,
+						  .len = in.width - st.part[0].len };
+		st.nr_parts = 2;
+	}
+	if (!walk_parts(v, &st))
+		return;
+	for (unsigned int k = 0; k < st.nr_parts; k++)
+		written[k] = (struct shadow_written){ .gfn = st.part[k].gfn,
+						      .off = (unsigned int)(st.part[k].gpa & (PAGE_SIZE - 1)),
+						      .len = st.part[k].len };
+	shadow_mmu_emulated_write(v->vm->smmu, written, st.nr_parts, apply_store, &st);
+	for (int i = 0; i < 16; i++)
+		*guest_reg(&v->arch.regs, i) = st.r.gpr[i];
+	v->arch.regs.rflags = st.r.rflags;
 	v->arch.regs.rip += in.len;
 	v->stats.emulated++;
-	/* No shadow entry saw this write: the dirty log and the shadow pages must hear of it. */
-	vm_dirty_log_write_fault(v->vm, gpa);
-	shadow_mmu_guest_table_written(v->vm->smmu, w.gfn, (unsigned int)(gpa & (PAGE_SIZE - 1)),
-				       in.width);
+	/* No shadow entry saw this write: the dirty log must hear of it. */
+	for (unsigned int k = 0; k < st.nr_parts; k++)
+		vm_dirty_log_write_fault(v->vm, st.part[k].gpa);
 }

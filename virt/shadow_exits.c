@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: MIT
 /*
  * The exits that shadow paging (mmu=shadow) adds: the guest's #PF and
- * INVLPG here; its control registers in virt/shadow_cr.c; the page-table
+ * INVLPG here; its control registers in virt/cr.c; the page-table
  * stores that must be emulated in virt/shadow_emulate.c. The hardware CR3
  * holds the shadow root, and a change of root flushes the vCPU's TLB
  * (ASIDs and VPIDs tag entries without the CR3).
@@ -47,6 +47,62 @@ bool shadow_prepare_entry(struct vcpu *v)
 	return true;
 }
 
+/*
+ * A write that faults again and again at the same RIP and address, though
+ * each fault was fixed: the store hits a guest table that the path of the
+ * code (or of the stack) needs shadowed, so the fix for the one undoes the
+ * fix for the other. E.g. with PML4[300] = the PML4, a MOV through
+ * va(300, 300, 300, 0) to the PDPT that maps the code: the write fault
+ * unprotects the PDPT, the next fetch shadows it again, and the write
+ * faults again. After WRITE_RETRIES such faults the store is emulated
+ * (KVM's retry-then-emulate); emulation is right for any store.
+ */
+#define WRITE_RETRIES 4
+
+static bool write_keeps_faulting(struct vcpu *v)
+{
+	const struct vcpu_exit *e = &v->arch.exit;
+	uint64_t rip = v->arch.regs.rip;
+
+	if (!(e->error & PFERR_WRITE))
+		return false; /* a fetch or read in between: same instruction, keep counting */
+	if (rip != v->write_retry.rip || e->gva != v->write_retry.gva) {
+		v->write_retry.rip = rip;
+		v->write_retry.gva = e->gva;
+		v->write_retry.count = 0;
+	}
+	if (++v->write_retry.count <= WRITE_RETRIES)
+		return false;
+	v->write_retry.count = 0;
+	return true;
+}
+
+/*
+ * A #PF the guest must see. If it came while the CPU delivered another
+ * exception, the two combine as on a CPU (SDM Vol. 3A, Table 6-5): a #PF
+ * while delivering a #PF is a double fault, and a fault while delivering
+ * a double fault a triple fault. A contributory exception first and a #PF
+ * second are delivered one after the other. #DF is intercepted (guests
+ * have no handler for it), so a double fault ends the guest here just as
+ * the hardware's intercept does under mmu=tdp; injected again and again,
+ * an undeliverable #PF looped for ever.
+ */
+static void inject_page_fault(struct vcpu *v, uint32_t error)
+{
+	const struct vcpu_exit *e = &v->arch.exit;
+	unsigned int first = e->vectoring & 0xff;
+
+	if ((e->vectoring & VECTORING_VALID) &&
+	    (e->vectoring & (7u << 8)) == VECTORING_TYPE_EXCEPTION && (first == 14 || first == 8)) {
+		vcpu_fail(v, "%s at rip 0x%lx: a #PF (cr2 0x%lx) while delivering a %s",
+			  first == 14 ? "double fault" : "triple fault",
+			  (unsigned long)v->arch.regs.rip, (unsigned long)e->gva,
+			  first == 14 ? "#PF" : "double fault");
+		return;
+	}
+	virt->vcpu_inject_page_fault(&v->arch, e->gva, error);
+}
+
 void shadow_handle_guest_pf(struct vcpu *v)
 {
 	struct guest_paging gp = vcpu_guest_paging(v);
@@ -54,6 +110,11 @@ void shadow_handle_guest_pf(struct vcpu *v)
 	const struct vcpu_exit *e = &v->arch.exit;
 
 	v->stats.tdp_faults++;
+	if (write_keeps_faulting(v)) {
+		v->stats.write_retries_emulated++;
+		shadow_emulate_write(v);
+		return;
+	}
 	switch (shadow_mmu_page_fault(v->vm->smmu, v->shadow, &gp, e->gva, e->error, &inject)) {
 	case SHADOW_FIXED:
 		break;
@@ -61,7 +122,7 @@ void shadow_handle_guest_pf(struct vcpu *v)
 		v->stats.tdp_retries++;
 		break;
 	case SHADOW_INJECT_PF:
-		virt->vcpu_inject_page_fault(&v->arch, e->gva, inject);
+		inject_page_fault(v, inject);
 		break;
 	case SHADOW_NO_SLOT:
 		vcpu_fail(v, "wild access: gva 0x%lx translates outside guest memory (rip 0x%lx)",

@@ -13,7 +13,7 @@ struct vm;
  * can hold back, and another every KICK_NMI_EVERY_MS. One that does not
  * leave within VCPU_LEAVE_BOUND_MS even so stops its VM; the host waits on.
  */
-#define KICK_NMI_AFTER_MS 10
+#define KICK_NMI_AFTER_MS 50
 #define KICK_NMI_EVERY_MS 100
 
 /* Flush every vCPU of vm; returns once none can use an old translation. */

@@ -130,7 +130,7 @@ static void handle_exit(struct vcpu *v)
 		shadow_handle_guest_pf(v);
 		break;
 	case EXIT_CR_ACCESS:
-		shadow_handle_cr_access(v);
+		vcpu_handle_cr_access(v);
 		break;
 	case EXIT_INVLPG:
 		shadow_handle_invlpg(v);
@@ -203,6 +203,9 @@ void vcpu_thread(void *arg)
 	vcpu_loop(v); /* virt_select() enabled the backend on this pCPU */
 	if (virt->vcpu_unload)
 		virt->vcpu_unload(&v->arch);
+	/* Nothing the guest set may outlive it in this pCPU. */
+	if (virt_restore_host_state())
+		atomic_store(&vm->host_state_restored, true);
 	vm_mmu_drain_this_cpu();
 	atomic_fetch_add(&vm->vcpus_done, 1);
 }

@@ -33,6 +33,7 @@ struct vcpu_stats {
 	uint64_t exits, hypercalls, tdp_faults, tdp_retries, flushes, halts, interrupts;
 	uint64_t ipis_received;
 	uint64_t emulated; /* mmu=shadow: stores done by virt/emulate.c */
+	uint64_t write_retries_emulated; /* ... of them after a write kept faulting */
 };
 
 struct vcpu {
@@ -58,7 +59,12 @@ struct vcpu {
 	 * exit, so only those three are exact in guest_cr0; nothing reads others.
 	 */
 	uint64_t guest_cr0, guest_cr3, guest_cr4, guest_efer;
+	uint64_t guest_cr8;          /* the task priority (VMX: CR8 exits; virt/vcpu.c) */
 	uint64_t entered_hw_cr3;     /* mmu=shadow: the arch.hw_cr3 the TLB last saw (a change flushes) */
+	struct {                     /* mmu=shadow: the same write faulting again (shadow_exits.c) */
+		uint64_t rip, gva;
+		unsigned int count;
+	} write_retry;
 	struct vcpu_stats stats;
 	bool done, failed;
 	char fail_reason[200];
@@ -122,6 +128,7 @@ struct vm {
 	atomic_ulong shootdown_violations; /* a vCPU in the guest that missed a finished flush */
 	atomic_ulong nmi_kicks;     /* NMIs sent because a kick IPI did not force an exit */
 	atomic_bool unresponsive;  /* a vCPU stayed in the guest past VCPU_LEAVE_BOUND_MS */
+	atomic_bool host_state_restored; /* a pCPU's CR/MSR state differed after a vCPU's last run */
 };
 
 struct vm *vm_create(const struct vm_config *cfg, char *err, size_t err_len);

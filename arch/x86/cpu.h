@@ -13,6 +13,7 @@
 
 #define CR0_PE (1ul << 0)
 #define CR0_MP (1ul << 1)
+#define CR0_TS (1ul << 3)
 #define CR0_ET (1ul << 4)
 #define CR0_NE (1ul << 5)
 #define CR0_WP (1ul << 16)
@@ -129,6 +130,7 @@ DEFINE_CR_ACCESSORS(0)
 DEFINE_CR_ACCESSORS(2)
 DEFINE_CR_ACCESSORS(3)
 DEFINE_CR_ACCESSORS(4)
+DEFINE_CR_ACCESSORS(8)
 
 static inline void cpu_relax(void)
 {

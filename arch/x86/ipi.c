@@ -44,8 +44,19 @@ void ipi_send_nmi_kick(unsigned int cpu)
 
 bool ipi_nmi_was_kick(void)
 {
-	/* NMIs do not nest, and two kicks may arrive as one NMI: take them all. */
-	return atomic_exchange(&this_cpu()->nmi_kicks, 0) != 0;
+	struct percpu *me = this_cpu();
+	unsigned int kicks = atomic_load(&me->nmi_kicks);
+
+	if (kicks != me->nmi_kicks_seen) {
+		me->nmi_kick_spare = kicks - me->nmi_kicks_seen > 1;
+		me->nmi_kicks_seen = kicks;
+		return true;
+	}
+	if (me->nmi_kick_spare) {
+		me->nmi_kick_spare = false;
+		return true;
+	}
+	return false;
 }
 
 void smp_call_handle(void)

@@ -34,11 +34,16 @@ struct percpu {
 	void (*_Atomic work_fn)(void *arg);
 	void *work_arg;
 	/*
-	 * Kick NMIs sent to this CPU and not yet seen by its NMI handler: set
-	 * by the sender before the NMI (seq_cst), taken with xchg by the
-	 * handler, which then returns instead of treating the NMI as fatal.
+	 * Kick NMIs sent to this CPU: counted by the sender before it sends
+	 * (seq_cst). The NMI handler, on this CPU only, compares the count
+	 * with nmi_kicks_seen: an NMI while the count ran ahead is a kick. Two
+	 * kicks may come as one NMI, or as two where the second was latched
+	 * while the first was handled: a handler that saw more than one kick
+	 * keeps one spare for such a latched NMI.
 	 */
 	atomic_uint nmi_kicks;
+	unsigned int nmi_kicks_seen;
+	bool nmi_kick_spare;
 } __cacheline_aligned;
 
 extern struct percpu percpu_area[PLATFORM_MAX_CPUS];

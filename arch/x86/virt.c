@@ -1,5 +1,6 @@
 // SPDX-License-Identifier: MIT
 /* Choosing the vendor backend (virt=auto|svm|vmx) and checking its ops. */
+#include "arch/x86/console.h"
 #include "arch/x86/cpu.h"
 #include "arch/x86/panic.h"
 #include "arch/x86/percpu.h"
@@ -30,6 +31,7 @@ static void check_ops(const struct virt_ops *ops)
 	CHECK_MANDATORY(ops, vcpu_inject_exception);
 	CHECK_MANDATORY(ops, vcpu_inject_page_fault);
 	CHECK_MANDATORY(ops, vcpu_set_cr);
+	CHECK_MANDATORY(ops, vcpu_seg_base);
 }
 
 static bool cpu_is_intel(void)
@@ -37,6 +39,59 @@ static bool cpu_is_intel(void)
 	struct cpuid_regs r = cpuid(0, 0);
 
 	return r.ebx == 0x756e6547 && r.edx == 0x49656e69 && r.ecx == 0x6c65746e; /* GenuineIntel */
+}
+
+#define MSR_PAT 0x277
+
+/* What the pCPU held when the backend was enabled on it; written by that pCPU only. */
+static struct host_state {
+	uint64_t cr0, cr4, cr8, efer, pat, dr7;
+} host_state[PLATFORM_MAX_CPUS];
+
+static uint64_t read_dr7(void)
+{
+	uint64_t v;
+
+	asm volatile("mov %%dr7, %0" : "=r"(v));
+	return v;
+}
+
+static void write_dr7(uint64_t v)
+{
+	asm volatile("mov %0, %%dr7" ::"r"(v));
+}
+
+static struct host_state host_state_now(void)
+{
+	return (struct host_state){ .cr0 = read_cr0(), .cr4 = read_cr4(), .cr8 = read_cr8(),
+				    .efer = rdmsr(MSR_EFER), .pat = rdmsr(MSR_PAT),
+				    .dr7 = read_dr7() };
+}
+
+#define RESTORE(field, write)                                                               \
+	do {                                                                                \
+		if (now.field != was->field) {                                              \
+			kprintf("virt: cpu %u: " #field " was 0x%lx after a VM, 0x%lx before: restored\n", \
+				this_cpu()->cpu, (unsigned long)now.field,                  \
+				(unsigned long)was->field);                                 \
+			write;                                                              \
+			changed++;                                                          \
+		}                                                                           \
+	} while (0)
+
+unsigned int virt_restore_host_state(void)
+{
+	const struct host_state *was = &host_state[this_cpu()->cpu];
+	struct host_state now = host_state_now();
+	unsigned int changed = 0;
+
+	RESTORE(cr0, write_cr0(was->cr0));
+	RESTORE(cr4, write_cr4(was->cr4));
+	RESTORE(cr8, write_cr8(was->cr8));
+	RESTORE(efer, wrmsr(MSR_EFER, was->efer));
+	RESTORE(pat, wrmsr(MSR_PAT, was->pat));
+	RESTORE(dr7, write_dr7(was->dr7));
+	return changed;
 }
 
 static atomic_uint enable_failures;
@@ -47,7 +102,9 @@ static void enable_this_cpu(void *arg)
 	char err[160];
 
 	(void)arg;
-	if (!virt->cpu_enable(err, sizeof(err)) && atomic_fetch_add(&enable_failures, 1) == 0)
+	if (virt->cpu_enable(err, sizeof(err)))
+		host_state[this_cpu()->cpu] = host_state_now(); /* SVME or VMXE included */
+	else if (atomic_fetch_add(&enable_failures, 1) == 0)
 		fmt_snprintf(enable_err, sizeof(enable_err), "cpu %u: %s", this_cpu()->cpu, err);
 }
 

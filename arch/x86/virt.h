@@ -31,6 +31,9 @@ enum exit_reason {
 	EXIT_UNKNOWN,
 };
 
+#define VECTORING_VALID (1u << 31)
+#define VECTORING_TYPE_EXCEPTION (3u << 8)
+
 struct vcpu_exit {
 	enum exit_reason reason;
 	uint64_t hw_code;      /* the vendor's exit code, for messages */
@@ -40,6 +43,13 @@ struct vcpu_exit {
 	bool misconfig;        /* EXIT_TDP_FAULT: the entry itself is malformed */
 	uint64_t gva;          /* EXIT_GUEST_PF, EXIT_INVLPG */
 	uint32_t error;        /* EXIT_GUEST_PF: the #PF error code */
+	/*
+	 * EXIT_GUEST_PF: the event the CPU was delivering when the #PF came
+	 * (VMX IDT-vectoring information, SVM EXITINTINFO; the two agree on
+	 * these bits): VECTORING_VALID, the type in 10:8 (3: an exception),
+	 * the vector in 7:0.
+	 */
+	uint32_t vectoring;
 	bool gva_known;        /* EXIT_INVLPG: false without decode assists */
 	unsigned int cr;       /* EXIT_CR_ACCESS: 0, 3 or 4 */
 	bool cr_write;         /* EXIT_CR_ACCESS: MOV to CR */
@@ -116,6 +126,12 @@ struct virt_ops {
 	 * stays set, CR4.PAE too). Called on the vCPU's pCPU after an exit.
 	 */
 	void (*vcpu_set_cr)(struct vcpu_arch *v, unsigned int cr, uint64_t val);
+	/*
+	 * The guest's FS (seg 4) or GS (seg 5) base as of its last exit, for
+	 * an emulated instruction's operand (the other segments' bases are 0
+	 * in 64-bit mode). On the vCPU's pCPU.
+	 */
+	uint64_t (*vcpu_seg_base)(struct vcpu_arch *v, unsigned int seg);
 
 	/* Optional. */
 	/* On the vCPU's pCPU, after its last run (VMX: VMCLEAR before the VMCS is freed). */
@@ -124,6 +140,14 @@ struct virt_ops {
 
 extern const struct virt_ops *virt; /* chosen once by virt_select(); read-only after */
 extern struct virt_caps virt_caps;
+
+/*
+ * After a VM's last run on this pCPU: compare what a guest could leave
+ * behind in the pCPU (CR0, CR4, CR8, EFER, PAT, DR7) with what it was when
+ * the backend was enabled here, put back what differs, and return how
+ * many differed (each is named on the console).
+ */
+unsigned int virt_restore_host_state(void);
 
 /* virt=: which backend the boot option asks for. */
 enum virt_choice { VIRT_AUTO, VIRT_SVM, VIRT_VMX };

@@ -215,6 +215,19 @@ static void pte_list_fill_hole(struct pte_list_head *head, struct pte_list_desc 
 	rmap_desc_free(first);
 }
 
+#ifdef MM_DEBUG
+/* Descriptors pte_list_remove() looked at: the host tests bound a teardown's work by it. */
+static atomic_ulong remove_visits;
+
+unsigned long rmap_debug_remove_visits(void)
+{
+	return atomic_load(&remove_visits);
+}
+#define COUNT_REMOVE_VISIT() atomic_fetch_add_explicit(&remove_visits, 1, memory_order_relaxed)
+#else
+#define COUNT_REMOVE_VISIT() ((void)0)
+#endif
+
 void pte_list_remove(struct pte_list_head *head, shadow_ptep_t sptep, spinlock_t *lock)
 {
 	uintptr_t val = atomic_load_explicit(&head->val, memory_order_relaxed);
@@ -232,6 +245,7 @@ void pte_list_remove(struct pte_list_head *head, shadow_ptep_t sptep, spinlock_t
 	for (desc = first;;) {
 		uintptr_t next;
 
+		COUNT_REMOVE_VISIT();
 		for (unsigned int i = 0; i < desc->count; i++) {
 			if (atomic_load_explicit(&desc->sptes[i], memory_order_relaxed) == sptep) {
 				pte_list_fill_hole(head, first, desc, i);
@@ -243,6 +257,23 @@ void pte_list_remove(struct pte_list_head *head, shadow_ptep_t sptep, spinlock_t
 			platform_panic("pte_list_remove: %p is not in the list of %p",
 				       (void *)sptep, (void *)head);
 		desc = head_to_desc(next);
+	}
+}
+
+void pte_list_drop_all(struct pte_list_head *head, spinlock_t *lock)
+{
+	uintptr_t val = atomic_load_explicit(&head->val, memory_order_relaxed), next;
+	struct pte_list_desc *desc;
+
+	rmap_assert_writer(lock);
+	atomic_store_explicit(&head->val, 0, memory_order_release);
+	if (!(val & 1))
+		return;
+	for (desc = head_to_desc(val);; desc = head_to_desc(next)) {
+		next = atomic_load_explicit(&desc->next, memory_order_relaxed);
+		rmap_desc_free(desc); /* type-safe by RCU: next was read first */
+		if (is_nulls(next))
+			return;
 	}
 }
 

@@ -71,6 +71,16 @@ long rmap_descs_in_use(void);
 void pte_list_add(struct pte_list_head *head, shadow_ptep_t sptep,
 		  struct rmap_desc_reserve *reserve, spinlock_t *lock);
 void pte_list_remove(struct pte_list_head *head, shadow_ptep_t sptep, spinlock_t *lock);
+/*
+ * Empty head's chain at once, each descriptor freed: for a whole MMU's
+ * teardown, whose entries all go. One pte_list_remove() per entry scans
+ * the chain each time: N x 512 leaves of one frame took time quadratic in
+ * them (15 s at N = 256 under QEMU).
+ */
+void pte_list_drop_all(struct pte_list_head *head, spinlock_t *lock);
+#ifdef MM_DEBUG
+unsigned long rmap_debug_remove_visits(void);
+#endif
 shadow_ptep_t pte_list_first(struct pte_list_head *head, spinlock_t *lock);
 unsigned long pte_list_count(struct pte_list_head *head, spinlock_t *lock);
 

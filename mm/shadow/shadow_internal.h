@@ -280,6 +280,7 @@ struct shadow_op {
 	bool counted;             /* holds one count of mmu->unflushed */
 	bool guarantees_flushed;  /* returns only once no TLB holds what its range lost */
 	bool zapping;             /* shadow_mmu_zap_range(), for flush=eager's leaf batches */
+	bool teardown;            /* shadow_mmu_destroy(): leaves leave the rmap whole, after */
 	struct shadow_page *zapped; /* waiting for the flush, then call_rcu() */
 	uint64_t leaves_zapped;   /* present leaves that went away */
 	uint64_t write_protected; /* writable leaves that lost W */

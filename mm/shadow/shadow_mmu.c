@@ -127,6 +127,8 @@ void shadow_put_root(struct shadow_op *op, struct shadow_page *sp)
 	BUG_ON(!sp->root_count);
 	if (--sp->root_count)
 		return;
+	if (!sp->zapped && op->teardown)
+		return; /* the last vCPU: shadow_mmu_destroy() zaps it with the rest */
 	if (!sp->zapped) {
 		shadow_zap_page(op, sp); /* unreferenced now: goes with everything below it */
 		return;
@@ -231,11 +233,18 @@ void shadow_vcpu_destroy(struct shadow_vcpu *sv)
 		return;
 	m = sv->mmu;
 	shadow_op_begin(&op, m, sv, shadow_change_lock(m), true);
+	/*
+	 * The last vCPU leaves its roots in place, unreferenced: the MMU is
+	 * about to go, and shadow_mmu_destroy() takes everything at once, in
+	 * time linear in the leaves (a zap here would scan rmap chains).
+	 */
+	op.teardown = m->nr_vcpus == 1;
 	if (sv->root)
 		shadow_put_root(&op, sv->root);
 	for (unsigned int i = 0; i < SHADOW_PREV_ROOTS; i++)
 		if (sv->prev_roots[i])
 			shadow_put_root(&op, sv->prev_roots[i]);
+	op.teardown = false;
 	m->nr_vcpus--;
 	shadow_op_end(&op);
 	while (sv->nr_pages)
@@ -293,12 +302,26 @@ void shadow_mmu_destroy(struct shadow_mmu *m)
 	if (!m)
 		return;
 	BUG_ON(m->nr_vcpus); /* each vCPU lets go of its roots first */
+	chunks = (m->cfg.gfn_limit + SHADOW_META_GFNS - 1) / SHADOW_META_GFNS;
+	/*
+	 * Linear in the leaves: they leave their rmap chains all at once,
+	 * after every page is zapped, not one chain scan each. No walker can
+	 * be on a chain: the MMU has no vCPU left, and its owner, who alone
+	 * write-protects or ages, is here.
+	 */
 	shadow_op_begin(&op, m, NULL, SHADOW_LOCK_WRITE, true);
+	op.teardown = true;
 	while ((sp = shadow_hash_any(m)))
 		shadow_zap_page(&op, sp);
+	for (uint64_t i = 0; i < chunks; i++) {
+		struct shadow_gfn_meta *chunk = atomic_load_explicit(&m->meta_dir[i],
+								     memory_order_relaxed);
+
+		for (unsigned int g = 0; chunk && g < SHADOW_META_GFNS; g++)
+			pte_list_drop_all(&chunk[g].rmap, &m->shadow_lock);
+	}
 	shadow_op_end(&op);
 	rcu_barrier();
-	chunks = (m->cfg.gfn_limit + SHADOW_META_GFNS - 1) / SHADOW_META_GFNS;
 	for (uint64_t i = 0; i < chunks; i++) {
 		struct shadow_gfn_meta *chunk = atomic_load_explicit(&m->meta_dir[i],
 								     memory_order_relaxed);

@@ -105,13 +105,26 @@ void shadow_mmu_invlpg(struct shadow_mmu *m, struct shadow_vcpu *sv, uint64_t gv
  */
 uint64_t shadow_mmu_zap_range(struct shadow_mmu *m, gfn_t start, gfn_t end);
 /*
- * Added: the host wrote bytes [off, off + len) of gfn for the guest (an
- * emulated store to a guest table): the shadow drops what those entries
- * gave, and only that (a level-1 table's shadow pages go whole). Cheaper
- * than shadow_mmu_zap_range(m, gfn, gfn + 1), which takes every shadow
- * page of gfn: for a live root, every vCPU's whole address space. Returns
- * once no TLB holds what went.
+ * The host writes bytes [off, off + len) of gfn for the guest (an emulated
+ * store to a guest table): the shadow drops what those entries gave, and
+ * only that (a level-1 table's shadow pages go whole). Cheaper than
+ * shadow_mmu_zap_range(m, gfn, gfn + 1), which takes every shadow page of
+ * gfn: for a live root, every vCPU's whole address space.
  */
+struct shadow_written {
+	gfn_t gfn;
+	unsigned int off, len;
+};
+/*
+ * SHADOW_EMULATE's store as one step with respect to faults: drop what
+ * each of the nr written ranges gave, then call store(ctx), which writes
+ * guest memory, all under shadow_lock (so no fault builds a shadow entry
+ * from a guest entry that is changing); returns once no TLB holds what
+ * went. store may be NULL: the host wrote already (as for
+ * shadow_mmu_guest_table_written(), for the host tests).
+ */
+void shadow_mmu_emulated_write(struct shadow_mmu *m, const struct shadow_written *w,
+			       unsigned int nr, void (*store)(void *ctx), void *ctx);
 void shadow_mmu_guest_table_written(struct shadow_mmu *m, gfn_t gfn, unsigned int off,
 				    unsigned int len);
 /*

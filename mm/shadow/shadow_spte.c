@@ -115,7 +115,8 @@ static void handle_changed_spte(struct shadow_op *op, shadow_ptep_t sptep, uint6
 	}
 	if (was_leaf && !same_leaf) {
 		op->leaves_zapped++;
-		pte_list_remove(&meta->rmap, sptep, &m->shadow_lock);
+		if (!op->teardown) /* else the whole chain goes at once (shadow_mmu_destroy()) */
+			pte_list_remove(&meta->rmap, sptep, &m->shadow_lock);
 	}
 	if (is_leaf && !same_leaf) {
 		/*

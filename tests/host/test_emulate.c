@@ -335,6 +335,58 @@ static void test_decode_mov_cr_and_invlpg(void)
 		CHECK(!emu_decode_invlpg_len(not_invlpg[i], 3, &len));
 }
 
+/*
+ * The memory operand, from the assembler's encodings: register n holds
+ * 0x1000 * (n + 1), so every term of the sum shows.
+ */
+static void test_effective_address(void)
+{
+	static const struct {
+		uint8_t b[12];
+		unsigned int n;
+		uint64_t rip, want;
+		int seg;
+	} cases[] = {
+		/* mov %rax,0x10(%rbx,%rcx,4) */
+		{ { 0x48, 0x89, 0x44, 0x8b, 0x10 }, 5, 0, 0x4000 + 0x2000 * 4 + 0x10, -1 },
+		/* movq $1,-0x8(%rbp) */
+		{ { 0x48, 0xc7, 0x45, 0xf8, 1, 0, 0, 0 }, 8, 0, 0x6000 - 8, -1 },
+		/* mov %eax,0x1234(%rip), at 0x400000: relative to the next instruction */
+		{ { 0x89, 0x05, 0x34, 0x12, 0, 0 }, 6, 0x400000, 0x400006 + 0x1234, -1 },
+		/* mov %rax,%gs:0x28: no base, no index; the GS base is the caller's */
+		{ { 0x65, 0x48, 0x89, 0x04, 0x25, 0x28, 0, 0, 0 }, 9, 0, 0x28, EMU_SEG_GS },
+		/* addr32 mov %rax,(%eax) with rax = 0x1'0000'1000: wraps at 4 GiB */
+		{ { 0x67, 0x48, 0x89, 0x00 }, 4, 0, 0x1000, -1 },
+		/* mov %r8,(%r12,%r13,8) */
+		{ { 0x4f, 0x89, 0x04, 0xec }, 4, 0, 0xd000 + 0xe000 * 8, -1 },
+		/* mov %rax,0x100(,%r9,2) */
+		{ { 0x4a, 0x89, 0x04, 0x4d, 0, 1, 0, 0 }, 8, 0, 0xa000 * 2 + 0x100, -1 },
+		/* lock cmpxchg %rdx,0x7f(%r13) */
+		{ { 0xf0, 0x49, 0x0f, 0xb1, 0x55, 0x7f }, 6, 0, 0xe000 + 0x7f, -1 },
+		/* movb $5,(%rsp) */
+		{ { 0xc6, 0x04, 0x24, 5 }, 4, 0, 0x5000, -1 },
+		/* movabs %rax,0x8000003ffc: no ModRM, the address in the instruction */
+		{ { 0x48, 0xa3, 0xfc, 0x3f, 0, 0, 0x80, 0, 0, 0 }, 10, 0, 0x8000003ffc, -1 },
+		/* movabs %al,0x1122334455667788 */
+		{ { 0xa2, 0x88, 0x77, 0x66, 0x55, 0x44, 0x33, 0x22, 0x11 }, 9, 0, 0x1122334455667788, -1 },
+		/* addr32 mov %eax,0x1000 */
+		{ { 0x67, 0xa3, 0, 0x10, 0, 0 }, 6, 0, 0x1000, -1 },
+	};
+	struct emu_regs r = { 0 };
+	struct emu_insn in;
+	char why[96];
+
+	for (int i = 0; i < 16; i++)
+		r.gpr[i] = 0x1000ull * (uint64_t)(i + 1);
+	r.gpr[0] |= 1ull << 32;
+	for (unsigned int i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		CHECK(emu_decode(cases[i].b, cases[i].n, &in, why, sizeof(why)) == NULL);
+		CHECK_EQ_U(in.len, cases[i].n);
+		CHECK_EQ_U(emu_effective_address(&in, &r, cases[i].rip), cases[i].want);
+		CHECK_EQ_U((unsigned int)in.mem.seg, (unsigned int)cases[i].seg);
+	}
+}
+
 int main(void)
 {
 	RUN_TEST(test_decode_forms);
@@ -342,5 +394,6 @@ int main(void)
 	RUN_TEST(test_execute_mov_xchg_cmpxchg);
 	RUN_TEST(test_alu_against_the_cpu);
 	RUN_TEST(test_decode_mov_cr_and_invlpg);
+	RUN_TEST(test_effective_address);
 	return check_summary("test_emulate");
 }

@@ -69,6 +69,7 @@ void svm_decode_exit(struct vcpu_arch *v, struct svm_vcpu *s)
 		e->reason = EXIT_GUEST_PF;
 		e->error = (uint32_t)info1;
 		e->gva = vmcb->control.exit_info2;
+		e->vectoring = (uint32_t)vmcb->control.exit_int_info;
 		break;
 	case SVM_EXIT_CR0_READ:
 	case SVM_EXIT_CR3_READ:

@@ -159,6 +159,13 @@ static bool svm_vcpu_init(struct vcpu_arch *v, uint64_t tdp_root_pa, char *err, 
 	} else {
 		c->nested_ctl = NESTED_CTL_NP_ENABLE;
 		c->nested_cr3 = tdp_root_pa;
+		/*
+		 * CR0 and CR4 writes are checked by virt/cr.c: Bochs' Ryzen
+		 * model lets a 64-bit guest clear CR0.PE, QEMU's SVM CR4.PAE
+		 * (each a #GP on a CPU), and the machine then dies on the
+		 * state it made (docs/PLATFORM_FINDINGS.md).
+		 */
+		c->intercept_cr = INTERCEPT_CR_WRITE(0) | INTERCEPT_CR_WRITE(4);
 	}
 	c->tlb_control = TLB_CONTROL_FLUSH_ALL; /* nothing of ours may linger from before */
 
@@ -268,10 +275,19 @@ static void svm_vcpu_set_cr(struct vcpu_arch *v, unsigned int cr, uint64_t val)
 {
 	struct vmcb *vmcb = ((struct svm_vcpu *)v->backend)->vmcb;
 
+	/* Shadow paging: the write protection of guest tables needs WP, its tables PAE. */
 	if (cr == 0)
-		vmcb->save.cr0 = val | CR0_WP; /* write protection of guest tables needs it */
+		vmcb->save.cr0 = val | (v->shadow ? CR0_WP : 0);
 	else if (cr == 4)
-		vmcb->save.cr4 = val | CR4_PAE;
+		vmcb->save.cr4 = val | (v->shadow ? CR4_PAE : 0);
+}
+
+/* VMSAVE after the exit left the guest's FS and GS bases in the VMCB. */
+static uint64_t svm_vcpu_seg_base(struct vcpu_arch *v, unsigned int seg)
+{
+	const struct vmcb *vmcb = ((struct svm_vcpu *)v->backend)->vmcb;
+
+	return seg == 4 ? vmcb->save.fs.base : seg == 5 ? vmcb->save.gs.base : 0;
 }
 
 const struct virt_ops svm_ops = {
@@ -285,4 +301,5 @@ const struct virt_ops svm_ops = {
 	.vcpu_inject_exception = svm_vcpu_inject_exception,
 	.vcpu_inject_page_fault = svm_vcpu_inject_page_fault,
 	.vcpu_set_cr = svm_vcpu_set_cr,
+	.vcpu_seg_base = svm_vcpu_seg_base,
 };

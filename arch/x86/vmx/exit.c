@@ -56,6 +56,7 @@ void vmx_decode_exit(struct vcpu_arch *v, struct vmx_vcpu *x)
 			e->reason = EXIT_GUEST_PF;
 			e->gva = qual;
 			e->error = (uint32_t)vmread(EXIT_INTR_ERROR);
+			e->vectoring = (uint32_t)vmread(IDT_VECTORING_INFO);
 		} else if ((info & INTR_TYPE_MASK) == INTR_TYPE_NMI) {
 			/* The exit consumed the NMI: hand it to our own handler (panic stops). */
 			asm volatile("int $2");

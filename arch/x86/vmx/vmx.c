@@ -70,7 +70,8 @@ static bool vmx_probe(bool need_tdp, char *err, size_t len)
 			     PIN_EXTINT_EXITING | PIN_NMI_EXITING | PIN_PREEMPTION_TIMER, &c->pin,
 			     "pin-based", err, len) ||
 	    !adjust_controls(true_ctls ? MSR_VMX_TRUE_PROCBASED : MSR_VMX_PROCBASED,
-			     PROC_HLT_EXITING | PROC_UNCOND_IO_EXITING | PROC_SECONDARY, &c->proc,
+			     PROC_HLT_EXITING | PROC_UNCOND_IO_EXITING | PROC_SECONDARY |
+				     PROC_CR8_LOAD_EXITING | PROC_CR8_STORE_EXITING, &c->proc,
 			     "processor-based", err, len) ||
 	    !adjust_controls(true_ctls ? MSR_VMX_TRUE_EXIT : MSR_VMX_EXIT,
 			     EXIT_HOST_64BIT | EXIT_SAVE_PAT | EXIT_LOAD_PAT | EXIT_SAVE_EFER |
@@ -82,7 +83,8 @@ static bool vmx_probe(bool need_tdp, char *err, size_t len)
 	if (!adjust_controls(true_ctls ? MSR_VMX_TRUE_PROCBASED : MSR_VMX_PROCBASED,
 			     PROC_HLT_EXITING | PROC_UNCOND_IO_EXITING | PROC_SECONDARY |
 				     PROC_INVLPG_EXITING | PROC_CR3_LOAD_EXITING |
-				     PROC_CR3_STORE_EXITING,
+				     PROC_CR3_STORE_EXITING | PROC_CR8_LOAD_EXITING |
+				     PROC_CR8_STORE_EXITING,
 			     &c->proc_shadow, "processor-based (shadow paging)", err, len) ||
 	    !adjust_controls(MSR_VMX_PROCBASED2, PROC2_ENABLE_VPID, &c->proc2_shadow,
 			     "secondary (VPID)", err, len))
@@ -287,6 +289,13 @@ static void vmx_vcpu_set_cr(struct vcpu_arch *v, unsigned int cr, uint64_t val)
 	}
 }
 
+/* The VMCS is loaded on this pCPU (the vCPU's): read the guest's FS or GS base. */
+static uint64_t vmx_vcpu_seg_base(struct vcpu_arch *v, unsigned int seg)
+{
+	(void)v;
+	return seg == 4 ? vmread(GUEST_FS_BASE) : seg == 5 ? vmread(GUEST_GS_BASE) : 0;
+}
+
 const struct virt_ops vmx_ops = {
 	.name = "vmx",
 	.probe = vmx_probe,
@@ -298,5 +307,6 @@ const struct virt_ops vmx_ops = {
 	.vcpu_inject_exception = vmx_vcpu_inject_exception,
 	.vcpu_inject_page_fault = vmx_vcpu_inject_page_fault,
 	.vcpu_set_cr = vmx_vcpu_set_cr,
+	.vcpu_seg_base = vmx_vcpu_seg_base,
 	.vcpu_unload = vmx_vcpu_unload,
 };

@@ -1,10 +1,15 @@
 // SPDX-License-Identifier: MIT
 /*
- * The guest's control registers under shadow paging (mmu=shadow). Its CR0,
- * CR3 and CR4 live in the vCPU, checked on every write as the CPU checks
- * them; the hardware keeps CR0.WP set whatever the guest's (the shadow MMU
- * emulates WP = 0), and CR0.WP, CR4.SMEP and CR4.SMAP pick the root's role,
- * so a change of them loads another root.
+ * The guest's control registers, where their accesses exit: under shadow
+ * paging CR0, CR3 and CR4 (they live in the vCPU); under TDP the CR0 writes
+ * SVM intercepts (Bochs' Ryzen model checks none of them itself) and the
+ * CR4.VMXE that VMX keeps; CR8 on VMX. Each write is checked as the CPU
+ * checks it in 64-bit mode, the only mode a guest starts in today (and one
+ * it cannot leave: clearing CR0.PG there is #GP).
+ *
+ * Under shadow paging the hardware keeps CR0.WP set whatever the guest's
+ * (the shadow MMU emulates WP = 0), and CR0.WP, CR4.SMEP and CR4.SMAP pick
+ * the root's role, so a change of them loads another root.
  */
 #include "arch/x86/cpu.h"
 #include "virt/emulate.h"
@@ -40,7 +45,7 @@ static bool guest_write_cr0(struct vcpu *v, uint64_t val)
 		return false;
 	v->guest_cr0 = val | CR0_ET; /* hardwired */
 	virt->vcpu_set_cr(&v->arch, 0, v->guest_cr0);
-	if ((old ^ val) & CR0_WP)
+	if (v->shadow && ((old ^ val) & CR0_WP))
 		reload_root(v);
 	return true;
 }
@@ -74,7 +79,7 @@ static uint64_t cr4_implemented(void)
  */
 static bool guest_write_cr4(struct vcpu *v, uint64_t val)
 {
-	uint64_t old = v->guest_cr4, unsupported = val & CR4_SHADOW_UNSUPPORTED;
+	uint64_t old = v->guest_cr4, unsupported = v->shadow ? val & CR4_SHADOW_UNSUPPORTED : 0;
 
 	if ((val & ~cr4_implemented()) || !(val & CR4_PAE))
 		return false;
@@ -85,35 +90,86 @@ static bool guest_write_cr4(struct vcpu *v, uint64_t val)
 	}
 	v->guest_cr4 = val;
 	virt->vcpu_set_cr(&v->arch, 4, val);
-	if ((old ^ val) & (CR4_SMEP | CR4_SMAP))
+	if (v->shadow && ((old ^ val) & (CR4_SMEP | CR4_SMAP)))
 		reload_root(v);
 	else if ((old ^ val) & (CR4_PGE | CR4_PSE))
 		virt->vcpu_flush_tlb(&v->arch);
 	return true;
 }
 
-/* Without decode assists an SVM CR exit does not say which register: decode it. */
-static bool decode_mov_cr(struct vcpu *v, int *gpr, unsigned int *len)
+/*
+ * MOV to or from CR8, the task priority (VMX intercepts both; on SVM,
+ * V_INTR_MASKING makes CR8 the guest's own V_TPR and nothing exits). Left
+ * to the hardware, the guest's value would land in the physical APIC's
+ * TPR and hold off the host's own interrupts, IPIs included, after the
+ * guest is gone. It lives in the vCPU until a virtual APIC takes it.
+ */
+static bool access_cr8(struct vcpu *v, uint64_t *gpr, bool write)
 {
-	uint8_t b[EMU_MAX_INSN];
-
-	return emu_decode_mov_cr(b, shadow_fetch_insn(v, v->arch.regs.rip, b, sizeof(b)), gpr, len);
+	if (!write)
+		*gpr = v->guest_cr8;
+	else if (*gpr >> 4)
+		return false; /* reserved bits: #GP(0) */
+	else
+		v->guest_cr8 = *gpr;
+	return true;
 }
 
-void shadow_handle_cr_access(struct vcpu *v)
+/*
+ * CLTS and LMSW write CR0 too, and SVM's CR0 write intercept takes them.
+ * Without decode assists nothing says which it was: decode it. LMSW
+ * writes bits 3:0 (PE, MP, EM, TS) and cannot clear PE.
+ */
+static bool decode_cr0_write(struct vcpu *v, const uint8_t *b, unsigned int n, uint64_t *val)
 {
 	struct vcpu_exit *e = &v->arch.exit;
+
+	if (n >= 2 && b[0] == 0x0f && b[1] == 0x06) { /* CLTS */
+		*val = v->guest_cr0 & ~CR0_TS;
+		e->insn_len = 2;
+		return true;
+	}
+	if (n >= 3 && b[0] == 0x0f && b[1] == 0x01 && ((b[2] >> 3) & 7) == 6 && (b[2] >> 6) == 3) {
+		uint64_t src = *guest_reg(&v->arch.regs, b[2] & 7); /* LMSW r16 */
+
+		*val = (v->guest_cr0 & ~0xeull) | (src & 0xf);
+		e->insn_len = 3;
+		return true;
+	}
+	return false;
+}
+
+void vcpu_handle_cr_access(struct vcpu *v)
+{
+	struct vcpu_exit *e = &v->arch.exit;
+	uint8_t b[EMU_MAX_INSN];
 	uint64_t *gpr, val;
 	bool ok = true;
 
-	if (e->gpr < 0 && !decode_mov_cr(v, &e->gpr, &e->insn_len)) {
-		vcpu_fail(v, "cannot decode the MOV CR%u at rip 0x%lx", e->cr,
-			  (unsigned long)v->arch.regs.rip);
-		return;
+	if (e->gpr < 0) {
+		/* Without decode assists an SVM CR exit does not say which register. */
+		unsigned int n = shadow_fetch_insn(v, v->arch.regs.rip, b, sizeof(b));
+
+		if (e->cr == 0 && e->cr_write && decode_cr0_write(v, b, n, &val)) {
+			if (!guest_write_cr0(v, val))
+				virt->vcpu_inject_exception(&v->arch, 13, true, 0);
+			else
+				v->arch.regs.rip += e->insn_len;
+			return;
+		}
+		if (!emu_decode_mov_cr(b, n, &e->gpr, &e->insn_len)) {
+			vcpu_fail(v, "cannot decode the access to CR%u at rip 0x%lx", e->cr,
+				  (unsigned long)v->arch.regs.rip);
+			return;
+		}
 	}
-	if (e->cr != 0 && e->cr != 3 && e->cr != 4) {
-		vcpu_fail(v, "an exit for CR%u, which mmu=shadow does not intercept (rip 0x%lx)",
-			  e->cr, (unsigned long)v->arch.regs.rip);
+	if (e->cr == 8) {
+		ok = access_cr8(v, guest_reg(&v->arch.regs, e->gpr), e->cr_write);
+		goto done;
+	}
+	if (e->cr != 0 && e->cr != 4 && !(e->cr == 3 && v->shadow)) {
+		vcpu_fail(v, "an exit for CR%u, which mmu=%s does not intercept (rip 0x%lx)",
+			  e->cr, v->shadow ? "shadow" : "tdp", (unsigned long)v->arch.regs.rip);
 		return;
 	}
 	gpr = guest_reg(&v->arch.regs, e->gpr);
@@ -128,6 +184,7 @@ void shadow_handle_cr_access(struct vcpu *v)
 	} else {
 		ok = e->cr == 0 ? guest_write_cr0(v, val) : guest_write_cr4(v, val);
 	}
+done:
 	if (!ok) {
 		virt->vcpu_inject_exception(&v->arch, 13, true, 0); /* #GP(0); RIP stays */
 		return;
