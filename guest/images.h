@@ -3,19 +3,9 @@
  * The guest programs built into the hypervisor. The Makefile builds
  * guest/<name>.c into build/guest/<name>.bin for each name in GUESTS and
  * embeds it as guest_image_<name>_start/_end; keep the two lists alike (a
- * missing one is a link error).
+ * missing one is a link error). stress/guests.h finds an image by name.
  */
 #pragma once
 
-#include <stdint.h>
-
 #define GUEST_IMAGES(X) X(hello) X(misbehave) X(demand_paging) X(spin) X(zap_stress) X(dirty_log) X(access_tracking) X(shadow_pt) \
 	X(hostile)
-
-struct guest_image {
-	const char *name;
-	const uint8_t *start, *end;
-};
-
-/* NULL if no image has that name. */
-const struct guest_image *guest_image_find(const char *name);

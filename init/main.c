@@ -18,8 +18,6 @@
 #define MMUVISOR_VERSION "0.1"
 #define MB2_BOOTLOADER_MAGIC 0x36d76289
 
-enum plant_kind planted_bug; /* lib/plant.h: set below, before any scenario runs */
-
 void kmain(uint32_t magic, uint64_t mbi_pa);
 
 void kmain(uint32_t magic, uint64_t mbi_pa)

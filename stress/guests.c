@@ -3,6 +3,7 @@
 #include "boot/mb2.h"
 #include "guest/images.h"
 #include "lib/string.h"
+#include "stress/guests.h"
 
 #define DECLARE_IMAGE(n) extern const uint8_t guest_image_##n##_start[], guest_image_##n##_end[];
 GUEST_IMAGES(DECLARE_IMAGE)

@@ -3,9 +3,9 @@
 #include "arch/x86/smp.h"
 #include "arch/x86/tsc.h"
 #include "boot/options.h"
-#include "guest/images.h"
 #include "lib/printf.h"
 #include "mm/rcu/rcu.h"
+#include "stress/guests.h"
 #include "stress/vm_setup.h"
 #include "virt/guest_abi.h"
 

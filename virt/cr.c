@@ -12,7 +12,9 @@
  * the root's role, so a change of them loads another root.
  */
 #include "arch/x86/cpu.h"
+#include "virt/cr.h"
 #include "virt/emulate.h"
+#include "virt/shadow_emulate.h"
 #include "virt/shadow_exits.h"
 #include "virt/vcpu.h"
 

@@ -10,6 +10,7 @@
 #include "lib/string.h"
 #include "mm/rcu/rcu.h"
 #include "virt/guest_abi.h"
+#include "virt/hypercall.h"
 #include "virt/vcpu.h"
 
 typedef uint64_t (*hypercall_fn)(struct vcpu *v, uint64_t a0, uint64_t a1, uint64_t a2);

@@ -11,6 +11,7 @@
 #include "mm/shadow/walker.h"
 #include "virt/dirty_log.h"
 #include "virt/emulate.h"
+#include "virt/shadow_emulate.h"
 #include "virt/shadow_exits.h"
 #include "virt/vcpu.h"
 

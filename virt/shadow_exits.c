@@ -9,6 +9,7 @@
 #include "arch/x86/cpu.h"
 #include "mm/shadow/walker.h"
 #include "virt/emulate.h"
+#include "virt/shadow_emulate.h"
 #include "virt/shadow_exits.h"
 #include "virt/vcpu.h"
 

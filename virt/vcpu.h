@@ -7,5 +7,5 @@
 void vcpu_thread(void *vm);
 /* Make every vCPU of vm leave and not come back. */
 void vm_stop(struct vm *vm);
-/* virt/hypercall.c */
-void hypercall_handle(struct vcpu *v);
+/* Stop the VM because vCPU v misbehaved; the message names what it did. */
+void vcpu_fail(struct vcpu *v, const char *fmt, ...) __printf(2, 3);

@@ -140,5 +140,3 @@ void vm_start(struct vm *vm);
 bool vm_wait(struct vm *vm, unsigned int timeout_ms);
 /* Guest physical to hypervisor pointer, or NULL outside the memslots. */
 void *vm_gpa_to_hva(struct vm *vm, uint64_t gpa, uint64_t len);
-/* Stop the VM because vCPU v misbehaved; the message names what it did. */
-void vcpu_fail(struct vcpu *v, const char *fmt, ...) __printf(2, 3);

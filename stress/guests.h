@@ -1,0 +1,16 @@
+// SPDX-License-Identifier: MIT
+/*
+ * Finding a guest image by name (stress/guests.c): a GRUB module of that
+ * name, else the built-in image (guest/images.h lists those).
+ */
+#pragma once
+
+#include <stdint.h>
+
+struct guest_image {
+	const char *name;
+	const uint8_t *start, *end;
+};
+
+/* NULL if no image has that name. */
+const struct guest_image *guest_image_find(const char *name);
