@@ -42,7 +42,7 @@ static bool track(bool age_locked)
 {
 	struct vm_mmu_config mmu = scenario_mmu_config();
 	uint64_t per = option(OPTION_MEM_PER_VCPU), rounds = option(OPTION_ITERATIONS);
-	unsigned int n = scenario_nr_vcpus(), order = 0;
+	unsigned int n = scenario_nr_vcpus(), order;
 	gfn_t first = GUEST_DATA_BASE >> PAGE_SHIFT, pages = n * (per >> PAGE_SHIFT);
 	uint64_t age_sum = 0, young_sum = 0, touched_old = 0, accesses = 0, t_loop;
 	volatile uint64_t *control;
@@ -55,8 +55,7 @@ static bool track(bool age_locked)
 	vm = scenario_vm_create("access_tracking", n, &mmu, (uint64_t[4]){ per });
 	if (!vm)
 		return false;
-	while ((PAGE_SIZE << order) < (pages + 63) / 64 * 8)
-		order++;
+	order = page_order_for((pages + 63) / 64 * 8);
 	young = page_alloc(order);
 	control = vm_gpa_to_hva(vm, GUEST_CONTROL, PAGE_SIZE);
 	vm_start(vm);

@@ -91,7 +91,7 @@ static bool run_mode(bool wp_locked, bool split_lazy, bool manual)
 	uint64_t *bits;
 	struct image dst = { 0 };
 	struct tdp_page_cache cache = { 0 };
-	unsigned int bits_order = 0;
+	unsigned int bits_order;
 	struct vm *vm;
 	char keys[160];
 	bool ok;
@@ -103,8 +103,7 @@ static bool run_mode(bool wp_locked, bool split_lazy, bool manual)
 	if (!vm)
 		return false;
 	words = vm_dirty_log_words(vm);
-	while ((PAGE_SIZE << bits_order) < words * 8)
-		bits_order++;
+	bits_order = page_order_for(words * 8);
 	bits = page_alloc_zeroed(bits_order);
 	ok = bits && image_alloc(&dst, len);
 	vm_start(vm);

@@ -17,8 +17,7 @@ uint64_t vm_dirty_log_words(const struct vm *vm)
 void vm_mark_dirty(void *owner, gfn_t gfn)
 {
 	struct memslot *s = ram(owner);
-	_Atomic uint64_t *bits = atomic_load_explicit((_Atomic(_Atomic uint64_t *) *)&s->dirty,
-						      memory_order_acquire);
+	_Atomic uint64_t *bits = atomic_load_explicit(&s->dirty, memory_order_acquire);
 
 	if (!bits || gfn - s->base_gfn >= s->npages)
 		return; /* not logging: a dirty leaf zapped for another reason */
@@ -37,18 +36,14 @@ void vm_dirty_log_write_fault(struct vm *vm, uint64_t gpa)
 bool vm_dirty_log_enable(struct vm *vm, struct tdp_page_cache *cache)
 {
 	struct memslot *s = ram(vm);
-	uint64_t bytes = vm_dirty_log_words(vm) * 8;
-	unsigned int order = 0;
-	void *bits;
+	unsigned int order = page_order_for(vm_dirty_log_words(vm) * 8);
+	void *bits = page_alloc_zeroed(order);
 
-	while ((PAGE_SIZE << order) < bytes)
-		order++;
-	bits = page_alloc_zeroed(order);
 	if (!bits)
 		return false;
 	s->dirty_order = order;
 	/* Release: the bitmap is zeroed before any CPU can see it. */
-	atomic_store_explicit((_Atomic(_Atomic uint64_t *) *)&s->dirty, bits, memory_order_release);
+	atomic_store_explicit(&s->dirty, bits, memory_order_release);
 	/*
 	 * Logging on before the write-protect: a fault that reads the slot
 	 * after this maps writes at 4 KiB and marks them; one that read it
@@ -63,10 +58,11 @@ bool vm_dirty_log_enable(struct vm *vm, struct tdp_page_cache *cache)
 
 static uint64_t take_bitmap(struct memslot *s, uint64_t *out, uint64_t words)
 {
+	_Atomic uint64_t *bits = atomic_load_explicit(&s->dirty, memory_order_relaxed);
 	uint64_t n = 0;
 
 	for (uint64_t i = 0; i < words; i++) {
-		out[i] = atomic_exchange_explicit(&s->dirty[i], 0, memory_order_relaxed);
+		out[i] = atomic_exchange_explicit(&bits[i], 0, memory_order_relaxed);
 		n += __builtin_popcountll(out[i]);
 	}
 	return n;

@@ -25,15 +25,6 @@
 
 static atomic_uint next_vm_id;
 
-static unsigned int vm_order(void)
-{
-	unsigned int order = 0;
-
-	while ((PAGE_SIZE << order) < sizeof(struct vm))
-		order++;
-	return order;
-}
-
 static bool vm_gfn_to_pfn(void *owner, gfn_t gfn, struct mmu_pfn_info *out)
 {
 	struct vm *vm = owner;
@@ -80,9 +71,11 @@ void *vm_gpa_to_hva(struct vm *vm, uint64_t gpa, uint64_t len)
 
 static void free_slot(struct memslot *s)
 {
-	if (s->dirty)
-		page_free((void *)s->dirty, s->dirty_order);
-	s->dirty = NULL;
+	_Atomic uint64_t *dirty = atomic_load_explicit(&s->dirty, memory_order_relaxed);
+
+	if (dirty)
+		page_free((void *)dirty, s->dirty_order);
+	atomic_store_explicit(&s->dirty, NULL, memory_order_relaxed);
 	for (uint64_t c = 0; s->chunk_pfn && c < s->npages / CHUNK_PAGES; c++)
 		if (s->chunk_pfn[c])
 			page_free(platform_phys_to_virt(s->chunk_pfn[c] << PAGE_SHIFT), CHUNK_ORDER);
@@ -139,7 +132,7 @@ static void build_guest_page_tables(struct vm *vm)
 
 struct vm *vm_create(const struct vm_config *cfg, char *err, size_t len)
 {
-	struct vm *vm = page_alloc_zeroed(vm_order());
+	struct vm *vm = page_alloc_zeroed(page_order_for(sizeof(struct vm)));
 	struct guest_boot_info *boot;
 	uint64_t root;
 
@@ -228,7 +221,7 @@ void vm_destroy(struct vm *vm)
 	vm_mmu_destroy(vm);
 	for (unsigned int i = 0; i < vm->nr_slots; i++)
 		free_slot(&vm->slots[i]);
-	page_free(vm, vm_order());
+	page_free(vm, page_order_for(sizeof(struct vm)));
 }
 
 void vm_start(struct vm *vm)

@@ -87,8 +87,13 @@ struct memslot {
 
 	/* Dirty logging (virt/dirty_log.c): */
 	atomic_bool logging;         /* set and cleared by the control CPU */
-	_Atomic uint64_t *dirty;     /* one bit per page, set by any CPU with fetch_or;
-					taken by the control CPU with xchg, word by word */
+	/*
+	 * One bit per page, set by any CPU with fetch_or and taken by the
+	 * control CPU with xchg, word by word. The pointer is stored with
+	 * release by vm_dirty_log_enable, after the bitmap is zeroed, and read
+	 * with acquire by vm_mark_dirty; NULL until logging is first enabled.
+	 */
+	_Atomic(_Atomic uint64_t *) dirty;
 	unsigned int dirty_order;    /* the bitmap's allocation order */
 };
 
