@@ -112,6 +112,10 @@ static bool parse_map(const struct map_tag *t, const uint8_t *tag, uint32_t size
 	if (n > MB2_MAX_MEM_ENTRIES)
 		FAIL("%s tag (%u) has %u %s; at most %u are supported", t->name, t->type, n,
 		     t->entries, MB2_MAX_MEM_ENTRIES);
+	/* A second tag of the same type appends: the two together must fit. */
+	if (n > MB2_MAX_MEM_ENTRIES - *nr)
+		FAIL("%s tag (%u) has %u %s after %u from an earlier one; at most %u are supported in all",
+		     t->name, t->type, n, t->entries, *nr, MB2_MAX_MEM_ENTRIES);
 	for (uint32_t i = 0; i < n; i++, (*nr)++)
 		if (!t->decode(tag + 16 + (size_t)i * entry_size, i, &map[*nr], err, err_len))
 			return false;

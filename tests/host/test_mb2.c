@@ -10,7 +10,7 @@
 #include "tests/host/check.h"
 
 struct builder {
-	uint8_t buf[8192] __attribute__((aligned(8)));
+	uint8_t buf[16384] __attribute__((aligned(8)));
 	uint32_t len;
 };
 
@@ -295,6 +295,22 @@ static void boot_services_running(struct builder *b)
 	finish(b);
 }
 
+/* Two tag-6 maps of 200 entries: each fits on its own, the two do not. */
+static void two_mmaps_too_many(struct builder *b)
+{
+	static uint64_t many[200][3];
+
+	for (unsigned int i = 0; i < 200; i++) {
+		many[i][0] = 0x100000ull + i * 0x1000ull;
+		many[i][1] = 0x1000;
+		many[i][2] = 1;
+	}
+	begin(b);
+	add_mmap(b, (const uint64_t (*)[3])many, 200);
+	add_mmap(b, (const uint64_t (*)[3])many, 200);
+	finish(b);
+}
+
 static void total_too_small(struct builder *b)
 {
 	begin(b);
@@ -318,6 +334,8 @@ static void test_malformed_tags(void)
 	expect_error(module_backwards, "before it starts");
 	expect_error(boot_services_running, "boot services");
 	expect_error(total_too_small, "total_size is 8");
+	expect_error(two_mmaps_too_many,
+		     "memory map tag (6) has 200 entries after 200 from an earlier one");
 }
 
 static void test_every_truncation_fails_cleanly(void)
