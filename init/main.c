@@ -24,6 +24,7 @@ void kmain(uint32_t magic, uint64_t mbi_pa)
 {
 	const struct mb2_info *mb = boot_mb2();
 	char err[256], line[512];
+	int status;
 
 	arch_early_init();
 	/* A panic or a failed step from here on ends with the DONE line. */
@@ -51,5 +52,7 @@ void kmain(uint32_t magic, uint64_t mbi_pa)
 		kprintf("mmuvisor: crash=%s\n", option_choice_name(OPTION_CRASH));
 		arch_crash_on_purpose((enum crash_kind)option(OPTION_CRASH));
 	}
-	result_done(scenario_run(), "scenario-failed");
+	status = scenario_run();
+	/* EXIT_CONFIG: the scenario refused its options or could not make its VM. */
+	result_done(status, status == EXIT_CONFIG ? "config" : "scenario-failed");
 }

@@ -1,7 +1,8 @@
 // SPDX-License-Identifier: MIT
 /*
  * The one seam between mm/ and whatever runs it. The hypervisor implements
- * these hooks in arch/x86/platform.c; the host harness implements them with
+ * these hooks in arch/x86/platform.c, except platform_flush_remote_tlbs,
+ * which is in virt/shootdown.c; the host harness implements them with
  * pthreads in tests/host/platform_host.c. Everything under mm/ includes this
  * header and nothing from arch/, so the same .c files build into both.
  */

@@ -40,7 +40,8 @@ struct tdp_mmu {
 	 * mmu_lock: read = may change entries, with cmpxchg only (tdp_set_spte_atomic);
 	 * write = no other writer of entries, except the lockless ones every mode
 	 * allows: aging's A-bit clear and the CPU's own A/D updates. See
-	 * docs/TDP_MMU.md, "Locking"; the lock itself is mm/mmu_lock.h.
+	 * docs/LOCKING.md, "mmu_lock in the TDP MMU"; the lock itself is
+	 * mm/mmu_lock.h.
 	 */
 	struct mmu_lock mmu_lock;
 

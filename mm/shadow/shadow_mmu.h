@@ -66,7 +66,7 @@ void shadow_vcpu_destroy(struct shadow_vcpu *sv);
  */
 uint64_t shadow_mmu_load_cr3(struct shadow_mmu *m, struct shadow_vcpu *sv,
 			     const struct guest_paging *gp);
-/* Added: the root the hardware CR3 must hold at the next VM entry (0: none yet). */
+/* The root the hardware CR3 must hold at the next VM entry (0: none yet). */
 uint64_t shadow_vcpu_root_pa(const struct shadow_vcpu *sv);
 
 enum shadow_fault_result {
@@ -75,7 +75,6 @@ enum shadow_fault_result {
 	SHADOW_INJECT_PF, /* the guest's own tables deny the access: inject #PF */
 	SHADOW_NO_SLOT,   /* the translation or a guest table lies outside guest memory */
 	SHADOW_NOMEM,     /* no memory for a shadow page or an rmap descriptor */
-	/* Added: */
 	SHADOW_READONLY,  /* the guest allows a write, but its memslot is read-only */
 	SHADOW_EMULATE,   /* only instruction emulation makes progress (docs/SHADOW_MMU.md): a
 			     write to a guest page table that its own translation uses, or
@@ -142,10 +141,10 @@ uint64_t shadow_mmu_write_protect_range(struct shadow_mmu *m, gfn_t start, gfn_t
 uint64_t shadow_mmu_test_and_clear_young(struct shadow_mmu *m, gfn_t start, gfn_t end,
 					 uint64_t *young);
 
-/* The TDP MMU's counters; tables_* count shadow pages. */
+/* The counters both MMUs keep (struct mmu_stats, mm/mmu.h); tables_* count shadow pages. */
 const struct mmu_stats *shadow_mmu_stats(const struct shadow_mmu *m);
 
-/* Added: what the TDP MMU's counters have no name for. */
+/* What struct mmu_stats has no name for. */
 struct shadow_mmu_extra_stats {
 	atomic_ulong pf_injected;       /* faults the guest's own tables denied */
 	atomic_ulong emulate;           /* SHADOW_EMULATE answers */

@@ -5,8 +5,8 @@
  * and D bits with cmpxchg, and keeps what it learned in a TLB (gfn ->
  * frame) and a paging-structure cache (chunk -> 4 KiB table), which it
  * drops only when a remote flush reaches it. The flush is the IPI
- * shootdown of arch/x86: it sets a request, kicks a vCPU that is IN_GUEST
- * to EXITING, and waits until the vCPU has left the guest.
+ * shootdown of virt/shootdown.c: it sets a request, kicks a vCPU that is
+ * IN_GUEST to EXITING, and waits until the vCPU has left the guest.
  *
  * Every access checks what the real CPU would make true or false:
  *  - a cached translation is used only if no zap (for writes: no
