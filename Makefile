@@ -114,7 +114,8 @@ boot-test: deps all
 # Host tests, then boot tests; the last line adds up every suite's count.
 test: deps all
 	@mkdir -p $(BUILD); set -o pipefail; \
-	{ $(MAKE) --no-print-directory host-test && tests/boot/run; } 2>&1 | tee $(BUILD)/test.log; \
+	{ $(MAKE) --no-print-directory host-test && $(MAKE) --no-print-directory fuzz-smoke && \
+	  tests/boot/run; } 2>&1 | tee $(BUILD)/test.log; \
 	rc=$$?; \
 	awk '/[0-9]+ passed, [0-9]+ failed$$/ { p += $$(NF-3); f += $$(NF-1) } \
 	     END { printf "make test: %d passed, %d failed\n", p, f + (rc ? (f ? 0 : 1) : 0) }' \
@@ -130,6 +131,7 @@ HOST_SRCS_test_emulate := virt/emulate.c
 HOST_SRCS_test_mb2 := boot/mb2.c lib/printf.c
 HOST_SRCS_test_cmdline := lib/cmdline.c boot/options.c lib/printf.c
 include tests/host/host.mk
+include tests/fuzz/fuzz.mk
 
 # make bench: the Bochs scaling sweep, then the host benchmarks (tests/host/host.mk).
 .PHONY: bench-sweep

@@ -84,37 +84,38 @@ static void check_served(struct vm *vm, cpumask_t targets, uint64_t seq)
 
 /*
  * Wait until v is out of guest mode (OUTSIDE: it has acknowledged our
- * request), kicking it with NMIs if the IPI did not get it out. Returns how
- * many NMIs it took.
+ * request), kicking it with NMIs if the IPI did not get it out. *start is
+ * when the flush began to wait, read once per flush and only if a vCPU is
+ * still in the guest; the loop reads the clock once a turn, so that an
+ * acknowledgement is seen as soon as in the plain spin it replaces.
  */
-static unsigned int wait_left_guest(struct vm *vm, struct vcpu *v)
+static void wait_left_guest(struct vm *vm, struct vcpu *v, uint64_t *start)
 {
-	uint64_t start = rdtsc(), next_nmi = tsc_deadline_ms(KICK_NMI_AFTER_MS);
-	uint64_t bound = tsc_deadline_ms(VCPU_LEAVE_BOUND_MS);
+	uint64_t next_nmi_ms = KICK_NMI_AFTER_MS, khz = tsc_khz ? tsc_khz : 1000000;
 	unsigned int nmis = 0;
-	bool reported = false;
 
 	/* Acquire: pairs with the vCPU's release of OUTSIDE after its exit. */
+	if (atomic_load_explicit(&v->mode, memory_order_acquire) != VCPU_EXITING)
+		return;
+	if (!*start)
+		*start = rdtsc();
 	while (atomic_load_explicit(&v->mode, memory_order_acquire) == VCPU_EXITING) {
 		smp_call_handle();
 		cpu_relax();
-		if (tsc_passed(next_nmi)) {
-			ipi_send_nmi_kick(v->pcpu);
-			nmis++;
-			next_nmi = tsc_deadline_ms(KICK_NMI_EVERY_MS);
-		}
-		if (!reported && tsc_passed(bound)) {
-			kprintf("vm %u: vcpu %u (pcpu %u) has not left the guest %lu ms after a kick and %u NMIs: stopping the VM\n",
-				vm->id, v->id, v->pcpu, (unsigned long)tsc_to_ns(rdtsc() - start) / 1000000,
-				nmis);
+		if (rdtsc() - *start < next_nmi_ms * khz)
+			continue;
+		ipi_send_nmi_kick(v->pcpu);
+		nmis++;
+		next_nmi_ms += KICK_NMI_EVERY_MS;
+		if (next_nmi_ms - KICK_NMI_EVERY_MS < VCPU_LEAVE_BOUND_MS &&
+		    next_nmi_ms >= VCPU_LEAVE_BOUND_MS) {
+			kprintf("vm %u: vcpu %u (pcpu %u) has not left the guest %u ms after a kick and %u NMIs: stopping the VM\n",
+				vm->id, v->id, v->pcpu, VCPU_LEAVE_BOUND_MS, nmis);
 			atomic_store(&vm->unresponsive, true);
 			atomic_store(&vm->stopping, true);
-			reported = true;
 		}
 	}
-	if (nmis)
-		atomic_fetch_add_explicit(&vm->nmi_kicks, nmis, memory_order_relaxed);
-	return nmis;
+	atomic_fetch_add_explicit(&vm->nmi_kicks, nmis, memory_order_relaxed);
 }
 
 void vm_nmi_kick_lingering(struct vm *vm)
@@ -133,6 +134,7 @@ void tlb_flush_vcpus(struct vm *vm, cpumask_t targets)
 {
 	uint64_t seq = atomic_fetch_add(&vm->flush_seq, 1) + 1;
 	cpumask_t kicked = vm_kick_some(vm, targets, VCPU_REQ_TLB_FLUSH);
+	uint64_t wait_start = 0;
 	unsigned int nr_kicked = __builtin_popcountll(kicked);
 
 	atomic_fetch_add_explicit(&vm->remote_flushes, 1, memory_order_relaxed);
@@ -145,7 +147,7 @@ void tlb_flush_vcpus(struct vm *vm, cpumask_t targets)
 
 		if (!(kicked & CPU_BIT(v->pcpu)))
 			continue;
-		wait_left_guest(vm, v);
+		wait_left_guest(vm, v, &wait_start);
 	}
 	check_served(vm, targets, seq);
 }
