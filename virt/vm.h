@@ -23,9 +23,10 @@ enum vcpu_mode { VCPU_OUTSIDE, VCPU_IN_GUEST, VCPU_EXITING };
 #define NOT_IN_GUEST UINT64_MAX
 
 /*
- * How long a flush or a stop waits for a kicked vCPU to leave the guest
- * before it gives up on the VM (virt/shootdown.c); the host never gives up
- * waiting, since the vCPU may still use what the waiter would free.
+ * How long a flush waits for a kicked vCPU to leave the guest before it
+ * gives up on the VM (virt/shootdown.c: it stops the VM and waits on, with
+ * NMIs; the vCPU may still use what the flusher would free). A stop
+ * (vm_wait) NMIs a lingering vCPU every KICK_NMI_EVERY_MS until it leaves.
  */
 #define VCPU_LEAVE_BOUND_MS 2000
 
