@@ -34,11 +34,34 @@ static bool find_module(const char *name, struct guest_image *out)
 	return false;
 }
 
+static bool is_builtin(const char *name)
+{
+	for (size_t i = 0; i < sizeof(images) / sizeof(images[0]); i++)
+		if (!strcmp(images[i].name, name))
+			return true;
+	return false;
+}
+
+void guest_modules_check(void)
+{
+	const struct mb2_info *mb = boot_mb2();
+
+	for (unsigned int i = 0; i < mb->nr_modules; i++)
+		if (!is_builtin(mb->modules[i].cmdline))
+			kprintf("mmuvisor: warning: GRUB module %u is named '%s', which is no guest's name, so nothing uses it (a module replaces the built-in guest it names: hello, misbehave, hostile, ...)\n",
+				i, mb->modules[i].cmdline);
+}
+
 const struct guest_image *guest_image_find(const char *name)
 {
 	static struct guest_image from_module; /* the control CPU's alone */
 
 	if (find_module(name, &from_module)) {
+		if (from_module.end <= from_module.start) {
+			kprintf("mmuvisor: error: the GRUB module for guest '%s' is empty: the vCPUs would start on nothing; give module2 the guest's flat binary (build/guest/%s.bin)\n",
+				name, name);
+			return NULL;
+		}
 		kprintf("mmuvisor: guest '%s' comes from a GRUB module (%lu bytes), not the built-in image\n",
 			name, (unsigned long)(from_module.end - from_module.start));
 		return &from_module;

@@ -12,5 +12,7 @@ struct guest_image {
 	const uint8_t *start, *end;
 };
 
-/* NULL if no image has that name. */
+/* NULL if no image has that name, or its GRUB module is empty (said on the console). */
 const struct guest_image *guest_image_find(const char *name);
+/* Name every GRUB module that replaces no guest (nothing would use it). */
+void guest_modules_check(void);

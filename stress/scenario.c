@@ -4,6 +4,7 @@
 #include "arch/x86/virt.h"
 #include "mm/ept/tdp_mmu.h"
 #include "boot/options.h"
+#include "stress/guests.h"
 #include "stress/result.h"
 #include "stress/scenario.h"
 #include "stress/scenarios.h"
@@ -36,6 +37,7 @@ int scenario_run(void)
 	char err[200];
 
 	if (s->needs_virt) {
+		guest_modules_check();
 		if (!virt_select(option(OPTION_VIRT), option(OPTION_MMU) == MMU_TDP, err, sizeof(err))) {
 			kprintf("mmuvisor: error: %s\n", err);
 			result_done(EXIT_CONFIG, "cpu-feature");

@@ -40,7 +40,7 @@ struct vm *scenario_vm_create(const char *image, unsigned int nr_vcpus,
 	struct vm *vm;
 
 	if (!img) {
-		kprintf("mmuvisor: error: no guest image named '%s'\n", image);
+		kprintf("mmuvisor: error: no usable guest image named '%s'\n", image);
 		return NULL;
 	}
 	cfg.image = img->start;
