@@ -3,7 +3,8 @@
 
 static const char *const scenario_choices[] = { "none", "rcu_torture", "hello", "guest_fault",
 						 "demand_paging", "tlb_shootdown", "zap_stress",
-						 "dirty_log", "access_tracking", "shadow_pt", NULL };
+						 "dirty_log", "access_tracking", "shadow_pt",
+						 "guest_fuzz", NULL };
 static const char *const apic_choices[] = { "auto", "xapic", "x2apic", NULL };
 static const char *const crash_choices[] = { "none", "ud", "pf", "gp", NULL };
 static const char *const plant_choices[] = { "none", "rcu_early_free", "shootdown_skip",
@@ -63,6 +64,10 @@ const struct opt_desc boot_option_table[OPTION_COUNT] = {
 				    .help = "dirty_log: get and clear the log in separate calls" },
 	[OPTION_MMU] = { .name = "mmu", .type = OPT_ENUM, .choices = mmu_choices, .def = MMU_TDP,
 			 .help = "two-dimensional paging (NPT/EPT) or shadow paging" },
+	[OPTION_SEED] = { .name = "seed", .type = OPT_UINT, .min = 0, .max = 0xffffffffull,
+			  .def = 1, .help = "guest_fuzz: the seed every round's own seed comes from" },
+	[OPTION_ROUNDS] = { .name = "rounds", .type = OPT_UINT, .min = 1, .max = 1000000,
+			    .def = 20, .help = "guest_fuzz: rounds, each a fresh VM" },
 };
 
 uint64_t boot_options[OPTION_COUNT];

@@ -29,6 +29,7 @@ static const struct scenario {
 	[SCENARIO_DIRTY_LOG] = { scenario_dirty_log, true },
 	[SCENARIO_ACCESS_TRACKING] = { scenario_access_tracking, true },
 	[SCENARIO_SHADOW_PT] = { scenario_shadow_pt, true },
+	[SCENARIO_GUEST_FUZZ] = { scenario_guest_fuzz, true },
 };
 
 int scenario_run(void)

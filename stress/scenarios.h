@@ -11,3 +11,4 @@ int scenario_zap_stress(void);
 int scenario_dirty_log(void);
 int scenario_access_tracking(void);
 int scenario_shadow_pt(void);
+int scenario_guest_fuzz(void);

@@ -113,7 +113,8 @@ static void test_boot_options(void)
 	options_format(buf, sizeof(buf));
 	CHECK(strcmp(buf, "scenario=none cpus=64 apic=auto crash=none duration_ms=1000 plant=none "
 			  "virt=auto vcpus=0 mem_per_vcpu=4194304 mmu_lock=shared flush=batched "
-			  "fault=wild overlap=off iterations=10 manual_protect=on mmu=tdp") == 0);
+			  "fault=wild overlap=off iterations=10 manual_protect=on mmu=tdp seed=1 "
+			  "rounds=20") == 0);
 	CHECK(options_parse("apic=xapic cpus=2", err, sizeof(err)));
 	CHECK_EQ_U(option(OPTION_APIC), APIC_MODE_XAPIC);
 	CHECK_EQ_U(option(OPTION_CPUS), 2);
@@ -122,7 +123,7 @@ static void test_boot_options(void)
 	CHECK(!options_parse("scenario=none bogus=1", err, sizeof(err)));
 	CHECK_STR_CONTAINS(err, "unknown option 'bogus'; valid options: scenario cpus apic crash duration_ms "
 				 "plant virt vcpus mem_per_vcpu mmu_lock flush fault overlap "
-				 "iterations manual_protect mmu");
+				 "iterations manual_protect mmu seed rounds");
 	CHECK(!options_parse("apic=banana", err, sizeof(err)));
 	CHECK_STR_CONTAINS(err, "bad value 'banana' for apic; choose one of: auto xapic x2apic");
 }
