@@ -57,7 +57,7 @@ enum guest_fault_kind { FAULT_WILD, FAULT_TRIPLE, FAULT_HYPERCALL, FAULT_VIRT_IN
 			/* guest/hostile.c: the architecture lets these finish */
 			FAULT_PT_RACE, FAULT_STRADDLE, FAULT_ALIAS, FAULT_CR8, FAULT_CR_WALK, FAULT_IRET_NT,
 			/* guest/hostile.c: these must be stopped */
-			FAULT_PF_LOOP };
+			FAULT_PF_LOOP, FAULT_IDT_EMPTY };
 
 extern const struct opt_desc boot_option_table[OPTION_COUNT];
 

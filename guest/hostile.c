@@ -27,7 +27,7 @@
 #define MAGIC_Y 0x5959595959595959ull
 #define RACE_ROUNDS 1000
 
-enum { PT_RACE = 0, STRADDLE, ALIAS, CR8, CR_WALK, IRET_NT, PF_LOOP };
+enum { PT_RACE = 0, STRADDLE, ALIAS, CR8, CR_WALK, IRET_NT, PF_LOOP, IDT_EMPTY };
 
 /*
  * A probe that may fault: PROBE(insn, ...) records where to resume, runs
@@ -324,6 +324,27 @@ static void pf_loop(unsigned int id)
 	guest_fail("pf_loop: ran on after loading an empty CR3");
 }
 
+/*
+ * An IDT of not-present gates, then a #PF: delivering it raises #NP, and
+ * delivering the #DF that makes raises #NP again: a triple fault, which must
+ * end the VM (a SHUTDOWN exit), whoever delivers the #PF (the CPU under
+ * TDP, the hypervisor's injection under shadow paging).
+ */
+static void idt_empty(unsigned int id)
+{
+	static uint64_t empty[2 * 256] __attribute__((aligned(16)));
+	struct { uint16_t limit; uint64_t base; } __attribute__((packed)) ptr = {
+		sizeof(empty) - 1, (uint64_t)empty };
+
+	if (id != 0) {
+		guest_barrier();
+		guest_fail("passed a barrier that vcpu 0 never reached");
+	}
+	asm volatile("lidt %0" ::"m"(ptr));
+	(void)*(volatile uint64_t *)0x7000000000ull; /* PML4 slot 0's PDPT has no entry 448 */
+	guest_fail("idt_empty: a read of an unmapped address did not fault");
+}
+
 void guest_main(unsigned int vcpu_id)
 {
 	switch (boot_info->arg[0]) {
@@ -347,6 +368,9 @@ void guest_main(unsigned int vcpu_id)
 		break;
 	case PF_LOOP:
 		pf_loop(vcpu_id);
+		break;
+	case IDT_EMPTY:
+		idt_empty(vcpu_id);
 		break;
 	default:
 		guest_fail("no hostile test %lu", (unsigned long)boot_info->arg[0]);
