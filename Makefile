@@ -122,6 +122,12 @@ test: deps all
 	    rc=$$rc $(BUILD)/test.log; \
 	exit $$rc
 
+# make soak [SOAK_SECONDS=3600]: random seeds and scenarios on QEMU and both Bochs models (tools/soak).
+SOAK_SECONDS ?= 3600
+.PHONY: soak
+soak: deps all
+	tools/soak $(SOAK_SECONDS)
+
 clean:
 	rm -rf $(BUILD) compile_commands.json
 
