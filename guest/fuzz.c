@@ -110,8 +110,15 @@ static void run_bytes(unsigned int id, uint64_t *s)
 		code[id][0] = 0x90;
 	code[id][CODE_BYTES] = 0x0f; /* UD2: the bytes ran off their end */
 	code[id][CODE_BYTES + 1] = 0x0b;
+	/*
+	 * Registers that mostly point into guest RAM, so that a memory operand
+	 * mostly lands somewhere the VM survives (an access outside its memory
+	 * stops it); 1 in 8 anything.
+	 */
 	for (unsigned int i = 0; i < 6; i++)
-		f.regs[i] = next_rand(s) >> (next_rand(s) & 63);
+		f.regs[i] = next_rand(s) % 8 ? boot_info->data_base +
+						next_rand(s) % boot_info->data_bytes
+					      : next_rand(s) >> (next_rand(s) & 63);
 	asm volatile("push %%rbx\n\tpush %%rbp\n\tpush %%r12\n\tpush %%r13\n\t"
 		     "push %%r14\n\tpush %%r15\n\t"
 		     "mov 0(%%rdi), %%rax\n\tlea 1f(%%rip), %%rcx\n\tmov %%rcx, (%%rax)\n\t"
@@ -131,11 +138,24 @@ static void run_bytes(unsigned int id, uint64_t *s)
 
 static void random_hypercall(uint64_t *s)
 {
-	/* Mostly calls that exist, with bad arguments; now and then one that does not. */
+	/*
+	 * Mostly calls that exist, with arguments that are bad now and then (a
+	 * bad one stops the VM, which ends the round); now and then a call that
+	 * does not exist.
+	 */
 	static const uint64_t nrs[] = { HC_PRINT, HC_REPORT, HC_VCPU_ID, HC_PRINT, HC_REPORT,
 					HC_VCPU_ID, HC_PRINT, 0, 7, 0xbad, ~0ull };
 	uint64_t a[3], pick = next_rand(s) % 64;
 
+	if (next_rand(s) % 8) { /* a good call: a text in RAM, a slot that exists */
+		uint64_t text = boot_info->data_base + next_rand(s) % (boot_info->data_bytes - 256);
+
+		if (next_rand(s) & 1)
+			hypercall(HC_PRINT, text, next_rand(s) % 64, 0);
+		else
+			hypercall(HC_REPORT, 1 + next_rand(s) % 3, next_rand(s), 0);
+		return;
+	}
 	for (unsigned int i = 0; i < 3; i++) {
 		switch (next_rand(s) % 4) {
 		case 0: a[i] = next_rand(s); break;
