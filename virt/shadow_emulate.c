@@ -80,7 +80,16 @@ struct emulated_store {
 	struct store_part part[2];
 	unsigned int nr_parts;
 	struct emu_regs r; /* the registers after the instruction */
+	bool applied;      /* false: lost every race; the instruction runs again */
 };
+
+/*
+ * A store whose cmpxchg loses this many races in a row (other vCPUs keep
+ * writing the same bytes) gives up: shadow_lock is held, and a guest must
+ * not keep it for as long as it likes. The instruction is not completed,
+ * so it runs again and faults again, as if it had not been reached yet.
+ */
+#define STORE_RACES_MAX 64
 
 static uint64_t load_part(const uint8_t *p, unsigned int len)
 {
@@ -136,7 +145,12 @@ static void apply_store(void *ctx)
 	uint64_t old, new_val;
 	bool store;
 
-	for (;;) {
+	st->applied = true;
+	for (unsigned int races = 0;; races++) {
+		if (races == STORE_RACES_MAX) {
+			st->applied = false;
+			return;
+		}
 		for (int i = 0; i < 16; i++)
 			st->r.gpr[i] = *guest_reg(&v->arch.regs, i);
 		st->r.rflags = v->arch.regs.rflags;
@@ -250,6 +264,8 @@ void shadow_emulate_write(struct vcpu *v)
 						      .off = (unsigned int)(st.part[k].gpa & (PAGE_SIZE - 1)),
 						      .len = st.part[k].len };
 	shadow_mmu_emulated_write(v->vm->smmu, written, st.nr_parts, apply_store, &st);
+	if (!st.applied)
+		return;
 	for (int i = 0; i < 16; i++)
 		*guest_reg(&v->arch.regs, i) = st.r.gpr[i];
 	v->arch.regs.rflags = st.r.rflags;

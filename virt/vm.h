@@ -60,7 +60,7 @@ struct vcpu {
 	 * exit, so only those three are exact in guest_cr0; nothing reads others.
 	 */
 	uint64_t guest_cr0, guest_cr3, guest_cr4, guest_efer;
-	uint64_t guest_cr8;          /* the task priority (VMX: CR8 exits; virt/vcpu.c) */
+	uint64_t guest_cr8;          /* the task priority (VMX: CR8 exits; virt/cr.c) */
 	uint64_t entered_hw_cr3;     /* mmu=shadow: the arch.hw_cr3 the TLB last saw (a change flushes) */
 	struct {                     /* mmu=shadow: the same write faulting again (shadow_exits.c) */
 		uint64_t rip, gva;
