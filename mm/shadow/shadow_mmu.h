@@ -40,11 +40,35 @@ struct shadow_mmu_config {
 	unsigned int guest_maxphyaddr; /* the guest's CPUID MAXPHYADDR (0: 48); bits above are reserved */
 };
 
-/* The guest's paging controls at the time of a fault or a CR3 load (64-bit 4-level paging only). */
+/*
+ * The guest's paging mode (guest_paging_mode_of() in walker.h). 4-level is
+ * the zero value on purpose: every user of struct guest_paging before the
+ * other modes existed (the shadow MMU, virt/, the host tests) fills it with
+ * a designated initialiser for a long-mode guest, and keeps walking 4-level
+ * tables; a zero meaning "paging off" would silently identity-map them all.
+ */
+enum guest_paging_mode {
+	GUEST_PAGING_4LEVEL = 0, /* EFER.LMA = 1 (CR4.LA57 is not modelled) */
+	GUEST_PAGING_OFF,        /* CR0.PG = 0: linear = physical (32 bits) */
+	GUEST_PAGING_32BIT,      /* CR0.PG = 1, CR4.PAE = 0 */
+	GUEST_PAGING_PAE,        /* CR0.PG = 1, CR4.PAE = 1, EFER.LMA = 0 */
+};
+
+/* The guest's paging controls at the time of a fault or a CR3 load. */
 struct guest_paging {
 	uint64_t cr3;
 	bool wp, nx, smep, smap, ac; /* CR0.WP, EFER.NXE, CR4.SMEP, CR4.SMAP, RFLAGS.AC */
 	unsigned int cpl;            /* 0 or 3 */
+	enum guest_paging_mode mode; /* 0: 4-level */
+	bool pse;                    /* CR4.PSE: 4 MiB pages in 32-bit paging (other modes ignore it) */
+	/*
+	 * PAE only. false (the default): the walker reads the PDPTEs from
+	 * memory at CR3 & 0xffffffe0 on every walk. true: it uses pdpte[],
+	 * which the caller loaded (and checked, #GP) at MOV CR3 time, as the
+	 * CPU's PDPTE registers do. docs/SHADOW_MMU.md has the difference.
+	 */
+	bool pdptes_loaded;
+	uint64_t pdpte[4];
 };
 
 struct shadow_mmu;  /* opaque: mm/shadow/shadow_internal.h */
