@@ -206,3 +206,10 @@ enum pc_io_result pc_uart_io(struct pc_devices *d, uint16_t port, unsigned int s
 		uart_write(d, reg, (uint8_t)*val);
 	return PC_IO_DONE;
 }
+
+size_t pc_uart_output(const struct pc_devices *d, const char **text)
+{
+	/* After the vCPUs have stopped: their last unlock ordered every byte before this. */
+	*text = d->uart_out;
+	return d->uart.out_len;
+}
