@@ -301,8 +301,8 @@ void test_main(uint32_t mbi)
 		if (!feature_offered(c->needs)) {
 			// One line per group and feature, not per case.
 			if (skipped_group != c->group)
-				say("%s: %s not offered, skipped", c->group,
-				    c->needs == NEEDS_NX ? "nx" : c->needs == NEEDS_SMEP ? "smep" : "smap");
+				say("%s not offered, %s cases skipped",
+				    c->needs == NEEDS_NX ? "nx" : c->needs == NEEDS_SMEP ? "smep" : "smap", c->group);
 			skipped_group = c->group;
 			continue;
 		}
