@@ -112,7 +112,7 @@ static enum guest_walk_result guest_walk_fault(struct guest_walk *w, const struc
 
 /* --- entries of either width ----------------------------------------------------- */
 
-/* The half of the aligned 8 bytes at gpa & ~7 that a 4-byte entry at gpa is (x86: little-endian). */
+/* Where in the aligned 8 bytes at gpa & ~7 the 4-byte entry at gpa is (x86: little-endian). */
 static unsigned int pte32_shift(uint64_t gpa)
 {
 	return (unsigned int)(gpa & 4) * 8;

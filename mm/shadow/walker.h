@@ -75,7 +75,7 @@ enum guest_walk_result {
  */
 struct guest_walk {
 	enum guest_paging_mode mode; /* the mode walked (gp->mode) */
-	unsigned int root_level;     /* the top level read: 4, 3 (PAE), 2 (32-bit), 0 (paging off) */
+	unsigned int root_level;     /* the top level read: 4, 3 (PAE), 2 (32-bit), 0 (off) */
 	unsigned int level;  /* the leaf's level: 1 (4 KiB), 2 (2 or 4 MiB) or 3 (1 GiB) */
 	gfn_t gfn;           /* the 4 KiB frame gva translates to */
 	unsigned int access; /* ACC_* the translation grants (before CR0.WP/SMEP/SMAP) */
@@ -86,7 +86,7 @@ struct guest_walk {
 	 * entries zero-extended. A PAE PDPTE grants no rights and gets no A.
 	 */
 	uint64_t pte[X86_ROOT_LEVEL + 1];
-	uint64_t pte_gpa[X86_ROOT_LEVEL + 1];       /* where it lives (4-byte aligned in 32-bit paging) */
+	uint64_t pte_gpa[X86_ROOT_LEVEL + 1];       /* where it lives (32-bit paging: 4-aligned) */
 	gfn_t table_gfn[X86_ROOT_LEVEL + 1];        /* the guest table of level L */
 	uint32_t error;       /* GUEST_WALK_FAULT: the #PF error code */
 	uint64_t no_slot_gpa; /* GUEST_WALK_NO_SLOT: what could not be read */

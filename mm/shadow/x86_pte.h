@@ -138,7 +138,8 @@ static inline unsigned int x86_pte_access(uint64_t pte, bool nx)
 _Static_assert(X86_PDE32_PSE36_MASK == (0xffULL << X86_PDE32_PSE36_SHIFT), "PSE-36: 20:13");
 _Static_assert(X86_PDPTE_RSVD_LOW == (X86_PTE_RW | X86_PTE_US | X86_PTE_A | X86_PTE_D |
 				       X86_PTE_PS | X86_PTE_G), "PDPTE reserved: 2:1, 8:5");
-_Static_assert(X86_PTE32_PER_TABLE * 4 == 4096 && X86_PTES_PER_TABLE * 8 == 4096, "a table is a page");
+_Static_assert(X86_PTE32_PER_TABLE * 4 == 4096 && X86_PTES_PER_TABLE * 8 == 4096,
+	       "a table is a page");
 
 /* Index of the entry for linear address gva in a 32-bit-paging table of level (1 or 2). */
 static inline unsigned int x86_pte32_index(uint64_t gva, unsigned int level)
