@@ -33,9 +33,11 @@ KERNEL_SRCS := \
 	$(sort $(wildcard mm/*.c mm/*/*.c)) \
 	virt/vm.c virt/vcpu.c virt/hypercall.c virt/dirty_log.c virt/mmu.c virt/shootdown.c \
 	virt/shadow_exits.c virt/cr.c virt/shadow_emulate.c virt/emulate.c \
+	virt/pc.c virt/loader.c virt/cpuid.c virt/msr.c virt/fetch.c \
+	$(sort $(wildcard virt/dev/*.c)) \
 	lib/printf.c lib/string.c lib/cmdline.c lib/plant.c \
 	stress/result.c stress/scenario.c stress/rcu_torture.c stress/guests.c \
-	stress/vm_setup.c stress/hello.c stress/guest_fault.c stress/demand_paging.c \
+	stress/guest.c stress/vm_setup.c stress/hello.c stress/guest_fault.c stress/demand_paging.c \
 	stress/tlb_shootdown.c stress/zap_stress.c stress/dirty_log.c \
 	stress/access_tracking.c stress/shadow_pt.c stress/fault_beside.c stress/guest_fuzz.c
 

@@ -4,7 +4,7 @@
 static const char *const scenario_choices[] = { "none", "rcu_torture", "hello", "guest_fault",
 						 "demand_paging", "tlb_shootdown", "zap_stress",
 						 "dirty_log", "access_tracking", "shadow_pt",
-						 "guest_fuzz", NULL };
+						 "guest_fuzz", "guest", NULL };
 static const char *const apic_choices[] = { "auto", "xapic", "x2apic", NULL };
 static const char *const crash_choices[] = { "none", "ud", "pf", "gp", NULL };
 static const char *const plant_choices[] = { "none", "rcu_early_free", "shootdown_skip",
@@ -13,6 +13,8 @@ static const char *const virt_choices[] = { "auto", "svm", "vmx", NULL };
 static const char *const mmu_lock_choices[] = { "shared", "exclusive", NULL };
 static const char *const flush_choices[] = { "batched", "eager", NULL };
 static const char *const mmu_choices[] = { "tdp", "shadow", NULL };
+static const char *const io_choices[] = { "pc", "strict", NULL };
+static char guest_str[128], guest_args_str[200], guest_modules_str[200];
 static const char *const fault_choices[] = { "wild", "triple", "hypercall", "virt_insn", "io",
 					     "print", "pt_rmw", "cr4", "irq_off", "pt_race",
 					     "straddle", "alias", "cr8", "cr_walk",
@@ -68,6 +70,19 @@ const struct opt_desc boot_option_table[OPTION_COUNT] = {
 			  .def = 1, .help = "guest_fuzz: the seed every round's own seed comes from" },
 	[OPTION_ROUNDS] = { .name = "rounds", .type = OPT_UINT, .min = 1, .max = 1000000,
 			    .def = 20, .help = "guest_fuzz: rounds, each a fresh VM" },
+	[OPTION_GUEST] = { .name = "guest", .type = OPT_STRING, .str = guest_str,
+			   .str_size = sizeof(guest_str),
+			   .help = "scenario=guest: the GRUB modules (by command line) to run, one VM each, comma-separated" },
+	[OPTION_GUEST_ARGS] = { .name = "guest_args", .type = OPT_STRING, .str = guest_args_str,
+				.str_size = sizeof(guest_args_str),
+				.help = "scenario=guest: the guest kernel's own command line" },
+	[OPTION_GUEST_MODULES] = { .name = "guest_modules", .type = OPT_STRING,
+				   .str = guest_modules_str, .str_size = sizeof(guest_modules_str),
+				   .help = "scenario=guest: GRUB modules handed to the guest as its modules, comma-separated (default NAME.1, NAME.2, ...)" },
+	[OPTION_MEM] = { .name = "mem", .type = OPT_SIZE, .min = 4ull << 20, .max = 3ull << 30,
+			 .def = 256ull << 20, .help = "scenario=guest: guest RAM" },
+	[OPTION_IO] = { .name = "io", .type = OPT_ENUM, .choices = io_choices, .def = IO_PC,
+			.help = "scenario=guest: a port without a device reads all ones (pc) or stops the VM (strict)" },
 };
 
 uint64_t boot_options[OPTION_COUNT];
@@ -75,6 +90,11 @@ uint64_t boot_options[OPTION_COUNT];
 const char *option_choice_name(enum boot_option o)
 {
 	return boot_option_table[o].choices[boot_options[o]];
+}
+
+const char *option_str(enum boot_option o)
+{
+	return boot_option_table[o].str;
 }
 
 bool options_parse(const char *cmdline, char *err, size_t err_len)

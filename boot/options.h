@@ -31,6 +31,11 @@ enum boot_option {
 	OPTION_MMU,
 	OPTION_SEED,
 	OPTION_ROUNDS,
+	OPTION_GUEST,
+	OPTION_GUEST_ARGS,
+	OPTION_GUEST_MODULES,
+	OPTION_MEM,
+	OPTION_IO,
 	OPTION_COUNT
 };
 
@@ -46,11 +51,13 @@ enum scenario_id {
 	SCENARIO_ACCESS_TRACKING,
 	SCENARIO_SHADOW_PT,
 	SCENARIO_GUEST_FUZZ,
+	SCENARIO_GUEST,
 	SCENARIO_COUNT
 };
 enum mmu_lock_mode { MMU_LOCK_SHARED, MMU_LOCK_EXCLUSIVE };
 enum mmu_kind { MMU_TDP, MMU_SHADOW };
 enum flush_mode { FLUSH_BATCHED, FLUSH_EAGER };
+enum io_mode { IO_PC, IO_STRICT };
 /* What the guest_fault scenario's guest does wrong (guest/misbehave.c agrees). */
 enum guest_fault_kind { FAULT_WILD, FAULT_TRIPLE, FAULT_HYPERCALL, FAULT_VIRT_INSN, FAULT_IO,
 			FAULT_PRINT, FAULT_PT_RMW, FAULT_CR4, FAULT_IRQ_OFF,
@@ -70,6 +77,8 @@ static inline uint64_t option(enum boot_option o)
 }
 
 const char *option_choice_name(enum boot_option o);
+/* An OPT_STRING option's text ("" when not given). */
+const char *option_str(enum boot_option o);
 
 bool options_parse(const char *cmdline, char *err, size_t err_len);
 void options_format(char *buf, size_t len);

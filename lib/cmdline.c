@@ -2,7 +2,7 @@
 #include "lib/cmdline.h"
 #include "lib/printf.h"
 
-#define MAX_TOKEN 128
+#define MAX_TOKEN 256
 
 static bool is_space(char c)
 {
@@ -14,6 +14,49 @@ static bool str_eq(const char *a, const char *b)
 	while (*a && *a == *b)
 		a++, b++;
 	return *a == *b;
+}
+
+static size_t strlen_max(const char *s, size_t max)
+{
+	size_t n = 0;
+
+	while (n < max && s[n])
+		n++;
+	return n;
+}
+
+/*
+ * One token from *line into buf (quotes and backslashes resolved); false
+ * if it did not fit. *line moves past it.
+ */
+static bool next_token(const char **line, char *buf, size_t size)
+{
+	const char *p = *line;
+	char quote = 0;
+	size_t n = 0;
+	bool fits = true;
+
+	for (; *p && (quote || !is_space(*p)); p++) {
+		char c = *p;
+
+		if (!quote && (c == '"' || c == '\'')) {
+			quote = c;
+			continue;
+		}
+		if (quote && c == quote) {
+			quote = 0;
+			continue;
+		}
+		if (c == '\\' && p[1])
+			c = *++p;
+		if (n + 1 < size)
+			buf[n++] = c;
+		else
+			fits = false;
+	}
+	buf[n] = '\0';
+	*line = p;
+	return fits;
 }
 
 static bool parse_number(const char *s, uint64_t *out, bool allow_suffix)
@@ -122,6 +165,16 @@ static bool apply(const struct opt_desc *o, const char *value, bool has_value,
 				     : "bad value '%s' for %s; expected an integer from %lu to %lu",
 			     value, o->name, (unsigned long)o->min, (unsigned long)o->max);
 		return false;
+	case OPT_STRING:
+		if (strlen_max(value, o->str_size) >= o->str_size) {
+			fmt_snprintf(err, err_len, "the value of %s is longer than %zu characters",
+				     o->name, o->str_size - 1);
+			return false;
+		}
+		for (size_t i = 0; i < o->str_size && (i == 0 || value[i - 1]); i++)
+			o->str[i] = value[i];
+		*out = 1;
+		return true;
 	case OPT_BOOL:
 		if (!has_value) {
 			*out = 1;
@@ -145,10 +198,13 @@ bool cmdline_parse(const char *line, const struct opt_desc *table, unsigned int 
 	for (unsigned int i = 0; i < n; i++)
 		values[i] = table[i].def;
 
+	for (unsigned int i = 0; i < n; i++)
+		if (table[i].type == OPT_STRING && table[i].str_size)
+			table[i].str[0] = '\0';
+
 	while (*line) {
-		char key[MAX_TOKEN], value[MAX_TOKEN];
-		size_t klen = 0, vlen = 0;
-		bool has_value = false, too_long = false;
+		char token[MAX_TOKEN], *key = token, *value;
+		bool has_value = false, too_long;
 		const struct opt_desc *o = NULL;
 		unsigned int idx = 0;
 
@@ -156,16 +212,13 @@ bool cmdline_parse(const char *line, const struct opt_desc *table, unsigned int 
 			line++;
 		if (!*line)
 			break;
-		for (; *line && !is_space(*line) && *line != '='; line++)
-			klen < MAX_TOKEN - 1 ? (void)(key[klen++] = *line) : (void)(too_long = true);
-		key[klen] = '\0';
-		if (*line == '=') {
+		too_long = !next_token(&line, token, sizeof(token));
+		for (value = token; *value && *value != '='; value++)
+			;
+		if (*value == '=') {
 			has_value = true;
-			for (line++; *line && !is_space(*line); line++)
-				vlen < MAX_TOKEN - 1 ? (void)(value[vlen++] = *line)
-						     : (void)(too_long = true);
+			*value++ = '\0';
 		}
-		value[vlen] = '\0';
 
 		for (idx = 0; idx < n; idx++) {
 			if (str_eq(key, table[idx].name)) {
@@ -224,6 +277,10 @@ void cmdline_format(const struct opt_desc *table, unsigned int n,
 		case OPT_SIZE:
 			used += fmt_snprintf(buf + used, room, "%s%s=%lu", sep, o->name,
 					     (unsigned long)values[i]);
+			break;
+		case OPT_STRING:
+			used += fmt_snprintf(buf + used, room, "%s%s=\"%s\"", sep, o->name,
+					     o->str_size ? o->str : "");
 			break;
 		}
 	}

@@ -15,6 +15,7 @@ enum opt_type {
 	OPT_UINT, /* decimal or 0x-hex integer in [min, max] */
 	OPT_SIZE, /* integer with an optional K/M/G suffix, in bytes, in [min, max] */
 	OPT_BOOL, /* on/off, yes/no, true/false, 1/0; a bare key means on */
+	OPT_STRING, /* any text, into str (value: 1 once given); quote it to include spaces */
 };
 
 struct opt_desc {
@@ -24,9 +25,15 @@ struct opt_desc {
 	uint64_t min, max;          /* OPT_UINT, OPT_SIZE */
 	uint64_t def;
 	const char *help;
+	char *str;                  /* OPT_STRING: where the text goes ("" by default) */
+	size_t str_size;            /* ... and its size, NUL included */
 };
 
 /*
+ * Tokens are separated by blanks. Within a token, "..." and '...' quote
+ * (blanks included) and a backslash takes the next character as it is, so
+ * both key="a b" and "key=a b" (GRUB's two ways) give key the text a b.
+ *
  * Parse @line against @table into @values (defaults first). Every token is
  * checked; the first error is written to @err as one plain line that names
  * the option and the valid choices, and false is returned. Valid tokens are

@@ -30,6 +30,7 @@ static const struct scenario {
 	[SCENARIO_ACCESS_TRACKING] = { scenario_access_tracking, true },
 	[SCENARIO_SHADOW_PT] = { scenario_shadow_pt, true },
 	[SCENARIO_GUEST_FUZZ] = { scenario_guest_fuzz, true },
+	[SCENARIO_GUEST] = { scenario_guest, true },
 };
 
 int scenario_run(void)
@@ -38,7 +39,8 @@ int scenario_run(void)
 	char err[200];
 
 	if (s->needs_virt) {
-		guest_modules_check();
+		if (option(OPTION_SCENARIO) != SCENARIO_GUEST) /* it names its own modules */
+			guest_modules_check();
 		if (!virt_select(option(OPTION_VIRT), option(OPTION_MMU) == MMU_TDP, err, sizeof(err))) {
 			kprintf("mmuvisor: error: %s\n", err);
 			result_done(EXIT_CONFIG, "cpu-feature");

@@ -12,3 +12,4 @@ int scenario_dirty_log(void);
 int scenario_access_tracking(void);
 int scenario_shadow_pt(void);
 int scenario_guest_fuzz(void);
+int scenario_guest(void);

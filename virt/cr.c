@@ -12,6 +12,7 @@
  * the root's role, so a change of them loads another root.
  */
 #include "arch/x86/cpu.h"
+#include "virt/cpuid.h"
 #include "virt/cr.h"
 #include "virt/emulate.h"
 #include "virt/shadow_emulate.h"
@@ -33,29 +34,62 @@ static bool reload_root(struct vcpu *v)
 }
 
 /*
- * MOV to CR0 in 64-bit mode. #GP(0) where the architecture says so (bits
- * 63:32, PG or PE cleared, NW without CD); otherwise the guest gets its
- * value and the hardware keeps WP. A change of WP changes the role of the
- * shadow pages the guest may use. Returns false if it injected #GP.
+ * Under TDP the guest's control registers change without exits (all of
+ * them on VMX but CR0.NE, CR4.VMXE and CR8): read them from the backend
+ * before a check uses them. Under shadow paging the vCPU's copies are the
+ * truth.
  */
-static bool guest_write_cr0(struct vcpu *v, uint64_t val)
+void vcpu_sync_guest_state(struct vcpu *v, struct vcpu_state *st)
+{
+	virt->vcpu_get_state(&v->arch, st);
+	if (v->shadow)
+		return;
+	v->guest_cr0 = st->cr0;
+	v->guest_cr3 = st->cr3;
+	v->guest_cr4 = st->cr4;
+	v->guest_efer = st->efer;
+}
+
+/*
+ * MOV to CR0. #GP(0) where the architecture says so: bits 63:32, PG
+ * without PE, NW without CD, paging on with EFER.LME but without CR4.PAE,
+ * paging off in 64-bit mode. Otherwise the guest gets its value (and, with
+ * EFER.LME, the backend switches long mode). Under shadow paging the
+ * hardware keeps WP, and a change of WP changes the role of the shadow
+ * pages the guest may use. Returns false if it injected #GP.
+ */
+static bool guest_write_cr0(struct vcpu *v, const struct vcpu_state *st, uint64_t val)
 {
 	uint64_t old = v->guest_cr0;
 
-	if ((val >> 32) || !(val & CR0_PG) || !(val & CR0_PE) ||
+	if ((val >> 32) || ((val & CR0_PG) && !(val & CR0_PE)) ||
 	    ((val & CR0_NW) && !(val & CR0_CD)))
 		return false;
+	if ((val & CR0_PG) && !(old & CR0_PG) && (v->guest_efer & EFER_LME) &&
+	    !(v->guest_cr4 & CR4_PAE))
+		return false;
+	if (!(val & CR0_PG) && st->code_bits == 64)
+		return false;
+	if (v->shadow && !(val & CR0_PG)) {
+		vcpu_fail(v, "the guest turned paging off, which mmu=shadow does not model yet");
+		return true;
+	}
 	v->guest_cr0 = val | CR0_ET; /* hardwired */
 	virt->vcpu_set_cr(&v->arch, 0, v->guest_cr0);
 	if (v->shadow && ((old ^ val) & CR0_WP))
 		reload_root(v);
+	else if (!v->shadow && ((old ^ val) & (CR0_PG | CR0_WP | CR0_PE | CR0_CD)))
+		virt->vcpu_flush_tlb(&v->arch); /* SVM: the write no longer flushes by itself */
+	if ((old ^ val) & CR0_PG)
+		v->guest_efer = (v->guest_efer & ~(uint64_t)EFER_LMA) |
+				((val & CR0_PG) && (v->guest_efer & EFER_LME) ? EFER_LMA : 0);
 	return true;
 }
 
-/* The CR4 bits this CPU implements (others are reserved: #GP). */
-static uint64_t cr4_implemented(void)
+/* The CR4 bits this vCPU's CPUID offers (others are reserved: #GP). */
+static uint64_t cr4_implemented(const struct vcpu *v)
 {
-	struct cpuid_regs l1 = cpuid(1, 0), l7 = cpuid(7, 0);
+	struct cpuid_regs l1 = vcpu_cpuid(v, 1, 0), l7 = vcpu_cpuid(v, 7, 0);
 	uint64_t bits = CR4_TSD | CR4_DE | CR4_PSE | CR4_PAE | CR4_MCE | CR4_PGE | CR4_PCE |
 			CR4_OSFXSR | CR4_OSXMMEXCPT;
 
@@ -74,16 +108,17 @@ static uint64_t cr4_implemented(void)
 #define CR4_SHADOW_UNSUPPORTED (CR4_PCIDE | CR4_PKE | CR4_LA57)
 
 /*
- * MOV to CR4 in 64-bit mode: #GP(0) for a reserved bit or for clearing PAE;
+ * MOV to CR4: #GP(0) for a reserved bit or for clearing PAE in long mode;
  * a bit the shadow MMU does not model stops the guest with its name. A
- * change of SMEP or SMAP changes the root's role; one of PGE, PSE, SMEP or
- * SMAP flushes the TLB as the instruction does. Returns false on #GP.
+ * change of SMEP or SMAP changes the root's role; one of PGE, PSE, PAE,
+ * SMEP or SMAP flushes the TLB as the instruction does. Returns false on
+ * #GP.
  */
 static bool guest_write_cr4(struct vcpu *v, uint64_t val)
 {
 	uint64_t old = v->guest_cr4, unsupported = v->shadow ? val & CR4_SHADOW_UNSUPPORTED : 0;
 
-	if ((val & ~cr4_implemented()) || !(val & CR4_PAE))
+	if ((val & ~cr4_implemented(v)) || (!(val & CR4_PAE) && (v->guest_efer & EFER_LMA)))
 		return false;
 	if (unsupported) {
 		vcpu_fail(v, "the guest set CR4 bit %d, which mmu=shadow does not model (PCIDE, PKE and LA57 are not supported)",
@@ -94,7 +129,7 @@ static bool guest_write_cr4(struct vcpu *v, uint64_t val)
 	virt->vcpu_set_cr(&v->arch, 4, val);
 	if (v->shadow && ((old ^ val) & (CR4_SMEP | CR4_SMAP)))
 		reload_root(v);
-	else if ((old ^ val) & (CR4_PGE | CR4_PSE))
+	else if ((old ^ val) & (CR4_PGE | CR4_PSE | CR4_PAE | CR4_SMEP | CR4_SMAP))
 		virt->vcpu_flush_tlb(&v->arch);
 	return true;
 }
@@ -144,16 +179,18 @@ static bool decode_cr0_write(struct vcpu *v, const uint8_t *b, unsigned int n, u
 void vcpu_handle_cr_access(struct vcpu *v)
 {
 	struct vcpu_exit *e = &v->arch.exit;
+	struct vcpu_state st;
 	uint8_t b[EMU_MAX_INSN];
 	uint64_t *gpr, val;
 	bool ok = true;
 
+	vcpu_sync_guest_state(v, &st);
 	if (e->gpr < 0) {
 		/* Without decode assists an SVM CR exit does not say which register. */
-		unsigned int n = shadow_fetch_insn(v, v->arch.regs.rip, b, sizeof(b));
+		unsigned int n = vcpu_fetch_insn(v, b, sizeof(b));
 
 		if (e->cr == 0 && e->cr_write && decode_cr0_write(v, b, n, &val)) {
-			if (!guest_write_cr0(v, val))
+			if (!guest_write_cr0(v, &st, val))
 				virt->vcpu_inject_exception(&v->arch, 13, true, 0);
 			else
 				v->arch.regs.rip += e->insn_len;
@@ -184,7 +221,7 @@ void vcpu_handle_cr_access(struct vcpu *v)
 		if (!reload_root(v))
 			return;
 	} else {
-		ok = e->cr == 0 ? guest_write_cr0(v, val) : guest_write_cr4(v, val);
+		ok = e->cr == 0 ? guest_write_cr0(v, &st, val) : guest_write_cr4(v, val);
 	}
 done:
 	if (!ok) {

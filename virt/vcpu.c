@@ -11,10 +11,12 @@
 #include "arch/x86/tsc.h"
 #include "lib/printf.h"
 #include "mm/rcu/rcu.h"
+#include "virt/cpuid.h"
 #include "virt/cr.h"
 #include "virt/dirty_log.h"
 #include "virt/hypercall.h"
 #include "virt/mmu.h"
+#include "virt/pc.h"
 #include "virt/shadow_exits.h"
 #include "virt/vcpu.h"
 
@@ -38,15 +40,11 @@ void vcpu_fail(struct vcpu *v, const char *fmt, ...)
 	vm_stop(v->vm);
 }
 
-/* CPUID for the guest: the host's answers, minus virtualization. */
+/* CPUID for a synthetic guest (virt/cpuid.c): the host's answers, minus virtualization. */
 static void emulate_cpuid(struct vcpu *v)
 {
-	struct cpuid_regs r = cpuid((uint32_t)v->arch.regs.rax, (uint32_t)v->arch.regs.rcx);
+	struct cpuid_regs r = vcpu_cpuid(v, (uint32_t)v->arch.regs.rax, (uint32_t)v->arch.regs.rcx);
 
-	if (v->arch.regs.rax == 1)
-		r.ecx &= ~(1u << 5); /* VMX */
-	if (v->arch.regs.rax == 0x80000001)
-		r.ecx &= ~(1u << 2); /* SVM */
 	v->arch.regs.rax = r.eax;
 	v->arch.regs.rbx = r.ebx;
 	v->arch.regs.rcx = r.ecx;
@@ -93,6 +91,8 @@ static void handle_exit(struct vcpu *v)
 	struct vcpu_exit *e = &v->arch.exit;
 
 	v->stats.exits++;
+	if (v->vm->cfg.pc && pc_handle_exit(v))
+		return;
 	switch (e->reason) {
 	case EXIT_HYPERCALL:
 		hypercall_handle(v);
@@ -196,13 +196,29 @@ static void vcpu_loop(struct vcpu *v)
 	v->run_cycles = rdtsc() - start;
 }
 
+/*
+ * A PC guest's other vCPUs wait, as a PC's APs wait for INIT and SIPI;
+ * nothing sends those before there is a virtual local APIC, so they wait
+ * until the VM stops.
+ */
+static void vcpu_wait_for_sipi(struct vcpu *v)
+{
+	while (serve_requests(v)) {
+		rcu_quiescent_state();
+		udelay(HLT_BACKOFF_US);
+	}
+}
+
 void vcpu_thread(void *arg)
 {
 	struct vm *vm = arg;
 	unsigned int cpu = this_cpu()->cpu;
 	struct vcpu *v = &vm->vcpus[cpu - 1];
 
-	vcpu_loop(v); /* virt_select() enabled the backend on this pCPU */
+	if (vm->cfg.pc && v->id != 0)
+		vcpu_wait_for_sipi(v);
+	else
+		vcpu_loop(v); /* virt_select() enabled the backend on this pCPU */
 	if (virt->vcpu_unload)
 		virt->vcpu_unload(&v->arch);
 	/* Nothing the guest set may outlive it in this pCPU. */

@@ -9,3 +9,8 @@ void vcpu_thread(void *vm);
 void vm_stop(struct vm *vm);
 /* Stop the VM because vCPU v misbehaved; the message names what it did. */
 void vcpu_fail(struct vcpu *v, const char *fmt, ...) __printf(2, 3);
+/*
+ * Up to n bytes of the instruction at the vCPU's CS:RIP, through its own
+ * paging (virt/fetch.c); returns how many could be read.
+ */
+unsigned int vcpu_fetch_insn(struct vcpu *v, uint8_t *b, unsigned int n);

@@ -16,6 +16,7 @@
 #include "virt/guest_abi.h"
 #include "virt/dirty_log.h"
 #include "virt/mmu.h"
+#include "virt/pc.h"
 #include "virt/vcpu.h"
 #include "virt/vm.h"
 
@@ -38,7 +39,8 @@ static bool vm_gfn_to_pfn(void *owner, gfn_t gfn, struct mmu_pfn_info *out)
 		*out = (struct mmu_pfn_info){
 			.pfn = s->chunk_pfn[off / CHUNK_PAGES] + off % CHUNK_PAGES,
 			.writable = s->writable,
-			.max_level = vm->cfg.mmu.max_level,
+			/* A PC's first 2 MiB mixes RAM and the ROM slot: 4 KiB pages there. */
+			.max_level = vm->cfg.pc && gfn < CHUNK_PAGES ? PG_LEVEL_4K : vm->cfg.mmu.max_level,
 			.dirty_logging = atomic_load_explicit(&s->logging, memory_order_acquire),
 		};
 		return true;
@@ -76,7 +78,7 @@ static void free_slot(struct memslot *s)
 	if (dirty)
 		page_free((void *)dirty, s->dirty_order);
 	atomic_store_explicit(&s->dirty, NULL, memory_order_relaxed);
-	for (uint64_t c = 0; s->chunk_pfn && c < s->npages / CHUNK_PAGES; c++)
+	for (uint64_t c = 0; s->chunk_pfn && c < (s->npages + CHUNK_PAGES - 1) / CHUNK_PAGES; c++)
 		if (s->chunk_pfn[c])
 			page_free(platform_phys_to_virt(s->chunk_pfn[c] << PAGE_SHIFT), CHUNK_ORDER);
 	if (s->chunk_pfn)
@@ -108,6 +110,26 @@ static bool add_ram_slot(struct vm *vm, uint64_t bytes)
 	return true;
 }
 
+/* A PC's ROM area: read-only to the guest, in a host chunk of its own (virt/pc.c fills it). */
+static bool add_rom_slot(struct vm *vm, uint64_t gpa, uint64_t bytes)
+{
+	struct memslot *s = &vm->slots[vm->nr_slots];
+	void *chunk;
+
+	s->base_gfn = gpa >> PAGE_SHIFT;
+	s->npages = bytes >> PAGE_SHIFT;
+	s->writable = false;
+	s->chunk_pfn = page_alloc_zeroed(0);
+	if (!s->chunk_pfn)
+		return false;
+	vm->nr_slots++;
+	chunk = page_alloc_zeroed(CHUNK_ORDER);
+	if (!chunk)
+		return false;
+	s->chunk_pfn[0] = platform_virt_to_phys(chunk) >> PAGE_SHIFT;
+	return true;
+}
+
 /* Identity-map guest RAM with 2 MiB pages, inside the guest (it owns these tables). */
 static void build_guest_page_tables(struct vm *vm)
 {
@@ -130,10 +152,77 @@ static void build_guest_page_tables(struct vm *vm)
 	gdt[2] = 0x00cf93000000ffffull; /* data */
 }
 
+/* A guest of guest/: its image, page tables, GDT and boot information (virt/guest_abi.h). */
+static void load_synthetic_guest(struct vm *vm)
+{
+	const struct vm_config *cfg = &vm->cfg;
+	struct guest_boot_info *boot;
+
+	build_guest_page_tables(vm);
+	memcpy(vm_gpa_to_hva(vm, GUEST_IMAGE_BASE, cfg->image_len), cfg->image, cfg->image_len);
+	boot = vm_gpa_to_hva(vm, GUEST_BOOT_INFO, sizeof(*boot));
+	*boot = (struct guest_boot_info){
+		.magic = GUEST_BOOT_MAGIC,
+		.nr_vcpus = cfg->nr_vcpus,
+		.use_vmcall = virt->name[0] == 'v',
+		.mem_bytes = cfg->mem_bytes,
+		.data_base = GUEST_DATA_BASE,
+		.data_bytes = cfg->mem_bytes - GUEST_DATA_BASE,
+		.control = GUEST_CONTROL,
+		.arg = { cfg->arg[0], cfg->arg[1], cfg->arg[2], cfg->arg[3] },
+	};
+}
+
+/* Its vCPUs start in 64-bit mode at the image, each on its own stack. */
+static void synthetic_vcpu_start(struct vcpu *v)
+{
+	v->arch.start = VCPU_START_LONG;
+	v->arch.boot_cr3 = GUEST_PML4;
+	v->arch.boot_gdt_base = GUEST_GDT;
+	v->arch.regs.rip = GUEST_IMAGE_BASE;
+	v->arch.regs.rsp = GUEST_STACKS_BASE + (v->id + 1) * GUEST_STACK_SIZE;
+	v->arch.regs.rdi = v->id;
+	v->arch.regs.rsi = GUEST_BOOT_INFO;
+	v->arch.regs.rflags = 0x202; /* IF: physical interrupts must force exits */
+	/* The guest's view under mmu=shadow: what the hypervisor set up for it. */
+	v->guest_cr0 = CR0_PE | CR0_MP | CR0_ET | CR0_NE | CR0_WP | CR0_PG;
+	v->guest_cr3 = GUEST_PML4;
+	v->guest_cr4 = CR4_PAE;
+	v->guest_efer = EFER_LME | EFER_LMA;
+}
+
+/* Guest memory: a PC's ROM area and RAM, or the synthetic layout with the image in it. */
+static bool vm_create_memory(struct vm *vm, char *err, size_t len)
+{
+	const struct vm_config *cfg = &vm->cfg;
+
+	if (cfg->pc && (cfg->mem_bytes > PC_MAX_RAM || cfg->mem_bytes < PC_MIN_RAM)) {
+		fmt_snprintf(err, len, "a PC guest's RAM (mem=) must be from %lu MiB to %lu MiB, not %lu MiB",
+			     (unsigned long)(PC_MIN_RAM >> 20), (unsigned long)(PC_MAX_RAM >> 20),
+			     (unsigned long)(cfg->mem_bytes >> 20));
+		return false;
+	}
+	if (!cfg->pc && (cfg->mem_bytes > GUEST_MAX_RAM || cfg->image_len > GUEST_IMAGE_MAX ||
+			 GUEST_STACKS_BASE + cfg->nr_vcpus * GUEST_STACK_SIZE > GUEST_DATA_BASE)) {
+		fmt_snprintf(err, len, "the guest does not fit its layout (RAM %lu MiB, image %zu bytes)",
+			     (unsigned long)(cfg->mem_bytes >> 20), cfg->image_len);
+		return false;
+	}
+	/* The ROM slot comes first: it wins the lookup over the RAM beneath it. */
+	if ((cfg->pc && !add_rom_slot(vm, PC_ROM_BASE, PC_ROM_SIZE)) ||
+	    !add_ram_slot(vm, cfg->mem_bytes)) {
+		fmt_snprintf(err, len, "out of memory for %lu MiB of guest RAM",
+			     (unsigned long)(cfg->mem_bytes >> 20));
+		return false;
+	}
+	if (!cfg->pc)
+		load_synthetic_guest(vm);
+	return true;
+}
+
 struct vm *vm_create(const struct vm_config *cfg, char *err, size_t len)
 {
 	struct vm *vm = page_alloc_zeroed(page_order_for(sizeof(struct vm)));
-	struct guest_boot_info *boot;
 	uint64_t root;
 
 	if (!vm) {
@@ -143,37 +232,13 @@ struct vm *vm_create(const struct vm_config *cfg, char *err, size_t len)
 	vm->id = atomic_fetch_add(&next_vm_id, 1);
 	vm->cfg = *cfg;
 	vm->cfg.mem_bytes = (cfg->mem_bytes + CHUNK_BYTES - 1) & ~(CHUNK_BYTES - 1);
+	atomic_store(&vm->guest_status, -1);
 	if (cfg->nr_vcpus == 0 || cfg->nr_vcpus >= smp_cpus_online()) {
 		fmt_snprintf(err, len, "%u vCPUs need %u pCPUs (one each, plus the control CPU); %u are online",
 			     cfg->nr_vcpus, cfg->nr_vcpus + 1, smp_cpus_online());
 		goto fail;
 	}
-	if (vm->cfg.mem_bytes > GUEST_MAX_RAM || cfg->image_len > GUEST_IMAGE_MAX ||
-	    GUEST_STACKS_BASE + cfg->nr_vcpus * GUEST_STACK_SIZE > GUEST_DATA_BASE) {
-		fmt_snprintf(err, len, "the guest does not fit its layout (RAM %lu MiB, image %zu bytes)",
-			     (unsigned long)(vm->cfg.mem_bytes >> 20), cfg->image_len);
-		goto fail;
-	}
-	if (!add_ram_slot(vm, vm->cfg.mem_bytes)) {
-		fmt_snprintf(err, len, "out of memory for %lu MiB of guest RAM",
-			     (unsigned long)(vm->cfg.mem_bytes >> 20));
-		goto fail;
-	}
-	build_guest_page_tables(vm);
-	memcpy(vm_gpa_to_hva(vm, GUEST_IMAGE_BASE, cfg->image_len), cfg->image, cfg->image_len);
-	boot = vm_gpa_to_hva(vm, GUEST_BOOT_INFO, sizeof(*boot));
-	*boot = (struct guest_boot_info){
-		.magic = GUEST_BOOT_MAGIC,
-		.nr_vcpus = cfg->nr_vcpus,
-		.use_vmcall = virt->name[0] == 'v',
-		.mem_bytes = vm->cfg.mem_bytes,
-		.data_base = GUEST_DATA_BASE,
-		.data_bytes = vm->cfg.mem_bytes - GUEST_DATA_BASE,
-		.control = GUEST_CONTROL,
-		.arg = { cfg->arg[0], cfg->arg[1], cfg->arg[2], cfg->arg[3] },
-	};
-
-	if (!vm_mmu_create(vm, err, len))
+	if (!vm_create_memory(vm, err, len) || !vm_mmu_create(vm, err, len))
 		goto fail;
 	root = vm->mmu ? tdp_mmu_root_pa(vm->mmu) : 0;
 	for (unsigned int i = 0; i < cfg->nr_vcpus; i++) {
@@ -185,19 +250,15 @@ struct vm *vm_create(const struct vm_config *cfg, char *err, size_t len)
 		v->arch.vm_id = vm->id;
 		v->arch.vcpu_id = i;
 		v->arch.shadow = cfg->mmu.shadow;
-		v->arch.boot_cr3 = GUEST_PML4;
-		v->arch.boot_gdt_base = GUEST_GDT;
-		v->arch.regs.rip = GUEST_IMAGE_BASE;
-		v->arch.regs.rsp = GUEST_STACKS_BASE + (i + 1) * GUEST_STACK_SIZE;
-		v->arch.regs.rdi = i;
-		v->arch.regs.rsi = GUEST_BOOT_INFO;
-		v->arch.regs.rflags = 0x202; /* IF: physical interrupts must force exits */
 		atomic_store(&v->in_guest_seq, NOT_IN_GUEST);
-		/* The guest's view under mmu=shadow: what the hypervisor set up for it. */
-		v->guest_cr0 = CR0_PE | CR0_MP | CR0_ET | CR0_NE | CR0_WP | CR0_PG;
-		v->guest_cr3 = GUEST_PML4;
-		v->guest_cr4 = CR4_PAE;
-		v->guest_efer = EFER_LME | (1ull << 10); /* LMA */
+		if (!cfg->pc)
+			synthetic_vcpu_start(v);
+	}
+	if (cfg->pc && !pc_vm_setup(vm, err, len)) /* loads the kernel, starts the vCPUs */
+		goto fail;
+	for (unsigned int i = 0; i < cfg->nr_vcpus; i++) {
+		struct vcpu *v = &vm->vcpus[i];
+
 		if (!vm_mmu_vcpu_create(v)) {
 			fmt_snprintf(err, len, "out of memory for vcpu %u's shadow state", i);
 			goto fail;
@@ -213,6 +274,7 @@ fail:
 
 void vm_destroy(struct vm *vm)
 {
+	pc_vm_teardown(vm);
 	for (unsigned int i = 0; i < vm->cfg.nr_vcpus; i++) {
 		if (vm->vcpus[i].arch.backend)
 			virt->vcpu_free(&vm->vcpus[i].arch);

@@ -30,11 +30,17 @@ enum vcpu_mode { VCPU_OUTSIDE, VCPU_IN_GUEST, VCPU_EXITING };
  */
 #define VCPU_LEAVE_BOUND_MS 2000
 
+/* Exits a PC guest took, by kind (counted by the vCPU's pCPU; read after vm_wait). */
+struct pc_exit_stats {
+	uint64_t io, msr, cpuid, cr, dr, other;
+};
+
 struct vcpu_stats {
 	uint64_t exits, hypercalls, tdp_faults, tdp_retries, flushes, halts, interrupts;
 	uint64_t ipis_received;
 	uint64_t emulated; /* mmu=shadow: stores done by virt/emulate.c */
 	uint64_t write_retries_emulated; /* ... of them after a write kept faulting */
+	struct pc_exit_stats pc; /* a PC guest's */
 };
 
 struct vcpu {
@@ -61,6 +67,9 @@ struct vcpu {
 	 */
 	uint64_t guest_cr0, guest_cr3, guest_cr4, guest_efer;
 	uint64_t guest_cr8;          /* the task priority (VMX: CR8 exits; virt/cr.c) */
+	uint64_t guest_dr[8];        /* a PC guest's debug registers (MOV DR exits; virt/pc.c) */
+	uint64_t apic_base;          /* a PC guest's IA32_APIC_BASE (virt/msr.c) */
+	uint64_t mtrr[32];           /* its MTRRs as it wrote them (virt/msr.c) */
 	uint64_t entered_hw_cr3;     /* mmu=shadow: the arch.hw_cr3 the TLB last saw (a change flushes) */
 	struct {                     /* mmu=shadow: the same write faulting again (shadow_exits.c) */
 		uint64_t rip, gva;
@@ -106,6 +115,8 @@ struct vm_mmu_config {
 	struct mmu_policy policy;
 };
 
+struct pc_guest; /* virt/pc.h */
+
 struct vm_config {
 	unsigned int nr_vcpus;
 	uint64_t mem_bytes;       /* guest RAM from gpa 0, rounded up to 2 MiB */
@@ -113,6 +124,11 @@ struct vm_config {
 	const uint8_t *image;     /* the guest program, loaded at GUEST_IMAGE_BASE */
 	size_t image_len;
 	uint64_t arg[4];          /* handed to the guest in its boot info */
+	/*
+	 * A PC guest instead (virt/pc.c): a kernel from outside, loaded by the
+	 * multiboot loader, on a small PC; image and arg are unused.
+	 */
+	const struct pc_guest *pc;
 };
 
 struct vm {
@@ -124,6 +140,7 @@ struct vm {
 	struct tdp_mmu *mmu;        /* mmu=tdp */
 	struct shadow_mmu *smmu;    /* mmu=shadow */
 	struct vcpu vcpus[VM_MAX_VCPUS];
+	struct pc_devices *dev;     /* a PC guest's devices (virt/dev/), else NULL */
 
 	/* Cross-CPU: */
 	atomic_bool stopping;      /* a vCPU failed: every vCPU leaves */
@@ -135,6 +152,12 @@ struct vm {
 	atomic_ulong nmi_kicks;     /* NMIs sent because a kick IPI did not force an exit */
 	atomic_bool unresponsive;  /* a vCPU stayed in the guest past VCPU_LEAVE_BOUND_MS */
 	atomic_bool host_state_restored; /* a pCPU's CR/MSR state differed after a vCPU's last run */
+	/*
+	 * A PC guest ended itself (isa-debug-exit, or a halt that nothing can
+	 * end): set once, by the vCPU that did it, before it stops the VM.
+	 */
+	atomic_bool guest_ended;
+	_Atomic int guest_status;  /* QEMU's exit status for it ((V << 1) | 1), -1: halted */
 };
 
 struct vm *vm_create(const struct vm_config *cfg, char *err, size_t err_len);

@@ -5,11 +5,25 @@
 #include <stdint.h>
 #include <stdbool.h>
 
-#define MSR_EFER 0xc0000080
-#define MSR_GS_BASE 0xc0000101
 #define MSR_APIC_BASE 0x1b
+#define MSR_SYSENTER_CS 0x174
+#define MSR_SYSENTER_ESP 0x175
+#define MSR_SYSENTER_EIP 0x176
+#define MSR_PAT 0x277
+#define MSR_EFER 0xc0000080
+#define MSR_STAR 0xc0000081
+#define MSR_LSTAR 0xc0000082
+#define MSR_CSTAR 0xc0000083
+#define MSR_SFMASK 0xc0000084
+#define MSR_FS_BASE 0xc0000100
+#define MSR_GS_BASE 0xc0000101
+#define MSR_KERNEL_GS_BASE 0xc0000102
+#define MSR_TSC_AUX 0xc0000103
+#define EFER_SCE (1u << 0)
 #define EFER_LME (1u << 8)
+#define EFER_LMA (1u << 10)
 #define EFER_NXE (1u << 11)
+#define EFER_SVME (1u << 12)
 
 #define CR0_PE (1ul << 0)
 #define CR0_MP (1ul << 1)

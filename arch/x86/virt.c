@@ -32,6 +32,9 @@ static void check_ops(const struct virt_ops *ops)
 	CHECK_MANDATORY(ops, vcpu_inject_page_fault);
 	CHECK_MANDATORY(ops, vcpu_set_cr);
 	CHECK_MANDATORY(ops, vcpu_seg_base);
+	CHECK_MANDATORY(ops, vcpu_get_state);
+	CHECK_MANDATORY(ops, vcpu_get_msr);
+	CHECK_MANDATORY(ops, vcpu_set_msr);
 }
 
 static bool cpu_is_intel(void)
@@ -41,12 +44,17 @@ static bool cpu_is_intel(void)
 	return r.ebx == 0x756e6547 && r.edx == 0x49656e69 && r.ecx == 0x6c65746e; /* GenuineIntel */
 }
 
-#define MSR_PAT 0x277
-
 /* What the pCPU held when the backend was enabled on it; written by that pCPU only. */
 static struct host_state {
 	uint64_t cr0, cr4, cr8, efer, pat, dr7;
+	/* The MSRs VMX leaves to the guest while it runs (SVM switches them with VMLOAD). */
+	uint64_t star, lstar, cstar, sfmask, kernel_gs_base, tsc_aux;
 } host_state[PLATFORM_MAX_CPUS];
+
+static bool has_tsc_aux(void)
+{
+	return cpuid(0x80000001, 0).edx & (1u << 27);
+}
 
 static uint64_t read_dr7(void)
 {
@@ -65,7 +73,11 @@ static struct host_state host_state_now(void)
 {
 	return (struct host_state){ .cr0 = read_cr0(), .cr4 = read_cr4(), .cr8 = read_cr8(),
 				    .efer = rdmsr(MSR_EFER), .pat = rdmsr(MSR_PAT),
-				    .dr7 = read_dr7() };
+				    .dr7 = read_dr7(), .star = rdmsr(MSR_STAR),
+				    .lstar = rdmsr(MSR_LSTAR), .cstar = rdmsr(MSR_CSTAR),
+				    .sfmask = rdmsr(MSR_SFMASK),
+				    .kernel_gs_base = rdmsr(MSR_KERNEL_GS_BASE),
+				    .tsc_aux = has_tsc_aux() ? rdmsr(MSR_TSC_AUX) : 0 };
 }
 
 #define RESTORE(field, write)                                                               \
@@ -91,6 +103,12 @@ unsigned int virt_restore_host_state(void)
 	RESTORE(efer, wrmsr(MSR_EFER, was->efer));
 	RESTORE(pat, wrmsr(MSR_PAT, was->pat));
 	RESTORE(dr7, write_dr7(was->dr7));
+	RESTORE(star, wrmsr(MSR_STAR, was->star));
+	RESTORE(lstar, wrmsr(MSR_LSTAR, was->lstar));
+	RESTORE(cstar, wrmsr(MSR_CSTAR, was->cstar));
+	RESTORE(sfmask, wrmsr(MSR_SFMASK, was->sfmask));
+	RESTORE(kernel_gs_base, wrmsr(MSR_KERNEL_GS_BASE, was->kernel_gs_base));
+	RESTORE(tsc_aux, wrmsr(MSR_TSC_AUX, was->tsc_aux));
 	return changed;
 }
 

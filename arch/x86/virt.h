@@ -18,8 +18,8 @@ enum exit_reason {
 	EXIT_HLT,
 	EXIT_TDP_FAULT,   /* NPF / EPT violation: gpa and access below */
 	EXIT_CPUID,
-	EXIT_IO,          /* port I/O: always refused */
-	EXIT_MSR,         /* RDMSR/WRMSR: always refused */
+	EXIT_IO,          /* port I/O: io_* below */
+	EXIT_MSR,         /* RDMSR/WRMSR (msr_write), the MSR in RCX */
 	EXIT_INTERRUPT,   /* a physical interrupt or NMI made the guest exit */
 	EXIT_SHUTDOWN,    /* triple fault */
 	EXIT_DOUBLE_FAULT,/* the guest could not deliver an exception (it has no handlers) */
@@ -28,6 +28,11 @@ enum exit_reason {
 	EXIT_GUEST_PF,    /* mmu=shadow: a #PF in the guest (gva, error) */
 	EXIT_CR_ACCESS,   /* mmu=shadow: MOV to or from a control register */
 	EXIT_INVLPG,      /* mmu=shadow: INVLPG (gva when the hardware says) */
+	EXIT_XSETBV,      /* XSETBV (ECX the XCR, EDX:EAX the value) */
+	EXIT_DR_ACCESS,   /* MOV to or from DR0-7: dr, cr_write, gpr (-1 unknown) */
+	EXIT_CACHE,       /* INVD or WBINVD: nothing to do in a guest without devices that DMA */
+	EXIT_RDPMC,       /* RDPMC: the vCPU has no counters */
+	EXIT_MONITOR,     /* MONITOR or MWAIT: hidden from CPUID */
 	EXIT_UNKNOWN,
 };
 
@@ -53,7 +58,34 @@ struct vcpu_exit {
 	bool gva_known;        /* EXIT_INVLPG: false without decode assists */
 	unsigned int cr;       /* EXIT_CR_ACCESS: 0, 3 or 4 */
 	bool cr_write;         /* EXIT_CR_ACCESS: MOV to CR */
-	int gpr;               /* EXIT_CR_ACCESS: the register (0 rax .. 15 r15), -1 unknown */
+	int gpr;               /* EXIT_CR_ACCESS, EXIT_DR_ACCESS: the register (0 rax .. 15 r15), -1 unknown */
+	unsigned int dr;       /* EXIT_DR_ACCESS: 0..7 */
+	bool msr_write;        /* EXIT_MSR: WRMSR */
+	/* EXIT_IO: */
+	uint16_t io_port;
+	unsigned int io_size;  /* 1, 2 or 4 */
+	bool io_in, io_string, io_rep;
+};
+
+/* How a vCPU starts (virt/ picks; the backend builds the state). */
+enum vcpu_start {
+	/* 64-bit mode, paging on with boot_cr3, the GDT at boot_gdt_base (virt/guest_abi.h) */
+	VCPU_START_LONG,
+	/*
+	 * 32-bit protected mode with paging off, as the multiboot specs hand
+	 * over: flat 4 GiB CS (0x08) and data (0x10) segments, CR0 = PE|ET,
+	 * CR4 = 0, EFER = 0, EFLAGS = 2 (interrupts off), no GDT or IDT the
+	 * guest could rely on. The guest owns its IDT and every exception.
+	 */
+	VCPU_START_PROTECTED,
+};
+
+/* The guest's own view of its mode, as of its last exit (vcpu_get_state). */
+struct vcpu_state {
+	uint64_t cr0, cr3, cr4, efer;
+	unsigned int cpl;
+	unsigned int code_bits;  /* 16, 32 or 64: CS.L in long mode, else CS.D */
+	uint64_t seg_base[6];    /* ES CS SS DS FS GS */
 };
 
 /* Guest general registers; the backend moves RAX/RSP/RIP/RFLAGS to and from its state area. */
@@ -81,6 +113,7 @@ struct vcpu_arch {
 	/* Immutable after vcpu_init (virt/ sets them before it): */
 	unsigned int vm_id, vcpu_id; /* for messages */
 	bool shadow;                 /* mmu=shadow: #PF, CR and INVLPG are ours; no NPT/EPT */
+	enum vcpu_start start;
 	uint64_t boot_cr3;           /* the guest's CR3 at its first entry (64-bit mode) */
 	uint64_t boot_gdt_base;      /* its GDT: null, 0x08 64-bit code, 0x10 data */
 
@@ -132,6 +165,17 @@ struct virt_ops {
 	 * in 64-bit mode). On the vCPU's pCPU.
 	 */
 	uint64_t (*vcpu_seg_base)(struct vcpu_arch *v, unsigned int seg);
+
+	/* The guest's control registers, EFER, CPL and segment bases as the guest sees them. */
+	void (*vcpu_get_state)(struct vcpu_arch *v, struct vcpu_state *s);
+	/*
+	 * The MSRs the backend keeps in its state area (EFER, PAT, FS/GS/
+	 * KernelGS base, STAR, LSTAR, CSTAR, SFMASK, SYSENTER_*, TSC_AUX):
+	 * false for any other. virt/msr.c checks a value before it sets it;
+	 * for EFER the backend keeps LMA (and SVM its own SVME) itself.
+	 */
+	bool (*vcpu_get_msr)(struct vcpu_arch *v, uint32_t msr, uint64_t *val);
+	bool (*vcpu_set_msr)(struct vcpu_arch *v, uint32_t msr, uint64_t val);
 
 	/* Optional. */
 	/* On the vCPU's pCPU, after its last run (VMX: VMCLEAR before the VMCS is freed). */

@@ -105,6 +105,28 @@ static void test_format(void)
 	CHECK_EQ_U(strlen(buf), 9);
 }
 
+/* Quotes and backslashes, as GRUB may hand them over, and a string too long for its buffer. */
+static void test_string_options(void)
+{
+	CHECK(options_parse("scenario=guest guest=a,b guest_args=\"x y  z\" \"guest_modules=m 1\"",
+			    err, sizeof(err)));
+	CHECK(strcmp(option_str(OPTION_GUEST), "a,b") == 0);
+	CHECK(strcmp(option_str(OPTION_GUEST_ARGS), "x y  z") == 0);
+	CHECK(strcmp(option_str(OPTION_GUEST_MODULES), "m 1") == 0);
+	CHECK_EQ_U(option(OPTION_SCENARIO), SCENARIO_GUEST);
+	CHECK(options_parse("guest_args=a\\ b\\\"c'd e' guest=x'y z'", err, sizeof(err)));
+	CHECK(strcmp(option_str(OPTION_GUEST_ARGS), "a b\"cd e") == 0);
+	CHECK(strcmp(option_str(OPTION_GUEST), "xy z") == 0);
+	/* A later parse starts from empty strings. */
+	CHECK(options_parse("mem=64M", err, sizeof(err)));
+	CHECK(strcmp(option_str(OPTION_GUEST), "") == 0);
+	CHECK_EQ_U(option(OPTION_MEM), 64ull << 20);
+	CHECK(!options_parse("guest=0123456789012345678901234567890123456789012345678901234567890123456789"
+			     "0123456789012345678901234567890123456789012345678901234567890123456789",
+			     err, sizeof(err)));
+	CHECK_STR_CONTAINS(err, "the value of guest is longer than 127 characters");
+}
+
 static void test_boot_options(void)
 {
 	char buf[512];
@@ -114,7 +136,8 @@ static void test_boot_options(void)
 	CHECK(strcmp(buf, "scenario=none cpus=64 apic=auto crash=none duration_ms=1000 plant=none "
 			  "virt=auto vcpus=0 mem_per_vcpu=4194304 mmu_lock=shared flush=batched "
 			  "fault=wild overlap=off iterations=10 manual_protect=on mmu=tdp seed=1 "
-			  "rounds=20") == 0);
+			  "rounds=20 guest=\"\" guest_args=\"\" guest_modules=\"\" mem=268435456 "
+			  "io=pc") == 0);
 	CHECK(options_parse("apic=xapic cpus=2", err, sizeof(err)));
 	CHECK_EQ_U(option(OPTION_APIC), APIC_MODE_XAPIC);
 	CHECK_EQ_U(option(OPTION_CPUS), 2);
@@ -159,6 +182,7 @@ int main(void)
 	RUN_TEST(test_errors_name_the_option_and_the_choices);
 	RUN_TEST(test_first_error_wins_and_valid_tokens_still_apply);
 	RUN_TEST(test_overlong_token);
+	RUN_TEST(test_string_options);
 	RUN_TEST(test_format);
 	RUN_TEST(test_boot_options);
 	RUN_TEST(test_printf);

@@ -38,11 +38,41 @@ void svm_decode_exit(struct vcpu_arch *v, struct svm_vcpu *s)
 		break;
 	case SVM_EXIT_MSR:
 		e->reason = EXIT_MSR;
+		e->msr_write = info1 & 1;
 		e->insn_len = insn_len(vmcb, 2);
 		break;
 	case SVM_EXIT_IOIO:
 		e->reason = EXIT_IO;
 		e->insn_len = (unsigned int)(vmcb->control.exit_info2 - vmcb->save.rip);
+		e->io_in = info1 & IOIO_IN;
+		e->io_string = info1 & IOIO_STRING;
+		e->io_rep = info1 & IOIO_REP;
+		e->io_size = info1 & (1u << IOIO_SIZE_SHIFT) ? 1 : info1 & (2u << IOIO_SIZE_SHIFT) ? 2 : 4;
+		e->io_port = (uint16_t)(info1 >> 16);
+		break;
+	case SVM_EXIT_DR0_READ ... SVM_EXIT_DR0_READ + 7:
+	case SVM_EXIT_DR0_WRITE ... SVM_EXIT_DR0_WRITE + 7:
+		e->reason = EXIT_DR_ACCESS;
+		e->dr = code & 7;
+		e->cr_write = code >= SVM_EXIT_DR0_WRITE;
+		e->gpr = virt_caps.decode_assists && (info1 & EXITINFO1_CR_VALID) ? (int)(info1 & 0xf) : -1;
+		e->insn_len = virt_caps.decode_assists ? insn_len(vmcb, 3) : 0;
+		break;
+	case SVM_EXIT_XSETBV:
+		e->reason = EXIT_XSETBV;
+		e->insn_len = insn_len(vmcb, 3);
+		break;
+	case SVM_EXIT_INVD:
+	case SVM_EXIT_WBINVD:
+		e->reason = EXIT_CACHE;
+		e->insn_len = insn_len(vmcb, 2);
+		break;
+	case SVM_EXIT_RDPMC:
+		e->reason = EXIT_RDPMC;
+		break;
+	case SVM_EXIT_MONITOR:
+	case SVM_EXIT_MWAIT:
+		e->reason = EXIT_MONITOR;
 		break;
 	case SVM_EXIT_NPF:
 		e->reason = EXIT_TDP_FAULT;

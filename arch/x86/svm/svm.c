@@ -17,8 +17,6 @@
 #define MSR_VM_CR 0xc0010114
 #define MSR_VM_HSAVE_PA 0xc0010117
 #define VM_CR_SVMDIS (1ull << 4)
-#define EFER_SVME (1ull << 12)
-#define EFER_LMA (1ull << 10)
 #define IOPM_ORDER 2  /* 12 KiB used */
 #define MSRPM_ORDER 1 /* 8 KiB */
 
@@ -116,6 +114,40 @@ static void set_seg(struct vmcb_seg *s, uint16_t sel, uint16_t attrib, uint32_t 
 	*s = (struct vmcb_seg){ .selector = sel, .attrib = attrib, .limit = limit, .base = base };
 }
 
+/*
+ * VCPU_START_PROTECTED: 32-bit protected mode, paging off, flat segments,
+ * no IDT. The guest owns its exceptions (no #DF intercept) and debug
+ * registers (MOV DR exits, so they never reach the pCPU's); what CPUID hides
+ * (MONITOR, MWAIT, XSAVE) and RDPMC exit. CR0 and CR4 writes already exit
+ * (virt/cr.c checks them and switches long mode).
+ */
+static void pc_init(struct svm_vcpu *s, struct vmcb *vmcb)
+{
+	struct vmcb_control *c = &vmcb->control;
+	struct vmcb_save *g = &vmcb->save;
+
+	s->pc = true;
+	c->intercept_exceptions = 0;
+	c->intercept_dr = 0xffffffff;
+	c->intercept_misc1 |= INTERCEPT_RDPMC | INTERCEPT_INVD;
+	c->intercept_misc2 |= INTERCEPT_WBINVD | INTERCEPT_MONITOR | INTERCEPT_MWAIT |
+			      INTERCEPT_XSETBV;
+	set_seg(&g->cs, 0x08, 0xc9b, 0xffffffff, 0); /* P S code/read/accessed, D/B, G */
+	set_seg(&g->ds, 0x10, 0xc93, 0xffffffff, 0);
+	g->es = g->ss = g->fs = g->gs = g->ds;
+	set_seg(&g->gdtr, 0, 0, 0, 0);
+	set_seg(&g->idtr, 0, 0, 0, 0);
+	set_seg(&g->tr, 0, 0x8b, 0x67, 0);
+	set_seg(&g->ldtr, 0, 0x82, 0, 0);
+	g->efer = EFER_SVME;
+	g->cr0 = CR0_PE | CR0_ET;
+	g->cr3 = 0;
+	g->cr4 = 0;
+	g->dr6 = 0xffff0ff0;
+	g->dr7 = 0x400;
+	g->g_pat = 0x0007040600070406ull; /* the reset PAT */
+}
+
 static bool svm_vcpu_init(struct vcpu_arch *v, uint64_t tdp_root_pa, char *err, size_t len)
 {
 	struct svm_vcpu *s = page_alloc_zeroed(0);
@@ -168,6 +200,15 @@ static bool svm_vcpu_init(struct vcpu_arch *v, uint64_t tdp_root_pa, char *err, 
 		c->intercept_cr = INTERCEPT_CR_WRITE(0) | INTERCEPT_CR_WRITE(4);
 	}
 	c->tlb_control = TLB_CONTROL_FLUSH_ALL; /* nothing of ours may linger from before */
+	if (v->start == VCPU_START_PROTECTED) {
+		if (v->shadow) {
+			fmt_snprintf(err, len,
+				     "mmu=shadow cannot run a guest that starts in protected mode yet; use mmu=tdp");
+			return false;
+		}
+		pc_init(s, vmcb);
+		return true;
+	}
 
 	/* 64-bit mode, flat segments from the guest's GDT (virt/guest_abi.h). */
 	set_seg(&g->cs, 0x08, 0xa9b, 0xffffffff, 0); /* P S code/read/accessed, L, G */
@@ -197,12 +238,33 @@ static void svm_vcpu_free(struct vcpu_arch *v)
 		vcpu_backend_free(v, s->vmcb);
 }
 
+static bool has_tsc_aux(void)
+{
+	return cpuid(0x80000001, 0).edx & (1u << 27);
+}
+
+/* After a PC guest's last run on this pCPU: the pCPU's own TSC_AUX back. */
+static void svm_vcpu_unload(struct vcpu_arch *v)
+{
+	struct svm_vcpu *s = v->backend;
+
+	if (s && s->tsc_aux_loaded) {
+		wrmsr(MSR_TSC_AUX, s->host_tsc_aux);
+		s->tsc_aux_loaded = false;
+	}
+}
+
 static void svm_vcpu_run(struct vcpu_arch *v)
 {
 	struct svm_vcpu *s = v->backend;
 	struct vmcb *vmcb = s->vmcb;
 	const struct guest_regs *r = &v->regs;
 
+	if (s->pc && !s->tsc_aux_loaded && has_tsc_aux()) {
+		s->host_tsc_aux = rdmsr(MSR_TSC_AUX);
+		wrmsr(MSR_TSC_AUX, s->tsc_aux);
+		s->tsc_aux_loaded = true;
+	}
 	svm_asid_prepare_entry(s);
 	if (v->shadow)
 		vmcb->save.cr3 = v->hw_cr3;
@@ -273,7 +335,20 @@ static void svm_vcpu_inject_page_fault(struct vcpu_arch *v, uint64_t gva, uint32
 
 static void svm_vcpu_set_cr(struct vcpu_arch *v, unsigned int cr, uint64_t val)
 {
-	struct vmcb *vmcb = ((struct svm_vcpu *)v->backend)->vmcb;
+	struct svm_vcpu *s = v->backend;
+	struct vmcb *vmcb = s->vmcb;
+
+	/*
+	 * A PC guest's CR0 write (it exits under NPT too): paging on or off
+	 * with EFER.LME set enters or leaves long mode, which is LMA here.
+	 */
+	if (s->pc && cr == 0) {
+		bool lma = (vmcb->save.efer & EFER_LME) && (val & CR0_PG);
+
+		vmcb->save.cr0 = val;
+		vmcb->save.efer = lma ? vmcb->save.efer | EFER_LMA : vmcb->save.efer & ~(uint64_t)EFER_LMA;
+		return;
+	}
 
 	/* Shadow paging: the write protection of guest tables needs WP, its tables PAE. */
 	if (cr == 0)
@@ -290,6 +365,72 @@ static uint64_t svm_vcpu_seg_base(struct vcpu_arch *v, unsigned int seg)
 	return seg == 4 ? vmcb->save.fs.base : seg == 5 ? vmcb->save.gs.base : 0;
 }
 
+/* The guest's view of its state: the VMCB holds it whole (EFER.SVME is ours). */
+static void svm_vcpu_get_state(struct vcpu_arch *v, struct vcpu_state *st)
+{
+	const struct vmcb_save *g = &((struct svm_vcpu *)v->backend)->vmcb->save;
+	const struct vmcb_seg *segs[6] = { &g->es, &g->cs, &g->ss, &g->ds, &g->fs, &g->gs };
+
+	st->cr0 = g->cr0;
+	st->cr3 = g->cr3;
+	st->cr4 = g->cr4;
+	st->efer = g->efer & ~(uint64_t)EFER_SVME;
+	st->cpl = g->cpl;
+	/* attrib bit 9 is the descriptor's L, bit 10 its D/B */
+	st->code_bits = (g->efer & EFER_LMA) && (g->cs.attrib & (1u << 9)) ? 64
+			: g->cs.attrib & (1u << 10) ? 32 : 16;
+	for (unsigned int i = 0; i < 6; i++)
+		st->seg_base[i] = segs[i]->base;
+}
+
+/*
+ * The MSRs the VMCB's save area holds (VMLOAD and VMRUN load them). Fields
+ * of a packed struct: read and written by value, never through a pointer.
+ */
+#define VMCB_MSRS(X) X(MSR_PAT, g_pat) X(MSR_FS_BASE, fs.base) X(MSR_GS_BASE, gs.base) \
+	X(MSR_KERNEL_GS_BASE, kernel_gs_base) X(MSR_STAR, star) X(MSR_LSTAR, lstar)     \
+	X(MSR_CSTAR, cstar) X(MSR_SFMASK, sfmask) X(MSR_SYSENTER_CS, sysenter_cs)       \
+	X(MSR_SYSENTER_ESP, sysenter_esp) X(MSR_SYSENTER_EIP, sysenter_eip)
+
+static bool svm_vcpu_get_msr(struct vcpu_arch *v, uint32_t msr, uint64_t *val)
+{
+	struct svm_vcpu *s = v->backend;
+	const struct vmcb_save *g = &s->vmcb->save;
+
+	switch (msr) {
+#define GET(m, f) case m: *val = g->f; return true;
+	VMCB_MSRS(GET)
+#undef GET
+	case MSR_EFER:
+		*val = g->efer & ~(uint64_t)EFER_SVME;
+		return true;
+	case MSR_TSC_AUX:
+		*val = s->tsc_aux;
+		return true;
+	}
+	return false;
+}
+
+static bool svm_vcpu_set_msr(struct vcpu_arch *v, uint32_t msr, uint64_t val)
+{
+	struct svm_vcpu *s = v->backend;
+	struct vmcb_save *g = &s->vmcb->save;
+
+	switch (msr) {
+#define SET(m, f) case m: g->f = val; return true;
+	VMCB_MSRS(SET)
+#undef SET
+	case MSR_EFER: /* LMA stays what the mode makes it; SVME stays ours */
+		g->efer = (val & ~(uint64_t)EFER_LMA) | (g->efer & EFER_LMA) | EFER_SVME;
+		return true;
+	case MSR_TSC_AUX:
+		s->tsc_aux = val;
+		wrmsr(MSR_TSC_AUX, val); /* on the vCPU's pCPU */
+		return true;
+	}
+	return false;
+}
+
 const struct virt_ops svm_ops = {
 	.name = "svm",
 	.probe = svm_probe,
@@ -302,4 +443,8 @@ const struct virt_ops svm_ops = {
 	.vcpu_inject_page_fault = svm_vcpu_inject_page_fault,
 	.vcpu_set_cr = svm_vcpu_set_cr,
 	.vcpu_seg_base = svm_vcpu_seg_base,
+	.vcpu_get_state = svm_vcpu_get_state,
+	.vcpu_get_msr = svm_vcpu_get_msr,
+	.vcpu_set_msr = svm_vcpu_set_msr,
+	.vcpu_unload = svm_vcpu_unload,
 };

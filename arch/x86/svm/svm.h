@@ -18,6 +18,11 @@ struct svm_vcpu {
 	uint64_t asid_generation;
 	bool flush_pending;     /* set by vcpu_flush_tlb, consumed at entry */
 	uint64_t pf_cr2;        /* the CR2 of the last #PF we injected */
+	bool pc;                /* VCPU_START_PROTECTED: the guest's own exceptions and modes */
+	/* TSC_AUX has no VMCB field: the guest's lives in the pCPU's MSR (loaded at first run). */
+	uint64_t tsc_aux;
+	uint64_t host_tsc_aux;  /* the pCPU's own, put back at vcpu_unload */
+	bool tsc_aux_loaded;
 };
 
 extern const struct virt_ops svm_ops;

@@ -122,6 +122,8 @@ _Static_assert(sizeof(struct vmcb) == 4096, "a VMCB is one page");
 #define INTERCEPT_INVLPGA (1u << 26)
 #define INTERCEPT_IOIO (1u << 27)
 #define INTERCEPT_MSR (1u << 28)
+#define INTERCEPT_RDPMC (1u << 15)
+#define INTERCEPT_INVD (1u << 22)
 #define INTERCEPT_SHUTDOWN (1u << 31)
 /* intercept_misc2 (vector 4) */
 #define INTERCEPT_VMRUN (1u << 0)
@@ -131,6 +133,10 @@ _Static_assert(sizeof(struct vmcb) == 4096, "a VMCB is one page");
 #define INTERCEPT_STGI (1u << 4)
 #define INTERCEPT_CLGI (1u << 5)
 #define INTERCEPT_SKINIT (1u << 6)
+#define INTERCEPT_WBINVD (1u << 9)
+#define INTERCEPT_MONITOR (1u << 10)
+#define INTERCEPT_MWAIT (1u << 11)
+#define INTERCEPT_XSETBV (1u << 13)
 
 #define V_INTR_MASKING (1ull << 24)
 #define NESTED_CTL_NP_ENABLE (1ull << 0)
@@ -152,7 +158,15 @@ _Static_assert(sizeof(struct vmcb) == 4096, "a VMCB is one page");
 #define SVM_EXIT_CR0_WRITE 0x010
 #define SVM_EXIT_CR3_WRITE 0x013
 #define SVM_EXIT_CR4_WRITE 0x014
+#define SVM_EXIT_DR0_READ 0x020 /* 0x20 + n: MOV from DRn; 0x30 + n: MOV to DRn */
+#define SVM_EXIT_DR0_WRITE 0x030
 #define SVM_EXIT_EXCP_BASE 0x040
+#define SVM_EXIT_RDPMC 0x06f
+#define SVM_EXIT_INVD 0x076
+#define SVM_EXIT_WBINVD 0x089
+#define SVM_EXIT_MONITOR 0x08a
+#define SVM_EXIT_MWAIT 0x08b
+#define SVM_EXIT_XSETBV 0x08d
 #define SVM_EXIT_INVLPG 0x079
 #define SVM_EXIT_INTR 0x060
 #define SVM_EXIT_NMI 0x061
@@ -179,3 +193,9 @@ _Static_assert(sizeof(struct vmcb) == 4096, "a VMCB is one page");
 #define NPF_WRITE (1ull << 1)
 #define NPF_FETCH (1ull << 4)
 #define NPF_RSVD (1ull << 3)
+
+/* IOIO EXITINFO1 */
+#define IOIO_IN (1u << 0)
+#define IOIO_STRING (1u << 2)
+#define IOIO_REP (1u << 3)
+#define IOIO_SIZE_SHIFT 4 /* bits 6:4: 8, 16, 32 bits */

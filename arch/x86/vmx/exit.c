@@ -35,9 +35,35 @@ void vmx_decode_exit(struct vcpu_arch *v, struct vmx_vcpu *x)
 	case VMX_EXIT_RDMSR:
 	case VMX_EXIT_WRMSR:
 		e->reason = EXIT_MSR;
+		e->msr_write = basic == VMX_EXIT_WRMSR;
 		break;
-	case VMX_EXIT_IO:
+	case VMX_EXIT_IO: /* qualification: 2:0 size - 1, 3 IN, 4 string, 5 REP, 31:16 port */
 		e->reason = EXIT_IO;
+		e->io_size = (unsigned int)(qual & 7) + 1;
+		e->io_in = qual & (1u << 3);
+		e->io_string = qual & (1u << 4);
+		e->io_rep = qual & (1u << 5);
+		e->io_port = (uint16_t)(qual >> 16);
+		break;
+	case VMX_EXIT_DR_ACCESS: /* qualification: 2:0 DR, 4 MOV from DR, 11:8 GPR */
+		e->reason = EXIT_DR_ACCESS;
+		e->dr = qual & 7;
+		e->cr_write = !(qual & (1u << 4));
+		e->gpr = (int)((qual >> 8) & 0xf);
+		break;
+	case VMX_EXIT_XSETBV:
+		e->reason = EXIT_XSETBV;
+		break;
+	case VMX_EXIT_INVD:
+	case VMX_EXIT_WBINVD:
+		e->reason = EXIT_CACHE;
+		break;
+	case VMX_EXIT_RDPMC:
+		e->reason = EXIT_RDPMC;
+		break;
+	case VMX_EXIT_MONITOR:
+	case VMX_EXIT_MWAIT:
+		e->reason = EXIT_MONITOR;
 		break;
 	case VMX_EXIT_EPT_VIOLATION:
 	case VMX_EXIT_EPT_MISCONFIG:

@@ -41,6 +41,34 @@ static bool adjust_controls(uint32_t msr, uint32_t want, uint32_t *out, const ch
 	return true;
 }
 
+/*
+ * The controls a PC guest (VCPU_START_PROTECTED) runs under: unrestricted
+ * guest, so it may run with paging off and switch modes itself; RDTSCP
+ * when the CPU has it (else it is #UD in the guest); exits for MOV DR, so
+ * its debug registers stay its own, and for what CPUID hides from it
+ * (MONITOR, MWAIT), RDPMC (no counters) and WBINVD. Optional: without
+ * them only PC guests are refused, at vcpu_init.
+ */
+static void probe_pc_controls(struct vmx_config *c, bool true_ctls)
+{
+	bool rdtscp = cpuid(0x80000001, 0).edx & (1u << 27);
+	char scratch[8];
+
+	c->pc_ok = adjust_controls(true_ctls ? MSR_VMX_TRUE_PROCBASED : MSR_VMX_PROCBASED,
+				   PROC_HLT_EXITING | PROC_UNCOND_IO_EXITING | PROC_SECONDARY |
+					   PROC_CR8_LOAD_EXITING | PROC_CR8_STORE_EXITING |
+					   PROC_MOV_DR_EXITING | PROC_MWAIT_EXITING |
+					   PROC_RDPMC_EXITING | PROC_MONITOR_EXITING,
+				   &c->proc_pc, "", scratch, sizeof(scratch)) &&
+		   adjust_controls(MSR_VMX_PROCBASED2,
+				   PROC2_ENABLE_EPT | PROC2_ENABLE_VPID | PROC2_UNRESTRICTED_GUEST |
+					   PROC2_WBINVD_EXITING | (rdtscp ? PROC2_RDTSCP : 0),
+				   &c->proc2_pc, "", scratch, sizeof(scratch)) &&
+		   adjust_controls(true_ctls ? MSR_VMX_TRUE_ENTRY : MSR_VMX_ENTRY,
+				   ENTRY_LOAD_PAT | ENTRY_LOAD_EFER, &c->entry_pc, "", scratch,
+				   sizeof(scratch));
+}
+
 static bool vmx_probe(bool need_tdp, char *err, size_t len)
 {
 	uint64_t fc, basic;
@@ -95,6 +123,8 @@ static bool vmx_probe(bool need_tdp, char *err, size_t len)
 		fmt_snprintf(err, len, "this CPU's VMX has no EPT or no VPID; use mmu=shadow");
 		return false;
 	}
+	if (need_tdp)
+		probe_pc_controls(c, true_ctls);
 	c->ept_vpid_cap = rdmsr(MSR_VMX_EPT_VPID_CAP);
 	if (need_tdp && (!(c->ept_vpid_cap & EPT_CAP_WALK4) || !(c->ept_vpid_cap & EPT_CAP_INVEPT) ||
 			 !(c->ept_vpid_cap & VPID_CAP_INVVPID))) {
@@ -157,6 +187,15 @@ static bool vmx_vcpu_init(struct vcpu_arch *v, uint64_t tdp_root_pa, char *err, 
 	x->vmcs_pa = (uint64_t)x->vmcs;
 	x->tdp_root_pa = tdp_root_pa;
 	x->shadow = v->shadow;
+	x->pc = v->start == VCPU_START_PROTECTED;
+	if (x->pc && (x->shadow || !vmx_config.pc_ok)) {
+		fmt_snprintf(err, len, x->shadow
+			     ? "mmu=shadow cannot run a guest that starts in protected mode yet; use mmu=tdp"
+			     : "this CPU's VMX lacks unrestricted guest, which a guest that starts in protected mode needs");
+		page_free(x->vmcs, 0);
+		page_free(x, 0);
+		return false;
+	}
 	x->vpid = (uint16_t)atomic_fetch_add(&next_vpid, 1);
 	if (!x->vpid) /* wrapped: VPID 0 is the host's */
 		x->vpid = (uint16_t)atomic_fetch_add(&next_vpid, 1);
@@ -166,11 +205,54 @@ static bool vmx_vcpu_init(struct vcpu_arch *v, uint64_t tdp_root_pa, char *err, 
 	return true; /* the VMCS is written on the vCPU's own pCPU, at first entry */
 }
 
+/* The SYSCALL MSRs and TSC_AUX of a vCPU, in the pCPU's own MSRs while it runs there. */
+static uint64_t *live_msr(struct vmx_vcpu *x, uint32_t msr)
+{
+	switch (msr) {
+	case MSR_STAR: return &x->star;
+	case MSR_LSTAR: return &x->lstar;
+	case MSR_CSTAR: return &x->cstar;
+	case MSR_SFMASK: return &x->sfmask;
+	case MSR_KERNEL_GS_BASE: return &x->kernel_gs_base;
+	case MSR_TSC_AUX: return &x->tsc_aux;
+	}
+	return NULL;
+}
+
+static const uint32_t live_msrs[] = { MSR_STAR, MSR_LSTAR, MSR_CSTAR, MSR_SFMASK,
+				      MSR_KERNEL_GS_BASE, MSR_TSC_AUX };
+
+static bool has_tsc_aux(void)
+{
+	return cpuid(0x80000001, 0).edx & (1u << 27);
+}
+
+/* At the first entry on the vCPU's pCPU: the guest's values (0 at reset) into the MSRs. */
+static void load_live_msrs(struct vmx_vcpu *x)
+{
+	for (size_t i = 0; i < ARRAY_SIZE(live_msrs); i++) {
+		if (live_msrs[i] == MSR_TSC_AUX && !has_tsc_aux())
+			continue;
+		x->host_live[i] = rdmsr(live_msrs[i]);
+		wrmsr(live_msrs[i], *live_msr(x, live_msrs[i]));
+	}
+}
+
+/* After the last run: the pCPU's own values back. */
+static void put_live_msrs(struct vmx_vcpu *x)
+{
+	for (size_t i = 0; i < ARRAY_SIZE(live_msrs); i++)
+		if (live_msrs[i] != MSR_TSC_AUX || has_tsc_aux())
+			wrmsr(live_msrs[i], x->host_live[i]);
+}
+
 static void vmx_vcpu_unload(struct vcpu_arch *v)
 {
 	struct vmx_vcpu *x = v->backend;
 
 	if (x && x->loaded) {
+		if (x->pc)
+			put_live_msrs(x);
 		asm volatile("vmclear %0" ::"m"(x->vmcs_pa) : "cc", "memory");
 		x->loaded = false;
 		x->gprs.launched = 0;
@@ -220,10 +302,14 @@ static void vmx_vcpu_run(struct vcpu_arch *v)
 	const struct guest_regs *r = &v->regs;
 	char err[128];
 
-	if (!x->loaded && !vmx_vmcs_setup(v, x, err, sizeof(err))) {
-		v->exit = (struct vcpu_exit){ .reason = EXIT_ENTRY_FAILED };
-		vmx_report_entry_failure(v, true);
-		return;
+	if (!x->loaded) {
+		if (!vmx_vmcs_setup(v, x, err, sizeof(err))) {
+			v->exit = (struct vcpu_exit){ .reason = EXIT_ENTRY_FAILED };
+			vmx_report_entry_failure(v, true);
+			return;
+		}
+		if (x->pc)
+			load_live_msrs(x);
 	}
 	if (x->shadow)
 		vmwrite(GUEST_CR3, v->hw_cr3);
@@ -274,11 +360,38 @@ static void vmx_vcpu_inject_page_fault(struct vcpu_arch *v, uint64_t gva, uint32
 	vmx_vcpu_inject_exception(v, 14, true, error);
 }
 
+/*
+ * A PC guest's MOV to CR0 that exited (it changed a bit VMX keeps, NE in
+ * practice: see vmcs.c): the hardware gets the value with those bits as
+ * VMX needs them. Turning paging on or off with EFER.LME switches long
+ * mode, which the CPU does by itself only for writes that do not exit.
+ */
+static void pc_set_cr0(uint64_t val)
+{
+	const struct vmx_config *c = &vmx_config;
+	uint64_t efer = vmread(GUEST_IA32_EFER), entry = vmread(ENTRY_CONTROLS);
+	bool lma = (efer & EFER_LME) && (val & CR0_PG);
+
+	vmwrite(GUEST_CR0, (val | (c->cr0_fixed0 & ~(CR0_PE | CR0_PG))) & c->cr0_fixed1);
+	vmwrite(CR0_READ_SHADOW, val);
+	vmwrite(GUEST_IA32_EFER, lma ? efer | EFER_LMA : efer & ~(uint64_t)EFER_LMA);
+	vmwrite(ENTRY_CONTROLS, lma ? entry | ENTRY_IA32E_GUEST : entry & ~ENTRY_IA32E_GUEST);
+}
+
 static void vmx_vcpu_set_cr(struct vcpu_arch *v, unsigned int cr, uint64_t val)
 {
 	const struct vmx_config *c = &vmx_config;
+	struct vmx_vcpu *x = v->backend;
 
-	(void)v;
+	if (x->pc) {
+		if (cr == 0)
+			pc_set_cr0(val);
+		else if (cr == 4) {
+			vmwrite(GUEST_CR4, ((val | CR4_VMXE) | c->cr4_fixed0) & c->cr4_fixed1);
+			vmwrite(CR4_READ_SHADOW, val);
+		}
+		return;
+	}
 	if (cr == 0) {
 		/* CR0.WP stays set under us; the guest reads its own value. */
 		vmwrite(GUEST_CR0, ((val | CR0_WP) | c->cr0_fixed0) & c->cr0_fixed1);
@@ -296,6 +409,70 @@ static uint64_t vmx_vcpu_seg_base(struct vcpu_arch *v, unsigned int seg)
 	return seg == 4 ? vmread(GUEST_FS_BASE) : seg == 5 ? vmread(GUEST_GS_BASE) : 0;
 }
 
+/* The guest's view: host-owned bits of CR0 and CR4 come from the read shadows. */
+static void vmx_vcpu_get_state(struct vcpu_arch *v, struct vcpu_state *s)
+{
+	uint64_t cr0_mask = vmread(CR0_GUEST_HOST_MASK), cr4_mask = vmread(CR4_GUEST_HOST_MASK);
+	uint64_t cs_ar = vmread(GUEST_CS_AR);
+
+	(void)v;
+	s->cr0 = (vmread(GUEST_CR0) & ~cr0_mask) | (vmread(CR0_READ_SHADOW) & cr0_mask);
+	s->cr4 = (vmread(GUEST_CR4) & ~cr4_mask) | (vmread(CR4_READ_SHADOW) & cr4_mask);
+	s->cr3 = vmread(GUEST_CR3);
+	s->efer = vmread(GUEST_IA32_EFER);
+	s->cpl = (vmread(GUEST_SS_AR) >> 5) & 3;
+	s->code_bits = (s->efer & EFER_LMA) && (cs_ar & (1u << 13)) ? 64
+		       : cs_ar & (1u << 14) ? 32 : 16;
+	for (unsigned int i = 0; i < 6; i++)
+		s->seg_base[i] = vmread(GUEST_ES_BASE + 2 * i);
+}
+
+static bool vmx_vcpu_get_msr(struct vcpu_arch *v, uint32_t msr, uint64_t *val)
+{
+	struct vmx_vcpu *x = v->backend;
+	uint64_t *live = live_msr(x, msr);
+
+	if (live) {
+		*val = *live;
+		return true;
+	}
+	switch (msr) {
+	case MSR_EFER: *val = vmread(GUEST_IA32_EFER); return true;
+	case MSR_PAT: *val = vmread(GUEST_IA32_PAT); return true;
+	case MSR_FS_BASE: *val = vmread(GUEST_FS_BASE); return true;
+	case MSR_GS_BASE: *val = vmread(GUEST_GS_BASE); return true;
+	case MSR_SYSENTER_CS: *val = vmread(GUEST_SYSENTER_CS); return true;
+	case MSR_SYSENTER_ESP: *val = vmread(GUEST_SYSENTER_ESP); return true;
+	case MSR_SYSENTER_EIP: *val = vmread(GUEST_SYSENTER_EIP); return true;
+	}
+	return false;
+}
+
+static bool vmx_vcpu_set_msr(struct vcpu_arch *v, uint32_t msr, uint64_t val)
+{
+	struct vmx_vcpu *x = v->backend;
+	uint64_t *live = live_msr(x, msr);
+
+	if (live) {
+		*live = val;
+		wrmsr(msr, val); /* on the vCPU's pCPU */
+		return true;
+	}
+	switch (msr) {
+	case MSR_EFER: /* LMA stays what the mode makes it */
+		vmwrite(GUEST_IA32_EFER, (val & ~(uint64_t)EFER_LMA) |
+						 (vmread(GUEST_IA32_EFER) & EFER_LMA));
+		return true;
+	case MSR_PAT: vmwrite(GUEST_IA32_PAT, val); return true;
+	case MSR_FS_BASE: vmwrite(GUEST_FS_BASE, val); return true;
+	case MSR_GS_BASE: vmwrite(GUEST_GS_BASE, val); return true;
+	case MSR_SYSENTER_CS: vmwrite(GUEST_SYSENTER_CS, val); return true;
+	case MSR_SYSENTER_ESP: vmwrite(GUEST_SYSENTER_ESP, val); return true;
+	case MSR_SYSENTER_EIP: vmwrite(GUEST_SYSENTER_EIP, val); return true;
+	}
+	return false;
+}
+
 const struct virt_ops vmx_ops = {
 	.name = "vmx",
 	.probe = vmx_probe,
@@ -308,5 +485,8 @@ const struct virt_ops vmx_ops = {
 	.vcpu_inject_page_fault = vmx_vcpu_inject_page_fault,
 	.vcpu_set_cr = vmx_vcpu_set_cr,
 	.vcpu_seg_base = vmx_vcpu_seg_base,
+	.vcpu_get_state = vmx_vcpu_get_state,
+	.vcpu_get_msr = vmx_vcpu_get_msr,
+	.vcpu_set_msr = vmx_vcpu_set_msr,
 	.vcpu_unload = vmx_vcpu_unload,
 };

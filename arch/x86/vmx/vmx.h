@@ -25,6 +25,15 @@ struct vmx_vcpu {
 	bool shadow;          /* mmu=shadow (the VM's) */
 	uint64_t pf_cr2;      /* a #PF to inject: CR2 goes in the register itself */
 	bool pf_pending;
+	bool pc;              /* VCPU_START_PROTECTED: unrestricted guest, the guest's exceptions */
+	/*
+	 * The SYSCALL MSRs and TSC_AUX have no VMCS field: the guest's live in
+	 * the pCPU's own MSRs while it runs there (nothing of the host uses
+	 * them; virt_restore_host_state() puts the host's back after the last
+	 * run). These are the guest's values, loaded at the first entry.
+	 */
+	uint64_t star, lstar, cstar, sfmask, kernel_gs_base, tsc_aux;
+	uint64_t host_live[6];  /* the pCPU's own values of those, put back at vcpu_unload */
 };
 
 extern const struct virt_ops vmx_ops;
@@ -44,6 +53,9 @@ struct vmx_config {
 	uint32_t revision;
 	uint32_t pin, proc, proc2, exit, entry;
 	uint32_t proc_shadow, proc2_shadow; /* mmu=shadow: CR3/INVLPG exiting, no EPT */
+	/* VCPU_START_PROTECTED under EPT: unrestricted guest, the instructions a PC kernel runs */
+	uint32_t proc_pc, proc2_pc, entry_pc;
+	bool pc_ok;                         /* the CPU allows those (unrestricted guest above all) */
 	uint64_t cr0_fixed0, cr0_fixed1, cr4_fixed0, cr4_fixed1;
 	uint64_t ept_vpid_cap;
 	unsigned int preemption_timer_shift;
