@@ -52,7 +52,7 @@ GUEST_BINS := $(patsubst %,$(BUILD)/guest/%.bin,$(GUESTS))
 KERNEL_OBJS := $(patsubst %,$(BUILD)/kernel/%.o,$(KERNEL_SRCS)) $(BUILD)/guest/images.S.o
 LIBGCC := $(shell $(CC) -print-libgcc-file-name)
 
-.PHONY: all iso run test boot-test debug bench clean deps
+.PHONY: all iso run test boot-test guest-diff debug bench clean deps
 .SECONDARY:
 all: $(ELF) compile_commands.json
 
@@ -113,11 +113,16 @@ debug: all
 boot-test: deps all
 	tests/boot/run
 
+# The third-party-style test kernels, each run on bare QEMU and under mmuvisor
+# on every platform, their outputs compared line by line (tests/guests/run-diff).
+guest-diff: deps all tguests
+	tests/guests/run-diff
+
 # Host tests, then boot tests; the last line adds up every suite's count.
-test: deps all
+test: deps all tguests
 	@mkdir -p $(BUILD); set -o pipefail; \
 	{ $(MAKE) --no-print-directory host-test && $(MAKE) --no-print-directory fuzz-smoke && \
-	  tests/boot/run; } 2>&1 | tee $(BUILD)/test.log; \
+	  tests/boot/run && tests/guests/run-diff; } 2>&1 | tee $(BUILD)/test.log; \
 	rc=$$?; \
 	awk '/[0-9]+ passed, [0-9]+ failed$$/ { p += $$(NF-3); f += $$(NF-1) } \
 	     END { printf "make test: %d passed, %d failed\n", p, f + (rc ? (f ? 0 : 1) : 0) }' \
@@ -140,6 +145,7 @@ HOST_SRCS_test_mb2 := boot/mb2.c lib/printf.c
 HOST_SRCS_test_cmdline := lib/cmdline.c boot/options.c lib/printf.c
 include tests/host/host.mk
 include tests/fuzz/fuzz.mk
+include tests/guests/guests.mk
 
 # make bench: the Bochs scaling sweep, then the host benchmarks (tests/host/host.mk).
 .PHONY: bench-sweep

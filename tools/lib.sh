@@ -39,7 +39,7 @@ qemu_cmd() {
 	      -cdrom "$iso" -boot d)
 	case $accel in
 	kvm) QEMU+=(-accel kvm -cpu host) ;;
-	tcg) QEMU+=(-accel tcg -cpu qemu64,+svm,+npt) ;;
+	tcg) QEMU+=(-accel tcg -cpu "${QEMU_CPU:-qemu64,+svm,+npt}") ;;
 	*) die "qemu_cmd: bad accelerator '$accel'" 64 ;;
 	esac
 	case $FIRMWARE in

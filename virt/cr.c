@@ -197,8 +197,9 @@ void vcpu_handle_cr_access(struct vcpu *v)
 			return;
 		}
 		if (!emu_decode_mov_cr(b, n, &e->gpr, &e->insn_len)) {
-			vcpu_fail(v, "cannot decode the access to CR%u at rip 0x%lx", e->cr,
-				  (unsigned long)v->arch.regs.rip);
+			vcpu_fail(v, "cannot decode the access to CR%u at rip 0x%lx (%u bytes fetched: %02x %02x %02x %02x)",
+				  e->cr, (unsigned long)v->arch.regs.rip, n, n > 0 ? b[0] : 0,
+				  n > 1 ? b[1] : 0, n > 2 ? b[2] : 0, n > 3 ? b[3] : 0);
 			return;
 		}
 	}

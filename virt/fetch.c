@@ -7,21 +7,48 @@
  * (SVM without decode assists) and to emulate.
  */
 #include "arch/x86/cpu.h"
+#include "mm/shadow/walker.h"
 #include "virt/cr.h"
 #include "virt/shadow_emulate.h"
+#include "virt/shadow_exits.h"
 #include "virt/vcpu.h"
+
+#define PDPTE_ACCESSED (1ull << 5)
+
+/*
+ * Under TDP the CPU walked the guest's PAE tables itself, from the PDPTEs
+ * it loaded at MOV CR3: hand those to the walker as loaded. QEMU's TCG sets
+ * bit 5 (accessed) in a PAE PDPTE, a bit the SDM reserves there
+ * (docs/PLATFORM_FINDINGS.md); the CPU that sets it accepts it, so the
+ * fetch does too.
+ */
+static void load_pdptes(struct vcpu *v, struct guest_paging *gp)
+{
+	const uint64_t *p = vm_gpa_to_hva(v->vm, gp->cr3 & 0xffffffe0ull, 32);
+
+	if (!p)
+		return;
+	for (unsigned int i = 0; i < 4; i++)
+		gp->pdpte[i] = __atomic_load_n(&p[i], __ATOMIC_RELAXED) & ~PDPTE_ACCESSED;
+	gp->pdptes_loaded = true;
+}
 
 unsigned int vcpu_fetch_insn(struct vcpu *v, uint8_t *b, unsigned int n)
 {
 	struct vcpu_state st;
+	struct guest_paging gp;
 	uint64_t la;
 	unsigned int got = 0;
 
 	vcpu_sync_guest_state(v, &st);
 	la = st.code_bits == 64 ? v->arch.regs.rip
 				: (uint32_t)(st.seg_base[1] + (uint32_t)v->arch.regs.rip);
-	if (v->guest_cr0 & CR0_PG)
-		return shadow_fetch_insn(v, la, b, n);
+	gp = vcpu_guest_paging(v);
+	gp.cpl = st.cpl == 3 ? 3 : 0;
+	if (gp.mode == GUEST_PAGING_PAE && !v->shadow)
+		load_pdptes(v, &gp);
+	if (gp.mode != GUEST_PAGING_OFF)
+		return shadow_fetch_insn(v, &gp, la, b, n);
 	/* Paging off: linear is physical. */
 	while (got < n) {
 		uint64_t pa = (uint32_t)(la + got), in_page = PAGE_SIZE - (pa & (PAGE_SIZE - 1));

@@ -42,10 +42,11 @@ static enum guest_mem_result mem_cmpxchg(void *ctx, uint64_t gpa, uint64_t old, 
  * Up to n instruction bytes at gva, fetched through the guest's own tables
  * with one walk per page; returns how many could be read.
  */
-unsigned int shadow_fetch_insn(struct vcpu *v, uint64_t gva, uint8_t *b, unsigned int n)
+unsigned int shadow_fetch_insn(struct vcpu *v, const struct guest_paging *paging, uint64_t gva,
+			       uint8_t *b, unsigned int n)
 {
 	struct guest_mem mem = { .read = mem_read, .cmpxchg = mem_cmpxchg, .ctx = v->vm };
-	struct guest_paging gp = vcpu_guest_paging(v);
+	struct guest_paging gp = paging ? *paging : vcpu_guest_paging(v);
 	unsigned int got = 0;
 
 	while (got < n) {
@@ -230,7 +231,7 @@ void shadow_emulate_write(struct vcpu *v)
 	const char *err;
 	char why[96];
 
-	err = emu_decode(b, shadow_fetch_insn(v, v->arch.regs.rip, b, EMU_MAX_INSN), &in, why,
+	err = emu_decode(b, shadow_fetch_insn(v, NULL, v->arch.regs.rip, b, EMU_MAX_INSN), &in, why,
 			 sizeof(why));
 	if (err) {
 		vcpu_fail(v, "gva 0x%lx: a page-table write on its own path needs emulating, and this one cannot be: %s (rip 0x%lx)",

@@ -18,6 +18,8 @@
 struct guest_paging vcpu_guest_paging(const struct vcpu *v)
 {
 	return (struct guest_paging){
+		.mode = guest_paging_mode_of(v->guest_cr0, v->guest_cr4, v->guest_efer),
+		.pse = v->guest_cr4 & CR4_PSE,
 		.cr3 = v->guest_cr3,
 		.wp = v->guest_cr0 & CR0_WP,
 		.nx = v->guest_efer & EFER_NXE,
@@ -147,7 +149,7 @@ static bool decode_invlpg_len(struct vcpu *v, unsigned int *len)
 {
 	uint8_t b[EMU_MAX_INSN];
 
-	return emu_decode_invlpg_len(b, shadow_fetch_insn(v, v->arch.regs.rip, b, sizeof(b)), len);
+	return emu_decode_invlpg_len(b, shadow_fetch_insn(v, NULL, v->arch.regs.rip, b, sizeof(b)), len);
 }
 
 void shadow_handle_invlpg(struct vcpu *v)
