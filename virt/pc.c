@@ -286,6 +286,7 @@ bool pc_handle_exit(struct vcpu *v)
 	case EXIT_DR_ACCESS:
 		pc_dr_exit(v);
 		return true;
+	case EXIT_HYPERCALL: /* VMCALL/VMMCALL: a PC guest has no hypercalls (#UD, as outside VMX/SVM) */
 	case EXIT_XSETBV: /* XSAVE is hidden, so CR4.OSXSAVE cannot be set: #UD */
 	case EXIT_MONITOR: /* hidden from CPUID: #UD, as on a CPU without them */
 		v->stats.pc.other++;

@@ -9,6 +9,7 @@
 
 static const struct pc_port_range pc_ports[] = {
 	{ .first = 0x020, .last = 0x021, .io = pc_pic_master_io, .name = "pic master", .bytewise = true },
+	{ .first = 0x080, .last = 0x080, .io = pc_port80_io, .name = "port 0x80", .lockless = true },
 	{ .first = 0x0a0, .last = 0x0a1, .io = pc_pic_slave_io, .name = "pic slave", .bytewise = true },
 	{ .first = 0x0f4, .last = 0x0f7, .io = pc_debug_exit_io, .name = "isa-debug-exit", .lockless = true },
 	{ .first = 0x3f8, .last = 0x3ff, .io = pc_uart_io, .name = "com1", .bytewise = true },

@@ -121,7 +121,7 @@ static inline void pc_assert_locked(struct pc_devices *d)
 
 /* The devices' handlers, in port order (virt/dev/io.c's table). */
 pc_port_fn pc_pic_master_io, pc_pic_slave_io, pc_debug_exit_io, pc_uart_io, pc_elcr_io,
-	pc_fw_cfg_io, pc_pm1_io, pc_pm_timer_io;
+	pc_fw_cfg_io, pc_pm1_io, pc_pm_timer_io, pc_port80_io;
 pc_mmio_fn pc_lapic_mmio;
 
 void pc_uart_reset(struct pc_devices *d);
