@@ -2,8 +2,10 @@
 /*
  * scenario=guest guest=NAME[,NAME...]: run each named GRUB module in a VM
  * of its own, one after another: a multiboot kernel on the small PC of
- * virt/pc.c. A module that is not one, or that cannot be loaded, gets one
- * line, and the next VM still runs.
+ * virt/pc.c; a module without a multiboot header that names a guest of
+ * guest/ (or replaces one: stress/guests.c) runs as that synthetic guest,
+ * today's flat binaries. A module that is neither, or that cannot be
+ * loaded, gets one line, and the next VM still runs.
  *
  * The guest's modules: the GRUB modules NAME.1, NAME.2, ... in order, or
  * those guest_modules= lists. Each VM prints a RESULT line; the DONE line
@@ -98,6 +100,33 @@ static const char *ending(const struct vm *vm, bool ok)
 	return ok ? "done" : "stopped";
 }
 
+/* A flat binary of guest/'s kind: its vCPUs must all reach HC_DONE. */
+static int run_synthetic(const char *name)
+{
+	struct vm_mmu_config mmu = scenario_mmu_config();
+	uint64_t args[4] = { 0 }, t0, cycles, exits = 0;
+	struct vm *vm = scenario_vm_create(name, scenario_nr_vcpus(), &mmu, args);
+	unsigned int done = 0;
+	char keys[128];
+	bool ok;
+
+	if (!vm)
+		return EXIT_CONFIG;
+	t0 = rdtsc();
+	ok = vm_run(vm, GUEST_TIMEOUT_MS);
+	cycles = rdtsc() - t0;
+	for (unsigned int i = 0; i < vm->cfg.nr_vcpus; i++) {
+		done += vm->vcpus[i].done;
+		exits += vm->vcpus[i].stats.exits;
+	}
+	scenario_vm_keys(vm, keys, sizeof(keys));
+	kprintf("RESULT scenario=guest phase=run guest=%s %s kind=synthetic ended=%s vcpus_done=%u cycles=%lu exits=%lu\n",
+		name, keys, ok ? "done" : "stopped", done, (unsigned long)cycles,
+		(unsigned long)exits);
+	vm_destroy(vm);
+	return ok && done == scenario_nr_vcpus() ? EXIT_PASS : EXIT_FAIL;
+}
+
 /* One VM for one module; EXIT_PASS if it ran and ended as its guest wished. */
 static int run_one(const char *name, char *status_out, size_t status_len)
 {
@@ -120,6 +149,9 @@ static int run_one(const char *name, char *status_out, size_t status_len)
 			name, name);
 		return EXIT_CONFIG;
 	}
+	if (!loader_multiboot_version(platform_phys_to_virt(m->start), (size_t)(m->end - m->start)) &&
+	    guest_image_find(name))
+		return run_synthetic(name);
 	g = (struct pc_guest){ .name = m->cmdline, .image = platform_phys_to_virt(m->start),
 			       .image_len = (size_t)(m->end - m->start),
 			       .args = option_str(OPTION_GUEST_ARGS),

@@ -514,6 +514,18 @@ static bool write_mb2_info(const struct loader_input *in, const struct loader_ta
 	return t->write(t->ctx, at, head, 8);
 }
 
+unsigned int loader_multiboot_version(const uint8_t *image, size_t len)
+{
+	struct loader_input in = { .image = image, .image_len = len };
+	struct mb_request rq;
+	char err[8];
+	size_t err_len = sizeof(err);
+
+	if (find_mb2(&in, &rq, err, err_len) != LOADER_NOT_MULTIBOOT)
+		return 2;
+	return find_mb1(&in, &rq, err, err_len) != LOADER_NOT_MULTIBOOT ? 1 : 0;
+}
+
 enum loader_status loader_load(const struct loader_input *in, const struct loader_target *t,
 			       struct loader_result *out, char *err, size_t err_len)
 {

@@ -63,3 +63,6 @@ enum loader_status {
 
 enum loader_status loader_load(const struct loader_input *in, const struct loader_target *t,
 			       struct loader_result *out, char *err, size_t err_len);
+
+/* 2 or 1 if image has a multiboot2 or multiboot header (valid or not), 0 if neither. */
+unsigned int loader_multiboot_version(const uint8_t *image, size_t len);
