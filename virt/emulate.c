@@ -1,5 +1,9 @@
 // SPDX-License-Identifier: MIT
-/* The store emulator of virt/emulate.h (SDM Vol. 2, chapter 2, for the encoding). */
+/*
+ * The emulator of virt/emulate.h: a decoder that turns bytes into one
+ * struct emu_insn (SDM Vol. 2, chapter 2 and appendix A), and an executor
+ * that runs it on a copy of the registers and one memory value.
+ */
 #include "virt/emulate.h"
 
 #define FL_CF (1ull << 0)
@@ -7,6 +11,7 @@
 #define FL_AF (1ull << 4)
 #define FL_ZF (1ull << 6)
 #define FL_SF (1ull << 7)
+#define FL_DF (1ull << 10)
 #define FL_OF (1ull << 11)
 #define FL_ARITH (FL_CF | FL_PF | FL_AF | FL_ZF | FL_SF | FL_OF)
 
@@ -15,9 +20,21 @@
 #define REX_X 2
 #define REX_B 1
 
+#define REG_AX 0
+#define REG_CX 1
+#define REG_SI 6
+#define REG_DI 7
+
 static uint64_t width_mask(unsigned int width)
 {
-	return width == 8 ? ~0ull : (1ull << (width * 8)) - 1;
+	return width >= 8 ? ~0ull : (1ull << (width * 8)) - 1;
+}
+
+static uint64_t sign_extend(uint64_t v, unsigned int width)
+{
+	uint64_t sign = 1ull << (width * 8 - 1);
+
+	return ((v & width_mask(width)) ^ sign) - sign;
 }
 
 /* "what 0x0f 0x05" into why: the refused bytes, for the guest's stop message. */
@@ -42,165 +59,360 @@ static const char *refuse(char *why, unsigned int len, const char *what, const u
 	return why;
 }
 
-/* The ALU operation of group 1 (80, 81, 83 /n), or -1 for ADC, SBB and CMP. */
-static int group1_op(unsigned int n)
-{
-	static const int ops[8] = { EMU_ADD, EMU_OR, -1, -1, EMU_AND, EMU_SUB, EMU_XOR, -1 };
+/* The instruction as decoded so far: its bytes, the position, and what its prefixes said. */
+struct decoder {
+	const uint8_t *b;
+	unsigned int n, i;
+	unsigned int code_bits;
+	unsigned int rex; /* the REX prefix's WRXB, 0 without one */
+	bool has_rex;     /* even 0x40: it makes registers 4-7 SPL..DIL, not AH..BH */
+	unsigned int opsize, asize;
+	int seg_prefix;   /* EMU_SEG_*; in 64-bit mode only FS or GS */
+};
 
-	return ops[n];
+/* bytes more bytes, little-endian, or false if the instruction stops short. */
+static bool fetch(struct decoder *d, unsigned int bytes, uint64_t *v)
+{
+	if (bytes > d->n - d->i)
+		return false;
+	*v = 0;
+	for (unsigned int k = 0; k < bytes; k++)
+		*v |= (uint64_t)d->b[d->i + k] << (8 * k);
+	d->i += bytes;
+	return true;
 }
 
-const char *emu_decode(const uint8_t *b, unsigned int n, struct emu_insn *in, char *why,
-		       unsigned int why_len)
+/* The segment an operand uses: outside 64-bit mode DS unless BP or SP is its base (SS). */
+static int operand_seg(const struct decoder *d, bool stack_based)
 {
-	unsigned int i = 0, rex = 0, opcode, start, regf, mod, rm, imm_len = 0, disp = 0;
-	bool opsize = false, byte_op, twobyte = false, has_rex = false;
-	int op = -1;
+	if (d->code_bits == 64 || d->seg_prefix != EMU_SEG_NONE)
+		return d->seg_prefix;
+	return stack_based ? EMU_SEG_SS : EMU_SEG_DS;
+}
 
-	*in = (struct emu_insn){ .reg = -1, .mem = { .base = EMU_NO_REG, .index = EMU_NO_REG,
-						     .scale = 1, .seg = -1 } };
-	for (; i < n && i < EMU_MAX_INSN; i++) {
-		uint8_t p = b[i];
+enum modrm_result { MODRM_MEMORY, MODRM_REGISTER, MODRM_TRUNCATED };
 
-		if (p == 0xf0)
-			in->lock = true;
-		else if (p == 0x66)
-			opsize = true;
-		else if (p == 0x67)
-			in->mem.addr32 = true;
-		else if (p == 0x64 || p == 0x65)
-			in->mem.seg = p == 0x64 ? EMU_SEG_FS : EMU_SEG_GS;
-		else if (p == 0x26 || p == 0x2e || p == 0x36 || p == 0x3e)
-			continue; /* ES, CS, SS, DS: base 0 in 64-bit mode */
-		else
-			break;
-	}
-	if (i < n && (b[i] & 0xf0) == 0x40) {
-		has_rex = true; /* even 0x40: it makes registers 4-7 SPL..DIL, not AH..BH */
-		rex = b[i++] & 0xf;
-	}
-	if (i + 2 > n)
-		return refuse(why, why_len, "truncated instruction", b, n);
-	start = i;
-	opcode = b[i++];
-	if (opcode == 0x0f) {
-		twobyte = true;
-		opcode = b[i++];
-	}
-	if (!twobyte && (opcode == 0xa2 || opcode == 0xa3)) {
-		/* MOV moffs, AL/eAX/rAX: no ModRM, an absolute address of 8 bytes (4 with 0x67). */
-		unsigned int alen = in->mem.addr32 ? 4 : 8;
-		uint64_t addr = 0;
+/*
+ * ModRM and what follows it (SIB, displacement) into m; *regf gets the
+ * reg field (REX.R included). The 16-bit forms, by ModRM.rm:
+ *
+ *	0 [BX+SI]  1 [BX+DI]  2 [BP+SI]  3 [BP+DI]  4 [SI]  5 [DI]  6 [BP]  7 [BX]
+ *
+ * with mod 1 adding a disp8, mod 2 a disp16, and mod 0 rm 6 a disp16 alone.
+ * In 32- and 64-bit forms, rm 4 takes a SIB and mod 0 rm 5 is a disp32:
+ * RIP-relative in 64-bit mode, absolute in 32-bit code.
+ */
+static enum modrm_result decode_modrm(struct decoder *d, struct emu_mem *m, unsigned int *regf)
+{
+	static const int8_t base16[8] = { 3, 3, 5, 5, 6, 7, 5, 3 };
+	static const int8_t index16[8] = { 6, 7, 6, 7, EMU_NO_REG, EMU_NO_REG, EMU_NO_REG, EMU_NO_REG };
+	unsigned int mod, rm, disp = 0;
+	uint64_t modrm, sib, v;
 
-		if (i + alen > n)
-			return refuse(why, why_len, "truncated instruction", b, n);
-		for (unsigned int k = 0; k < alen; k++)
-			addr |= (uint64_t)b[i + k] << (8 * k);
-		in->mem.disp = (int64_t)addr;
-		in->op = EMU_MOV;
-		in->reg = 0;
-		in->len = i + alen;
-		in->width = opcode == 0xa2 ? 1 : rex & REX_W ? 8 : opsize ? 2 : 4;
+	if (!fetch(d, 1, &modrm))
+		return MODRM_TRUNCATED;
+	mod = (unsigned int)modrm >> 6;
+	rm = modrm & 7;
+	*regf = ((modrm >> 3) & 7) | (d->rex & REX_R ? 8 : 0);
+	if (mod == 3)
+		return MODRM_REGISTER;
+	*m = (struct emu_mem){ .base = EMU_NO_REG, .index = EMU_NO_REG, .scale = 1,
+			       .addr_size = d->asize };
+	if (d->asize == 2) {
+		if (mod == 0 && rm == 6) {
+			disp = 2;
+		} else {
+			m->base = base16[rm];
+			m->index = index16[rm];
+		}
+		if (mod)
+			disp = mod == 1 ? 1 : 2;
+	} else {
+		if (rm == 4) { /* SIB: scale, index (4 without REX.X: none), base */
+			if (!fetch(d, 1, &sib))
+				return MODRM_TRUNCATED;
+			m->scale = 1u << (sib >> 6);
+			if ((((sib >> 3) & 7) | (d->rex & REX_X ? 8 : 0)) != 4)
+				m->index = (int)(((sib >> 3) & 7) | (d->rex & REX_X ? 8 : 0));
+			if (mod == 0 && (sib & 7) == 5)
+				disp = 4; /* no base */
+			else
+				m->base = (int)((sib & 7) | (d->rex & REX_B ? 8 : 0));
+		} else if (mod == 0 && rm == 5) {
+			m->base = d->code_bits == 64 ? EMU_RIP : EMU_NO_REG;
+			disp = 4;
+		} else {
+			m->base = (int)(rm | (d->rex & REX_B ? 8 : 0));
+		}
+		if (mod)
+			disp = mod == 1 ? 1 : 4;
+	}
+	if (!fetch(d, disp, &v))
+		return MODRM_TRUNCATED;
+	m->disp = disp ? (int64_t)sign_extend(v, disp) : 0;
+	m->seg = operand_seg(d, m->base == 4 || m->base == 5); /* SP, BP (never in 16-bit forms: SP) */
+	return MODRM_MEMORY;
+}
+
+/* How an opcode's operands are laid out. */
+enum form {
+	FORM_NONE,   /* not an instruction this emulator knows */
+	FORM_MODRM,  /* ModRM; the register operand is ModRM.reg */
+	FORM_GROUP,  /* ModRM; ModRM.reg picks the operation, the other operand is an immediate */
+	FORM_MOFFS,  /* A0-A3: the accumulator and an absolute address of the address size */
+	FORM_STRING, /* MOVS, STOS: rSI, rDI, rCX implied */
+};
+
+#define IMM_V 16 /* an immediate of the operand size: 2 bytes, else 4 (a 64-bit one sign-extends) */
+
+/*
+ * The one-byte opcodes: the form, op (for groups, their opcode's first
+ * byte stands in), and the immediate. *byte_op for the 8-bit forms.
+ */
+static enum form onebyte(struct decoder *d, unsigned int opcode, struct emu_insn *in,
+			 int *op, unsigned int *imm_len, bool *byte_op)
+{
+	*byte_op = !(opcode & 1);
+	if (opcode < 0x40 && (opcode & 7) < 4) { /* ALU Eb,Gb  Ev,Gv  Gb,Eb  Gv,Ev */
+		*op = (int)(opcode >> 3);
+		in->to_reg = opcode & 2;
+		return FORM_MODRM;
+	}
+	switch (opcode) {
+	case 0x63: /* MOVSXD Gv, Ed (ARPL outside 64-bit mode) */
+		if (d->code_bits != 64)
+			return FORM_NONE;
+		*op = EMU_MOVSX;
+		*byte_op = false;
+		in->to_reg = true;
+		in->width = d->opsize == 8 ? 4 : d->opsize;
+		return FORM_MODRM;
+	case 0x80: case 0x83:
+		*imm_len = 1;
+		*byte_op = opcode == 0x80;
+		return FORM_GROUP;
+	case 0x81:
+		*imm_len = IMM_V;
+		return FORM_GROUP;
+	case 0x84: case 0x85: *op = EMU_TEST; return FORM_MODRM;
+	case 0x86: case 0x87: *op = EMU_XCHG; return FORM_MODRM;
+	case 0x88: case 0x89: *op = EMU_MOV; return FORM_MODRM;
+	case 0x8a: case 0x8b: *op = EMU_MOV; in->to_reg = true; return FORM_MODRM;
+	case 0xa0: case 0xa1: *op = EMU_MOV; in->to_reg = true; return FORM_MOFFS;
+	case 0xa2: case 0xa3: *op = EMU_MOV; return FORM_MOFFS;
+	case 0xa4: case 0xa5: *op = EMU_MOVS; return FORM_STRING;
+	case 0xaa: case 0xab: *op = EMU_STOS; return FORM_STRING;
+	case 0xc6: case 0xf6: *imm_len = 1; return FORM_GROUP;
+	case 0xc7: case 0xf7: *imm_len = IMM_V; return FORM_GROUP;
+	}
+	return FORM_NONE;
+}
+
+/* The two-byte opcodes 0F xx, as onebyte(). */
+static enum form twobyte(struct decoder *d, unsigned int opcode, struct emu_insn *in, int *op,
+			 unsigned int *imm_len, bool *byte_op)
+{
+	*byte_op = false;
+	switch (opcode) {
+	case 0xb0: case 0xb1:
+		*op = EMU_CMPXCHG;
+		*byte_op = opcode == 0xb0;
+		return FORM_MODRM;
+	case 0xb6: case 0xb7: case 0xbe: case 0xbf: /* MOVZX, MOVSX Gv, Eb/Ew */
+		*op = opcode & 8 ? EMU_MOVSX : EMU_MOVZX;
+		in->to_reg = true;
+		in->width = opcode & 1 ? 2 : 1;
+		return FORM_MODRM;
+	case 0xba:
+		*imm_len = 1;
+		return FORM_GROUP;
+	}
+	(void)d;
+	return FORM_NONE;
+}
+
+/* A group's operation from ModRM.reg (regf & 7), or a reason it is refused. */
+static const char *group_op(bool two, unsigned int opcode, unsigned int n, int *op)
+{
+	if (two) { /* 0F BA: group 8 */
+		if (n == 5 || n == 6) {
+			*op = n == 5 ? EMU_BTS : EMU_BTR;
+			return 0;
+		}
+		return n == 4 || n == 7 ? "BT or BTC to memory: opcode" : 0;
+	}
+	if (opcode >= 0x80 && opcode <= 0x83) { /* group 1: the ALU operations, in order */
+		*op = (int)n;
 		return 0;
 	}
-	if (!twobyte) {
-		switch (opcode) {
-		case 0x00: case 0x01: op = EMU_ADD; break;
-		case 0x08: case 0x09: op = EMU_OR; break;
-		case 0x20: case 0x21: op = EMU_AND; break;
-		case 0x28: case 0x29: op = EMU_SUB; break;
-		case 0x30: case 0x31: op = EMU_XOR; break;
-		case 0x86: case 0x87: op = EMU_XCHG; break;
-		case 0x88: case 0x89: op = EMU_MOV; break;
-		case 0x80: case 0x83: imm_len = 1; op = 0; break; /* group 1: below */
-		case 0x81: imm_len = opsize ? 2 : 4; op = 0; break;
-		case 0xc6: imm_len = 1; op = EMU_MOV; break;
-		case 0xc7: imm_len = opsize ? 2 : 4; op = EMU_MOV; break;
-		}
-		byte_op = !(opcode & 1); /* every even opcode above is the 8-bit form */
-	} else {
-		switch (opcode) {
-		case 0xb0: case 0xb1: op = EMU_CMPXCHG; break;
-		case 0xba: imm_len = 1; op = 0; break; /* group 8: below */
-		}
-		byte_op = opcode == 0xb0;
+	if (n == 0) /* C6/C7 /0 is MOV, F6/F7 /0 TEST */
+		*op = opcode == 0xc6 || opcode == 0xc7 ? EMU_MOV : EMU_TEST;
+	return 0;
+}
+
+/* What the operation does to memory, and whether LOCK may prefix it (else #UD). */
+static bool set_access(struct emu_insn *in)
+{
+	switch (in->op) {
+	case EMU_ADD: case EMU_OR: case EMU_ADC: case EMU_SBB:
+	case EMU_AND: case EMU_SUB: case EMU_XOR:
+		in->reads_mem = true;
+		in->writes_mem = !in->to_reg;
+		return !in->to_reg;
+	case EMU_CMP: case EMU_TEST: case EMU_MOVZX: case EMU_MOVSX:
+		in->reads_mem = true;
+		return false;
+	case EMU_MOV:
+		in->reads_mem = in->to_reg;
+		in->writes_mem = !in->to_reg;
+		return false;
+	case EMU_XCHG: case EMU_CMPXCHG: case EMU_BTS: case EMU_BTR:
+		in->reads_mem = in->writes_mem = true;
+		return true;
+	case EMU_MOVS:
+		in->reads_mem = in->writes_mem = true;
+		return false;
+	case EMU_STOS:
+		in->writes_mem = true;
+		return false;
 	}
-	if (op < 0)
-		return refuse(why, why_len, "not a store this emulator knows: opcode", b + start,
-			      i - start);
-	if (i >= n)
-		return refuse(why, why_len, "truncated instruction", b, n);
-	mod = b[i] >> 6;
-	regf = ((b[i] >> 3) & 7) | (rex & REX_R ? 8 : 0);
-	rm = b[i] & 7;
-	i++;
-	if (mod == 3)
-		return refuse(why, why_len, "a register destination cannot fault: opcode", b + start,
-			      i - start);
-	if (rm == 4) { /* SIB: scale, index (4 without REX.X: none), base */
-		if (i >= n)
-			return refuse(why, why_len, "truncated instruction", b, n);
-		in->mem.scale = 1u << (b[i] >> 6);
-		if ((((b[i] >> 3) & 7) | (rex & REX_X ? 8 : 0)) != 4)
-			in->mem.index = (int)(((b[i] >> 3) & 7) | (rex & REX_X ? 8 : 0));
-		if (mod == 0 && (b[i] & 7) == 5)
-			disp = 4; /* no base */
+	return false;
+}
+
+const char *emu_decode(const uint8_t *b, unsigned int n, unsigned int code_bits,
+		       struct emu_insn *in, char *why, unsigned int why_len)
+{
+	static const struct emu_mem none = { .base = EMU_NO_REG, .index = EMU_NO_REG, .scale = 1,
+					     .addr_size = 8, .seg = EMU_SEG_NONE };
+	struct decoder d = { .b = b, .n = n, .code_bits = code_bits, .seg_prefix = EMU_SEG_NONE };
+	bool opsize_prefix = false, asize_prefix = false, two = false, byte_op;
+	unsigned int start, opcode, regf = 0, imm_len = 0;
+	enum form form;
+	int op = -1;
+	uint64_t v;
+
+	*in = (struct emu_insn){ .reg = -1, .code_bits = code_bits, .mem = none, .src = none };
+	if (code_bits != 16 && code_bits != 32 && code_bits != 64)
+		return refuse(why, why_len, "code size not 16, 32 or 64 bits", b, 0);
+	for (; d.i < n && d.i < EMU_MAX_INSN; d.i++) {
+		uint8_t p = b[d.i];
+
+		if (code_bits == 64 && (p & 0xf0) == 0x40) {
+			d.rex = p & 0xf;
+			d.has_rex = true;
+			continue;
+		}
+		if (p == 0xf0)
+			in->lock = true;
+		else if (p == 0xf2 || p == 0xf3)
+			in->rep = true; /* REP for MOVS and STOS; a hint (XACQUIRE...) elsewhere */
+		else if (p == 0x66)
+			opsize_prefix = true;
+		else if (p == 0x67)
+			asize_prefix = true;
+		else if (p == 0x64 || p == 0x65)
+			d.seg_prefix = p == 0x64 ? EMU_SEG_FS : EMU_SEG_GS;
+		else if (p == 0x26 || p == 0x2e || p == 0x36 || p == 0x3e)
+			d.seg_prefix = code_bits == 64 ? d.seg_prefix : (int)((p >> 3) & 3);
 		else
-			in->mem.base = (int)((b[i] & 7) | (rex & REX_B ? 8 : 0));
-		i++;
-	} else if (mod == 0 && rm == 5) {
-		in->mem.base = EMU_RIP;
-		disp = 4;
-	} else {
-		in->mem.base = (int)(rm | (rex & REX_B ? 8 : 0));
+			break;
+		d.rex = 0; /* a REX prefix counts only right before the opcode */
+		d.has_rex = false;
 	}
-	if (mod == 1)
-		disp = 1;
-	else if (mod == 2)
-		disp = 4;
-	if (i + disp > n)
+	if (d.i >= n)
 		return refuse(why, why_len, "truncated instruction", b, n);
-	for (unsigned int k = 0; k < disp; k++)
-		in->mem.disp |= (int64_t)((uint64_t)b[i + k] << (8 * k));
-	if (disp && (in->mem.disp & (1ll << (disp * 8 - 1))))
-		in->mem.disp |= (int64_t)~width_mask(disp); /* sign-extend */
-	i += disp;
+	if (d.i >= EMU_MAX_INSN)
+		return refuse(why, why_len, "longer than 15 bytes:", b, EMU_MAX_INSN);
+	d.opsize = code_bits == 64 && (d.rex & REX_W) ? 8 : (code_bits == 16) != opsize_prefix ? 2 : 4;
+	d.asize = code_bits == 64 ? (asize_prefix ? 4 : 8) : (code_bits == 16) != asize_prefix ? 2 : 4;
 
-	if (!twobyte && (opcode == 0x80 || opcode == 0x81 || opcode == 0x83)) {
-		op = group1_op(regf & 7);
-		if (op < 0)
-			return refuse(why, why_len, "ADC, SBB or CMP to memory: opcode", b + start,
-				      i - start);
-	} else if (twobyte && opcode == 0xba) {
-		unsigned int n8 = regf & 7;
+	start = d.i;
+	opcode = b[d.i++];
+	if (opcode == 0x0f) {
+		if (!fetch(&d, 1, &v))
+			return refuse(why, why_len, "truncated instruction", b, n);
+		two = true;
+		opcode = (unsigned int)v;
+	}
+	form = two ? twobyte(&d, opcode, in, &op, &imm_len, &byte_op)
+		   : onebyte(&d, opcode, in, &op, &imm_len, &byte_op);
+	if (form == FORM_NONE) {
+		if (!two && (opcode & 0xf0) == 0x40) /* only outside 64-bit mode: REX there */
+			return refuse(why, why_len, "INC or DEC, not a memory instruction: opcode",
+				      b + start, 1);
+		return refuse(why, why_len, "not an instruction this emulator knows: opcode",
+			      b + start, d.i - start);
+	}
+	if (!in->width) /* all but MOVZX, MOVSX and MOVSXD: the register's width too */
+		in->width = byte_op ? 1 : d.opsize;
+	in->reg_width = byte_op ? 1 : d.opsize;
 
-		if (n8 != 5 && n8 != 6)
-			return refuse(why, why_len, "BT or BTC to memory: opcode", b + start, 2);
-		op = n8 == 5 ? EMU_BTS : EMU_BTR;
-	} else if ((opcode == 0xc6 || opcode == 0xc7) && !twobyte && (regf & 7) != 0) {
-		return refuse(why, why_len, "not a store this emulator knows: opcode", b + start,
-			      i - start);
-	} else if (!imm_len) {
-		in->reg = (int)regf;
-		in->high_byte = byte_op && !has_rex && regf >= 4 && regf < 8;
+	switch (form) {
+	case FORM_MODRM:
+	case FORM_GROUP:
+		switch (decode_modrm(&d, &in->mem, &regf)) {
+		case MODRM_TRUNCATED:
+			return refuse(why, why_len, "truncated instruction", b, n);
+		case MODRM_REGISTER:
+			return refuse(why, why_len, "no memory operand (a register destination cannot fault): opcode",
+				      b + start, d.i - start);
+		case MODRM_MEMORY:
+			break;
+		}
+		if (form == FORM_MODRM) {
+			in->reg = (int)regf;
+			break;
+		}
+		{
+			const char *err = group_op(two, opcode, regf & 7, &op);
+
+			if (err || op < 0)
+				return refuse(why, why_len,
+					      err ? err : "not an instruction this emulator knows: opcode",
+					      b + start, d.i - start);
+		}
+		break;
+	case FORM_MOFFS:
+		if (!fetch(&d, d.asize, &v))
+			return refuse(why, why_len, "truncated instruction", b, n);
+		in->mem.disp = (int64_t)v;
+		in->mem.addr_size = d.asize;
+		in->mem.seg = operand_seg(&d, false);
+		in->reg = REG_AX;
+		break;
+	case FORM_STRING:
+		/* The destination is always ES:rDI; a segment prefix moves only the source. */
+		in->mem.base = REG_DI;
+		in->mem.addr_size = d.asize;
+		in->mem.seg = code_bits == 64 ? EMU_SEG_NONE : EMU_SEG_ES;
+		if (op == EMU_MOVS) {
+			in->src.base = REG_SI;
+			in->src.addr_size = d.asize;
+			in->src.seg = operand_seg(&d, false);
+		} else {
+			in->reg = REG_AX;
+		}
+		break;
+	case FORM_NONE:
+		break;
 	}
 	if (imm_len) {
-		uint64_t v = 0;
+		unsigned int bytes = imm_len == IMM_V ? (d.opsize == 2 ? 2 : 4) : imm_len;
 
-		if (i + imm_len > n)
+		if (!fetch(&d, bytes, &v))
 			return refuse(why, why_len, "truncated instruction", b, n);
-		for (unsigned int k = 0; k < imm_len; k++)
-			v |= (uint64_t)b[i + k] << (8 * k);
-		if (v & (1ull << (imm_len * 8 - 1)))
-			v |= ~width_mask(imm_len); /* sign-extend */
-		in->imm = v;
-		i += imm_len;
+		in->imm = sign_extend(v, bytes);
 	}
-	if (i > n || i > EMU_MAX_INSN)
-		return refuse(why, why_len, "truncated instruction", b, n);
+	if (d.i > EMU_MAX_INSN)
+		return refuse(why, why_len, "longer than 15 bytes:", b, EMU_MAX_INSN);
 	in->op = (enum emu_op)op;
-	in->len = i;
-	in->width = byte_op ? 1 : rex & REX_W ? 8 : opsize ? 2 : 4;
+	in->len = d.i;
+	in->high_byte = in->reg >= 4 && in->reg < 8 && in->reg_width == 1 && !d.has_rex;
+	if (!set_access(in) && in->lock)
+		return refuse(why, why_len, "LOCK on an instruction that cannot take it (#UD): opcode",
+			      b + start, d.i - start);
+	if (!emu_is_string(in))
+		in->rep = false;
 	return 0;
 }
 
@@ -211,7 +423,7 @@ static uint64_t reg_read(const struct emu_regs *r, int reg, bool high, unsigned 
 	return r->gpr[reg] & width_mask(width);
 }
 
-/* A register write at width: 32 bits zero-extend, 16 and 8 merge (SDM 3.4.1.1). */
+/* A register write at width: 32 bits zero-extend, 16 and 8 merge (SDM Vol. 1, 3.4.1.1). */
 static void reg_write(struct emu_regs *r, int reg, bool high, unsigned int width, uint64_t v)
 {
 	uint64_t m = width_mask(width);
@@ -238,73 +450,139 @@ static void set_flags(struct emu_regs *r, uint64_t res, unsigned int width, bool
 	r->rflags = f;
 }
 
-/* a - b at width, with the flags of SUB and CMP. */
-static uint64_t sub_flags(struct emu_regs *r, uint64_t a, uint64_t b, unsigned int width)
+/*
+ * a op b at width, and the arithmetic flags as the CPU leaves them (SDM
+ * Vol. 1, appendix A). ADC and SBB take CF in. CF is the carry out of (or
+ * the borrow into) the top bit, OF a signed result that does not fit, AF
+ * the same for bit 3; a logic op clears CF and OF, and leaves AF undefined
+ * (0 here).
+ */
+static uint64_t alu(enum emu_op op, uint64_t a, uint64_t b, unsigned int width, struct emu_regs *r)
 {
-	uint64_t res = (a - b) & width_mask(width), sign = 1ull << (width * 8 - 1);
+	uint64_t m = width_mask(width), sign = 1ull << (width * 8 - 1), res;
+	uint64_t c = op == EMU_ADC || op == EMU_SBB ? r->rflags & FL_CF : 0;
 
-	set_flags(r, res, width, a < b, (a ^ b) & (a ^ res) & sign, (a ^ b ^ res) & 0x10);
-	return res;
+	a &= m;
+	b &= m;
+	switch (op) {
+	case EMU_ADD:
+	case EMU_ADC:
+		res = (a + b + c) & m;
+		set_flags(r, res, width, res < a || (c && res == a), (a ^ res) & (b ^ res) & sign,
+			  (a ^ b ^ res) & 0x10);
+		return res;
+	case EMU_SUB:
+	case EMU_SBB:
+	case EMU_CMP:
+		res = (a - b - c) & m;
+		set_flags(r, res, width, a < b || (c && a == b), (a ^ b) & (a ^ res) & sign,
+			  (a ^ b ^ res) & 0x10);
+		return res;
+	default:
+		res = op == EMU_OR ? a | b : op == EMU_XOR ? a ^ b : a & b; /* AND, TEST */
+		set_flags(r, res, width, false, false, false);
+		return res;
+	}
 }
 
-uint64_t emu_execute(const struct emu_insn *in, uint64_t old, struct emu_regs *r, bool *store)
+/* One string element done: rSI and rDI step by its size (down with DF), REP counts rCX down. */
+static void string_step(const struct emu_insn *in, struct emu_regs *r)
 {
-	uint64_t m = width_mask(in->width), sign = 1ull << (in->width * 8 - 1);
+	unsigned int as = in->mem.addr_size;
+	uint64_t step = r->rflags & FL_DF ? -(uint64_t)in->width : in->width;
+
+	if (in->op == EMU_MOVS)
+		reg_write(r, REG_SI, false, as, r->gpr[REG_SI] + step);
+	reg_write(r, REG_DI, false, as, r->gpr[REG_DI] + step);
+	if (in->rep)
+		reg_write(r, REG_CX, false, as, r->gpr[REG_CX] - 1);
+}
+
+uint64_t emu_execute(const struct emu_insn *in, uint64_t mem, struct emu_regs *r, bool *store)
+{
+	uint64_t m = width_mask(in->width);
 	uint64_t src = in->reg >= 0 ? reg_read(r, in->reg, in->high_byte, in->width) : in->imm & m;
 	uint64_t res, acc;
 	unsigned int bit;
 
-	old &= m;
-	*store = true;
+	mem &= m;
+	*store = false;
 	switch (in->op) {
+	case EMU_ADD: case EMU_OR: case EMU_ADC: case EMU_SBB:
+	case EMU_AND: case EMU_SUB: case EMU_XOR: case EMU_CMP:
+		res = in->to_reg ? alu(in->op, src, mem, in->width, r) : alu(in->op, mem, src, in->width, r);
+		if (in->op == EMU_CMP)
+			return 0;
+		if (in->to_reg) {
+			reg_write(r, in->reg, in->high_byte, in->width, res);
+			return 0;
+		}
+		*store = true;
+		return res;
+	case EMU_TEST:
+		alu(EMU_TEST, mem, src, in->width, r);
+		return 0;
 	case EMU_MOV:
+		if (in->to_reg) {
+			reg_write(r, in->reg, in->high_byte, in->width, mem);
+			return 0;
+		}
+		*store = true;
 		return src;
-	case EMU_ADD:
-		res = (old + src) & m;
-		set_flags(r, res, in->width, res < old, (old ^ res) & (src ^ res) & sign,
-			  (old ^ src ^ res) & 0x10);
-		return res;
-	case EMU_SUB:
-		return sub_flags(r, old, src, in->width);
-	case EMU_OR:
-	case EMU_AND:
-	case EMU_XOR:
-		res = in->op == EMU_OR ? old | src : in->op == EMU_AND ? old & src : old ^ src;
-		set_flags(r, res, in->width, false, false, false);
-		return res;
+	case EMU_MOVZX:
+	case EMU_MOVSX:
+		reg_write(r, in->reg, false, in->reg_width,
+			  in->op == EMU_MOVSX ? sign_extend(mem, in->width) : mem);
+		return 0;
 	case EMU_XCHG:
-		reg_write(r, in->reg, in->high_byte, in->width, old);
+		reg_write(r, in->reg, in->high_byte, in->width, mem);
+		*store = true;
 		return src;
 	case EMU_CMPXCHG:
-		acc = r->gpr[0] & m;
-		sub_flags(r, acc, old, in->width);
-		if (acc == old)
+		acc = r->gpr[REG_AX] & m;
+		alu(EMU_CMP, acc, mem, in->width, r);
+		*store = true;
+		if (acc == mem)
 			return src;
-		reg_write(r, 0, false, in->width, old); /* the accumulator gets the memory value */
-		return old;
+		reg_write(r, REG_AX, false, in->width, mem); /* the accumulator gets the memory value */
+		return mem;
 	case EMU_BTS:
 	case EMU_BTR:
 		bit = (unsigned int)(in->imm & (in->width * 8 - 1));
-		r->rflags = (r->rflags & ~FL_CF) | ((old >> bit) & 1 ? FL_CF : 0);
-		return in->op == EMU_BTS ? old | 1ull << bit : old & ~(1ull << bit);
+		r->rflags = (r->rflags & ~FL_CF) | ((mem >> bit) & 1 ? FL_CF : 0);
+		*store = true;
+		return in->op == EMU_BTS ? mem | 1ull << bit : mem & ~(1ull << bit);
+	case EMU_MOVS:
+	case EMU_STOS:
+		string_step(in, r);
+		*store = true;
+		return in->op == EMU_MOVS ? mem : src;
 	}
-	*store = false;
-	return old;
+	return 0;
+}
+
+uint64_t emu_mem_address(const struct emu_mem *m, const struct emu_regs *r, uint64_t next_rip)
+{
+	uint64_t ea = (uint64_t)m->disp;
+
+	if (m->base == EMU_RIP)
+		ea += next_rip; /* relative to the next instruction */
+	else if (m->base >= 0)
+		ea += r->gpr[m->base & 15];
+	if (m->index >= 0)
+		ea += r->gpr[m->index & 15] * m->scale;
+	return ea & width_mask(m->addr_size);
 }
 
 uint64_t emu_effective_address(const struct emu_insn *in, const struct emu_regs *r,
 			       uint64_t rip)
 {
-	const struct emu_mem *m = &in->mem;
-	uint64_t ea = (uint64_t)m->disp;
+	return emu_mem_address(&in->mem, r, rip + in->len);
+}
 
-	if (m->base == EMU_RIP)
-		ea += rip + in->len; /* relative to the next instruction */
-	else if (m->base != EMU_NO_REG)
-		ea += r->gpr[m->base];
-	if (m->index != EMU_NO_REG)
-		ea += r->gpr[m->index] * m->scale;
-	return m->addr32 ? (uint32_t)ea : ea;
+uint64_t emu_string_count(const struct emu_insn *in, const struct emu_regs *r)
+{
+	return in->rep ? r->gpr[REG_CX] & width_mask(in->mem.addr_size) : 1;
 }
 
 /*

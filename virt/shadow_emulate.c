@@ -231,8 +231,10 @@ void shadow_emulate_write(struct vcpu *v)
 	const char *err;
 	char why[96];
 
-	err = emu_decode(b, shadow_fetch_insn(v, NULL, v->arch.regs.rip, b, EMU_MAX_INSN), &in, why,
-			 sizeof(why));
+	err = emu_decode(b, shadow_fetch_insn(v, NULL, v->arch.regs.rip, b, EMU_MAX_INSN), 64, &in,
+			 why, sizeof(why));
+	if (!err && (!in.writes_mem || emu_is_string(&in)))
+		err = "not a store to one operand";
 	if (err) {
 		vcpu_fail(v, "gva 0x%lx: a page-table write on its own path needs emulating, and this one cannot be: %s (rip 0x%lx)",
 			  (unsigned long)e->gva, err, (unsigned long)v->arch.regs.rip);

@@ -52,7 +52,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	len = size < EMU_MAX_INSN ? (unsigned int)size : EMU_MAX_INSN;
 	(void)emu_decode_invlpg_len(data, len, &len);
 	len = size < EMU_MAX_INSN ? (unsigned int)size : EMU_MAX_INSN;
-	if (emu_decode(data, len, &in, why, sizeof(why)))
+	if (emu_decode(data, len, 64, &in, why, sizeof(why)))
 		return 0;
 	if (in.len == 0 || in.len > len || (in.width != 1 && in.width != 2 && in.width != 4 &&
 					    in.width != 8) || in.reg > 15 || in.mem.scale > 8)
