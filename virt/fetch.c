@@ -14,6 +14,7 @@
 #include "virt/vcpu.h"
 
 #define PDPTE_ACCESSED (1ull << 5)
+#define PFERR_FETCH (1u << 4)
 
 /*
  * Under TDP the CPU walked the guest's PAE tables itself, from the PDPTEs
@@ -33,22 +34,18 @@ static void load_pdptes(struct vcpu *v, struct guest_paging *gp)
 	gp->pdptes_loaded = true;
 }
 
-unsigned int vcpu_fetch_insn(struct vcpu *v, uint8_t *b, unsigned int n)
+/* n bytes at linear address la through the guest's paging, as access pf_access. */
+static unsigned int read_linear(struct vcpu *v, const struct vcpu_state *st, uint64_t la,
+				uint8_t *b, unsigned int n, uint32_t pf_access)
 {
-	struct vcpu_state st;
-	struct guest_paging gp;
-	uint64_t la;
+	struct guest_paging gp = vcpu_guest_paging(v);
 	unsigned int got = 0;
 
-	vcpu_sync_guest_state(v, &st);
-	la = st.code_bits == 64 ? v->arch.regs.rip
-				: (uint32_t)(st.seg_base[1] + (uint32_t)v->arch.regs.rip);
-	gp = vcpu_guest_paging(v);
-	gp.cpl = st.cpl == 3 ? 3 : 0;
+	gp.cpl = st->cpl == 3 ? 3 : 0;
 	if (gp.mode == GUEST_PAGING_PAE && !v->shadow)
 		load_pdptes(v, &gp);
 	if (gp.mode != GUEST_PAGING_OFF)
-		return shadow_fetch_insn(v, &gp, la, b, n);
+		return shadow_read_guest(v, &gp, la, b, n, pf_access);
 	/* Paging off: linear is physical. */
 	while (got < n) {
 		uint64_t pa = (uint32_t)(la + got), in_page = PAGE_SIZE - (pa & (PAGE_SIZE - 1));
@@ -62,4 +59,23 @@ unsigned int vcpu_fetch_insn(struct vcpu *v, uint8_t *b, unsigned int n)
 		got += chunk;
 	}
 	return got;
+}
+
+unsigned int vcpu_fetch_insn(struct vcpu *v, uint8_t *b, unsigned int n)
+{
+	struct vcpu_state st;
+
+	vcpu_sync_guest_state(v, &st);
+	return read_linear(v, &st, st.code_bits == 64 ? v->arch.regs.rip
+			   : (uint32_t)(st.seg_base[1] + (uint32_t)v->arch.regs.rip), b, n,
+			   PFERR_FETCH);
+}
+
+unsigned int vcpu_read_linear(struct vcpu *v, uint64_t la, uint8_t *b, unsigned int n)
+{
+	struct vcpu_state st;
+
+	vcpu_sync_guest_state(v, &st);
+	st.cpl = 0; /* a supervisor read, as the CPU's own accesses to its tables */
+	return read_linear(v, &st, la, b, n, 0);
 }

@@ -252,6 +252,31 @@ static void pc_dr_exit(struct vcpu *v)
 	v->arch.regs.rip += e->insn_len;
 }
 
+/*
+ * SVM's #DF intercept (arch/x86/svm/svm.c says why): deliver the #DF if
+ * the guest's IDT has a present gate for it; otherwise the delivery would
+ * fault again, which is a triple fault, and the VM ends as a PC resets.
+ * A gate that is present but unusable in another way (a bad selector)
+ * still reaches the CPU, whose SHUTDOWN then ends the VM.
+ */
+static void pc_double_fault(struct vcpu *v)
+{
+	struct vcpu_state st;
+	unsigned int gate = 8;
+	uint8_t desc[8];
+
+	virt->vcpu_get_state(&v->arch, &st);
+	gate = st.efer & EFER_LMA ? 16 : 8;
+	if (st.idt_limit >= 9 * gate - 1 &&
+	    vcpu_read_linear(v, st.idt_base + 8 * gate, desc, sizeof(desc)) == sizeof(desc) &&
+	    (desc[5] & 0x80)) {
+		virt->vcpu_inject_exception(&v->arch, 8, true, 0);
+		return;
+	}
+	vcpu_fail(v, "triple fault at rip 0x%lx: a double fault, and the guest's IDT has no present gate 8 (a PC would reset)",
+		  (unsigned long)v->arch.regs.rip);
+}
+
 bool pc_handle_exit(struct vcpu *v)
 {
 	struct vcpu_exit *e = &v->arch.exit;
@@ -299,6 +324,9 @@ bool pc_handle_exit(struct vcpu *v)
 	case EXIT_CACHE: /* no caches to write back that a device could miss */
 		v->stats.pc.other++;
 		v->arch.regs.rip += e->insn_len ? e->insn_len : 2;
+		return true;
+	case EXIT_DOUBLE_FAULT:
+		pc_double_fault(v);
 		return true;
 	case EXIT_SHUTDOWN:
 		vcpu_fail(v, "triple fault at rip 0x%lx: the guest could not handle an exception (a PC would reset)",

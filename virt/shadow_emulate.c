@@ -39,11 +39,13 @@ static enum guest_mem_result mem_cmpxchg(void *ctx, uint64_t gpa, uint64_t old, 
 }
 
 /*
- * Up to n instruction bytes at gva, fetched through the guest's own tables
- * with one walk per page; returns how many could be read.
+ * Up to n bytes at gva, read through the guest's own tables (paging NULL:
+ * the vCPU's) with one walk per page, as an access of kind pf_access
+ * (PFERR_FETCH for an instruction, 0 for a supervisor read); returns how
+ * many could be read.
  */
-unsigned int shadow_fetch_insn(struct vcpu *v, const struct guest_paging *paging, uint64_t gva,
-			       uint8_t *b, unsigned int n)
+unsigned int shadow_read_guest(struct vcpu *v, const struct guest_paging *paging, uint64_t gva,
+			       uint8_t *b, unsigned int n, uint32_t pf_access)
 {
 	struct guest_mem mem = { .read = mem_read, .cmpxchg = mem_cmpxchg, .ctx = v->vm };
 	struct guest_paging gp = paging ? *paging : vcpu_guest_paging(v);
@@ -55,7 +57,7 @@ unsigned int shadow_fetch_insn(struct vcpu *v, const struct guest_paging *paging
 		struct guest_walk w;
 		const uint8_t *p;
 
-		if (guest_walk(&mem, &gp, GUEST_MAXPHYADDR, va, PFERR_FETCH, &w) != GUEST_WALK_OK)
+		if (guest_walk(&mem, &gp, GUEST_MAXPHYADDR, va, pf_access, &w) != GUEST_WALK_OK)
 			break;
 		p = vm_gpa_to_hva(v->vm, (w.gfn << PAGE_SHIFT) | (va & (PAGE_SIZE - 1)), chunk);
 		if (!p)
@@ -65,6 +67,12 @@ unsigned int shadow_fetch_insn(struct vcpu *v, const struct guest_paging *paging
 		got += chunk;
 	}
 	return got;
+}
+
+unsigned int shadow_fetch_insn(struct vcpu *v, const struct guest_paging *paging, uint64_t gva,
+			       uint8_t *b, unsigned int n)
+{
+	return shadow_read_guest(v, paging, gva, b, n, PFERR_FETCH);
 }
 
 /* One page's part of the store. */

@@ -3,6 +3,9 @@
 
 #include "virt/vm.h"
 
+/* Up to n bytes at gva through the guest's tables (paging NULL: the vCPU's), as pf_access. */
+unsigned int shadow_read_guest(struct vcpu *v, const struct guest_paging *paging, uint64_t gva,
+			       uint8_t *b, unsigned int n, uint32_t pf_access);
 /* Up to n instruction bytes at gva through the guest's tables (paging NULL: the vCPU's). */
 unsigned int shadow_fetch_insn(struct vcpu *v, const struct guest_paging *paging, uint64_t gva,
 			       uint8_t *b, unsigned int n);

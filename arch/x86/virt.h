@@ -86,6 +86,8 @@ struct vcpu_state {
 	unsigned int cpl;
 	unsigned int code_bits;  /* 16, 32 or 64: CS.L in long mode, else CS.D */
 	uint64_t seg_base[6];    /* ES CS SS DS FS GS */
+	uint64_t idt_base;
+	uint32_t idt_limit;
 };
 
 /* Guest general registers; the backend moves RAX/RSP/RIP/RFLAGS to and from its state area. */

@@ -425,6 +425,8 @@ static void vmx_vcpu_get_state(struct vcpu_arch *v, struct vcpu_state *s)
 		       : cs_ar & (1u << 14) ? 32 : 16;
 	for (unsigned int i = 0; i < 6; i++)
 		s->seg_base[i] = vmread(GUEST_ES_BASE + 2 * i);
+	s->idt_base = vmread(GUEST_IDTR_BASE);
+	s->idt_limit = (uint32_t)vmread(GUEST_IDTR_LIMIT);
 }
 
 static bool vmx_vcpu_get_msr(struct vcpu_arch *v, uint32_t msr, uint64_t *val)
