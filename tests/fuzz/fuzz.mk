@@ -1,10 +1,12 @@
 # SPDX-License-Identifier: MIT
 # libFuzzer harnesses (Debian's clang, ASan and UBSan) for what a loader, a
 # user or a guest hands the hypervisor: the multiboot2 information, the
-# command line, and the instructions of a guest's emulated stores.
+# command line, the instructions of a guest's emulated stores, and a PC
+# guest's kernel image with its modules (the multiboot loader).
 #   make fuzz         each for FUZZ_SECONDS (60), on a copy of its corpus
 #   make fuzz-smoke   each for FUZZ_SMOKE_SECONDS (3): part of make test
-# The seeds live in tests/fuzz/corpus/<name>/; an input that finds a bug is
+# The seeds live in tests/fuzz/corpus/<name>/ (the loader's in
+# tests/fuzz/corpus-loader/); an input that finds a bug is
 # written to build/fuzz/ and belongs in the corpus once fixed.
 
 FUZZ_CC ?= clang
@@ -13,10 +15,11 @@ FUZZ_SECONDS ?= 60
 FUZZ_SMOKE_SECONDS ?= 3
 FUZZ_CFLAGS := -std=gnu11 -g -O1 -I. -Wall -Wextra -Werror \
 	-fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all
-FUZZERS := mb2 cmdline emulate
+FUZZERS := mb2 cmdline emulate loader
 FUZZ_SRCS_mb2 := boot/mb2.c lib/printf.c
 FUZZ_SRCS_cmdline := boot/options.c lib/cmdline.c lib/printf.c
 FUZZ_SRCS_emulate := virt/emulate.c
+FUZZ_SRCS_loader := virt/loader.c lib/printf.c
 
 .PHONY: fuzz fuzz-smoke fuzz-deps
 fuzz-deps:
@@ -34,7 +37,8 @@ $(foreach f,$(FUZZERS),$(eval $(call FUZZ_BINARY,$(f))))
 # coverage; one that finds a crash fails the target and names the input.
 define FUZZ_RUN
 	@set -e; pass=0; for f in $(FUZZERS); do \
-	  rm -rf $(FUZZ_BUILD)/corpus-$$f; cp -r tests/fuzz/corpus/$$f $(FUZZ_BUILD)/corpus-$$f; \
+	  seeds=tests/fuzz/corpus/$$f; [ -d $$seeds ] || seeds=tests/fuzz/corpus-$$f; \
+	  rm -rf $(FUZZ_BUILD)/corpus-$$f; cp -r $$seeds $(FUZZ_BUILD)/corpus-$$f; \
 	  if ! $(FUZZ_BUILD)/fuzz_$$f -max_total_time=$(1) -print_final_stats=1 \
 	      -artifact_prefix=$(FUZZ_BUILD)/$$f- $(FUZZ_BUILD)/corpus-$$f \
 	      >$(FUZZ_BUILD)/$$f.log 2>&1; then \
