@@ -8,7 +8,8 @@
  * loaded, gets one line, and the next VM still runs.
  *
  * The guest's modules: the GRUB modules NAME.1, NAME.2, ... in order, or
- * those guest_modules= lists. Each VM prints a RESULT line; the DONE line
+ * those guest_modules= lists; a module is named by the first word of its
+ * command line, and the guest gets the whole line, as from GRUB. Each VM prints a RESULT line; the DONE line
  * carries the last VM's guest_status= (QEMU's exit status for the guest's
  * isa-debug-exit write, "halt" or "none"), which tools/run can exit with.
  */
@@ -27,13 +28,18 @@
 #define GUEST_TIMEOUT_MS 120000
 #define MAX_GUESTS 8
 
+/* The GRUB module whose command line's first word is name ("module2 FILE name args..."). */
 static const struct mb2_module *find_module(const char *name)
 {
 	const struct mb2_info *mb = boot_mb2();
+	size_t n = strlen(name);
 
-	for (unsigned int i = 0; i < mb->nr_modules; i++)
-		if (!strcmp(mb->modules[i].cmdline, name))
+	for (unsigned int i = 0; i < mb->nr_modules; i++) {
+		const char *c = mb->modules[i].cmdline;
+
+		if (!memcmp(c, name, n) && (c[n] == '\0' || c[n] == ' '))
 			return &mb->modules[i];
+	}
 	return NULL;
 }
 

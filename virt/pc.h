@@ -18,7 +18,7 @@
 #define PC_MAX_MODULES PC_LOADER_MAX_MODULES
 
 /* Guest-physical layout of a PC guest. */
-#define PC_LOW_RAM_END 0xa0000ull   /* RAM below 640 KiB */
+#define PC_LOW_RAM_END 0x9fc00ull   /* RAM below 639 KiB: a PC's firmware keeps the last KiB (EBDA) */
 #define PC_ROM_BASE 0xe0000ull      /* the ROM area: read-only, the ACPI tables */
 #define PC_ROM_SIZE 0x20000ull
 #define PC_HIGH_RAM 0x100000ull     /* RAM from 1 MiB */
