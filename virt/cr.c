@@ -75,14 +75,19 @@ static bool guest_write_cr0(struct vcpu *v, const struct vcpu_state *st, uint64_
 		return true;
 	}
 	v->guest_cr0 = val | CR0_ET; /* hardwired */
-	virt->vcpu_set_cr(&v->arch, 0, v->guest_cr0);
-	if (v->shadow && ((old ^ val) & CR0_WP))
-		reload_root(v);
-	else if (!v->shadow && ((old ^ val) & (CR0_PG | CR0_WP | CR0_PE | CR0_CD)))
-		virt->vcpu_flush_tlb(&v->arch); /* SVM: the write no longer flushes by itself */
 	if ((old ^ val) & CR0_PG)
 		v->guest_efer = (v->guest_efer & ~(uint64_t)EFER_LMA) |
 				((val & CR0_PG) && (v->guest_efer & EFER_LME) ? EFER_LMA : 0);
+	virt->vcpu_set_cr(&v->arch, 0, v->guest_cr0);
+	if (v->shadow) {
+		/* Entering or leaving long mode changes the hardware's mode and the root's format. */
+		if ((old ^ val) & CR0_PG)
+			virt->vcpu_set_msr(&v->arch, MSR_EFER, v->guest_efer);
+		if ((old ^ val) & (CR0_WP | CR0_PG))
+			reload_root(v);
+	} else if ((old ^ val) & (CR0_PG | CR0_WP | CR0_PE | CR0_CD)) {
+		virt->vcpu_flush_tlb(&v->arch); /* SVM: the write no longer flushes by itself */
+	}
 	return true;
 }
 
@@ -127,7 +132,8 @@ static bool guest_write_cr4(struct vcpu *v, uint64_t val)
 	}
 	v->guest_cr4 = val;
 	virt->vcpu_set_cr(&v->arch, 4, val);
-	if (v->shadow && ((old ^ val) & (CR4_SMEP | CR4_SMAP)))
+	/* SMEP and SMAP are part of the root's role; PAE and PSE change the guest's paging mode. */
+	if (v->shadow && ((old ^ val) & (CR4_SMEP | CR4_SMAP | CR4_PAE | CR4_PSE)))
 		reload_root(v);
 	else if ((old ^ val) & (CR4_PGE | CR4_PSE | CR4_PAE | CR4_SMEP | CR4_SMAP))
 		virt->vcpu_flush_tlb(&v->arch);

@@ -9,6 +9,7 @@
  */
 #include "arch/x86/tsc.h"
 #include "virt/cpuid.h"
+#include "virt/cr.h"
 #include "virt/msr.h"
 
 #define MSR_TSC 0x10
@@ -107,6 +108,10 @@ bool msr_read(struct vcpu *v, uint32_t msr, uint64_t *val)
 	bool intel = vcpu_cpuid_intel();
 	int mtrr = mtrr_index(msr);
 
+	if (msr == MSR_EFER && v->shadow) { /* the hardware's is the shadow MMU's, not the guest's */
+		*val = v->guest_efer;
+		return true;
+	}
 	if (msr == MSR_EFER || is_backend_msr(msr)) {
 		if (msr == MSR_TSC_AUX && !(vcpu_cpuid(v, 0x80000001u, 0).edx & (1u << 27)))
 			return false;
@@ -162,13 +167,14 @@ static bool efer_write(struct vcpu *v, uint64_t val)
 		allowed |= EFER_NXE;
 	if (val & ~allowed)
 		return false;
-	virt->vcpu_get_state(&v->arch, &st);
-	old = st.efer;
-	if ((st.cr0 & CR0_PG) && ((old ^ val) & EFER_LME))
+	vcpu_sync_guest_state(v, &st); /* v->guest_*: the guest's view under either MMU */
+	old = v->guest_efer;
+	if ((v->guest_cr0 & CR0_PG) && ((old ^ val) & EFER_LME))
 		return false;
-	if (!virt->vcpu_set_msr(&v->arch, MSR_EFER, val))
-		return false;
+	/* LMA is the CPU's to set (the write's bit is ignored). */
 	v->guest_efer = (val & ~(uint64_t)EFER_LMA) | (old & EFER_LMA);
+	if (!virt->vcpu_set_msr(&v->arch, MSR_EFER, v->guest_efer))
+		return false;
 	if ((old ^ val) & EFER_NXE)
 		virt->vcpu_flush_tlb(&v->arch); /* the meaning of bit 63 in every entry changed */
 	return true;

@@ -428,8 +428,17 @@ static bool svm_vcpu_set_msr(struct vcpu_arch *v, uint32_t msr, uint64_t val)
 #define SET(m, f) case m: g->f = val; return true;
 	VMCB_MSRS(SET)
 #undef SET
-	case MSR_EFER: /* LMA stays what the mode makes it; SVME stays ours */
-		g->efer = (val & ~(uint64_t)EFER_LMA) | (g->efer & EFER_LMA) | EFER_SVME;
+	case MSR_EFER:
+		/*
+		 * Under shadow paging the hardware's EFER follows the root's
+		 * format: long mode exactly when the guest's is (its LMA in
+		 * val), NXE always (shadow entries use NX). Under NPT it is the
+		 * guest's, LMA staying what the mode makes it. SVME stays ours.
+		 */
+		if (v->shadow)
+			g->efer = EFER_SVME | EFER_NXE | (val & EFER_LMA ? EFER_LME | EFER_LMA : 0);
+		else
+			g->efer = (val & ~(uint64_t)EFER_LMA) | (g->efer & EFER_LMA) | EFER_SVME;
 		return true;
 	case MSR_TSC_AUX:
 		s->tsc_aux = val;

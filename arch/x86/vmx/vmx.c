@@ -461,7 +461,17 @@ static bool vmx_vcpu_set_msr(struct vcpu_arch *v, uint32_t msr, uint64_t val)
 		return true;
 	}
 	switch (msr) {
-	case MSR_EFER: /* LMA stays what the mode makes it */
+	case MSR_EFER:
+		if (x->shadow) {
+			/* The hardware's follows the root's format (as on SVM: svm.c). */
+			uint64_t entry = vmread(ENTRY_CONTROLS);
+			bool lma = val & EFER_LMA;
+
+			vmwrite(GUEST_IA32_EFER, EFER_NXE | (lma ? EFER_LME | EFER_LMA : 0));
+			vmwrite(ENTRY_CONTROLS, lma ? entry | ENTRY_IA32E_GUEST : entry & ~ENTRY_IA32E_GUEST);
+			return true;
+		}
+		/* LMA stays what the mode makes it */
 		vmwrite(GUEST_IA32_EFER, (val & ~(uint64_t)EFER_LMA) |
 						 (vmread(GUEST_IA32_EFER) & EFER_LMA));
 		return true;
