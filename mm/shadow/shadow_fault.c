@@ -16,16 +16,35 @@
  * it, and maps it writable: the guest's write then goes through. Only when
  * the table is on the written address's own path is that impossible, and
  * the caller must emulate (so too for one CR0.WP = 0 case, below).
+ *
+ * Every guest paging mode goes through the same path. Shadow levels are
+ * the guest's: under a PAE-format root the path starts at the level-2
+ * page of gva's PDPTE. A 32-bit guest's tables hold 1024 4-byte entries,
+ * so a level-2 shadow page shadows a quarter of its PD (quadrant = gva
+ * bits 31:30, each 4 MiB PDE giving two 2 MiB shadow PDEs) and a level-1
+ * page half of a PT (quadrant = gva bit 21); a 4 MiB page is two direct
+ * pages, one per 2 MiB half. With paging off every page is direct.
  */
 #include "mm/shadow/shadow_internal.h"
 
-/* A write to a guest table that the translation of the written address goes through. */
+/*
+ * A write to a guest table that the translation of the written address
+ * goes through. Not a PAE guest's PDPT: no shadow page shadows it (the
+ * root holds its PDPTEs as loaded), so writing it zaps nothing on the path.
+ */
 static bool shadow_is_self_change(const struct guest_walk *w)
 {
-	for (unsigned int level = X86_ROOT_LEVEL; level >= w->level; level--)
-		if (w->table_gfn[level] == w->gfn)
+	for (unsigned int level = w->root_level; level >= w->level && level > 0; level--)
+		if (w->table_gfn[level] == w->gfn &&
+		    !(w->mode == GUEST_PAGING_PAE && level == X86_PAE_ROOT_LEVEL))
 			return true;
 	return false;
+}
+
+/* Is the guest's leaf dirty? With paging off there is none, and nothing to emulate. */
+static bool shadow_guest_leaf_dirty(const struct guest_walk *w)
+{
+	return w->mode == GUEST_PAGING_OFF || (w->pte[w->level] & X86_PTE_D);
 }
 
 /*
@@ -48,7 +67,7 @@ static bool shadow_gpte_unchanged(struct shadow_mmu *m, const struct guest_walk 
 {
 	uint64_t cur;
 
-	return m->guest_mem.read(m->guest_mem.ctx, w->pte_gpa[level], &cur) == GUEST_MEM_OK &&
+	return guest_read_pte(&m->guest_mem, w->mode, w->pte_gpa[level], &cur) == GUEST_MEM_OK &&
 	       cur == w->pte[level];
 }
 
@@ -83,17 +102,22 @@ static uint64_t shadow_make_leaf(const struct guest_paging *gp, const struct gue
 	if (!(acc & ACC_EXEC))
 		spte |= X86_PTE_NX;
 	if ((acc & ACC_WRITE) && info->writable && !tracked &&
-	    (write || ((gpte & X86_PTE_D) && !info->dirty_logging)))
+	    (write || (shadow_guest_leaf_dirty(w) && !info->dirty_logging)))
 		spte |= X86_PTE_RW | (write ? X86_PTE_D : 0);
 	return spte;
 }
 
-/* Would the CPU (CR0.WP = 1, EFER.NXE = 1, the guest's SMEP/SMAP) allow access through spte? */
+/*
+ * Would the CPU (CR0.WP = 1, EFER.NXE = 1, the guest's SMEP/SMAP, none
+ * with its paging off) allow access through spte?
+ */
 static bool shadow_spte_allows(const struct guest_paging *gp, uint64_t spte, uint32_t access)
 {
 	struct guest_paging hw = *gp;
 
 	hw.wp = true;
+	if (gp->mode == GUEST_PAGING_OFF)
+		hw.smep = hw.smap = false;
 	return is_shadow_present(spte) &&
 	       guest_access_allowed(&hw, x86_pte_access(spte, true), access);
 }
@@ -108,28 +132,38 @@ static enum shadow_fault_result shadow_fetch(struct shadow_op *op, const struct 
 					     const struct mmu_pfn_info *info, uint32_t access)
 {
 	struct shadow_mmu *m = op->mmu;
-	struct shadow_page *sp = op->sv->root;
+	unsigned int level;
+	struct shadow_page *sp = shadow_root_top(&op->sv->root, gva, &level);
 	shadow_ptep_t sptep;
 	uint64_t old, leaf;
 
 	shadow_assert_locked(m);
-	for (unsigned int level = X86_ROOT_LEVEL; level > 1; level--) {
+	/* A PAE guest's PDPTE the walk went through made a level-2 page (shadow_root.c). */
+	BUG_ON(!sp);
+	for (; level > 1; level--) {
 		union shadow_role role = sp->role;
 		struct shadow_page *child;
 		gfn_t child_gfn;
 		uint64_t spte;
 
-		if (level >= w->level && !shadow_gpte_unchanged(m, w, level))
-			return SHADOW_RETRY; /* sp shadows the table it lives in */
+		/* An indirect sp shadows the guest table the walk read at level (level >= w->level). */
+		if (!sp->role.direct && !shadow_gpte_unchanged(m, w, level))
+			return SHADOW_RETRY;
 		role.level = level - 1;
-		if (level > w->level) {
+		role.quadrant = 0;
+		if (!sp->role.direct && level > w->level) {
 			/* The guest entry links a table: shadow it, with the rights above it. */
 			role.access = w->pt_access[level - 1];
 			child_gfn = (w->pte[level] & X86_PTE_ADDR_MASK) >> PAGE_SHIFT;
+			if (w->mode == GUEST_PAGING_32BIT) /* which half of the 1024-entry PT */
+				role.quadrant = x86_pte32_index(gva, 1) / X86_PTES_PER_TABLE;
 		} else {
-			/* Inside a guest huge page: a direct page maps its 4 KiB frames. */
+			/*
+			 * Inside a guest huge page (a 4 MiB one is two), or paging
+			 * off: a direct page maps its 4 KiB frames.
+			 */
 			role.direct = 1;
-			role.dirty = !!(w->pte[w->level] & X86_PTE_D);
+			role.dirty = shadow_guest_leaf_dirty(w);
 			role.access = w->access;
 			child_gfn = w->gfn & ~(x86_pages_per_level(level) - 1);
 		}
@@ -144,7 +178,7 @@ static enum shadow_fault_result shadow_fetch(struct shadow_op *op, const struct 
 			shadow_set_spte(op, sptep, SHADOW_NONLEAF_BITS | sp_table_pa(child));
 		sp = child;
 	}
-	if (w->level == 1 && !shadow_gpte_unchanged(m, w, 1))
+	if (!sp->role.direct && !shadow_gpte_unchanged(m, w, 1))
 		return SHADOW_RETRY;
 	sptep = &sp_table(sp)[x86_pte_index(gva, 1)];
 	old = atomic_load_explicit(sptep, memory_order_relaxed);
@@ -160,17 +194,21 @@ static enum shadow_fault_result shadow_fetch(struct shadow_op *op, const struct 
 }
 
 enum shadow_fault_result shadow_mmu_page_fault(struct shadow_mmu *m, struct shadow_vcpu *sv,
-					       const struct guest_paging *gp, uint64_t gva,
+					       const struct guest_paging *guest, uint64_t gva,
 					       uint32_t error, uint32_t *inject_error)
 {
 	uint32_t access = error & PFERR_ACCESS_MASK;
 	bool write = access & PFERR_WRITE;
+	struct guest_paging paging = *guest, *gp = &paging;
 	enum shadow_fault_result ret;
 	struct mmu_pfn_info info;
 	struct guest_walk w;
 	struct shadow_op op;
 
 	shadow_stat_inc(m, faults);
+	if (gp->mode != GUEST_PAGING_4LEVEL)
+		gva = (uint32_t)gva;
+	shadow_root_loaded_pdptes(sv, gp);
 	switch (guest_walk(&m->guest_mem, gp, m->cfg.guest_maxphyaddr, gva, access, &w)) {
 	case GUEST_WALK_OK:
 		break;
@@ -192,7 +230,7 @@ enum shadow_fault_result shadow_mmu_page_fault(struct shadow_mmu *m, struct shad
 		shadow_xstat_inc(m, emulate);
 		return SHADOW_EMULATE;
 	}
-	if (!shadow_vcpu_topup(sv))
+	if (!shadow_vcpu_prepare_roots(sv, gp))
 		return SHADOW_NOMEM;
 
 	shadow_op_begin(&op, m, sv, m->cfg.policy.lock_exclusive ? SHADOW_LOCK_WRITE : SHADOW_LOCK_READ,

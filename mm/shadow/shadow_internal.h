@@ -8,7 +8,8 @@
  *
  * A shadow page is one naturally aligned order-1 block:
  *
- *   block + 0     the table: 512 entries the CPU walks (x86-64 format)
+ *   block + 0     the table: 512 entries the CPU walks (x86-64 format,
+ *                 which is also PAE paging's PD and PT format)
  *   block + 4096  struct shadow_page: role, gfn, parents, hash link, and
  *                 the gfn each level-1 entry maps
  *
@@ -26,8 +27,10 @@
 #define SHADOW_BLOCK_SIZE (PAGE_SIZE << SHADOW_PAGE_ORDER)
 #define SHADOW_HASH_BUCKETS 1024
 #define SHADOW_PREV_ROOTS 3
-/* A fault needs at most: three shadow pages below the root, a new root, gfn metadata for
-   the leaf and for three guest tables. */
+/* A call needs at most 8 blocks: a fault, three shadow pages below the root and gfn
+   metadata for the leaf and for three guest tables (or a new 4-level root and its
+   table's metadata); a new PAE-format root, four level-2 pages and the metadata of
+   four guest page directories (a fault that makes one goes no further). */
 #define SHADOW_PAGE_CACHE_MIN 8
 #define SHADOW_PAGE_CACHE_SIZE 12
 #define SHADOW_META_GFNS 512 /* gfns per metadata chunk: 512 * 16 bytes, one order-1 block */
@@ -50,7 +53,10 @@ static inline bool is_shadow_present(uint64_t spte)
 	return spte & X86_PTE_P;
 }
 
-/* The tables form a tree of level 4..1; only level 1 holds leaves (4 KiB shadow pages). */
+/*
+ * The tables form a tree of level 4..1 (4-level roots) or 2..1 (below a
+ * PAE-format root's PDPTEs); only level 1 holds leaves (4 KiB shadow pages).
+ */
 static inline bool is_shadow_leaf(uint64_t spte, unsigned int level)
 {
 	return level == 1 && is_shadow_present(spte);
@@ -74,6 +80,17 @@ static inline uint64_t shadow_spte_pfn(uint64_t spte)
  * cr0_wp, efer_nx and the *_andnot_wp bits: the guest controls that change
  * which shadow entries the fault path builds (CR0.WP = 0 makes supervisor
  * writes to read-only user pages map with U clear, and NX too under SMEP).
+ *
+ * mode: the guest paging mode (enum guest_paging_mode) the page was built
+ * for; a table means different things in different modes, so shadows of
+ * one frame in two modes are two pages. quadrant: which part of a 32-bit
+ * guest's 4 KiB table (1024 4-byte entries) the page shadows, since a
+ * shadow page holds 512 entries: a level-2 page shadows PDEs
+ * [256q, 256q + 256) (1 GiB, each PDE two shadow PDEs), a level-1 page
+ * PTEs [512q, 512q + 512) (2 MiB); 0 in every other case. pse: CR4.PSE,
+ * for 32-bit guests only (it decides whether PS makes a PDE a 4 MiB page).
+ * The other controls are 0 where they mean nothing: efer_nx in 32-bit
+ * paging, all of them with paging off.
  */
 union shadow_role {
 	uint32_t word;
@@ -86,8 +103,18 @@ union shadow_role {
 		uint32_t efer_nx : 1;
 		uint32_t smep_andnot_wp : 1;
 		uint32_t smap_andnot_wp : 1;
+		uint32_t mode : 2;
+		uint32_t quadrant : 2;
+		uint32_t pse : 1;
 	};
 };
+
+_Static_assert(GUEST_PAGING_4LEVEL < 4 && GUEST_PAGING_OFF < 4 && GUEST_PAGING_32BIT < 4 &&
+	       GUEST_PAGING_PAE < 4, "role.mode holds every guest paging mode");
+_Static_assert(sizeof(union shadow_role) == sizeof(uint32_t), "a role is one word");
+
+/* The level of the shadow pages a PAE-format root's PDPTEs link (PAE PDs). */
+#define SHADOW_PAE_TOP_LEVEL 2
 
 struct shadow_mmu;
 
@@ -225,11 +252,71 @@ static inline bool shadow_clamp_range(const struct shadow_mmu *m, gfn_t start, g
 	return start < *end;
 }
 
+/*
+ * What a vCPU's hardware CR3 points at, and the shadow pages it holds by
+ * root_count (so that none is freed while a CR3 or PDPTE register may
+ * point at it).
+ *  - 4-level (role.mode GUEST_PAGING_4LEVEL): page[0], a level-4 shadow
+ *    page of the guest's PML4; pa is its table.
+ *  - PAE format (every other mode): pa is a 32-byte slot of the vCPU's
+ *    low page (below 4 GiB) holding 4 PDPTEs, P | the table of page[i], or
+ *    0 where page[i] is NULL (a guest PDPTE not present or reserved, or
+ *    no memory there). page[i] is a level-2 page: for a PAE guest the
+ *    shadow of the PD that guest PDPTE i points at; for a 32-bit guest
+ *    quadrant i of the shadow of its PD; with paging off the direct page
+ *    of guest-physical GiB i.
+ * A root is immutable from its build to its release: its PDPTEs never
+ * change while a CPU may hold them, and a root whose page was zapped
+ * (frozen, still allocated) is replaced, with a new pa, not repaired.
+ * The key that finds it again: role (of page[0]; PAE format: quadrant 0),
+ * guest_table and gpdpte[].
+ */
+struct shadow_root {
+	uint64_t pa;                      /* what the hardware CR3 holds; 0: no root */
+	union shadow_role role;
+	unsigned int slot;                /* PAE format: its 32 bytes of the low page */
+	uint64_t guest_table;             /* the guest table CR3 points at (paging off: 0) */
+	uint64_t gpdpte[X86_PAE_NR_PDPTES]; /* PAE guests: the PDPTEs it was built from */
+	struct shadow_page *page[X86_PAE_NR_PDPTES];
+};
+
+/* PAE-format roots a vCPU may hold at once: current, previous ones, one being built. */
+#define SHADOW_PAE_ROOT_SLOTS 8
+#define SHADOW_PAE_ROOT_BYTES (X86_PAE_NR_PDPTES * sizeof(uint64_t))
+_Static_assert(SHADOW_PAE_ROOT_SLOTS >= SHADOW_PREV_ROOTS + 2, "a slot for every root held");
+_Static_assert(SHADOW_PAE_ROOT_SLOTS * SHADOW_PAE_ROOT_BYTES <= PAGE_SIZE, "slots fit a page");
+
+static inline bool shadow_root_is_pae(const struct shadow_root *r)
+{
+	return r->role.mode != GUEST_PAGING_4LEVEL;
+}
+
+/*
+ * The first shadow page on gva's path under root r, and its level: the
+ * level-4 page, or the level-2 page of PDPTE gva[31:30] (NULL: none).
+ */
+static inline struct shadow_page *shadow_root_top(const struct shadow_root *r, uint64_t gva,
+						  unsigned int *level)
+{
+	if (!shadow_root_is_pae(r)) {
+		*level = X86_ROOT_LEVEL;
+		return r->page[0];
+	}
+	*level = SHADOW_PAE_TOP_LEVEL;
+	return r->page[x86_pte_index(gva, X86_PAE_ROOT_LEVEL) & (X86_PAE_NR_PDPTES - 1)];
+}
+
 struct shadow_vcpu {
 	struct shadow_mmu *mmu; /* immutable */
-	/* The vCPU's own calls only (one CPU at a time); the roots' counts are shadow_lock's. */
-	struct shadow_page *root;
-	struct shadow_page *prev_roots[SHADOW_PREV_ROOTS];
+	/*
+	 * The vCPU's own calls only (one CPU at a time); the pages' root_counts
+	 * are shadow_lock's. The hardware reads the current root's PDPTEs at
+	 * VM entry on the vCPU's CPU, after the call that wrote them returned.
+	 */
+	struct shadow_root root;
+	struct shadow_root prev_roots[SHADOW_PREV_ROOTS]; /* pa 0: empty */
+	uint64_t *pae_page;          /* the PAE-format roots' slots: NULL until the first */
+	unsigned int pae_slots_used; /* a bit per slot */
 	void *pages[SHADOW_PAGE_CACHE_SIZE]; /* zeroed blocks, topped up outside the locks */
 	unsigned int nr_pages;
 	struct rmap_desc_reserve descs;
@@ -293,9 +380,7 @@ void shadow_op_end(struct shadow_op *op);
 bool shadow_vcpu_topup(struct shadow_vcpu *sv);
 void *shadow_cache_pop(struct shadow_op *op);
 
-/* shadow_page.c: roles, the hash, page life, gfn metadata and write tracking. */
-union shadow_role shadow_root_role(const struct guest_paging *gp);
-gfn_t shadow_root_gfn(const struct shadow_mmu *m, const struct guest_paging *gp);
+/* shadow_page.c: the hash, page life, gfn metadata and write tracking. */
 struct shadow_page *shadow_get_page(struct shadow_op *op, gfn_t gfn, union shadow_role role);
 struct shadow_gfn_meta *shadow_gfn_meta(struct shadow_mmu *m, gfn_t gfn);
 struct shadow_gfn_meta *shadow_gfn_meta_alloc(struct shadow_op *op, gfn_t gfn);
@@ -311,13 +396,17 @@ struct shadow_page *shadow_hash_any(struct shadow_mmu *m);
 uint64_t shadow_set_spte(struct shadow_op *op, shadow_ptep_t sptep, uint64_t new_spte);
 uint64_t shadow_set_leaf(struct shadow_op *op, shadow_ptep_t sptep, gfn_t gfn, uint64_t new_spte);
 uint64_t shadow_clear_spte_bits(struct shadow_op *op, shadow_ptep_t sptep, uint64_t mask);
+void shadow_set_pae_pdptes(shadow_ptep_t pdptes, struct shadow_page *const page[X86_PAE_NR_PDPTES]);
 void shadow_zap_page(struct shadow_op *op, struct shadow_page *sp);
 void shadow_op_flush(struct shadow_op *op);
 void shadow_op_count_unflushed(struct shadow_op *op);
 
-/* shadow_mmu.c: roots. */
+/* shadow_root.c: roots. */
 void shadow_put_root(struct shadow_op *op, struct shadow_page *sp);
 bool shadow_switch_root(struct shadow_op *op, const struct guest_paging *gp);
+bool shadow_vcpu_prepare_roots(struct shadow_vcpu *sv, const struct guest_paging *gp);
+void shadow_root_loaded_pdptes(const struct shadow_vcpu *sv, struct guest_paging *gp);
+void shadow_vcpu_release_roots(struct shadow_op *op);
 
 /*
  * Walking the gfn metadata of [start, end): it.gfn and it.meta step

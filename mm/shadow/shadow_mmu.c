@@ -1,9 +1,8 @@
 // SPDX-License-Identifier: MIT
 /*
- * The shadow MMU's life: create and destroy, the vCPUs and their caches,
- * the roots (a vCPU holds its current root and its last few, so switching
- * address spaces back and forth rebuilds nothing), guest memory access
- * for the walker, how a call takes its locks, and the counters.
+ * The shadow MMU's life: create and destroy, the vCPUs and their caches
+ * (the roots are in shadow_root.c), guest memory access for the walker,
+ * how a call takes its locks, and the counters.
  */
 #include "mm/shadow/shadow_internal.h"
 
@@ -119,95 +118,6 @@ void *shadow_cache_pop(struct shadow_op *op)
 	return op->sv->pages[--op->sv->nr_pages];
 }
 
-/* --- roots --------------------------------------------------------------------- */
-
-void shadow_put_root(struct shadow_op *op, struct shadow_page *sp)
-{
-	shadow_assert_locked(op->mmu);
-	BUG_ON(!sp->root_count);
-	if (--sp->root_count)
-		return;
-	if (!sp->zapped && op->teardown)
-		return; /* the last vCPU: shadow_mmu_destroy() zaps it with the rest */
-	if (!sp->zapped) {
-		shadow_zap_page(op, sp); /* unreferenced now: goes with everything below it */
-		return;
-	}
-	/* Zapped while in use (frozen since): its last CR3 user has let go. */
-	sp->free_next = op->zapped;
-	op->zapped = sp;
-	op->flush = true;
-}
-
-static bool shadow_root_matches(struct shadow_page *sp, gfn_t gfn, union shadow_role role)
-{
-	return sp && !sp->zapped && sp->gfn == gfn && sp->role.word == role.word;
-}
-
-/*
- * Make the vCPU's root the one for gp's CR3 and controls. The old root
- * becomes the newest previous one; the oldest previous one, and any that
- * was zapped meanwhile, are let go. Returns false if the root was right.
- */
-bool shadow_switch_root(struct shadow_op *op, const struct guest_paging *gp)
-{
-	struct shadow_vcpu *sv = op->sv;
-	union shadow_role role = shadow_root_role(gp);
-	gfn_t gfn = shadow_root_gfn(op->mmu, gp);
-	struct shadow_page *left[SHADOW_PREV_ROOTS + 1], *root = NULL;
-	unsigned int nr = 0, kept = 0;
-
-	shadow_assert_locked(op->mmu);
-	if (shadow_root_matches(sv->root, gfn, role))
-		return false;
-	for (unsigned int i = 0; i < SHADOW_PREV_ROOTS; i++) {
-		if (!root && shadow_root_matches(sv->prev_roots[i], gfn, role)) {
-			root = sv->prev_roots[i];
-			sv->prev_roots[i] = NULL;
-		}
-	}
-	if (!root) {
-		root = shadow_get_page(op, gfn, role);
-		root->root_count++;
-	}
-	/* Newest first: the root we leave, then the previous ones. */
-	if (sv->root)
-		left[nr++] = sv->root;
-	for (unsigned int i = 0; i < SHADOW_PREV_ROOTS; i++)
-		if (sv->prev_roots[i])
-			left[nr++] = sv->prev_roots[i];
-	sv->root = root;
-	for (unsigned int i = 0; i < nr; i++) {
-		if (left[i]->zapped || kept == SHADOW_PREV_ROOTS)
-			shadow_put_root(op, left[i]);
-		else
-			sv->prev_roots[kept++] = left[i];
-	}
-	while (kept < SHADOW_PREV_ROOTS)
-		sv->prev_roots[kept++] = NULL;
-	return true;
-}
-
-uint64_t shadow_mmu_load_cr3(struct shadow_mmu *m, struct shadow_vcpu *sv,
-			     const struct guest_paging *gp)
-{
-	struct shadow_op op;
-	uint64_t pa;
-
-	if (!shadow_vcpu_topup(sv))
-		return 0;
-	shadow_op_begin(&op, m, sv, shadow_change_lock(m), true);
-	shadow_switch_root(&op, gp);
-	pa = sp_table_pa(sv->root);
-	shadow_op_end(&op);
-	return pa;
-}
-
-uint64_t shadow_vcpu_root_pa(const struct shadow_vcpu *sv)
-{
-	return sv->root ? sp_table_pa(sv->root) : 0;
-}
-
 /* --- create, destroy --------------------------------------------------------------- */
 
 struct shadow_vcpu *shadow_vcpu_create(struct shadow_mmu *m)
@@ -239,14 +149,14 @@ void shadow_vcpu_destroy(struct shadow_vcpu *sv)
 	 * time linear in the leaves (a zap here would scan rmap chains).
 	 */
 	op.teardown = m->nr_vcpus == 1;
-	if (sv->root)
-		shadow_put_root(&op, sv->root);
-	for (unsigned int i = 0; i < SHADOW_PREV_ROOTS; i++)
-		if (sv->prev_roots[i])
-			shadow_put_root(&op, sv->prev_roots[i]);
+	shadow_vcpu_release_roots(&op);
 	op.teardown = false;
 	m->nr_vcpus--;
 	shadow_op_end(&op);
+	if (sv->pae_page && m->cfg.free_low_page)
+		m->cfg.free_low_page(m->owner, sv->pae_page);
+	else if (sv->pae_page)
+		page_free(sv->pae_page, 0);
 	while (sv->nr_pages)
 		page_free(sv->pages[--sv->nr_pages], SHADOW_PAGE_ORDER);
 	rmap_desc_reserve_release(&sv->descs);

@@ -1,29 +1,51 @@
 // SPDX-License-Identifier: MIT
 /*
  * The shadow-paging MMU: for each guest page table the vCPUs use, a shadow
- * table in the x86-64 long-mode format that the CPU walks with the guest's
- * linear addresses, mapping them straight to host frames. Guest page-table
- * pages are write-protected in the shadow, so the shadow never goes stale:
- * a guest write to one faults, zaps the shadow pages of that frame and
- * unprotects it. A reverse map (gfn -> every shadow entry that maps it)
- * serves zap, dirty logging and aging, and can be walked without any lock.
- * docs/SHADOW_MMU.md has the design, the protocols and the figures.
+ * table that the CPU walks with the guest's linear addresses, mapping them
+ * straight to host frames. Every guest paging mode is shadowed: a guest in
+ * 4-level paging gets 4-level shadow tables; a guest with paging off, in
+ * 32-bit paging or in PAE paging gets PAE-format ones (4 PDPTEs, then
+ * 64-bit PDs and PTs), as KVM's shadow MMU does on a 64-bit host. Guest
+ * page-table pages are write-protected in the shadow, so the shadow never
+ * goes stale: a guest write to one faults, zaps the shadow pages of that
+ * frame and unprotects it. A reverse map (gfn -> every shadow entry that
+ * maps it) serves zap, dirty logging and aging, and can be walked without
+ * any lock. docs/SHADOW_MMU.md has the design, the protocols and the
+ * figures.
  *
  * What the backend (SVM, VMX) must do, in guest mode under this MMU:
  *  - hardware CR3 = shadow_vcpu_root_pa(sv), loaded before every VM entry
- *    (it changes on shadow_mmu_load_cr3() and when a zap retires a root),
- *    with the vCPU's TLB flushed whenever it changes (the guest's MOV CR3
- *    would flush it too);
+ *    (it changes on shadow_mmu_load_cr3() and when a fault answers
+ *    SHADOW_RETRY), with the vCPU's TLB flushed whenever it changes (the
+ *    guest's MOV CR3 would flush it too);
+ *  - the hardware paging mode that shadow_vcpu_root_format(sv) names, set
+ *    with that CR3 before every VM entry: CR0.PG = 1 and CR4.PAE = 1
+ *    always (with the guest's paging off too), and
+ *     - SHADOW_ROOT_4LEVEL: EFER.LME = EFER.LMA = 1 (VMX: the "IA-32e mode
+ *       guest" entry control);
+ *     - SHADOW_ROOT_PAE: EFER.LME = EFER.LMA = 0, PAE paging. The CR3 is
+ *       below 4 GiB and 32-byte aligned, and points at 4 PDPTEs (P and an
+ *       address only). The CPU loads them from it: VMX without EPT at
+ *       every VM entry (the VMCS PDPTE fields are for EPT only), SVM
+ *       without NPT at VMRUN. A root's PDPTEs never change while it is a
+ *       vCPU's root: different PDPTEs come with a different root_pa, so
+ *       the flush above covers them;
  *  - hardware CR0.WP = 1 whatever the guest's (the write protection of
  *    guest page tables depends on it; the guest's WP=0 is emulated),
- *    CR4.PAE = 1, CR4.PKE = 0, CR4.SMEP and CR4.SMAP = the guest's,
- *    EFER.NXE = 1 whatever the guest's (shadow entries use NX);
- *  - intercept #PF, MOV CR3 and INVLPG; call shadow_mmu_load_cr3() also
- *    when the guest changes CR0.WP, CR4.SMEP, CR4.SMAP or EFER.NXE;
+ *    CR4.PKE = 0, CR4.SMEP and CR4.SMAP = the guest's while the guest's
+ *    CR0.PG = 1 and 0 while it is 0 (the guest's SMEP/SMAP mean nothing
+ *    without paging, the hardware's would), EFER.NXE = 1 whatever the
+ *    guest's (shadow entries use XD, in PAE format too);
+ *  - intercept #PF, MOV CR3 and INVLPG; call shadow_mmu_load_cr3() on a
+ *    CR3 load and also when the guest changes its paging mode (CR0.PG,
+ *    CR4.PAE, EFER.LMA), CR4.PSE, CR0.WP, CR4.SMEP, CR4.SMAP or EFER.NXE;
+ *    fill struct guest_paging's mode, pse and (PAE) pdpte[] at every call;
  *  - on a #PF exit: call shadow_mmu_page_fault() with the hardware error
  *    code; re-enter on FIXED and RETRY, inject #PF (CR2 = gva, the given
  *    error code) on INJECT_PF;
  *  - on INVLPG: call shadow_mmu_invlpg(), then flush gva from the vCPU's TLB.
+ * Outside 4-level paging linear addresses are 32 bits: gva's bits 63:32
+ * are ignored.
  *
  * Context: every call takes an online RCU CPU (mm/rcu/rcu.h), holding no
  * lock and outside any read-side section; never from an interrupt handler.
@@ -38,6 +60,16 @@ struct shadow_mmu_config {
 	struct mmu_policy policy;
 	uint64_t gfn_limit;  /* gfns at or above are treated as no memory (0: 1 << 20, 4 GiB; at most 1 << 28) */
 	unsigned int guest_maxphyaddr; /* the guest's CPUID MAXPHYADDR (0: 48); bits above are reserved */
+	/*
+	 * Optional. The page that holds a vCPU's PAE-format roots (allocated
+	 * at its first one, freed with the vCPU) must lie below 4 GiB: the
+	 * hardware CR3 is 32 bits in PAE paging. NULL: page_alloc_zeroed(0)
+	 * and page_free(), and a page at or above 4 GiB is a panic (mmuvisor's
+	 * RAM lies below 4 GiB). The host tests, whose arena lies above, give
+	 * a pool below. alloc returns a zeroed page, or NULL.
+	 */
+	void *(*alloc_low_page)(void *owner);
+	void (*free_low_page)(void *owner, void *page);
 };
 
 /*
@@ -66,6 +98,10 @@ struct guest_paging {
 	 * memory at CR3 & 0xffffffe0 on every walk. true: it uses pdpte[],
 	 * which the caller loaded (and checked, #GP) at MOV CR3 time, as the
 	 * CPU's PDPTE registers do. docs/SHADOW_MMU.md has the difference.
+	 * The shadow MMU builds a root from the PDPTEs of its load: pdpte[]
+	 * if loaded, else those in memory at shadow_mmu_load_cr3() time, and
+	 * its faults walk with that root's PDPTEs until the next load (the
+	 * CPU's behaviour either way).
 	 */
 	bool pdptes_loaded;
 	uint64_t pdpte[4];
@@ -93,9 +129,26 @@ uint64_t shadow_mmu_load_cr3(struct shadow_mmu *m, struct shadow_vcpu *sv,
 /* The root the hardware CR3 must hold at the next VM entry (0: none yet). */
 uint64_t shadow_vcpu_root_pa(const struct shadow_vcpu *sv);
 
+/* The hardware paging mode a root is walked in (the banner says what each needs). */
+enum shadow_root_format {
+	SHADOW_ROOT_NONE,   /* no root yet */
+	SHADOW_ROOT_4LEVEL, /* 4-level paging: a page-aligned PML4 */
+	SHADOW_ROOT_PAE,    /* PAE paging: 4 PDPTEs, 32-byte aligned, below 4 GiB */
+};
+
+/* The format of the root the hardware CR3 must hold at the next VM entry. */
+enum shadow_root_format shadow_vcpu_root_format(const struct shadow_vcpu *sv);
+
+/* The format a guest in mode gets: 4-level for 4-level, PAE for the rest. Pure. */
+static inline enum shadow_root_format shadow_root_format_for(enum guest_paging_mode mode)
+{
+	return mode == GUEST_PAGING_4LEVEL ? SHADOW_ROOT_4LEVEL : SHADOW_ROOT_PAE;
+}
+
 enum shadow_fault_result {
 	SHADOW_FIXED,     /* the shadow now allows the access (or already did): re-enter */
-	SHADOW_RETRY,     /* raced, or the root changed: reload CR3 from shadow_vcpu_root_pa(), re-enter */
+	SHADOW_RETRY,     /* raced, or the root changed: reload CR3 (and the format) from
+			     shadow_vcpu_root_pa() (shadow_vcpu_root_format()), re-enter */
 	SHADOW_INJECT_PF, /* the guest's own tables deny the access: inject #PF */
 	SHADOW_NO_SLOT,   /* the translation or a guest table lies outside guest memory */
 	SHADOW_NOMEM,     /* no memory for a shadow page or an rmap descriptor */
@@ -108,15 +161,19 @@ enum shadow_fault_result {
 };
 
 /*
- * An intercepted guest #PF at gva with the hardware error code; on
- * SHADOW_INJECT_PF, *inject_error is the exact #PF error code to inject
- * (CR2 = gva). The error code's W, U and I/D bits give the access (U clear
+ * An intercepted guest #PF at gva (32 bits outside 4-level paging) with
+ * the hardware error code; on SHADOW_INJECT_PF, *inject_error is the exact
+ * #PF error code to inject (CR2 = gva). The error code's W, U and I/D bits give the access (U clear
  * with cpl 3 is an implicit supervisor access, which SMAP checks whatever AC).
  */
 enum shadow_fault_result shadow_mmu_page_fault(struct shadow_mmu *m, struct shadow_vcpu *sv,
 					       const struct guest_paging *gp, uint64_t gva,
 					       uint32_t error, uint32_t *inject_error);
-/* The guest invalidated gva: drop the shadow translation of gva under the vCPU's root. */
+/*
+ * The guest invalidated gva: drop the shadow translation of gva under the
+ * vCPU's root (the whole 4 MiB of a 32-bit guest's 4 MiB page; nothing
+ * with paging off).
+ */
 void shadow_mmu_invlpg(struct shadow_mmu *m, struct shadow_vcpu *sv, uint64_t gva);
 
 /*
@@ -130,7 +187,8 @@ uint64_t shadow_mmu_zap_range(struct shadow_mmu *m, gfn_t start, gfn_t end);
 /*
  * The host writes bytes [off, off + len) of gfn for the guest (an emulated
  * store to a guest table): the shadow drops what those entries gave, and
- * only that (a level-1 table's shadow pages go whole). Cheaper than
+ * only that (a level-1 table's shadow pages that shadow those bytes go
+ * whole; a 32-bit guest's 4-byte PDE gives two shadow PDEs). Cheaper than
  * shadow_mmu_zap_range(m, gfn, gfn + 1), which takes every shadow page of
  * gfn: for a live root, every vCPU's whole address space.
  */

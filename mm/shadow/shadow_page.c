@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: MIT
 /*
- * Shadow pages: their roles, the hash that finds them by (gfn, role), their
+ * Shadow pages: the hash that finds them by (gfn, role), their
  * creation, and the write tracking of the guest tables they shadow. A gfn
  * is tracked while any indirect shadow page has it; from the moment it
  * becomes tracked no shadow entry maps it writable (existing ones lose W,
@@ -12,24 +12,6 @@
  * SHADOW_META_GFNS, published once through m->meta_dir and freed at destroy.
  */
 #include "mm/shadow/shadow_internal.h"
-
-union shadow_role shadow_root_role(const struct guest_paging *gp)
-{
-	union shadow_role role = { .word = 0 };
-
-	role.level = X86_ROOT_LEVEL;
-	role.access = ACC_ALL;
-	role.cr0_wp = gp->wp;
-	role.efer_nx = gp->nx;
-	role.smep_andnot_wp = gp->smep && !gp->wp;
-	role.smap_andnot_wp = gp->smap && !gp->wp;
-	return role;
-}
-
-gfn_t shadow_root_gfn(const struct shadow_mmu *m, const struct guest_paging *gp)
-{
-	return (gp->cr3 & X86_PTE_ADDR_MASK & ~x86_bits(m->cfg.guest_maxphyaddr, 63)) >> PAGE_SHIFT;
-}
 
 /* --- the hash ------------------------------------------------------------ */
 
@@ -158,8 +140,6 @@ struct shadow_page *shadow_get_page(struct shadow_op *op, gfn_t gfn, union shado
 	sp->hash_next = m->hash[shadow_hash_bucket(gfn)];
 	m->hash[shadow_hash_bucket(gfn)] = sp;
 	shadow_stat_inc(m, tables_allocated);
-	if (role.level == X86_ROOT_LEVEL)
-		shadow_xstat_inc(m, roots_created);
 	if (!role.direct)
 		shadow_track_gfn(op, gfn);
 	return sp;

@@ -1,7 +1,8 @@
 // SPDX-License-Identifier: MIT
 /*
  * The funnel: every store to a shadow entry goes through one of the three
- * setters here and then through handle_changed_spte(), which keeps the
+ * setters here and then through handle_changed_spte() (and a PAE-format
+ * root's PDPTEs through shadow_set_pae_pdptes()), which keeps the
  * rmap and the parent links, hands dirty pages to ops->mark_dirty, decides
  * whether the change needs a remote TLB flush, and zaps the shadow pages
  * that lost their last link.
@@ -222,6 +223,22 @@ uint64_t shadow_clear_spte_bits(struct shadow_op *op, shadow_ptep_t sptep, uint6
 	if (old & X86_PTE_D)
 		shadow_mark_dirty(op->mmu, sptep_gfn(sptep));
 	return old;
+}
+
+/*
+ * A PAE-format root's 4 PDPTEs (shadow_root.c): P and the table of each
+ * level-2 page, 0 where there is none (bits 2:1, 8:5 and 63 are reserved
+ * in a PDPTE: a link's usual bits would not do). Written when the root is
+ * built and cleared when the vCPU lets go of it, never in between: the
+ * CPU loads PDPTEs at VM entry and would not see a change, so the pages
+ * are held by root_count rather than linked, and no bookkeeping follows.
+ * The slot is the vCPU's, and no CPU holds it meanwhile (shadow_root.c).
+ */
+void shadow_set_pae_pdptes(shadow_ptep_t pdptes, struct shadow_page *const page[X86_PAE_NR_PDPTES])
+{
+	for (unsigned int i = 0; i < X86_PAE_NR_PDPTES; i++)
+		atomic_store_explicit(&pdptes[i], page[i] ? X86_PTE_P | sp_table_pa(page[i]) : 0,
+				      memory_order_relaxed);
 }
 
 /*

@@ -34,34 +34,68 @@ uint64_t shadow_mmu_zap_range(struct shadow_mmu *m, gfn_t start, gfn_t end)
 }
 
 /*
+ * Which entries of sp shadow bytes [off, off + len) of its guest table
+ * (len >= 1, inside the page): [*first, *last]; false if none. 8-byte
+ * entries are sp's own. A 32-bit guest's 4-byte entry e lies in quadrant
+ * e / 256 of its PD (two shadow PDEs, 2 * (e % 256) and the next) or in
+ * quadrant e / 512 of its PT (one shadow PTE, e % 512).
+ */
+static bool shadow_written_entries(const struct shadow_page *sp, unsigned int off, unsigned int len,
+				   unsigned int *first, unsigned int *last)
+{
+	unsigned int per, base, e0, e1;
+
+	if (sp->role.mode != GUEST_PAGING_32BIT) {
+		*first = off / 8;
+		*last = (off + len - 1) / 8;
+		return true;
+	}
+	per = sp->role.level == 1 ? X86_PTES_PER_TABLE : X86_PTES_PER_TABLE / 2;
+	base = sp->role.quadrant * per;
+	e0 = off / 4;
+	e1 = (off + len - 1) / 4;
+	if (e1 < base || e0 >= base + per)
+		return false;
+	e0 = (e0 > base ? e0 : base) - base;
+	e1 = (e1 < base + per - 1 ? e1 : base + per - 1) - base;
+	*first = sp->role.level == 1 ? e0 : 2 * e0;
+	*last = sp->role.level == 1 ? e1 : 2 * e1 + 1;
+	return true;
+}
+
+/*
  * Bytes [w->off, w->off + w->len) of guest table w->gfn are about to be
  * written for the guest: make the shadow forget the entries they hold. A
- * level-1 shadow page of the gfn goes whole, as for any guest write (each
- * slot's gfn must never change while the page lives). In a higher table
- * only the entries written go, with the subtree that nothing else links
- * to: so a write to a live PML4 costs one entry's subtree, not every
- * vCPU's whole address space. The frame's own leaves stay: they map it
- * read-only, and what it holds does not change how it is mapped.
+ * level-1 shadow page that shadows any of them goes whole, as for any
+ * guest write (each slot's gfn must never change while the page lives);
+ * the other quadrant of a 32-bit guest's PT stays. In a higher table only
+ * the entries written go, with the subtree that nothing else links to:
+ * so a write to a live PML4 costs one entry's subtree, not every vCPU's
+ * whole address space, and one to a 32-bit PDE its two shadow PDEs. The
+ * frame's own leaves stay: they map it read-only, and what it holds does
+ * not change how it is mapped.
  */
 static void shadow_forget_written(struct shadow_op *op, const struct shadow_written *w)
 {
 	struct shadow_mmu *m = op->mmu;
-	unsigned int first = (w->off & (PAGE_SIZE - 1)) / 8;
-	unsigned int last = ((w->off & (PAGE_SIZE - 1)) + (w->len ? w->len : 1) - 1) / 8;
+	unsigned int off = w->off & (PAGE_SIZE - 1), len = w->len ? w->len : 1;
+	unsigned int first, last;
 	struct shadow_page *sp;
 
 	shadow_assert_locked(m);
-	if (last >= X86_PTES_PER_TABLE)
-		last = X86_PTES_PER_TABLE - 1;
+	if (off + len > PAGE_SIZE)
+		len = PAGE_SIZE - off;
 	do {
 		for (sp = m->hash[shadow_hash_bucket(w->gfn)]; sp; sp = sp->hash_next)
-			if (sp->gfn == w->gfn && !sp->role.direct && sp->role.level == 1)
+			if (sp->gfn == w->gfn && !sp->role.direct && sp->role.level == 1 &&
+			    shadow_written_entries(sp, off, len, &first, &last))
 				break;
 		if (sp)
 			shadow_zap_page(op, sp); /* takes it out of the bucket: look again */
 	} while (sp);
 	for (sp = m->hash[shadow_hash_bucket(w->gfn)]; sp; sp = sp->hash_next) {
-		if (sp->gfn != w->gfn || sp->role.direct)
+		if (sp->gfn != w->gfn || sp->role.direct ||
+		    !shadow_written_entries(sp, off, len, &first, &last))
 			continue;
 		/*
 		 * A link that goes may zap a child nobody else links to; that
@@ -119,30 +153,45 @@ void shadow_mmu_guest_table_written(struct shadow_mmu *m, gfn_t gfn, unsigned in
  * already matches them; dropping the translation makes the next access
  * walk the guest's tables again, as the CPU would after INVLPG. Inside a
  * guest huge page the whole direct page goes (INVLPG drops the huge
- * translation).
+ * translation), both halves of a 32-bit guest's 4 MiB page. With paging
+ * off there is no translation to drop.
  */
 void shadow_mmu_invlpg(struct shadow_mmu *m, struct shadow_vcpu *sv, uint64_t gva)
 {
 	struct shadow_page *sp;
 	struct shadow_op op;
+	unsigned int level;
 
 	shadow_op_begin(&op, m, sv, m->cfg.policy.lock_exclusive ? SHADOW_LOCK_WRITE : SHADOW_LOCK_READ,
 			true);
-	for (sp = sv->root; sp && !sp->zapped;) {
-		unsigned int level = sp->role.level;
-		shadow_ptep_t sptep = &sp_table(sp)[x86_pte_index(gva, level)];
+	if (shadow_root_is_pae(&sv->root))
+		gva = (uint32_t)gva;
+	sp = sv->root.pa ? shadow_root_top(&sv->root, gva, &level) : NULL;
+	if (sp && sp->role.mode == GUEST_PAGING_OFF)
+		sp = NULL;
+	while (sp && !sp->zapped) {
+		unsigned int i = x86_pte_index(gva, sp->role.level);
+		shadow_ptep_t sptep = &sp_table(sp)[i];
 		uint64_t spte = atomic_load_explicit(sptep, memory_order_relaxed);
 		struct shadow_page *child;
 
 		if (!is_shadow_present(spte))
 			break;
-		if (level == 1) {
+		if (sp->role.level == 1) {
 			shadow_set_spte(&op, sptep, 0);
 			break;
 		}
 		child = spte_to_child(spte);
 		if (child->role.direct) {
 			shadow_set_spte(&op, sptep, 0);
+			if (sp->role.mode == GUEST_PAGING_32BIT) {
+				/* The other 2 MiB half of the guest's 4 MiB PDE. */
+				shadow_ptep_t half = &sp_table(sp)[i ^ 1];
+				uint64_t other = atomic_load_explicit(half, memory_order_relaxed);
+
+				if (is_shadow_present(other) && spte_to_child(other)->role.direct)
+					shadow_set_spte(&op, half, 0);
+			}
 			break;
 		}
 		sp = child;

@@ -118,9 +118,8 @@ static unsigned int pte32_shift(uint64_t gpa)
 	return (unsigned int)(gpa & 4) * 8;
 }
 
-static enum guest_mem_result guest_read_pte(const struct guest_mem *mem,
-					    enum guest_paging_mode mode, uint64_t gpa,
-					    uint64_t *pte)
+enum guest_mem_result guest_read_pte(const struct guest_mem *mem, enum guest_paging_mode mode,
+				     uint64_t gpa, uint64_t *pte)
 {
 	enum guest_mem_result r;
 	uint64_t word;

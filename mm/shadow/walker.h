@@ -147,6 +147,14 @@ enum guest_walk_result guest_walk(const struct guest_mem *mem, const struct gues
 				  struct guest_walk *w);
 
 /*
+ * Read the guest entry at gpa as mode's entries are: 8 bytes, or (32-bit
+ * paging, gpa 4-aligned) the 4 bytes of the aligned 8 that hold it,
+ * zero-extended: the value the walk put in w->pte[].
+ */
+enum guest_mem_result guest_read_pte(const struct guest_mem *mem, enum guest_paging_mode mode,
+				     uint64_t gpa, uint64_t *pte);
+
+/*
  * The permission check alone: does a translation granting acc (ACC_*)
  * allow access under gp's controls? The walker's last step, also used by
  * the fault path to decide what a shadow entry may allow.

@@ -7,6 +7,11 @@
  * a counting flush hook, and the checks every test ends with: the rmap,
  * the parent links and the write tracking agree with the tables, and after
  * destroy every page is back in the allocator.
+ *
+ * The arena straddles 4 GiB: its first TS_LOW_BYTES, below, are kept from
+ * the page allocator and serve the MMU's alloc_low_page (PAE-format
+ * roots); the allocator's pages, so shadow pages and guest frames, lie
+ * above, as they would on a machine with more memory.
  */
 #pragma once
 
@@ -15,8 +20,10 @@
 #include "tests/host/mm_fixture.h"
 #include "tests/host/platform_host.h"
 
-#define TS_ARENA_BYTES (64UL << 20)
-#define TS_ARENA_PHYS 0x100000000UL
+#define TS_LOW_BYTES (4UL << 20)
+#define TS_LOW_PAGES (TS_LOW_BYTES / PAGE_SIZE)
+#define TS_ARENA_BYTES ((64UL << 20) + TS_LOW_BYTES)
+#define TS_ARENA_PHYS (0x100000000UL - TS_LOW_BYTES)
 #define TS_GUEST_ORDER 10
 #define TS_GUEST_PAGES (1u << TS_GUEST_ORDER) /* gfns [0, 1024) are real memory */
 /* gfns [TS_ALIAS_BASE, +TS_ALIAS_PAGES) alias real memory: room for a 1 GiB guest page. */
@@ -39,6 +46,7 @@ static __attribute__((unused)) atomic_ulong ts_dirty_calls;
 static __attribute__((unused)) atomic_ulong ts_dirty_bits[TS_GUEST_PAGES / 64];
 static __attribute__((unused)) uint64_t ts_free_at_start;
 static __attribute__((unused)) unsigned int ts_nr_cpus;
+static __attribute__((unused)) atomic_ulong ts_low_used[TS_LOW_PAGES / 64];
 
 static inline bool ts_gfn_to_pfn(void *owner, gfn_t gfn, struct mmu_pfn_info *out)
 {
@@ -85,10 +93,62 @@ static inline void ts_flush_hook(void *owner)
 	atomic_fetch_add(&ts_flushes, 1);
 }
 
+/* mm_fixture_setup(), but with the arena's part below 4 GiB kept from the allocator. */
 static inline void ts_setup(unsigned int nr_cpus)
 {
+	struct mem_range usable = { TS_ARENA_PHYS, TS_ARENA_PHYS + TS_ARENA_BYTES };
+	struct mem_range low = { TS_ARENA_PHYS, TS_ARENA_PHYS + TS_LOW_BYTES };
+	struct page_alloc_stats st;
+	const char *why = NULL;
+
 	ts_nr_cpus = nr_cpus;
-	ts_free_at_start = mm_fixture_setup(nr_cpus, TS_ARENA_BYTES, TS_ARENA_PHYS, ts_flush_hook);
+	host_set_nr_cpus(nr_cpus);
+	host_arena_create(TS_ARENA_BYTES, TS_ARENA_PHYS);
+	host_cpu_enter(0);
+	if (!page_alloc_init(&usable, 1, &low, 1, &why)) {
+		fprintf(stderr, "page_alloc_init: %s\n", why);
+		exit(1);
+	}
+	rcu_init(nr_cpus);
+	rcu_online();
+	host_set_flush_hook(ts_flush_hook);
+	page_alloc_get_stats(&st);
+	ts_free_at_start = st.free_pages;
+}
+
+/* shadow_mmu_config.alloc_low_page: a zeroed page below 4 GiB, from any thread. */
+static inline void *ts_alloc_low_page(void *owner)
+{
+	(void)owner;
+	for (unsigned long i = 0; i < TS_LOW_PAGES; i++) {
+		unsigned long bit = 1UL << (i % 64);
+
+		if (!(atomic_fetch_or(&ts_low_used[i / 64], bit) & bit)) {
+			void *page = platform_phys_to_virt(TS_ARENA_PHYS + i * PAGE_SIZE);
+
+			memset(page, 0, PAGE_SIZE);
+			return page;
+		}
+	}
+	return NULL;
+}
+
+static inline void ts_free_low_page(void *owner, void *page)
+{
+	unsigned long i = (platform_virt_to_phys(page) - TS_ARENA_PHYS) / PAGE_SIZE;
+
+	(void)owner;
+	CHECK(i < TS_LOW_PAGES && (atomic_fetch_and(&ts_low_used[i / 64], ~(1UL << (i % 64))) &
+				   (1UL << (i % 64))));
+}
+
+static inline unsigned long ts_low_pages_in_use(void)
+{
+	unsigned long n = 0;
+
+	for (unsigned int i = 0; i < TS_LOW_PAGES / 64; i++)
+		n += (unsigned long)__builtin_popcountl(atomic_load(&ts_low_used[i]));
+	return n;
 }
 
 /* A fresh, zeroed guest memory and a writable slot; the MMU is the caller's. */
@@ -157,6 +217,76 @@ static inline _Atomic uint64_t *ts_walk_gpte(gfn_t cr3_gfn, uint64_t gva, unsign
 	return ts_gpte(table, x86_pte_index(gva, level));
 }
 
+/* 32-bit paging: the 4-byte entry index (0..1023) of table. */
+static inline uint32_t ts_gpte32(gfn_t table, unsigned int index)
+{
+	return (uint32_t)(atomic_load(ts_gpte(table, index / 2)) >> (32 * (index % 2)));
+}
+
+/* Store it with an 8-byte cmpxchg that keeps the other half (as the walker sets A/D). */
+static inline void ts_set_gpte32(gfn_t table, unsigned int index, uint32_t val)
+{
+	_Atomic uint64_t *word = ts_gpte(table, index / 2);
+	unsigned int shift = 32 * (index % 2);
+	uint64_t old = atomic_load(word);
+
+	while (!atomic_compare_exchange_weak(word, &old, (old & ~(0xffffffffULL << shift)) |
+							 ((uint64_t)val << shift)))
+		;
+}
+
+/*
+ * 32-bit paging: map gva in the address space of page directory pd: a
+ * 4 KiB leaf (level 1; the PT is built if the PDE is absent) or a 4 MiB one
+ * (level 2, PS) for frame gfn with bits (P added). Returns the leaf's table.
+ */
+static inline gfn_t ts_map32(gfn_t pd, uint64_t gva, unsigned int level, gfn_t gfn, uint32_t bits)
+{
+	unsigned int pde = x86_pte32_index(gva, 2);
+	gfn_t pt;
+
+	if (level == 2) {
+		ts_set_gpte32(pd, pde, (uint32_t)(gfn << PAGE_SHIFT) | bits | X86_PTE_P | X86_PTE_PS);
+		return pd;
+	}
+	if (!(ts_gpte32(pd, pde) & X86_PTE_P))
+		ts_set_gpte32(pd, pde, (uint32_t)(ts_alloc_table() << PAGE_SHIFT) | TS_TABLE_BITS);
+	pt = ts_gpte32(pd, pde) >> PAGE_SHIFT;
+	ts_set_gpte32(pt, x86_pte32_index(gva, 1), (uint32_t)(gfn << PAGE_SHIFT) | bits | X86_PTE_P);
+	return pt;
+}
+
+/* PAE paging: the PDPTE of gva under the PDPT at guest-physical pdpt (32-byte aligned). */
+static inline _Atomic uint64_t *ts_pdpte(uint64_t pdpt, uint64_t gva)
+{
+	return &ts_guest[pdpt / 8 + x86_pte_index((uint32_t)gva, X86_PAE_ROOT_LEVEL) % 4];
+}
+
+/*
+ * PAE paging: map gva under the PDPT at pdpt: a PDPTE (P only: its other
+ * bits are reserved) to a PD, then a 2 MiB leaf (level 2) or a PT and a
+ * 4 KiB leaf (level 1). Returns the leaf's table.
+ */
+static inline gfn_t ts_map_pae(uint64_t pdpt, uint64_t gva, unsigned int level, gfn_t gfn,
+			       uint64_t bits)
+{
+	_Atomic uint64_t *e = ts_pdpte(pdpt, gva);
+	gfn_t table;
+
+	if (!(atomic_load(e) & X86_PTE_P))
+		atomic_store(e, (ts_alloc_table() << PAGE_SHIFT) | X86_PTE_P);
+	table = (atomic_load(e) & X86_PTE_ADDR_MASK) >> PAGE_SHIFT;
+	if (level == 1) {
+		e = ts_gpte(table, x86_pte_index(gva, 2));
+		if (!(atomic_load(e) & X86_PTE_P))
+			atomic_store(e, (ts_alloc_table() << PAGE_SHIFT) | TS_TABLE_BITS);
+		table = (atomic_load(e) & X86_PTE_ADDR_MASK) >> PAGE_SHIFT;
+	}
+	atomic_store(ts_gpte(table, x86_pte_index(gva, level)),
+		     (gfn << PAGE_SHIFT) | bits | X86_PTE_P | (level > 1 ? X86_PTE_PS : 0));
+	return table;
+}
+
 /* --- memory views for the walker: host memory (the CPU's view), and a dry run --- */
 
 static inline enum guest_mem_result ts_host_read(void *ctx, uint64_t pa, uint64_t *val)
@@ -219,7 +349,47 @@ static inline uint32_t ts_reference(const struct guest_paging *gp, uint64_t gva,
 	return TS_ALLOWED;
 }
 
-/* The hardware's walk of the shadow tables: CR0.WP = 1, EFER.NXE = 1, the guest's SMEP/SMAP. */
+/*
+ * The CPU's PDPTE registers under a PAE-format root, per thread (a thread
+ * is one vCPU's CPU): loaded at an entry with another CR3 than the last,
+ * or after a flush (a shootdown makes the vCPU enter again), as VMX
+ * without EPT (every entry) and SVM without NPT (VMRUN) load them. Between
+ * two loads the root's PDPTEs in memory must not change: the shadow
+ * MMU's contract (mm/shadow/shadow_mmu.h), checked here.
+ */
+static __thread struct {
+	const struct shadow_vcpu *sv;
+	uint64_t pa;
+	unsigned long flushes;
+	uint64_t pdpte[X86_PAE_NR_PDPTES];
+} ts_cpu;
+
+static inline void ts_cpu_load_pdptes(const struct shadow_vcpu *sv, uint64_t pa, uint64_t *pdpte)
+{
+	_Atomic uint64_t *slot = platform_phys_to_virt(pa);
+	unsigned long flushes = atomic_load(&ts_flushes);
+	bool same = ts_cpu.sv == sv && ts_cpu.pa == pa && ts_cpu.flushes == flushes;
+
+	CHECK(pa < (1ULL << 32) && !(pa & 31));
+	for (unsigned int i = 0; i < X86_PAE_NR_PDPTES; i++) {
+		uint64_t now = atomic_load(&slot[i]);
+
+		if (same)
+			CHECK_EQ_U(now, ts_cpu.pdpte[i]);
+		/* A shadow PDPTE: P and an address only (bits 2:1, 8:5, 63 are reserved). */
+		CHECK(!(now & (X86_PDPTE_RSVD_LOW | X86_PTE_NX)));
+		ts_cpu.pdpte[i] = now;
+		pdpte[i] = now;
+	}
+	ts_cpu.sv = sv;
+	ts_cpu.pa = pa;
+	ts_cpu.flushes = flushes;
+}
+
+/*
+ * The hardware's walk of the shadow tables: in the root's format, CR0.WP = 1,
+ * EFER.NXE = 1, the guest's SMEP/SMAP (none with the guest's paging off).
+ */
 static inline uint32_t ts_hw_walk(struct shadow_vcpu *sv, const struct guest_paging *gp,
 				  uint64_t gva, uint32_t access, uint64_t *pfn)
 {
@@ -230,6 +400,15 @@ static inline uint32_t ts_hw_walk(struct shadow_vcpu *sv, const struct guest_pag
 	hw.cr3 = shadow_vcpu_root_pa(sv);
 	hw.wp = true;
 	hw.nx = true;
+	hw.pdptes_loaded = false;
+	if (gp->mode == GUEST_PAGING_OFF)
+		hw.smep = hw.smap = false;
+	hw.mode = GUEST_PAGING_4LEVEL;
+	if (hw.cr3 && shadow_vcpu_root_format(sv) == SHADOW_ROOT_PAE) {
+		hw.mode = GUEST_PAGING_PAE;
+		hw.pdptes_loaded = true;
+		ts_cpu_load_pdptes(sv, hw.cr3, hw.pdpte);
+	}
 	/* The CPU's walk holds no reference to the tables; RCU stands in for the flush here. */
 	rcu_read_lock();
 	r = guest_walk(&ts_host_mem, &hw, 52, gva, access, &w);
@@ -282,12 +461,31 @@ static inline struct guest_paging ts_paging(gfn_t cr3_gfn)
 	return (struct guest_paging){ .cr3 = cr3_gfn << PAGE_SHIFT, .wp = true, .nx = true };
 }
 
+static inline struct guest_paging ts_paging32(gfn_t pd, bool pse)
+{
+	return (struct guest_paging){ .cr3 = pd << PAGE_SHIFT, .wp = true, .nx = true,
+				      .mode = GUEST_PAGING_32BIT, .pse = pse };
+}
+
+static inline struct guest_paging ts_paging_pae(uint64_t pdpt)
+{
+	return (struct guest_paging){ .cr3 = pdpt, .wp = true, .nx = true,
+				      .mode = GUEST_PAGING_PAE };
+}
+
+static inline struct guest_paging ts_paging_off(void)
+{
+	return (struct guest_paging){ .wp = true, .nx = true, .mode = GUEST_PAGING_OFF };
+}
+
 static inline struct shadow_mmu *ts_create(const struct shadow_mmu_config *cfg)
 {
 	struct shadow_mmu_config c = *cfg;
 	struct shadow_mmu *m;
 
 	c.guest_maxphyaddr = TS_MAXPHYADDR;
+	c.alloc_low_page = ts_alloc_low_page;
+	c.free_low_page = ts_free_low_page;
 	m = shadow_mmu_create(&c, &ts_ops, NULL);
 	if (!m)
 		exit(1);
@@ -306,25 +504,50 @@ static inline unsigned long ts_xstat(struct shadow_mmu *m, size_t offset)
 }
 #define TS_XSTAT(m, field) ts_xstat(m, offsetof(struct shadow_mmu_extra_stats, field))
 
+/*
+ * The shadow entry of level (4..1; 2..1 under a PAE-format root) on gva's
+ * path under the vCPU's root; NULL if the path ends above it.
+ */
+static inline shadow_ptep_t ts_shadow_ptep(struct shadow_vcpu *sv, uint64_t gva, unsigned int want)
+{
+	uint64_t pa = shadow_vcpu_root_pa(sv);
+	unsigned int level = X86_ROOT_LEVEL;
+
+	if (!pa)
+		return NULL;
+	if (shadow_vcpu_root_format(sv) == SHADOW_ROOT_PAE) {
+		uint64_t pdpte = atomic_load(&((shadow_ptep_t)platform_phys_to_virt(pa))
+						     [((uint32_t)gva >> 30) & 3]);
+
+		if (!(pdpte & X86_PTE_P))
+			return NULL;
+		pa = pdpte & X86_PTE_ADDR_MASK;
+		level = SHADOW_PAE_TOP_LEVEL;
+	}
+	for (;; level--) {
+		shadow_ptep_t e = &((shadow_ptep_t)platform_phys_to_virt(pa))[x86_pte_index(gva, level)];
+		uint64_t spte;
+
+		if (level == want)
+			return e;
+		spte = atomic_load(e);
+		if (!(spte & X86_PTE_P) || level == 1)
+			return NULL;
+		pa = spte & X86_PTE_ADDR_MASK;
+	}
+}
+
 /* The leaf the shadow holds for gva under the vCPU's root (0 if none). */
 static inline uint64_t ts_shadow_leaf(struct shadow_vcpu *sv, uint64_t gva, shadow_ptep_t *where)
 {
-	uint64_t pa = shadow_vcpu_root_pa(sv);
+	shadow_ptep_t e = ts_shadow_ptep(sv, gva, 1);
+	uint64_t spte = e ? atomic_load(e) : 0;
 
-	for (unsigned int level = X86_ROOT_LEVEL; pa; level--) {
-		shadow_ptep_t e = &((shadow_ptep_t)platform_phys_to_virt(pa))[x86_pte_index(gva, level)];
-		uint64_t spte = atomic_load(e);
-
-		if (!(spte & X86_PTE_P))
-			return 0;
-		if (level == 1) {
-			if (where)
-				*where = e;
-			return spte;
-		}
-		pa = spte & X86_PTE_ADDR_MASK;
-	}
-	return 0;
+	if (!(spte & X86_PTE_P))
+		return 0;
+	if (where)
+		*where = e;
+	return spte;
 }
 
 static inline unsigned long ts_rmap_count(struct shadow_mmu *m, gfn_t gfn)
@@ -423,6 +646,7 @@ static inline void ts_destroy_mmu(struct shadow_mmu *m, struct shadow_vcpu **sv,
 static inline void ts_destroy(struct shadow_mmu *m, struct shadow_vcpu **sv, unsigned int nr_sv)
 {
 	ts_destroy_mmu(m, sv, nr_sv);
+	CHECK_EQ_U(ts_low_pages_in_use(), 0);
 	page_free((void *)ts_guest, TS_GUEST_ORDER);
 	CHECK_EQ_U(rmap_descs_in_use(), 0);
 	rmap_desc_cache_drain_this_cpu();

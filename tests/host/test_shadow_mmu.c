@@ -6,7 +6,10 @@
  * (zap and unprotect) and one that needs emulation, frames mapped many
  * times (multi-entry rmaps), zap, write-protect and aging (lockless and
  * locked, flush batched and eager), dirty logging, CR0.WP = 0 emulation,
- * and teardown by the allocator's counts. The random comparison against
+ * and teardown by the allocator's counts; then the other guest paging
+ * modes under PAE-format roots: 32-bit paging (quadrants, 4 MiB pages,
+ * 4-byte stores), PAE (absent and loaded PDPTEs), paging off, and mode
+ * switches. The random comparison against
  * the guest's own tables and the threaded test are in test_shadow_random.c.
  */
 #define _GNU_SOURCE
@@ -559,6 +562,417 @@ static void test_cr0_wp_clear(void)
 	finish();
 }
 
+/* --- the other paging modes: PAE-format roots ----------------------------------- */
+
+/* The PDPTEs of a PAE-format root at pa. */
+static _Atomic uint64_t *root_pdptes(uint64_t pa)
+{
+	return platform_phys_to_virt(pa);
+}
+
+/* Shadow pages of gfn in the hash, in mode. */
+static unsigned int pages_of(gfn_t gfn, enum guest_paging_mode mode)
+{
+	unsigned int nr = 0;
+
+	spin_lock(&mmu->shadow_lock);
+	for (struct shadow_page *sp = mmu->hash[shadow_hash_bucket(gfn)]; sp; sp = sp->hash_next)
+		nr += sp->gfn == gfn && !sp->role.direct && sp->role.mode == mode;
+	spin_unlock(&mmu->shadow_lock);
+	return nr;
+}
+
+/*
+ * A 32-bit guest: its PD is four level-2 shadow pages (quadrants), a PT two
+ * level-1 pages, a 4 MiB page two direct pages; 4-byte A/D; no XD; INVLPG
+ * of a 4 MiB page; CR4.PSE in the role.
+ */
+static void test_32bit_guest_quadrants_and_4m_page(void)
+{
+	struct shadow_mmu_config cfg = { 0 };
+	struct guest_paging gp = ts_paging32(0x80, true);
+	/* PDE 1: PTE 1 (the PT's first half) and PTE 0x201 (its second); PDE 0x301: quadrant 3. */
+	uint64_t lo = 0x00401000, hi = 0x00601000, big = 0xc0400000, root;
+	shadow_ptep_t e_lo = NULL, e_hi = NULL;
+	struct ts_outcome o;
+	gfn_t pt;
+
+	start(&cfg);
+	pt = ts_map32(0x80, lo, 1, FRAME_A, X86_PTE_RW | X86_PTE_US);
+	CHECK_EQ_U(ts_map32(0x80, hi, 1, FRAME_A + 1, X86_PTE_RW | X86_PTE_US), pt);
+	ts_map32(0x80, big, 2, TS_ALIAS_BASE, X86_PTE_RW); /* 4 MiB at 1 GiB, supervisor */
+	root = shadow_mmu_load_cr3(mmu, vcpu, &gp);
+	CHECK_EQ_U(shadow_vcpu_root_format(vcpu), SHADOW_ROOT_PAE);
+	CHECK(root != 0 && root < (1ULL << 32) && !(root & 31));
+	CHECK_EQ_U(ts_low_pages_in_use(), 1);
+	for (unsigned int q = 0; q < 4; q++) {
+		uint64_t pdpte = atomic_load(&root_pdptes(root)[q]);
+		struct shadow_page *sp = spte_to_child(pdpte);
+
+		CHECK_EQ_U(pdpte & ~X86_PTE_ADDR_MASK, X86_PTE_P); /* P and an address only */
+		CHECK_EQ_U(sp->gfn, 0x80);
+		CHECK_EQ_U(sp->role.level, 2);
+		CHECK_EQ_U(sp->role.quadrant, q);
+		CHECK_EQ_U(sp->role.mode, GUEST_PAGING_32BIT);
+		CHECK(sp->role.pse && !sp->role.efer_nx);
+		CHECK_EQ_U(sp->root_count, 1);
+	}
+	gp.cpl = 3;
+	o = ts_access(mmu, vcpu, &gp, lo + 0x123, PFERR_USER);
+	CHECK_EQ_U(o.error, TS_ALLOWED);
+	CHECK_EQ_U(o.faults, 1);
+	CHECK_EQ_U(o.pfn, ts_guest_pfn + FRAME_A);
+	o = ts_access(mmu, vcpu, &gp, hi, PFERR_USER | PFERR_FETCH);
+	CHECK_EQ_U(o.error, TS_ALLOWED);
+	CHECK_EQ_U(o.pfn, ts_guest_pfn + FRAME_A + 1);
+	/* The one guest PT, two level-1 shadow pages: entries [0, 512) and [512, 1024). */
+	CHECK(ts_shadow_leaf(vcpu, lo, &e_lo) && ts_shadow_leaf(vcpu, hi, &e_hi));
+	if (!e_lo || !e_hi) {
+		finish();
+		return;
+	}
+	CHECK(sptep_to_sp(e_lo) != sptep_to_sp(e_hi));
+	CHECK_EQ_U(sptep_to_sp(e_lo)->gfn, pt);
+	CHECK_EQ_U(sptep_to_sp(e_hi)->gfn, pt);
+	CHECK_EQ_U(sptep_to_sp(e_lo)->role.quadrant, 0);
+	CHECK_EQ_U(sptep_to_sp(e_hi)->role.quadrant, 1);
+	CHECK_EQ_U(sptep_index(e_lo), 1);
+	CHECK_EQ_U(sptep_index(e_hi), 1);
+	/* PDE 1 is shadow PDEs 2 and 3 of quadrant 0. */
+	CHECK_EQ_U(sptep_index(ts_shadow_ptep(vcpu, lo, 2)), 2);
+	CHECK_EQ_U(sptep_index(ts_shadow_ptep(vcpu, hi, 2)), 3);
+	/* No XD in 32-bit paging (NXE is set); read-only until the guest's D. */
+	CHECK(!(atomic_load(e_lo) & (X86_PTE_NX | X86_PTE_RW)));
+	/* A in the 4-byte entries used, and their neighbours untouched. */
+	CHECK(ts_gpte32(0x80, 1) & X86_PTE_A);
+	CHECK_EQ_U(ts_gpte32(0x80, 0), 0);
+	CHECK_EQ_U(ts_gpte32(0x80, 2), 0);
+	CHECK(ts_gpte32(pt, 1) & X86_PTE_A);
+	CHECK(ts_gpte32(pt, 0x201) & X86_PTE_A);
+	CHECK_EQ_U(ts_gpte32(pt, 0), 0);
+	CHECK_EQ_U(ts_gpte32(pt, 0x200), 0);
+	/* The write: D in the 4-byte PTE, a writable leaf; the other half's PTE keeps no D. */
+	o = ts_access(mmu, vcpu, &gp, lo, PFERR_USER | PFERR_WRITE);
+	CHECK_EQ_U(o.faults, 1);
+	CHECK(ts_gpte32(pt, 1) & X86_PTE_D);
+	CHECK(!(ts_gpte32(pt, 0x201) & X86_PTE_D));
+	CHECK(ts_shadow_leaf(vcpu, lo, NULL) & X86_PTE_RW);
+	/* The 4 MiB page: a user access faults (supervisor page); each 2 MiB half its own direct page. */
+	CHECK_EQ_U(ts_access(mmu, vcpu, &gp, big, PFERR_USER).error, PFERR_PRESENT | PFERR_USER);
+	gp.cpl = 0;
+	o = ts_access(mmu, vcpu, &gp, big + 0x123456, 0);
+	CHECK_EQ_U(o.error, TS_ALLOWED);
+	CHECK_EQ_U(o.pfn, ts_guest_pfn + (TS_ALIAS_BASE + 0x123) % TS_GUEST_PAGES);
+	o = ts_access(mmu, vcpu, &gp, big + 0x3ff000, PFERR_WRITE);
+	CHECK_EQ_U(o.error, TS_ALLOWED);
+	CHECK_EQ_U(o.pfn, ts_guest_pfn + (TS_ALIAS_BASE + 0x3ff) % TS_GUEST_PAGES);
+	{
+		shadow_ptep_t a = ts_shadow_ptep(vcpu, big, 2), b = ts_shadow_ptep(vcpu, big + 0x200000, 2);
+		struct shadow_page *da = spte_to_child(atomic_load(a)), *db = spte_to_child(atomic_load(b));
+
+		CHECK_EQ_U(sptep_to_sp(a)->role.quadrant, 3);
+		CHECK_EQ_U(sptep_index(a), 2);
+		CHECK_EQ_U(sptep_index(b), 3);
+		CHECK(da->role.direct && db->role.direct);
+		CHECK_EQ_U(da->gfn, TS_ALIAS_BASE);
+		CHECK_EQ_U(db->gfn, TS_ALIAS_BASE + 512);
+		/* The read came before the write that set the PDE's D: a clean half, a dirty half. */
+		CHECK(!da->role.dirty && db->role.dirty);
+	}
+	/* The root's 4 pages, the PT's 2 halves, the 4 MiB page's 2 halves. */
+	CHECK_EQ_U(TS_STAT(mmu, tables_allocated), 8);
+	ts_check_invariants(mmu);
+	/* INVLPG inside the 4 MiB page drops both halves, and nothing else. */
+	shadow_mmu_invlpg(mmu, vcpu, big + 0x1000);
+	CHECK_EQ_U(ts_shadow_leaf(vcpu, big + 0x123456, NULL), 0);
+	CHECK_EQ_U(ts_shadow_leaf(vcpu, big + 0x3ff000, NULL), 0);
+	CHECK(ts_shadow_leaf(vcpu, lo, NULL) != 0);
+	CHECK_EQ_U(ts_rmap_count(mmu, TS_ALIAS_BASE + 0x123), 0);
+	rcu_barrier();
+	CHECK_EQ_U(TS_STAT(mmu, tables_freed), 2);
+	/* Bits 63:32 of a linear address mean nothing outside long mode. */
+	o = ts_access(mmu, vcpu, &gp, 0xffffffff00000000ULL | lo, 0);
+	CHECK_EQ_U(o.faults, 0);
+	CHECK_EQ_U(o.pfn, ts_guest_pfn + FRAME_A);
+	/* CR4.PSE off: PS is ignored, the 4 MiB PDE points at a PT (frame 0's zeros): another root. */
+	gp.pse = false;
+	CHECK(shadow_mmu_load_cr3(mmu, vcpu, &gp) != root);
+	CHECK_EQ_U(ts_access(mmu, vcpu, &gp, big, 0).error, 0);
+	CHECK_EQ_U(ts_access(mmu, vcpu, &gp, lo, 0).pfn, ts_guest_pfn + FRAME_A);
+	CHECK_EQ_U(TS_XSTAT(mmu, roots_created), 2);
+	finish();
+}
+
+/*
+ * Stores to a 32-bit guest's tables (shadow_mmu_guest_table_written): a
+ * 4-byte PTE takes the level-1 shadow page of its half of the PT only, a
+ * 4-byte PDE its two shadow PDEs only, 8 bytes two entries' worth.
+ */
+static void test_32bit_table_writes_take_the_right_entries(void)
+{
+	struct shadow_mmu_config cfg = { 0 };
+	struct guest_paging gp = ts_paging32(0x80, true);
+	/* PDE 1 (PTE 1 and PTE 0x201), PDE 2, PDE 3: shadow PDEs 2, 3, 4, 6 of quadrant 0. */
+	uint64_t a = 0x00401000, b = 0x00601000, c = 0x00801000, d = 0x00c01000;
+	struct shadow_page *pd_q0;
+	shadow_ptep_t pd;
+	gfn_t pt1, pt3, window = 0x9000;
+
+	start(&cfg);
+	pt1 = ts_map32(0x80, a, 1, FRAME_A, X86_PTE_RW);
+	ts_map32(0x80, b, 1, FRAME_A + 1, X86_PTE_RW);
+	ts_map32(0x80, c, 1, FRAME_A + 2, X86_PTE_RW);
+	pt3 = ts_map32(0x80, d, 1, FRAME_A + 3, X86_PTE_RW);
+	shadow_mmu_load_cr3(mmu, vcpu, &gp);
+	for (unsigned int i = 0; i < 4; i++)
+		CHECK_EQ_U(ts_access(mmu, vcpu, &gp, (uint64_t[]){ a, b, c, d }[i], 0).pfn,
+			   ts_guest_pfn + FRAME_A + i);
+	pd_q0 = sptep_to_sp(ts_shadow_ptep(vcpu, a, 2));
+	pd = sp_table(pd_q0);
+	CHECK_EQ_U(pd_q0->role.quadrant, 0);
+	CHECK_EQ_U(sptep_index(ts_shadow_ptep(vcpu, c, 2)), 4);
+	CHECK_EQ_U(sptep_index(ts_shadow_ptep(vcpu, d, 2)), 6);
+	/* PTE 0x201, in the PT's second half: that level-1 page goes whole, the first half's stays. */
+	ts_set_gpte32(pt1, 0x201, ((FRAME_A + 4) << PAGE_SHIFT) | X86_PTE_P | X86_PTE_RW);
+	shadow_mmu_guest_table_written(mmu, pt1, 0x201 * 4, 4);
+	CHECK(ts_shadow_leaf(vcpu, a, NULL) != 0);
+	CHECK_EQ_U(ts_shadow_leaf(vcpu, b, NULL), 0);
+	CHECK_EQ_U(atomic_load(&pd[3]), 0);
+	CHECK(atomic_load(&pd[2]) & X86_PTE_P);
+	CHECK_EQ_U(pages_of(pt1, GUEST_PAGING_32BIT), 1);
+	CHECK_EQ_U(ts_access(mmu, vcpu, &gp, b, 0).pfn, ts_guest_pfn + FRAME_A + 4);
+	/* PDE 2 (bytes 8..11): shadow PDEs 4 and 5 go; 2, 3 and 6 stay. */
+	ts_set_gpte32(0x80, 2, (uint32_t)(pt3 << PAGE_SHIFT) | TS_TABLE_BITS);
+	shadow_mmu_guest_table_written(mmu, 0x80, 2 * 4, 4);
+	CHECK(atomic_load(&pd[2]) & atomic_load(&pd[3]) & atomic_load(&pd[6]) & X86_PTE_P);
+	CHECK_EQ_U(atomic_load(&pd[4]) | atomic_load(&pd[5]), 0);
+	CHECK_EQ_U(ts_access(mmu, vcpu, &gp, c, 0).pfn, ts_guest_pfn + FRAME_A + 3);
+	CHECK(atomic_load(&pd[4]) & X86_PTE_P);
+	/* 8 bytes over PDEs 2 and 3: shadow PDEs 4 to 7 go, 2 and 3 stay. */
+	shadow_mmu_guest_table_written(mmu, 0x80, 2 * 4, 8);
+	CHECK_EQ_U(atomic_load(&pd[4]) | atomic_load(&pd[5]) | atomic_load(&pd[6]) |
+		   atomic_load(&pd[7]), 0);
+	CHECK(atomic_load(&pd[2]) & atomic_load(&pd[3]) & X86_PTE_P);
+	/* 8 bytes over PTEs 0x1ff and 0x200, one in each half: both level-1 pages go. */
+	CHECK_EQ_U(pages_of(pt1, GUEST_PAGING_32BIT), 2);
+	shadow_mmu_guest_table_written(mmu, pt1, 0x1ff * 4, 8);
+	CHECK_EQ_U(pages_of(pt1, GUEST_PAGING_32BIT), 0);
+	CHECK_EQ_U(ts_shadow_leaf(vcpu, a, NULL) | ts_shadow_leaf(vcpu, b, NULL), 0);
+	/* PTE 1 alone spares the second half. */
+	CHECK_EQ_U(ts_access(mmu, vcpu, &gp, a, 0).faults, 1);
+	CHECK_EQ_U(ts_access(mmu, vcpu, &gp, b, 0).faults, 1);
+	shadow_mmu_guest_table_written(mmu, pt1, 1 * 4, 4);
+	CHECK_EQ_U(ts_shadow_leaf(vcpu, a, NULL), 0);
+	CHECK(ts_shadow_leaf(vcpu, b, NULL) != 0);
+	ts_check_invariants(mmu);
+	/* The guest writes pt1 through a mapping of it: both halves' pages go, it is unprotected. */
+	ts_map32(0x80, window, 1, pt1, X86_PTE_RW);
+	CHECK_EQ_U(ts_access(mmu, vcpu, &gp, window, PFERR_WRITE).error, TS_ALLOWED);
+	CHECK_EQ_U(TS_XSTAT(mmu, gfns_unprotected), 1);
+	CHECK_EQ_U(pages_of(pt1, GUEST_PAGING_32BIT), 0);
+	CHECK_EQ_U(ts_shadow_leaf(vcpu, b, NULL), 0);
+	CHECK(ts_check_invariants(mmu) > 0);
+	finish();
+}
+
+/*
+ * A PAE guest with 2 of its 4 PDPTEs present, its PDPT at a 32-byte offset
+ * in its page: 2 shadow PDPTEs; #PF with P = 0 under an absent one; XD;
+ * the PDPTEs of the load, not those in memory; loaded ones (pdptes_loaded);
+ * a reserved one.
+ */
+static void test_pae_guest_two_of_four_pdptes(void)
+{
+	struct shadow_mmu_config cfg = { 0 };
+	uint64_t pdpt = (0x80ULL << PAGE_SHIFT) + 0x20;
+	struct guest_paging gp = ts_paging_pae(pdpt);
+	uint64_t g0 = 0x00001000, g1 = 0x40001000, g2 = 0x80200000, g3 = 0xc0001000;
+	uint64_t root, root2, root3, pdpte1;
+	struct shadow_page *sp;
+	struct ts_outcome o;
+	shadow_ptep_t leaf = NULL;
+
+	start(&cfg);
+	ts_map_pae(pdpt, g0, 1, FRAME_A, X86_PTE_RW | X86_PTE_US | X86_PTE_NX);
+	ts_map_pae(pdpt, g2, 2, 512, X86_PTE_RW); /* 2 MiB at gfn 512 */
+	root = shadow_mmu_load_cr3(mmu, vcpu, &gp);
+	CHECK_EQ_U(shadow_vcpu_root_format(vcpu), SHADOW_ROOT_PAE);
+	CHECK(root != 0 && root < (1ULL << 32) && !(root & 31));
+	CHECK_EQ_U(atomic_load(&root_pdptes(root)[1]) | atomic_load(&root_pdptes(root)[3]), 0);
+	for (unsigned int i = 0; i < 4; i += 2) {
+		uint64_t pdpte = atomic_load(&root_pdptes(root)[i]);
+
+		CHECK_EQ_U(pdpte & ~X86_PTE_ADDR_MASK, X86_PTE_P);
+		sp = spte_to_child(pdpte);
+		CHECK_EQ_U(sp->gfn, atomic_load(ts_pdpte(pdpt, i << 30)) >> PAGE_SHIFT);
+		CHECK_EQ_U(sp->role.mode, GUEST_PAGING_PAE);
+		CHECK_EQ_U(sp->role.level, 2);
+		CHECK_EQ_U(sp->role.quadrant, 0);
+	}
+	gp.cpl = 3;
+	o = ts_access(mmu, vcpu, &gp, g0 + 0x10, PFERR_USER);
+	CHECK_EQ_U(o.error, TS_ALLOWED);
+	CHECK_EQ_U(o.pfn, ts_guest_pfn + FRAME_A);
+	CHECK(ts_shadow_leaf(vcpu, g0, &leaf) & X86_PTE_NX);
+	CHECK_EQ_U(ts_access(mmu, vcpu, &gp, g0, PFERR_USER | PFERR_FETCH).error,
+		   PFERR_PRESENT | PFERR_USER | PFERR_FETCH);
+	/* Under an absent PDPTE: #PF with P = 0, as the CPU gives. */
+	o = ts_access(mmu, vcpu, &gp, g1, PFERR_USER | PFERR_WRITE);
+	CHECK_EQ_U(o.last, SHADOW_INJECT_PF);
+	CHECK_EQ_U(o.error, PFERR_USER | PFERR_WRITE);
+	CHECK_EQ_U(ts_access(mmu, vcpu, &gp, g3, PFERR_USER).error, PFERR_USER);
+	gp.cpl = 0;
+	o = ts_access(mmu, vcpu, &gp, g2 + 0x3000, PFERR_WRITE);
+	CHECK_EQ_U(o.error, TS_ALLOWED);
+	CHECK_EQ_U(o.pfn, ts_guest_pfn + 512 + 3);
+	/* 2 root pages (the PDs), the PT, the 2 MiB page's direct page. */
+	CHECK_EQ_U(TS_STAT(mmu, tables_allocated), 4);
+	/* The guest sets PDPTE 1 in memory: nothing changes until its next CR3 load. */
+	ts_map_pae(pdpt, g1, 1, FRAME_A + 1, X86_PTE_RW);
+	pdpte1 = atomic_load(ts_pdpte(pdpt, g1));
+	CHECK_EQ_U(ts_access(mmu, vcpu, &gp, g1, 0).error, 0);
+	root2 = shadow_mmu_load_cr3(mmu, vcpu, &gp);
+	CHECK(root2 != root);
+	CHECK_EQ_U(atomic_load(&root_pdptes(root2)[1]) & ~X86_PTE_ADDR_MASK, X86_PTE_P);
+	CHECK_EQ_U(ts_access(mmu, vcpu, &gp, g1, 0).pfn, ts_guest_pfn + FRAME_A + 1);
+	CHECK_EQ_U(ts_access(mmu, vcpu, &gp, g0, 0).faults, 0); /* PD 0's shadow page is shared */
+	/* PDPTEs the caller loaded win over memory. */
+	gp.pdptes_loaded = true;
+	for (unsigned int i = 0; i < 4; i++)
+		gp.pdpte[i] = i == 1 ? 0 : atomic_load(ts_pdpte(pdpt, (uint64_t)i << 30));
+	root3 = shadow_mmu_load_cr3(mmu, vcpu, &gp);
+	CHECK_EQ_U(root3, root); /* the first load's PDPTEs: the first root, kept */
+	CHECK_EQ_U(ts_access(mmu, vcpu, &gp, g1, 0).error, 0);
+	CHECK_EQ_U(ts_access(mmu, vcpu, &gp, g0, 0).faults, 0);
+	/* A reserved bit (R/W) in a loaded PDPTE: no shadow PDPTE, and #PF with RSVD. */
+	gp.pdpte[1] = pdpte1 | X86_PTE_RW;
+	root3 = shadow_mmu_load_cr3(mmu, vcpu, &gp);
+	CHECK_EQ_U(atomic_load(&root_pdptes(root3)[1]), 0);
+	CHECK_EQ_U(ts_access(mmu, vcpu, &gp, g1, PFERR_WRITE).error,
+		   PFERR_PRESENT | PFERR_RSVD | PFERR_WRITE);
+	/* Back to the PDPTEs in memory: the second root again, kept among the previous ones. */
+	gp.pdptes_loaded = false;
+	CHECK_EQ_U(shadow_mmu_load_cr3(mmu, vcpu, &gp), root2);
+	CHECK_EQ_U(ts_access(mmu, vcpu, &gp, g1, 0).faults, 0);
+	CHECK_EQ_U(TS_XSTAT(mmu, roots_created), 3);
+	ts_check_invariants(mmu);
+	finish();
+}
+
+/* Paging off: linear = physical (32 bits), everything allowed, PAE-format direct pages. */
+static void test_paging_off_direct_map(void)
+{
+	struct shadow_mmu_config cfg = { 0 };
+	struct guest_paging gp = ts_paging_off(), pg = ts_paging32(0x80, true);
+	uint64_t root, leaf;
+	struct ts_outcome o;
+
+	start(&cfg);
+	/* A 32-bit address space first, so that gfn 0x80 is a tracked guest table. */
+	ts_map32(0x80, 0x1000, 1, FRAME_A, X86_PTE_RW);
+	shadow_mmu_load_cr3(mmu, vcpu, &pg);
+	CHECK_EQ_U(ts_access(mmu, vcpu, &pg, 0x1000, 0).pfn, ts_guest_pfn + FRAME_A);
+	gp.smep = gp.smap = true; /* they mean nothing without paging, the hardware's would */
+	root = shadow_mmu_load_cr3(mmu, vcpu, &gp);
+	CHECK_EQ_U(shadow_vcpu_root_format(vcpu), SHADOW_ROOT_PAE);
+	for (unsigned int i = 0; i < 4; i++) {
+		struct shadow_page *sp = spte_to_child(atomic_load(&root_pdptes(root)[i]));
+
+		CHECK(sp->role.direct);
+		CHECK_EQ_U(sp->role.mode, GUEST_PAGING_OFF);
+		CHECK_EQ_U(sp->gfn, (gfn_t)i << 18);
+	}
+	gp.cpl = 3;
+	o = ts_access(mmu, vcpu, &gp, (FRAME_A << PAGE_SHIFT) + 0x123, PFERR_USER | PFERR_WRITE);
+	CHECK_EQ_U(o.error, TS_ALLOWED);
+	CHECK_EQ_U(o.faults, 1);
+	CHECK_EQ_U(o.pfn, ts_guest_pfn + FRAME_A);
+	leaf = ts_shadow_leaf(vcpu, FRAME_A << PAGE_SHIFT, NULL);
+	CHECK_EQ_U(leaf & (X86_PTE_P | X86_PTE_RW | X86_PTE_US | X86_PTE_NX),
+		   X86_PTE_P | X86_PTE_RW | X86_PTE_US);
+	/* A supervisor fetch from that user page (SMEP means nothing here); bits 63:32 ignored. */
+	gp.cpl = 0;
+	o = ts_access(mmu, vcpu, &gp, 0xffffffff00000000ULL | ((FRAME_A + 1) << PAGE_SHIFT),
+		      PFERR_FETCH);
+	CHECK_EQ_U(o.error, TS_ALLOWED);
+	CHECK_EQ_U(o.pfn, ts_guest_pfn + FRAME_A + 1);
+	/* No guest D to wait for: a read maps the frame writable. */
+	CHECK(ts_shadow_leaf(vcpu, (FRAME_A + 1) << PAGE_SHIFT, NULL) & X86_PTE_RW);
+	CHECK_EQ_U(ts_access(mmu, vcpu, &gp, 0x7000000, 0).last, SHADOW_NO_SLOT);
+	/* The 32-bit PD is a guest table: a write to it unprotects it, then goes through. */
+	CHECK(!(ts_access(mmu, vcpu, &gp, 0x80000, 0).error != TS_ALLOWED));
+	CHECK(!(ts_shadow_leaf(vcpu, 0x80000, NULL) & X86_PTE_RW));
+	CHECK_EQ_U(ts_access(mmu, vcpu, &gp, 0x80000, PFERR_WRITE).error, TS_ALLOWED);
+	CHECK_EQ_U(TS_XSTAT(mmu, gfns_unprotected), 1);
+	CHECK_EQ_U(pages_of(0x80, GUEST_PAGING_32BIT), 0);
+	/* INVLPG: no translation to drop. */
+	shadow_mmu_invlpg(mmu, vcpu, FRAME_A << PAGE_SHIFT);
+	CHECK(ts_shadow_leaf(vcpu, FRAME_A << PAGE_SHIFT, NULL) != 0);
+	ts_check_invariants(mmu);
+	finish();
+}
+
+/*
+ * Mode switches: off, 32-bit, PAE, 4-level, each its own root and format;
+ * one frame is both the 32-bit PD and the PAE PD (different bytes), and
+ * gets a shadow page per mode; back to each, the previous root, no fault.
+ */
+static void test_mode_switches(void)
+{
+	struct shadow_mmu_config cfg = { 0 };
+	uint64_t gva = 0x00201000, pdpt = 0x81ULL << PAGE_SHIFT, roots[4];
+	struct guest_paging modes[4] = { ts_paging_off(), ts_paging32(0x80, true),
+					 ts_paging_pae(pdpt), ts_paging(0x82) };
+	gfn_t want[4] = { gva >> PAGE_SHIFT, FRAME_A, FRAME_A + 1, FRAME_A + 2 };
+	static const unsigned int order[] = { 1, 0, 2, 3 };
+
+	start(&cfg);
+	ts_map32(0x80, gva, 1, FRAME_A, X86_PTE_RW);          /* PDE 0: bytes 0..3 of gfn 0x80 */
+	atomic_store(ts_pdpte(pdpt, gva), (0x80ULL << PAGE_SHIFT) | X86_PTE_P);
+	ts_map_pae(pdpt, gva, 1, FRAME_A + 1, X86_PTE_RW);    /* PDE 1: bytes 8..15 of gfn 0x80 */
+	ts_map(0x82, gva, 1, FRAME_A + 2, X86_PTE_RW);
+	for (unsigned int i = 0; i < 4; i++) {
+		struct ts_outcome o;
+
+		roots[i] = shadow_mmu_load_cr3(mmu, vcpu, &modes[i]);
+		CHECK_EQ_U(shadow_vcpu_root_format(vcpu), i == 3 ? SHADOW_ROOT_4LEVEL : SHADOW_ROOT_PAE);
+		for (unsigned int k = 0; k < i; k++)
+			CHECK(roots[i] != roots[k]);
+		o = ts_access(mmu, vcpu, &modes[i], gva, 0);
+		CHECK_EQ_U(o.error, TS_ALLOWED);
+		CHECK_EQ_U(o.faults, 1);
+		CHECK_EQ_U(o.pfn, ts_guest_pfn + want[i]);
+	}
+	CHECK(!(roots[3] & (PAGE_SIZE - 1)));
+	CHECK_EQ_U(pages_of(0x80, GUEST_PAGING_32BIT), 4);
+	CHECK_EQ_U(pages_of(0x80, GUEST_PAGING_PAE), 1);
+	CHECK_EQ_U(TS_XSTAT(mmu, roots_created), 4);
+	for (unsigned int n = 0; n < 4; n++) {
+		unsigned int i = order[n];
+		struct ts_outcome o;
+
+		CHECK_EQ_U(shadow_mmu_load_cr3(mmu, vcpu, &modes[i]), roots[i]);
+		o = ts_access(mmu, vcpu, &modes[i], gva, 0);
+		CHECK_EQ_U(o.faults, 0);
+		CHECK_EQ_U(o.pfn, ts_guest_pfn + want[i]);
+	}
+	CHECK_EQ_U(TS_XSTAT(mmu, roots_created), 4);
+	ts_check_invariants(mmu);
+	/* With paging off the guest writes gfn 0x80: both modes' shadows of it go. */
+	shadow_mmu_load_cr3(mmu, vcpu, &modes[0]);
+	CHECK_EQ_U(ts_access(mmu, vcpu, &modes[0], 0x80000, PFERR_WRITE).error, TS_ALLOWED);
+	CHECK_EQ_U(pages_of(0x80, GUEST_PAGING_32BIT) + pages_of(0x80, GUEST_PAGING_PAE), 0);
+	/* Their roots were retired: 32-bit paging again builds a new one. */
+	CHECK(shadow_mmu_load_cr3(mmu, vcpu, &modes[1]) != 0);
+	CHECK_EQ_U(TS_XSTAT(mmu, roots_created), 5);
+	CHECK_EQ_U(ts_access(mmu, vcpu, &modes[1], gva, 0).pfn, ts_guest_pfn + FRAME_A);
+	/* The 4-level root does not shadow gfn 0x80: kept. */
+	CHECK_EQ_U(shadow_mmu_load_cr3(mmu, vcpu, &modes[3]), roots[3]);
+	CHECK_EQ_U(ts_access(mmu, vcpu, &modes[3], gva, 0).faults, 0);
+	CHECK_EQ_U(TS_XSTAT(mmu, roots_created), 5);
+	finish();
+}
+
 int main(void)
 {
 	ts_setup(1);
@@ -576,5 +990,10 @@ int main(void)
 	RUN_TEST(test_zap_range_takes_guest_tables);
 	RUN_TEST(test_dirty_logging);
 	RUN_TEST(test_cr0_wp_clear);
+	RUN_TEST(test_32bit_guest_quadrants_and_4m_page);
+	RUN_TEST(test_32bit_table_writes_take_the_right_entries);
+	RUN_TEST(test_pae_guest_two_of_four_pdptes);
+	RUN_TEST(test_paging_off_direct_map);
+	RUN_TEST(test_mode_switches);
 	return check_summary("test_shadow_mmu");
 }
