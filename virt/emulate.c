@@ -209,8 +209,8 @@ static enum form onebyte(struct decoder *d, unsigned int opcode, struct emu_insn
 }
 
 /* The two-byte opcodes 0F xx, as onebyte(). */
-static enum form twobyte(struct decoder *d, unsigned int opcode, struct emu_insn *in, int *op,
-			 unsigned int *imm_len, bool *byte_op)
+static enum form twobyte(unsigned int opcode, struct emu_insn *in, int *op, unsigned int *imm_len,
+			 bool *byte_op)
 {
 	*byte_op = false;
 	switch (opcode) {
@@ -227,7 +227,6 @@ static enum form twobyte(struct decoder *d, unsigned int opcode, struct emu_insn
 		*imm_len = 1;
 		return FORM_GROUP;
 	}
-	(void)d;
 	return FORM_NONE;
 }
 
@@ -334,7 +333,7 @@ const char *emu_decode(const uint8_t *b, unsigned int n, unsigned int code_bits,
 		two = true;
 		opcode = (unsigned int)v;
 	}
-	form = two ? twobyte(&d, opcode, in, &op, &imm_len, &byte_op)
+	form = two ? twobyte(opcode, in, &op, &imm_len, &byte_op)
 		   : onebyte(&d, opcode, in, &op, &imm_len, &byte_op);
 	if (form == FORM_NONE) {
 		if (!two && (opcode & 0xf0) == 0x40) /* only outside 64-bit mode: REX there */
