@@ -223,7 +223,8 @@ void vcpu_handle_cr_access(struct vcpu *v)
 	if (!e->cr_write) {
 		*gpr = e->cr == 0 ? v->guest_cr0 : e->cr == 4 ? v->guest_cr4 : v->guest_cr3;
 	} else if (e->cr == 3) {
-		v->guest_cr3 = val & ~0xfffull;
+		/* Outside long mode CR3 is 32 bits, and PAE's points at 32 bytes, not a page. */
+		v->guest_cr3 = v->guest_efer & EFER_LMA ? val & ~0xfffull : (uint32_t)val;
 		/* A MOV to CR3 also flushes the guest's non-global TLB entries: reload_root() does. */
 		if (!reload_root(v))
 			return;

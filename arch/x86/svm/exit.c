@@ -103,6 +103,7 @@ void svm_decode_exit(struct vcpu_arch *v, struct svm_vcpu *s)
 		break;
 	case SVM_EXIT_CR0_READ:
 	case SVM_EXIT_CR3_READ:
+	case SVM_EXIT_CR4_READ:
 	case SVM_EXIT_CR0_WRITE:
 	case SVM_EXIT_CR3_WRITE:
 	case SVM_EXIT_CR4_WRITE:

@@ -121,7 +121,10 @@ static void set_seg(struct vmcb_seg *s, uint16_t sel, uint16_t attrib, uint32_t 
  * (MONITOR, MWAIT, XSAVE) and RDPMC exit. CR0 and CR4 writes already exit
  * (virt/cr.c checks them and switches long mode).
  */
-static void pc_init(struct svm_vcpu *s, struct vmcb *vmcb)
+/* Set once the shadow MMU models every paging mode a PC guest goes through. */
+static const bool shadow_pc_supported = false;
+
+static void pc_init(struct svm_vcpu *s, struct vmcb *vmcb, bool shadow)
 {
 	struct vmcb_control *c = &vmcb->control;
 	struct vmcb_save *g = &vmcb->save;
@@ -133,7 +136,7 @@ static void pc_init(struct svm_vcpu *s, struct vmcb *vmcb)
 	 * (docs/PLATFORM_FINDINGS.md), so virt/pc.c hands the #DF back only
 	 * when the guest's IDT can take it.
 	 */
-	c->intercept_exceptions = 1u << 8;
+	c->intercept_exceptions = 1u << 8 | (shadow ? 1u << 14 : 0);
 	c->intercept_dr = 0xffffffff;
 	c->intercept_misc1 |= INTERCEPT_RDPMC | INTERCEPT_INVD;
 	c->intercept_misc2 |= INTERCEPT_WBINVD | INTERCEPT_MONITOR | INTERCEPT_MWAIT |
@@ -149,6 +152,17 @@ static void pc_init(struct svm_vcpu *s, struct vmcb *vmcb)
 	g->cr0 = CR0_PE | CR0_ET;
 	g->cr3 = 0;
 	g->cr4 = 0;
+	if (shadow) {
+		/*
+		 * Shadow paging: the hardware pages (PAE format until the guest
+		 * enters long mode) with WP set, whatever the guest's CR0 says;
+		 * the guest reads its own CR0 and CR4 from virt/cr.c.
+		 */
+		c->intercept_cr |= INTERCEPT_CR_READ(4);
+		g->efer |= EFER_NXE;
+		g->cr0 |= CR0_PG | CR0_WP;
+		g->cr4 = CR4_PAE;
+	}
 	g->dr6 = 0xffff0ff0;
 	g->dr7 = 0x400;
 	g->g_pat = 0x0007040600070406ull; /* the reset PAT */
@@ -207,12 +221,12 @@ static bool svm_vcpu_init(struct vcpu_arch *v, uint64_t tdp_root_pa, char *err, 
 	}
 	c->tlb_control = TLB_CONTROL_FLUSH_ALL; /* nothing of ours may linger from before */
 	if (v->start == VCPU_START_PROTECTED) {
-		if (v->shadow) {
+		if (v->shadow && !shadow_pc_supported) {
 			fmt_snprintf(err, len,
 				     "mmu=shadow cannot run a guest that starts in protected mode yet; use mmu=tdp");
 			return false;
 		}
-		pc_init(s, vmcb);
+		pc_init(s, vmcb, v->shadow);
 		return true;
 	}
 
@@ -348,7 +362,7 @@ static void svm_vcpu_set_cr(struct vcpu_arch *v, unsigned int cr, uint64_t val)
 	 * A PC guest's CR0 write (it exits under NPT too): paging on or off
 	 * with EFER.LME set enters or leaves long mode, which is LMA here.
 	 */
-	if (s->pc && cr == 0) {
+	if (s->pc && !v->shadow && cr == 0) {
 		bool lma = (vmcb->save.efer & EFER_LME) && (val & CR0_PG);
 
 		vmcb->save.cr0 = val;
@@ -356,9 +370,12 @@ static void svm_vcpu_set_cr(struct vcpu_arch *v, unsigned int cr, uint64_t val)
 		return;
 	}
 
-	/* Shadow paging: the write protection of guest tables needs WP, its tables PAE. */
+	/*
+	 * Shadow paging: the write protection of guest tables needs WP, its
+	 * tables PAE, and the hardware pages even while the guest does not.
+	 */
 	if (cr == 0)
-		vmcb->save.cr0 = val | (v->shadow ? CR0_WP : 0);
+		vmcb->save.cr0 = val | (v->shadow ? CR0_WP | CR0_PG | CR0_PE : 0);
 	else if (cr == 4)
 		vmcb->save.cr4 = val | (v->shadow ? CR4_PAE : 0);
 }

@@ -155,6 +155,7 @@ _Static_assert(sizeof(struct vmcb) == 4096, "a VMCB is one page");
 /* Exit codes (APM vol. 2, appendix C) */
 #define SVM_EXIT_CR0_READ 0x000
 #define SVM_EXIT_CR3_READ 0x003
+#define SVM_EXIT_CR4_READ 0x004
 #define SVM_EXIT_CR0_WRITE 0x010
 #define SVM_EXIT_CR3_WRITE 0x013
 #define SVM_EXIT_CR4_WRITE 0x014

@@ -92,13 +92,26 @@ static const uint32_t zero_guest_fields[] = {
  * guest), flat segments, no IDT. CR0.NE is ours (VMX needs it set): the
  * guest reads what it last wrote, PE and ET to start with.
  */
-static bool write_pc_guest_state(void)
+static bool write_pc_guest_state(bool shadow)
 {
 	const struct vmx_config *c = &vmx_config;
 	uint64_t cr0 = ((CR0_PE | CR0_ET) | (c->cr0_fixed0 & ~(CR0_PE | CR0_PG))) & c->cr0_fixed1;
 	uint64_t cr0_host = ((c->cr0_fixed0 & ~(CR0_PE | CR0_PG)) | ~c->cr0_fixed1) & 0xffffffffull;
 	uint64_t cr4 = (CR4_VMXE | c->cr4_fixed0) & c->cr4_fixed1;
+	uint64_t cr4_host = CR4_VMXE | c->cr4_fixed0 | ~c->cr4_fixed1;
 	bool ok = true;
+
+	/*
+	 * Under shadow paging (no unrestricted guest) the hardware always
+	 * pages, PAE-format roots until the guest enters long mode, with WP;
+	 * PE, PG, WP and every CR4 bit are ours, read from the shadows.
+	 */
+	if (shadow) {
+		cr0 = ((cr0 | CR0_PG | CR0_WP) | c->cr0_fixed0) & c->cr0_fixed1;
+		cr0_host |= CR0_PE | CR0_PG | CR0_WP;
+		cr4 = ((cr4 | CR4_PAE) | c->cr4_fixed0) & c->cr4_fixed1;
+		cr4_host = ~0ull;
+	}
 
 	for (unsigned int i = 0; i < 6; i++) /* ES CS SS DS FS GS */
 		ok &= write_segment(i, i == 1 ? 0x08 : 0x10, i == 1 ? AR_CODE32 : AR_DATA,
@@ -114,10 +127,10 @@ static bool write_pc_guest_state(void)
 	ok &= vmwrite(CR0_READ_SHADOW, CR0_PE | CR0_ET);
 	ok &= vmwrite(GUEST_CR3, 0);
 	ok &= vmwrite(GUEST_CR4, cr4);
-	ok &= vmwrite(CR4_GUEST_HOST_MASK, CR4_VMXE | c->cr4_fixed0 | ~c->cr4_fixed1);
+	ok &= vmwrite(CR4_GUEST_HOST_MASK, cr4_host);
 	ok &= vmwrite(CR4_READ_SHADOW, 0);
 	ok &= vmwrite(GUEST_DR7, 0x400);
-	ok &= vmwrite(GUEST_IA32_EFER, 0);
+	ok &= vmwrite(GUEST_IA32_EFER, shadow ? EFER_NXE : 0); /* shadow entries use NX */
 	ok &= vmwrite(GUEST_IA32_PAT, 0x0007040600070406ull);
 	ok &= vmwrite_zeros(zero_guest_fields, ARRAY_SIZE(zero_guest_fields));
 	ok &= vmwrite(VMCS_LINK_POINTER, ~0ull);
@@ -175,15 +188,17 @@ static bool write_controls(struct vmx_vcpu *x)
 	bool ok = true;
 
 	ok &= vmwrite(PIN_BASED_CONTROLS, c->pin);
-	ok &= vmwrite(PROC_BASED_CONTROLS, x->pc ? c->proc_pc : x->shadow ? c->proc_shadow : c->proc);
-	ok &= vmwrite(SECONDARY_CONTROLS, x->pc ? c->proc2_pc : x->shadow ? c->proc2_shadow : c->proc2);
+	ok &= vmwrite(PROC_BASED_CONTROLS, x->pc ? (x->shadow ? c->proc_pc_shadow : c->proc_pc)
+					   : x->shadow ? c->proc_shadow : c->proc);
+	ok &= vmwrite(SECONDARY_CONTROLS, x->pc ? (x->shadow ? c->proc2_pc_shadow : c->proc2_pc)
+					  : x->shadow ? c->proc2_shadow : c->proc2);
 	ok &= vmwrite(EXIT_CONTROLS, c->exit);
 	ok &= vmwrite(ENTRY_CONTROLS, x->pc ? c->entry_pc : c->entry);
 	/*
 	 * #DF: a synthetic guest's unhandled exceptions end there; #PF: ours
 	 * under mmu=shadow. A PC guest owns all of its exceptions.
 	 */
-	ok &= vmwrite(EXCEPTION_BITMAP, x->pc ? 0 : 1u << 8 | (x->shadow ? 1u << 14 : 0));
+	ok &= vmwrite(EXCEPTION_BITMAP, (x->pc ? 0 : 1u << 8) | (x->shadow ? 1u << 14 : 0));
 	ok &= vmwrite_zeros(zero_control_fields, ARRAY_SIZE(zero_control_fields));
 	if (!x->shadow)
 		ok &= vmwrite(EPT_POINTER, x->eptp);
@@ -199,7 +214,7 @@ bool vmx_vmcs_setup(struct vcpu_arch *v, struct vmx_vcpu *x, char *err, size_t l
 	if (!fail)
 		asm volatile("vmptrld %1" : "=@ccbe"(fail) : "m"(x->vmcs_pa) : "memory");
 	if (fail || !write_host_state(this_cpu()) ||
-	    !(x->pc ? write_pc_guest_state() : write_guest_state(v)) || !write_controls(x)) {
+	    !(x->pc ? write_pc_guest_state(x->shadow) : write_guest_state(v)) || !write_controls(x)) {
 		fmt_snprintf(err, len, "cannot load or write vcpu %u's VMCS (VM-instruction error %lu)",
 			     v->vcpu_id, (unsigned long)vmread(VM_INSTRUCTION_ERROR));
 		kprintf("vm %u: vcpu %u: %s\n", v->vm_id, v->vcpu_id, err);

@@ -42,31 +42,39 @@ static bool adjust_controls(uint32_t msr, uint32_t want, uint32_t *out, const ch
 }
 
 /*
- * The controls a PC guest (VCPU_START_PROTECTED) runs under: unrestricted
- * guest, so it may run with paging off and switch modes itself; RDTSCP
- * when the CPU has it (else it is #UD in the guest); exits for MOV DR, so
- * its debug registers stay its own, and for what CPUID hides from it
- * (MONITOR, MWAIT), RDPMC (no counters) and WBINVD. Optional: without
- * them only PC guests are refused, at vcpu_init.
+ * The controls a PC guest (VCPU_START_PROTECTED) runs under: RDTSCP when the
+ * CPU has it (else it is #UD in the guest); exits for MOV DR, so its debug
+ * registers stay its own, and for what CPUID hides from it (MONITOR,
+ * MWAIT), RDPMC (no counters) and WBINVD. Under EPT also unrestricted
+ * guest, so it may run with paging off and switch modes itself; under
+ * shadow paging the hardware always pages (the shadow MMU's roots), and
+ * the guest's mode is the read shadows'. Optional: without them only PC
+ * guests are refused, at vcpu_init.
  */
 static void probe_pc_controls(struct vmx_config *c, bool true_ctls)
 {
-	bool rdtscp = cpuid(0x80000001, 0).edx & (1u << 27);
+	uint32_t proc = true_ctls ? MSR_VMX_TRUE_PROCBASED : MSR_VMX_PROCBASED;
+	uint32_t pc_exits = PROC_MOV_DR_EXITING | PROC_MWAIT_EXITING | PROC_RDPMC_EXITING |
+			    PROC_MONITOR_EXITING;
+	uint32_t pc_exits2 = PROC2_WBINVD_EXITING |
+			     (cpuid(0x80000001, 0).edx & (1u << 27) ? PROC2_RDTSCP : 0);
 	char scratch[8];
+	bool entry = adjust_controls(true_ctls ? MSR_VMX_TRUE_ENTRY : MSR_VMX_ENTRY,
+				     ENTRY_LOAD_PAT | ENTRY_LOAD_EFER, &c->entry_pc, "", scratch,
+				     sizeof(scratch));
 
-	c->pc_ok = adjust_controls(true_ctls ? MSR_VMX_TRUE_PROCBASED : MSR_VMX_PROCBASED,
-				   PROC_HLT_EXITING | PROC_UNCOND_IO_EXITING | PROC_SECONDARY |
-					   PROC_CR8_LOAD_EXITING | PROC_CR8_STORE_EXITING |
-					   PROC_MOV_DR_EXITING | PROC_MWAIT_EXITING |
-					   PROC_RDPMC_EXITING | PROC_MONITOR_EXITING,
-				   &c->proc_pc, "", scratch, sizeof(scratch)) &&
+	c->pc_ok = entry &&
+		   adjust_controls(proc, c->proc | pc_exits, &c->proc_pc, "", scratch,
+				   sizeof(scratch)) &&
 		   adjust_controls(MSR_VMX_PROCBASED2,
 				   PROC2_ENABLE_EPT | PROC2_ENABLE_VPID | PROC2_UNRESTRICTED_GUEST |
-					   PROC2_WBINVD_EXITING | (rdtscp ? PROC2_RDTSCP : 0),
-				   &c->proc2_pc, "", scratch, sizeof(scratch)) &&
-		   adjust_controls(true_ctls ? MSR_VMX_TRUE_ENTRY : MSR_VMX_ENTRY,
-				   ENTRY_LOAD_PAT | ENTRY_LOAD_EFER, &c->entry_pc, "", scratch,
-				   sizeof(scratch));
+					   pc_exits2,
+				   &c->proc2_pc, "", scratch, sizeof(scratch));
+	c->pc_shadow_ok = entry &&
+			  adjust_controls(proc, c->proc_shadow | pc_exits, &c->proc_pc_shadow, "",
+					  scratch, sizeof(scratch)) &&
+			  adjust_controls(MSR_VMX_PROCBASED2, PROC2_ENABLE_VPID | pc_exits2,
+					  &c->proc2_pc_shadow, "", scratch, sizeof(scratch));
 }
 
 static bool vmx_probe(bool need_tdp, char *err, size_t len)
@@ -123,8 +131,7 @@ static bool vmx_probe(bool need_tdp, char *err, size_t len)
 		fmt_snprintf(err, len, "this CPU's VMX has no EPT or no VPID; use mmu=shadow");
 		return false;
 	}
-	if (need_tdp)
-		probe_pc_controls(c, true_ctls);
+	probe_pc_controls(c, true_ctls);
 	c->ept_vpid_cap = rdmsr(MSR_VMX_EPT_VPID_CAP);
 	if (need_tdp && (!(c->ept_vpid_cap & EPT_CAP_WALK4) || !(c->ept_vpid_cap & EPT_CAP_INVEPT) ||
 			 !(c->ept_vpid_cap & VPID_CAP_INVVPID))) {
@@ -175,6 +182,9 @@ static bool vmx_cpu_enable(char *err, size_t len)
 	return true;
 }
 
+/* Set once the shadow MMU models every paging mode a PC guest goes through. */
+static const bool shadow_pc_supported = false;
+
 static bool vmx_vcpu_init(struct vcpu_arch *v, uint64_t tdp_root_pa, char *err, size_t len)
 {
 	struct vmx_vcpu *x = page_alloc_zeroed(0);
@@ -188,7 +198,8 @@ static bool vmx_vcpu_init(struct vcpu_arch *v, uint64_t tdp_root_pa, char *err, 
 	x->tdp_root_pa = tdp_root_pa;
 	x->shadow = v->shadow;
 	x->pc = v->start == VCPU_START_PROTECTED;
-	if (x->pc && (x->shadow || !vmx_config.pc_ok)) {
+	if (x->pc && (x->shadow ? !shadow_pc_supported || !vmx_config.pc_shadow_ok
+			      : !vmx_config.pc_ok)) {
 		fmt_snprintf(err, len, x->shadow
 			     ? "mmu=shadow cannot run a guest that starts in protected mode yet; use mmu=tdp"
 			     : "this CPU's VMX lacks unrestricted guest, which a guest that starts in protected mode needs");
@@ -383,7 +394,7 @@ static void vmx_vcpu_set_cr(struct vcpu_arch *v, unsigned int cr, uint64_t val)
 	const struct vmx_config *c = &vmx_config;
 	struct vmx_vcpu *x = v->backend;
 
-	if (x->pc) {
+	if (x->pc && !x->shadow) {
 		if (cr == 0)
 			pc_set_cr0(val);
 		else if (cr == 4) {

@@ -55,7 +55,9 @@ struct vmx_config {
 	uint32_t proc_shadow, proc2_shadow; /* mmu=shadow: CR3/INVLPG exiting, no EPT */
 	/* VCPU_START_PROTECTED under EPT: unrestricted guest, the instructions a PC kernel runs */
 	uint32_t proc_pc, proc2_pc, entry_pc;
+	uint32_t proc_pc_shadow, proc2_pc_shadow; /* ... under mmu=shadow: no EPT, no unrestricted guest */
 	bool pc_ok;                         /* the CPU allows those (unrestricted guest above all) */
+	bool pc_shadow_ok;
 	uint64_t cr0_fixed0, cr0_fixed1, cr4_fixed0, cr4_fixed1;
 	uint64_t ept_vpid_cap;
 	unsigned int preemption_timer_shift;
