@@ -180,17 +180,18 @@ static int run_one(const char *name, char *status_out, size_t status_len)
 		pc.msr += s->pc.msr;
 		pc.cpuid += s->pc.cpuid;
 		pc.dr += s->pc.dr;
+		pc.mmio += s->pc.mmio;
 		pc.other += s->pc.other;
 	}
 	status = atomic_load(&vm->guest_status);
 	if (atomic_load(&vm->guest_ended))
 		fmt_snprintf(status_out, status_len, status < 0 ? "halt" : "%d", status);
 	scenario_vm_keys(vm, keys, sizeof(keys));
-	kprintf("RESULT scenario=guest phase=run guest=%s %s mem_mib=%lu ended=%s guest_status=%s cycles=%lu exits=%lu io_exits=%lu msr_exits=%lu cpuid_exits=%lu dr_exits=%lu other_exits=%lu\n",
+	kprintf("RESULT scenario=guest phase=run guest=%s %s mem_mib=%lu ended=%s guest_status=%s cycles=%lu exits=%lu io_exits=%lu msr_exits=%lu cpuid_exits=%lu dr_exits=%lu mmio_exits=%lu other_exits=%lu\n",
 		name, keys, (unsigned long)(vm->cfg.mem_bytes >> 20), ending(vm, ok), status_out,
 		(unsigned long)cycles, (unsigned long)exits, (unsigned long)pc.io,
 		(unsigned long)pc.msr, (unsigned long)pc.cpuid, (unsigned long)pc.dr,
-		(unsigned long)pc.other);
+		(unsigned long)pc.mmio, (unsigned long)pc.other);
 	/* A guest that ended itself stopped the VM on purpose: vm_run() said false. */
 	ok = (ok || atomic_load(&vm->guest_ended)) && !atomic_load(&vm->host_state_restored);
 	for (unsigned int i = 0; i < vm->cfg.nr_vcpus; i++)

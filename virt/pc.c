@@ -14,6 +14,8 @@
 #include "lib/string.h"
 #include "virt/cpuid.h"
 #include "virt/dev/dev.h"
+#include "virt/emulate.h"
+#include "virt/cr.h"
 #include "virt/loader.h"
 #include "virt/msr.h"
 #include "virt/pc.h"
@@ -275,6 +277,76 @@ static void pc_double_fault(struct vcpu *v)
 	}
 	vcpu_fail(v, "triple fault at rip 0x%lx: a double fault, and the guest's IDT has no present gate 8 (a PC would reset)",
 		  (unsigned long)v->arch.regs.rip);
+}
+
+static void regs_to_emu(const struct guest_regs *g, struct emu_regs *r)
+{
+	for (int i = 0; i < 16; i++)
+		r->gpr[i] = *guest_reg((struct guest_regs *)g, i);
+	r->rflags = g->rflags;
+}
+
+static void emu_to_regs(const struct emu_regs *r, struct guest_regs *g)
+{
+	for (int i = 0; i < 16; i++)
+		*guest_reg(g, i) = r->gpr[i];
+	g->rflags = r->rflags;
+}
+
+/*
+ * A guest access to guest-physical memory that is not RAM: a device's
+ * registers (pc_mmio: the local APIC page), or a write to the ROM area,
+ * which a PC drops. The instruction is fetched through the guest's paging,
+ * decoded in its code size and run by virt/emulate.c on the device's
+ * value; the access's address is the fault's (a device register is never
+ * split across pages). Anything else (no device there, an instruction the
+ * emulator does not know, a string operation) stops the VM with a line
+ * naming it, as a wild access does.
+ */
+bool pc_mmio_exit(struct vcpu *v, uint64_t gpa, bool rom_write)
+{
+	struct vcpu_state st;
+	struct emu_insn in;
+	struct emu_regs r;
+	uint8_t b[EMU_MAX_INSN];
+	char why[96];
+	unsigned int n;
+	uint64_t val = 0;
+	bool store = false;
+	const char *err;
+
+	vcpu_sync_guest_state(v, &st);
+	n = vcpu_fetch_insn(v, b, sizeof(b));
+	err = emu_decode(b, n, st.code_bits, &in, why, sizeof(why));
+	if (!err && emu_is_string(&in))
+		err = "a string operation (MOVS/STOS) on device memory is not emulated";
+	if (err) {
+		vcpu_fail(v, "cannot emulate the %s at gpa 0x%lx (rip 0x%lx): %s",
+			  rom_write ? "write to the ROM area" : "device access",
+			  (unsigned long)gpa, (unsigned long)v->arch.regs.rip, err);
+		return false;
+	}
+	if (in.reads_mem) {
+		const void *rom = rom_write ? vm_gpa_to_hva(v->vm, gpa, in.width) : NULL;
+
+		if (rom)
+			memcpy(&val, rom, in.width);
+		else if (rom_write || !pc_mmio(v->vm->dev, v->id, gpa, in.width, false, &val))
+			goto wild;
+	}
+	regs_to_emu(&v->arch.regs, &r);
+	val = emu_execute(&in, val, &r, &store);
+	if (store && !rom_write && !pc_mmio(v->vm->dev, v->id, gpa, in.width, true, &val))
+		goto wild;
+	emu_to_regs(&r, &v->arch.regs);
+	v->arch.regs.rip += in.len;
+	v->stats.pc.mmio++;
+	return true;
+wild:
+	vcpu_fail(v, "wild access: %u-byte %s gpa 0x%lx, where there is neither RAM nor a device (rip 0x%lx)",
+		  in.width, in.writes_mem ? "write to" : "read of", (unsigned long)gpa,
+		  (unsigned long)v->arch.regs.rip);
+	return false;
 }
 
 bool pc_handle_exit(struct vcpu *v)

@@ -48,5 +48,7 @@ bool pc_vm_setup(struct vm *vm, char *err, size_t len);
 void pc_vm_teardown(struct vm *vm);
 /* An exit of a PC guest's vCPU that the PC handles (port I/O, MSRs, ...): true if it did. */
 bool pc_handle_exit(struct vcpu *v);
+/* A fault on gpa with no RAM (or a write to the ROM area): emulated, or the VM stops (false). */
+bool pc_mmio_exit(struct vcpu *v, uint64_t gpa, bool rom_write);
 /* The guest ended itself: status is what QEMU would exit with, -1 for a halt. */
 void pc_guest_end(struct vcpu *v, int status, const char *how);

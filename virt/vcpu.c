@@ -72,12 +72,20 @@ static void handle_tdp_fault(struct vcpu *v)
 		v->stats.tdp_retries++;
 		break;
 	case TDP_FAULT_NO_SLOT:
+		if (v->vm->cfg.pc) {
+			pc_mmio_exit(v, e->gpa, false);
+			break;
+		}
 		vcpu_fail(v, "wild access: %s gpa 0x%lx is outside guest memory (rip 0x%lx)",
 			  e->access & TDP_ACC_WRITE ? "write to" : e->access & TDP_ACC_EXEC
 			  ? "fetch from" : "read of", (unsigned long)e->gpa,
 			  (unsigned long)v->arch.regs.rip);
 		break;
 	case TDP_FAULT_READONLY:
+		if (v->vm->cfg.pc) {
+			pc_mmio_exit(v, e->gpa, true);
+			break;
+		}
 		vcpu_fail(v, "write to read-only gpa 0x%lx", (unsigned long)e->gpa);
 		break;
 	case TDP_FAULT_NOMEM:

@@ -32,7 +32,7 @@ enum vcpu_mode { VCPU_OUTSIDE, VCPU_IN_GUEST, VCPU_EXITING };
 
 /* Exits a PC guest took, by kind (counted by the vCPU's pCPU; read after vm_wait). */
 struct pc_exit_stats {
-	uint64_t io, msr, cpuid, cr, dr, other;
+	uint64_t io, msr, cpuid, cr, dr, mmio, other;
 };
 
 struct vcpu_stats {
