@@ -198,6 +198,13 @@ void shadow_put_root(struct shadow_op *op, struct shadow_page *sp)
  * The vCPU lets go of root r: its pages' counts, and its slot. The slot
  * is not in the hardware CR3 any more: r is not the current root, or the
  * vCPU is going (its own calls only).
+ *
+ * A freed slot may come back as a later root at the same address, with
+ * other PDPTEs; the backend flushes the vCPU's TLB only when the address
+ * differs from the one it last entered with, which that later root's may
+ * not. So letting go of a slot owes a flush (the remote flush reaches
+ * this vCPU before it next enters), as letting go of a 4-level root does
+ * when its page is zapped. A root whose pages go is flushed for anyway.
  */
 static void shadow_release_root(struct shadow_op *op, struct shadow_root *r)
 {
@@ -209,6 +216,8 @@ static void shadow_release_root(struct shadow_op *op, struct shadow_root *r)
 	if (shadow_root_is_pae(r)) {
 		shadow_set_pae_pdptes(shadow_pae_slot(op->sv, r->slot), none);
 		op->sv->pae_slots_used &= ~(1u << r->slot);
+		if (!op->teardown)
+			op->flush = true;
 	}
 	*r = (struct shadow_root){ .pa = 0 };
 }

@@ -714,6 +714,7 @@ static void test_32bit_table_writes_take_the_right_entries(void)
 	struct guest_paging gp = ts_paging32(0x80, true);
 	/* PDE 1 (PTE 1 and PTE 0x201), PDE 2, PDE 3: shadow PDEs 2, 3, 4, 6 of quadrant 0. */
 	uint64_t a = 0x00401000, b = 0x00601000, c = 0x00801000, d = 0x00c01000;
+	uint64_t half = 0x200000; /* the second 2 MiB of a PDE: shadow PDEs 5 and 7 */
 	struct shadow_page *pd_q0;
 	shadow_ptep_t pd;
 	gfn_t pt1, pt3, window = 0x9000;
@@ -723,10 +724,12 @@ static void test_32bit_table_writes_take_the_right_entries(void)
 	ts_map32(0x80, b, 1, FRAME_A + 1, X86_PTE_RW);
 	ts_map32(0x80, c, 1, FRAME_A + 2, X86_PTE_RW);
 	pt3 = ts_map32(0x80, d, 1, FRAME_A + 3, X86_PTE_RW);
+	ts_map32(0x80, c + half, 1, FRAME_A + 5, X86_PTE_RW);
+	ts_map32(0x80, d + half, 1, FRAME_A + 6, X86_PTE_RW);
 	shadow_mmu_load_cr3(mmu, vcpu, &gp);
-	for (unsigned int i = 0; i < 4; i++)
-		CHECK_EQ_U(ts_access(mmu, vcpu, &gp, (uint64_t[]){ a, b, c, d }[i], 0).pfn,
-			   ts_guest_pfn + FRAME_A + i);
+	for (unsigned int i = 0; i < 6; i++)
+		CHECK_EQ_U(ts_access(mmu, vcpu, &gp, (uint64_t[]){ a, b, c, d, 0, c + half, d + half }[i + (i > 3)],
+				     0).pfn, ts_guest_pfn + FRAME_A + i + (i > 3));
 	pd_q0 = sptep_to_sp(ts_shadow_ptep(vcpu, a, 2));
 	pd = sp_table(pd_q0);
 	CHECK_EQ_U(pd_q0->role.quadrant, 0);
@@ -743,11 +746,14 @@ static void test_32bit_table_writes_take_the_right_entries(void)
 	CHECK_EQ_U(ts_access(mmu, vcpu, &gp, b, 0).pfn, ts_guest_pfn + FRAME_A + 4);
 	/* PDE 2 (bytes 8..11): shadow PDEs 4 and 5 go; 2, 3 and 6 stay. */
 	ts_set_gpte32(0x80, 2, (uint32_t)(pt3 << PAGE_SHIFT) | TS_TABLE_BITS);
+	CHECK(atomic_load(&pd[5]) & atomic_load(&pd[7]) & X86_PTE_P);
 	shadow_mmu_guest_table_written(mmu, 0x80, 2 * 4, 4);
-	CHECK(atomic_load(&pd[2]) & atomic_load(&pd[3]) & atomic_load(&pd[6]) & X86_PTE_P);
+	CHECK(atomic_load(&pd[2]) & atomic_load(&pd[3]) & atomic_load(&pd[6]) & atomic_load(&pd[7]) &
+	      X86_PTE_P);
 	CHECK_EQ_U(atomic_load(&pd[4]) | atomic_load(&pd[5]), 0);
 	CHECK_EQ_U(ts_access(mmu, vcpu, &gp, c, 0).pfn, ts_guest_pfn + FRAME_A + 3);
-	CHECK(atomic_load(&pd[4]) & X86_PTE_P);
+	CHECK_EQ_U(ts_access(mmu, vcpu, &gp, c + half, 0).pfn, ts_guest_pfn + FRAME_A + 6);
+	CHECK(atomic_load(&pd[4]) & atomic_load(&pd[5]) & X86_PTE_P);
 	/* 8 bytes over PDEs 2 and 3: shadow PDEs 4 to 7 go, 2 and 3 stay. */
 	shadow_mmu_guest_table_written(mmu, 0x80, 2 * 4, 8);
 	CHECK_EQ_U(atomic_load(&pd[4]) | atomic_load(&pd[5]) | atomic_load(&pd[6]) |
@@ -856,6 +862,49 @@ static void test_pae_guest_two_of_four_pdptes(void)
 	CHECK_EQ_U(ts_access(mmu, vcpu, &gp, g1, 0).faults, 0);
 	CHECK_EQ_U(TS_XSTAT(mmu, roots_created), 3);
 	ts_check_invariants(mmu);
+	finish();
+}
+
+/*
+ * A PAE-format root's slot that comes back at the same address with other
+ * PDPTEs, with no page zapped in between: letting go of the first root
+ * flushed, so a CPU that last entered with that address reloads
+ * (ts_cpu_load_pdptes() checks that PDPTEs never change under it).
+ */
+static void test_pae_root_slot_reuse_flushes(void)
+{
+	struct shadow_mmu_config cfg = { 0 };
+	uint64_t page = 0x80ULL << PAGE_SHIFT, first, root;
+	gfn_t pd = 0x81, pd2 = 0x82;
+	unsigned long flushes;
+
+	start(&cfg);
+	/* Six PDPTs in one page, all PDPTE 0 = pd; the sixth also has PDPTE 1 = pd2. */
+	for (unsigned int i = 0; i < 6; i++)
+		atomic_store(&ts_guest[page / 8 + 4 * i], (pd << PAGE_SHIFT) | X86_PTE_P);
+	atomic_store(&ts_guest[page / 8 + 4 * 5 + 1], (pd2 << PAGE_SHIFT) | X86_PTE_P);
+	atomic_store(ts_gpte(pd, 0), (512ULL << PAGE_SHIFT) | X86_PTE_P | X86_PTE_PS | X86_PTE_RW);
+	{
+		struct guest_paging gp = ts_paging_pae(page);
+
+		first = shadow_mmu_load_cr3(mmu, vcpu, &gp);
+		CHECK_EQ_U(ts_access(mmu, vcpu, &gp, 0x1000, 0).error, TS_ALLOWED); /* entered */
+	}
+	flushes = atomic_load(&ts_flushes);
+	for (unsigned int i = 1; i < 6; i++) {
+		struct guest_paging gp = ts_paging_pae(page + 32 * i);
+
+		root = shadow_mmu_load_cr3(mmu, vcpu, &gp);
+	}
+	CHECK_EQ_U(root, first); /* the first root's slot, let go of at the fifth load */
+	CHECK(atomic_load(&ts_flushes) > flushes);
+	CHECK_EQ_U(TS_STAT(mmu, tables_allocated), 3); /* pd, pd2, and the 2 MiB page */
+	{
+		struct guest_paging gp = ts_paging_pae(page + 32 * 5);
+
+		CHECK_EQ_U(ts_access(mmu, vcpu, &gp, 0x1000, 0).faults, 0);
+		CHECK_EQ_U(ts_access(mmu, vcpu, &gp, 0x40001000, 0).error, 0);
+	}
 	finish();
 }
 
@@ -993,6 +1042,7 @@ int main(void)
 	RUN_TEST(test_32bit_guest_quadrants_and_4m_page);
 	RUN_TEST(test_32bit_table_writes_take_the_right_entries);
 	RUN_TEST(test_pae_guest_two_of_four_pdptes);
+	RUN_TEST(test_pae_root_slot_reuse_flushes);
 	RUN_TEST(test_paging_off_direct_map);
 	RUN_TEST(test_mode_switches);
 	return check_summary("test_shadow_mmu");
