@@ -28,7 +28,7 @@
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 #define RAM_BYTES (64ull << 20)
-#define LOW_END 0xa0000ull
+#define LOW_END 0x9fc00ull /* virt/pc.h: 639 KiB, a PC's firmware keeps the last one (EBDA) */
 #define HIGH_START 0x100000ull
 #define INFO_BASE 0x8000ull
 #define INFO_END 0x90000ull
