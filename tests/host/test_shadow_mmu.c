@@ -727,9 +727,14 @@ static void test_32bit_table_writes_take_the_right_entries(void)
 	ts_map32(0x80, c + half, 1, FRAME_A + 5, X86_PTE_RW);
 	ts_map32(0x80, d + half, 1, FRAME_A + 6, X86_PTE_RW);
 	shadow_mmu_load_cr3(mmu, vcpu, &gp);
-	for (unsigned int i = 0; i < 6; i++)
-		CHECK_EQ_U(ts_access(mmu, vcpu, &gp, (uint64_t[]){ a, b, c, d, 0, c + half, d + half }[i + (i > 3)],
-				     0).pfn, ts_guest_pfn + FRAME_A + i + (i > 3));
+	{
+		uint64_t gvas[6] = { a, b, c, d, c + half, d + half };
+		gfn_t frames[6] = { FRAME_A, FRAME_A + 1, FRAME_A + 2, FRAME_A + 3, FRAME_A + 5,
+				    FRAME_A + 6 };
+
+		for (unsigned int i = 0; i < 6; i++)
+			CHECK_EQ_U(ts_access(mmu, vcpu, &gp, gvas[i], 0).pfn, ts_guest_pfn + frames[i]);
+	}
 	pd_q0 = sptep_to_sp(ts_shadow_ptep(vcpu, a, 2));
 	pd = sp_table(pd_q0);
 	CHECK_EQ_U(pd_q0->role.quadrant, 0);

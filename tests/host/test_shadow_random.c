@@ -85,8 +85,12 @@ static uint32_t random_entry32(unsigned int level)
 		e = (frame << PAGE_SHIFT) | rights | ((r >> 20) & 1 ? X86_PTE_D : 0) |
 		    ((r >> 21) & 1 ? X86_PTE_PAT_4K : 0);
 	} else if (r % 5 == 1) {
-		e = ((r >> 8) & 1 ? TS_ALIAS_BASE << PAGE_SHIFT : 0) | rights | X86_PTE_PS |
-		    ((r >> 20) & 1 ? X86_PTE_D : 0);
+		/*
+		 * Over all guest memory. Not at an alias gfn: without CR4.PSE the
+		 * PDE points at a PT there, and a table whose frame has two gfns
+		 * escapes write tracking (guest RAM never has two).
+		 */
+		e = rights | X86_PTE_PS | ((r >> 20) & 1 ? X86_PTE_D : 0);
 		if (r % 29 == 3)
 			e |= X86_PDE32_4M_RSVD;
 		else if (r % 31 == 4)
@@ -322,8 +326,8 @@ static void guest_edit(struct shadow_mmu *m, struct shadow_vcpu *sv, const struc
  * gp: what the MMU is told; ref: the same with the PDPTEs of the last CR3
  * load, as the CPU walks (PAE).
  */
-static void check_access(struct shadow_mmu *m, struct shadow_vcpu *sv, const struct guest_paging *gp,
-			 const struct guest_paging *ref)
+static void check_access(struct shadow_mmu *m, struct shadow_vcpu *sv,
+			 const struct guest_paging *gp, const struct guest_paging *ref)
 {
 	static const uint32_t kinds[] = { 0, PFERR_WRITE, PFERR_FETCH };
 	uint32_t access = kinds[host_rand() % 3] | (gp->cpl == 3 && host_rand() % 8 ? PFERR_USER : 0);
