@@ -70,10 +70,6 @@ static bool guest_write_cr0(struct vcpu *v, const struct vcpu_state *st, uint64_
 		return false;
 	if (!(val & CR0_PG) && st->code_bits == 64)
 		return false;
-	if (v->shadow && !(val & CR0_PG)) {
-		vcpu_fail(v, "the guest turned paging off, which mmu=shadow does not model yet");
-		return true;
-	}
 	v->guest_cr0 = val | CR0_ET; /* hardwired */
 	if ((old ^ val) & CR0_PG)
 		v->guest_efer = (v->guest_efer & ~(uint64_t)EFER_LMA) |

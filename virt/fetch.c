@@ -34,14 +34,15 @@ static void load_pdptes(struct vcpu *v, struct guest_paging *gp)
 	gp->pdptes_loaded = true;
 }
 
-/* n bytes at linear address la through the guest's paging, as access pf_access. */
-static unsigned int read_linear(struct vcpu *v, const struct vcpu_state *st, uint64_t la,
-				uint8_t *b, unsigned int n, uint32_t pf_access)
+/*
+ * n bytes at linear address la through the guest's paging, as access
+ * pf_access at CPL 0 (vcpu_guest_paging's), after vcpu_sync_guest_state().
+ */
+static unsigned int read_linear(struct vcpu *v, uint64_t la, uint8_t *b, unsigned int n,
+				uint32_t pf_access)
 {
 	struct guest_paging gp = vcpu_guest_paging(v);
 	unsigned int got = 0;
-
-	gp.cpl = st->cpl == 3 ? 3 : 0;
 	if (gp.mode == GUEST_PAGING_PAE && !v->shadow)
 		load_pdptes(v, &gp);
 	if (gp.mode != GUEST_PAGING_OFF)
@@ -66,7 +67,7 @@ unsigned int vcpu_fetch_insn(struct vcpu *v, uint8_t *b, unsigned int n)
 	struct vcpu_state st;
 
 	vcpu_sync_guest_state(v, &st);
-	return read_linear(v, &st, st.code_bits == 64 ? v->arch.regs.rip
+	return read_linear(v, st.code_bits == 64 ? v->arch.regs.rip
 			   : (uint32_t)(st.seg_base[1] + (uint32_t)v->arch.regs.rip), b, n,
 			   PFERR_FETCH);
 }
@@ -76,6 +77,5 @@ unsigned int vcpu_read_linear(struct vcpu *v, uint64_t la, uint8_t *b, unsigned 
 	struct vcpu_state st;
 
 	vcpu_sync_guest_state(v, &st);
-	st.cpl = 0; /* a supervisor read, as the CPU's own accesses to its tables */
-	return read_linear(v, &st, la, b, n, 0);
+	return read_linear(v, la, b, n, 0); /* a supervisor read, as the CPU's own of its tables */
 }

@@ -239,8 +239,11 @@ void shadow_emulate_write(struct vcpu *v)
 	const char *err;
 	char why[96];
 
-	err = emu_decode(b, shadow_fetch_insn(v, NULL, v->arch.regs.rip, b, EMU_MAX_INSN), 64, &in,
-			 why, sizeof(why));
+	struct vcpu_state vs;
+
+	/* The instruction in the guest's code size, at CS:RIP (virt/fetch.c). */
+	virt->vcpu_get_state(&v->arch, &vs);
+	err = emu_decode(b, vcpu_fetch_insn(v, b, EMU_MAX_INSN), vs.code_bits, &in, why, sizeof(why));
 	if (!err && (!in.writes_mem || emu_is_string(&in)))
 		err = "not a store to one operand";
 	if (err) {
@@ -251,8 +254,11 @@ void shadow_emulate_write(struct vcpu *v)
 	for (int i = 0; i < 16; i++)
 		st.r.gpr[i] = *guest_reg(&v->arch.regs, i);
 	ea = emu_effective_address(&in, &st.r, v->arch.regs.rip);
-	if (in.mem.seg >= 0)
-		ea += virt->vcpu_seg_base(&v->arch, (unsigned int)in.mem.seg);
+	if (in.mem.seg >= 0 && in.mem.seg < 6)
+		ea += vs.code_bits == 64 ? virt->vcpu_seg_base(&v->arch, (unsigned int)in.mem.seg)
+					 : vs.seg_base[in.mem.seg];
+	if (vs.code_bits != 64)
+		ea = (uint32_t)ea; /* linear addresses are 32 bits outside long mode */
 	if (e->gva - ea >= in.width) {
 		vcpu_fail(v, "the store at rip 0x%lx writes [0x%lx, +%u), which does not hold the faulting address 0x%lx",
 			  (unsigned long)v->arch.regs.rip, (unsigned long)ea, in.width,

@@ -17,7 +17,7 @@
 
 struct guest_paging vcpu_guest_paging(const struct vcpu *v)
 {
-	return (struct guest_paging){
+	struct guest_paging gp = {
 		.mode = guest_paging_mode_of(v->guest_cr0, v->guest_cr4, v->guest_efer),
 		.pse = v->guest_cr4 & CR4_PSE,
 		.cr3 = v->guest_cr3,
@@ -28,6 +28,21 @@ struct guest_paging vcpu_guest_paging(const struct vcpu *v)
 		.ac = v->arch.regs.rflags & RFLAGS_AC,
 		.cpl = 0,
 	};
+
+	/*
+	 * PAE paging: the 4 PDPTEs as the CPU would have loaded them, read at
+	 * each root load (the CPU reads them at MOV CR3 and at the paging-mode
+	 * switches; a guest that edits them without reloading CR3 sees the new
+	 * ones here a little early).
+	 */
+	if (gp.mode == GUEST_PAGING_PAE) {
+		const uint64_t *p = vm_gpa_to_hva(v->vm, gp.cr3 & 0xffffffe0ull, 32);
+
+		for (unsigned int i = 0; p && i < 4; i++)
+			gp.pdpte[i] = __atomic_load_n(&p[i], __ATOMIC_RELAXED);
+		gp.pdptes_loaded = p != NULL;
+	}
+	return gp;
 }
 
 /* The root to enter with; false (after stopping the VM) if there is none. */

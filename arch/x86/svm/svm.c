@@ -122,7 +122,7 @@ static void set_seg(struct vmcb_seg *s, uint16_t sel, uint16_t attrib, uint32_t 
  * (virt/cr.c checks them and switches long mode).
  */
 /* Set once the shadow MMU models every paging mode a PC guest goes through. */
-static const bool shadow_pc_supported = false;
+static const bool shadow_pc_supported = true;
 
 static void pc_init(struct svm_vcpu *s, struct vmcb *vmcb, bool shadow)
 {
@@ -258,6 +258,14 @@ static void svm_vcpu_free(struct vcpu_arch *v)
 		vcpu_backend_free(v, s->vmcb);
 }
 
+/* EXITINTINFO's type 4 (INTn), or an INT3/INTO exception (type 3, vector 3 or 4). */
+static bool is_soft_event(uint64_t info)
+{
+	unsigned int type = (info >> 8) & 7, vector = info & 0xff;
+
+	return type == 4 || (type == 3 && (vector == 3 || vector == 4));
+}
+
 static bool has_tsc_aux(void)
 {
 	return cpuid(0x80000001, 0).edx & (1u << 27);
@@ -320,7 +328,15 @@ static void svm_vcpu_run(struct vcpu_arch *v)
 	 * e.g. our #PF whose delivery faulted on a guest GDT page the shadow
 	 * had not mapped yet. The CR2 of an injected #PF goes back too.
 	 */
-	if (vmcb->control.exit_int_info & EVENTINJ_VALID) {
+	if (vmcb->control.exit_int_info & EVENTINJ_VALID && is_soft_event(vmcb->control.exit_int_info)) {
+		/*
+		 * An INTn, INT3 or INTO cut short: RIP still points at the
+		 * instruction, so running it again delivers it again, with the
+		 * right return address (injecting it would push the
+		 * instruction's own address; NRIP save is not always there).
+		 */
+		vmcb->control.event_inj = 0;
+	} else if (vmcb->control.exit_int_info & EVENTINJ_VALID) {
 		vmcb->control.event_inj = vmcb->control.exit_int_info;
 		if ((vmcb->control.exit_int_info & 0x7ff) == (EVENTINJ_TYPE_EXCEPTION | 14))
 			vmcb->save.cr2 = s->pf_cr2;

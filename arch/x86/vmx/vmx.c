@@ -183,7 +183,7 @@ static bool vmx_cpu_enable(char *err, size_t len)
 }
 
 /* Set once the shadow MMU models every paging mode a PC guest goes through. */
-static const bool shadow_pc_supported = false;
+static const bool shadow_pc_supported = true;
 
 static bool vmx_vcpu_init(struct vcpu_arch *v, uint64_t tdp_root_pa, char *err, size_t len)
 {
