@@ -110,7 +110,7 @@ debug: all
 	tools/deps gdb
 	ARGS='$(ARGS)' tools/debug
 
-boot-test: deps all
+boot-test: deps all tguests-hostile
 	tests/boot/run
 
 # The third-party-style test kernels, each run on bare QEMU and under mmuvisor
@@ -119,7 +119,7 @@ guest-diff: deps all tguests
 	tests/guests/run-diff
 
 # Host tests, then boot tests; the last line adds up every suite's count.
-test: deps all tguests
+test: deps all tguests tguests-hostile
 	@mkdir -p $(BUILD); set -o pipefail; \
 	{ $(MAKE) --no-print-directory host-test && $(MAKE) --no-print-directory fuzz-smoke && \
 	  tests/boot/run && tests/guests/run-diff; } 2>&1 | tee $(BUILD)/test.log; \
@@ -146,6 +146,7 @@ HOST_SRCS_test_cmdline := lib/cmdline.c boot/options.c lib/printf.c
 include tests/host/host.mk
 include tests/fuzz/fuzz.mk
 include tests/guests/guests.mk
+include tests/guests/hostile/hostile.mk
 
 # make bench: the Bochs scaling sweep, then the host benchmarks (tests/host/host.mk).
 .PHONY: bench-sweep

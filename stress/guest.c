@@ -156,7 +156,7 @@ static int run_one(const char *name, char *status_out, size_t status_len)
 		return EXIT_CONFIG;
 	}
 	if (!loader_multiboot_version(platform_phys_to_virt(m->start), (size_t)(m->end - m->start)) &&
-	    guest_image_find(name))
+	    guest_image_is_builtin(name))
 		return run_synthetic(name);
 	g = (struct pc_guest){ .name = m->cmdline, .image = platform_phys_to_virt(m->start),
 			       .image_len = (size_t)(m->end - m->start),

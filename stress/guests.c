@@ -34,7 +34,7 @@ static bool find_module(const char *name, struct guest_image *out)
 	return false;
 }
 
-static bool is_builtin(const char *name)
+bool guest_image_is_builtin(const char *name)
 {
 	for (size_t i = 0; i < sizeof(images) / sizeof(images[0]); i++)
 		if (!strcmp(images[i].name, name))
@@ -47,7 +47,7 @@ void guest_modules_check(void)
 	const struct mb2_info *mb = boot_mb2();
 
 	for (unsigned int i = 0; i < mb->nr_modules; i++)
-		if (!is_builtin(mb->modules[i].cmdline))
+		if (!guest_image_is_builtin(mb->modules[i].cmdline))
 			kprintf("mmuvisor: warning: GRUB module %u is named '%s', which is no guest's name, so nothing uses it (a module replaces the built-in guest it names: hello, misbehave, hostile, ...)\n",
 				i, mb->modules[i].cmdline);
 }

@@ -546,8 +546,13 @@ enum loader_status loader_load(const struct loader_input *in, const struct loade
 			   : load_elf(in, t, out, err, err_len);
 	if (s != LOADER_OK)
 		return s;
-	if (rq.version == 2 && rq.has_entry)
+	if (rq.version == 2 && rq.has_entry) {
+		if (rq.entry_addr < out->kernel_start || rq.entry_addr >= out->kernel_end)
+			FAIL("its entry address 0x%x lies outside what it loads (0x%lx-0x%lx)",
+			     rq.entry_addr, (unsigned long)out->kernel_start,
+			     (unsigned long)out->kernel_end);
 		out->entry = rq.entry_addr;
+	}
 	if (place_modules(in, t, mod_start, err, err_len, out->kernel_end) != LOADER_OK)
 		return LOADER_BAD;
 	ok = rq.version == 1 ? write_mb1_info(in, t, mod_start, &out->info)

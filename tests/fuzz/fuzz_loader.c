@@ -36,14 +36,6 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 #define ROM_END 0x100000ull
 #define PAGE 4096ull
 
-/*
- * A known gap, not yet closed in virt/loader.c: a multiboot2 ELF kernel's
- * entry address tag (type 3) is taken as is, where the a.out kludge and the
- * address tag have theirs checked against what was loaded. Set to 0 once
- * loader_load() checks it too.
- */
-#define MB2_ELF_ENTRY_TAG_UNCHECKED 1
-
 static uint8_t *ram; /* RAM_BYTES, mapped once: pages are touched only where written */
 
 struct fake_guest {
@@ -186,9 +178,9 @@ static void check_loaded(const struct loader_input *in, const struct loader_targ
 	if (r->kernel_start >= r->kernel_end ||
 	    !range_in(r->kernel_start, r->kernel_end - r->kernel_start, t->high_start, t->ram_end))
 		abort();
-	if ((r->entry < r->kernel_start || r->entry >= r->kernel_end) &&
-	    !(MB2_ELF_ENTRY_TAG_UNCHECKED && !strncmp(r->format, "multiboot2 ELF", 14)))
-		abort(); /* the vCPU would start outside what was loaded */
+	/* The vCPU would start outside what was loaded (found here: a multiboot2 ELF's entry tag). */
+	if (r->entry < r->kernel_start || r->entry >= r->kernel_end)
+		abort();
 	if (v2)
 		check_mb2_info(in, t, r);
 	else
