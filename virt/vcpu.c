@@ -145,6 +145,11 @@ static void handle_exit(struct vcpu *v)
 	case EXIT_INVLPG:
 		shadow_handle_invlpg(v);
 		break;
+	case EXIT_XSETBV:
+		/* Both backends take every XSETBV: XCR0 would outlive the guest in the pCPU. */
+		vcpu_fail(v, "XSETBV at rip 0x%lx: synthetic guests get no XSAVE state",
+			  (unsigned long)v->arch.regs.rip);
+		break;
 	case EXIT_ILLEGAL:
 		virt->vcpu_inject_exception(&v->arch, 6, false, 0); /* #UD, as on a CPU without it */
 		break;
