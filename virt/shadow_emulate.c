@@ -69,6 +69,18 @@ unsigned int shadow_read_guest(struct vcpu *v, const struct guest_paging *paging
 	return got;
 }
 
+bool shadow_translate_guest(struct vcpu *v, uint64_t gva, uint32_t pf_access, uint64_t *gpa)
+{
+	struct guest_mem mem = { .read = mem_read, .cmpxchg = mem_cmpxchg, .ctx = v->vm };
+	struct guest_paging gp = vcpu_guest_paging(v);
+	struct guest_walk w;
+
+	if (guest_walk(&mem, &gp, GUEST_MAXPHYADDR, gva, pf_access, &w) != GUEST_WALK_OK)
+		return false;
+	*gpa = (w.gfn << PAGE_SHIFT) | (gva & (PAGE_SIZE - 1));
+	return true;
+}
+
 unsigned int shadow_fetch_insn(struct vcpu *v, const struct guest_paging *paging, uint64_t gva,
 			       uint8_t *b, unsigned int n)
 {

@@ -9,6 +9,7 @@
 #include "arch/x86/cpu.h"
 #include "mm/shadow/walker.h"
 #include "virt/emulate.h"
+#include "virt/pc.h"
 #include "virt/shadow_emulate.h"
 #include "virt/shadow_exits.h"
 #include "virt/vcpu.h"
@@ -121,6 +122,28 @@ static void inject_page_fault(struct vcpu *v, uint32_t error)
 	virt->vcpu_inject_page_fault(&v->arch, e->gva, error);
 }
 
+/*
+ * A fault on a gva whose guest translation leads to no RAM, or a write to
+ * read-only memory: a PC guest's device registers or ROM area
+ * (pc_mmio_exit), anything else a wild access that stops the guest.
+ */
+static void pc_device_access(struct vcpu *v, bool readonly)
+{
+	const struct vcpu_exit *e = &v->arch.exit;
+	uint64_t gpa;
+
+	if (v->vm->cfg.pc && shadow_translate_guest(v, e->gva, e->error & (PFERR_WRITE | PFERR_FETCH),
+						   &gpa)) {
+		pc_mmio_exit(v, gpa, readonly);
+		return;
+	}
+	if (readonly)
+		vcpu_fail(v, "write to read-only memory at gva 0x%lx", (unsigned long)e->gva);
+	else
+		vcpu_fail(v, "wild access: gva 0x%lx translates outside guest memory (rip 0x%lx)",
+			  (unsigned long)e->gva, (unsigned long)v->arch.regs.rip);
+}
+
 void shadow_handle_guest_pf(struct vcpu *v)
 {
 	struct guest_paging gp = vcpu_guest_paging(v);
@@ -133,7 +156,10 @@ void shadow_handle_guest_pf(struct vcpu *v)
 		shadow_emulate_write(v);
 		return;
 	}
-	switch (shadow_mmu_page_fault(v->vm->smmu, v->shadow, &gp, e->gva, e->error, &inject)) {
+	enum shadow_fault_result r = shadow_mmu_page_fault(v->vm->smmu, v->shadow, &gp, e->gva,
+							   e->error, &inject);
+
+	switch (r) {
 	case SHADOW_FIXED:
 		break;
 	case SHADOW_RETRY:
@@ -143,11 +169,8 @@ void shadow_handle_guest_pf(struct vcpu *v)
 		inject_page_fault(v, inject);
 		break;
 	case SHADOW_NO_SLOT:
-		vcpu_fail(v, "wild access: gva 0x%lx translates outside guest memory (rip 0x%lx)",
-			  (unsigned long)e->gva, (unsigned long)v->arch.regs.rip);
-		break;
 	case SHADOW_READONLY:
-		vcpu_fail(v, "write to read-only memory at gva 0x%lx", (unsigned long)e->gva);
+		pc_device_access(v, r == SHADOW_READONLY);
 		break;
 	case SHADOW_NOMEM:
 		vcpu_fail(v, "out of memory for shadow pages at gva 0x%lx", (unsigned long)e->gva);
@@ -164,7 +187,7 @@ static bool decode_invlpg_len(struct vcpu *v, unsigned int *len)
 {
 	uint8_t b[EMU_MAX_INSN];
 
-	return emu_decode_invlpg_len(b, shadow_fetch_insn(v, NULL, v->arch.regs.rip, b, sizeof(b)), len);
+	return emu_decode_invlpg_len(b, vcpu_fetch_insn(v, b, sizeof(b)), len);
 }
 
 void shadow_handle_invlpg(struct vcpu *v)
