@@ -2,7 +2,8 @@
 // cpu: the instructions a kernel uses that a hypervisor must answer for:
 // CPUID's hypervisor bit, MOV to and from the debug registers, RDTSCP with
 // TSC_AUX, MONITOR when CPUID hides it, and the local APIC page (ID,
-// version, the spurious-interrupt register) read and written as MMIO.
+// version, the spurious-interrupt register) read and written as MMIO, and
+// a port with nothing behind it (COM2's, on a PC with one serial port).
 // A #UD or #GP handler records the fault and steps over the instruction.
 #include "lib.h"
 
@@ -79,6 +80,11 @@ static void local_apic(void)
 	check((*lapic(0xf0) & 0x1ff) == 0x1ff, "lapic svr write/read back");
 }
 
+static void absent_port(void)
+{
+	say("com2 lsr reads 0x%x", inb(0x2fd));
+}
+
 void test_main(uint32_t mbi)
 {
 	(void)mbi;
@@ -89,4 +95,5 @@ void test_main(uint32_t mbi)
 	rdtscp_aux();
 	monitor_hidden();
 	local_apic();
+	absent_port();
 }
