@@ -266,6 +266,20 @@ static bool is_soft_event(uint64_t info)
 	return type == 4 || (type == 3 && (vector == 3 || vector == 4));
 }
 
+/*
+ * An exception of fault class (not #DB, NMI, #BP, #OF, #DF or #MC): its
+ * instruction, run again, raises it again.
+ */
+static bool is_fault_exception(uint64_t info)
+{
+	unsigned int vector = info & 0xff;
+
+	return ((info >> 8) & 7) == 3 && vector < 32 &&
+	       ((1u << vector) & (1u << 0 | 1u << 5 | 1u << 6 | 1u << 7 | 1u << 10 | 1u << 11 |
+				  1u << 12 | 1u << 13 | 1u << 14 | 1u << 16 | 1u << 17 | 1u << 19 |
+				  1u << 20 | 1u << 21));
+}
+
 static bool has_tsc_aux(void)
 {
 	return cpuid(0x80000001, 0).edx & (1u << 27);
@@ -287,6 +301,9 @@ static void svm_vcpu_run(struct vcpu_arch *v)
 	struct svm_vcpu *s = v->backend;
 	struct vmcb *vmcb = s->vmcb;
 	const struct guest_regs *r = &v->regs;
+	uint64_t entry_inj, entry_rip, info;
+	unsigned int type, vector;
+	bool ours, stale;
 
 	if (s->pc && !s->tsc_aux_loaded && has_tsc_aux()) {
 		s->host_tsc_aux = rdmsr(MSR_TSC_AUX);
@@ -312,6 +329,8 @@ static void svm_vcpu_run(struct vcpu_arch *v)
 	 */
 	if (read_cr2() != vmcb->save.cr2)
 		write_cr2(vmcb->save.cr2);
+	entry_inj = vmcb->control.event_inj;
+	entry_rip = vmcb->save.rip;
 	svm_vmrun(s->vmcb_pa, &s->gprs, svm_cpus[this_cpu()->cpu].host_save_pa);
 
 	v->regs = (struct guest_regs){
@@ -327,23 +346,44 @@ static void svm_vcpu_run(struct vcpu_arch *v)
 	 * valid) leaves it undelivered: inject it again at the next entry,
 	 * e.g. our #PF whose delivery faulted on a guest GDT page the shadow
 	 * had not mapped yet. The CR2 of an injected #PF goes back too.
+	 *
+	 * Bochs 2.7's SVM records EXITINTINFO only when it delivers an
+	 * EVENTINJ event or an exception it does not intercept; an INTn (INT3,
+	 * INTO) marks a delivery but records nothing. An exit while one pushes
+	 * onto the kernel stack (a shadow #PF) reports the event recorded last,
+	 * e.g. a #PF we injected many entries before: injected again, it
+	 * reached the guest at its INT $0x80 with that old CR2 and error code.
+	 * So the report is believed as it stands only for the event injected
+	 * at this entry with RIP unmoved (nothing ran). An exception that we
+	 * intercept and did not inject now is a stale record: a CPU never
+	 * delivers one itself. A fault, stale or not, leaves RIP at the
+	 * instruction that raised it (or at the INTn that was cut short), and
+	 * running that again raises it again (or delivers the INTn).
 	 */
-	if (vmcb->control.exit_int_info & EVENTINJ_VALID && is_soft_event(vmcb->control.exit_int_info)) {
+	info = vmcb->control.exit_int_info;
+	type = (info >> 8) & 7;
+	vector = info & 0xff;
+	ours = (info & EVENTINJ_VALID) && info == entry_inj && vmcb->save.rip == entry_rip;
+	stale = (info & EVENTINJ_VALID) && !ours && type == 3 && vector < 32 &&
+		(vmcb->control.intercept_exceptions & (1u << vector));
+	if (ours) {
+		vmcb->control.event_inj = info;
+		if ((info & 0x7ff) == (EVENTINJ_TYPE_EXCEPTION | 14))
+			vmcb->save.cr2 = s->pf_cr2;
+	} else if (!(info & EVENTINJ_VALID) || stale || is_soft_event(info) || is_fault_exception(info)) {
 		/*
-		 * An INTn, INT3 or INTO cut short: RIP still points at the
-		 * instruction, so running it again delivers it again, with the
-		 * right return address (injecting it would push the
-		 * instruction's own address; NRIP save is not always there).
+		 * Nothing to inject, or an INTn, INT3, INTO or fault run
+		 * again: that delivers an INTn with the right return address
+		 * (injecting it would push the instruction's own; NRIP save
+		 * is not always there).
 		 */
 		vmcb->control.event_inj = 0;
-	} else if (vmcb->control.exit_int_info & EVENTINJ_VALID) {
-		vmcb->control.event_inj = vmcb->control.exit_int_info;
-		if ((vmcb->control.exit_int_info & 0x7ff) == (EVENTINJ_TYPE_EXCEPTION | 14))
-			vmcb->save.cr2 = s->pf_cr2;
 	} else {
-		vmcb->control.event_inj = 0;
+		vmcb->control.event_inj = info; /* #DB, NMI, #MC: not raised again */
 	}
 	svm_decode_exit(v, s);
+	if (stale)
+		v->exit.vectoring = 0; /* no #PF or #DF was being delivered: no double fault */
 }
 
 static void svm_vcpu_flush_tlb(struct vcpu_arch *v)
