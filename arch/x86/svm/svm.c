@@ -139,8 +139,7 @@ static void pc_init(struct svm_vcpu *s, struct vmcb *vmcb, bool shadow)
 	c->intercept_exceptions = 1u << 8 | (shadow ? 1u << 14 : 0);
 	c->intercept_dr = 0xffffffff;
 	c->intercept_misc1 |= INTERCEPT_RDPMC | INTERCEPT_INVD;
-	c->intercept_misc2 |= INTERCEPT_WBINVD | INTERCEPT_MONITOR | INTERCEPT_MWAIT |
-			      INTERCEPT_XSETBV;
+	c->intercept_misc2 |= INTERCEPT_WBINVD | INTERCEPT_MONITOR | INTERCEPT_MWAIT;
 	set_seg(&g->cs, 0x08, 0xc9b, 0xffffffff, 0); /* P S code/read/accessed, D/B, G */
 	set_seg(&g->ds, 0x10, 0xc93, 0xffffffff, 0);
 	g->es = g->ss = g->fs = g->gs = g->ds;
@@ -188,9 +187,10 @@ static bool svm_vcpu_init(struct vcpu_arch *v, uint64_t tdp_root_pa, char *err, 
 	c->intercept_misc1 = INTERCEPT_INTR | INTERCEPT_NMI | INTERCEPT_SMI | INTERCEPT_INIT |
 			     INTERCEPT_CPUID | INTERCEPT_HLT | INTERCEPT_INVLPGA |
 			     INTERCEPT_IOIO | INTERCEPT_MSR | INTERCEPT_SHUTDOWN;
+	/* XSETBV too: the guest's XCR0 would stay in the pCPU after it. */
 	c->intercept_misc2 = INTERCEPT_VMRUN | INTERCEPT_VMMCALL | INTERCEPT_VMLOAD |
 			     INTERCEPT_VMSAVE | INTERCEPT_STGI | INTERCEPT_CLGI |
-			     INTERCEPT_SKINIT;
+			     INTERCEPT_SKINIT | INTERCEPT_XSETBV;
 	/*
 	 * #DF: guests have no IDT, so any exception ends here. Catching it is
 	 * also the only way on Bochs 2.7, whose SVM panics on a guest triple
