@@ -23,6 +23,7 @@
 #include "stress/result.h"
 #include "stress/scenarios.h"
 #include "stress/vm_setup.h"
+#include "virt/dev/dev.h"
 #include "virt/pc.h"
 
 #define GUEST_TIMEOUT_MS 120000
@@ -144,6 +145,9 @@ static int run_one(const char *name, char *status_out, size_t status_len)
 				 .mmu = mmu, .pc = &g };
 	struct pc_exit_stats pc = { 0 };
 	uint64_t exits = 0, t0, cycles;
+	const char *com1 = NULL;
+	size_t com1_len;
+	unsigned int com1_lines = 0;
 	char keys[128], err[240];
 	struct vm *vm;
 	bool ok;
@@ -183,15 +187,19 @@ static int run_one(const char *name, char *status_out, size_t status_len)
 		pc.mmio += s->pc.mmio;
 		pc.other += s->pc.other;
 	}
+	/* What the guest wrote on COM1, read back (every byte, the lines printed above). */
+	com1_len = pc_uart_output(vm->dev, &com1);
+	for (size_t i = 0; i < com1_len; i++)
+		com1_lines += com1[i] == '\n';
 	status = atomic_load(&vm->guest_status);
 	if (atomic_load(&vm->guest_ended))
 		fmt_snprintf(status_out, status_len, status < 0 ? "halt" : "%d", status);
 	scenario_vm_keys(vm, keys, sizeof(keys));
-	kprintf("RESULT scenario=guest phase=run guest=%s %s mem_mib=%lu ended=%s guest_status=%s cycles=%lu exits=%lu io_exits=%lu msr_exits=%lu cpuid_exits=%lu dr_exits=%lu mmio_exits=%lu other_exits=%lu\n",
+	kprintf("RESULT scenario=guest phase=run guest=%s %s mem_mib=%lu ended=%s guest_status=%s cycles=%lu exits=%lu io_exits=%lu msr_exits=%lu cpuid_exits=%lu dr_exits=%lu mmio_exits=%lu other_exits=%lu com1_bytes=%zu com1_lines=%u\n",
 		name, keys, (unsigned long)(vm->cfg.mem_bytes >> 20), ending(vm, ok), status_out,
 		(unsigned long)cycles, (unsigned long)exits, (unsigned long)pc.io,
 		(unsigned long)pc.msr, (unsigned long)pc.cpuid, (unsigned long)pc.dr,
-		(unsigned long)pc.mmio, (unsigned long)pc.other);
+		(unsigned long)pc.mmio, (unsigned long)pc.other, com1_len, com1_lines);
 	/* A guest that ended itself stopped the VM on purpose: vm_run() said false. */
 	ok = (ok || atomic_load(&vm->guest_ended)) && !atomic_load(&vm->host_state_restored);
 	for (unsigned int i = 0; i < vm->cfg.nr_vcpus; i++)
