@@ -25,7 +25,7 @@ static bool reload_root(struct vcpu *v)
 	struct guest_paging gp = vcpu_guest_paging(v);
 
 	if (!shadow_mmu_load_cr3(v->vm->smmu, v->shadow, &gp)) {
-		vcpu_fail(v, "out of memory for the shadow root of CR3 0x%lx",
+		vcpu_fail(v, "no shadow root for CR3 0x%lx: out of memory (or, for a PAE-format root, of memory below 4 GiB)",
 			  (unsigned long)v->guest_cr3);
 		return false;
 	}
@@ -70,6 +70,11 @@ static bool guest_write_cr0(struct vcpu *v, const struct vcpu_state *st, uint64_
 		return false;
 	if (!(val & CR0_PG) && st->code_bits == 64)
 		return false;
+	if (v->shadow && !(val & CR0_PE)) {
+		/* Without unrestricted guest the hardware cannot run real mode for it. */
+		vcpu_fail(v, "the guest entered real mode (CR0.PE = 0), which mmu=shadow does not run; use mmu=tdp");
+		return true;
+	}
 	v->guest_cr0 = val | CR0_ET; /* hardwired */
 	if ((old ^ val) & CR0_PG)
 		v->guest_efer = (v->guest_efer & ~(uint64_t)EFER_LMA) |

@@ -64,8 +64,9 @@ struct shadow_mmu_config {
 	 * Optional. The page that holds a vCPU's PAE-format roots (allocated
 	 * at its first one, freed with the vCPU) must lie below 4 GiB: the
 	 * hardware CR3 is 32 bits in PAE paging. NULL: page_alloc_zeroed(0)
-	 * and page_free(), and a page at or above 4 GiB is a panic (mmuvisor's
-	 * RAM lies below 4 GiB). The host tests, whose arena lies above, give
+	 * and page_free(); a page at or above 4 GiB is given back and the root
+	 * cannot be built (shadow_mmu_load_cr3() returns 0, the fault
+	 * SHADOW_NOMEM: the caller stops the VM). The host tests, whose arena lies above, give
 	 * a pool below. alloc returns a zeroed page, or NULL.
 	 */
 	void *(*alloc_low_page)(void *owner);

@@ -293,10 +293,19 @@ bool shadow_vcpu_prepare_roots(struct shadow_vcpu *sv, const struct guest_paging
 
 		if (!page)
 			return false;
-		if (platform_virt_to_phys(page) + PAGE_SIZE > SHADOW_4GIB)
-			platform_panic("shadow: the page for PAE-format roots lies at %#llx, not below "
-				       "4 GiB (shadow_mmu_config.alloc_low_page)",
-				       (unsigned long long)platform_virt_to_phys(page));
+		/*
+		 * A PAE CR3 is 32 bits. A machine whose allocator hands out a
+		 * page above 4 GiB here cannot run this guest's mode: the call
+		 * fails as out of memory and the caller stops the VM (never the
+		 * host: the guest chooses its paging mode).
+		 */
+		if (platform_virt_to_phys(page) + PAGE_SIZE > SHADOW_4GIB) {
+			if (m->cfg.free_low_page)
+				m->cfg.free_low_page(m->owner, page);
+			else
+				page_free(page, 0);
+			return false;
+		}
 		sv->pae_page = page;
 	}
 	return shadow_vcpu_topup(sv);
