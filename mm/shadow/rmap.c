@@ -126,8 +126,14 @@ static struct pte_list_desc *rmap_desc_fill(struct rmap_desc_reserve *reserve, s
 	desc = reserve->desc[--reserve->nr];
 	for (unsigned int i = 2; i < PTE_LIST_EXT; i++)
 		atomic_store_explicit(&desc->sptes[i], NULL, memory_order_relaxed);
-	atomic_store_explicit(&desc->sptes[1], b, memory_order_relaxed);
-	atomic_store_explicit(&desc->sptes[0], a, memory_order_relaxed);
+	/*
+	 * Release, not relaxed: a stale reader reaches a recycled descriptor by
+	 * its old chain, not by head's release, and goes straight from the entry
+	 * it reads here to the entry's shadow page (sptep_gfn()): the acquire in
+	 * pte_list_walk_lockless() must pair with this store itself.
+	 */
+	atomic_store_explicit(&desc->sptes[1], b, memory_order_release);
+	atomic_store_explicit(&desc->sptes[0], a, memory_order_release);
 	atomic_store_explicit(&desc->next, next, memory_order_relaxed);
 	desc->count = b ? 2 : 1;
 	return desc;

@@ -500,7 +500,7 @@ static void test_random_against_the_guest_tables(void)
 static struct shadow_mmu *tm;
 static struct shadow_vcpu *tsv[NR_VCPUS];
 static atomic_bool tstop;
-static atomic_ulong tmismatch, taccesses;
+static atomic_ulong tmismatch, taccesses, tstarved;
 
 /* vCPU 0 in 4-level paging; vCPU 1 between PAE (PDPTEs loaded) and 32-bit paging. */
 static struct guest_paging thread_paging(unsigned int cpu, unsigned long n)
@@ -533,8 +533,18 @@ static void *vcpu_thread(void *arg)
 		uint32_t want = ts_reference(&gp, gva, access, NULL);
 		struct ts_outcome o = ts_access(tm, tsv[cpu], &gp, gva, access);
 
-		if (o.error != want && o.last != SHADOW_EMULATE)
-			atomic_fetch_add(&tmismatch, 1);
+		/*
+		 * 8 faults in a row that each raced with the main thread's
+		 * write-protect, aging or zap rounds (slow under TSan on 2
+		 * cores) are no answer at all: counted apart, and bounded below.
+		 */
+		if (o.error != want && o.faults > 8 && o.last == SHADOW_RETRY)
+			atomic_fetch_add(&tstarved, 1);
+		else if (o.error != want && o.last != SHADOW_EMULATE &&
+			 atomic_fetch_add(&tmismatch, 1) < 4)
+			fprintf(stderr, "  vCPU %u mode %u gva %#lx access %#x: got %#x after %u faults "
+				"(last %d), the guest's tables say %#x\n", cpu, gp.mode,
+				(unsigned long)gva, access, o.error, o.faults, (int)o.last, want);
 		if (host_rand() % 64 == 0)
 			shadow_mmu_invlpg(tm, tsv[cpu], random_gva(gp.mode));
 		if (++n % 256 == 0) {
@@ -586,10 +596,14 @@ static void test_threaded_faults_and_lockless_walkers(void)
 	for (unsigned int i = 0; i < NR_VCPUS; i++)
 		pthread_join(threads[i], NULL);
 	printf("        %lu accesses by 2 vCPUs beside %lu write-protect/age rounds; %lu lockless "
-	       "rmap walks, %lu restarts, %lu fallbacks\n", atomic_load(&taccesses), rounds,
-	       TS_XSTAT(tm, rmap_walks), TS_XSTAT(tm, rmap_restarts), TS_XSTAT(tm, rmap_fallbacks));
+	       "rmap walks, %lu restarts, %lu fallbacks; %lu accesses still faulting after 8 tries\n",
+	       atomic_load(&taccesses), rounds,
+	       TS_XSTAT(tm, rmap_walks), TS_XSTAT(tm, rmap_restarts), TS_XSTAT(tm, rmap_fallbacks),
+	       atomic_load(&tstarved));
 	CHECK_EQ_U(atomic_load(&tmismatch), 0);
 	CHECK(atomic_load(&taccesses) > 100);
+	/* Progress: an access that never got through is rare, not the rule. */
+	CHECK(atomic_load(&tstarved) * 100 < atomic_load(&taccesses));
 	rmap_desc_cache_drain_this_cpu();
 	rcu_offline();
 	host_cpu_enter(0);
