@@ -30,6 +30,11 @@ HOST_UNIT_TESTS += test_shadow_walker
 HOST_UNIT_TESTS += test_shadow_mmu test_shadow_random
 HOST_TORTURE_TESTS += torture_rmap
 
+# The guest's local APICs and I/O APIC, and COM1's interrupt line (virt/dev).
+HOST_UNIT_TESTS += test_lapic
+HOST_SRCS_test_lapic := virt/dev/lapic.c virt/dev/lapic_irq.c virt/dev/lapic_timer.c \
+	virt/dev/ioapic.c virt/dev/uart.c
+
 HOST_MM_SRCS := $(sort $(wildcard mm/*.c mm/*/*.c))
 HOST_LIB_SRCS := $(HOST_MM_SRCS) tests/host/platform_host.c
 

@@ -34,6 +34,7 @@ struct pc_devices *pc_devices_create(const struct pc_config *cfg)
 	pc_fw_cfg_setup(d);
 	pc_pm_timer_setup(d);
 	pc_lapic_reset(d);
+	pc_ioapic_reset(d);
 	return d;
 }
 

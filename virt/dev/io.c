@@ -3,7 +3,8 @@
  * Port I/O dispatch: one sorted, const table of port ranges, searched by
  * bisection. A port in no range goes to the unknown-port path
  * (virt/dev/devices.c). The dispatcher takes the devices' lock around a
- * handler unless the range is marked lockless.
+ * handler unless the range is marked lockless, and kicks the vCPUs an
+ * interrupt raised under it reached once it has dropped it.
  */
 #include "virt/dev/pc.h"
 
@@ -72,7 +73,7 @@ static enum pc_io_result port_access(struct pc_devices *d, uint16_t port, unsign
 		return r->io(d, port, size, in, val);
 	spin_lock(&d->lock);
 	res = r->io(d, port, size, in, val);
-	spin_unlock(&d->lock);
+	pc_unlock_and_kick(d); /* a device may have raised an interrupt (COM1's IRQ 4) */
 	return res;
 }
 
@@ -92,8 +93,12 @@ enum pc_io_result pc_port_io(struct pc_devices *d, unsigned int vcpu_id, uint16_
 	return res;
 }
 
-/* MMIO dispatch: the same shape; the local APIC is per vCPU and takes no lock. */
+/*
+ * MMIO dispatch: the same shape, but no lock is taken here. The local APIC
+ * is per vCPU and takes none; the I/O APIC takes d->lock itself.
+ */
 static const struct pc_mmio_range pc_mmio_ranges[] = {
+	{ .first = 0xfec00000, .last = 0xfec00fff, .access = pc_ioapic_mmio, .name = "io apic" },
 	{ .first = 0xfee00000, .last = 0xfee00fff, .access = pc_lapic_mmio, .name = "local apic" },
 };
 

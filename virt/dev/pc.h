@@ -68,9 +68,67 @@ struct pc_fw_cfg {
 	uint32_t offset;
 };
 
-/* The xAPIC stub, one per vCPU (virt/dev/lapic.c). */
+/*
+ * The local APIC of one vCPU (virt/dev/lapic.c; docs/LOCKING.md, "The local
+ * and I/O APICs"). Its owner is vCPU n's pCPU: the guest's own register
+ * accesses and every pc_lapic_* call for n run there. Other pCPUs only
+ * send to it: they set IRR (and TMR), the pending NMI/INIT/SIPI and
+ * errors, and read flags, LDR and DFR to match a destination.
+ */
+#define PC_LAPIC_NR_LVT 6              /* timer, thermal, perf, LINT0, LINT1, error */
+#define PC_LAPIC_HW_ENABLED 1u         /* flags: IA32_APIC_BASE.EN */
+#define PC_LAPIC_SW_ENABLED 2u         /* flags: SVR bit 8 (and EN): accepts fixed interrupts */
+#define PC_LAPIC_X2APIC 4u             /* flags: IA32_APIC_BASE.EXTD */
+
+/* The timer, in clock (TSC) cycles; the owner only. */
+struct pc_lapic_timer {
+	bool armed;
+	uint32_t initial;      /* initial-count register */
+	uint32_t dcr;          /* divide configuration register */
+	unsigned int shift;    /* log2 of the divisor at the initial-count write */
+	uint64_t start;        /* clock at the initial-count write; periods count from it */
+	uint64_t period;       /* cycles from start to the first expiry (periodic: clamped) */
+	uint64_t deadline;     /* clock of the next expiry, while armed */
+	uint64_t tsc_deadline; /* IA32_TSC_DEADLINE as the guest reads it (0 once fired) */
+};
+
 struct pc_lapic {
-	uint32_t svr, icr_low, icr_high;
+	/*
+	 * Set by any pCPU (a sender: ICR, I/O APIC, the owner's own timer),
+	 * taken or cleared by the owner. A sender stores TMR before its
+	 * release fetch_or of IRR; the owner's acquire load of IRR pairs
+	 * with it, so an acked vector's TMR bit is the one its sender wrote.
+	 */
+	atomic_uint irr[8];
+	atomic_uint tmr[8];
+	atomic_uint esr_pending;    /* errors not yet latched into esr (ESR write) */
+	atomic_bool nmi_pending, init_pending;
+	atomic_int sipi_vector;     /* -1: none; an INIT's sender clears it first */
+
+	/* Written by the owner only, read by senders (relaxed: a message that
+	 * races with a mode or LDR change may match either, as on hardware). */
+	atomic_uint flags;          /* PC_LAPIC_* */
+	atomic_uint ldr, dfr;
+
+	/* The owner only, no lock: */
+	uint64_t apic_base;         /* IA32_APIC_BASE */
+	uint32_t svr, tpr, esr, icr_low, icr_high;
+	uint32_t isr[8];
+	uint32_t lvt[PC_LAPIC_NR_LVT];
+	struct pc_lapic_timer timer;
+};
+
+/*
+ * The I/O APIC at 0xfec00000 (virt/dev/ioapic.c): 24 pins, QEMU's version
+ * 0x20. Everything here is under pc_devices.lock.
+ */
+#define PC_IOAPIC_PINS 24
+
+struct pc_ioapic {
+	uint8_t regsel;               /* IOREGSEL */
+	uint8_t id;                   /* bits 27:24 of register 0 */
+	uint32_t input;               /* bit i: pin i's input level as set, before polarity */
+	uint64_t rte[PC_IOAPIC_PINS]; /* redirection table; Remote IRR (bit 14) kept here */
 };
 
 struct pc_unknown_port {
@@ -104,10 +162,15 @@ struct pc_devices {
 	unsigned int nr_unknown;
 	uint64_t others_reads, others_writes; /* ports past the table */
 	bool others_reported;
+	struct pc_ioapic ioapic;
+	/* vCPUs to kick once the lock is dropped (pc_unlock_and_kick): bit n = vCPU n. */
+	uint64_t kicks_deferred;
 
-	/* Owned by vCPU i's pCPU (its own APIC page), no lock: */
+	/* vCPU i's local APIC: its own rules (struct pc_lapic), no lock. */
 	struct pc_lapic lapic[PLATFORM_MAX_CPUS];
 };
+
+_Static_assert(PLATFORM_MAX_CPUS <= 64, "a kick mask is one uint64_t");
 
 static inline uint32_t pc_io_mask(unsigned int size)
 {
@@ -122,7 +185,7 @@ static inline void pc_assert_locked(struct pc_devices *d)
 /* The devices' handlers, in port order (virt/dev/io.c's table). */
 pc_port_fn pc_pic_master_io, pc_pic_slave_io, pc_debug_exit_io, pc_uart_io, pc_elcr_io,
 	pc_fw_cfg_io, pc_pm1_io, pc_pm_timer_io, pc_port80_io;
-pc_mmio_fn pc_lapic_mmio;
+pc_mmio_fn pc_lapic_mmio, pc_ioapic_mmio;
 
 void pc_uart_reset(struct pc_devices *d);
 void pc_uart_flush_line(struct pc_devices *d);
@@ -130,6 +193,44 @@ void pc_pic_reset(struct pc_devices *d);
 void pc_fw_cfg_setup(struct pc_devices *d);
 void pc_pm_timer_setup(struct pc_devices *d);
 void pc_lapic_reset(struct pc_devices *d);
+void pc_ioapic_reset(struct pc_devices *d);
+
+/*
+ * Interrupt messages (virt/dev/lapic.c). One message to the APICs that
+ * dest and shorthand select; returns the vCPUs whose APIC accepted it, to
+ * be kicked by the caller once it holds no lock (pc_kick). x2apic_format:
+ * dest is 32 bits wide (broadcast 0xffffffff), else 8 (broadcast 0xff).
+ */
+struct pc_apic_msg {
+	uint32_t dest;
+	bool logical, x2apic_format;
+	unsigned int mode;      /* PC_APIC_DM_* */
+	unsigned int vector;
+	bool level;             /* a level-triggered fixed interrupt: TMR set */
+	unsigned int shorthand; /* PC_APIC_SH_*; from the ICR only */
+	unsigned int self;      /* the sender, for a shorthand */
+};
+
+#define PC_APIC_DM_FIXED 0u
+#define PC_APIC_DM_LOWEST 1u
+#define PC_APIC_DM_NMI 4u
+#define PC_APIC_DM_INIT 5u
+#define PC_APIC_DM_SIPI 6u
+#define PC_APIC_SH_NONE 0u
+#define PC_APIC_SH_SELF 1u
+#define PC_APIC_SH_ALL 2u
+#define PC_APIC_SH_OTHERS 3u
+
+uint64_t pc_lapic_send(struct pc_devices *d, const struct pc_apic_msg *m);
+/* cfg.kick for every vCPU in mask. No device lock held. */
+void pc_kick(struct pc_devices *d, uint64_t mask);
+
+/* The I/O APIC's side (virt/dev/ioapic.c), d->lock held: */
+void pc_ioapic_set_irq_locked(struct pc_devices *d, unsigned int irq, bool level);
+/* A level interrupt's EOI from a local APIC: takes d->lock. */
+void pc_ioapic_eoi(struct pc_devices *d, unsigned int vector);
+/* Drop d->lock, then make the kicks deferred under it. */
+void pc_unlock_and_kick(struct pc_devices *d);
 
 /* The unknown-port path (virt/dev/devices.c). */
 enum pc_io_result pc_unknown_port_io(struct pc_devices *d, uint16_t port, unsigned int size,

@@ -2,10 +2,15 @@
 /*
  * COM1, a 16550A at 0x3f8 with nothing on the other end, as QEMU's serial
  * device: the transmitter is always empty (a byte leaves the moment it is
- * written), the receiver never has data except in loopback, and no
- * interrupt is ever raised (IIR still reports what would be pending, for a
- * guest that polls it). Transmitted bytes are kept for pc_uart_output and
- * printed per line on the console as "vm N com1: <text>".
+ * written) and the receiver never has data except in loopback.
+ * Transmitted bytes are kept for pc_uart_output and printed per line on
+ * the console as "vm N com1: <text>".
+ *
+ * The interrupt line is ISA IRQ 4, I/O APIC pin 4: high while IIR has
+ * something to report (received data with IER.RDI, THR empty with
+ * IER.THRI), whatever MCR.OUT2 says, as QEMU's serial_update_irq. A THR
+ * write drops it and raises it again once the byte is gone, so every byte
+ * sent is one edge; reading IIR when it says THR empty drops it.
  *
  *   offset  DLAB=0 read   DLAB=0 write   DLAB=1
  *   0       RBR           THR            DLL
@@ -37,6 +42,7 @@
 #define UART_MSR_CTS 0x10
 #define UART_MSR_DSR 0x20
 #define UART_MSR_DCD 0x80
+#define UART_ISA_IRQ 4
 
 void pc_uart_reset(struct pc_devices *d)
 {
@@ -83,10 +89,25 @@ static void uart_transmit(struct pc_devices *d, uint8_t byte)
 		pc_uart_flush_line(d);
 }
 
+/* Is there anything for IIR to report? (uart_iir, without its side effect) */
+static bool uart_irq_pending(const struct pc_uart *u)
+{
+	return ((u->ier & UART_IER_RDI) && (u->lsr & UART_LSR_DR)) ||
+	       ((u->ier & UART_IER_THRI) && u->thr_ipending);
+}
+
+static void uart_update_irq(struct pc_devices *d)
+{
+	pc_ioapic_set_irq_locked(d, UART_ISA_IRQ, uart_irq_pending(&d->uart));
+}
+
 static void uart_write_thr(struct pc_devices *d, uint8_t byte)
 {
 	struct pc_uart *u = &d->uart;
 
+	/* THR is full for the moment: THRE's interrupt goes away, as QEMU's. */
+	u->thr_ipending = false;
+	uart_update_irq(d);
 	if (u->mcr & UART_MCR_LOOP) {
 		/* The byte comes straight back to the receiver. */
 		if (u->lsr & UART_LSR_DR)
@@ -204,6 +225,7 @@ enum pc_io_result pc_uart_io(struct pc_devices *d, uint16_t port, unsigned int s
 		*val = uart_read(d, reg);
 	else
 		uart_write(d, reg, (uint8_t)*val);
+	uart_update_irq(d); /* the caller kicks after it drops the lock */
 	return PC_IO_DONE;
 }
 
