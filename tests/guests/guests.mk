@@ -9,7 +9,7 @@ TGUEST_DIR := tests/guests
 TGUEST_BUILD ?= build/tguests
 TGUEST_CC ?= gcc
 TGUEST_LD ?= ld
-TGUEST_NAMES := paging pfgrid fwcfg msr exitcost triple modules cpu
+TGUEST_NAMES := paging pfgrid fwcfg msr exitcost triple modules cpu smp
 
 TGUEST_CFLAGS := -m32 -std=gnu11 -ffreestanding -fno-pic -fno-pie -fno-stack-protector \
 	-nostdlib -O2 -Wall -Wextra -Werror -mgeneral-regs-only -fno-asynchronous-unwind-tables \
@@ -17,7 +17,8 @@ TGUEST_CFLAGS := -m32 -std=gnu11 -ffreestanding -fno-pic -fno-pie -fno-stack-pro
 TGUEST_LDFLAGS := -m elf_i386 -nostdlib -static -z max-page-size=0x1000 --no-warn-rwx-segments \
 	-T $(TGUEST_DIR)/kernel.ld
 
-TGUEST_LIB_OBJS := $(TGUEST_BUILD)/lib/crt0.o $(TGUEST_BUILD)/lib/trap.o $(TGUEST_BUILD)/lib/lib.o
+TGUEST_LIB_OBJS := $(TGUEST_BUILD)/lib/crt0.o $(TGUEST_BUILD)/lib/trap.o $(TGUEST_BUILD)/lib/lib.o \
+	$(TGUEST_BUILD)/lib/apic.o $(TGUEST_BUILD)/lib/smp-trampoline.o
 TGUEST_ELFS := $(patsubst %,$(TGUEST_BUILD)/%.elf,$(TGUEST_NAMES))
 
 .PHONY: tguests tguests-clean
