@@ -227,6 +227,7 @@ void smp_init(void)
 	if (smp_inited)
 		return;
 	smp_inited = 1;
+	pmtimer_present(); // reads the FACP now, while the ACPI tables are reachable
 	char sig[4];
 	fw_cfg_select(FW_CFG_SIGNATURE);
 	fw_cfg_read(sig, 4);

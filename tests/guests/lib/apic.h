@@ -124,6 +124,8 @@ extern unsigned smp_nr_cpus;
 extern uint32_t smp_apic_ids[SMP_MAX_CPUS];
 extern unsigned smp_fwcfg_cpus; // fw_cfg NB_CPUS (0 when absent)
 extern int smp_from_madt;       // 1: the MADT's enabled local APICs; 0: fw_cfg count, IDs 0..n-1
+// Also finds the PM timer: call it before paging if the ACPI tables (high
+// RAM) will not be mapped.
 void smp_init(void);
 
 // INIT, 10 ms, SIPI, 200 us, SIPI to each AP in index order; waits up to 1 s
