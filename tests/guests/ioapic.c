@@ -33,6 +33,7 @@ const char test_name[] = "ioapic";
 #define UART_LSR 5
 #define IER_THRI 0x02
 #define MCR_DTR_RTS_OUT2 0x0b
+#define LSR_THRE 0x20
 #define LSR_TEMT 0x40
 #define IIR_ID_MASK 0x0f
 #define IIR_THRE 0x02
@@ -208,6 +209,8 @@ static void edge(void)
 	uint32_t sent = 0, taken = 0;
 	edge_irqs = 0;
 	for (const char *c = prefix; *c; c++) {
+		while (!(inb(COM1 + UART_LSR) & LSR_THRE)) // reading LSR leaves the THRE interrupt alone
+			;
 		outb(COM1, (uint8_t)*c);
 		sent++;
 		taken = wait_count(&edge_irqs, sent, 100000);
