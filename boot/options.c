@@ -83,6 +83,9 @@ const struct opt_desc boot_option_table[OPTION_COUNT] = {
 			 .def = 256ull << 20, .help = "scenario=guest: guest RAM" },
 	[OPTION_IO] = { .name = "io", .type = OPT_ENUM, .choices = io_choices, .def = IO_PC,
 			.help = "scenario=guest: a port without a device reads all ones (pc) or stops the VM (strict)" },
+	[OPTION_GUEST_TIMEOUT_MS] = { .name = "guest_timeout_ms", .type = OPT_UINT, .min = 100,
+				      .max = 3600000, .def = 120000,
+				      .help = "scenario=guest: stop a guest still running after this long" },
 };
 
 uint64_t boot_options[OPTION_COUNT];

@@ -26,8 +26,7 @@
 #include "virt/dev/dev.h"
 #include "virt/pc.h"
 
-#define GUEST_TIMEOUT_MS 120000
-#define MAX_GUESTS 8
+#define MAX_GUESTS 16
 
 /* The GRUB module whose command line's first word is name ("module2 FILE name args..."). */
 static const struct mb2_module *find_module(const char *name)
@@ -120,7 +119,7 @@ static int run_synthetic(const char *name)
 	if (!vm)
 		return EXIT_CONFIG;
 	t0 = rdtsc();
-	ok = vm_run(vm, GUEST_TIMEOUT_MS);
+	ok = vm_run(vm, option(OPTION_GUEST_TIMEOUT_MS));
 	cycles = rdtsc() - t0;
 	for (unsigned int i = 0; i < vm->cfg.nr_vcpus; i++) {
 		done += vm->vcpus[i].done;
@@ -144,7 +143,7 @@ static int run_one(const char *name, char *status_out, size_t status_len)
 	struct vm_config cfg = { .nr_vcpus = nr_vcpus, .mem_bytes = option(OPTION_MEM),
 				 .mmu = mmu, .pc = &g };
 	struct pc_exit_stats pc = { 0 };
-	uint64_t exits = 0, t0, cycles;
+	uint64_t exits = 0, t0, cycles, irqs = 0, nmis = 0, windows = 0, sleeps = 0, sipis = 0;
 	const char *com1 = NULL;
 	size_t com1_len;
 	unsigned int com1_lines = 0;
@@ -174,7 +173,7 @@ static int run_one(const char *name, char *status_out, size_t status_len)
 		return EXIT_CONFIG;
 	}
 	t0 = rdtsc();
-	ok = vm_run(vm, GUEST_TIMEOUT_MS);
+	ok = vm_run(vm, option(OPTION_GUEST_TIMEOUT_MS));
 	cycles = rdtsc() - t0;
 	for (unsigned int i = 0; i < vm->cfg.nr_vcpus; i++) {
 		const struct vcpu_stats *s = &vm->vcpus[i].stats;
@@ -186,6 +185,11 @@ static int run_one(const char *name, char *status_out, size_t status_len)
 		pc.dr += s->pc.dr;
 		pc.mmio += s->pc.mmio;
 		pc.other += s->pc.other;
+		irqs += s->irqs_injected;
+		nmis += s->nmis_injected;
+		windows += s->irq_windows;
+		sleeps += s->sleeps;
+		sipis += s->sipis;
 	}
 	/* What the guest wrote on COM1, read back (every byte, the lines printed above). */
 	com1_len = pc_uart_output(vm->dev, &com1);
@@ -195,11 +199,13 @@ static int run_one(const char *name, char *status_out, size_t status_len)
 	if (atomic_load(&vm->guest_ended))
 		fmt_snprintf(status_out, status_len, status < 0 ? "halt" : "%d", status);
 	scenario_vm_keys(vm, keys, sizeof(keys));
-	kprintf("RESULT scenario=guest phase=run guest=%s %s mem_mib=%lu ended=%s guest_status=%s cycles=%lu exits=%lu io_exits=%lu msr_exits=%lu cpuid_exits=%lu dr_exits=%lu mmio_exits=%lu other_exits=%lu com1_bytes=%zu com1_lines=%u\n",
+	kprintf("RESULT scenario=guest phase=run guest=%s %s mem_mib=%lu ended=%s guest_status=%s cycles=%lu exits=%lu io_exits=%lu msr_exits=%lu cpuid_exits=%lu dr_exits=%lu mmio_exits=%lu other_exits=%lu irqs=%lu nmis=%lu irq_windows=%lu sleeps=%lu sipis=%lu com1_bytes=%zu com1_lines=%u\n",
 		name, keys, (unsigned long)(vm->cfg.mem_bytes >> 20), ending(vm, ok), status_out,
 		(unsigned long)cycles, (unsigned long)exits, (unsigned long)pc.io,
 		(unsigned long)pc.msr, (unsigned long)pc.cpuid, (unsigned long)pc.dr,
-		(unsigned long)pc.mmio, (unsigned long)pc.other, com1_len, com1_lines);
+		(unsigned long)pc.mmio, (unsigned long)pc.other, (unsigned long)irqs,
+		(unsigned long)nmis, (unsigned long)windows, (unsigned long)sleeps,
+		(unsigned long)sipis, com1_len, com1_lines);
 	/* A guest that ended itself stopped the VM on purpose: vm_run() said false. */
 	ok = (ok || atomic_load(&vm->guest_ended)) && !atomic_load(&vm->host_state_restored);
 	for (unsigned int i = 0; i < vm->cfg.nr_vcpus; i++)

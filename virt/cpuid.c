@@ -3,9 +3,9 @@
  * CPUID as a guest sees it. A synthetic guest gets the host's answers
  * minus VMX and SVM. A PC guest gets the host's answers minus everything
  * mmuvisor does not back: virtualization, MONITOR/MWAIT, PCID and INVPCID,
- * XSAVE and what needs it (AVX...), PKU, LA57, x2APIC and the TSC
- * deadline timer (no virtual APIC yet), performance monitoring, the
- * speculation-control MSRs; plus the hypervisor bit, a vendor leaf at
+ * XSAVE and what needs it (AVX...), PKU, LA57, performance monitoring,
+ * the speculation-control MSRs; plus the hypervisor bit, x2APIC and the
+ * TSC-deadline timer (the virtual local APIC has both, whatever the host's), a vendor leaf at
  * 0x40000000 ("mmuvisor"), and a topology of one thread per core, nr_vcpus
  * cores, whose APIC IDs are the vCPU numbers, as the MADT and fw_cfg say.
  */
@@ -60,13 +60,14 @@ static struct cpuid_regs pc_cpuid(const struct vcpu *v, uint32_t leaf, uint32_t 
 			   (1u << 15) | /* PDCM: no perf capabilities MSR */
 			   (1u << 17) | /* PCID */
 			   (1u << 18) | /* DCA */
-			   (1u << 21) | /* x2APIC */
-			   (1u << 24) | /* TSC deadline */
 			   (1u << 26) | /* XSAVE */
 			   (1u << 27) | /* OSXSAVE */
 			   (1u << 28) | /* AVX */
 			   (1u << 29)); /* F16C (VEX-encoded) */
-		r.ecx |= 1u << 31;      /* running under a hypervisor */
+		r.ecx |= 1u << 31 |     /* running under a hypervisor */
+			 1u << 24 |     /* TSC deadline (virt/dev/lapic_timer.c) */
+			 1u << 21;      /* x2APIC (virt/dev/lapic.c) */
+		r.edx |= 1u << 9;       /* APIC */
 		r.edx |= 1u << 28;      /* HTT: EBX[23:16] is meaningful */
 		r.edx &= ~((1u << 22) | /* ACPI thermal MSRs */
 			   (1u << 29));  /* TM */

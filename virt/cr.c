@@ -20,7 +20,7 @@
 #include "virt/vcpu.h"
 
 /* After a change of CR3 or of the paging controls: the root for them, and a TLB flush. */
-static bool reload_root(struct vcpu *v)
+bool vcpu_reload_shadow_root(struct vcpu *v)
 {
 	struct guest_paging gp = vcpu_guest_paging(v);
 
@@ -70,8 +70,8 @@ static bool guest_write_cr0(struct vcpu *v, const struct vcpu_state *st, uint64_
 		return false;
 	if (!(val & CR0_PG) && st->code_bits == 64)
 		return false;
-	if (v->shadow && !(val & CR0_PE)) {
-		/* Without unrestricted guest the hardware cannot run real mode for it. */
+	if (v->shadow && !(val & CR0_PE) && !virt_caps.shadow_real_mode) {
+		/* VMX without unrestricted guest cannot run real mode for it. */
 		vcpu_fail(v, "the guest entered real mode (CR0.PE = 0), which mmu=shadow does not run; use mmu=tdp");
 		return true;
 	}
@@ -85,7 +85,7 @@ static bool guest_write_cr0(struct vcpu *v, const struct vcpu_state *st, uint64_
 		if ((old ^ val) & CR0_PG)
 			virt->vcpu_set_msr(&v->arch, MSR_EFER, v->guest_efer);
 		if ((old ^ val) & (CR0_WP | CR0_PG))
-			reload_root(v);
+			vcpu_reload_shadow_root(v);
 	} else if ((old ^ val) & (CR0_PG | CR0_WP | CR0_PE | CR0_CD)) {
 		virt->vcpu_flush_tlb(&v->arch); /* SVM: the write no longer flushes by itself */
 	}
@@ -135,7 +135,7 @@ static bool guest_write_cr4(struct vcpu *v, uint64_t val)
 	virt->vcpu_set_cr(&v->arch, 4, val);
 	/* SMEP and SMAP are part of the root's role; PAE and PSE change the guest's paging mode. */
 	if (v->shadow && ((old ^ val) & (CR4_SMEP | CR4_SMAP | CR4_PAE | CR4_PSE)))
-		reload_root(v);
+		vcpu_reload_shadow_root(v);
 	else if ((old ^ val) & (CR4_PGE | CR4_PSE | CR4_PAE | CR4_SMEP | CR4_SMAP))
 		virt->vcpu_flush_tlb(&v->arch);
 	return true;
@@ -227,7 +227,7 @@ void vcpu_handle_cr_access(struct vcpu *v)
 		/* Outside long mode CR3 is 32 bits, and PAE's points at 32 bytes, not a page. */
 		v->guest_cr3 = v->guest_efer & EFER_LMA ? val & ~0xfffull : (uint32_t)val;
 		/* A MOV to CR3 also flushes the guest's non-global TLB entries: reload_root() does. */
-		if (!reload_root(v))
+		if (!vcpu_reload_shadow_root(v))
 			return;
 	} else {
 		ok = e->cr == 0 ? guest_write_cr0(v, &st, val) : guest_write_cr4(v, val);

@@ -10,6 +10,7 @@
 #include "arch/x86/tsc.h"
 #include "virt/cpuid.h"
 #include "virt/cr.h"
+#include "virt/dev/dev.h"
 #include "virt/msr.h"
 
 #define MSR_TSC 0x10
@@ -28,9 +29,6 @@
 #define MSR_AMD_PERF_CTL0 0xc0010000 /* 0xc0010000..3: event selects; ..7: counters */
 #define MSR_AMD_HWCR 0xc0010015
 
-#define APIC_BASE_BSP (1ull << 8)
-#define APIC_BASE_ENABLE (1ull << 11)
-#define APIC_BASE_DEFAULT 0xfee00000ull
 
 #define MTRR_WB 6
 #define MTRR_FIXED_WB 0x0606060606060606ull
@@ -54,8 +52,8 @@ static int mtrr_index(uint32_t msr)
 /*
  * The state a PC's firmware hands over (SeaBIOS on QEMU does the same):
  * fixed MTRRs write-back but the VGA window (uncached), no variable ones,
- * MTRRs and fixed MTRRs enabled with write-back as the default type; the
- * APIC at its default base, enabled, the BSP flag on vCPU 0.
+ * MTRRs and fixed MTRRs enabled with write-back as the default type.
+ * (IA32_APIC_BASE is the local APIC's: virt/dev/lapic.c.)
  */
 void msr_vcpu_reset(struct vcpu *v)
 {
@@ -63,7 +61,6 @@ void msr_vcpu_reset(struct vcpu *v)
 		v->mtrr[i] = MTRR_FIXED_WB;
 	v->mtrr[mtrr_index(MSR_MTRR_FIX16K_A0000)] = 0;
 	v->mtrr[27] = (1u << 11) | (1u << 10) | MTRR_WB;
-	v->apic_base = APIC_BASE_DEFAULT | APIC_BASE_ENABLE | (v->id == 0 ? APIC_BASE_BSP : 0);
 }
 
 static unsigned int maxphyaddr(const struct vcpu *v)
@@ -107,7 +104,11 @@ bool msr_read(struct vcpu *v, uint32_t msr, uint64_t *val)
 {
 	bool intel = vcpu_cpuid_intel();
 	int mtrr = mtrr_index(msr);
+	bool ok;
 
+	/* IA32_APIC_BASE, the x2APIC MSRs, IA32_TSC_DEADLINE: the local APIC's (virt/dev/lapic.c). */
+	if (v->vm->dev && pc_lapic_msr(v->vm->dev, v->id, msr, false, val, &ok))
+		return ok;
 	if (msr == MSR_EFER && v->shadow) { /* the hardware's is the shadow MMU's, not the guest's */
 		*val = v->guest_efer;
 		return true;
@@ -124,9 +125,6 @@ bool msr_read(struct vcpu *v, uint32_t msr, uint64_t *val)
 	switch (msr) {
 	case MSR_TSC:
 		*val = rdtsc(); /* no TSC offset: what RDTSC in the guest reads */
-		return true;
-	case MSR_APIC_BASE:
-		*val = v->apic_base;
 		return true;
 	case MSR_MTRRCAP: /* 8 variable ranges, fixed ranges, write combining */
 		*val = (1u << 10) | (1u << 8) | 8;
@@ -183,7 +181,10 @@ static bool efer_write(struct vcpu *v, uint64_t val)
 bool msr_write(struct vcpu *v, uint32_t msr, uint64_t val)
 {
 	int mtrr = mtrr_index(msr);
+	bool ok;
 
+	if (v->vm->dev && pc_lapic_msr(v->vm->dev, v->id, msr, true, &val, &ok))
+		return ok;
 	switch (msr) {
 	case MSR_EFER:
 		return efer_write(v, val);
@@ -200,15 +201,6 @@ bool msr_write(struct vcpu *v, uint32_t msr, uint64_t val)
 	case MSR_TSC_AUX:
 		return (vcpu_cpuid(v, 0x80000001u, 0).edx & (1u << 27)) && !(val >> 32) &&
 		       virt->vcpu_set_msr(&v->arch, msr, val);
-	case MSR_APIC_BASE: {
-		/* Bits 7:0, 9 and 10 (x2APIC is not offered) and those above MAXPHYADDR are reserved. */
-		uint64_t reserved = 0x6ffull | ~((1ull << maxphyaddr(v)) - 1);
-
-		if ((val & reserved) || ((val ^ v->apic_base) & APIC_BASE_BSP))
-			return false;
-		v->apic_base = val; /* the page stays at the default base until there is a virtual APIC */
-		return true;
-	}
 	case MSR_TSC:
 		return true; /* dropped: the guest's TSC is the host's (no offsetting yet) */
 	case MSR_MISC_ENABLE:

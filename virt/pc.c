@@ -21,8 +21,6 @@
 #include "virt/pc.h"
 #include "virt/vcpu.h"
 
-#define HLT_BACKOFF_US 20
-
 static bool write_guest(void *ctx, uint64_t gpa, const void *src, size_t len)
 {
 	struct vm *vm = ctx;
@@ -64,7 +62,9 @@ bool pc_vm_setup(struct vm *vm, char *err, size_t len)
 {
 	const struct pc_guest *g = vm->cfg.pc;
 	struct pc_config dc = { .nr_vcpus = vm->cfg.nr_vcpus, .ram_bytes = vm->cfg.mem_bytes,
-				.io_strict = g->io_strict, .vm_id = vm->id };
+				.io_strict = g->io_strict, .vm_id = vm->id,
+				.kick = pc_vcpu_kick, .kick_ctx = vm,
+				.clock = pc_clock, .tsc_khz = tsc_khz };
 	struct loader_module mods[PC_MAX_MODULES];
 	char cmdline[300];
 	struct loader_input in = { .image = g->image, .image_len = g->image_len,
@@ -122,6 +122,7 @@ bool pc_vm_setup(struct vm *vm, char *err, size_t len)
 		v->guest_cr3 = v->guest_cr4 = v->guest_efer = 0;
 		v->guest_dr[6] = 0xffff0ff0;
 		v->guest_dr[7] = 0x400;
+		v->wait_sipi = i != 0; /* the APs wait for INIT and SIPI */
 		msr_vcpu_reset(v);
 	}
 	return true;
@@ -373,12 +374,10 @@ bool pc_handle_exit(struct vcpu *v)
 	case EXIT_HLT:
 		v->stats.halts++;
 		v->arch.regs.rip += e->insn_len;
-		if (!(v->arch.regs.rflags & RFLAGS_IF)) {
-			/* Nothing can wake it: there are no NMIs or SMIs for guests. */
-			pc_guest_end(v, -1, "vcpu halted with interrupts off (nothing can wake it)");
-			return true;
-		}
-		udelay(HLT_BACKOFF_US); /* no interrupts for guests yet: a halt is a pause */
+		pc_halt(v); /* sleeps until it can take an interrupt (virt/pc_irq.c) */
+		return true;
+	case EXIT_IRQ_WINDOW: /* pc_prepare_entry injects what it waited for */
+		v->stats.irq_windows++;
 		return true;
 	case EXIT_DR_ACCESS:
 		pc_dr_exit(v);

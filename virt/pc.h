@@ -5,7 +5,7 @@
  * and from 1 MiB, the ROM area with the ACPI tables, the devices of
  * virt/dev/, MSRs (virt/msr.c) and CPUID (virt/cpuid.c) as a CPU answers
  * them. Its vCPU 0 starts in 32-bit protected mode with paging off; the
- * others wait (nothing can start them before the local APIC does).
+ * others wait for INIT and SIPI from the guest's local APICs.
  */
 #pragma once
 
@@ -50,5 +50,11 @@ void pc_vm_teardown(struct vm *vm);
 bool pc_handle_exit(struct vcpu *v);
 /* A fault on gpa with no RAM (or a write to the ROM area): emulated, or the VM stops (false). */
 bool pc_mmio_exit(struct vcpu *v, uint64_t gpa, bool rom_write);
+/* virt/pc_irq.c: interrupts, INIT/SIPI and HLT, on the vCPU's pCPU. */
+bool pc_prepare_entry(struct vcpu *v); /* before an entry: false, do not enter now */
+void pc_halt(struct vcpu *v);
+void pc_vcpu_stopped(struct vcpu *v);
+void pc_vcpu_kick(void *ctx, unsigned int vcpu_id); /* struct pc_config's kick */
+uint64_t pc_clock(void);
 /* The guest ended itself: status is what QEMU would exit with, -1 for a halt. */
 void pc_guest_end(struct vcpu *v, int status, const char *how);

@@ -134,6 +134,12 @@ static void pc_device_access(struct vcpu *v, bool readonly)
 
 	if (v->vm->cfg.pc && shadow_translate_guest(v, e->gva, e->error & (PFERR_WRITE | PFERR_FETCH),
 						   &gpa)) {
+		/*
+		 * Emulated, so the instruction is done: the same store at
+		 * the same RIP next is a loop over a device register, not
+		 * a store that keeps faulting (write_keeps_faulting).
+		 */
+		v->write_retry.count = 0;
 		pc_mmio_exit(v, gpa, readonly);
 		return;
 	}

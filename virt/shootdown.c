@@ -37,7 +37,7 @@
  */
 static cpumask_t vm_kick_some(struct vm *vm, cpumask_t targets, unsigned int request)
 {
-	cpumask_t kicked = 0;
+	cpumask_t kicked = 0, woken = 0;
 	bool skip = request == VCPU_REQ_TLB_FLUSH && planted(PLANT_SHOOTDOWN_SKIP);
 
 	for (unsigned int i = 0; i < vm->cfg.nr_vcpus; i++) {
@@ -54,8 +54,10 @@ static cpumask_t vm_kick_some(struct vm *vm, cpumask_t targets, unsigned int req
 		if (atomic_compare_exchange_strong(&v->mode, &in_guest, VCPU_EXITING) ||
 		    in_guest == VCPU_EXITING)
 			kicked |= CPU_BIT(v->pcpu);
+		else if (in_guest == VCPU_BLOCKED && request != VCPU_REQ_TLB_FLUSH)
+			woken |= CPU_BIT(v->pcpu); /* asleep in HLT (virt/pc_irq.c): a flush can wait */
 	}
-	ipi_send_mask(kicked, VEC_KICK);
+	ipi_send_mask(kicked | woken, VEC_KICK);
 	return kicked;
 }
 

@@ -187,6 +187,8 @@ static void vcpu_loop(struct vcpu *v)
 
 	while (!v->done && serve_requests(v)) {
 		rcu_quiescent_state();
+		if (v->vm->dev && !pc_prepare_entry(v))
+			continue; /* it slept, or waits for a SIPI */
 		if (v->shadow && !shadow_prepare_entry(v))
 			break;
 		/* Full barrier (seq_cst): pairs with the flusher's; see virt/shootdown.c. */
@@ -209,29 +211,15 @@ static void vcpu_loop(struct vcpu *v)
 	v->run_cycles = rdtsc() - start;
 }
 
-/*
- * A PC guest's other vCPUs wait, as a PC's APs wait for INIT and SIPI;
- * nothing sends those before there is a virtual local APIC, so they wait
- * until the VM stops.
- */
-static void vcpu_wait_for_sipi(struct vcpu *v)
-{
-	while (serve_requests(v)) {
-		rcu_quiescent_state();
-		udelay(HLT_BACKOFF_US);
-	}
-}
-
 void vcpu_thread(void *arg)
 {
 	struct vm *vm = arg;
 	unsigned int cpu = this_cpu()->cpu;
 	struct vcpu *v = &vm->vcpus[cpu - 1];
 
-	if (vm->cfg.pc && v->id != 0)
-		vcpu_wait_for_sipi(v);
-	else
-		vcpu_loop(v); /* virt_select() enabled the backend on this pCPU */
+	vcpu_loop(v); /* virt_select() enabled the backend on this pCPU (a PC's APs wait for SIPI in it) */
+	if (vm->dev)
+		pc_vcpu_stopped(v);
 	if (virt->vcpu_unload)
 		virt->vcpu_unload(&v->arch);
 	/* Nothing the guest set may outlive it in this pCPU. */

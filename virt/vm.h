@@ -13,12 +13,17 @@
 #define VM_MAX_VCPUS (PLATFORM_MAX_CPUS - 1)
 #define VM_MAX_SLOTS 4
 
-/* vcpu.mode (the shootdown protocol; see virt/shootdown.c and docs/LOCKING.md). */
-enum vcpu_mode { VCPU_OUTSIDE, VCPU_IN_GUEST, VCPU_EXITING };
+/*
+ * vcpu.mode (the shootdown protocol; see virt/shootdown.c and docs/LOCKING.md).
+ * BLOCKED: a PC guest's vCPU sleeps in its pCPU's HLT (virt/pc_irq.c) and
+ * is woken by any request but a TLB flush.
+ */
+enum vcpu_mode { VCPU_OUTSIDE, VCPU_IN_GUEST, VCPU_EXITING, VCPU_BLOCKED };
 
 /* vcpu.requests bits, set by any CPU, consumed by the vCPU before it enters. */
 #define VCPU_REQ_TLB_FLUSH (1u << 0)
 #define VCPU_REQ_STOP (1u << 1)
+#define VCPU_REQ_EVENT (1u << 2)   /* a PC guest's local APIC has something new (virt/pc_irq.c) */
 
 #define NOT_IN_GUEST UINT64_MAX
 
@@ -41,6 +46,8 @@ struct vcpu_stats {
 	uint64_t emulated; /* mmu=shadow: stores done by virt/emulate.c */
 	uint64_t write_retries_emulated; /* ... of them after a write kept faulting */
 	struct pc_exit_stats pc; /* a PC guest's */
+	/* A PC guest's interrupts (virt/pc_irq.c): */
+	uint64_t irqs_injected, nmis_injected, irq_windows, sleeps, sipis;
 };
 
 struct vcpu {
@@ -68,7 +75,12 @@ struct vcpu {
 	uint64_t guest_cr0, guest_cr3, guest_cr4, guest_efer;
 	uint64_t guest_cr8;          /* the task priority (VMX: CR8 exits; virt/cr.c) */
 	uint64_t guest_dr[8];        /* a PC guest's debug registers (MOV DR exits; virt/pc.c) */
-	uint64_t apic_base;          /* a PC guest's IA32_APIC_BASE (virt/msr.c) */
+	/* A PC guest's interrupt state (virt/pc_irq.c): */
+	bool wait_sipi;              /* after INIT (an AP from the start): waits for a SIPI */
+	bool halted;                 /* HLT: sleeps until an interrupt it can take */
+	bool nmi_pending;            /* taken from the APIC, not injected yet */
+	bool dead_halt;              /* counted in vm->pc_dead_halts */
+	uint64_t timer_armed;        /* the TSC the host timer is armed for, 0 none */
 	uint64_t mtrr[32];           /* its MTRRs as it wrote them (virt/msr.c) */
 	uint64_t entered_hw_cr3;     /* mmu=shadow: the arch.hw_cr3 the TLB last saw (a change flushes) */
 	struct {                     /* mmu=shadow: the same write faulting again (shadow_exits.c) */
@@ -141,6 +153,7 @@ struct vm {
 	struct shadow_mmu *smmu;    /* mmu=shadow */
 	struct vcpu vcpus[VM_MAX_VCPUS];
 	struct pc_devices *dev;     /* a PC guest's devices (virt/dev/), else NULL */
+	atomic_uint pc_dead_halts;  /* vCPUs that nothing but another vCPU can wake (virt/pc_irq.c) */
 
 	/* Cross-CPU: */
 	atomic_bool stopping;      /* a vCPU failed: every vCPU leaves */

@@ -2,6 +2,7 @@
 #include "arch/x86/apic.h"
 #include "arch/x86/cpu.h"
 #include "arch/x86/interrupt.h"
+#include "arch/x86/tsc.h"
 #include "lib/printf.h"
 
 #define APIC_BASE_BSP (1ull << 8)
@@ -20,6 +21,12 @@
 #define APIC_LVT_TIMER 0x320
 #define APIC_LVT_LINT0 0x350
 #define APIC_LVT_ERROR 0x370
+#define APIC_TIMER_INITIAL 0x380
+#define APIC_TIMER_CURRENT 0x390
+#define APIC_TIMER_DIVIDE 0x3e0
+#define APIC_TIMER_DIV_1 0xb
+#define APIC_LVT_TSC_DEADLINE (2u << 17)
+#define MSR_TSC_DEADLINE 0x6e0
 #define APIC_SVR_ENABLE (1u << 8)
 #define APIC_LVT_MASKED (1u << 16)
 #define APIC_ICR_BUSY (1u << 12)
@@ -28,6 +35,9 @@
 /* Immutable after apic_select_mode on the BSP. */
 static bool x2apic;
 static volatile uint32_t *xapic_mmio;
+/* Immutable after apic_timer_calibrate on the BSP (before the APs start). */
+static bool tsc_deadline;
+static uint64_t ticks_per_2_32_tsc; /* one-shot mode: timer ticks (divide 1) per 2^32 TSC cycles */
 
 static uint32_t apic_read(uint32_t off)
 {
@@ -82,6 +92,7 @@ void apic_init_this_cpu(void)
 	apic_write(APIC_LVT_LINT0, APIC_LVT_MASKED); /* the legacy PIC is masked anyway */
 	apic_write(APIC_LVT_ERROR, APIC_LVT_MASKED);
 	apic_write(APIC_SVR, APIC_SVR_ENABLE | VEC_SPURIOUS);
+	apic_write(APIC_TIMER_DIVIDE, APIC_TIMER_DIV_1);
 	if (!x2apic) {
 		apic_write(APIC_ESR, 0); /* back-to-back writes clear it */
 		apic_write(APIC_ESR, 0);
@@ -118,4 +129,67 @@ void apic_send_icr(uint32_t dest, uint32_t icr_low)
 void apic_send_nmi_all_but_self(void)
 {
 	apic_send_icr(0, APIC_DM_NMI | APIC_LEVEL_ASSERT | APIC_DEST_ALL_BUT_SELF);
+}
+
+/*
+ * The timer as a wake-up at a TSC value (apic_timer_arm): TSC-deadline mode
+ * where the CPU has it; otherwise one-shot mode, with the timer's rate
+ * against the TSC measured here once (every CPU's timer runs on the same
+ * bus clock). One millisecond of TSC, so under Bochs one million
+ * instructions.
+ */
+void apic_timer_calibrate(void)
+{
+	uint64_t start, cycles;
+	uint32_t left;
+
+	if (cpuid(1, 0).ecx & (1u << 24)) {
+		tsc_deadline = true;
+		return;
+	}
+	apic_write(APIC_LVT_TIMER, APIC_LVT_MASKED);
+	apic_write(APIC_TIMER_INITIAL, 0xffffffffu);
+	start = rdtsc();
+	udelay(1000);
+	left = apic_read(APIC_TIMER_CURRENT);
+	cycles = rdtsc() - start;
+	apic_write(APIC_TIMER_INITIAL, 0);
+	if (cycles)
+		ticks_per_2_32_tsc = ((uint64_t)(0xffffffffu - left) << 32) / cycles;
+	if (!ticks_per_2_32_tsc)
+		ticks_per_2_32_tsc = 1ull << 32; /* a timer we cannot measure: assume the TSC's rate */
+}
+
+void apic_timer_arm(uint64_t tsc)
+{
+	uint64_t now, ticks;
+
+	if (tsc_deadline) {
+		apic_write(APIC_LVT_TIMER, APIC_LVT_TSC_DEADLINE | VEC_TIMER);
+		wrmsr(MSR_TSC_DEADLINE, tsc ? tsc : 1);
+		return;
+	}
+	now = rdtsc();
+	ticks = (int64_t)(tsc - now) <= 0 ? 1
+		: (unsigned __int128)(tsc - now) * ticks_per_2_32_tsc >> 32;
+	if (ticks > 0xffffffffu)
+		ticks = 0xffffffffu; /* early: the caller checks the time and arms again */
+	apic_write(APIC_LVT_TIMER, VEC_TIMER);
+	apic_write(APIC_TIMER_INITIAL, ticks ? (uint32_t)ticks : 1);
+}
+
+/* Armed and not yet fired: an early one-shot (the rate is measured) is armed again. */
+bool apic_timer_pending(void)
+{
+	if (tsc_deadline)
+		return rdmsr(MSR_TSC_DEADLINE) != 0;
+	return apic_read(APIC_TIMER_CURRENT) != 0;
+}
+
+void apic_timer_disarm(void)
+{
+	if (tsc_deadline)
+		wrmsr(MSR_TSC_DEADLINE, 0);
+	else
+		apic_write(APIC_TIMER_INITIAL, 0);
 }

@@ -28,3 +28,14 @@ void apic_eoi(void);
 /* icr_low carries the vector, delivery mode and shorthand bits. */
 void apic_send_icr(uint32_t dest_apic_id, uint32_t icr_low);
 void apic_send_nmi_all_but_self(void);
+
+/*
+ * The local APIC timer as a wake-up at a TSC value: VEC_TIMER arrives at
+ * tsc or a little after it (never before the TSC passes it). Calibrated
+ * once on the BSP; armed and disarmed on the CPU it is to interrupt, with
+ * interrupts off. A later arm replaces an earlier one.
+ */
+void apic_timer_calibrate(void);
+void apic_timer_arm(uint64_t tsc);
+void apic_timer_disarm(void);
+bool apic_timer_pending(void);

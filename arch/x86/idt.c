@@ -72,6 +72,7 @@ void interrupt_dispatch(struct regs *r)
 		smp_call_handle();
 		return;
 	case VEC_KICK:
+	case VEC_TIMER:
 		apic_eoi();
 		return;
 	case VEC_SPURIOUS:

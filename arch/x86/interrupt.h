@@ -9,6 +9,7 @@
 #define VEC_PIC_BASE 0x20     /* the legacy PICs, remapped and masked */
 #define VEC_CALL_FUNCTION 0xf0
 #define VEC_KICK 0xf1         /* only forces an exit or a wake-up */
+#define VEC_TIMER 0xf2        /* the local APIC timer (apic_timer_arm): the same */
 #define VEC_SPURIOUS 0xff
 
 /* Laid out by isr_common in arch/x86/isr.S; lowest address first. */

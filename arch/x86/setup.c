@@ -184,4 +184,5 @@ void arch_platform_init(const struct mb2_info *mb, unsigned int apic_mode)
 	kprintf("mmuvisor: apic: %s (the CPU %s x2APIC)\n", apic_x2apic_mode() ? "x2apic" : "xapic",
 		cpu_has_x2apic() ? "has" : "lacks");
 	tsc_calibrate();
+	apic_timer_calibrate();
 }

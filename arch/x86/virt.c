@@ -35,6 +35,11 @@ static void check_ops(const struct virt_ops *ops)
 	CHECK_MANDATORY(ops, vcpu_get_state);
 	CHECK_MANDATORY(ops, vcpu_get_msr);
 	CHECK_MANDATORY(ops, vcpu_set_msr);
+	CHECK_MANDATORY(ops, vcpu_can_inject);
+	CHECK_MANDATORY(ops, vcpu_inject_irq);
+	CHECK_MANDATORY(ops, vcpu_inject_nmi);
+	CHECK_MANDATORY(ops, vcpu_request_window);
+	CHECK_MANDATORY(ops, vcpu_reset_sipi);
 }
 
 static bool cpu_is_intel(void)

@@ -33,6 +33,7 @@ enum exit_reason {
 	EXIT_CACHE,       /* INVD or WBINVD: nothing to do in a guest without devices that DMA */
 	EXIT_RDPMC,       /* RDPMC: the vCPU has no counters */
 	EXIT_MONITOR,     /* MONITOR or MWAIT: hidden from CPUID */
+	EXIT_IRQ_WINDOW,  /* the guest can take the interrupt or NMI it waited for (vcpu_request_window) */
 	EXIT_UNKNOWN,
 };
 
@@ -135,6 +136,7 @@ struct virt_caps {
 	bool flush_by_asid;  /* SVM: TLB_CONTROL 3; VMX: INVEPT single-context */
 	bool vpid;           /* VMX */
 	bool decode_assists; /* SVM: the exits say which register or address */
+	bool shadow_real_mode; /* SVM: paged real mode runs a shadowed guest's real mode */
 	unsigned int asids;  /* SVM ASIDs or VMX VPIDs */
 };
 
@@ -178,6 +180,36 @@ struct virt_ops {
 	 */
 	bool (*vcpu_get_msr)(struct vcpu_arch *v, uint32_t msr, uint64_t *val);
 	bool (*vcpu_set_msr)(struct vcpu_arch *v, uint32_t msr, uint64_t val);
+
+	/*
+	 * Interrupts for a PC guest (virt/pc_irq.c), all on the vCPU's pCPU
+	 * between exits. can_inject: may an external interrupt (nmi false) or
+	 * an NMI go in at the next entry? False while an event is queued for
+	 * that entry (an exception, or an event whose delivery an exit cut
+	 * short, which the backend re-injects itself); for an interrupt while
+	 * RFLAGS.IF is clear or an STI or MOV SS shadow blocks; for an NMI
+	 * while NMIs are blocked (from an NMI's delivery to the guest's IRET)
+	 * or a MOV SS shadow blocks.
+	 */
+	bool (*vcpu_can_inject)(struct vcpu_arch *v, bool nmi);
+	/* Queue external interrupt vector (32-255) or an NMI; only after can_inject said yes. */
+	void (*vcpu_inject_irq)(struct vcpu_arch *v, unsigned int vector);
+	void (*vcpu_inject_nmi)(struct vcpu_arch *v);
+	/*
+	 * Exit with EXIT_IRQ_WINDOW as soon as the guest could take an
+	 * interrupt (irq) or an NMI (nmi), before it runs anything else
+	 * once it can; both false: stop asking. A request lasts until changed.
+	 */
+	void (*vcpu_request_window)(struct vcpu_arch *v, bool irq, bool nmi);
+	/*
+	 * INIT, then a start-up IPI with vector: the state INIT leaves (SDM
+	 * vol. 3 table 10-1: real mode, CR0 = ET|CD|NW, EFER 0, no pending
+	 * event, NMIs unblocked) with CS = vector << 8 (base vector << 12)
+	 * and IP 0. The core resets the general registers. False with one
+	 * line in err where this backend cannot run real mode (VMX without
+	 * unrestricted guest, i.e. mmu=shadow).
+	 */
+	bool (*vcpu_reset_sipi)(struct vcpu_arch *v, unsigned int vector, char *err, size_t len);
 
 	/* Optional. */
 	/* On the vCPU's pCPU, after its last run (VMX: VMCLEAR before the VMCS is freed). */

@@ -89,6 +89,10 @@ void svm_decode_exit(struct vcpu_arch *v, struct svm_vcpu *s)
 	case SVM_EXIT_INIT:
 		e->reason = EXIT_INTERRUPT;
 		break;
+	case SVM_EXIT_VINTR:
+	case SVM_EXIT_IRET: /* svm_vcpu_run has unmasked NMIs */
+		e->reason = EXIT_IRQ_WINDOW;
+		break;
 	case SVM_EXIT_SHUTDOWN:
 		e->reason = EXIT_SHUTDOWN;
 		break;

@@ -26,6 +26,8 @@ static struct svm_cpu {
 	bool enabled;
 } svm_cpus[PLATFORM_MAX_CPUS];
 
+static void svm_update_window(struct svm_vcpu *s);
+
 /* Shared by every vCPU, all ones (intercept every port and MSR); immutable. */
 static uint64_t iopm_pa, msrpm_pa;
 
@@ -69,6 +71,7 @@ static bool svm_probe(bool need_tdp, char *err, size_t len)
 		.nrip_save = svm.edx & (1u << 3),
 		.flush_by_asid = svm.edx & (1u << 6),
 		.decode_assists = svm.edx & (1u << 7),
+		.shadow_real_mode = true, /* paged real mode (APM vol. 2 15.19) */
 		.asids = svm.ebx,
 	};
 	if (need_tdp && !virt_caps.tdp) {
@@ -313,6 +316,14 @@ static void svm_vcpu_run(struct vcpu_arch *v)
 	svm_asid_prepare_entry(s);
 	if (v->shadow)
 		vmcb->save.cr3 = v->hw_cr3;
+	/*
+	 * The core stepped over the instruction that exited (HLT after STI,
+	 * say): the shadow was that instruction's and ends with it (Bochs
+	 * reports it at a HLT exit; kept, it would hold off an interrupt past
+	 * the next instruction, a CLI say, for good).
+	 */
+	if (r->rip != vmcb->save.rip)
+		vmcb->control.int_state &= ~INT_STATE_SHADOW;
 	vmcb->save.rax = r->rax;
 	vmcb->save.rsp = r->rsp;
 	vmcb->save.rip = r->rip;
@@ -370,20 +381,142 @@ static void svm_vcpu_run(struct vcpu_arch *v)
 		vmcb->control.event_inj = info;
 		if ((info & 0x7ff) == (EVENTINJ_TYPE_EXCEPTION | 14))
 			vmcb->save.cr2 = s->pf_cr2;
-	} else if (!(info & EVENTINJ_VALID) || stale || is_soft_event(info) || is_fault_exception(info)) {
+	} else if (!(info & EVENTINJ_VALID) || stale || is_soft_event(info) || is_fault_exception(info) ||
+		   type == 0 || type == 2) {
 		/*
 		 * Nothing to inject, or an INTn, INT3, INTO or fault run
 		 * again: that delivers an INTn with the right return address
 		 * (injecting it would push the instruction's own; NRIP save
-		 * is not always there).
+		 * is not always there). An interrupt or NMI is only ever
+		 * ours (we inject them at an entry, never by V_IRQ): any
+		 * other report of one is stale.
 		 */
 		vmcb->control.event_inj = 0;
 	} else {
 		vmcb->control.event_inj = info; /* #DB, NMI, #MC: not raised again */
 	}
+	if (s->iret_pending && vmcb->save.rip != s->iret_rip)
+		s->iret_pending = false; /* the IRET has run */
+	if ((uint32_t)vmcb->control.exit_code == SVM_EXIT_IRET) {
+		s->nmi_masked = false;
+		s->iret_pending = true;
+		s->iret_rip = vmcb->save.rip;
+		vmcb->control.intercept_misc1 &= ~INTERCEPT_IRET;
+	}
 	svm_decode_exit(v, s);
+	svm_update_window(s);
 	if (stale)
 		v->exit.vectoring = 0; /* no #PF or #DF was being delivered: no double fault */
+}
+
+/*
+ * The windows vcpu_request_window asked for. An interrupt: V_IRQ with the
+ * VINTR intercept exits when the guest could take a virtual interrupt
+ * (IF set, no shadow; V_IGN_TPR: whatever V_TPR says), before it is taken,
+ * so no virtual interrupt ever reaches the guest. An NMI: while NMIs are
+ * masked, the IRET intercept is the window; once the IRET has been seen
+ * but has not run, the next instruction boundary with IF set is (the
+ * guest's NMI handler returns to code that mostly has it set; a pending
+ * NMI behind an IRET to IF = 0 waits for the next exit).
+ */
+static void svm_update_window(struct svm_vcpu *s)
+{
+	struct vmcb_control *c = &s->vmcb->control;
+	bool vintr = s->want_irq || (s->want_nmi && !s->nmi_masked);
+
+	if (vintr) {
+		c->int_ctl |= V_IRQ | V_IGN_TPR | 0xfull << V_INTR_PRIO_SHIFT;
+		c->intercept_misc1 |= INTERCEPT_VINTR;
+	} else {
+		c->int_ctl &= ~(V_IRQ | V_IGN_TPR | 0xfull << V_INTR_PRIO_SHIFT);
+		c->intercept_misc1 &= ~INTERCEPT_VINTR;
+	}
+	if (s->nmi_masked)
+		c->intercept_misc1 |= INTERCEPT_IRET;
+}
+
+static bool svm_vcpu_can_inject(struct vcpu_arch *v, bool nmi)
+{
+	struct svm_vcpu *s = v->backend;
+	const struct vmcb_control *c = &s->vmcb->control;
+
+	if ((c->event_inj & EVENTINJ_VALID) ||
+	    ((c->int_state & INT_STATE_SHADOW) && v->regs.rip == s->vmcb->save.rip))
+		return false; /* a shadow ends with its instruction, if the core stepped over it */
+	if (nmi)
+		return !s->nmi_masked && !(s->iret_pending && v->regs.rip == s->iret_rip);
+	return v->regs.rflags & RFLAGS_IF;
+}
+
+static void svm_vcpu_inject_irq(struct vcpu_arch *v, unsigned int vector)
+{
+	struct vmcb *vmcb = ((struct svm_vcpu *)v->backend)->vmcb;
+
+	vmcb->control.event_inj = (vector & 0xff) | EVENTINJ_TYPE_INTR | EVENTINJ_VALID;
+}
+
+static void svm_vcpu_inject_nmi(struct vcpu_arch *v)
+{
+	struct svm_vcpu *s = v->backend;
+
+	s->vmcb->control.event_inj = 2 | EVENTINJ_TYPE_NMI | EVENTINJ_VALID;
+	s->nmi_masked = true;
+	s->iret_pending = false;
+	svm_update_window(s);
+}
+
+static void svm_vcpu_request_window(struct vcpu_arch *v, bool irq, bool nmi)
+{
+	struct svm_vcpu *s = v->backend;
+
+	s->want_irq = irq;
+	s->want_nmi = nmi;
+	svm_update_window(s);
+}
+
+/*
+ * INIT, then SIPI: the INIT state (real mode, CR0 = CD|NW|ET, EFER 0, no
+ * event pending, NMIs unmasked) with CS:IP = vector << 8 : 0. SVM runs
+ * real mode itself; under shadow paging the hardware pages anyway
+ * ("paged real mode", APM vol. 2 15.19: PG without PE), with the identity
+ * root of a guest whose paging is off.
+ */
+static bool svm_vcpu_reset_sipi(struct vcpu_arch *v, unsigned int vector, char *err, size_t len)
+{
+	struct svm_vcpu *s = v->backend;
+	struct vmcb_control *c = &s->vmcb->control;
+	struct vmcb_save *g = &s->vmcb->save;
+
+	(void)err;
+	(void)len;
+	set_seg(&g->cs, (uint16_t)(vector << 8), 0x9b, 0xffff, (uint64_t)vector << 12);
+	set_seg(&g->ds, 0, 0x93, 0xffff, 0);
+	g->es = g->ss = g->fs = g->gs = g->ds;
+	set_seg(&g->gdtr, 0, 0, 0xffff, 0);
+	set_seg(&g->idtr, 0, 0, 0xffff, 0);
+	set_seg(&g->tr, 0, 0x8b, 0xffff, 0);
+	set_seg(&g->ldtr, 0, 0x82, 0xffff, 0);
+	g->cpl = 0;
+	g->cr0 = CR0_CD | CR0_NW | CR0_ET;
+	g->cr3 = 0;
+	g->cr4 = 0;
+	g->cr2 = 0;
+	g->efer = EFER_SVME;
+	if (v->shadow) {
+		g->efer |= EFER_NXE;
+		g->cr0 |= CR0_PG | CR0_WP;
+		g->cr4 = CR4_PAE;
+	}
+	g->dr6 = 0xffff0ff0;
+	g->dr7 = 0x400;
+	c->event_inj = 0;
+	c->int_state = 0;
+	s->pf_cr2 = 0;
+	s->nmi_masked = s->iret_pending = false;
+	s->want_irq = s->want_nmi = false;
+	c->intercept_misc1 &= ~INTERCEPT_IRET;
+	svm_update_window(s);
+	return true;
 }
 
 static void svm_vcpu_flush_tlb(struct vcpu_arch *v)
@@ -431,7 +564,7 @@ static void svm_vcpu_set_cr(struct vcpu_arch *v, unsigned int cr, uint64_t val)
 	 * tables PAE, and the hardware pages even while the guest does not.
 	 */
 	if (cr == 0)
-		vmcb->save.cr0 = val | (v->shadow ? CR0_WP | CR0_PG | CR0_PE : 0);
+		vmcb->save.cr0 = val | (v->shadow ? CR0_WP | CR0_PG : 0); /* PE clear: paged real mode */
 	else if (cr == 4)
 		vmcb->save.cr4 = val | (v->shadow ? CR4_PAE : 0);
 }
@@ -536,5 +669,10 @@ const struct virt_ops svm_ops = {
 	.vcpu_get_state = svm_vcpu_get_state,
 	.vcpu_get_msr = svm_vcpu_get_msr,
 	.vcpu_set_msr = svm_vcpu_set_msr,
+	.vcpu_can_inject = svm_vcpu_can_inject,
+	.vcpu_inject_irq = svm_vcpu_inject_irq,
+	.vcpu_inject_nmi = svm_vcpu_inject_nmi,
+	.vcpu_request_window = svm_vcpu_request_window,
+	.vcpu_reset_sipi = svm_vcpu_reset_sipi,
 	.vcpu_unload = svm_vcpu_unload,
 };

@@ -19,6 +19,15 @@ struct svm_vcpu {
 	bool flush_pending;     /* set by vcpu_flush_tlb, consumed at entry */
 	uint64_t pf_cr2;        /* the CR2 of the last #PF we injected */
 	bool pc;                /* VCPU_START_PROTECTED: the guest's own exceptions and modes */
+	/*
+	 * NMIs (SVM has no NMI blocking of its own for a guest): masked from
+	 * an NMI's injection until the guest's IRET, which is intercepted;
+	 * after that exit the IRET itself has yet to run at iret_rip.
+	 */
+	bool nmi_masked;
+	bool iret_pending;
+	uint64_t iret_rip;
+	bool want_irq, want_nmi; /* vcpu_request_window */
 	/* TSC_AUX has no VMCB field: the guest's lives in the pCPU's MSR (loaded at first run). */
 	uint64_t tsc_aux;
 	uint64_t host_tsc_aux;  /* the pCPU's own, put back at vcpu_unload */

@@ -116,6 +116,8 @@ _Static_assert(sizeof(struct vmcb) == 4096, "a VMCB is one page");
 #define INTERCEPT_NMI (1u << 1)
 #define INTERCEPT_SMI (1u << 2)
 #define INTERCEPT_INIT (1u << 3)
+#define INTERCEPT_VINTR (1u << 4)
+#define INTERCEPT_IRET (1u << 20)
 #define INTERCEPT_CPUID (1u << 18)
 #define INTERCEPT_HLT (1u << 24)
 #define INTERCEPT_INVLPG (1u << 25)
@@ -138,7 +140,11 @@ _Static_assert(sizeof(struct vmcb) == 4096, "a VMCB is one page");
 #define INTERCEPT_MWAIT (1u << 11)
 #define INTERCEPT_XSETBV (1u << 13)
 
+#define V_IRQ (1ull << 8)
+#define V_INTR_PRIO_SHIFT 16
+#define V_IGN_TPR (1ull << 20)
 #define V_INTR_MASKING (1ull << 24)
+#define INT_STATE_SHADOW (1ull << 0) /* int_state: an STI or MOV SS shadow */
 #define NESTED_CTL_NP_ENABLE (1ull << 0)
 #define INTERCEPT_CR_READ(n) (1u << (n))
 #define INTERCEPT_CR_WRITE(n) (1u << (16 + (n)))
@@ -149,6 +155,8 @@ _Static_assert(sizeof(struct vmcb) == 4096, "a VMCB is one page");
 #define TLB_CONTROL_FLUSH_ASID 3
 
 #define EVENTINJ_VALID (1ull << 31)
+#define EVENTINJ_TYPE_INTR (0ull << 8)
+#define EVENTINJ_TYPE_NMI (2ull << 8)
 #define EVENTINJ_TYPE_EXCEPTION (3ull << 8)
 #define EVENTINJ_ERROR_VALID (1ull << 11)
 
@@ -173,6 +181,8 @@ _Static_assert(sizeof(struct vmcb) == 4096, "a VMCB is one page");
 #define SVM_EXIT_NMI 0x061
 #define SVM_EXIT_SMI 0x062
 #define SVM_EXIT_INIT 0x063
+#define SVM_EXIT_VINTR 0x064
+#define SVM_EXIT_IRET 0x074
 #define SVM_EXIT_CPUID 0x072
 #define SVM_EXIT_HLT 0x078
 #define SVM_EXIT_INVLPGA 0x07a

@@ -6,15 +6,81 @@
 #define EPT_QUAL_WRITE (1ull << 1)
 #define EPT_QUAL_FETCH (1ull << 2)
 #define EPT_QUAL_PERMS (7ull << 3) /* the R/W/X the walk granted (qualification bits 3-5); 0: not present */
+#define EPT_QUAL_NMI_UNBLOCKED (1ull << 12)
+
+/*
+ * An exit in the middle of delivering an event (SDM vol. 3 27.2.4,
+ * "Information for VM Exits During Event Delivery": IDT-vectoring
+ * information valid) leaves it undelivered: it goes in again at the next
+ * entry (26.5, "Event Injection"), e.g. an interrupt or NMI whose delivery
+ * met an EPT violation on the guest's IDT or stack. An INTn, INT1, INT3 or
+ * INTO needs its instruction's length, which the exit reports (27.2.5);
+ * without it (0) it is left to run again from RIP, which still points at
+ * it. Otherwise nothing is queued: a VM exit clears the valid bit of the
+ * VM-entry interruption information (24.8.3), but writing 0 makes what
+ * vcpu_can_inject reads true on any CPU. The core may still replace the
+ * event with its own (a #PF or #DF under mmu=shadow, after reading
+ * e->vectoring).
+ */
+static void requeue_event(uint32_t vectoring, unsigned int insn_len)
+{
+	uint32_t type = vectoring & INTR_TYPE_MASK;
+
+	if (!(vectoring & INTR_INFO_VALID)) {
+		vmwrite(ENTRY_INTR_INFO, 0);
+		return;
+	}
+	if (type == INTR_TYPE_SOFT_INTR || type == INTR_TYPE_PRIV_SOFT_EXC ||
+	    type == INTR_TYPE_SOFT_EXC) {
+		if (insn_len == 0 || insn_len > 15) {
+			vmwrite(ENTRY_INTR_INFO, 0);
+			return;
+		}
+		vmwrite(ENTRY_INSTRUCTION_LEN, insn_len);
+	}
+	if (vectoring & INTR_INFO_DELIVER_ERROR)
+		vmwrite(ENTRY_EXCEPTION_ERROR, vmread(IDT_VECTORING_ERROR));
+	/*
+	 * An NMI: an exit during its delivery leaves virtual-NMI blocking
+	 * clear, as the entry check for an injected NMI wants (26.3.1.5);
+	 * delivering it sets the blocking again.
+	 */
+	vmwrite(ENTRY_INTR_INFO, vectoring & INTR_INFO_EVENT);
+}
+
+/*
+ * A guest IRET that unblocked virtual NMIs and then faulted (an EPT
+ * violation, or a #PF we intercept under mmu=shadow) will run again: NMIs
+ * stay blocked until it does (SDM vol. 3 27.2.3, "Information About NMI
+ * Unblocking Due to IRET"). The bit means nothing when the exit came
+ * during event delivery, or with a double fault.
+ */
+static void reblock_nmi_after_iret(uint32_t basic, uint64_t qual, uint32_t vectoring)
+{
+	bool unblocked = false;
+
+	if (vectoring & INTR_INFO_VALID)
+		return;
+	if (basic == VMX_EXIT_EPT_VIOLATION) {
+		unblocked = qual & EPT_QUAL_NMI_UNBLOCKED;
+	} else if (basic == VMX_EXIT_EXCEPTION_NMI) {
+		uint32_t info = (uint32_t)vmread(EXIT_INTR_INFO);
+
+		unblocked = (info & INTR_INFO_NMI_UNBLOCKED) &&
+			    (info & INTR_TYPE_MASK) == INTR_TYPE_HW_EXCEPTION && (info & 0xff) != 8;
+	}
+	if (unblocked)
+		vmwrite(GUEST_INTERRUPTIBILITY, vmread(GUEST_INTERRUPTIBILITY) | INTR_BLOCK_NMI);
+}
 
 void vmx_decode_exit(struct vcpu_arch *v, struct vmx_vcpu *x)
 {
 	uint32_t reason = (uint32_t)vmread(EXIT_REASON);
 	uint32_t basic = reason & 0xffff;
 	uint64_t qual = vmread(EXIT_QUALIFICATION);
+	uint32_t vectoring;
 	struct vcpu_exit *e = &v->exit;
 
-	(void)x;
 	*e = (struct vcpu_exit){ .reason = EXIT_UNKNOWN, .hw_code = basic,
 				 .insn_len = (unsigned int)vmread(EXIT_INSTRUCTION_LEN) };
 	if (reason & VMX_EXIT_ENTRY_FAILURE) {
@@ -22,6 +88,10 @@ void vmx_decode_exit(struct vcpu_arch *v, struct vmx_vcpu *x)
 		vmx_report_entry_failure(v, false);
 		return;
 	}
+	vectoring = (uint32_t)vmread(IDT_VECTORING_INFO);
+	requeue_event(vectoring, e->insn_len);
+	if (x->pc) /* virtual NMIs */
+		reblock_nmi_after_iret(basic, qual, vectoring);
 	switch (basic) {
 	case VMX_EXIT_VMCALL:
 		e->reason = EXIT_HYPERCALL;
@@ -82,7 +152,7 @@ void vmx_decode_exit(struct vcpu_arch *v, struct vmx_vcpu *x)
 			e->reason = EXIT_GUEST_PF;
 			e->gva = qual;
 			e->error = (uint32_t)vmread(EXIT_INTR_ERROR);
-			e->vectoring = (uint32_t)vmread(IDT_VECTORING_INFO);
+			e->vectoring = vectoring;
 		} else if ((info & INTR_TYPE_MASK) == INTR_TYPE_NMI) {
 			/* The exit consumed the NMI: hand it to our own handler (panic stops). */
 			asm volatile("int $2");
@@ -108,6 +178,10 @@ void vmx_decode_exit(struct vcpu_arch *v, struct vmx_vcpu *x)
 	case VMX_EXIT_EXTERNAL_INTERRUPT:
 	case VMX_EXIT_PREEMPTION_TIMER:
 		e->reason = EXIT_INTERRUPT;
+		break;
+	case VMX_EXIT_IRQ_WINDOW:
+	case VMX_EXIT_NMI_WINDOW:
+		e->reason = EXIT_IRQ_WINDOW;
 		break;
 	case VMX_EXIT_TRIPLE_FAULT:
 		e->reason = EXIT_SHUTDOWN;

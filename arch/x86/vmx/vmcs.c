@@ -86,6 +86,9 @@ static const uint32_t zero_guest_fields[] = {
 
 #define AR_CODE32 0xc09b  /* type 11, S, P, D/B, G */
 #define AR_TSS32_BUSY 0x8b
+#define AR_REAL_CODE 0x9b /* type 11, S, P: 16-bit, byte-granular */
+#define AR_REAL_DATA 0x93 /* type 3, S, P */
+#define AR_LDT 0x82       /* type 2, P */
 
 /*
  * VCPU_START_PROTECTED: 32-bit protected mode, paging off (unrestricted
@@ -187,9 +190,12 @@ static bool write_controls(struct vmx_vcpu *x)
 	const struct vmx_config *c = &vmx_config;
 	bool ok = true;
 
-	ok &= vmwrite(PIN_BASED_CONTROLS, c->pin);
-	ok &= vmwrite(PROC_BASED_CONTROLS, x->pc ? (x->shadow ? c->proc_pc_shadow : c->proc_pc)
-					   : x->shadow ? c->proc_shadow : c->proc);
+	/* A PC guest's NMIs are virtual: the CPU blocks them from delivery to the guest's IRET. */
+	ok &= vmwrite(PIN_BASED_CONTROLS, x->pc ? c->pin_pc : c->pin);
+	/* No interrupt or NMI window yet: vcpu_request_window adds them to x->proc. */
+	x->proc = x->pc ? (x->shadow ? c->proc_pc_shadow : c->proc_pc)
+		: x->shadow ? c->proc_shadow : c->proc;
+	ok &= vmwrite(PROC_BASED_CONTROLS, x->proc);
 	ok &= vmwrite(SECONDARY_CONTROLS, x->pc ? (x->shadow ? c->proc2_pc_shadow : c->proc2_pc)
 					  : x->shadow ? c->proc2_shadow : c->proc2);
 	ok &= vmwrite(EXIT_CONTROLS, c->exit);
@@ -223,6 +229,37 @@ bool vmx_vmcs_setup(struct vcpu_arch *v, struct vmx_vcpu *x, char *err, size_t l
 	x->loaded = true;
 	x->gprs.launched = 0;
 	return true;
+}
+
+/*
+ * The state INIT leaves in an AP (SDM vol. 3 table 10-1, "IA-32 and Intel 64
+ * Processor States Following Power-up, Reset, or INIT"), and the start-up
+ * IPI's CS:IP = vector << 8 : 0: real mode, 64 KiB segments, no event
+ * pending or blocked. CR0, CR3, CR4 and EFER are vmx.c's (vmx_vcpu_reset_sipi),
+ * RIP, RSP, RFLAGS the core's. Unrestricted guest runs it as it stands.
+ */
+bool vmx_vmcs_write_init_state(unsigned int sipi_vector)
+{
+	bool ok = true;
+
+	for (unsigned int i = 0; i < 6; i++) /* ES CS SS DS FS GS: selector and base 0 */
+		ok &= write_segment(i, 0, AR_REAL_DATA, 0xffff);
+	ok &= vmwrite(GUEST_CS_SEL, (sipi_vector & 0xff) << 8);
+	ok &= vmwrite(GUEST_CS_BASE, (uint64_t)(sipi_vector & 0xff) << 12);
+	ok &= vmwrite(GUEST_CS_AR, AR_REAL_CODE);
+	ok &= write_segment(6, 0, AR_LDT, 0xffff);         /* LDTR */
+	ok &= write_segment(7, 0, AR_TSS32_BUSY, 0xffff);  /* TR */
+	ok &= vmwrite(GUEST_GDTR_BASE, 0);
+	ok &= vmwrite(GUEST_GDTR_LIMIT, 0xffff);
+	ok &= vmwrite(GUEST_IDTR_BASE, 0);
+	ok &= vmwrite(GUEST_IDTR_LIMIT, 0xffff);
+	ok &= vmwrite(GUEST_DR7, 0x400);
+	/* Not blocked by STI, MOV SS or an NMI; active; no #DB or event pending. */
+	ok &= vmwrite(GUEST_INTERRUPTIBILITY, 0);
+	ok &= vmwrite(GUEST_ACTIVITY_STATE, 0);
+	ok &= vmwrite(GUEST_PENDING_DEBUG, 0);
+	ok &= vmwrite(ENTRY_INTR_INFO, 0);
+	return ok;
 }
 
 static const char *const instruction_errors[] = {

@@ -28,10 +28,11 @@ enum vmcs_field {
 	PIN_BASED_CONTROLS = 0x4000, PROC_BASED_CONTROLS = 0x4002, EXCEPTION_BITMAP = 0x4004,
 	CR3_TARGET_COUNT = 0x400a, EXIT_CONTROLS = 0x400c, EXIT_MSR_STORE_COUNT = 0x400e,
 	EXIT_MSR_LOAD_COUNT = 0x4010, ENTRY_CONTROLS = 0x4012, ENTRY_MSR_LOAD_COUNT = 0x4014,
-	ENTRY_INTR_INFO = 0x4016, ENTRY_EXCEPTION_ERROR = 0x4018, SECONDARY_CONTROLS = 0x401e,
+	ENTRY_INTR_INFO = 0x4016, ENTRY_EXCEPTION_ERROR = 0x4018, ENTRY_INSTRUCTION_LEN = 0x401a,
+	SECONDARY_CONTROLS = 0x401e,
 	PF_ERROR_MASK = 0x4006, PF_ERROR_MATCH = 0x4008,
 	VM_INSTRUCTION_ERROR = 0x4400, EXIT_REASON = 0x4402, EXIT_INTR_INFO = 0x4404,
-	EXIT_INTR_ERROR = 0x4406, IDT_VECTORING_INFO = 0x4408,
+	EXIT_INTR_ERROR = 0x4406, IDT_VECTORING_INFO = 0x4408, IDT_VECTORING_ERROR = 0x440a,
 	EXIT_INSTRUCTION_LEN = 0x440c,
 	GUEST_ES_LIMIT = 0x4800, GUEST_CS_LIMIT = 0x4802, GUEST_SS_LIMIT = 0x4804,
 	GUEST_DS_LIMIT = 0x4806, GUEST_FS_LIMIT = 0x4808, GUEST_GS_LIMIT = 0x480a,
@@ -84,7 +85,9 @@ enum vmcs_field {
 
 #define PIN_EXTINT_EXITING (1u << 0)
 #define PIN_NMI_EXITING (1u << 3)
+#define PIN_VIRTUAL_NMIS (1u << 5)
 #define PIN_PREEMPTION_TIMER (1u << 6)
+#define PROC_IRQ_WINDOW_EXITING (1u << 2)
 #define PROC_HLT_EXITING (1u << 7)
 #define PROC_INVLPG_EXITING (1u << 9)
 #define PROC_MWAIT_EXITING (1u << 10)
@@ -93,6 +96,7 @@ enum vmcs_field {
 #define PROC_CR3_STORE_EXITING (1u << 16)
 #define PROC_CR8_LOAD_EXITING (1u << 19)
 #define PROC_CR8_STORE_EXITING (1u << 20)
+#define PROC_NMI_WINDOW_EXITING (1u << 22)
 #define PROC_MOV_DR_EXITING (1u << 23)
 #define PROC_UNCOND_IO_EXITING (1u << 24)
 #define PROC_MONITOR_EXITING (1u << 29)
@@ -128,6 +132,8 @@ enum vmcs_field {
 #define VMX_EXIT_EXCEPTION_NMI 0
 #define VMX_EXIT_EXTERNAL_INTERRUPT 1
 #define VMX_EXIT_TRIPLE_FAULT 2
+#define VMX_EXIT_IRQ_WINDOW 7
+#define VMX_EXIT_NMI_WINDOW 8
 #define VMX_EXIT_CPUID 10
 #define VMX_EXIT_HLT 12
 #define VMX_EXIT_INVD 13
@@ -154,11 +160,28 @@ enum vmcs_field {
 #define VMX_EXIT_XSETBV 55
 #define VMX_EXIT_ENTRY_FAILURE (1u << 31)
 
+/*
+ * Interruption information (VM-entry, VM-exit and IDT-vectoring, SDM 24.8.3,
+ * 24.9.2): 7:0 vector, 10:8 type, 11 error code, 12 (exits only) NMI
+ * unblocking due to IRET, 31 valid.
+ */
 #define INTR_INFO_VALID (1u << 31)
+#define INTR_INFO_NMI_UNBLOCKED (1u << 12)
 #define INTR_INFO_DELIVER_ERROR (1u << 11)
+#define INTR_INFO_EVENT (INTR_INFO_VALID | INTR_INFO_DELIVER_ERROR | INTR_TYPE_MASK | 0xffu)
+#define INTR_TYPE_EXT_INTR (0u << 8)
 #define INTR_TYPE_NMI (2u << 8)
 #define INTR_TYPE_HW_EXCEPTION (3u << 8)
+#define INTR_TYPE_SOFT_INTR (4u << 8)  /* INTn */
+#define INTR_TYPE_PRIV_SOFT_EXC (5u << 8) /* INT1 (ICEBP) */
+#define INTR_TYPE_SOFT_EXC (6u << 8)   /* INT3, INTO */
 #define INTR_TYPE_MASK (7u << 8)
+
+/* Guest interruptibility state (SDM 24.4.2) */
+#define INTR_BLOCK_STI (1u << 0)
+#define INTR_BLOCK_MOV_SS (1u << 1)
+#define INTR_BLOCK_NMI (1u << 3)
+#define INTR_BLOCK_SHADOW (INTR_BLOCK_STI | INTR_BLOCK_MOV_SS)
 
 /* VMX instructions report failure in CF (VMfailInvalid) or ZF (VMfailValid). */
 static inline bool vmwrite(uint64_t field, uint64_t value)

@@ -42,6 +42,28 @@ static bool adjust_controls(uint32_t msr, uint32_t want, uint32_t *out, const ch
 }
 
 /*
+ * What a PC guest's interrupts need (virt/pc_irq.c): virtual NMIs, so that
+ * the CPU blocks the NMIs we inject from delivery to the guest's IRET (with
+ * NMI exiting, which every guest has: the host's NMIs still exit, reason 0);
+ * and the interrupt- and NMI-window exits, which vcpu_request_window turns
+ * on and off in each vCPU's processor-based controls. NMI-window exiting
+ * exists only with virtual NMIs (SDM 26.2.1.1). Without any of them a PC
+ * guest is refused at vcpu_init; synthetic guests need none.
+ */
+static void probe_pc_event_controls(struct vmx_config *c, bool true_ctls)
+{
+	uint64_t proc_cap = rdmsr(true_ctls ? MSR_VMX_TRUE_PROCBASED : MSR_VMX_PROCBASED);
+	uint32_t may_proc = (uint32_t)(proc_cap >> 32); /* allowed-1 (SDM A.3.2) */
+	char scratch[8];
+
+	c->virtual_nmis = adjust_controls(true_ctls ? MSR_VMX_TRUE_PINBASED : MSR_VMX_PINBASED,
+					  c->pin | PIN_VIRTUAL_NMIS, &c->pin_pc, "", scratch,
+					  sizeof(scratch));
+	c->irq_window = may_proc & PROC_IRQ_WINDOW_EXITING;
+	c->nmi_window = c->virtual_nmis && (may_proc & PROC_NMI_WINDOW_EXITING);
+}
+
+/*
  * The controls a PC guest (VCPU_START_PROTECTED) runs under: RDTSCP when the
  * CPU has it (else it is #UD in the guest); exits for MOV DR, so its debug
  * registers stay its own, and for what CPUID hides from it (MONITOR,
@@ -75,6 +97,7 @@ static void probe_pc_controls(struct vmx_config *c, bool true_ctls)
 					  scratch, sizeof(scratch)) &&
 			  adjust_controls(MSR_VMX_PROCBASED2, PROC2_ENABLE_VPID | pc_exits2,
 					  &c->proc2_pc_shadow, "", scratch, sizeof(scratch));
+	probe_pc_event_controls(c, true_ctls);
 }
 
 static bool vmx_probe(bool need_tdp, char *err, size_t len)
@@ -207,6 +230,13 @@ static bool vmx_vcpu_init(struct vcpu_arch *v, uint64_t tdp_root_pa, char *err, 
 		page_free(x, 0);
 		return false;
 	}
+	if (x->pc && !(vmx_config.virtual_nmis && vmx_config.irq_window && vmx_config.nmi_window)) {
+		fmt_snprintf(err, len,
+			     "this CPU's VMX lacks virtual NMIs or interrupt- or NMI-window exiting, which a PC guest's interrupts need");
+		page_free(x->vmcs, 0);
+		page_free(x, 0);
+		return false;
+	}
 	x->vpid = (uint16_t)atomic_fetch_add(&next_vpid, 1);
 	if (!x->vpid) /* wrapped: VPID 0 is the host's */
 		x->vpid = (uint16_t)atomic_fetch_add(&next_vpid, 1);
@@ -307,20 +337,51 @@ static void vmx_vcpu_flush_tlb(struct vcpu_arch *v)
 		invvpid(2, 0);
 }
 
+/*
+ * The VMCS current on this pCPU (the vCPU's) and written, at the first op
+ * that needs it: a PC guest's AP is asked about windows and reset by its
+ * SIPI before it ever runs.
+ */
+static bool vmx_vcpu_load(struct vcpu_arch *v, struct vmx_vcpu *x, char *err, size_t len)
+{
+	if (x->loaded)
+		return true;
+	if (!vmx_vmcs_setup(v, x, err, len))
+		return false;
+	if (x->pc)
+		load_live_msrs(x);
+	return true;
+}
+
+/*
+ * An STI or MOV SS shadow covers the one instruction at the exit's RIP:
+ * once the core has emulated that instruction (RIP moved), it is over, and
+ * left in place it would hold off the interrupt vcpu_can_inject let in
+ * (or fail the entry: SDM 26.3.1.5).
+ */
+static uint32_t interruptibility_at_entry(const struct vcpu_arch *v, const struct vmx_vcpu *x)
+{
+	uint32_t intr = (uint32_t)vmread(GUEST_INTERRUPTIBILITY);
+
+	return v->regs.rip == x->exit_rip ? intr : intr & ~INTR_BLOCK_SHADOW;
+}
+
 static void vmx_vcpu_run(struct vcpu_arch *v)
 {
 	struct vmx_vcpu *x = v->backend;
 	const struct guest_regs *r = &v->regs;
 	char err[128];
 
-	if (!x->loaded) {
-		if (!vmx_vmcs_setup(v, x, err, sizeof(err))) {
-			v->exit = (struct vcpu_exit){ .reason = EXIT_ENTRY_FAILED };
-			vmx_report_entry_failure(v, true);
-			return;
-		}
-		if (x->pc)
-			load_live_msrs(x);
+	if (!vmx_vcpu_load(v, x, err, sizeof(err))) {
+		v->exit = (struct vcpu_exit){ .reason = EXIT_ENTRY_FAILED };
+		vmx_report_entry_failure(v, true);
+		return;
+	}
+	if (r->rip != x->exit_rip) { /* the shadow is over: interruptibility_at_entry */
+		uint32_t intr = (uint32_t)vmread(GUEST_INTERRUPTIBILITY);
+
+		if (intr & INTR_BLOCK_SHADOW)
+			vmwrite(GUEST_INTERRUPTIBILITY, intr & ~INTR_BLOCK_SHADOW);
 	}
 	if (x->shadow)
 		vmwrite(GUEST_CR3, v->hw_cr3);
@@ -349,6 +410,7 @@ static void vmx_vcpu_run(struct vcpu_arch *v)
 		.r13 = x->gprs.r13, .r14 = x->gprs.r14, .r15 = x->gprs.r15,
 		.rsp = vmread(GUEST_RSP), .rip = vmread(GUEST_RIP), .rflags = vmread(GUEST_RFLAGS),
 	};
+	x->exit_rip = v->regs.rip;
 	vmx_decode_exit(v, x);
 }
 
@@ -496,6 +558,111 @@ static bool vmx_vcpu_set_msr(struct vcpu_arch *v, uint32_t msr, uint64_t val)
 	return false;
 }
 
+/*
+ * Interrupts for a PC guest (virt/pc_irq.c), on the vCPU's pCPU between
+ * exits. Something is already queued when the VM-entry interruption
+ * information is valid: an exception the core injected, or an event
+ * whose delivery an exit cut short (exit.c queues it again; every exit
+ * rewrites the field). An interrupt needs RFLAGS.IF (the core's value,
+ * written at entry) and no STI or MOV SS shadow; an NMI no shadow and no
+ * virtual-NMI blocking (from its delivery to the guest's IRET). These are
+ * the VM-entry checks on an injected event (SDM vol. 3 26.3.1.5).
+ */
+static bool vmx_vcpu_can_inject(struct vcpu_arch *v, bool nmi)
+{
+	struct vmx_vcpu *x = v->backend;
+	char err[128];
+	uint32_t intr;
+
+	if (!vmx_vcpu_load(v, x, err, sizeof(err)) || (vmread(ENTRY_INTR_INFO) & INTR_INFO_VALID))
+		return false;
+	intr = interruptibility_at_entry(v, x);
+	if (nmi)
+		return !(intr & (INTR_BLOCK_SHADOW | INTR_BLOCK_NMI));
+	return (v->regs.rflags & RFLAGS_IF) && !(intr & INTR_BLOCK_SHADOW);
+}
+
+static void vmx_vcpu_inject_irq(struct vcpu_arch *v, unsigned int vector)
+{
+	(void)v;
+	vmwrite(ENTRY_INTR_INFO, (vector & 0xff) | INTR_TYPE_EXT_INTR | INTR_INFO_VALID);
+}
+
+/* Its delivery sets virtual-NMI blocking, which the guest's IRET clears. */
+static void vmx_vcpu_inject_nmi(struct vcpu_arch *v)
+{
+	(void)v;
+	vmwrite(ENTRY_INTR_INFO, 2 | INTR_TYPE_NMI | INTR_INFO_VALID);
+}
+
+/*
+ * The interrupt window exits (reason 7) before any instruction while
+ * RFLAGS.IF is set and no STI or MOV SS shadow blocks; the NMI window
+ * (reason 8) while no virtual-NMI or MOV SS blocking holds (SDM vol. 3
+ * 25.2, "Other Causes of VM Exits"). Whether an STI shadow holds off the
+ * NMI window is model-specific: where it does not, that exit would come
+ * at once, over and over, with can_inject saying no. So an NMI held off
+ * by an STI shadow alone waits for the interrupt window instead, which
+ * comes after the next instruction (an STI shadow means IF is set).
+ */
+static void vmx_vcpu_request_window(struct vcpu_arch *v, bool irq, bool nmi)
+{
+	struct vmx_vcpu *x = v->backend;
+	uint32_t proc = x->proc & ~(PROC_IRQ_WINDOW_EXITING | PROC_NMI_WINDOW_EXITING);
+	char err[128];
+
+	if (!x->pc || (!irq && !nmi && !x->loaded))
+		return; /* vmx_vmcs_setup starts with neither */
+	if (!vmx_vcpu_load(v, x, err, sizeof(err)))
+		return;
+	if (nmi && (interruptibility_at_entry(v, x) & (INTR_BLOCK_STI | INTR_BLOCK_NMI)) ==
+			   INTR_BLOCK_STI) {
+		nmi = false;
+		irq = true;
+	}
+	proc |= (irq ? PROC_IRQ_WINDOW_EXITING : 0) | (nmi ? PROC_NMI_WINDOW_EXITING : 0);
+	if (proc != x->proc) {
+		x->proc = proc;
+		vmwrite(PROC_BASED_CONTROLS, proc);
+	}
+}
+
+/*
+ * INIT, then SIPI (virt.h). Real mode needs unrestricted guest, which
+ * only EPT brings; under mmu=shadow the hardware must page. CR0 and CR4
+ * go through the same path as the guest's own writes (the read shadows
+ * hold CD|NW|ET and 0; VMX's fixed bits, NE and VMXE, stay set
+ * underneath), with EFER 0 first so that long mode goes off with them.
+ * PAT and the SYSENTER and SYSCALL MSRs are left as they are (an AP that
+ * never ran still has vmx_vmcs_setup's reset values); FS and GS bases go
+ * with their segments.
+ */
+static bool vmx_vcpu_reset_sipi(struct vcpu_arch *v, unsigned int vector, char *err, size_t len)
+{
+	struct vmx_vcpu *x = v->backend;
+
+	if (x->shadow || !x->pc) {
+		fmt_snprintf(err, len, x->shadow
+			     ? "VMX without unrestricted guest (mmu=shadow) cannot run a real-mode SIPI trampoline; use mmu=tdp"
+			     : "only a guest that starts in protected mode runs with unrestricted guest");
+		return false;
+	}
+	if (!vmx_vcpu_load(v, x, err, len))
+		return false;
+	vmwrite(GUEST_IA32_EFER, 0);
+	pc_set_cr0(CR0_CD | CR0_NW | CR0_ET);
+	vmx_vcpu_set_cr(v, 4, 0);
+	vmwrite(GUEST_CR3, 0);
+	if (!vmx_vmcs_write_init_state(vector)) {
+		fmt_snprintf(err, len, "cannot write the INIT state into the VMCS (VM-instruction error %lu)",
+			     (unsigned long)vmread(VM_INSTRUCTION_ERROR));
+		return false;
+	}
+	x->exit_rip = 0;
+	vmx_vcpu_request_window(v, false, false);
+	return true;
+}
+
 const struct virt_ops vmx_ops = {
 	.name = "vmx",
 	.probe = vmx_probe,
@@ -511,5 +678,10 @@ const struct virt_ops vmx_ops = {
 	.vcpu_get_state = vmx_vcpu_get_state,
 	.vcpu_get_msr = vmx_vcpu_get_msr,
 	.vcpu_set_msr = vmx_vcpu_set_msr,
+	.vcpu_can_inject = vmx_vcpu_can_inject,
+	.vcpu_inject_irq = vmx_vcpu_inject_irq,
+	.vcpu_inject_nmi = vmx_vcpu_inject_nmi,
+	.vcpu_request_window = vmx_vcpu_request_window,
+	.vcpu_reset_sipi = vmx_vcpu_reset_sipi,
 	.vcpu_unload = vmx_vcpu_unload,
 };

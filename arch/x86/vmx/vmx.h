@@ -26,6 +26,8 @@ struct vmx_vcpu {
 	uint64_t pf_cr2;      /* a #PF to inject: CR2 goes in the register itself */
 	bool pf_pending;
 	bool pc;              /* VCPU_START_PROTECTED: unrestricted guest, the guest's exceptions */
+	uint32_t proc;        /* the processor-based controls as written: the window exits come and go */
+	uint64_t exit_rip;    /* RIP at the last exit: an STI or MOV SS shadow covers only it */
 	/*
 	 * The SYSCALL MSRs and TSC_AUX have no VMCS field: the guest's live in
 	 * the pCPU's own MSRs while it runs there (nothing of the host uses
@@ -43,6 +45,7 @@ int vmx_enter(struct vmx_gprs *gprs);
 
 /* vmcs.c */
 bool vmx_vmcs_setup(struct vcpu_arch *v, struct vmx_vcpu *x, char *err, size_t len);
+bool vmx_vmcs_write_init_state(unsigned int sipi_vector);
 void vmx_report_entry_failure(struct vcpu_arch *v, bool vmfail);
 
 /* exit.c */
@@ -54,10 +57,15 @@ struct vmx_config {
 	uint32_t pin, proc, proc2, exit, entry;
 	uint32_t proc_shadow, proc2_shadow; /* mmu=shadow: CR3/INVLPG exiting, no EPT */
 	/* VCPU_START_PROTECTED under EPT: unrestricted guest, the instructions a PC kernel runs */
-	uint32_t proc_pc, proc2_pc, entry_pc;
+	uint32_t pin_pc, proc_pc, proc2_pc, entry_pc;
 	uint32_t proc_pc_shadow, proc2_pc_shadow; /* ... under mmu=shadow: no EPT, no unrestricted guest */
 	bool pc_ok;                         /* the CPU allows those (unrestricted guest above all) */
 	bool pc_shadow_ok;
+	/*
+	 * A PC guest's interrupts and NMIs (pin_pc has virtual NMIs; the
+	 * window exits are set per vCPU by vcpu_request_window): each allowed?
+	 */
+	bool virtual_nmis, irq_window, nmi_window;
 	uint64_t cr0_fixed0, cr0_fixed1, cr4_fixed0, cr4_fixed1;
 	uint64_t ept_vpid_cap;
 	unsigned int preemption_timer_shift;
