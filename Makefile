@@ -33,7 +33,8 @@ KERNEL_SRCS := \
 	$(sort $(wildcard mm/*.c mm/*/*.c)) \
 	virt/vm.c virt/vcpu.c virt/hypercall.c virt/dirty_log.c virt/mmu.c virt/shootdown.c \
 	virt/shadow_exits.c virt/cr.c virt/shadow_emulate.c virt/emulate.c \
-	virt/pc.c virt/pc_irq.c virt/loader.c virt/cpuid.c virt/msr.c virt/fetch.c \
+	virt/pc.c virt/pc_irq.c virt/realmode.c virt/realmode_sys.c \
+	virt/loader.c virt/cpuid.c virt/msr.c virt/fetch.c \
 	$(sort $(wildcard virt/dev/*.c)) \
 	lib/printf.c lib/string.c lib/cmdline.c lib/plant.c \
 	stress/result.c stress/scenario.c stress/rcu_torture.c stress/guests.c \
@@ -115,10 +116,10 @@ boot-test: deps all tguests-hostile
 
 # The third-party-style test kernels, each run on bare QEMU and under mmuvisor
 # on every platform, their outputs compared line by line (tests/guests/run-diff).
-# The SMP kernels again with 2 and 4 vCPUs, on every platform but VMX with
-# mmu=shadow (no unrestricted guest: no real-mode SIPI trampoline).
+# The SMP kernels again with 2 and 4 vCPUs, on every platform (VMX with
+# mmu=shadow emulates the APs' real-mode trampoline: docs/REAL_MODE.md).
 SMP_KERNELS := smp ipi tlbshoot
-SMP_PLATFORMS := qemu-svm-tdp qemu-svm-shadow bochs-vmx-tdp bochs-svm-tdp bochs-svm-shadow
+SMP_PLATFORMS := qemu-svm-tdp qemu-svm-shadow bochs-vmx-tdp bochs-vmx-shadow bochs-svm-tdp bochs-svm-shadow
 GUEST_DIFF := tests/guests/run-diff && \
 	VCPUS=2 KERNELS="$(SMP_KERNELS)" tests/guests/run-diff $(SMP_PLATFORMS) && \
 	VCPUS=4 KERNELS="$(SMP_KERNELS)" tests/guests/run-diff $(SMP_PLATFORMS)

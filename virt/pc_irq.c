@@ -35,11 +35,16 @@
 #include "arch/x86/percpu.h"
 #include "arch/x86/tsc.h"
 #include "lib/printf.h"
+#include "lib/string.h"
 #include "mm/rcu/rcu.h"
+#include "mm/shadow/shadow_mmu.h"
 #include "virt/cpuid.h"
 #include "virt/cr.h"
 #include "virt/dev/dev.h"
+#include "virt/dirty_log.h"
+#include "virt/msr.h"
 #include "virt/pc.h"
+#include "virt/realmode.h"
 #include "virt/vcpu.h"
 
 uint64_t pc_clock(void)
@@ -149,6 +154,192 @@ static void take_init(struct vcpu *v)
 	virt->vcpu_request_window(&v->arch, false, false);
 }
 
+/*
+ * Real mode by emulation, where the backend cannot run it (VMX without
+ * unrestricted guest, i.e. mmu=shadow): virt/realmode.c runs the AP's
+ * start-up code on its own pCPU, through the callbacks below, until the
+ * far jump that loads a protected-mode CS; the hardware takes it from
+ * there (docs/REAL_MODE.md). A start-up that runs longer stops the VM.
+ */
+#define REALMODE_MAX_INSNS 100000
+
+struct rm_store_ctx {
+	void *hva;
+	const void *src;
+	unsigned int len;
+};
+
+static void rm_store(void *ctx)
+{
+	struct rm_store_ctx *c = ctx;
+
+	memcpy(c->hva, c->src, c->len);
+}
+
+/*
+ * RAM only, page by page. A store under shadow paging goes through the
+ * shadow MMU, as an emulated store to a guest table would (shadow
+ * entries built from those bytes go first), and to the dirty log.
+ */
+static bool rm_access(struct vcpu *v, uint64_t gpa, void *buf, unsigned int len, bool write)
+{
+	uint8_t *b = buf;
+
+	while (len) {
+		unsigned int n = (unsigned int)(PAGE_SIZE - (gpa & (PAGE_SIZE - 1)));
+		uint8_t *hva;
+
+		n = n < len ? n : len;
+		hva = vm_gpa_to_hva(v->vm, gpa, n);
+		if (!hva)
+			return false;
+		if (!write) {
+			memcpy(b, hva, n);
+		} else if (v->shadow) {
+			struct shadow_written w = { .gfn = gpa >> PAGE_SHIFT,
+						    .off = (unsigned int)(gpa & (PAGE_SIZE - 1)), .len = n };
+			struct rm_store_ctx c = { .hva = hva, .src = b, .len = n };
+
+			shadow_mmu_emulated_write(v->vm->smmu, &w, 1, rm_store, &c);
+			vm_dirty_log_write_fault(v->vm, gpa);
+		} else {
+			memcpy(hva, b, n);
+			vm_dirty_log_write_fault(v->vm, gpa);
+		}
+		gpa += n;
+		b += n;
+		len -= n;
+	}
+	return true;
+}
+
+static bool rm_read(void *ctx, uint64_t la, void *buf, unsigned int len)
+{
+	return rm_access(ctx, la, buf, len, false);
+}
+
+static bool rm_write(void *ctx, uint64_t la, const void *buf, unsigned int len)
+{
+	return rm_access(ctx, la, (void *)buf, len, true);
+}
+
+/* false: the VM stops (isa-debug-exit, or io=strict with nothing there), said here. */
+static bool rm_io(void *ctx, uint16_t port, unsigned int size, bool in, uint32_t *val)
+{
+	struct vcpu *v = ctx;
+	char how[48];
+
+	switch (pc_port_io(v->vm->dev, v->id, port, size, in, val)) {
+	case PC_IO_DONE:
+		return true;
+	case PC_IO_EXIT:
+		fmt_snprintf(how, sizeof(how), "isa-debug-exit, status %d", pc_exit_status(v->vm->dev));
+		pc_guest_end(v, pc_exit_status(v->vm->dev), how);
+		return false;
+	case PC_IO_STRICT_STOP:
+		vcpu_fail(v, "%s port 0x%x in real mode, where no device is (io=strict)",
+			  in ? "read of" : "write to", port);
+		return false;
+	}
+	return false;
+}
+
+static void rm_cpuid(void *ctx, uint32_t leaf, uint32_t sub, uint32_t out[4])
+{
+	struct cpuid_regs r = vcpu_cpuid(ctx, leaf, sub);
+
+	out[0] = r.eax;
+	out[1] = r.ebx;
+	out[2] = r.ecx;
+	out[3] = r.edx;
+}
+
+static bool rm_rdmsr(void *ctx, uint32_t msr, uint64_t *val)
+{
+	return msr_read(ctx, msr, val);
+}
+
+static bool rm_wrmsr(void *ctx, uint32_t msr, uint64_t val)
+{
+	return msr_write(ctx, msr, val);
+}
+
+static const struct rm_ops rm_vcpu_ops = {
+	.read = rm_read, .write = rm_write, .io = rm_io,
+	.cpuid = rm_cpuid, .rdmsr = rm_rdmsr, .wrmsr = rm_wrmsr,
+};
+
+/* Why an emulated real-mode start stopped, in one line (RM_IO_STOP has said it). */
+static void rm_report(struct vcpu *v, enum rm_result res, const struct rm_stop *st)
+{
+	char bytes[16 * 5 + 1] = "";
+	size_t at = 0;
+
+	for (unsigned int i = 0; i < st->nbytes; i++)
+		at += (size_t)fmt_snprintf(bytes + at, sizeof(bytes) - at, "%s0x%02x", i ? " " : "",
+					   st->bytes[i]);
+	switch (res) {
+	case RM_UNSUPPORTED:
+		vcpu_fail(v, "real-mode instruction %s at %04x:%04x is not emulated (VMX without unrestricted guest runs real mode by emulation)",
+			  bytes, st->cs, st->ip);
+		break;
+	case RM_NO_MEMORY:
+		vcpu_fail(v, "real-mode instruction %s at %04x:%04x accesses 0x%lx, outside RAM (not emulated)",
+			  bytes, st->cs, st->ip, (unsigned long)st->addr);
+		break;
+	case RM_FAULT:
+		vcpu_fail(v, "real-mode instruction %s at %04x:%04x: %s; emulated real mode delivers no exceptions",
+			  bytes, st->cs, st->ip, st->why);
+		break;
+	case RM_HLT:
+		vcpu_fail(v, "HLT at %04x:%04x in real mode: VMX without unrestricted guest emulates real mode only up to protected mode",
+			  st->cs, st->ip);
+		break;
+	case RM_LIMIT:
+		vcpu_fail(v, "still in real mode after %u emulated instructions (at %04x:%04x): VMX without unrestricted guest emulates only a short real-mode start",
+			  REALMODE_MAX_INSNS, st->cs, st->ip);
+		break;
+	case RM_IO_STOP:
+	case RM_PROTECTED:
+		break;
+	}
+}
+
+/*
+ * The SIPI's real-mode start, emulated from the INIT state to its far jump
+ * into protected mode; then the backend takes that state, and the vCPU's
+ * own copies of the control registers (the truth under shadow paging)
+ * pick the shadow root.
+ */
+static bool start_emulated(struct vcpu *v, unsigned int vector)
+{
+	struct rm_state s;
+	struct rm_stop stop;
+	enum rm_result res;
+	char err[160];
+
+	rm_init_sipi(&s, vector);
+	s.gpr[2] = (uint32_t)v->arch.regs.rdx;
+	res = rm_run(&s, &rm_vcpu_ops, v, REALMODE_MAX_INSNS, &stop);
+	if (res != RM_PROTECTED) {
+		rm_report(v, res, &stop);
+		return false;
+	}
+	if (!virt->vcpu_load_pm_state(&v->arch, &s.sys, err, sizeof(err))) {
+		vcpu_fail(v, "cannot hand over its protected-mode state after the real-mode start: %s", err);
+		return false;
+	}
+	for (int i = 0; i < 8; i++)
+		*guest_reg(&v->arch.regs, i) = s.gpr[i];
+	v->arch.regs.rip = s.eip;
+	v->arch.regs.rflags = s.eflags;
+	v->guest_cr0 = s.sys.cr0;
+	v->guest_cr3 = s.sys.cr3;
+	v->guest_cr4 = s.sys.cr4;
+	v->guest_efer = s.sys.efer;
+	return vcpu_reload_shadow_root(v);
+}
+
 /* SIPI: real mode at vector << 12 (virt/vcpu.h: the reset of everything else). */
 static bool take_sipi(struct vcpu *v, unsigned int vector)
 {
@@ -167,6 +358,8 @@ static bool take_sipi(struct vcpu *v, unsigned int vector)
 	v->guest_dr[7] = 0x400;
 	v->wait_sipi = false;
 	v->stats.sipis++;
+	if (v->shadow && !virt_caps.shadow_real_mode)
+		return start_emulated(v, vector);
 	return !v->shadow || vcpu_reload_shadow_root(v);
 }
 

@@ -40,6 +40,7 @@ static void check_ops(const struct virt_ops *ops)
 	CHECK_MANDATORY(ops, vcpu_inject_nmi);
 	CHECK_MANDATORY(ops, vcpu_request_window);
 	CHECK_MANDATORY(ops, vcpu_reset_sipi);
+	CHECK_MANDATORY(ops, vcpu_load_pm_state);
 }
 
 static bool cpu_is_intel(void)

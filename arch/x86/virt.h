@@ -91,6 +91,35 @@ struct vcpu_state {
 	uint32_t idt_limit;
 };
 
+/*
+ * A segment register's hidden part, VMX-style access rights: bits 7:0 the
+ * descriptor's type, S, DPL and P (bits 40-47), bits 15:12 its AVL, L, D/B
+ * and G (bits 52-55); bit 16 unusable. SVM's attrib is bits 7:0 and 15:12
+ * packed into 12 bits.
+ */
+struct vcpu_seg {
+	uint16_t sel;
+	uint64_t base;
+	uint32_t limit; /* in bytes (G already applied) */
+	uint32_t ar;
+};
+
+struct vcpu_dtr {
+	uint64_t base;
+	uint16_t limit;
+};
+
+/*
+ * A protected-mode state to hand a vCPU (vcpu_load_pm_state): what the
+ * core's real-mode emulation (virt/realmode.c) ends with, at the far jump
+ * that loads a protected-mode CS.
+ */
+struct vcpu_pm_state {
+	uint64_t cr0, cr3, cr4, efer;
+	struct vcpu_seg seg[6]; /* ES CS SS DS FS GS */
+	struct vcpu_dtr gdtr, idtr;
+};
+
 /* Guest general registers; the backend moves RAX/RSP/RIP/RFLAGS to and from its state area. */
 struct guest_regs {
 	uint64_t rax, rbx, rcx, rdx, rsi, rdi, rbp;
@@ -205,11 +234,25 @@ struct virt_ops {
 	 * INIT, then a start-up IPI with vector: the state INIT leaves (SDM
 	 * vol. 3 table 10-1: real mode, CR0 = ET|CD|NW, EFER 0, no pending
 	 * event, NMIs unblocked) with CS = vector << 8 (base vector << 12)
-	 * and IP 0. The core resets the general registers. False with one
-	 * line in err where this backend cannot run real mode (VMX without
-	 * unrestricted guest, i.e. mmu=shadow).
+	 * and IP 0. The core resets the general registers. Where the backend
+	 * cannot run real mode (v->shadow && !virt_caps.shadow_real_mode: VMX
+	 * without unrestricted guest) it resets the rest (events, EFER, CR0
+	 * and CR4 as INIT leaves them) but not the mode: the core emulates the
+	 * real-mode start (virt/realmode.c) and then calls vcpu_load_pm_state.
+	 * False with one line in err.
 	 */
 	bool (*vcpu_reset_sipi)(struct vcpu_arch *v, unsigned int vector, char *err, size_t len);
+	/*
+	 * The guest is now in the protected-mode state s (CS just loaded by a
+	 * far jump; LDTR and TR as INIT left them): the segments, GDTR and
+	 * IDTR, and CR0, CR4 and EFER as the guest reads them, the hardware
+	 * keeping the bits it needs beside them (mmu=shadow: paging, WP, PAE;
+	 * CR3 is then the shadow root, not s->cr3). RIP, RSP and RFLAGS are
+	 * the core's (v->regs). On the vCPU's pCPU, after vcpu_reset_sipi.
+	 * False with one line in err.
+	 */
+	bool (*vcpu_load_pm_state)(struct vcpu_arch *v, const struct vcpu_pm_state *s, char *err,
+				   size_t len);
 
 	/* Optional. */
 	/* On the vCPU's pCPU, after its last run (VMX: VMCLEAR before the VMCS is freed). */

@@ -35,6 +35,10 @@ HOST_UNIT_TESTS += test_lapic
 HOST_SRCS_test_lapic := virt/dev/lapic.c virt/dev/lapic_irq.c virt/dev/lapic_timer.c \
 	virt/dev/ioapic.c virt/dev/uart.c
 
+# The real-mode interpreter for VMX without unrestricted guest (virt/realmode.c).
+HOST_UNIT_TESTS += test_realmode
+HOST_SRCS_test_realmode := virt/realmode.c virt/realmode_sys.c
+
 HOST_MM_SRCS := $(sort $(wildcard mm/*.c mm/*/*.c))
 HOST_LIB_SRCS := $(HOST_MM_SRCS) tests/host/platform_host.c
 

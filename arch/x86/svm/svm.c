@@ -654,6 +654,36 @@ static bool svm_vcpu_set_msr(struct vcpu_arch *v, uint32_t msr, uint64_t val)
 	return false;
 }
 
+/*
+ * The end of an emulated real-mode start (virt.h). SVM runs real mode
+ * itself and never needs it; it loads the state as given: the VMCB's
+ * attrib packs VMX-style access rights' bits 15:12 into 11:8.
+ */
+static bool svm_vcpu_load_pm_state(struct vcpu_arch *v, const struct vcpu_pm_state *st, char *err,
+				   size_t len)
+{
+	struct vmcb_save *g = &((struct svm_vcpu *)v->backend)->vmcb->save;
+	struct vmcb_seg *segs[6] = { &g->es, &g->cs, &g->ss, &g->ds, &g->fs, &g->gs };
+
+	(void)err;
+	(void)len;
+	for (unsigned int i = 0; i < 6; i++) {
+		const struct vcpu_seg *s = &st->seg[i];
+		uint16_t attrib = s->ar & (1u << 16) ? 0 : (uint16_t)((s->ar & 0xff) | ((s->ar >> 4) & 0xf00));
+
+		set_seg(segs[i], s->sel, attrib, s->limit, s->base);
+	}
+	set_seg(&g->gdtr, 0, 0, st->gdtr.limit, st->gdtr.base);
+	set_seg(&g->idtr, 0, 0, st->idtr.limit, st->idtr.base);
+	g->cpl = (st->seg[1].ar >> 5) & 3;
+	svm_vcpu_set_msr(v, MSR_EFER, st->efer);
+	svm_vcpu_set_cr(v, 4, st->cr4);
+	svm_vcpu_set_cr(v, 0, st->cr0);
+	if (!v->shadow)
+		g->cr3 = st->cr3;
+	return true;
+}
+
 const struct virt_ops svm_ops = {
 	.name = "svm",
 	.probe = svm_probe,
@@ -674,5 +704,6 @@ const struct virt_ops svm_ops = {
 	.vcpu_inject_nmi = svm_vcpu_inject_nmi,
 	.vcpu_request_window = svm_vcpu_request_window,
 	.vcpu_reset_sipi = svm_vcpu_reset_sipi,
+	.vcpu_load_pm_state = svm_vcpu_load_pm_state,
 	.vcpu_unload = svm_vcpu_unload,
 };

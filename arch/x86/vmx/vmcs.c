@@ -262,6 +262,28 @@ bool vmx_vmcs_write_init_state(unsigned int sipi_vector)
 	return ok;
 }
 
+/*
+ * ES..GS, GDTR and IDTR from a protected-mode state (vmx_vcpu_load_pm_state);
+ * struct vcpu_seg's access rights are the VMCS's format. LDTR and TR stay
+ * as vmx_vmcs_write_init_state left them.
+ */
+bool vmx_vmcs_write_pm_segments(const struct vcpu_pm_state *s)
+{
+	bool ok = true;
+
+	for (unsigned int i = 0; i < 6; i++) {
+		const struct vcpu_seg *g = &s->seg[i];
+
+		ok &= vmwrite(GUEST_ES_SEL + 2 * i, g->sel) && vmwrite(GUEST_ES_LIMIT + 2 * i, g->limit) &&
+		      vmwrite(GUEST_ES_AR + 2 * i, g->ar) && vmwrite(GUEST_ES_BASE + 2 * i, g->base);
+	}
+	ok &= vmwrite(GUEST_GDTR_BASE, s->gdtr.base);
+	ok &= vmwrite(GUEST_GDTR_LIMIT, s->gdtr.limit);
+	ok &= vmwrite(GUEST_IDTR_BASE, s->idtr.base);
+	ok &= vmwrite(GUEST_IDTR_LIMIT, s->idtr.limit);
+	return ok;
+}
+
 static const char *const instruction_errors[] = {
 	[2] = "VMCALL in VMX root operation", [3] = "VMCLEAR with invalid address",
 	[7] = "VM entry with invalid control fields",

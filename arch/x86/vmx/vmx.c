@@ -629,30 +629,35 @@ static void vmx_vcpu_request_window(struct vcpu_arch *v, bool irq, bool nmi)
 
 /*
  * INIT, then SIPI (virt.h). Real mode needs unrestricted guest, which
- * only EPT brings; under mmu=shadow the hardware must page. CR0 and CR4
- * go through the same path as the guest's own writes (the read shadows
- * hold CD|NW|ET and 0; VMX's fixed bits, NE and VMXE, stay set
- * underneath), with EFER 0 first so that long mode goes off with them.
- * PAT and the SYSENTER and SYSCALL MSRs are left as they are (an AP that
- * never ran still has vmx_vmcs_setup's reset values); FS and GS bases go
- * with their segments.
+ * only EPT brings; under mmu=shadow the hardware must page, and the core
+ * emulates the real-mode start (virt/realmode.c) before it hands the
+ * vCPU back with vmx_vcpu_load_pm_state: here only the rest is reset, the
+ * segments left in a real-mode state no entry could take. CR0, CR4 and
+ * EFER go through the same paths as the guest's own writes (the read
+ * shadows hold CD|NW|ET and 0; VMX's fixed bits, NE and VMXE, and under
+ * shadow PG, WP and PAE, stay set underneath), EFER 0 first so that long
+ * mode goes off with them. PAT and the SYSENTER and SYSCALL MSRs are left
+ * as they are (an AP that never ran still has vmx_vmcs_setup's reset
+ * values); FS and GS bases go with their segments.
  */
 static bool vmx_vcpu_reset_sipi(struct vcpu_arch *v, unsigned int vector, char *err, size_t len)
 {
 	struct vmx_vcpu *x = v->backend;
 
-	if (x->shadow || !x->pc) {
-		fmt_snprintf(err, len, x->shadow
-			     ? "VMX without unrestricted guest (mmu=shadow) cannot run a real-mode SIPI trampoline; use mmu=tdp"
-			     : "only a guest that starts in protected mode runs with unrestricted guest");
+	if (!x->pc) {
+		fmt_snprintf(err, len, "only a guest that starts in protected mode takes a SIPI");
 		return false;
 	}
 	if (!vmx_vcpu_load(v, x, err, len))
 		return false;
-	vmwrite(GUEST_IA32_EFER, 0);
-	pc_set_cr0(CR0_CD | CR0_NW | CR0_ET);
+	if (x->shadow)
+		vmx_vcpu_set_msr(v, MSR_EFER, 0);
+	else
+		vmwrite(GUEST_IA32_EFER, 0);
+	vmx_vcpu_set_cr(v, 0, CR0_CD | CR0_NW | CR0_ET);
 	vmx_vcpu_set_cr(v, 4, 0);
-	vmwrite(GUEST_CR3, 0);
+	if (!x->shadow)
+		vmwrite(GUEST_CR3, 0); /* under shadow paging the root, at each entry */
 	if (!vmx_vmcs_write_init_state(vector)) {
 		fmt_snprintf(err, len, "cannot write the INIT state into the VMCS (VM-instruction error %lu)",
 			     (unsigned long)vmread(VM_INSTRUCTION_ERROR));
@@ -660,6 +665,32 @@ static bool vmx_vcpu_reset_sipi(struct vcpu_arch *v, unsigned int vector, char *
 	}
 	x->exit_rip = 0;
 	vmx_vcpu_request_window(v, false, false);
+	return true;
+}
+
+/*
+ * The end of an emulated real-mode start (virt.h): EFER, then CR4, then
+ * CR0 (pc_set_cr0 derives LMA from EFER.LME), through the guest's own
+ * paths; the segments, GDTR and IDTR as they are. Under shadow paging
+ * GUEST_CR3 is the root, written at each entry.
+ */
+static bool vmx_vcpu_load_pm_state(struct vcpu_arch *v, const struct vcpu_pm_state *s, char *err,
+				   size_t len)
+{
+	struct vmx_vcpu *x = v->backend;
+
+	if (!vmx_vcpu_load(v, x, err, len))
+		return false;
+	vmx_vcpu_set_msr(v, MSR_EFER, s->efer);
+	vmx_vcpu_set_cr(v, 4, s->cr4);
+	vmx_vcpu_set_cr(v, 0, s->cr0);
+	if (!x->shadow)
+		vmwrite(GUEST_CR3, s->cr3);
+	if (!vmx_vmcs_write_pm_segments(s)) {
+		fmt_snprintf(err, len, "cannot write the protected-mode segments into the VMCS (VM-instruction error %lu)",
+			     (unsigned long)vmread(VM_INSTRUCTION_ERROR));
+		return false;
+	}
 	return true;
 }
 
@@ -683,5 +714,6 @@ const struct virt_ops vmx_ops = {
 	.vcpu_inject_nmi = vmx_vcpu_inject_nmi,
 	.vcpu_request_window = vmx_vcpu_request_window,
 	.vcpu_reset_sipi = vmx_vcpu_reset_sipi,
+	.vcpu_load_pm_state = vmx_vcpu_load_pm_state,
 	.vcpu_unload = vmx_vcpu_unload,
 };

@@ -46,6 +46,7 @@ int vmx_enter(struct vmx_gprs *gprs);
 /* vmcs.c */
 bool vmx_vmcs_setup(struct vcpu_arch *v, struct vmx_vcpu *x, char *err, size_t len);
 bool vmx_vmcs_write_init_state(unsigned int sipi_vector);
+bool vmx_vmcs_write_pm_segments(const struct vcpu_pm_state *s);
 void vmx_report_entry_failure(struct vcpu_arch *v, bool vmfail);
 
 /* exit.c */
