@@ -9,7 +9,7 @@ TGUEST_DIR := tests/guests
 TGUEST_BUILD ?= build/tguests
 TGUEST_CC ?= gcc
 TGUEST_LD ?= ld
-TGUEST_NAMES := paging pfgrid fwcfg msr exitcost apicbench triple modules cpu smp ipi tlbshoot timer x2apic ioapic flood
+TGUEST_NAMES := paging pfgrid fwcfg msr exitcost apicbench triple modules cpu smp ipi tlbshoot timer x2apic ioapic flood haltoff
 
 TGUEST_CFLAGS := -m32 -std=gnu11 -ffreestanding -fno-pic -fno-pie -fno-stack-protector \
 	-nostdlib -O2 -Wall -Wextra -Werror -mgeneral-regs-only -fno-asynchronous-unwind-tables \
