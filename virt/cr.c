@@ -14,6 +14,7 @@
 #include "arch/x86/cpu.h"
 #include "virt/cpuid.h"
 #include "virt/cr.h"
+#include "virt/dev/dev.h"
 #include "virt/emulate.h"
 #include "virt/shadow_emulate.h"
 #include "virt/shadow_exits.h"
@@ -143,17 +144,24 @@ static bool guest_write_cr4(struct vcpu *v, uint64_t val)
 
 /*
  * MOV to or from CR8, the task priority (VMX intercepts both; on SVM,
- * V_INTR_MASKING makes CR8 the guest's own V_TPR and nothing exits). Left
- * to the hardware, the guest's value would land in the physical APIC's
- * TPR and hold off the host's own interrupts, IPIs included, after the
- * guest is gone. It lives in the vCPU until a virtual APIC takes it.
+ * V_INTR_MASKING makes CR8 the guest's own V_TPR and nothing exits, but
+ * for a PC guest, whose APIC's TPR it is, both are intercepted). Left to
+ * the hardware, the guest's value would land in the physical APIC's TPR
+ * and hold off the host's own interrupts, IPIs included, after the guest
+ * is gone. A PC guest's is its local APIC's TPR[7:4] (a lower one lets a
+ * pending interrupt in at the next entry); a synthetic guest's lives in
+ * the vCPU.
  */
 static bool access_cr8(struct vcpu *v, uint64_t *gpr, bool write)
 {
+	struct pc_devices *d = v->vm->dev;
+
 	if (!write)
-		*gpr = v->guest_cr8;
+		*gpr = d ? pc_lapic_cr8(d, v->id) : v->guest_cr8;
 	else if (*gpr >> 4)
 		return false; /* reserved bits: #GP(0) */
+	else if (d)
+		pc_lapic_set_cr8(d, v->id, (unsigned int)*gpr);
 	else
 		v->guest_cr8 = *gpr;
 	return true;

@@ -182,22 +182,25 @@ static void tsc_deadline(void)
 	n = wait_count(&timer_irqs, 2, 5000);
 	check(n == 1, "tsc-deadline: past deadline fires once");
 
-	// About 2 ms ahead: fires once, not before the deadline.
+	// About 20 ms ahead: fires once, not before the deadline. (A loaded
+	// host can let 20 ms pass before the read: then it has fired, and a
+	// fired timer's MSR reads 0.)
 	timer_irqs = 0;
-	uint64_t deadline = rdtsc() + 2 * tsc_per_ms;
+	uint64_t deadline = rdtsc() + 20 * tsc_per_ms;
 	wrmsr(MSR_TSC_DEADLINE, deadline);
-	check(rdmsr(MSR_TSC_DEADLINE) == deadline, "tsc-deadline: msr read back");
+	uint64_t back = rdmsr(MSR_TSC_DEADLINE);
+	check(back == deadline || (!back && timer_irqs == 1), "tsc-deadline: msr read back");
 	n = wait_count(&timer_irqs, 1, 100000);
 	check(n == 1, "tsc-deadline: a deadline in the future fires");
 	check(timer_irq_tsc >= deadline, "tsc-deadline: not before the deadline");
 	n = wait_count(&timer_irqs, 2, 5000);
 	check(n == 1, "tsc-deadline: future deadline fires once");
 
-	// Armed 2 ms ahead, then 0: disarmed.
+	// Armed 20 ms ahead, then 0: nothing in the next 50 ms.
 	timer_irqs = 0;
-	wrmsr(MSR_TSC_DEADLINE, rdtsc() + 2 * tsc_per_ms);
+	wrmsr(MSR_TSC_DEADLINE, rdtsc() + 20 * tsc_per_ms);
 	wrmsr(MSR_TSC_DEADLINE, 0);
-	wait_count(&timer_irqs, 1, 10000);
+	wait_count(&timer_irqs, 1, 50000);
 	check(timer_irqs == 0, "tsc-deadline: writing 0 disarms");
 	apic_write(APIC_LVT_TIMER, APIC_LVT_MASKED | VEC_TIMER);
 }

@@ -531,6 +531,19 @@ static void test_priority_and_eoi_order(void)
 	wr(d, 0, EOI, 0); /* nothing in service: no effect */
 	CHECK_EQ_U(rd(d, 0, PPR), 0x2f);
 
+	/* CR8 is TPR[7:4]; writing it clears TPR[3:0]. */
+	CHECK_EQ_U(pc_lapic_cr8(d, 0), 2);
+	pc_lapic_deliver(d, 0, false, 0, 0x31, false);
+	pc_lapic_set_cr8(d, 0, 3);
+	CHECK_EQ_U(rd(d, 0, TPR), 0x30);
+	CHECK_EQ_U(pc_lapic_pending_vector(d, 0), (uint64_t)-1); /* class 3, not above 3 */
+	pc_lapic_set_cr8(d, 0, 2);
+	CHECK_EQ_U(pc_lapic_pending_vector(d, 0), 0x31);
+	pc_lapic_ack(d, 0, 0x31);
+	wr(d, 0, EOI, 0);
+	pc_lapic_set_cr8(d, 0, 0);
+	CHECK_EQ_U(rd(d, 0, PPR), 0);
+
 	/* Software-disabled: nothing is delivered, IRR is held. */
 	pc_lapic_deliver(d, 0, false, 0, 0x80, false);
 	wr(d, 0, SVR, 0xff);

@@ -96,6 +96,10 @@ bool pc_mmio(struct pc_devices *d, unsigned int vcpu_id, uint64_t gpa, unsigned 
 bool pc_lapic_msr(struct pc_devices *d, unsigned int vcpu_id, uint32_t msr, bool write,
 		  uint64_t *val, bool *ok);
 
+/* CR8 of vCPU vcpu_id in 64-bit mode: its APIC's TPR[7:4] (the owner's pCPU). */
+unsigned int pc_lapic_cr8(struct pc_devices *d, unsigned int vcpu_id);
+void pc_lapic_set_cr8(struct pc_devices *d, unsigned int vcpu_id, unsigned int cr8);
+
 /* The highest vector in IRR that may be delivered now (above PPR, APIC enabled), or -1. */
 int pc_lapic_pending_vector(struct pc_devices *d, unsigned int vcpu_id);
 /* The CPU took vector (it was injected): IRR -> ISR, PPR rises. */

@@ -370,6 +370,19 @@ static bool lapic_write_apic_base(struct pc_devices *d, unsigned int n, uint64_t
 	return true;
 }
 
+/* CR8 is TPR[7:4] (SDM vol. 3 10.8.6.1); a write clears TPR[3:0]. */
+unsigned int pc_lapic_cr8(struct pc_devices *d, unsigned int vcpu_id)
+{
+	BUG_ON(vcpu_id >= d->cfg.nr_vcpus);
+	return d->lapic[vcpu_id].tpr >> 4;
+}
+
+void pc_lapic_set_cr8(struct pc_devices *d, unsigned int vcpu_id, unsigned int cr8)
+{
+	BUG_ON(vcpu_id >= d->cfg.nr_vcpus);
+	d->lapic[vcpu_id].tpr = (cr8 & 0xf) << 4;
+}
+
 bool pc_lapic_msr(struct pc_devices *d, unsigned int vcpu_id, uint32_t msr, bool write,
 		  uint64_t *val, bool *ok)
 {

@@ -108,9 +108,11 @@ void svm_decode_exit(struct vcpu_arch *v, struct svm_vcpu *s)
 	case SVM_EXIT_CR0_READ:
 	case SVM_EXIT_CR3_READ:
 	case SVM_EXIT_CR4_READ:
+	case SVM_EXIT_CR8_READ:
 	case SVM_EXIT_CR0_WRITE:
 	case SVM_EXIT_CR3_WRITE:
 	case SVM_EXIT_CR4_WRITE:
+	case SVM_EXIT_CR8_WRITE:
 		e->reason = EXIT_CR_ACCESS;
 		e->cr = code & 0xf;
 		e->cr_write = code >= SVM_EXIT_CR0_WRITE;

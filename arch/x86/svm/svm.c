@@ -141,6 +141,8 @@ static void pc_init(struct svm_vcpu *s, struct vmcb *vmcb, bool shadow)
 	 */
 	c->intercept_exceptions = 1u << 8 | (shadow ? 1u << 14 : 0);
 	c->intercept_dr = 0xffffffff;
+	/* CR8 is the virtual APIC's TPR (virt/cr.c), not V_TPR. */
+	c->intercept_cr |= INTERCEPT_CR_READ(8) | INTERCEPT_CR_WRITE(8);
 	c->intercept_misc1 |= INTERCEPT_RDPMC | INTERCEPT_INVD;
 	c->intercept_misc2 |= INTERCEPT_WBINVD | INTERCEPT_MONITOR | INTERCEPT_MWAIT;
 	set_seg(&g->cs, 0x08, 0xc9b, 0xffffffff, 0); /* P S code/read/accessed, D/B, G */

@@ -164,9 +164,11 @@ _Static_assert(sizeof(struct vmcb) == 4096, "a VMCB is one page");
 #define SVM_EXIT_CR0_READ 0x000
 #define SVM_EXIT_CR3_READ 0x003
 #define SVM_EXIT_CR4_READ 0x004
+#define SVM_EXIT_CR8_READ 0x008
 #define SVM_EXIT_CR0_WRITE 0x010
 #define SVM_EXIT_CR3_WRITE 0x013
 #define SVM_EXIT_CR4_WRITE 0x014
+#define SVM_EXIT_CR8_WRITE 0x018
 #define SVM_EXIT_DR0_READ 0x020 /* 0x20 + n: MOV from DRn; 0x30 + n: MOV to DRn */
 #define SVM_EXIT_DR0_WRITE 0x030
 #define SVM_EXIT_EXCP_BASE 0x040
