@@ -111,6 +111,18 @@ debug: all
 	tools/deps gdb
 	ARGS='$(ARGS)' tools/debug
 
+# make linux: Debian's kernel, busybox and tcc, and the initramfs whose /init builds a
+# C tree with tcc (tools/linux, tests/linux/README.md); make run-linux boots them
+# under mmuvisor (ARGS given on the command line are added to its options).
+.PHONY: linux run-linux
+linux: deps
+	tools/linux fetch initramfs
+$(BUILD)/linux/initramfs.cpio.gz: tools/linux tests/linux/init
+	$(MAKE) --no-print-directory linux
+run-linux: deps all $(BUILD)/linux/initramfs.cpio.gz
+	MODULES="$(BUILD)/linux/vmlinuz:linux $(BUILD)/linux/initramfs.cpio.gz:linux.1" \
+	ARGS="scenario=guest guest=linux $(if $(filter file,$(origin ARGS)),,$(ARGS))" tools/run
+
 boot-test: deps all tguests-hostile
 	tests/boot/run
 
