@@ -34,7 +34,7 @@ KERNEL_SRCS := \
 	virt/vm.c virt/vcpu.c virt/hypercall.c virt/dirty_log.c virt/mmu.c virt/shootdown.c \
 	virt/shadow_exits.c virt/cr.c virt/shadow_emulate.c virt/emulate.c \
 	virt/pc.c virt/pc_irq.c virt/realmode.c virt/realmode_sys.c \
-	virt/loader.c virt/cpuid.c virt/msr.c virt/fetch.c \
+	virt/loader.c virt/loader_linux.c virt/cpuid.c virt/msr.c virt/fetch.c \
 	$(sort $(wildcard virt/dev/*.c)) \
 	lib/printf.c lib/string.c lib/cmdline.c lib/plant.c \
 	stress/result.c stress/scenario.c stress/rcu_torture.c stress/guests.c \

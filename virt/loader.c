@@ -540,6 +540,8 @@ enum loader_status loader_load(const struct loader_input *in, const struct loade
 	s = find_mb2(in, &rq, err, err_len);
 	if (s == LOADER_NOT_MULTIBOOT)
 		s = find_mb1(in, &rq, err, err_len);
+	if (s == LOADER_NOT_MULTIBOOT) /* a bzImage has no multiboot header */
+		return loader_linux_load(in, t, out, err, err_len);
 	if (s != LOADER_OK)
 		return s;
 	s = rq.has_address ? load_address_fields(in, t, &rq, out, err, err_len)

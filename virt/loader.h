@@ -1,9 +1,9 @@
 // SPDX-License-Identifier: MIT
 /*
- * The multiboot loader: a kernel image (multiboot v1 with ELF32, ELF64 or
+ * The kernel loader: a kernel image (multiboot v1 with ELF32, ELF64 or
  * the a.out address fields; multiboot2 with ELF32, ELF64 or its address
- * tag) into guest RAM, with its modules and the boot information the specs
- * promise. Pure C on lib/ alone, against a target that writes guest
+ * tag; a Linux bzImage, boot protocol 2.10 on) into guest RAM, with its
+ * modules and the boot information the specs promise. Pure C on lib/ alone, against a target that writes guest
  * memory, so a host fuzzer drives it on fake memory (tests/fuzz).
  *
  * Every field of the image is checked before it is used: a header or a
@@ -37,12 +37,14 @@ struct loader_target {
 	void *ctx;
 	/* The ACPI RSDP (36 bytes, revision 2) for multiboot2's tags 14 and 15; NULL if none. */
 	const uint8_t *rsdp;
+	uint64_t rsdp_gpa;            /* where the guest finds it (Linux's acpi_rsdp_addr) */
 };
 
 struct loader_input {
 	const uint8_t *image;
 	size_t image_len;
 	const char *cmdline;          /* the kernel's command line as the boot loader hands it */
+	const char *args;             /* Linux's: the arguments without the name (NULL: cmdline) */
 	const struct loader_module *modules;
 	unsigned int nr_modules;
 };
@@ -53,16 +55,31 @@ struct loader_result {
 	uint32_t info;        /* EBX: the boot information */
 	const char *format;   /* "multiboot ELF32", ... */
 	uint64_t kernel_start, kernel_end; /* what the kernel occupies */
+	/*
+	 * A Linux bzImage starts through the 32-bit boot protocol: EAX = EBX
+	 * = 0, ESI the zero page, the loader's GDT in GDTR, CS __BOOT_CS and
+	 * DS/ES/SS __BOOT_DS (flat), EBP = EDI = 0.
+	 */
+	bool linux_boot;
+	uint16_t linux_protocol;      /* its boot protocol version, 0x020f for 2.15 */
+	uint32_t esi;
+	uint32_t gdt_base;
+	uint16_t gdt_limit, cs, ds;
+	uint64_t initrd_start, initrd_end; /* the modules, concatenated; empty if none */
 };
 
 enum loader_status {
 	LOADER_OK,
-	LOADER_NOT_MULTIBOOT, /* no multiboot header at all: maybe another format */
-	LOADER_BAD,           /* a multiboot kernel that cannot be loaded (err says why) */
+	LOADER_NOT_MULTIBOOT, /* neither a multiboot header nor a bzImage's "HdrS" */
+	LOADER_BAD,           /* a kernel of a known format that cannot be loaded (err says why) */
 };
 
 enum loader_status loader_load(const struct loader_input *in, const struct loader_target *t,
 			       struct loader_result *out, char *err, size_t err_len);
+
+/* The Linux boot protocol (virt/loader_linux.c): LOADER_NOT_MULTIBOOT if image is no bzImage. */
+enum loader_status loader_linux_load(const struct loader_input *in, const struct loader_target *t,
+				     struct loader_result *out, char *err, size_t err_len);
 
 /* 2 or 1 if image has a multiboot2 or multiboot header (valid or not), 0 if neither. */
 unsigned int loader_multiboot_version(const uint8_t *image, size_t len);

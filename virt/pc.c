@@ -68,7 +68,7 @@ bool pc_vm_setup(struct vm *vm, char *err, size_t len)
 	struct loader_module mods[PC_MAX_MODULES];
 	char cmdline[300];
 	struct loader_input in = { .image = g->image, .image_len = g->image_len,
-				   .cmdline = cmdline, .modules = mods,
+				   .cmdline = cmdline, .args = g->args, .modules = mods,
 				   .nr_modules = g->nr_modules };
 	struct loader_target t = {
 		.low_end = PC_LOW_RAM_END, .high_start = PC_HIGH_RAM, .ram_end = vm->cfg.mem_bytes,
@@ -91,6 +91,9 @@ bool pc_vm_setup(struct vm *vm, char *err, size_t len)
 		return false;
 	}
 	t.rsdp = find_rsdp(vm);
+	if (t.rsdp) /* the ROM area is one host range: the RSDP's offset is the guest's */
+		t.rsdp_gpa = PC_ROM_BASE +
+			     (uint64_t)(t.rsdp - (const uint8_t *)vm_gpa_to_hva(vm, PC_ROM_BASE, 1));
 	/* As GRUB hands it over: the kernel's own name first, then its arguments. */
 	fmt_snprintf(cmdline, sizeof(cmdline), "%s%s%s", g->name, g->args[0] ? " " : "", g->args);
 	for (unsigned int i = 0; i < g->nr_modules; i++)
@@ -101,7 +104,7 @@ bool pc_vm_setup(struct vm *vm, char *err, size_t len)
 		break;
 	case LOADER_NOT_MULTIBOOT:
 		fmt_snprintf(err, len,
-			     "guest '%s' (%zu bytes) is not a multiboot kernel: no multiboot or multiboot2 header in its first 8 KiB or 32 KiB",
+			     "guest '%s' (%zu bytes) is not a multiboot kernel nor a Linux bzImage: no multiboot or multiboot2 header in its first 8 KiB or 32 KiB, no \"HdrS\" at 0x202",
 			     g->name, g->image_len);
 		return false;
 	case LOADER_BAD:
@@ -112,12 +115,21 @@ bool pc_vm_setup(struct vm *vm, char *err, size_t len)
 		vm->id, g->name, r.format, (unsigned long)r.kernel_start,
 		(unsigned long)r.kernel_end, r.entry, g->nr_modules, g->nr_modules == 1 ? "" : "s",
 		(unsigned long)(vm->cfg.mem_bytes >> 20));
+	if (r.linux_boot)
+		kprintf("vm %u: guest '%s': Linux boot protocol %u.%02u, zero page 0x%x, initrd 0x%lx-0x%lx\n",
+			vm->id, g->name, r.linux_protocol >> 8, r.linux_protocol & 0xff, r.esi,
+			(unsigned long)r.initrd_start, (unsigned long)r.initrd_end);
 	for (unsigned int i = 0; i < vm->cfg.nr_vcpus; i++) {
 		struct vcpu *v = &vm->vcpus[i];
 
 		v->arch.start = VCPU_START_PROTECTED;
+		/* Linux's 32-bit entry: its GDT loaded, CS __BOOT_CS, data __BOOT_DS (0: multiboot's) */
+		v->arch.start_cs = r.cs;
+		v->arch.start_ds = r.ds;
+		v->arch.start_gdt_base = r.gdt_base;
+		v->arch.start_gdt_limit = r.gdt_limit;
 		v->arch.regs = (struct guest_regs){ .rip = r.entry, .rax = r.magic, .rbx = r.info,
-						    .rflags = 0x2 };
+						    .rsi = r.esi, .rflags = 0x2 };
 		v->guest_cr0 = CR0_PE | CR0_ET;
 		v->guest_cr3 = v->guest_cr4 = v->guest_efer = 0;
 		v->guest_dr[6] = 0xffff0ff0;

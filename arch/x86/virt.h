@@ -148,6 +148,15 @@ struct vcpu_arch {
 	enum vcpu_start start;
 	uint64_t boot_cr3;           /* the guest's CR3 at its first entry (64-bit mode) */
 	uint64_t boot_gdt_base;      /* its GDT: null, 0x08 64-bit code, 0x10 data */
+	/*
+	 * VCPU_START_PROTECTED: the selectors of the flat code (CS) and data
+	 * (DS ES SS FS GS) segments and the GDTR to start with, for a boot
+	 * protocol that names them (Linux: 0x10, 0x18, its loader's GDT).
+	 * 0: the multiboot state, CS 0x08, data 0x10, an empty GDTR.
+	 */
+	uint16_t start_cs, start_ds;
+	uint64_t start_gdt_base;
+	uint16_t start_gdt_limit;
 
 	/* Owned by the vCPU's pCPU: */
 	struct guest_regs regs;

@@ -19,7 +19,7 @@ FUZZERS := mb2 cmdline emulate loader
 FUZZ_SRCS_mb2 := boot/mb2.c lib/printf.c
 FUZZ_SRCS_cmdline := boot/options.c lib/cmdline.c lib/printf.c
 FUZZ_SRCS_emulate := virt/emulate.c
-FUZZ_SRCS_loader := virt/loader.c lib/printf.c
+FUZZ_SRCS_loader := virt/loader.c virt/loader_linux.c lib/printf.c
 
 .PHONY: fuzz fuzz-smoke fuzz-deps
 fuzz-deps:

@@ -1,12 +1,13 @@
 // SPDX-License-Identifier: MIT
 /*
- * libFuzzer: the multiboot loader (virt/loader.c) on any bytes as the
- * kernel image, with 0-2 modules and a command line cut from the front of
- * the input, against a PC-shaped target whose guest RAM is a host buffer.
- * The bug oracle is the write callback: every byte the loader writes must
- * land in RAM it may use (the boot information area, or RAM from 1 MiB up
- * to ram_end), never in the ROM or the hole. On success the boot
- * information is read back and checked against what the kernel was given.
+ * libFuzzer: the kernel loader (virt/loader.c, virt/loader_linux.c) on
+ * any bytes as the kernel image, with 0-2 modules and a command line cut
+ * from the front of the input, against a PC-shaped target whose guest
+ * RAM is a host buffer. The bug oracle is the write callback: every byte
+ * the loader writes must land in RAM it may use (the boot information
+ * area, or RAM from 1 MiB up to ram_end), never in the ROM or the hole.
+ * On success the boot information (multiboot's, or a bzImage's zero page)
+ * is read back and checked against what the kernel was given.
  *
  * Input: byte 0 selects the layout, then the lengths it asks for, then
  * the command line and module bytes, then the image (the rest):
@@ -166,11 +167,53 @@ static void check_mb2_info(const struct loader_input *in, const struct loader_ta
 		abort();
 }
 
+/*
+ * A Linux bzImage's: the entry at the kernel's start, the zero page and
+ * its GDT in the information area, the command line there, the initrd
+ * (the modules, 4-byte aligned) after the kernel.
+ */
+static void check_linux(const struct loader_input *in, const struct loader_target *t,
+			const struct loader_result *r)
+{
+	uint64_t zp = r->esi, rd, rd_len, at;
+
+	if (r->entry != r->kernel_start || r->magic || r->info || r->cs != 0x10 || r->ds != 0x18 ||
+	    !range_in(zp, 4096, t->info_base, t->info_end) ||
+	    !range_in(r->gdt_base, r->gdt_limit + 1u, t->info_base, t->info_end) ||
+	    ld32(zp + 0x214) != r->entry)
+		abort();
+	rd = ld32(zp + 0x218);
+	rd_len = ld32(zp + 0x21c);
+	check_string(t, ld32(zp + 0x228), in->cmdline);
+	if (rd != r->initrd_start || rd + rd_len != r->initrd_end || (rd_len && !rd) ||
+	    (rd_len && (rd % PAGE || rd < r->kernel_end ||
+			!range_in(rd, rd_len, t->high_start, t->ram_end))))
+		abort();
+	at = rd;
+	for (unsigned int i = 0; i < in->nr_modules; i++) {
+		at = (at + 3) & ~3ull;
+		if (memcmp(ram + at, in->modules[i].start, in->modules[i].len))
+			abort();
+		at += in->modules[i].len;
+	}
+	if (at != rd + rd_len)
+		abort();
+}
+
 /* What a successful load promises: a sane entry, magic and boot information. */
 static void check_loaded(const struct loader_input *in, const struct loader_target *t,
 			 const struct loader_result *r)
 {
 	bool v2 = r->magic == MB2_BOOTLOADER_MAGIC;
+
+	if (r->linux_boot) {
+		if (r->kernel_start >= r->kernel_end ||
+		    !range_in(r->kernel_start, r->kernel_end - r->kernel_start, t->high_start,
+			      t->ram_end))
+			abort();
+		check_linux(in, t, r);
+		return;
+	}
 
 	if (!r->format || (r->magic != MB1_BOOTLOADER_MAGIC && !v2) ||
 	    v2 != !strncmp(r->format, "multiboot2 ", 11))
@@ -220,6 +263,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	char err[200], *cmdline;
 	enum loader_status s;
 	unsigned int version;
+	bool bzimage;
 
 	if (!ram) {
 		ram = mmap(NULL, RAM_BYTES, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1,
@@ -269,8 +313,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		abort(); /* "not multiboot" is decided before anything is written */
 	/* scenario=guest asks this first: it must agree with loader_load(). */
 	version = loader_multiboot_version(in.image, in.image_len);
-	if ((version == 0) != (s == LOADER_NOT_MULTIBOOT) ||
-	    (s == LOADER_OK && version != (r.magic == MB2_BOOTLOADER_MAGIC ? 2u : 1u)))
+	bzimage = in.image_len >= 0x208 && !memcmp(in.image + 0x202, "HdrS", 4);
+	if ((version == 0 && !bzimage) != (s == LOADER_NOT_MULTIBOOT) ||
+	    (s == LOADER_OK && r.linux_boot != (version == 0)) ||
+	    (s == LOADER_OK && version && version != (r.magic == MB2_BOOTLOADER_MAGIC ? 2u : 1u)))
 		abort();
 
 	free(image);

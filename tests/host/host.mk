@@ -39,6 +39,10 @@ HOST_SRCS_test_lapic := virt/dev/lapic.c virt/dev/lapic_irq.c virt/dev/lapic_tim
 HOST_UNIT_TESTS += test_realmode
 HOST_SRCS_test_realmode := virt/realmode.c virt/realmode_sys.c
 
+# The kernel loader's Linux boot protocol (virt/loader_linux.c).
+HOST_UNIT_TESTS += test_loader
+HOST_SRCS_test_loader := virt/loader.c virt/loader_linux.c lib/printf.c
+
 HOST_MM_SRCS := $(sort $(wildcard mm/*.c mm/*/*.c))
 HOST_LIB_SRCS := $(HOST_MM_SRCS) tests/host/platform_host.c
 

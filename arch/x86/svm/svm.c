@@ -127,10 +127,11 @@ static void set_seg(struct vmcb_seg *s, uint16_t sel, uint16_t attrib, uint32_t 
 /* Set once the shadow MMU models every paging mode a PC guest goes through. */
 static const bool shadow_pc_supported = true;
 
-static void pc_init(struct svm_vcpu *s, struct vmcb *vmcb, bool shadow)
+static void pc_init(struct svm_vcpu *s, struct vmcb *vmcb, const struct vcpu_arch *v)
 {
 	struct vmcb_control *c = &vmcb->control;
 	struct vmcb_save *g = &vmcb->save;
+	bool shadow = v->shadow;
 
 	s->pc = true;
 	/*
@@ -145,10 +146,11 @@ static void pc_init(struct svm_vcpu *s, struct vmcb *vmcb, bool shadow)
 	c->intercept_cr |= INTERCEPT_CR_READ(8) | INTERCEPT_CR_WRITE(8);
 	c->intercept_misc1 |= INTERCEPT_RDPMC | INTERCEPT_INVD;
 	c->intercept_misc2 |= INTERCEPT_WBINVD | INTERCEPT_MONITOR | INTERCEPT_MWAIT;
-	set_seg(&g->cs, 0x08, 0xc9b, 0xffffffff, 0); /* P S code/read/accessed, D/B, G */
-	set_seg(&g->ds, 0x10, 0xc93, 0xffffffff, 0);
+	/* P S code/read/accessed, D/B, G; and data. The selectors as virt/ asks (0: 0x08, 0x10). */
+	set_seg(&g->cs, v->start_cs ? v->start_cs : 0x08, 0xc9b, 0xffffffff, 0);
+	set_seg(&g->ds, v->start_ds ? v->start_ds : 0x10, 0xc93, 0xffffffff, 0);
 	g->es = g->ss = g->fs = g->gs = g->ds;
-	set_seg(&g->gdtr, 0, 0, 0, 0);
+	set_seg(&g->gdtr, 0, 0, v->start_gdt_limit, v->start_gdt_base);
 	set_seg(&g->idtr, 0, 0, 0, 0);
 	set_seg(&g->tr, 0, 0x8b, 0x67, 0);
 	set_seg(&g->ldtr, 0, 0x82, 0, 0);
@@ -231,7 +233,7 @@ static bool svm_vcpu_init(struct vcpu_arch *v, uint64_t tdp_root_pa, char *err, 
 				     "mmu=shadow cannot run a guest that starts in protected mode yet; use mmu=tdp");
 			return false;
 		}
-		pc_init(s, vmcb, v->shadow);
+		pc_init(s, vmcb, v);
 		return true;
 	}
 

@@ -95,9 +95,11 @@ static const uint32_t zero_guest_fields[] = {
  * guest), flat segments, no IDT. CR0.NE is ours (VMX needs it set): the
  * guest reads what it last wrote, PE and ET to start with.
  */
-static bool write_pc_guest_state(bool shadow)
+static bool write_pc_guest_state(const struct vcpu_arch *v)
 {
 	const struct vmx_config *c = &vmx_config;
+	bool shadow = v->shadow;
+	uint16_t cs = v->start_cs ? v->start_cs : 0x08, ds = v->start_ds ? v->start_ds : 0x10;
 	uint64_t cr0 = ((CR0_PE | CR0_ET) | (c->cr0_fixed0 & ~(CR0_PE | CR0_PG))) & c->cr0_fixed1;
 	uint64_t cr0_host = ((c->cr0_fixed0 & ~(CR0_PE | CR0_PG)) | ~c->cr0_fixed1) & 0xffffffffull;
 	uint64_t cr4 = (CR4_VMXE | c->cr4_fixed0) & c->cr4_fixed1;
@@ -117,12 +119,11 @@ static bool write_pc_guest_state(bool shadow)
 	}
 
 	for (unsigned int i = 0; i < 6; i++) /* ES CS SS DS FS GS */
-		ok &= write_segment(i, i == 1 ? 0x08 : 0x10, i == 1 ? AR_CODE32 : AR_DATA,
-				    0xffffffff);
+		ok &= write_segment(i, i == 1 ? cs : ds, i == 1 ? AR_CODE32 : AR_DATA, 0xffffffff);
 	ok &= write_segment(6, 0, AR_UNUSABLE, 0);         /* LDTR */
 	ok &= write_segment(7, 0, AR_TSS32_BUSY, 0x67);    /* TR */
-	ok &= vmwrite(GUEST_GDTR_BASE, 0);
-	ok &= vmwrite(GUEST_GDTR_LIMIT, 0);
+	ok &= vmwrite(GUEST_GDTR_BASE, v->start_gdt_base);
+	ok &= vmwrite(GUEST_GDTR_LIMIT, v->start_gdt_limit);
 	ok &= vmwrite(GUEST_IDTR_BASE, 0);
 	ok &= vmwrite(GUEST_IDTR_LIMIT, 0);
 	ok &= vmwrite(GUEST_CR0, cr0);
@@ -220,7 +221,7 @@ bool vmx_vmcs_setup(struct vcpu_arch *v, struct vmx_vcpu *x, char *err, size_t l
 	if (!fail)
 		asm volatile("vmptrld %1" : "=@ccbe"(fail) : "m"(x->vmcs_pa) : "memory");
 	if (fail || !write_host_state(this_cpu()) ||
-	    !(x->pc ? write_pc_guest_state(x->shadow) : write_guest_state(v)) || !write_controls(x)) {
+	    !(x->pc ? write_pc_guest_state(v) : write_guest_state(v)) || !write_controls(x)) {
 		fmt_snprintf(err, len, "cannot load or write vcpu %u's VMCS (VM-instruction error %lu)",
 			     v->vcpu_id, (unsigned long)vmread(VM_INSTRUCTION_ERROR));
 		kprintf("vm %u: vcpu %u: %s\n", v->vm_id, v->vcpu_id, err);
