@@ -236,6 +236,9 @@ static bool rm_io(void *ctx, uint16_t port, unsigned int size, bool in, uint32_t
 		fmt_snprintf(how, sizeof(how), "isa-debug-exit, status %d", pc_exit_status(v->vm->dev));
 		pc_guest_end(v, pc_exit_status(v->vm->dev), how);
 		return false;
+	case PC_IO_RESET:
+		pc_guest_end(v, -1, pc_reset_cause(v->vm->dev));
+		return false;
 	case PC_IO_STRICT_STOP:
 		vcpu_fail(v, "%s port 0x%x in real mode, where no device is (io=strict)",
 			  in ? "read of" : "write to", port);
@@ -392,6 +395,13 @@ bool pc_prepare_entry(struct vcpu *v)
 	if (pc_lapic_take_nmi(d, v->id))
 		v->nmi_pending = true;
 	deadline = pc_lapic_timer_poll(d, v->id);
+	if (v->id == 0) {
+		/* The PIT's channel 0 raises its edges here, before the vector is chosen. */
+		uint64_t pit = pc_pit_poll(d);
+
+		if (pit && (!deadline || pit < deadline))
+			deadline = pit;
+	}
 	vec = pc_lapic_pending_vector(d, v->id);
 	if (v->halted) {
 		/* HLT ends with an interrupt the guest takes, or an NMI. */

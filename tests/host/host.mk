@@ -35,6 +35,11 @@ HOST_UNIT_TESTS += test_lapic
 HOST_SRCS_test_lapic := virt/dev/lapic.c virt/dev/lapic_irq.c virt/dev/lapic_timer.c \
 	virt/dev/ioapic.c virt/dev/uart.c
 
+# The PIT, the RTC and NVRAM, the i8042 and the reset paths (virt/dev), with the APICs behind them.
+HOST_UNIT_TESTS += test_pcdev
+HOST_SRCS_test_pcdev := virt/dev/pit.c virt/dev/rtc.c virt/dev/i8042.c virt/dev/lapic.c \
+	virt/dev/lapic_irq.c virt/dev/lapic_timer.c virt/dev/ioapic.c
+
 # The real-mode interpreter for VMX without unrestricted guest (virt/realmode.c).
 HOST_UNIT_TESTS += test_realmode
 HOST_SRCS_test_realmode := virt/realmode.c virt/realmode_sys.c

@@ -2,7 +2,8 @@
 /*
  * The PC a guest kernel written for QEMU's "pc" machine expects to find:
  * COM1, isa-debug-exit, fw_cfg, the two 8259s, the PIIX4 PM timer and ACPI
- * tables, each behaving as QEMU's does. One struct pc_devices per VM; the
+ * tables, the 8254 PIT, the CMOS RTC, the i8042 and PIIX's reset control
+ * register, each behaving as QEMU's does. One struct pc_devices per VM; the
  * vCPU run loop hands every port I/O (and MMIO) exit to it.
  *
  * Every port without a device reads all ones and drops writes, as on the
@@ -48,6 +49,7 @@ enum pc_io_result {
 	PC_IO_DONE,        /* *val filled (in) or the write taken */
 	PC_IO_EXIT,        /* the guest wrote isa-debug-exit: pc_exit_status() has the status */
 	PC_IO_STRICT_STOP, /* io_strict and no device at that port (nothing printed) */
+	PC_IO_RESET,       /* the guest reset the machine: pc_reset_cause() says how */
 };
 
 /*
@@ -147,6 +149,25 @@ void pc_ioapic_set_irq(struct pc_devices *d, unsigned int irq, bool level);
  * -1 if there has been none. Later writes do not change it.
  */
 int pc_exit_status(const struct pc_devices *d);
+
+/*
+ * How the guest asked for the reset that PC_IO_RESET reported: "reset
+ * through the keyboard controller" (i8042 command 0xfe, or an output-port
+ * write with bit 0 clear) or "reset through the PIIX reset control
+ * register (port 0xcf9)"; NULL if it did not. QEMU with -no-reboot exits
+ * there.
+ */
+const char *pc_reset_cause(const struct pc_devices *d);
+
+/*
+ * The 8254 PIT's channel 0 (virt/dev/pit.c), ISA IRQ 0 on I/O APIC pin 2
+ * (the MADT's override): raise the edges that are due by now and return
+ * the clock value of its next one, 0 if none. vCPU 0's pCPU calls it
+ * before each entry, next to pc_lapic_timer_poll, and arranges to be woken
+ * at the returned time; a reprogramming of channel 0 kicks vCPU 0. Takes
+ * d->lock only when something is due.
+ */
+uint64_t pc_pit_poll(struct pc_devices *d);
 
 /*
  * Write the ACPI tables (RSDP v2, RSDT, XSDT, FADT, FACS, DSDT, MADT) into

@@ -28,6 +28,8 @@ struct pc_devices *pc_devices_create(const struct pc_config *cfg)
 	}
 	d->cfg = *cfg;
 	atomic_init(&d->exit_status, -1);
+	atomic_init(&d->reset_cause, PC_RESET_NONE);
+	atomic_init(&d->pit_next, 0);
 	spin_lock_init(&d->lock, "pc_devices");
 	pc_uart_reset(d);
 	pc_pic_reset(d);
@@ -35,6 +37,9 @@ struct pc_devices *pc_devices_create(const struct pc_config *cfg)
 	pc_pm_timer_setup(d);
 	pc_lapic_reset(d);
 	pc_ioapic_reset(d);
+	pc_pit_reset(d);     /* after the I/O APIC: it sets pin 2 */
+	pc_rtc_reset(d);
+	pc_i8042_reset(d);
 	return d;
 }
 

@@ -10,6 +10,11 @@
 
 static const struct pc_port_range pc_ports[] = {
 	{ .first = 0x020, .last = 0x021, .io = pc_pic_master_io, .name = "pic master", .bytewise = true },
+	{ .first = 0x040, .last = 0x043, .io = pc_pit_io, .name = "pit", .bytewise = true },
+	{ .first = 0x060, .last = 0x060, .io = pc_i8042_io, .name = "i8042 data", .bytewise = true },
+	{ .first = 0x061, .last = 0x061, .io = pc_port61_io, .name = "port 0x61", .bytewise = true },
+	{ .first = 0x064, .last = 0x064, .io = pc_i8042_io, .name = "i8042 command", .bytewise = true },
+	{ .first = 0x070, .last = 0x071, .io = pc_rtc_io, .name = "rtc", .bytewise = true },
 	{ .first = 0x080, .last = 0x080, .io = pc_port80_io, .name = "port 0x80", .lockless = true },
 	{ .first = 0x0a0, .last = 0x0a1, .io = pc_pic_slave_io, .name = "pic slave", .bytewise = true },
 	{ .first = 0x0f4, .last = 0x0f7, .io = pc_debug_exit_io, .name = "isa-debug-exit", .lockless = true },
@@ -18,6 +23,7 @@ static const struct pc_port_range pc_ports[] = {
 	{ .first = 0x510, .last = 0x511, .io = pc_fw_cfg_io, .name = "fw_cfg" },
 	{ .first = 0x600, .last = 0x605, .io = pc_pm1_io, .name = "pm1a", .lockless = true },
 	{ .first = 0x608, .last = 0x60b, .io = pc_pm_timer_io, .name = "pm timer", .lockless = true },
+	{ .first = 0xcf9, .last = 0xcf9, .io = pc_piix_rcr_io, .name = "piix rcr", .bytewise = true },
 };
 
 static const struct pc_port_range *port_range_find(uint16_t port)
@@ -73,7 +79,7 @@ static enum pc_io_result port_access(struct pc_devices *d, uint16_t port, unsign
 		return r->io(d, port, size, in, val);
 	spin_lock(&d->lock);
 	res = r->io(d, port, size, in, val);
-	pc_unlock_and_kick(d); /* a device may have raised an interrupt (COM1's IRQ 4) */
+	pc_unlock_and_kick(d); /* a device may have raised an interrupt (COM1's IRQ 4), or moved the PIT */
 	return res;
 }
 

@@ -131,6 +131,67 @@ struct pc_ioapic {
 	uint64_t rte[PC_IOAPIC_PINS]; /* redirection table; Remote IRR (bit 14) kept here */
 };
 
+/*
+ * The 8254 PIT (virt/dev/pit.c), as QEMU's i8254: each channel's count is
+ * computed from the clock at its load, never decremented. Under
+ * pc_devices.lock, but for pc_devices.pit_next.
+ */
+#define PC_PIT_CHANNELS 3
+
+struct pc_pit_channel {
+	uint32_t count;          /* 1 .. 0x10000 (a written 0 is 0x10000) */
+	uint64_t load;           /* clock at the count's load (or at a gate's restart) */
+	uint16_t latched_count;
+	uint8_t count_latched;   /* the access mode left of a latched count; 0: none */
+	bool status_latched;
+	uint8_t status;
+	uint8_t rw_mode;         /* control word bits 5:4: 1 lobyte, 2 hibyte, 3 both */
+	uint8_t read_state, write_state, write_latch;
+	uint8_t mode;            /* control word bits 3:1, as written (0-7) */
+	bool bcd;                /* kept for the status byte; the count is binary */
+	bool gate;
+};
+
+struct pc_pit {
+	struct pc_pit_channel ch[PC_PIT_CHANNELS];
+	bool speaker_data;       /* port 0x61 bit 1 */
+	uint8_t refresh;         /* port 0x61 bit 4 as the next read flips it */
+	/* Channel 0's line to I/O APIC pin 2 (pc_pit_poll): */
+	bool irq_level;
+	uint64_t irq_rises;      /* OUT's rising edges since the load, delivered */
+	uint64_t irq_last_edge;  /* clock of the last edge sent (the floor counts from it) */
+};
+
+/*
+ * The MC146818 RTC and its NVRAM (virt/dev/rtc.c). The time registers
+ * hold the time only while B.SET stops the clock; otherwise they are
+ * computed at each read from the clock, start_clock and offset.
+ */
+#define PC_RTC_BYTES 128
+
+struct pc_rtc {
+	uint8_t index;           /* port 0x70 bits 6:0 */
+	uint8_t ram[PC_RTC_BYTES];
+	uint64_t start_clock;    /* clock at create: PC_RTC_START then */
+	int64_t offset;          /* seconds the guest's writes moved the time */
+};
+
+/* The i8042 keyboard controller (virt/dev/i8042.c). */
+#define PC_I8042_QUEUE 8
+
+struct pc_i8042 {
+	uint8_t status;          /* port 0x64 but for the output-buffer bits */
+	uint8_t mode;            /* the command byte */
+	uint8_t outport;
+	uint8_t write_cmd;       /* the controller command a data byte completes; 0: none */
+	uint8_t kbd_param;       /* the keyboard command awaiting its parameter; 0: none */
+	uint8_t mouse_param;     /* the same for the mouse */
+	uint8_t queue[PC_I8042_QUEUE];
+	bool queue_aux[PC_I8042_QUEUE];
+	unsigned int head, len;
+	uint8_t last;            /* read again from an empty output buffer */
+};
+
 struct pc_unknown_port {
 	uint16_t port;
 	uint32_t reads, writes;
@@ -146,6 +207,9 @@ struct pc_devices {
 
 	/* Atomic: */
 	atomic_int exit_status;        /* -1 until the first isa-debug-exit write */
+	atomic_int reset_cause;        /* PC_RESET_*: the guest's first reset request */
+	/* The PIT's next event (0: none): written under lock, read by pc_pit_poll without. */
+	_Atomic uint64_t pit_next;
 
 	/*
 	 * lock guards everything below (docs/LOCKING.md, "pc_devices.lock").
@@ -163,6 +227,10 @@ struct pc_devices {
 	uint64_t others_reads, others_writes; /* ports past the table */
 	bool others_reported;
 	struct pc_ioapic ioapic;
+	struct pc_pit pit;
+	struct pc_rtc rtc;
+	struct pc_i8042 i8042;
+	uint8_t piix_rcr;              /* port 0xcf9's bit 1 */
 	/* vCPUs to kick once the lock is dropped (pc_unlock_and_kick): bit n = vCPU n. */
 	uint64_t kicks_deferred;
 
@@ -184,7 +252,8 @@ static inline void pc_assert_locked(struct pc_devices *d)
 
 /* The devices' handlers, in port order (virt/dev/io.c's table). */
 pc_port_fn pc_pic_master_io, pc_pic_slave_io, pc_debug_exit_io, pc_uart_io, pc_elcr_io,
-	pc_fw_cfg_io, pc_pm1_io, pc_pm_timer_io, pc_port80_io;
+	pc_fw_cfg_io, pc_pm1_io, pc_pm_timer_io, pc_port80_io, pc_pit_io, pc_port61_io,
+	pc_i8042_io, pc_rtc_io, pc_piix_rcr_io;
 pc_mmio_fn pc_lapic_mmio, pc_ioapic_mmio;
 
 void pc_uart_reset(struct pc_devices *d);
@@ -194,6 +263,15 @@ void pc_fw_cfg_setup(struct pc_devices *d);
 void pc_pm_timer_setup(struct pc_devices *d);
 void pc_lapic_reset(struct pc_devices *d);
 void pc_ioapic_reset(struct pc_devices *d);
+void pc_pit_reset(struct pc_devices *d);
+void pc_rtc_reset(struct pc_devices *d);
+void pc_i8042_reset(struct pc_devices *d);
+
+/* A reset request (virt/dev/i8042.c): the first cause is kept. Returns PC_IO_RESET. */
+#define PC_RESET_NONE 0
+#define PC_RESET_I8042 1
+#define PC_RESET_PIIX_RCR 2
+enum pc_io_result pc_request_reset(struct pc_devices *d, int cause);
 
 /*
  * Interrupt messages (virt/dev/lapic.c). One message to the APICs that
