@@ -28,6 +28,7 @@
 #define MSR_MTRR_DEF_TYPE 0x2ff
 #define MSR_AMD_PERF_CTL0 0xc0010000 /* 0xc0010000..3: event selects; ..7: counters */
 #define MSR_AMD_HWCR 0xc0010015
+#define MSR_AMD_SYSCFG 0xc0010010 /* Linux reads it on AMD (memory encryption, TOM2) */
 
 
 #define MTRR_WB 6
@@ -143,6 +144,7 @@ bool msr_read(struct vcpu *v, uint32_t msr, uint64_t *val)
 		*val = msr == MSR_FEATURE_CONTROL ? 1 : 0;
 		return true;
 	case MSR_AMD_HWCR:
+	case MSR_AMD_SYSCFG: /* no TOM2, no MTRR fixed-range extensions, no SME */
 		if (intel)
 			return false;
 		*val = 0;
@@ -209,6 +211,7 @@ bool msr_write(struct vcpu *v, uint32_t msr, uint64_t val)
 	case MSR_BIOS_SIGN_ID:
 		return vcpu_cpuid_intel();
 	case MSR_AMD_HWCR:
+	case MSR_AMD_SYSCFG:
 		return !vcpu_cpuid_intel();
 	}
 	if (mtrr >= 0) {
