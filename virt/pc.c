@@ -186,6 +186,9 @@ static void pc_port_exit(struct vcpu *v)
 	case PC_IO_RESET:
 		pc_guest_end(v, -1, pc_reset_cause(v->vm->dev));
 		return;
+	case PC_IO_POWEROFF: /* QEMU exits 0 */
+		pc_guest_end(v, 0, "ACPI S5 (power off)");
+		return;
 	case PC_IO_STRICT_STOP:
 		vcpu_fail(v, "%s port 0x%x (rip 0x%lx), where no device is (io=strict)",
 			  e->io_in ? "read of" : "write to", e->io_port, (unsigned long)v->arch.regs.rip);

@@ -239,6 +239,9 @@ static bool rm_io(void *ctx, uint16_t port, unsigned int size, bool in, uint32_t
 	case PC_IO_RESET:
 		pc_guest_end(v, -1, pc_reset_cause(v->vm->dev));
 		return false;
+	case PC_IO_POWEROFF:
+		pc_guest_end(v, 0, "ACPI S5 (power off)");
+		return false;
 	case PC_IO_STRICT_STOP:
 		vcpu_fail(v, "%s port 0x%x in real mode, where no device is (io=strict)",
 			  in ? "read of" : "write to", port);

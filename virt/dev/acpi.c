@@ -3,7 +3,7 @@
  * The guest's ACPI tables, written once into its BIOS ROM area, where an
  * OS scans for the RSDP (16-byte boundaries in 0xE0000-0xFFFFF):
  *
- *   RSDP (rev 2) --> RSDT (32-bit) --+--> FADT (rev 3) --> DSDT (no AML), FACS
+ *   RSDP (rev 2) --> RSDT (32-bit) --+--> FADT (rev 3) --> DSDT (_S5 only), FACS
  *                \-> XSDT (64-bit) --/--> MADT: one local APIC per vCPU, the
  *                                          I/O APIC, QEMU's PIIX overrides
  *
@@ -76,6 +76,18 @@ static size_t layout_place(uint64_t rom_gpa, size_t *cursor, size_t len, size_t 
 	return at;
 }
 
+/*
+ * The DSDT's AML: only the S5 sleep object, as QEMU's PIIX DSDT has it,
+ * Name (_S5, Package (4) { 0, 0, 0, 0 }): SLP_TYP 0 in PM1a_CNT with
+ * SLP_EN powers off (virt/dev/pm_timer.c). Without it Linux has no way to
+ * power off and halts instead.
+ */
+static const uint8_t dsdt_aml[] = {
+	0x08, '_', 'S', '5', '_',       /* NameOp "_S5_" */
+	0x12, 0x06, 0x04,               /* PackageOp, PkgLength 6, 4 elements */
+	0x00, 0x00, 0x00, 0x00,         /* ZeroOp x 4 */
+};
+
 static void acpi_plan(struct acpi_layout *l, uint64_t rom_gpa, unsigned int nr_vcpus)
 {
 	size_t cursor = 0;
@@ -86,7 +98,7 @@ static void acpi_plan(struct acpi_layout *l, uint64_t rom_gpa, unsigned int nr_v
 		      sizeof(struct madt_lapic_nmi);
 	l->rsdp = layout_place(rom_gpa, &cursor, sizeof(struct acpi_rsdp), 16);
 	l->facs = layout_place(rom_gpa, &cursor, sizeof(struct acpi_facs), 64);
-	l->dsdt = layout_place(rom_gpa, &cursor, sizeof(struct acpi_header), 16);
+	l->dsdt = layout_place(rom_gpa, &cursor, sizeof(struct acpi_header) + sizeof(dsdt_aml), 16);
 	l->fadt = layout_place(rom_gpa, &cursor, sizeof(struct acpi_fadt), 16);
 	l->madt = layout_place(rom_gpa, &cursor, l->madt_len, 16);
 	l->rsdt = layout_place(rom_gpa, &cursor, sizeof(struct acpi_header) + 2 * 4, 16);
@@ -198,7 +210,8 @@ bool pc_acpi_build(const struct pc_devices *d, void *rom_area, uint64_t rom_gpa,
 	facs->version = 1;
 
 	dsdt = (struct acpi_header *)(rom + l.dsdt);
-	acpi_header_fill(dsdt, "DSDT", sizeof(*dsdt), 1);
+	acpi_header_fill(dsdt, "DSDT", sizeof(*dsdt) + sizeof(dsdt_aml), 1);
+	memcpy(dsdt + 1, dsdt_aml, sizeof(dsdt_aml));
 	acpi_header_seal(dsdt);
 
 	build_fadt(rom, rom_gpa, &l);

@@ -50,6 +50,7 @@ enum pc_io_result {
 	PC_IO_EXIT,        /* the guest wrote isa-debug-exit: pc_exit_status() has the status */
 	PC_IO_STRICT_STOP, /* io_strict and no device at that port (nothing printed) */
 	PC_IO_RESET,       /* the guest reset the machine: pc_reset_cause() says how */
+	PC_IO_POWEROFF,    /* ACPI S5 through PM1a_CNT: the guest powered off */
 };
 
 /*

@@ -2,7 +2,8 @@
 /*
  * PIIX4's power-management block at QEMU's base 0x600 (the FADT points
  * here): PM1a_EVT (0x600, status and enable) and PM1a_CNT (0x604) read 0
- * and drop writes (no SCI, no sleep states), and the PM timer at 0x608: a
+ * and drop writes (no SCI), but for SLP_EN with SLP_TYP 0, the DSDT's S5,
+ * which powers off as QEMU's PIIX4 does; and the PM timer at 0x608: a
  * free-running 24-bit counter at 3.579545 MHz (FADT TMR_VAL_EXT = 0),
  * derived from the TSC so that every vCPU reads the same clock without a
  * lock. Reads of size 1 or 2 see the low bytes from the port's offset on.
@@ -38,13 +39,25 @@ enum pc_io_result pc_pm_timer_io(struct pc_devices *d, uint16_t port, unsigned i
 	return PC_IO_DONE; /* the counter is read-only */
 }
 
+#define PM1_CNT_PORT 0x604
+#define PM1_SLP_TYP_SHIFT 10
+#define PM1_SLP_EN (1u << 13)
+
 enum pc_io_result pc_pm1_io(struct pc_devices *d, uint16_t port, unsigned int size, bool in,
 			    uint32_t *val)
 {
+	uint32_t cnt;
+
 	(void)d;
-	(void)port;
-	(void)size;
-	if (in)
+	if (in) {
 		*val = 0;
+		return PC_IO_DONE;
+	}
+	if (port < PM1_CNT_PORT)
+		return PC_IO_DONE;
+	/* PM1a_CNT as a 16-bit register, whichever byte the write starts at. */
+	cnt = (*val & pc_io_mask(size)) << (8 * (port - PM1_CNT_PORT));
+	if ((cnt & PM1_SLP_EN) && !((cnt >> PM1_SLP_TYP_SHIFT) & 7))
+		return PC_IO_POWEROFF;
 	return PC_IO_DONE;
 }
