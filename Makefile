@@ -123,7 +123,7 @@ run-linux: deps all $(BUILD)/linux/initramfs.cpio.gz
 	MODULES="$(BUILD)/linux/vmlinuz:linux $(BUILD)/linux/initramfs.cpio.gz:linux.1" \
 	ARGS="scenario=guest guest=linux $(if $(filter file,$(origin ARGS)),,$(ARGS))" tools/run
 
-boot-test: deps all tguests-hostile
+boot-test: deps all tguests-hostile $(BUILD)/linux/initramfs.cpio.gz
 	tests/boot/run
 
 # The third-party-style test kernels, each run on bare QEMU and under mmuvisor
@@ -140,7 +140,7 @@ guest-diff: deps all tguests
 	$(GUEST_DIFF)
 
 # Host tests, then boot tests; the last line adds up every suite's count.
-test: deps all tguests tguests-hostile
+test: deps all tguests tguests-hostile $(BUILD)/linux/initramfs.cpio.gz
 	@mkdir -p $(BUILD); set -o pipefail; \
 	{ $(MAKE) --no-print-directory host-test && $(MAKE) --no-print-directory fuzz-smoke && \
 	  tests/boot/run && $(GUEST_DIFF); } 2>&1 | tee $(BUILD)/test.log; \

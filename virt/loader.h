@@ -18,6 +18,7 @@
 #define MB1_BOOTLOADER_MAGIC 0x2badb002u
 #define MB2_BOOTLOADER_MAGIC 0x36d76289u
 #define PC_LOADER_MAX_MODULES 8
+#define LINUX_DEFAULT_CMDLINE "console=ttyS0" /* a Linux guest's command line without guest_args= */
 
 struct loader_module {
 	const uint8_t *start;
@@ -44,7 +45,7 @@ struct loader_input {
 	const uint8_t *image;
 	size_t image_len;
 	const char *cmdline;          /* the kernel's command line as the boot loader hands it */
-	const char *args;             /* Linux's: the arguments without the name (NULL: cmdline) */
+	const char *args;             /* Linux's: the arguments without the name (NULL: cmdline; "": the default below) */
 	const struct loader_module *modules;
 	unsigned int nr_modules;
 };

@@ -292,7 +292,16 @@ enum loader_status loader_linux_load(const struct loader_input *in, const struct
 				     struct loader_result *out, char *err, size_t err_len)
 {
 	const char *cmdline = in->args ? in->args : in->cmdline;
-	size_t cmdline_len = strlen(cmdline);
+	size_t cmdline_len;
+
+	/*
+	 * No arguments: the console on COM1, where the PC's only output is.
+	 * Nothing else: the PC has what Linux looks for (PIT, RTC, PM timer,
+	 * APIC timer with TSC-deadline, ACPI S5), so no word turns code off.
+	 */
+	if (!cmdline[0])
+		cmdline = LINUX_DEFAULT_CMDLINE;
+	cmdline_len = strlen(cmdline);
 	struct bz_layout bz = { 0 };
 	uint64_t payload;
 

@@ -252,7 +252,8 @@ static void test_fixed_kernel_at_1mib(void)
 	CHECK(!memcmp(ram + HIGH_START, img + SETUP_BYTES, PAYLOAD_BYTES));
 	CHECK_EQ_U(ld32(r.esi + 0x218), 0); /* no modules, no initrd */
 	CHECK_EQ_U(ld32(r.esi + 0x21c), 0);
-	CHECK_EQ_U(ld8(ld32(r.esi + 0x228)), 0); /* an empty command line */
+	/* No guest_args: the default command line, the console on COM1. */
+	CHECK(!strcmp((const char *)ram + ld32(r.esi + 0x228), "console=ttyS0"));
 }
 
 static void test_initrd_below_initrd_addr_max(void)
