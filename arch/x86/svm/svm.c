@@ -326,7 +326,7 @@ static void svm_vcpu_run(struct vcpu_arch *v)
 	 * reports it at a HLT exit; kept, it would hold off an interrupt past
 	 * the next instruction, a CLI say, for good).
 	 */
-	if (r->rip != vmcb->save.rip)
+	if (s->pc && r->rip != vmcb->save.rip)
 		vmcb->control.int_state &= ~INT_STATE_SHADOW;
 	vmcb->save.rax = r->rax;
 	vmcb->save.rsp = r->rsp;
@@ -399,16 +399,18 @@ static void svm_vcpu_run(struct vcpu_arch *v)
 	} else {
 		vmcb->control.event_inj = info; /* #DB, NMI, #MC: not raised again */
 	}
-	if (s->iret_pending && vmcb->save.rip != s->iret_rip)
-		s->iret_pending = false; /* the IRET has run */
-	if ((uint32_t)vmcb->control.exit_code == SVM_EXIT_IRET) {
-		s->nmi_masked = false;
-		s->iret_pending = true;
-		s->iret_rip = vmcb->save.rip;
-		vmcb->control.intercept_misc1 &= ~INTERCEPT_IRET;
+	if (s->pc) { /* only a PC guest gets NMIs */
+		if (s->iret_pending && vmcb->save.rip != s->iret_rip)
+			s->iret_pending = false; /* the IRET has run */
+		if ((uint32_t)vmcb->control.exit_code == SVM_EXIT_IRET) {
+			s->nmi_masked = false;
+			s->iret_pending = true;
+			s->iret_rip = vmcb->save.rip;
+			vmcb->control.intercept_misc1 &= ~INTERCEPT_IRET;
+			svm_update_window(s); /* a pending NMI now waits for the IRET to run */
+		}
 	}
 	svm_decode_exit(v, s);
-	svm_update_window(s);
 	if (stale)
 		v->exit.vectoring = 0; /* no #PF or #DF was being delivered: no double fault */
 }

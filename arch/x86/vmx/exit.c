@@ -78,7 +78,7 @@ void vmx_decode_exit(struct vcpu_arch *v, struct vmx_vcpu *x)
 	uint32_t reason = (uint32_t)vmread(EXIT_REASON);
 	uint32_t basic = reason & 0xffff;
 	uint64_t qual = vmread(EXIT_QUALIFICATION);
-	uint32_t vectoring;
+	uint32_t vectoring = 0;
 	struct vcpu_exit *e = &v->exit;
 
 	*e = (struct vcpu_exit){ .reason = EXIT_UNKNOWN, .hw_code = basic,
@@ -88,10 +88,16 @@ void vmx_decode_exit(struct vcpu_arch *v, struct vmx_vcpu *x)
 		vmx_report_entry_failure(v, false);
 		return;
 	}
-	vectoring = (uint32_t)vmread(IDT_VECTORING_INFO);
-	requeue_event(vectoring, e->insn_len);
-	if (x->pc) /* virtual NMIs */
-		reblock_nmi_after_iret(basic, qual, vectoring);
+	/*
+	 * Only a PC guest takes events that an exit can cut short (a synthetic
+	 * guest has no IDT: its exceptions end it), so only its exits pay for
+	 * the re-injection; a synthetic guest's #PF exit reads the field below.
+	 */
+	if (x->pc) {
+		vectoring = (uint32_t)vmread(IDT_VECTORING_INFO);
+		requeue_event(vectoring, e->insn_len);
+		reblock_nmi_after_iret(basic, qual, vectoring); /* virtual NMIs */
+	}
 	switch (basic) {
 	case VMX_EXIT_VMCALL:
 		e->reason = EXIT_HYPERCALL;
@@ -152,7 +158,7 @@ void vmx_decode_exit(struct vcpu_arch *v, struct vmx_vcpu *x)
 			e->reason = EXIT_GUEST_PF;
 			e->gva = qual;
 			e->error = (uint32_t)vmread(EXIT_INTR_ERROR);
-			e->vectoring = vectoring;
+			e->vectoring = x->pc ? vectoring : (uint32_t)vmread(IDT_VECTORING_INFO);
 		} else if ((info & INTR_TYPE_MASK) == INTR_TYPE_NMI) {
 			/* The exit consumed the NMI: hand it to our own handler (panic stops). */
 			asm volatile("int $2");

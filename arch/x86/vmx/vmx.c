@@ -372,12 +372,12 @@ static void vmx_vcpu_run(struct vcpu_arch *v)
 	const struct guest_regs *r = &v->regs;
 	char err[128];
 
-	if (!vmx_vcpu_load(v, x, err, sizeof(err))) {
+	if (!x->loaded && !vmx_vcpu_load(v, x, err, sizeof(err))) { /* the test: no call per entry */
 		v->exit = (struct vcpu_exit){ .reason = EXIT_ENTRY_FAILED };
 		vmx_report_entry_failure(v, true);
 		return;
 	}
-	if (r->rip != x->exit_rip) { /* the shadow is over: interruptibility_at_entry */
+	if (x->pc && r->rip != x->exit_rip) { /* the shadow is over: interruptibility_at_entry */
 		uint32_t intr = (uint32_t)vmread(GUEST_INTERRUPTIBILITY);
 
 		if (intr & INTR_BLOCK_SHADOW)
