@@ -4,7 +4,9 @@
  * instruction is fetched through the guest's own tables, decoded and run by
  * virt/emulate.c, and its memory operand found from its registers (CR2 is
  * only the first byte that faulted). A store that straddles two pages is
- * two parts, each to its own page, as on a CPU. The store is applied inside
+ * two parts, each to its own page, as on a CPU. A string store (STOS,
+ * MOVS, REP or not) is emulated a page at a time: its elements in the
+ * faulting page, then back to the guest. The store is applied inside
  * shadow_mmu_emulated_write(), after the shadow MMU has dropped every entry
  * built from what it overwrites and before any fault can build one again.
  */
@@ -16,6 +18,7 @@
 #include "virt/vcpu.h"
 
 #define PFERR_FETCH (1u << 4)
+#define RFLAGS_DF (1ull << 10)
 #define GUEST_MAXPHYADDR 48 /* what the shadow MMU assumes (shadow_mmu_config.guest_maxphyaddr = 0) */
 
 static enum guest_mem_result mem_read(void *ctx, uint64_t gpa, uint64_t *val)
@@ -195,19 +198,20 @@ static void apply_store(void *ctx)
 }
 
 /*
- * Walk each part's page for a write (setting the guest's A/D bits); false
- * if the store cannot go on: a #PF injected, a retry, or the VM stopped.
+ * Walk each part's page for access (PFERR_WRITE: setting the guest's A/D
+ * bits); false if the access cannot go on: a #PF injected for the part's
+ * first byte, a retry, or the VM stopped.
  */
-static bool walk_parts(struct vcpu *v, struct emulated_store *st)
+static bool walk_parts(struct vcpu *v, struct store_part *part, unsigned int nr, uint32_t access)
 {
 	struct guest_mem mem = { .read = mem_read, .cmpxchg = mem_cmpxchg, .ctx = v->vm };
 	struct guest_paging gp = vcpu_guest_paging(v);
 
-	for (unsigned int k = 0; k < st->nr_parts; k++) {
-		struct store_part *pt = &st->part[k];
+	for (unsigned int k = 0; k < nr; k++) {
+		struct store_part *pt = &part[k];
 		struct guest_walk w;
 
-		switch (guest_walk(&mem, &gp, GUEST_MAXPHYADDR, pt->gva, PFERR_WRITE, &w)) {
+		switch (guest_walk(&mem, &gp, GUEST_MAXPHYADDR, pt->gva, access, &w)) {
 		case GUEST_WALK_OK:
 			break;
 		case GUEST_WALK_FAULT: /* the guest changed its tables meanwhile */
@@ -232,6 +236,274 @@ static bool walk_parts(struct vcpu *v, struct emulated_store *st)
 	return true;
 }
 
+/* The parts of the len bytes at gva: one, or two when they straddle a page. */
+static unsigned int split_parts(uint64_t gva, unsigned int len, struct store_part *part)
+{
+	unsigned int in_page = (unsigned int)(PAGE_SIZE - (gva & (PAGE_SIZE - 1)));
+
+	part[0] = (struct store_part){ .gva = gva, .len = len };
+	if (len <= in_page)
+		return 1;
+	part[0].len = in_page;
+	part[1] = (struct store_part){ .gva = (gva | (PAGE_SIZE - 1)) + 1, .len = len - in_page };
+	return 2;
+}
+
+/* seg's base (EMU_SEG_NONE: none; in 64-bit mode only FS and GS have one), read once. */
+static uint64_t seg_base(struct vcpu *v, const struct vcpu_state *vs, int seg)
+{
+	if (seg < 0 || seg >= 6)
+		return 0;
+	return vs->code_bits == 64 ? virt->vcpu_seg_base(&v->arch, (unsigned int)seg)
+				   : vs->seg_base[seg];
+}
+
+/* A linear address: 32 bits outside long mode. */
+static uint64_t linear(const struct vcpu_state *vs, uint64_t base, uint64_t ea)
+{
+	return vs->code_bits == 64 ? base + ea : (uint32_t)(base + ea);
+}
+
+static void written_parts(const struct store_part *part, unsigned int nr, struct shadow_written *w)
+{
+	for (unsigned int k = 0; k < nr; k++)
+		w[k] = (struct shadow_written){ .gfn = part[k].gfn,
+						.off = (unsigned int)(part[k].gpa & (PAGE_SIZE - 1)),
+						.len = part[k].len };
+}
+
+/* A MOV, an ALU op, XCHG, CMPXCHG, BTS/BTR: one operand, one store. */
+static void emulate_single(struct vcpu *v, const struct vcpu_state *vs, const struct emu_insn *in)
+{
+	const struct vcpu_exit *e = &v->arch.exit;
+	struct emulated_store st = { .v = v, .in = in };
+	struct shadow_written written[2];
+	uint64_t ea;
+
+	for (int i = 0; i < 16; i++)
+		st.r.gpr[i] = *guest_reg(&v->arch.regs, i);
+	ea = linear(vs, seg_base(v, vs, in->mem.seg), emu_effective_address(in, &st.r, v->arch.regs.rip));
+	if (e->gva - ea >= in->width) {
+		vcpu_fail(v, "the store at rip 0x%lx writes [0x%lx, +%u), which does not hold the faulting address 0x%lx",
+			  (unsigned long)v->arch.regs.rip, (unsigned long)ea, in->width,
+			  (unsigned long)e->gva);
+		return;
+	}
+	st.nr_parts = split_parts(ea, in->width, st.part);
+	if (!walk_parts(v, st.part, st.nr_parts, PFERR_WRITE))
+		return;
+	written_parts(st.part, st.nr_parts, written);
+	shadow_mmu_emulated_write(v->vm->smmu, written, st.nr_parts, apply_store, &st);
+	if (!st.applied)
+		return;
+	for (int i = 0; i < 16; i++)
+		*guest_reg(&v->arch.regs, i) = st.r.gpr[i];
+	v->arch.regs.rflags = st.r.rflags;
+	v->arch.regs.rip += in->len;
+	v->stats.emulated++;
+	/* No shadow entry saw this write: the dirty log must hear of it. */
+	for (unsigned int k = 0; k < st.nr_parts; k++)
+		vm_dirty_log_write_fault(v->vm, st.part[k].gpa);
+}
+
+/*
+ * The elements of a MOVS or STOS that one exit emulates: from the one at
+ * rDI on, as long as each lies whole in the first one's destination page
+ * (and MOVS's source page), right after the one before. An element that
+ * straddles a page (either operand) is the batch's only one, in two parts
+ * as a single store's. Then part[0] (src[0]) spans every element's bytes,
+ * and element k lies at its hva + first + k * step.
+ */
+struct string_batch {
+	const struct emu_insn *in;
+	struct store_part dst[2], src[2];
+	unsigned int nr_dst, nr_src; /* nr_src 0: STOS */
+	uint64_t nr;
+	int64_t step;                /* rDI's (and rSI's) step: the width, negative with DF */
+	uint64_t dst_first, src_first;
+	struct emu_regs r;           /* the guest's, stepped past each element stored */
+};
+
+static bool aligned(const uint8_t *p, unsigned int width)
+{
+	return !((uintptr_t)p & (width - 1));
+}
+
+/* One element, atomically when aligned, as a CPU's own element access. */
+static uint64_t load_element(const struct store_part *pt, unsigned int nr, const uint8_t *p,
+			     unsigned int width)
+{
+	if (nr == 2)
+		return load_part(pt[0].hva, pt[0].len) | load_part(pt[1].hva, pt[1].len) << (8 * pt[0].len);
+	if (!aligned(p, width))
+		return load_part(p, width);
+	switch (width) {
+	case 1: return __atomic_load_n(p, __ATOMIC_RELAXED);
+	case 2: return __atomic_load_n((const uint16_t *)p, __ATOMIC_RELAXED);
+	case 4: return __atomic_load_n((const uint32_t *)p, __ATOMIC_RELAXED);
+	default: return __atomic_load_n((const uint64_t *)p, __ATOMIC_RELAXED);
+	}
+}
+
+static void store_bytes(uint8_t *p, unsigned int len, uint64_t v)
+{
+	for (unsigned int i = 0; i < len; i++)
+		__atomic_store_n(&p[i], (uint8_t)(v >> (8 * i)), __ATOMIC_RELAXED);
+}
+
+static void store_element(const struct store_part *pt, unsigned int nr, uint8_t *p,
+			  unsigned int width, uint64_t v)
+{
+	if (nr == 2) {
+		store_bytes(pt[0].hva, pt[0].len, v);
+		store_bytes(pt[1].hva, pt[1].len, v >> (8 * pt[0].len));
+		return;
+	}
+	if (!aligned(p, width)) {
+		store_bytes(p, width, v);
+		return;
+	}
+	switch (width) {
+	case 1: __atomic_store_n(p, (uint8_t)v, __ATOMIC_RELAXED); break;
+	case 2: __atomic_store_n((uint16_t *)p, (uint16_t)v, __ATOMIC_RELAXED); break;
+	case 4: __atomic_store_n((uint32_t *)p, (uint32_t)v, __ATOMIC_RELAXED); break;
+	default: __atomic_store_n((uint64_t *)p, v, __ATOMIC_RELAXED); break;
+	}
+}
+
+/*
+ * Under shadow_lock, with the shadow entries of the bytes written gone
+ * (shadow_mmu_emulated_write()): the elements one by one, in the CPU's
+ * order, so that a MOVS whose source overlaps its destination reads what
+ * the elements before it stored. Plain stores that depend on nothing they
+ * overwrite: nothing to retry when another vCPU writes the same bytes.
+ */
+static void apply_string(void *ctx)
+{
+	struct string_batch *b = ctx;
+	unsigned int width = b->in->width;
+	bool store;
+
+	for (uint64_t k = 0; k < b->nr; k++) {
+		int64_t at = (int64_t)k * b->step;
+		uint64_t v = 0;
+
+		if (b->nr_src)
+			v = load_element(b->src, b->nr_src, b->src[0].hva + b->src_first + at, width);
+		v = emu_execute(b->in, v, &b->r, &store);
+		store_element(b->dst, b->nr_dst, b->dst[0].hva + b->dst_first + at, width, v);
+	}
+}
+
+/* How many elements from the first (at dst0, src0) the batch takes: see struct string_batch. */
+static uint64_t batch_elements(const struct vcpu_state *vs, const struct string_batch *b,
+			       uint64_t count, uint64_t dst_base, uint64_t src_base)
+{
+	const struct emu_insn *in = b->in;
+	uint64_t dst0 = b->dst[0].gva, src0 = b->src[0].gva, n;
+	struct emu_regs r = b->r;
+	bool store;
+
+	if (b->nr_dst == 2 || b->nr_src == 2)
+		return 1;
+	for (n = 1; n < count; n++) {
+		uint64_t d, s, want_d = linear(vs, dst0, (uint64_t)((int64_t)n * b->step)),
+			       want_s = linear(vs, src0, (uint64_t)((int64_t)n * b->step));
+
+		emu_execute(in, 0, &r, &store); /* rSI, rDI and rCX past element n - 1 */
+		d = linear(vs, dst_base, emu_effective_address(in, &r, 0));
+		if (d != want_d || (d >> PAGE_SHIFT) != (dst0 >> PAGE_SHIFT) ||
+		    (d & (PAGE_SIZE - 1)) + in->width > PAGE_SIZE)
+			break; /* rDI wrapped at its address size, or the page ends */
+		if (!b->nr_src)
+			continue;
+		s = linear(vs, src_base, emu_mem_address(&in->src, &r, 0));
+		if (s != want_s || (s >> PAGE_SHIFT) != (src0 >> PAGE_SHIFT) ||
+		    (s & (PAGE_SIZE - 1)) + in->width > PAGE_SIZE)
+			break;
+	}
+	return n;
+}
+
+/*
+ * Part 0 of a batch of more than one element: from element 0's bytes to
+ * all of theirs, [lo, lo + n * width) of the same page, already walked.
+ */
+static bool widen_part(struct vcpu *v, struct string_batch *b, struct store_part *pt,
+		       uint64_t *first)
+{
+	uint64_t span = b->nr * b->in->width;
+	uint64_t lo = b->step > 0 ? pt->gva : pt->gva + b->in->width - span;
+
+	*first = pt->gva - lo;
+	pt->gva = lo;
+	pt->gpa -= *first;
+	pt->len = (unsigned int)span;
+	pt->hva = vm_gpa_to_hva(v->vm, pt->gpa, pt->len);
+	if (!pt->hva) {
+		vcpu_fail(v, "wild access: gva 0x%lx translates outside guest memory (rip 0x%lx)",
+			  (unsigned long)pt->gva, (unsigned long)v->arch.regs.rip);
+		return false;
+	}
+	return true;
+}
+
+/*
+ * REP STOS and REP MOVS (memset, clear_page, memcpy) onto a protected
+ * guest table: the elements in the faulting page, through the path a
+ * single store takes, at most a page per exit. With rCX still nonzero the
+ * guest goes back to the same RIP and the CPU carries the REP on (the next
+ * page is no table, or faults again), as after an interrupt.
+ */
+static void emulate_string(struct vcpu *v, const struct vcpu_state *vs, const struct emu_insn *in)
+{
+	const struct vcpu_exit *e = &v->arch.exit;
+	struct string_batch b = { .in = in };
+	struct shadow_written written[2];
+	uint64_t count, dst_base = seg_base(v, vs, in->mem.seg), src_base = 0, dst0, span;
+
+	for (int i = 0; i < 16; i++)
+		b.r.gpr[i] = *guest_reg(&v->arch.regs, i);
+	b.r.rflags = v->arch.regs.rflags;
+	count = emu_string_count(in, &b.r);
+	if (!count) { /* REP with rCX 0 stores nothing, so it cannot have faulted: done */
+		v->arch.regs.rip += in->len;
+		return;
+	}
+	b.step = b.r.rflags & RFLAGS_DF ? -(int64_t)in->width : (int64_t)in->width;
+	dst0 = linear(vs, dst_base, emu_effective_address(in, &b.r, 0));
+	/* The fault is the current element's, or (fast strings) one after it. */
+	span = count > PAGE_SIZE ? 8 * PAGE_SIZE : count * in->width;
+	if ((b.step > 0 ? e->gva - dst0 : dst0 + in->width - 1 - e->gva) >= span) {
+		vcpu_fail(v, "the string store at rip 0x%lx writes from 0x%lx (%lu elements of %u bytes), which does not hold the faulting address 0x%lx",
+			  (unsigned long)v->arch.regs.rip, (unsigned long)dst0, (unsigned long)count,
+			  in->width, (unsigned long)e->gva);
+		return;
+	}
+	b.nr_dst = split_parts(dst0, in->width, b.dst);
+	if (in->reads_mem) { /* MOVS */
+		src_base = seg_base(v, vs, in->src.seg);
+		b.nr_src = split_parts(linear(vs, src_base, emu_mem_address(&in->src, &b.r, 0)),
+				       in->width, b.src);
+	}
+	b.nr = batch_elements(vs, &b, count, dst_base, src_base);
+	/* The source first: a #PF on it is the CPU's own (a read), with nothing stored. */
+	if (!walk_parts(v, b.src, b.nr_src, 0) || !walk_parts(v, b.dst, b.nr_dst, PFERR_WRITE))
+		return;
+	if (b.nr > 1 && (!widen_part(v, &b, &b.dst[0], &b.dst_first) ||
+			 (b.nr_src && !widen_part(v, &b, &b.src[0], &b.src_first))))
+		return;
+	written_parts(b.dst, b.nr_dst, written);
+	shadow_mmu_emulated_write(v->vm->smmu, written, b.nr_dst, apply_string, &b);
+	for (int i = 0; i < 16; i++)
+		*guest_reg(&v->arch.regs, i) = b.r.gpr[i];
+	if (!in->rep || !emu_string_count(in, &b.r))
+		v->arch.regs.rip += in->len;
+	v->stats.emulated++;
+	for (unsigned int k = 0; k < b.nr_dst; k++)
+		vm_dirty_log_write_fault(v->vm, b.dst[k].gpa);
+}
+
 /*
  * SHADOW_EMULATE: the guest writes a page table that the written address's
  * own translation uses (or, with CR0.WP = 0 and SMAP, a read-only user
@@ -239,68 +511,33 @@ static bool walk_parts(struct vcpu *v, struct emulated_store *st)
  * (shadow_handle_guest_pf()). Decode the store, find its operand, walk it,
  * and apply it with the shadow MMU's entries for it dropped first, so that
  * no fault builds a shadow entry from a guest entry that is changing.
+ *
+ * Linux's first such write (6.1, x86_64_start_kernel() ->
+ * reset_early_page_tables()) is a string store: "rep stosl" (f3 ab, ECX
+ * 0x3fe) from memset(early_top_pgt, 0, 511 * 8), zeroing the live PML4
+ * (CR3) that translates the store itself, all but entry 511, which maps
+ * the kernel. Every store to a root is on its own path.
  */
 void shadow_emulate_write(struct vcpu *v)
 {
-	const struct vcpu_exit *e = &v->arch.exit;
-	struct emulated_store st = { .v = v };
-	struct shadow_written written[2];
 	uint8_t b[EMU_MAX_INSN];
+	struct vcpu_state vs;
 	struct emu_insn in;
-	uint64_t ea;
 	const char *err;
 	char why[96];
-
-	struct vcpu_state vs;
 
 	/* The instruction in the guest's code size, at CS:RIP (virt/fetch.c). */
 	virt->vcpu_get_state(&v->arch, &vs);
 	err = emu_decode(b, vcpu_fetch_insn(v, b, EMU_MAX_INSN), vs.code_bits, &in, why, sizeof(why));
-	if (!err && (!in.writes_mem || emu_is_string(&in)))
+	if (!err && !in.writes_mem)
 		err = "not a store to one operand";
 	if (err) {
 		vcpu_fail(v, "gva 0x%lx: a page-table write on its own path needs emulating, and this one cannot be: %s (rip 0x%lx)",
-			  (unsigned long)e->gva, err, (unsigned long)v->arch.regs.rip);
+			  (unsigned long)v->arch.exit.gva, err, (unsigned long)v->arch.regs.rip);
 		return;
 	}
-	for (int i = 0; i < 16; i++)
-		st.r.gpr[i] = *guest_reg(&v->arch.regs, i);
-	ea = emu_effective_address(&in, &st.r, v->arch.regs.rip);
-	if (in.mem.seg >= 0 && in.mem.seg < 6)
-		ea += vs.code_bits == 64 ? virt->vcpu_seg_base(&v->arch, (unsigned int)in.mem.seg)
-					 : vs.seg_base[in.mem.seg];
-	if (vs.code_bits != 64)
-		ea = (uint32_t)ea; /* linear addresses are 32 bits outside long mode */
-	if (e->gva - ea >= in.width) {
-		vcpu_fail(v, "the store at rip 0x%lx writes [0x%lx, +%u), which does not hold the faulting address 0x%lx",
-			  (unsigned long)v->arch.regs.rip, (unsigned long)ea, in.width,
-			  (unsigned long)e->gva);
-		return;
-	}
-	st.in = &in;
-	st.part[0] = (struct store_part){ .gva = ea, .len = in.width };
-	st.nr_parts = 1;
-	if ((ea & (PAGE_SIZE - 1)) + in.width > PAGE_SIZE) {
-		st.part[0].len = (unsigned int)(PAGE_SIZE - (ea & (PAGE_SIZE - 1)));
-		st.part[1] = (struct store_part){ .gva = (ea | (PAGE_SIZE - 1)) + 1,
-						  .len = in.width - st.part[0].len };
-		st.nr_parts = 2;
-	}
-	if (!walk_parts(v, &st))
-		return;
-	for (unsigned int k = 0; k < st.nr_parts; k++)
-		written[k] = (struct shadow_written){ .gfn = st.part[k].gfn,
-						      .off = (unsigned int)(st.part[k].gpa & (PAGE_SIZE - 1)),
-						      .len = st.part[k].len };
-	shadow_mmu_emulated_write(v->vm->smmu, written, st.nr_parts, apply_store, &st);
-	if (!st.applied)
-		return;
-	for (int i = 0; i < 16; i++)
-		*guest_reg(&v->arch.regs, i) = st.r.gpr[i];
-	v->arch.regs.rflags = st.r.rflags;
-	v->arch.regs.rip += in.len;
-	v->stats.emulated++;
-	/* No shadow entry saw this write: the dirty log must hear of it. */
-	for (unsigned int k = 0; k < st.nr_parts; k++)
-		vm_dirty_log_write_fault(v->vm, st.part[k].gpa);
+	if (emu_is_string(&in))
+		emulate_string(v, &vs, &in);
+	else
+		emulate_single(v, &vs, &in);
 }

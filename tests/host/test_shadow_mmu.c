@@ -383,6 +383,48 @@ static void test_emulated_store_forgets_first(void)
 	finish();
 }
 
+/*
+ * A string store's batch (virt/shadow_emulate.c emulate_string) as Linux
+ * 6.1's reset_early_page_tables(): "rep stosl" zeroes slots 0-510 of the
+ * live root, one shadow_mmu_emulated_write() of 4088 bytes. What those
+ * slots gave goes; slot 511 (the kernel's, the store's own path) and the
+ * root stay.
+ */
+static void zero_root_but_last(void *ctx)
+{
+	const gfn_t *root = ctx;
+
+	for (unsigned int i = 0; i < 511; i++)
+		atomic_store(ts_gpte(*root, i), 0);
+}
+
+static void test_emulated_string_store_zeroes_root(void)
+{
+	struct shadow_mmu_config cfg = { 0 };
+	struct guest_paging gp = ts_paging(0x80);
+	uint64_t gva_b = 0x0000400000000000ULL, gva_k = 0xffffffff80000000ULL, root;
+	struct shadow_written w = { .gfn = 0x80, .off = 0, .len = 511 * 8 };
+	gfn_t root_gfn = 0x80;
+
+	start(&cfg);
+	ts_map(0x80, GVA_A, 1, FRAME_A, X86_PTE_RW);
+	ts_map(0x80, gva_b, 1, FRAME_A + 1, X86_PTE_RW);
+	ts_map(0x80, gva_k, 1, FRAME_A + 2, X86_PTE_RW);
+	root = shadow_mmu_load_cr3(mmu, vcpu, &gp);
+	CHECK_EQ_U(ts_access(mmu, vcpu, &gp, GVA_A, 0).pfn, ts_guest_pfn + FRAME_A);
+	CHECK_EQ_U(ts_access(mmu, vcpu, &gp, gva_b, 0).pfn, ts_guest_pfn + FRAME_A + 1);
+	CHECK_EQ_U(ts_access(mmu, vcpu, &gp, gva_k, PFERR_WRITE).pfn, ts_guest_pfn + FRAME_A + 2);
+	shadow_mmu_emulated_write(mmu, &w, 1, zero_root_but_last, &root_gfn);
+	CHECK_EQ_U(shadow_vcpu_root_pa(vcpu), root);
+	CHECK_EQ_U(ts_shadow_leaf(vcpu, GVA_A, NULL), 0);
+	CHECK_EQ_U(ts_shadow_leaf(vcpu, gva_b, NULL), 0);
+	CHECK(ts_shadow_leaf(vcpu, gva_k, NULL) & X86_PTE_RW);
+	CHECK_EQ_U(ts_access(mmu, vcpu, &gp, gva_k, PFERR_WRITE).faults, 0);
+	CHECK_EQ_U(ts_access(mmu, vcpu, &gp, GVA_A, 0).error, 0); /* not present now */
+	CHECK(ts_check_invariants(mmu) > 0);
+	finish();
+}
+
 /* One frame behind many addresses: a long rmap chain, then zap, write-protect and age it. */
 static void test_multi_mapped_frame(const struct shadow_mmu_config *cfg, const char *name)
 {
@@ -1039,6 +1081,7 @@ int main(void)
 	RUN_TEST(test_self_referencing_write_needs_emulation);
 	RUN_TEST(test_emulated_table_write_takes_one_entry);
 	RUN_TEST(test_emulated_store_forgets_first);
+	RUN_TEST(test_emulated_string_store_zeroes_root);
 	RUN_TEST(test_teardown_is_linear);
 	RUN_TEST(test_multi_mapped_frames);
 	RUN_TEST(test_zap_range_takes_guest_tables);
