@@ -644,11 +644,14 @@ static bool svm_vcpu_set_msr(struct vcpu_arch *v, uint32_t msr, uint64_t val)
 		/*
 		 * Under shadow paging the hardware's EFER follows the root's
 		 * format: long mode exactly when the guest's is (its LMA in
-		 * val), NXE always (shadow entries use NX). Under NPT it is the
-		 * guest's, LMA staying what the mode makes it. SVME stays ours.
+		 * val), NXE always (shadow entries use NX), SCE the guest's
+		 * (SYSCALL is #UD without it: Linux's user space dies). Under
+		 * NPT it is the guest's, LMA staying what the mode makes it.
+		 * SVME stays ours.
 		 */
 		if (v->shadow)
-			g->efer = EFER_SVME | EFER_NXE | (val & EFER_LMA ? EFER_LME | EFER_LMA : 0);
+			g->efer = EFER_SVME | EFER_NXE | (val & EFER_SCE) |
+				  (val & EFER_LMA ? EFER_LME | EFER_LMA : 0);
 		else
 			g->efer = (val & ~(uint64_t)EFER_LMA) | (g->efer & EFER_LMA) | EFER_SVME;
 		return true;

@@ -536,11 +536,12 @@ static bool vmx_vcpu_set_msr(struct vcpu_arch *v, uint32_t msr, uint64_t val)
 	switch (msr) {
 	case MSR_EFER:
 		if (x->shadow) {
-			/* The hardware's follows the root's format (as on SVM: svm.c). */
+			/* The hardware's follows the root's format, SCE the guest's (as on SVM: svm.c). */
 			uint64_t entry = vmread(ENTRY_CONTROLS);
 			bool lma = val & EFER_LMA;
 
-			vmwrite(GUEST_IA32_EFER, EFER_NXE | (lma ? EFER_LME | EFER_LMA : 0));
+			vmwrite(GUEST_IA32_EFER, EFER_NXE | (val & EFER_SCE) |
+						 (lma ? EFER_LME | EFER_LMA : 0));
 			vmwrite(ENTRY_CONTROLS, lma ? entry | ENTRY_IA32E_GUEST : entry & ~ENTRY_IA32E_GUEST);
 			return true;
 		}
