@@ -29,6 +29,7 @@
 #define MSR_AMD_PERF_CTL0 0xc0010000 /* 0xc0010000..3: event selects; ..7: counters */
 #define MSR_AMD_HWCR 0xc0010015
 #define MSR_AMD_SYSCFG 0xc0010010 /* Linux reads it on AMD (memory encryption, TOM2) */
+#define MSR_AMD_INT_PENDING 0xc0010055 /* Linux reads it for erratum 400 (C1E) on family 0xf/0x10 */
 
 
 #define MTRR_WB 6
@@ -145,6 +146,7 @@ bool msr_read(struct vcpu *v, uint32_t msr, uint64_t *val)
 		return true;
 	case MSR_AMD_HWCR:
 	case MSR_AMD_SYSCFG: /* no TOM2, no MTRR fixed-range extensions, no SME */
+	case MSR_AMD_INT_PENDING: /* no C1E: no SMI on an interrupt pending */
 		if (intel)
 			return false;
 		*val = 0;
@@ -212,6 +214,7 @@ bool msr_write(struct vcpu *v, uint32_t msr, uint64_t val)
 		return vcpu_cpuid_intel();
 	case MSR_AMD_HWCR:
 	case MSR_AMD_SYSCFG:
+	case MSR_AMD_INT_PENDING:
 		return !vcpu_cpuid_intel();
 	}
 	if (mtrr >= 0) {

@@ -272,6 +272,44 @@ static void written_parts(const struct store_part *part, unsigned int nr, struct
 						.len = part[k].len };
 }
 
+/*
+ * A write to a page the shadow MMU protects that the instruction at RIP
+ * does not name: one the CPU made itself (an event's delivery pushing onto
+ * the stack, PUSH's or CALL's implicit store) into a page that is a guest
+ * table only to the shadow (a table once, freed and reused; Linux does
+ * that with its page-table pages). Nothing to emulate: take the page's
+ * shadow pages away (KVM's unprotect-and-retry) and let the access run
+ * again. The same one unprotected again and again is a page on its own
+ * path after all: that stops the VM.
+ */
+#define UNPROTECT_RETRIES 8
+
+static void unprotect_and_retry(struct vcpu *v, const char *why)
+{
+	const struct vcpu_exit *e = &v->arch.exit;
+	uint64_t gpa;
+
+	if (v->write_retry.rip == v->arch.regs.rip && v->write_retry.gva == e->gva &&
+	    ++v->write_retry.unprotects > UNPROTECT_RETRIES) {
+		vcpu_fail(v, "gva 0x%lx (rip 0x%lx): %s, and unprotecting its page %u times did not help",
+			  (unsigned long)e->gva, (unsigned long)v->arch.regs.rip, why, UNPROTECT_RETRIES);
+		return;
+	}
+	if (v->write_retry.rip != v->arch.regs.rip || v->write_retry.gva != e->gva) {
+		v->write_retry.rip = v->arch.regs.rip;
+		v->write_retry.gva = e->gva;
+		v->write_retry.count = 0;
+		v->write_retry.unprotects = 1;
+	}
+	if (!shadow_translate_guest(v, e->gva, PFERR_WRITE, &gpa)) {
+		vcpu_fail(v, "gva 0x%lx (rip 0x%lx): %s, and it translates outside guest memory",
+			  (unsigned long)e->gva, (unsigned long)v->arch.regs.rip, why);
+		return;
+	}
+	shadow_mmu_zap_range(v->vm->smmu, gpa >> PAGE_SHIFT, (gpa >> PAGE_SHIFT) + 1);
+	virt->vcpu_flush_tlb(&v->arch);
+}
+
 /* A MOV, an ALU op, XCHG, CMPXCHG, BTS/BTR: one operand, one store. */
 static void emulate_single(struct vcpu *v, const struct vcpu_state *vs, const struct emu_insn *in)
 {
@@ -284,9 +322,7 @@ static void emulate_single(struct vcpu *v, const struct vcpu_state *vs, const st
 		st.r.gpr[i] = *guest_reg(&v->arch.regs, i);
 	ea = linear(vs, seg_base(v, vs, in->mem.seg), emu_effective_address(in, &st.r, v->arch.regs.rip));
 	if (e->gva - ea >= in->width) {
-		vcpu_fail(v, "the store at rip 0x%lx writes [0x%lx, +%u), which does not hold the faulting address 0x%lx",
-			  (unsigned long)v->arch.regs.rip, (unsigned long)ea, in->width,
-			  (unsigned long)e->gva);
+		unprotect_and_retry(v, "the instruction's store does not hold the faulting address");
 		return;
 	}
 	st.nr_parts = split_parts(ea, in->width, st.part);
@@ -526,6 +562,11 @@ void shadow_emulate_write(struct vcpu *v)
 	const char *err;
 	char why[96];
 
+	/* The fault came while the CPU delivered an event: its own push. */
+	if (v->arch.exit.vectoring & VECTORING_VALID) {
+		unprotect_and_retry(v, "a write of an event's delivery");
+		return;
+	}
 	/* The instruction in the guest's code size, at CS:RIP (virt/fetch.c). */
 	virt->vcpu_get_state(&v->arch, &vs);
 	err = emu_decode(b, vcpu_fetch_insn(v, b, EMU_MAX_INSN), vs.code_bits, &in, why, sizeof(why));

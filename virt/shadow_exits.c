@@ -89,6 +89,7 @@ static bool write_keeps_faulting(struct vcpu *v)
 		v->write_retry.rip = rip;
 		v->write_retry.gva = e->gva;
 		v->write_retry.count = 0;
+		v->write_retry.unprotects = 0;
 	}
 	if (++v->write_retry.count <= WRITE_RETRIES)
 		return false;

@@ -86,6 +86,7 @@ struct vcpu {
 	struct {                     /* mmu=shadow: the same write faulting again (shadow_exits.c) */
 		uint64_t rip, gva;
 		unsigned int count;
+		unsigned int unprotects; /* ... and its page unprotected (shadow_emulate.c) */
 	} write_retry;
 	struct vcpu_stats stats;
 	bool done, failed;
