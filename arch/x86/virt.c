@@ -53,6 +53,7 @@ static bool cpu_is_intel(void)
 /* What the pCPU held when the backend was enabled on it; written by that pCPU only. */
 static struct host_state {
 	uint64_t cr0, cr4, cr8, efer, pat, dr7;
+	uint64_t xcr0; /* with CR4.OSXSAVE: both backends intercept XSETBV, so a change is a bug */
 	/* The MSRs VMX leaves to the guest while it runs (SVM switches them with VMLOAD). */
 	uint64_t star, lstar, cstar, sfmask, kernel_gs_base, tsc_aux;
 } host_state[PLATFORM_MAX_CPUS];
@@ -75,9 +76,25 @@ static void write_dr7(uint64_t v)
 	asm volatile("mov %0, %%dr7" ::"r"(v));
 }
 
+static uint64_t read_xcr0(void)
+{
+	uint32_t lo, hi;
+
+	if (!(read_cr4() & CR4_OSXSAVE))
+		return 0;
+	asm volatile("xgetbv" : "=a"(lo), "=d"(hi) : "c"(0));
+	return (uint64_t)hi << 32 | lo;
+}
+
+static void write_xcr0(uint64_t v)
+{
+	asm volatile("xsetbv" ::"a"((uint32_t)v), "d"((uint32_t)(v >> 32)), "c"(0));
+}
+
 static struct host_state host_state_now(void)
 {
 	return (struct host_state){ .cr0 = read_cr0(), .cr4 = read_cr4(), .cr8 = read_cr8(),
+				    .xcr0 = read_xcr0(),
 				    .efer = rdmsr(MSR_EFER), .pat = rdmsr(MSR_PAT),
 				    .dr7 = read_dr7(), .star = rdmsr(MSR_STAR),
 				    .lstar = rdmsr(MSR_LSTAR), .cstar = rdmsr(MSR_CSTAR),
@@ -106,6 +123,8 @@ unsigned int virt_restore_host_state(void)
 	RESTORE(cr0, write_cr0(was->cr0));
 	RESTORE(cr4, write_cr4(was->cr4));
 	RESTORE(cr8, write_cr8(was->cr8));
+	if (was->cr4 & CR4_OSXSAVE)
+		RESTORE(xcr0, write_xcr0(was->xcr0));
 	RESTORE(efer, wrmsr(MSR_EFER, was->efer));
 	RESTORE(pat, wrmsr(MSR_PAT, was->pat));
 	RESTORE(dr7, write_dr7(was->dr7));
