@@ -184,7 +184,8 @@ static void check_linux(const struct loader_input *in, const struct loader_targe
 		abort();
 	rd = ld32(zp + 0x218);
 	rd_len = ld32(zp + 0x21c);
-	check_string(t, ld32(zp + 0x228), in->cmdline);
+	/* The arguments as given; none: the loader's default (the console on COM1). */
+	check_string(t, ld32(zp + 0x228), in->cmdline[0] ? in->cmdline : LINUX_DEFAULT_CMDLINE);
 	if (rd != r->initrd_start || rd + rd_len != r->initrd_end || (rd_len && !rd) ||
 	    (rd_len && (rd % PAGE || rd < r->kernel_end ||
 			!range_in(rd, rd_len, t->high_start, t->ram_end))))
