@@ -10,6 +10,7 @@
  * shadow_mmu_emulated_write(), after the shadow MMU has dropped every entry
  * built from what it overwrites and before any fault can build one again.
  */
+#include "lib/printf.h"
 #include "mm/shadow/walker.h"
 #include "virt/dirty_log.h"
 #include "virt/emulate.h"
@@ -573,8 +574,16 @@ void shadow_emulate_write(struct vcpu *v)
 	if (!err && !in.writes_mem)
 		err = "not a store to one operand";
 	if (err) {
-		vcpu_fail(v, "gva 0x%lx: a page-table write on its own path needs emulating, and this one cannot be: %s (rip 0x%lx)",
-			  (unsigned long)v->arch.exit.gva, err, (unsigned long)v->arch.regs.rip);
+		/*
+		 * PUSH, CALL, ENTER and the like (or anything else this
+		 * emulator does not know): no emulation, but the page may be
+		 * a table only to the shadow, as for an event's push. Its own
+		 * path after all, it stops the VM after the retries, naming it.
+		 */
+		char msg[160];
+
+		fmt_snprintf(msg, sizeof(msg), "a page-table write this emulator cannot do (%s)", err);
+		unprotect_and_retry(v, msg);
 		return;
 	}
 	if (emu_is_string(&in))
