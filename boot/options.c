@@ -18,7 +18,7 @@ static char guest_str[128], guest_args_str[200], guest_modules_str[200];
 static const char *const fault_choices[] = { "wild", "triple", "hypercall", "virt_insn", "io",
 					     "print", "pt_rmw", "cr4", "irq_off", "pt_race",
 					     "straddle", "alias", "cr8", "cr_walk",
-					     "iret_nt", "pf_loop", "idt_empty", NULL };
+					     "iret_nt", "stale_read", "pf_loop", "idt_empty", NULL };
 
 _Static_assert(sizeof(scenario_choices) / sizeof(scenario_choices[0]) == SCENARIO_COUNT + 1,
 	       "every scenario_id needs a name, and stress/scenario.c a runner");

@@ -65,6 +65,7 @@ enum guest_fault_kind { FAULT_WILD, FAULT_TRIPLE, FAULT_HYPERCALL, FAULT_VIRT_IN
 			FAULT_PRINT, FAULT_PT_RMW, FAULT_CR4, FAULT_IRQ_OFF,
 			/* guest/hostile.c: the architecture lets these finish */
 			FAULT_PT_RACE, FAULT_STRADDLE, FAULT_ALIAS, FAULT_CR8, FAULT_CR_WALK, FAULT_IRET_NT,
+			FAULT_STALE_READ,
 			/* guest/hostile.c: these must be stopped */
 			FAULT_PF_LOOP, FAULT_IDT_EMPTY };
 

@@ -27,7 +27,7 @@
 #define MAGIC_Y 0x5959595959595959ull
 #define RACE_ROUNDS 1000
 
-enum { PT_RACE = 0, STRADDLE, ALIAS, CR8, CR_WALK, IRET_NT, PF_LOOP, IDT_EMPTY };
+enum { PT_RACE = 0, STRADDLE, ALIAS, CR8, CR_WALK, IRET_NT, STALE_READ, PF_LOOP, IDT_EMPTY };
 
 /*
  * A probe that may fault: PROBE(insn, ...) records where to resume, runs
@@ -73,7 +73,7 @@ static void install_idt(void)
 	asm volatile("lidt %0" ::"m"(ptr));
 }
 
-static volatile uint64_t ready, race_done, stale_reads;
+static volatile uint64_t ready, race_done, flips_done, readers;
 
 struct window {
 	uint64_t *pt;   /* the table, through the identity map */
@@ -162,6 +162,93 @@ static void pt_race(unsigned int id)
 			*p = v;
 			invlpg(VA(0));
 		}
+	}
+	guest_barrier();
+}
+
+/*
+ * Issue 19's stale reads: vCPU 0 moves pt[6] round three frames F0 -> F1 ->
+ * F2 -> F0 ... with LOCK CMPXCHG through the self-map (emulated under
+ * shadow), and after flip k retires publishes flips_done = k. The others
+ * loop: s1 = flips_done, INVLPG VA(6), read VA(6)'s tag, s2 = flips_done.
+ *
+ * What the architecture allows: a TLB may keep an old translation until
+ * the vCPU invalidates it, so without the INVLPG any of the three frames
+ * could be read. But INVLPG is serializing and drops VA(6)'s TLB and
+ * paging-structure-cache entries (SDM Vol. 3A, 4.10.4.1), so the access
+ * after it walks the table, and that walk comes after the load of s1: it
+ * sees flip s1 or a later one. When s2 == s1 the only later one possible
+ * is flip s1 + 1, in flight. So the frame read must be F(s1 % 3) or
+ * F((s1 + 1) % 3); F((s1 + 2) % 3), the frame before flip s1, is stale, and
+ * a failure. (With s2 > s1 every frame is allowed, and nothing is checked.)
+ * Under shadow paging that holds only if the emulated store drops the
+ * shadow entries built from the old PTE, and flushes every vCPU's TLB,
+ * before the store retires.
+ */
+#define STALE_FLIPS 1000
+#define STALE_TAG 0x57414c4500000000ull /* "\0\0\0\0ELAW": the frame's number in the low bits */
+
+static void stale_read(unsigned int id)
+{
+	static uint64_t frames[3];
+
+	if (id == 0) {
+		uint64_t next = boot_info->data_base + 16 * PAGE;
+
+		build_window();
+		for (unsigned int f = 0; f < 3; f++) {
+			uint64_t *p = zeroed_frame(&next);
+
+			for (unsigned int i = 0; i < PAGE / 8; i++)
+				p[i] = STALE_TAG | f;
+			frames[f] = (uint64_t)p;
+		}
+		win.pt[6] = frames[0] | P | RW;
+		__atomic_store_n(&ready, 1, __ATOMIC_RELEASE);
+		while (__atomic_load_n(&readers, __ATOMIC_ACQUIRE) < boot_info->nr_vcpus - 1)
+			;
+		for (uint64_t k = 1; k <= STALE_FLIPS; k++) {
+			/* LOCK CMPXCHG through the self-map (VA(1) maps the table); A may be set. */
+			volatile uint64_t *pte = (volatile uint64_t *)(VA(1) + 6 * 8);
+			uint64_t old = *pte;
+
+			if ((old & ~0xfffull) != frames[(k - 1) % 3])
+				guest_fail("stale_read: pt[6] was 0x%lx before flip %lu",
+					   (unsigned long)old, (unsigned long)k);
+			while (!__atomic_compare_exchange_n((uint64_t *)pte, &old, frames[k % 3] | P | RW,
+							    false, __ATOMIC_SEQ_CST, __ATOMIC_SEQ_CST))
+				;
+			__atomic_store_n(&flips_done, k, __ATOMIC_RELEASE);
+			/* Let the readers in between flips, where the hardware walks for them (TDP). */
+			for (volatile unsigned int d = 0; d < 200; d++)
+				;
+		}
+		__atomic_store_n(&race_done, 1, __ATOMIC_RELEASE);
+	} else {
+		uint64_t checked = 0, reads = 0;
+
+		while (!__atomic_load_n(&ready, __ATOMIC_ACQUIRE))
+			;
+		__atomic_fetch_add(&readers, 1, __ATOMIC_RELEASE);
+		while (!__atomic_load_n(&race_done, __ATOMIC_ACQUIRE)) {
+			uint64_t s1 = __atomic_load_n(&flips_done, __ATOMIC_ACQUIRE), s2, tag;
+
+			invlpg(VA(6));
+			tag = *(volatile uint64_t *)VA(6);
+			s2 = __atomic_load_n(&flips_done, __ATOMIC_ACQUIRE);
+			reads++;
+			if ((tag & ~3ull) != STALE_TAG)
+				guest_fail("stale_read: VA(6) read 0x%lx, no frame's tag",
+					   (unsigned long)tag);
+			if (s2 != s1)
+				continue;
+			checked++;
+			if ((tag & 3) == (s1 + 2) % 3)
+				guest_fail("stale_read: after flip %lu and an INVLPG, VA(6) still read F%lu, the frame before it",
+					   (unsigned long)s1, (unsigned long)(tag & 3));
+		}
+		guest_printf("stale_read: vcpu %u: %lu reads, %lu checked, none stale\n", id,
+			     (unsigned long)reads, (unsigned long)checked);
 	}
 	guest_barrier();
 }
@@ -365,6 +452,9 @@ void guest_main(unsigned int vcpu_id)
 		break;
 	case IRET_NT:
 		iret_nt(vcpu_id);
+		break;
+	case STALE_READ:
+		stale_read(vcpu_id);
 		break;
 	case PF_LOOP:
 		pf_loop(vcpu_id);
