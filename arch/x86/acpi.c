@@ -1,4 +1,10 @@
 // SPDX-License-Identifier: MIT
+/*
+ * The ACPI tables as firmware leaves them: untrusted bytes. Every read of
+ * physical memory goes through acpi_map() with the length about to be read,
+ * so a length field, an entry count or an MADT entry that runs past what is
+ * mapped (or past its own table) is skipped, never followed.
+ */
 #include "arch/x86/acpi.h"
 #include "arch/x86/cpu.h"
 #include "lib/printf.h"
@@ -8,10 +14,14 @@
 #define MADT_IO_APIC 1
 #define MADT_LOCAL_X2APIC 9
 #define MADT_CPU_ENABLED 1u
+#define MADT_ENTRIES 44 /* header + local APIC address + flags */
+#define FADT_MIN_LEN 80 /* through PM_TMR_BLK, the last field read unconditionally */
 #define FADT_TMR_VAL_EXT (1u << 8)
 #define GAS_SYSTEM_IO 1
 #define PM1_SCI_EN 1u
 #define PM1_SLP_EN (1u << 13)
+#define RSDP_V1_LEN 20
+#define RSDP_V2_LEN 36
 
 struct acpi_info acpi;
 
@@ -56,25 +66,31 @@ static uint64_t rd64(const uint8_t *p)
 	return v;
 }
 
+/* The table of signature sig at pa, whole and summing to 0, or NULL. */
 static const struct sdt_header *table_at(uint64_t pa, const char *sig)
 {
-	const struct sdt_header *h = (const struct sdt_header *)(uintptr_t)pa;
+	const struct sdt_header *h = pa ? acpi_map(pa, sizeof(*h)) : NULL;
+	uint32_t len;
 
-	if (!pa || memcmp(h->signature, sig, 4) || h->length < sizeof(*h) ||
-	    sum(h, h->length))
+	if (!h || memcmp(h->signature, sig, 4) || h->length < sizeof(*h))
+		return NULL;
+	len = h->length;
+	h = acpi_map(pa, len); /* the same address: now known to be mapped to its end */
+	if (!h || sum(h, len))
 		return NULL;
 	return h;
 }
 
-static const uint8_t *find_rsdp_in_bios_area(void)
+/* The first RSDP on a 16-byte boundary of the BIOS area (its v1 part sums to 0). */
+static uint64_t find_rsdp_in_bios_area(void)
 {
 	for (uint64_t pa = 0xe0000; pa < 0x100000; pa += 16) {
-		const uint8_t *p = (const uint8_t *)(uintptr_t)pa;
+		const uint8_t *p = acpi_map(pa, RSDP_V1_LEN);
 
-		if (!memcmp(p, "RSD PTR ", 8) && !sum(p, 20))
-			return p;
+		if (p && !memcmp(p, "RSD PTR ", 8) && !sum(p, RSDP_V1_LEN))
+			return pa;
 	}
-	return NULL;
+	return 0;
 }
 
 static const struct sdt_header *find_table(const struct sdt_header *root, bool xsdt,
@@ -106,12 +122,17 @@ static void add_cpu(uint32_t apic_id)
 	acpi.cpu_apic_id[acpi.nr_cpus++] = apic_id;
 }
 
+/* Entries of 2 bytes or more, each inside the table; the first that is not ends the list. */
 static void parse_madt(const struct sdt_header *madt)
 {
-	const uint8_t *p = (const uint8_t *)madt + 44; /* header + LAPIC addr + flags */
-	const uint8_t *end = (const uint8_t *)madt + madt->length;
+	const uint8_t *t = (const uint8_t *)madt;
+	uint32_t len = madt->length;
 
-	while (p + 2 <= end && p[1] >= 2 && p + p[1] <= end) {
+	for (uint32_t off = MADT_ENTRIES; off + 2 <= len;) {
+		const uint8_t *p = t + off;
+
+		if (p[1] < 2 || p[1] > len - off)
+			break;
 		switch (p[0]) {
 		case MADT_LOCAL_APIC: /* type, len, acpi id, apic id, flags(4) */
 			if (p[1] >= 8 && (rd32(p + 4) & MADT_CPU_ENABLED))
@@ -125,7 +146,7 @@ static void parse_madt(const struct sdt_header *madt)
 			acpi.nr_ioapics++;
 			break;
 		}
-		p += p[1];
+		off += p[1];
 	}
 }
 
@@ -138,11 +159,16 @@ static uint16_t gas_io_port(const uint8_t *gas)
 /*
  * \_S5 is "Name(_S5, Package() { SLP_TYPa, SLP_TYPb, ... })" in AML:
  *   08 '_S5_' 12 <PkgLength> <NumElements> <elem> <elem>
- * where an element is 0A nn (BytePrefix), 00 (Zero) or 01 (One).
+ * where an element is 0A nn (BytePrefix), 00 (Zero) or 01 (One). The
+ * cursor never passes end: AML cut short inside the package is no match.
  */
-static bool aml_byte(const uint8_t **p, uint8_t *out)
+static bool aml_byte(const uint8_t **p, const uint8_t *end, uint8_t *out)
 {
+	if (*p >= end)
+		return false;
 	if (**p == 0x0a) {
+		if (end - *p < 2)
+			return false;
 		*out = (*p)[1];
 		*p += 2;
 		return true;
@@ -157,20 +183,25 @@ static bool aml_byte(const uint8_t **p, uint8_t *out)
 
 static void find_s5(const struct sdt_header *dsdt)
 {
-	const uint8_t *p = (const uint8_t *)(dsdt + 1);
-	const uint8_t *end = (const uint8_t *)dsdt + dsdt->length;
+	const uint8_t *aml = (const uint8_t *)dsdt;
+	const uint8_t *end = aml + dsdt->length;
 
-	for (; p + 16 < end; p++) {
-		const uint8_t *q;
+	/* The name comes after its NameOp: the AML's second byte at the earliest. */
+	for (uint32_t off = sizeof(*dsdt) + 1; off + 6 <= dsdt->length; off++) {
+		const uint8_t *p = aml + off, *q;
+		uint8_t typ_a, typ_b;
 
 		if (memcmp(p, "_S5_", 4) || p[4] != 0x12)
 			continue;
 		if (p[-1] != 0x08 && !(p[-1] == '\\' && p[-2] == 0x08))
 			continue;
 		q = p + 5;
-		q += 1 + (*q >> 6); /* PkgLength: bits 7:6 count the extra bytes */
-		q++;                /* NumElements */
-		if (aml_byte(&q, &acpi.slp_typ_a) && aml_byte(&q, &acpi.slp_typ_b)) {
+		if (end - q < 2 + (*q >> 6))
+			continue; /* PkgLength (bits 7:6 count its extra bytes), NumElements */
+		q += 1 + (*q >> 6) + 1;
+		if (aml_byte(&q, end, &typ_a) && aml_byte(&q, end, &typ_b)) {
+			acpi.slp_typ_a = typ_a;
+			acpi.slp_typ_b = typ_b;
 			acpi.s5_found = true;
 			return;
 		}
@@ -181,8 +212,11 @@ static void parse_fadt(const struct sdt_header *fadt)
 {
 	const uint8_t *f = (const uint8_t *)fadt;
 	uint32_t len = fadt->length;
+	const struct sdt_header *dsdt;
 	uint64_t dsdt_pa = 0;
 
+	if (len < FADT_MIN_LEN)
+		return; /* too short for the fields every revision has: malformed */
 	acpi.smi_cmd = (uint16_t)rd32(f + 48);
 	acpi.acpi_enable_value = f[52];
 	acpi.pm1a_cnt = (uint16_t)rd32(f + 64);
@@ -198,8 +232,9 @@ static void parse_fadt(const struct sdt_header *fadt)
 		dsdt_pa = rd64(f + 140);
 	if (!dsdt_pa)
 		dsdt_pa = rd32(f + 40);
-	if (table_at(dsdt_pa, "DSDT"))
-		find_s5(table_at(dsdt_pa, "DSDT"));
+	dsdt = table_at(dsdt_pa, "DSDT");
+	if (dsdt)
+		find_s5(dsdt);
 }
 
 bool acpi_init(const uint8_t *rsdp, unsigned int len, char *err, size_t err_len)
@@ -207,16 +242,27 @@ bool acpi_init(const uint8_t *rsdp, unsigned int len, char *err, size_t err_len)
 	const struct sdt_header *root, *madt, *fadt;
 
 	if (!len) {
-		rsdp = find_rsdp_in_bios_area();
-		if (!rsdp) {
+		uint64_t pa = find_rsdp_in_bios_area();
+
+		if (!pa) {
 			fmt_snprintf(err, err_len,
 				     "no ACPI RSDP from the loader or in the BIOS area; mmuvisor needs ACPI (MADT) to find the CPUs");
 			return false;
 		}
-		len = rsdp[15] >= 2 ? 36 : 20;
+		rsdp = acpi_map(pa, RSDP_V2_LEN);
+		len = RSDP_V2_LEN;
+		if (!rsdp || rsdp[15] < 2) { /* v1, or a v2 whose last 16 bytes are not mapped */
+			rsdp = acpi_map(pa, RSDP_V1_LEN);
+			len = RSDP_V1_LEN;
+		}
+	}
+	if (len < RSDP_V1_LEN) {
+		fmt_snprintf(err, err_len, "the ACPI RSDP is %u bytes; even a v1 RSDP has %u", len,
+			     RSDP_V1_LEN);
+		return false;
 	}
 	acpi.rsdp_revision = rsdp[15];
-	acpi.has_xsdt = len >= 36 && rsdp[15] >= 2 && rd64(rsdp + 24);
+	acpi.has_xsdt = len >= RSDP_V2_LEN && rsdp[15] >= 2 && rd64(rsdp + 24);
 	root = acpi.has_xsdt ? table_at(rd64(rsdp + 24), "XSDT")
 			     : table_at(rd32(rsdp + 16), "RSDT");
 	if (!root) {

@@ -30,8 +30,17 @@ struct acpi_info {
 extern struct acpi_info acpi; /* filled by acpi_init on the BSP, then read-only */
 
 /*
+ * The parser's one way to physical memory: [pa, pa + len) as a pointer, or
+ * NULL when any of it is not mapped (or pa + len overflows). The
+ * hypervisor's is its identity map (arch/x86/paging.c); the fuzzer's is its
+ * input (tests/fuzz/fuzz_acpi.c).
+ */
+const void *acpi_map(uint64_t pa, uint64_t len);
+
+/*
  * @rsdp/@len: the copy from the multiboot2 tag, or len 0 to search the BIOS
- * area. false (with *err) when no usable table set is found.
+ * area. false (with *err) when no usable table set is found. A table that
+ * runs past mapped memory or fails its checksum is skipped.
  */
 bool acpi_init(const uint8_t *rsdp, unsigned int len, char *err, size_t err_len);
 uint32_t acpi_pm_timer_read(void);

@@ -1,4 +1,5 @@
 // SPDX-License-Identifier: MIT
+#include "arch/x86/acpi.h"
 #include "arch/x86/cpu.h"
 #include "arch/x86/paging.h"
 #include "mm/page_alloc.h"
@@ -18,6 +19,9 @@
 #define MAX_MAPPED (512 * GIB) /* one PDPT */
 
 extern uint64_t boot_pml4[512];
+
+/* The identity map's end: boot/entry.S maps 4 GiB, paging_map_above_4g() the rest. */
+static uint64_t mapped_end = 4 * GIB;
 
 static uint64_t *boot_pdpt(void)
 {
@@ -42,6 +46,8 @@ bool paging_map_above_4g(uint64_t top)
 			pd[i] = (gib * GIB + (i << 21)) | PTE_P | PTE_RW | PTE_PS;
 		pdpt[gib] = (uint64_t)(uintptr_t)pd | PTE_P | PTE_RW;
 	}
+	if (top > mapped_end)
+		mapped_end = (top + GIB - 1) & ~(GIB - 1); /* the loop maps whole GiBs */
 	write_cr3(read_cr3()); /* nothing was mapped there before, but be plain */
 	return true;
 }
@@ -52,4 +58,12 @@ void paging_set_uncached(uint64_t pa)
 
 	pd[(pa % GIB) >> 21] |= PTE_PCD | PTE_PWT;
 	write_cr3(read_cr3());
+}
+
+/* Firmware's tables are read in place: physical is virtual, up to mapped_end. */
+const void *acpi_map(uint64_t pa, uint64_t len)
+{
+	if (pa > mapped_end || len > mapped_end - pa)
+		return NULL;
+	return (const void *)(uintptr_t)pa;
 }

@@ -5,14 +5,16 @@
  * U/S and XD at every level of each leaf size, × CR0.WP, EFER.NXE,
  * CR4.SMEP, CR4.SMAP, RFLAGS.AC (and CR4.PSE), × CPL 0, CPL 3 and an
  * implicit supervisor access, × read, write, fetch: each outcome, error
- * code and A/D update is checked against a reference written out here from
- * the SDM's rules (ref_*), not derived from the walker. Then paging off,
- * and targeted cases with hand-written error codes and frames.
+ * code and A/D update is checked against a reference written out from the
+ * SDM's rules (ref_*, in tests/host/walker_ref.h), not derived from the
+ * walker. Then paging off, and targeted cases with hand-written error codes
+ * and frames.
  */
 #define _GNU_SOURCE
 #include "mm/shadow/walker.h"
 #include "tests/host/check.h"
 #include "tests/host/platform_host.h"
+#include "tests/host/walker_ref.h"
 
 /* Fake guest memory: FAKE_FRAMES frames from gpa 0; the tables live at fixed gfns. */
 #define FAKE_FRAMES 16
@@ -82,11 +84,6 @@ static uint64_t gva_of(enum guest_paging_mode paging)
 	return paging == GUEST_PAGING_32BIT ? GVA32 : paging == GUEST_PAGING_PAE ? GVA_PAE : GVA;
 }
 
-static unsigned int top_level(enum guest_paging_mode paging)
-{
-	return paging == GUEST_PAGING_32BIT ? 2 : paging == GUEST_PAGING_PAE ? 3 : 4;
-}
-
 static uint64_t entry_gpa(enum guest_paging_mode paging, unsigned int level)
 {
 	static const uint64_t pae_table[] = { 0, PT_PAE_GFN << 12, PD_PAE_GFN << 12, PDPT_PAE_GPA };
@@ -122,106 +119,6 @@ static void pte_set(enum guest_paging_mode paging, unsigned int level, uint64_t 
 	uint64_t *q = &mem[gpa / 8];
 
 	*q = paging != GUEST_PAGING_32BIT ? val : (*q & ~half) | (val << sh & half);
-}
-
-/* --- the reference: SDM Vol. 3A 4.6 and 4.7, written as rules -------------- */
-
-enum ref_mode { REF_CPL0, REF_CPL3_USER, REF_CPL3_IMPLICIT, REF_NR_MODES };
-enum ref_kind { REF_READ, REF_WRITE, REF_FETCH, REF_NR_KINDS };
-
-/*
- * What each kind of access needs from the translation (SDM 4.6.1). "user
- * page": U/S = 1 at every level; "writable": R/W = 1 at every level;
- * "executable": XD = 0 at every level, or EFER.NXE = 0. The same in every
- * mode that pages (SDM 4.6: "32-bit paging ... CR0.WP, SMEP, SMAP apply").
- */
-static const struct ref_rule {
-	enum ref_mode mode;
-	enum ref_kind kind;
-	bool needs_user_page;      /* a user-mode access */
-	bool needs_writable;       /* ... unless wp_waives_writable and CR0.WP = 0 */
-	bool wp_waives_writable;
-	bool needs_executable;
-	bool smep_forbids_user_page;
-	bool smap_forbids_user_page; /* ... unless ac_waives_smap and RFLAGS.AC = 1 */
-	bool ac_waives_smap;
-} ref_rules[] = {
-	{ REF_CPL3_USER, REF_READ, .needs_user_page = true },
-	{ REF_CPL3_USER, REF_WRITE, .needs_user_page = true, .needs_writable = true },
-	{ REF_CPL3_USER, REF_FETCH, .needs_user_page = true, .needs_executable = true },
-	{ REF_CPL0, REF_READ, .smap_forbids_user_page = true, .ac_waives_smap = true },
-	{ REF_CPL0, REF_WRITE, .needs_writable = true, .wp_waives_writable = true,
-	  .smap_forbids_user_page = true, .ac_waives_smap = true },
-	{ REF_CPL0, REF_FETCH, .needs_executable = true, .smep_forbids_user_page = true },
-	/* Implicit supervisor accesses at CPL 3 (descriptor tables...): SMAP whatever AC. */
-	{ REF_CPL3_IMPLICIT, REF_READ, .smap_forbids_user_page = true },
-	{ REF_CPL3_IMPLICIT, REF_WRITE, .needs_writable = true, .wp_waives_writable = true,
-	  .smap_forbids_user_page = true },
-	{ REF_CPL3_IMPLICIT, REF_FETCH, .needs_executable = true, .smep_forbids_user_page = true },
-};
-
-struct ref_case {
-	enum guest_paging_mode paging; /* 0: 4-level */
-	unsigned int leaf_level;
-	unsigned int first_absent; /* the first level (top down) whose P is 0; 0: none */
-	bool rw[5], us[5], xd[5];  /* by level */
-	bool wp, nxe, smep, smap, ac, pse;
-	enum ref_mode mode;
-	enum ref_kind kind;
-};
-
-#define REF_ALLOWED 0xffffffffu
-
-/* A PAE PDPTE: P, PWT, PCD and the address only (SDM table 4-8). */
-static bool ref_is_pdpte(const struct ref_case *c, unsigned int level)
-{
-	return c->paging == GUEST_PAGING_PAE && level == 3;
-}
-
-/* REF_ALLOWED, or the #PF error code the CPU reports. */
-static uint32_t ref_expect(const struct ref_case *c)
-{
-	const struct ref_rule *rule = NULL;
-	bool user_page = true, writable = true, executable = true;
-	/* XD exists in PAE and 4-level entries only (SDM 4.3: "no execute-disable"). */
-	bool has_xd = c->paging != GUEST_PAGING_32BIT;
-	uint32_t access_bits = 0;
-
-	if (c->paging == GUEST_PAGING_OFF)
-		return REF_ALLOWED; /* no paging, no page-level protection (SDM 4.1.1) */
-	for (unsigned int i = 0; i < ARRAY_SIZE(ref_rules); i++)
-		if (ref_rules[i].mode == c->mode && ref_rules[i].kind == c->kind)
-			rule = &ref_rules[i];
-	/* Error code bits 1, 2, 4 (SDM 4.7): I/D with SMEP, or with CR4.PAE = 1 and NXE. */
-	if (c->kind == REF_WRITE)
-		access_bits |= 1u << 1;
-	if (c->mode == REF_CPL3_USER)
-		access_bits |= 1u << 2;
-	if (c->kind == REF_FETCH && ((has_xd && c->nxe) || c->smep))
-		access_bits |= 1u << 4;
-	/* The walk goes top down and stops at the first absent entry or reserved bit. */
-	for (unsigned int level = top_level(c->paging); level >= c->leaf_level; level--) {
-		if (c->first_absent == level)
-			return access_bits;              /* P = 0 */
-		if (ref_is_pdpte(c, level))
-			continue;                        /* no rights of its own */
-		if (has_xd && c->xd[level] && !c->nxe)
-			return access_bits | 1u << 0 | 1u << 3; /* XD without NXE is reserved */
-		user_page &= c->us[level];
-		writable &= c->rw[level];
-		executable &= !(has_xd && c->nxe && c->xd[level]);
-	}
-	if (rule->needs_user_page && !user_page)
-		return access_bits | 1;
-	if (rule->needs_writable && !writable && !(rule->wp_waives_writable && !c->wp))
-		return access_bits | 1;
-	if (rule->needs_executable && !executable)
-		return access_bits | 1;
-	if (rule->smep_forbids_user_page && c->smep && user_page)
-		return access_bits | 1;
-	if (rule->smap_forbids_user_page && c->smap && user_page && !(rule->ac_waives_smap && c->ac))
-		return access_bits | 1;
-	return REF_ALLOWED;
 }
 
 /* --- building the tables for one case, and running the walker ----------- */
@@ -265,7 +162,7 @@ static void build(const struct ref_case *c, uint64_t leaf_frame)
 	/* Only these entries are ever read; the rest of memory stays 0. */
 	for (unsigned int level = 1; level < c->leaf_level; level++)
 		pte_set(c->paging, level, 0);
-	for (unsigned int level = top_level(c->paging); level >= c->leaf_level; level--) {
+	for (unsigned int level = ref_top_level(c->paging); level >= c->leaf_level; level--) {
 		uint64_t e = X86_PTE_P;
 
 		if (narrow)
@@ -313,7 +210,7 @@ static unsigned long cases_run, cases_allowed, cases_mismatched;
 
 static void check_case(const struct ref_case *c)
 {
-	unsigned int top = top_level(c->paging);
+	unsigned int top = ref_top_level(c->paging);
 	struct guest_paging gp = paging_of(c);
 	uint64_t before[5] = { 0 };
 	uint32_t want = ref_expect(c);
@@ -378,7 +275,7 @@ static unsigned int case_bits_at(enum guest_paging_mode paging, unsigned int lev
 /* Every combination, every leaf level of one mode; returns the cases run. */
 static unsigned long check_every_combination(enum guest_paging_mode paging)
 {
-	unsigned int top = top_level(paging), max_leaf = paging == GUEST_PAGING_4LEVEL ? 3 : 2;
+	unsigned int top = ref_top_level(paging), max_leaf = paging == GUEST_PAGING_4LEVEL ? 3 : 2;
 	bool narrow = paging == GUEST_PAGING_32BIT;
 	unsigned long run = cases_run;
 
@@ -504,7 +401,7 @@ static void expect_rsvd(enum guest_paging_mode paging, unsigned int leaf, unsign
 			uint64_t bit, bool nxe, uint32_t access, uint32_t error)
 {
 	uint64_t before[5] = { 0 };
-	unsigned int top = top_level(paging);
+	unsigned int top = ref_top_level(paging);
 
 	build_mode(paging, leaf);
 	pte_set(paging, level, pte_get(paging, level) | bit);
