@@ -150,44 +150,77 @@ static bool guest_write_cr4(struct vcpu *v, uint64_t val)
  * and hold off the host's own interrupts, IPIs included, after the guest
  * is gone. A PC guest's is its local APIC's TPR[7:4] (a lower one lets a
  * pending interrupt in at the next entry); a synthetic guest's lives in
- * the vCPU.
+ * the vCPU. A read goes to *gpr; a write takes val, the register's value.
  */
-static bool access_cr8(struct vcpu *v, uint64_t *gpr, bool write)
+static bool access_cr8(struct vcpu *v, uint64_t *gpr, uint64_t val, bool write)
 {
 	struct pc_devices *d = v->vm->dev;
 
 	if (!write)
 		*gpr = d ? pc_lapic_cr8(d, v->id) : v->guest_cr8;
-	else if (*gpr >> 4)
+	else if (val >> 4)
 		return false; /* reserved bits: #GP(0) */
 	else if (d)
-		pc_lapic_set_cr8(d, v->id, (unsigned int)*gpr);
+		pc_lapic_set_cr8(d, v->id, (unsigned int)val);
 	else
-		v->guest_cr8 = *gpr;
+		v->guest_cr8 = val;
 	return true;
 }
 
 /*
  * CLTS and LMSW write CR0 too, and SVM's CR0 write intercept takes them.
- * Without decode assists nothing says which it was: decode it. LMSW
- * writes bits 3:0 (PE, MP, EM, TS) and cannot clear PE.
+ * LMSW loads bits 3:0 (PE, MP, EM, TS) from its 16-bit operand and cannot
+ * clear PE. SVM intercepts before the operand is read (APM Vol. 2, 15.7),
+ * so LMSW m16's read is ours, and so is its fault. False if the
+ * instruction does not complete now (vcpu_read_operand() says why).
  */
-static bool decode_cr0_write(struct vcpu *v, const uint8_t *b, unsigned int n, uint64_t *val)
+static bool cr0_from_clts_lmsw(struct vcpu *v, const struct vcpu_state *st,
+			       const struct emu_sys_insn *in, uint64_t *val)
 {
-	struct vcpu_exit *e = &v->arch.exit;
+	uint8_t m16[2];
+	uint64_t src;
 
-	if (n >= 2 && b[0] == 0x0f && b[1] == 0x06) { /* CLTS */
+	if (in->op == EMU_SYS_CLTS) {
 		*val = v->guest_cr0 & ~CR0_TS;
-		e->insn_len = 2;
 		return true;
 	}
-	if (n >= 3 && b[0] == 0x0f && b[1] == 0x01 && ((b[2] >> 3) & 7) == 6 && (b[2] >> 6) == 3) {
-		uint64_t src = *guest_reg(&v->arch.regs, b[2] & 7); /* LMSW r16 */
+	if (in->op == EMU_SYS_LMSW_REG) {
+		src = *guest_reg(&v->arch.regs, in->gpr);
+	} else {
+		if (!vcpu_read_operand(v, st, &in->mem, v->arch.regs.rip + in->len, m16, sizeof(m16)))
+			return false;
+		src = m16[0] | (uint64_t)m16[1] << 8;
+	}
+	*val = (v->guest_cr0 & ~0xeull) | (src & 0xf);
+	return true;
+}
 
-		*val = (v->guest_cr0 & ~0xeull) | (src & 0xf);
-		e->insn_len = 3;
-		return true;
+/*
+ * Without decode assists an SVM CR exit names neither the register nor
+ * the length (with them, still not for CLTS and LMSW): decode the bytes
+ * at RIP into in. False, after stopping the VM, if they are not an
+ * instruction that makes this exit.
+ */
+static bool decode_cr_insn(struct vcpu *v, const struct vcpu_state *st, struct emu_sys_insn *in)
+{
+	const struct vcpu_exit *e = &v->arch.exit;
+	uint8_t b[EMU_MAX_INSN];
+	unsigned int n = vcpu_fetch_insn(v, b, sizeof(b));
+	char why[96];
+	const char *err = emu_decode_sys(b, n, st->code_bits, in, why, sizeof(why));
+
+	if (!err) {
+		bool to_cr0 = in->op == EMU_SYS_CLTS || in->op == EMU_SYS_LMSW_REG ||
+			      in->op == EMU_SYS_LMSW_MEM;
+
+		if (e->cr_write ? in->op == EMU_SYS_MOV_TO_CR || (to_cr0 && e->cr == 0)
+				: in->op == EMU_SYS_MOV_FROM_CR)
+			return true;
+		err = "not an instruction that makes this exit";
 	}
+	vcpu_fail(v, "cannot decode the %s CR%u at rip 0x%lx: %s (%u bytes fetched: %02x %02x %02x %02x)",
+		  e->cr_write ? "write to" : "read of", e->cr, (unsigned long)v->arch.regs.rip, err,
+		  n, n > 0 ? b[0] : 0, n > 1 ? b[1] : 0, n > 2 ? b[2] : 0, n > 3 ? b[3] : 0);
 	return false;
 }
 
@@ -195,42 +228,36 @@ void vcpu_handle_cr_access(struct vcpu *v)
 {
 	struct vcpu_exit *e = &v->arch.exit;
 	struct vcpu_state st;
-	uint8_t b[EMU_MAX_INSN];
+	struct emu_sys_insn in;
 	uint64_t *gpr, val;
 	bool ok = true;
 
 	vcpu_sync_guest_state(v, &st);
 	if (e->gpr < 0) {
-		/* Without decode assists an SVM CR exit does not say which register. */
-		unsigned int n = vcpu_fetch_insn(v, b, sizeof(b));
-
-		if (e->cr == 0 && e->cr_write && decode_cr0_write(v, b, n, &val)) {
-			if (!guest_write_cr0(v, &st, val))
-				virt->vcpu_inject_exception(&v->arch, 13, true, 0);
-			else
-				v->arch.regs.rip += e->insn_len;
+		if (!decode_cr_insn(v, &st, &in))
 			return;
+		e->insn_len = in.len;
+		if (in.op != EMU_SYS_MOV_TO_CR && in.op != EMU_SYS_MOV_FROM_CR) {
+			if (!cr0_from_clts_lmsw(v, &st, &in, &val))
+				return;
+			ok = guest_write_cr0(v, &st, val);
+			goto done;
 		}
-		if (!emu_decode_mov_cr(b, n, &e->gpr, &e->insn_len)) {
-			vcpu_fail(v, "cannot decode the access to CR%u at rip 0x%lx (%u bytes fetched: %02x %02x %02x %02x)",
-				  e->cr, (unsigned long)v->arch.regs.rip, n, n > 0 ? b[0] : 0,
-				  n > 1 ? b[1] : 0, n > 2 ? b[2] : 0, n > 3 ? b[3] : 0);
-			return;
-		}
+		e->gpr = in.gpr;
 	}
+	gpr = guest_reg(&v->arch.regs, e->gpr);
+	/* Outside 64-bit mode the register is 32 bits: a read zero-extends, a write takes the low half. */
+	val = st.code_bits == 64 ? *gpr : (uint32_t)*gpr;
 	if (e->cr == 8) {
-		ok = access_cr8(v, guest_reg(&v->arch.regs, e->gpr), e->cr_write);
-		goto done;
-	}
-	if (e->cr != 0 && e->cr != 4 && !(e->cr == 3 && v->shadow)) {
+		ok = access_cr8(v, gpr, val, e->cr_write);
+	} else if (e->cr != 0 && e->cr != 4 && !(e->cr == 3 && v->shadow)) {
 		vcpu_fail(v, "an exit for CR%u, which mmu=%s does not intercept (rip 0x%lx)",
 			  e->cr, v->shadow ? "shadow" : "tdp", (unsigned long)v->arch.regs.rip);
 		return;
-	}
-	gpr = guest_reg(&v->arch.regs, e->gpr);
-	val = *gpr;
-	if (!e->cr_write) {
+	} else if (!e->cr_write) {
 		*gpr = e->cr == 0 ? v->guest_cr0 : e->cr == 4 ? v->guest_cr4 : v->guest_cr3;
+		if (st.code_bits != 64)
+			*gpr = (uint32_t)*gpr;
 	} else if (e->cr == 3) {
 		/* Outside long mode CR3 is 32 bits, and PAE's points at 32 bytes, not a page. */
 		v->guest_cr3 = v->guest_efer & EFER_LMA ? val & ~0xfffull : (uint32_t)val;

@@ -68,6 +68,7 @@ struct decoder {
 	bool has_rex;     /* even 0x40: it makes registers 4-7 SPL..DIL, not AH..BH */
 	unsigned int opsize, asize;
 	int seg_prefix;   /* EMU_SEG_*; in 64-bit mode only FS or GS */
+	bool lock, rep;   /* F0; F2 or F3 */
 };
 
 /* bytes more bytes, little-endian, or false if the instruction stops short. */
@@ -278,52 +279,75 @@ static bool set_access(struct emu_insn *in)
 	return false;
 }
 
-const char *emu_decode(const uint8_t *b, unsigned int n, unsigned int code_bits,
-		       struct emu_insn *in, char *why, unsigned int why_len)
+/* An operand that is not there: no register, no segment. */
+static const struct emu_mem no_mem = { .base = EMU_NO_REG, .index = EMU_NO_REG, .scale = 1,
+				       .addr_size = 8, .seg = EMU_SEG_NONE };
+
+/*
+ * The prefixes, up to the opcode: the legacy ones (F0, F2, F3, 66, 67 and
+ * the segment overrides) in any order, then in 64-bit code a REX, which
+ * counts only right before the opcode (a legacy prefix after it cancels
+ * it). Leaves d->i at the opcode and sets the operand and address sizes;
+ * NULL, or why the bytes are refused.
+ */
+static const char *decode_prefixes(struct decoder *d, char *why, unsigned int why_len)
 {
-	static const struct emu_mem none = { .base = EMU_NO_REG, .index = EMU_NO_REG, .scale = 1,
-					     .addr_size = 8, .seg = EMU_SEG_NONE };
-	struct decoder d = { .b = b, .n = n, .code_bits = code_bits, .seg_prefix = EMU_SEG_NONE };
-	bool opsize_prefix = false, asize_prefix = false, two = false, byte_op;
-	unsigned int start, opcode, regf = 0, imm_len = 0;
-	enum form form;
-	int op = -1;
-	uint64_t v;
+	bool opsize_prefix = false, asize_prefix = false;
+	unsigned int bits = d->code_bits;
 
-	*in = (struct emu_insn){ .reg = -1, .code_bits = code_bits, .mem = none, .src = none };
-	if (code_bits != 16 && code_bits != 32 && code_bits != 64)
-		return refuse(why, why_len, "code size not 16, 32 or 64 bits", b, 0);
-	for (; d.i < n && d.i < EMU_MAX_INSN; d.i++) {
-		uint8_t p = b[d.i];
+	if (bits != 16 && bits != 32 && bits != 64)
+		return refuse(why, why_len, "code size not 16, 32 or 64 bits", d->b, 0);
+	for (; d->i < d->n && d->i < EMU_MAX_INSN; d->i++) {
+		uint8_t p = d->b[d->i];
 
-		if (code_bits == 64 && (p & 0xf0) == 0x40) {
-			d.rex = p & 0xf;
-			d.has_rex = true;
+		if (bits == 64 && (p & 0xf0) == 0x40) {
+			d->rex = p & 0xf;
+			d->has_rex = true;
 			continue;
 		}
 		if (p == 0xf0)
-			in->lock = true;
+			d->lock = true;
 		else if (p == 0xf2 || p == 0xf3)
-			in->rep = true; /* REP for MOVS and STOS; a hint (XACQUIRE...) elsewhere */
+			d->rep = true; /* REP for MOVS and STOS; a hint (XACQUIRE...) elsewhere */
 		else if (p == 0x66)
 			opsize_prefix = true;
 		else if (p == 0x67)
 			asize_prefix = true;
 		else if (p == 0x64 || p == 0x65)
-			d.seg_prefix = p == 0x64 ? EMU_SEG_FS : EMU_SEG_GS;
+			d->seg_prefix = p == 0x64 ? EMU_SEG_FS : EMU_SEG_GS;
 		else if (p == 0x26 || p == 0x2e || p == 0x36 || p == 0x3e)
-			d.seg_prefix = code_bits == 64 ? d.seg_prefix : (int)((p >> 3) & 3);
+			d->seg_prefix = bits == 64 ? d->seg_prefix : (int)((p >> 3) & 3);
 		else
 			break;
-		d.rex = 0; /* a REX prefix counts only right before the opcode */
-		d.has_rex = false;
+		d->rex = 0;
+		d->has_rex = false;
 	}
-	if (d.i >= n)
-		return refuse(why, why_len, "truncated instruction", b, n);
-	if (d.i >= EMU_MAX_INSN)
-		return refuse(why, why_len, "longer than 15 bytes:", b, EMU_MAX_INSN);
-	d.opsize = code_bits == 64 && (d.rex & REX_W) ? 8 : (code_bits == 16) != opsize_prefix ? 2 : 4;
-	d.asize = code_bits == 64 ? (asize_prefix ? 4 : 8) : (code_bits == 16) != asize_prefix ? 2 : 4;
+	if (d->i >= d->n)
+		return refuse(why, why_len, "truncated instruction", d->b, d->n);
+	if (d->i >= EMU_MAX_INSN)
+		return refuse(why, why_len, "longer than 15 bytes:", d->b, EMU_MAX_INSN);
+	d->opsize = bits == 64 && (d->rex & REX_W) ? 8 : (bits == 16) != opsize_prefix ? 2 : 4;
+	d->asize = bits == 64 ? (asize_prefix ? 4 : 8) : (bits == 16) != asize_prefix ? 2 : 4;
+	return 0;
+}
+
+const char *emu_decode(const uint8_t *b, unsigned int n, unsigned int code_bits,
+		       struct emu_insn *in, char *why, unsigned int why_len)
+{
+	struct decoder d = { .b = b, .n = n, .code_bits = code_bits, .seg_prefix = EMU_SEG_NONE };
+	unsigned int start, opcode, regf = 0, imm_len = 0;
+	bool two = false, byte_op;
+	const char *err;
+	enum form form;
+	int op = -1;
+	uint64_t v;
+
+	*in = (struct emu_insn){ .reg = -1, .code_bits = code_bits, .mem = no_mem, .src = no_mem };
+	err = decode_prefixes(&d, why, why_len);
+	if (err)
+		return err;
+	in->lock = d.lock;
+	in->rep = d.rep;
 
 	start = d.i;
 	opcode = b[d.i++];
@@ -362,14 +386,11 @@ const char *emu_decode(const uint8_t *b, unsigned int n, unsigned int code_bits,
 			in->reg = (int)regf;
 			break;
 		}
-		{
-			const char *err = group_op(two, opcode, regf & 7, &op);
-
-			if (err || op < 0)
-				return refuse(why, why_len,
-					      err ? err : "not an instruction this emulator knows: opcode",
-					      b + start, d.i - start);
-		}
+		err = group_op(two, opcode, regf & 7, &op);
+		if (err || op < 0)
+			return refuse(why, why_len,
+				      err ? err : "not an instruction this emulator knows: opcode",
+				      b + start, d.i - start);
 		break;
 	case FORM_MOFFS:
 		if (!fetch(&d, d.asize, &v))
@@ -585,55 +606,90 @@ uint64_t emu_string_count(const struct emu_insn *in, const struct emu_regs *r)
 }
 
 /*
- * MOV CRn, r64 (0F 22 /r) or MOV r64, CRn (0F 20 /r), with an optional REX:
- * the register (REX.B extends ModRM.rm) and the length. The CR number is
- * the exit's; ModRM.mod is always 3 (the operand is a register).
+ * The system instructions that write or read a control register, or drop
+ * a TLB entry, whose exits may say neither the register nor the length:
+ *
+ *	0F 06		CLTS
+ *	0F 20 /r	MOV r, CRn	the mod field is ignored: always the
+ *	0F 22 /r	MOV CRn, r	register form, no SIB, no displacement
+ *	0F 01 /6	LMSW r/m16
+ *	0F 01 /7	INVLPG m8	(mod = 3 is SWAPGS, RDTSCP... instead)
+ *
+ * after any prefixes. The CR number is the exit's, not ModRM.reg: AMD's
+ * LOCK MOV CR0 is CR8 in 32-bit code.
  */
+const char *emu_decode_sys(const uint8_t *b, unsigned int n, unsigned int code_bits,
+			   struct emu_sys_insn *out, char *why, unsigned int why_len)
+{
+	struct decoder d = { .b = b, .n = n, .code_bits = code_bits, .seg_prefix = EMU_SEG_NONE };
+	enum modrm_result mr;
+	unsigned int start, regf;
+	const char *err;
+	uint64_t v;
+
+	*out = (struct emu_sys_insn){ .gpr = EMU_NO_REG, .mem = no_mem };
+	err = decode_prefixes(&d, why, why_len);
+	if (err)
+		return err;
+	start = d.i;
+	if (!fetch(&d, 2, &v))
+		return refuse(why, why_len, "truncated instruction", b, n);
+	if ((v & 0xff) != 0x0f)
+		return refuse(why, why_len, "not CLTS, LMSW, INVLPG or MOV to or from CR: opcode",
+			      b + start, 1);
+	switch (v >> 8) {
+	case 0x06:
+		out->op = EMU_SYS_CLTS;
+		break;
+	case 0x20:
+	case 0x22:
+		if (!fetch(&d, 1, &v))
+			return refuse(why, why_len, "truncated instruction", b, n);
+		out->op = b[start + 1] == 0x22 ? EMU_SYS_MOV_TO_CR : EMU_SYS_MOV_FROM_CR;
+		out->gpr = (int)((v & 7) | (d.rex & REX_B ? 8 : 0));
+		break;
+	case 0x01: /* group 7: ModRM.reg picks the instruction */
+		mr = decode_modrm(&d, &out->mem, &regf);
+		if (mr == MODRM_TRUNCATED)
+			return refuse(why, why_len, "truncated instruction", b, n);
+		if ((regf & 7) == 6)
+			out->op = mr == MODRM_REGISTER ? EMU_SYS_LMSW_REG : EMU_SYS_LMSW_MEM;
+		else if ((regf & 7) == 7 && mr == MODRM_MEMORY)
+			out->op = EMU_SYS_INVLPG;
+		else
+			return refuse(why, why_len, "0F 01 but not LMSW or INVLPG: opcode", b + start,
+				      d.i - start);
+		if (mr == MODRM_REGISTER) /* ModRM was the last byte */
+			out->gpr = (int)((b[d.i - 1] & 7) | (d.rex & REX_B ? 8 : 0));
+		break;
+	default:
+		return refuse(why, why_len, "not CLTS, LMSW, INVLPG or MOV to or from CR: opcode",
+			      b + start, 2);
+	}
+	if (d.i > EMU_MAX_INSN)
+		return refuse(why, why_len, "longer than 15 bytes:", b, EMU_MAX_INSN);
+	out->len = d.i;
+	return 0;
+}
+
 bool emu_decode_mov_cr(const uint8_t *b, unsigned int n, int *gpr, unsigned int *len)
 {
-	unsigned int i = 0, rex_b = 0;
+	struct emu_sys_insn in;
 
-	if (n >= 1 && (b[0] & 0xf0) == 0x40) {
-		rex_b = b[0] & 1;
-		i = 1;
-	}
-	if (n < i + 3 || b[i] != 0x0f || (b[i + 1] != 0x20 && b[i + 1] != 0x22) ||
-	    (b[i + 2] >> 6) != 3)
+	if (emu_decode_sys(b, n, 64, &in, 0, 0) ||
+	    (in.op != EMU_SYS_MOV_TO_CR && in.op != EMU_SYS_MOV_FROM_CR))
 		return false;
-	*gpr = (int)((b[i + 2] & 7) | rex_b << 3);
-	*len = i + 3;
+	*gpr = in.gpr;
+	*len = in.len;
 	return true;
 }
 
-/*
- * INVLPG m8 (0F 01 /7), with an optional REX: its length from ModRM, the
- * SIB byte and the displacement (SDM Vol. 2, 2.1.5). A register operand
- * (mod = 3) is another instruction.
- */
 bool emu_decode_invlpg_len(const uint8_t *b, unsigned int n, unsigned int *len)
 {
-	unsigned int i = 0, mod, rm, total;
+	struct emu_sys_insn in;
 
-	if (n >= 1 && (b[0] & 0xf0) == 0x40)
-		i = 1;
-	if (n < i + 3 || b[i] != 0x0f || b[i + 1] != 0x01 || ((b[i + 2] >> 3) & 7) != 7)
+	if (emu_decode_sys(b, n, 64, &in, 0, 0) || in.op != EMU_SYS_INVLPG)
 		return false;
-	mod = b[i + 2] >> 6;
-	rm = b[i + 2] & 7;
-	if (mod == 3)
-		return false;
-	total = i + 3;
-	if (rm == 4) { /* SIB */
-		if (n < total + 1)
-			return false;
-		if (mod == 0 && (b[total] & 7) == 5)
-			total += 4; /* no base: disp32 */
-		total++;
-	}
-	if (mod == 1)
-		total += 1;
-	else if (mod == 2 || (mod == 0 && rm == 5))
-		total += 4;
-	*len = total;
+	*len = in.len;
 	return true;
 }

@@ -9,7 +9,10 @@
  * MOVSXD, the eight ALU operations in both directions and with immediates,
  * TEST, XCHG, CMPXCHG, BTS/BTR with an immediate bit, and MOVS/STOS with
  * or without REP, at 8, 16, 32 or 64 bits. Anything else is refused with a
- * reason that names its bytes; the caller stops the guest.
+ * reason that names its bytes; the caller stops the guest. Apart from
+ * these, emu_decode_sys() decodes (and leaves to its caller to run) the
+ * instructions of a CR or INVLPG exit: MOV to and from CRn, CLTS, LMSW and
+ * INVLPG.
  *
  * Pure C on a copy of the registers. The caller finds the operand
  * (emu_effective_address() plus the base of in->mem.seg), reads it when
@@ -162,7 +165,36 @@ static inline bool emu_is_string(const struct emu_insn *in)
 /* The elements a string op has left: rCX at the address size with REP (0: none), else 1. */
 uint64_t emu_string_count(const struct emu_insn *in, const struct emu_regs *r);
 
-/* MOV to or from a control register at b: the general register and the length. */
+/*
+ * The system instructions a control-register or INVLPG exit may leave to
+ * the hypervisor to decode (SVM without decode assists names neither the
+ * register nor the address, and without NRIP save not the length).
+ */
+enum emu_sys_op {
+	EMU_SYS_MOV_TO_CR,   /* 0F 22: MOV CRn, r32/r64 */
+	EMU_SYS_MOV_FROM_CR, /* 0F 20: MOV r32/r64, CRn */
+	EMU_SYS_CLTS,        /* 0F 06 */
+	EMU_SYS_LMSW_REG,    /* 0F 01 /6, a register: LMSW r16 */
+	EMU_SYS_LMSW_MEM,    /* 0F 01 /6, memory: LMSW m16 */
+	EMU_SYS_INVLPG,      /* 0F 01 /7, memory only: INVLPG m8 */
+};
+
+struct emu_sys_insn {
+	enum emu_sys_op op;
+	unsigned int len;   /* bytes, prefixes included */
+	int gpr;            /* MOV CR and LMSW r16: the register (0-15); else EMU_NO_REG */
+	struct emu_mem mem; /* LMSW m16 and INVLPG: the operand, as struct emu_insn's */
+};
+
+/*
+ * Decode one of them in b[0..n) as code_bits code, as emu_decode() does
+ * (prefixes, 16-bit addressing, refusals). The CR number is not decoded:
+ * the exit's is the truth (AMD's LOCK MOV CR0 is CR8).
+ */
+const char *emu_decode_sys(const uint8_t *b, unsigned int n, unsigned int code_bits,
+			   struct emu_sys_insn *out, char *why, unsigned int why_len);
+
+/* emu_decode_sys() in 64-bit code, for MOV to or from CR: the register and the length. */
 bool emu_decode_mov_cr(const uint8_t *b, unsigned int n, int *gpr, unsigned int *len);
-/* INVLPG m8 at b: its length. */
+/* emu_decode_sys() in 64-bit code, for INVLPG: its length. */
 bool emu_decode_invlpg_len(const uint8_t *b, unsigned int n, unsigned int *len);

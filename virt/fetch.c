@@ -4,17 +4,20 @@
  * CS:RIP to a linear address (the CS base counts outside 64-bit mode,
  * and linear addresses are 32-bit there), then through the guest's own
  * paging if it has paging on. Used to decode what the hardware did not
- * (SVM without decode assists) and to emulate.
+ * (SVM without decode assists) and to emulate; and, the same way, the
+ * memory operand of an instruction the hypervisor completes itself
+ * (LMSW m16), with the fault the guest must see when the read cannot be
+ * done.
  */
 #include "arch/x86/cpu.h"
 #include "mm/shadow/walker.h"
 #include "virt/cr.h"
-#include "virt/shadow_emulate.h"
+#include "virt/emulate.h"
 #include "virt/shadow_exits.h"
 #include "virt/vcpu.h"
 
 #define PDPTE_ACCESSED (1ull << 5)
-#define PFERR_FETCH (1u << 4)
+#define GUEST_MAXPHYADDR 48 /* what the shadow MMU assumes, as shadow_emulate.c */
 
 /*
  * Under TDP the CPU walked the guest's PAE tables itself, from the PDPTEs
@@ -34,48 +37,145 @@ static void load_pdptes(struct vcpu *v, struct guest_paging *gp)
 	gp->pdptes_loaded = true;
 }
 
+/* Guest-physical memory for the walker (ctx: the VM), as shadow_emulate.c's. */
+static enum guest_mem_result mem_read(void *ctx, uint64_t gpa, uint64_t *val)
+{
+	const uint64_t *p = vm_gpa_to_hva(ctx, gpa, 8);
+
+	if (!p)
+		return GUEST_MEM_NO_SLOT;
+	*val = __atomic_load_n(p, __ATOMIC_RELAXED);
+	return GUEST_MEM_OK;
+}
+
+static enum guest_mem_result mem_cmpxchg(void *ctx, uint64_t gpa, uint64_t old, uint64_t new_val)
+{
+	uint64_t *p = vm_gpa_to_hva(ctx, gpa, 8);
+
+	if (!p)
+		return GUEST_MEM_NO_SLOT;
+	return __atomic_compare_exchange_n(p, &old, new_val, false, __ATOMIC_SEQ_CST,
+					   __ATOMIC_RELAXED) ? GUEST_MEM_OK : GUEST_MEM_CHANGED;
+}
+
+/* Where a read of guest memory stopped. */
+struct read_end {
+	unsigned int got; /* the bytes read */
+	uint64_t la;      /* the linear address of the first byte not read: CR2 for a fault */
+	uint32_t error;   /* GUEST_WALK_FAULT: the #PF error code */
+};
+
 /*
  * n bytes at linear address la through the guest's paging, as access
- * pf_access at CPL 0 (vcpu_guest_paging's), after vcpu_sync_guest_state().
+ * pf_access at CPL 0 (vcpu_guest_paging's), one walk per page, after
+ * vcpu_sync_guest_state(). The result is that of the first page that
+ * could not be read (GUEST_WALK_NO_SLOT: its tables or the page itself
+ * are not guest RAM), or GUEST_WALK_OK; *end says where it stopped.
  */
-static unsigned int read_linear(struct vcpu *v, uint64_t la, uint8_t *b, unsigned int n,
-				uint32_t pf_access)
+static enum guest_walk_result read_linear(struct vcpu *v, uint64_t la, uint8_t *b, unsigned int n,
+					  uint32_t pf_access, struct read_end *end)
 {
+	struct guest_mem mem = { .read = mem_read, .cmpxchg = mem_cmpxchg, .ctx = v->vm };
 	struct guest_paging gp = vcpu_guest_paging(v);
-	unsigned int got = 0;
+	/* Outside long mode linear addresses are 32 bits, and wrap. */
+	uint64_t la_mask = gp.mode == GUEST_PAGING_4LEVEL ? ~0ull : 0xffffffffull;
+
 	if (gp.mode == GUEST_PAGING_PAE && !v->shadow)
 		load_pdptes(v, &gp);
-	if (gp.mode != GUEST_PAGING_OFF)
-		return shadow_read_guest(v, &gp, la, b, n, pf_access);
-	/* Paging off: linear is physical. */
-	while (got < n) {
-		uint64_t pa = (uint32_t)(la + got), in_page = PAGE_SIZE - (pa & (PAGE_SIZE - 1));
-		unsigned int chunk = n - got < in_page ? n - got : (unsigned int)in_page;
-		const uint8_t *p = vm_gpa_to_hva(v->vm, pa, chunk);
+	*end = (struct read_end){ .la = la & la_mask };
+	while (end->got < n) {
+		uint64_t va = end->la, in_page = PAGE_SIZE - (va & (PAGE_SIZE - 1)), gpa = va;
+		unsigned int chunk = n - end->got < in_page ? n - end->got : (unsigned int)in_page;
+		enum guest_walk_result r;
+		struct guest_walk w;
+		const uint8_t *p;
 
+		if (gp.mode != GUEST_PAGING_OFF) { /* paging off: linear is physical */
+			r = guest_walk(&mem, &gp, GUEST_MAXPHYADDR, va, pf_access, &w);
+			if (r == GUEST_WALK_FAULT)
+				end->error = w.error;
+			if (r != GUEST_WALK_OK)
+				return r;
+			gpa = (w.gfn << PAGE_SHIFT) | (va & (PAGE_SIZE - 1));
+		}
+		p = vm_gpa_to_hva(v->vm, gpa, chunk);
 		if (!p)
-			break;
+			return GUEST_WALK_NO_SLOT;
 		for (unsigned int i = 0; i < chunk; i++)
-			b[got + i] = p[i];
-		got += chunk;
+			b[end->got + i] = p[i];
+		end->got += chunk;
+		end->la = (va + chunk) & la_mask;
 	}
-	return got;
+	return GUEST_WALK_OK;
 }
 
 unsigned int vcpu_fetch_insn(struct vcpu *v, uint8_t *b, unsigned int n)
 {
 	struct vcpu_state st;
+	struct read_end end;
 
 	vcpu_sync_guest_state(v, &st);
-	return read_linear(v, st.code_bits == 64 ? v->arch.regs.rip
-			   : (uint32_t)(st.seg_base[1] + (uint32_t)v->arch.regs.rip), b, n,
-			   PFERR_FETCH);
+	read_linear(v, st.code_bits == 64 ? v->arch.regs.rip
+		    : (uint32_t)(st.seg_base[1] + (uint32_t)v->arch.regs.rip), b, n, PFERR_FETCH, &end);
+	return end.got;
 }
 
 unsigned int vcpu_read_linear(struct vcpu *v, uint64_t la, uint8_t *b, unsigned int n)
 {
 	struct vcpu_state st;
+	struct read_end end;
 
 	vcpu_sync_guest_state(v, &st);
-	return read_linear(v, la, b, n, 0); /* a supervisor read, as the CPU's own of its tables */
+	read_linear(v, la, b, n, 0, &end); /* a supervisor read, as the CPU's own of its tables */
+	return end.got;
+}
+
+uint64_t vcpu_operand_address(struct vcpu *v, const struct vcpu_state *st,
+			      const struct emu_mem *m, uint64_t next_rip)
+{
+	struct emu_regs r;
+	uint64_t base = m->seg >= 0 && m->seg < 6 ? st->seg_base[m->seg] : 0, ea;
+
+	for (int i = 0; i < 16; i++)
+		r.gpr[i] = *guest_reg(&v->arch.regs, i);
+	ea = emu_mem_address(m, &r, next_rip);
+	/* In 64-bit mode only FS and GS have a base (m->seg is EMU_SEG_NONE for the rest). */
+	return st->code_bits == 64 ? base + ea : (uint32_t)(base + ea);
+}
+
+/* Bits 63:47 (63:56 with LA57) all equal, as every 64-bit-mode access needs. */
+static bool is_canonical(const struct vcpu *v, uint64_t la)
+{
+	unsigned int bits = v->guest_cr4 & CR4_LA57 ? 57 : 48;
+
+	return (uint64_t)((int64_t)(la << (64 - bits)) >> (64 - bits)) == la;
+}
+
+bool vcpu_read_operand(struct vcpu *v, const struct vcpu_state *st, const struct emu_mem *m,
+		       uint64_t next_rip, uint8_t *b, unsigned int n)
+{
+	uint64_t la = vcpu_operand_address(v, st, m, next_rip);
+	struct read_end end;
+
+	if (st->code_bits == 64 && (!is_canonical(v, la) || !is_canonical(v, la + n - 1))) {
+		/* #SS(0) for a stack reference (RSP or RBP based, no FS or GS), else #GP(0) */
+		bool stack = m->seg == EMU_SEG_NONE && (m->base == 4 || m->base == 5);
+
+		virt->vcpu_inject_exception(&v->arch, stack ? 12 : 13, true, 0);
+		return false;
+	}
+	switch (read_linear(v, la, b, n, 0, &end)) {
+	case GUEST_WALK_OK:
+		return true;
+	case GUEST_WALK_FAULT:
+		virt->vcpu_inject_page_fault(&v->arch, end.la, end.error);
+		return false;
+	case GUEST_WALK_RETRY:
+		return false; /* the instruction runs again */
+	case GUEST_WALK_NO_SLOT:
+		break;
+	}
+	vcpu_fail(v, "wild access: the operand at gva 0x%lx (rip 0x%lx) translates outside guest memory",
+		  (unsigned long)end.la, (unsigned long)v->arch.regs.rip);
+	return false;
 }

@@ -8,6 +8,7 @@
  */
 #include "arch/x86/cpu.h"
 #include "mm/shadow/walker.h"
+#include "virt/cr.h"
 #include "virt/emulate.h"
 #include "virt/pc.h"
 #include "virt/shadow_emulate.h"
@@ -188,28 +189,51 @@ void shadow_handle_guest_pf(struct vcpu *v)
 	}
 }
 
-
-/* INVLPG m8 without NRIP save: its length, from the bytes at RIP. */
-static bool decode_invlpg_len(struct vcpu *v, unsigned int *len)
+/*
+ * SVM without decode assists says neither INVLPG's address nor (without
+ * NRIP save) its length: decode them from the bytes at RIP. False, after
+ * stopping the VM, if the length stays unknown (an unknown address only
+ * leaves the shadow entries to the TLB flush).
+ */
+static bool decode_invlpg(struct vcpu *v)
 {
+	struct vcpu_exit *e = &v->arch.exit;
 	uint8_t b[EMU_MAX_INSN];
+	struct emu_sys_insn in;
+	struct vcpu_state st;
+	const char *err;
+	char why[96];
 
-	return emu_decode_invlpg_len(b, vcpu_fetch_insn(v, b, sizeof(b)), len);
+	vcpu_sync_guest_state(v, &st);
+	err = emu_decode_sys(b, vcpu_fetch_insn(v, b, sizeof(b)), st.code_bits, &in, why, sizeof(why));
+	if (!err && in.op != EMU_SYS_INVLPG)
+		err = "not INVLPG";
+	if (err) {
+		if (e->insn_len)
+			return true;
+		vcpu_fail(v, "cannot decode the INVLPG at rip 0x%lx: %s", (unsigned long)v->arch.regs.rip,
+			  err);
+		return false;
+	}
+	if (!e->insn_len)
+		e->insn_len = in.len;
+	if (!e->gva_known) {
+		e->gva = vcpu_operand_address(v, &st, &in.mem, v->arch.regs.rip + in.len);
+		e->gva_known = true;
+	}
+	return true;
 }
 
 void shadow_handle_invlpg(struct vcpu *v)
 {
 	struct vcpu_exit *e = &v->arch.exit;
 
-	if (!e->insn_len && !decode_invlpg_len(v, &e->insn_len)) {
-		vcpu_fail(v, "cannot decode the INVLPG at rip 0x%lx", (unsigned long)v->arch.regs.rip);
+	if ((!e->insn_len || !e->gva_known) && !decode_invlpg(v))
 		return;
-	}
 	/*
 	 * Write protection keeps every shadow page in step with its guest
 	 * table, so INVLPG changes no shadow entry of ours; what it must drop
-	 * is the TLB's copy. Without the address (SVM without decode assists)
-	 * the whole vCPU TLB goes.
+	 * is the TLB's copy, and the whole vCPU TLB goes.
 	 */
 	if (e->gva_known)
 		shadow_mmu_invlpg(v->vm->smmu, v->shadow, e->gva);

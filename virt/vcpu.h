@@ -16,3 +16,21 @@ void vcpu_fail(struct vcpu *v, const char *fmt, ...) __printf(2, 3);
 unsigned int vcpu_fetch_insn(struct vcpu *v, uint8_t *b, unsigned int n);
 /* Up to n bytes at linear address la, a supervisor read through the guest's paging. */
 unsigned int vcpu_read_linear(struct vcpu *v, uint64_t la, uint8_t *b, unsigned int n);
+
+struct emu_mem;
+/*
+ * The linear address of an instruction's memory operand (virt/emulate.h),
+ * with its segment's base, 32 bits outside 64-bit mode; next_rip for a
+ * RIP-relative one. st: vcpu_sync_guest_state()'s.
+ */
+uint64_t vcpu_operand_address(struct vcpu *v, const struct vcpu_state *st,
+			      const struct emu_mem *m, uint64_t next_rip);
+/*
+ * Read the n bytes of that operand as the instruction would, a supervisor
+ * read. False if the instruction cannot complete now: the guest then gets
+ * the fault a CPU would raise (#GP or #SS for a non-canonical address, #PF
+ * with its CR2 and error code), or the VM is stopped (no RAM behind it),
+ * or the guest's tables kept changing under the walk (it runs again).
+ */
+bool vcpu_read_operand(struct vcpu *v, const struct vcpu_state *st, const struct emu_mem *m,
+		       uint64_t next_rip, uint8_t *b, unsigned int n);

@@ -337,6 +337,313 @@ static void test_decode_mov_cr_and_invlpg(void)
 }
 
 /*
+ * emu_decode_sys(): the instructions of a CR or INVLPG exit, as GNU as laid
+ * them out or, for the forms it never emits (MOV CR with mod != 3, a REX
+ * or a prefix it would not write), as objdump -D decodes the bytes (each
+ * line's comment). Memory operands name base, index, scale, disp, address
+ * size and segment as objdump's AT&T operand says.
+ */
+struct sys_case {
+	unsigned int bits;
+	uint8_t b[15];
+	unsigned int len; /* the whole encoding is b[0..len) */
+	enum emu_sys_op op;
+	int gpr;
+	int base, index;
+	unsigned int scale;
+	int64_t disp;
+	unsigned int addr_size;
+	int seg;
+};
+
+#define NO EMU_NO_REG
+#define REG_CASE(bits_, op_, gpr_, len_, ...) \
+	{ .bits = bits_, .b = { __VA_ARGS__ }, .len = len_, .op = op_, .gpr = gpr_ }
+#define MEM_CASE(bits_, op_, len_, base_, index_, scale_, disp_, as_, seg_, ...)                  \
+	{ .bits = bits_, .b = { __VA_ARGS__ }, .len = len_, .op = op_, .gpr = NO, .base = base_, \
+	  .index = index_, .scale = scale_, .disp = disp_, .addr_size = as_, .seg = seg_ }
+#define TO EMU_SYS_MOV_TO_CR
+#define FROM EMU_SYS_MOV_FROM_CR
+#define CLTS EMU_SYS_CLTS
+#define LMSW_R EMU_SYS_LMSW_REG
+#define LMSW_M EMU_SYS_LMSW_MEM
+#define INVLPG EMU_SYS_INVLPG
+#define SNONE EMU_SEG_NONE
+
+static const struct sys_case sys_cases[] = {
+	/* MOV to and from CRn: mod is ignored, never a SIB or a displacement. */
+	REG_CASE(64, TO, 0, 3, 0x0f, 0x22, 0xe0),                /* mov %rax,%cr4 (mod 3) */
+	REG_CASE(64, TO, 2, 3, 0x0f, 0x22, 0x62, 0x3e),          /* mov %rdx,%cr4 (mod 1; 3e is the next insn's) */
+	REG_CASE(64, TO, 4, 3, 0x0f, 0x22, 0x24, 0x25),          /* mov %rsp,%cr4 (mod 0, rm 4: no SIB) */
+	REG_CASE(64, TO, 1, 3, 0x0f, 0x22, 0xa1, 0x78, 0x78),    /* mov %rcx,%cr4 (mod 2: no disp32) */
+	REG_CASE(64, FROM, 5, 3, 0x0f, 0x20, 0x05, 0x00),        /* mov %cr0,%rbp (mod 0, rm 5: not RIP-relative) */
+	REG_CASE(64, FROM, 5, 3, 0x0f, 0x20, 0x45),              /* mov %cr0,%rbp (mod 1) */
+	REG_CASE(64, FROM, 0, 3, 0x0f, 0x20, 0xa0),              /* mov %cr4,%rax (mod 2) */
+	REG_CASE(64, TO, 9, 4, 0x41, 0x0f, 0x22, 0xc1),          /* mov %r9,%cr0: REX.B */
+	REG_CASE(64, TO, 10, 4, 0x41, 0x0f, 0x22, 0x62),         /* mov %r10,%cr4: REX.B, mod 1 */
+	REG_CASE(64, TO, 0, 4, 0x44, 0x0f, 0x22, 0xc0),          /* mov %rax,%cr8: REX.R is the CR's */
+	REG_CASE(64, FROM, 0, 4, 0x44, 0x0f, 0x20, 0xc0),        /* mov %cr8,%rax */
+	REG_CASE(64, TO, 15, 4, 0x45, 0x0f, 0x22, 0xc7),         /* mov %r15,%cr8: REX.R and REX.B */
+	REG_CASE(64, FROM, 12, 4, 0x41, 0x0f, 0x20, 0xdc),       /* mov %cr3,%r12 */
+	REG_CASE(64, TO, 0, 5, 0x66, 0x3e, 0x0f, 0x22, 0xd8),    /* data16 ds mov %rax,%cr3 */
+	REG_CASE(64, FROM, 11, 5, 0xf3, 0x41, 0x0f, 0x20, 0xe3), /* repz mov %cr4,%r11 */
+	REG_CASE(64, TO, 2, 5, 0x66, 0xf3, 0x0f, 0x22, 0x62),    /* data16 repz mov %rdx,%cr4 */
+	REG_CASE(64, TO, 1, 5, 0x41, 0x66, 0x0f, 0x22, 0xc1),    /* rex.B data16 mov %rcx,%cr0: the REX is not last, ignored */
+	REG_CASE(64, TO, 0, 4, 0xf0, 0x0f, 0x22, 0xc0),          /* lock mov %rax,%cr0 */
+	REG_CASE(32, TO, 2, 3, 0x0f, 0x22, 0x62, 0x3e),          /* mov %edx,%cr4 (mod 1) */
+	REG_CASE(32, TO, 0, 3, 0x0f, 0x22, 0xe0),                /* mov %eax,%cr4 */
+	REG_CASE(32, FROM, 5, 3, 0x0f, 0x20, 0x65),              /* mov %cr4,%ebp (mod 1) */
+	REG_CASE(32, TO, 0, 4, 0xf0, 0x0f, 0x22, 0xc0),          /* mov %eax,%cr8: AMD's LOCK MOV CR0 */
+	REG_CASE(32, TO, 0, 5, 0xf0, 0x66, 0x0f, 0x22, 0xc0),    /* data16 mov %eax,%cr8 */
+	REG_CASE(32, TO, 3, 4, 0x66, 0x0f, 0x22, 0xc3),          /* data16 mov %ebx,%cr0 */
+	REG_CASE(16, TO, 0, 3, 0x0f, 0x22, 0xc0),                /* mov %eax,%cr0 */
+	REG_CASE(16, TO, 2, 3, 0x0f, 0x22, 0x62, 0x3e),          /* mov %edx,%cr4 (mod 1) */
+	REG_CASE(16, FROM, 0, 3, 0x0f, 0x20, 0xe8),              /* mov %cr5,%eax */
+	REG_CASE(16, TO, 0, 4, 0xf0, 0x0f, 0x22, 0xd8),          /* objdump: mov %eax,%cr11 (LOCK: CR 3 + 8) */
+
+	/* CLTS after prefixes. */
+	REG_CASE(64, CLTS, NO, 2, 0x0f, 0x06),                   /* clts */
+	REG_CASE(64, CLTS, NO, 3, 0x46, 0x0f, 0x06),             /* rex.RX clts */
+	REG_CASE(64, CLTS, NO, 4, 0x66, 0x2e, 0x0f, 0x06),       /* data16 cs clts */
+	REG_CASE(64, CLTS, NO, 5, 0xf2, 0x65, 0x4f, 0x0f, 0x06), /* repnz gs rex.WRXB clts */
+	REG_CASE(64, CLTS, NO, 4, 0x40, 0x66, 0x0f, 0x06),       /* a REX then 66 (objdump: a lone "rex", then data16 clts) */
+	REG_CASE(32, CLTS, NO, 3, 0x3e, 0x0f, 0x06),             /* ds clts */
+	REG_CASE(16, CLTS, NO, 2, 0x0f, 0x06),                   /* clts */
+
+	/* LMSW r16. */
+	REG_CASE(64, LMSW_R, 0, 3, 0x0f, 0x01, 0xf0),            /* lmsw %ax */
+	REG_CASE(64, LMSW_R, 9, 4, 0x41, 0x0f, 0x01, 0xf1),      /* lmsw %r9w */
+	REG_CASE(32, LMSW_R, 0, 3, 0x0f, 0x01, 0xf0),            /* lmsw %ax */
+	REG_CASE(16, LMSW_R, 3, 3, 0x0f, 0x01, 0xf3),            /* lmsw %bx */
+	REG_CASE(16, LMSW_R, 3, 4, 0x66, 0x0f, 0x01, 0xf3),      /* data32 lmsw %bx */
+
+	/* LMSW m16. */
+	MEM_CASE(64, LMSW_M, 3, 0, NO, 1, 0, 8, SNONE, 0x0f, 0x01, 0x30),             /* lmsw (%rax) */
+	MEM_CASE(64, LMSW_M, 4, 3, NO, 1, 0x10, 8, SNONE, 0x0f, 0x01, 0x73, 0x10),    /* lmsw 0x10(%rbx) */
+	MEM_CASE(64, LMSW_M, 5, 13, NO, 1, -8, 8, SNONE, 0x41, 0x0f, 0x01, 0x75, 0xf8), /* lmsw -0x8(%r13) */
+	MEM_CASE(64, LMSW_M, 7, 1, NO, 1, 0x12345678, 8, SNONE,
+		 0x0f, 0x01, 0xb1, 0x78, 0x56, 0x34, 0x12),                             /* lmsw 0x12345678(%rcx) */
+	MEM_CASE(64, LMSW_M, 7, 7, NO, 1, 0x93, 8, SNONE,
+		 0x0f, 0x01, 0xb7, 0x93, 0x00, 0x00, 0x00),                             /* lmsw 0x93(%rdi): the fuzzer's */
+	MEM_CASE(64, LMSW_M, 5, 4, 1, 4, 8, 8, SNONE, 0x0f, 0x01, 0x74, 0x8c, 0x08),  /* lmsw 0x8(%rsp,%rcx,4) */
+	MEM_CASE(64, LMSW_M, 6, 8, 11, 8, 0x20, 8, SNONE,
+		 0x43, 0x0f, 0x01, 0x74, 0xd8, 0x20),                                   /* lmsw 0x20(%r8,%r11,8) */
+	MEM_CASE(64, LMSW_M, 7, EMU_RIP, NO, 1, 0x100, 8, SNONE,
+		 0x0f, 0x01, 0x35, 0x00, 0x01, 0x00, 0x00),                             /* lmsw 0x100(%rip) */
+	MEM_CASE(64, LMSW_M, 4, 0, NO, 1, 0, 8, EMU_SEG_FS, 0x64, 0x0f, 0x01, 0x30),  /* lmsw %fs:(%rax) */
+	MEM_CASE(64, LMSW_M, 4, 0, NO, 1, 0, 8, SNONE, 0x3e, 0x0f, 0x01, 0x30),       /* ds lmsw (%rax): no DS base in 64-bit mode */
+	MEM_CASE(64, LMSW_M, 8, 5, NO, 1, 0x10, 4, SNONE,
+		 0x67, 0x0f, 0x01, 0xb5, 0x10, 0x00, 0x00, 0x00),                       /* lmsw 0x10(%ebp) */
+	MEM_CASE(32, LMSW_M, 4, 6, NO, 1, 4, 4, EMU_SEG_DS, 0x0f, 0x01, 0x76, 0x04),  /* lmsw 0x4(%esi) */
+	MEM_CASE(32, LMSW_M, 7, 5, NO, 1, 0x10, 4, EMU_SEG_SS,
+		 0x0f, 0x01, 0xb5, 0x10, 0x00, 0x00, 0x00),                             /* lmsw 0x10(%ebp) */
+	MEM_CASE(32, LMSW_M, 5, 6, 1, 4, 8, 4, EMU_SEG_DS, 0x0f, 0x01, 0x74, 0x8e, 0x08), /* lmsw 0x8(%esi,%ecx,4) */
+	MEM_CASE(32, LMSW_M, 8, NO, 1, 8, 0x1000, 4, EMU_SEG_DS,
+		 0x0f, 0x01, 0x34, 0xcd, 0x00, 0x10, 0x00, 0x00),                       /* lmsw 0x1000(,%ecx,8) */
+	MEM_CASE(32, LMSW_M, 4, 0, NO, 1, 0, 4, EMU_SEG_GS, 0x65, 0x0f, 0x01, 0x30),  /* lmsw %gs:(%eax) */
+	MEM_CASE(16, LMSW_M, 3, 7, NO, 1, 0, 2, EMU_SEG_DS, 0x0f, 0x01, 0x35),        /* lmsw (%di) */
+	MEM_CASE(16, LMSW_M, 4, 5, NO, 1, 0x3e, 2, EMU_SEG_SS, 0x0f, 0x01, 0x76, 0x3e), /* lmsw 0x3e(%bp) */
+	MEM_CASE(16, LMSW_M, 5, 3, NO, 1, 0x10, 2, EMU_SEG_ES,
+		 0x26, 0x0f, 0x01, 0x77, 0x10),                                         /* lmsw %es:0x10(%bx) */
+
+	/* INVLPG m8. */
+	MEM_CASE(64, INVLPG, 3, 0, NO, 1, 0, 8, SNONE, 0x0f, 0x01, 0x38),             /* invlpg (%rax) */
+	MEM_CASE(64, INVLPG, 5, 13, NO, 1, 0x10, 8, SNONE, 0x41, 0x0f, 0x01, 0x7d, 0x10), /* invlpg 0x10(%r13) */
+	MEM_CASE(64, INVLPG, 8, NO, 1, 8, 0x12345678, 8, SNONE,
+		 0x0f, 0x01, 0x3c, 0xcd, 0x78, 0x56, 0x34, 0x12),                       /* invlpg 0x12345678(,%rcx,8) */
+	MEM_CASE(64, INVLPG, 4, 0, NO, 1, 0, 4, SNONE, 0x67, 0x0f, 0x01, 0x38),       /* invlpg (%eax) */
+	MEM_CASE(64, INVLPG, 5, 5, NO, 1, 0x10, 4, SNONE, 0x67, 0x0f, 0x01, 0x7d, 0x10), /* invlpg 0x10(%ebp) */
+	MEM_CASE(64, INVLPG, 5, 5, NO, 1, 0x40, 8, EMU_SEG_GS,
+		 0x65, 0x0f, 0x01, 0x7d, 0x40),                                         /* invlpg %gs:0x40(%rbp) */
+	MEM_CASE(64, INVLPG, 5, 0, NO, 1, 0, 8, EMU_SEG_FS,
+		 0x26, 0x64, 0x0f, 0x01, 0x38),                                         /* es invlpg %fs:(%rax) */
+	MEM_CASE(32, INVLPG, 3, 0, NO, 1, 0, 4, EMU_SEG_DS, 0x0f, 0x01, 0x38),        /* invlpg (%eax) */
+	MEM_CASE(32, INVLPG, 4, 5, NO, 1, 0x10, 4, EMU_SEG_SS, 0x0f, 0x01, 0x7d, 0x10), /* invlpg 0x10(%ebp) */
+	MEM_CASE(32, INVLPG, 7, NO, NO, 1, 0x12345678, 4, EMU_SEG_DS,
+		 0x0f, 0x01, 0x3d, 0x78, 0x56, 0x34, 0x12),                             /* invlpg 0x12345678 */
+	MEM_CASE(32, INVLPG, 4, 3, 6, 1, 0, 2, EMU_SEG_DS, 0x67, 0x0f, 0x01, 0x38),   /* invlpg (%bx,%si) */
+	MEM_CASE(32, INVLPG, 5, 5, NO, 1, 0x10, 2, EMU_SEG_SS,
+		 0x67, 0x0f, 0x01, 0x7e, 0x10),                                         /* invlpg 0x10(%bp) */
+	MEM_CASE(16, INVLPG, 3, 3, 6, 1, 0, 2, EMU_SEG_DS, 0x0f, 0x01, 0x38),         /* invlpg (%bx,%si) */
+	MEM_CASE(16, INVLPG, 4, 5, NO, 1, 0x10, 2, EMU_SEG_SS, 0x0f, 0x01, 0x7e, 0x10), /* invlpg 0x10(%bp) */
+	MEM_CASE(16, INVLPG, 5, NO, NO, 1, 0x1234, 2, EMU_SEG_DS,
+		 0x0f, 0x01, 0x3e, 0x34, 0x12),                                         /* invlpg 0x1234 */
+	MEM_CASE(16, INVLPG, 5, 5, 7, 1, 0x1234, 2, EMU_SEG_SS,
+		 0x0f, 0x01, 0xbb, 0x34, 0x12),                                         /* invlpg 0x1234(%bp,%di) */
+	MEM_CASE(16, INVLPG, 4, 0, NO, 1, 0, 4, EMU_SEG_DS, 0x67, 0x0f, 0x01, 0x38),  /* invlpg (%eax) */
+	MEM_CASE(16, INVLPG, 5, 5, NO, 1, 0x10, 4, EMU_SEG_SS,
+		 0x67, 0x0f, 0x01, 0x7d, 0x10),                                         /* invlpg 0x10(%ebp) */
+};
+#undef NO
+#undef REG_CASE
+#undef MEM_CASE
+#undef TO
+#undef FROM
+#undef CLTS
+#undef LMSW_R
+#undef LMSW_M
+#undef INVLPG
+#undef SNONE
+
+/* b[0..n) in a buffer of exactly n bytes, so that ASan sees a read past them. */
+static const char *decode_sys_exact(unsigned int bits, const uint8_t *b, unsigned int n,
+				    struct emu_sys_insn *in, char *why, unsigned int why_len)
+{
+	uint8_t *copy = malloc(n ? n : 1);
+	const char *err;
+
+	memcpy(copy, b, n);
+	err = emu_decode_sys(copy, n, bits, in, why, why_len);
+	free(copy);
+	return err;
+}
+
+static void test_decode_sys(void)
+{
+	for (unsigned int i = 0; i < sizeof(sys_cases) / sizeof(sys_cases[0]); i++) {
+		const struct sys_case *c = &sys_cases[i];
+		bool mem = c->op == EMU_SYS_LMSW_MEM || c->op == EMU_SYS_INVLPG;
+		struct emu_sys_insn in;
+		char why[96];
+		/* The bytes after the encoding (up to 15) must change nothing. */
+		const char *err = decode_sys_exact(c->bits, c->b, sizeof(c->b), &in, why, sizeof(why));
+
+		if (err)
+			fprintf(stderr, "  case %u refused: %s\n", i, err);
+		CHECK(err == NULL);
+		if (err)
+			continue;
+		if (in.op != c->op || in.len != c->len || in.gpr != c->gpr)
+			fprintf(stderr, "  case %u: op %d len %u gpr %d\n", i, in.op, in.len, in.gpr);
+		CHECK_EQ_U(in.op, c->op);
+		CHECK_EQ_U(in.len, c->len);
+		CHECK_EQ_U(in.gpr, c->gpr);
+		if (mem) {
+			CHECK_EQ_U(in.mem.base, c->base);
+			CHECK_EQ_U(in.mem.index, c->index);
+			CHECK_EQ_U(in.mem.scale, c->scale);
+			CHECK_EQ_U(in.mem.disp, c->disp);
+			CHECK_EQ_U(in.mem.addr_size, c->addr_size);
+			CHECK_EQ_U(in.mem.seg, c->seg);
+		} else {
+			CHECK_EQ_U(in.mem.base, EMU_NO_REG); /* no operand in memory */
+		}
+		/* Exactly its bytes decode the same; any fewer are refused, never read past. */
+		CHECK(decode_sys_exact(c->bits, c->b, c->len, &in, why, sizeof(why)) == NULL);
+		CHECK_EQ_U(in.len, c->len);
+		for (unsigned int n = 0; n < c->len; n++) {
+			err = decode_sys_exact(c->bits, c->b, n, &in, why, sizeof(why));
+			CHECK(err != NULL);
+			CHECK_STR_CONTAINS(err, "truncated");
+		}
+	}
+}
+
+/* The operand's address from the registers: objdump's reading of each (the "#" for RIP). */
+static void test_decode_sys_address(void)
+{
+	struct emu_regs r = { 0 };
+	struct emu_sys_insn in;
+	char why[96];
+
+	r.gpr[1] = 3;           /* rcx */
+	r.gpr[4] = 0x7fff0000;  /* rsp */
+	r.gpr[5] = 0xfffffff0;  /* rbp */
+	r.gpr[3] = 0xffff;      /* rbx */
+	r.gpr[6] = 0x12348000;  /* rsi */
+
+	/* lmsw 0x100(%rip) at 0x5f: objdump's "# 0x166" */
+	CHECK(emu_decode_sys((const uint8_t[]){ 0x0f, 0x01, 0x35, 0x00, 0x01, 0x00, 0x00 }, 7, 64, &in,
+			     why, sizeof(why)) == NULL);
+	CHECK_EQ_U(emu_mem_address(&in.mem, &r, 0x5f + in.len), 0x166);
+	/* lmsw 0x8(%rsp,%rcx,4) */
+	CHECK(emu_decode_sys((const uint8_t[]){ 0x0f, 0x01, 0x74, 0x8c, 0x08 }, 5, 64, &in, why,
+			     sizeof(why)) == NULL);
+	CHECK_EQ_U(emu_mem_address(&in.mem, &r, 0), 0x7fff0000 + 3 * 4 + 8);
+	/* addr32 invlpg 0x10(%ebp): wraps at 32 bits */
+	CHECK(emu_decode_sys((const uint8_t[]){ 0x67, 0x0f, 0x01, 0x7d, 0x10 }, 5, 64, &in, why,
+			     sizeof(why)) == NULL);
+	CHECK_EQ_U(emu_mem_address(&in.mem, &r, 0), 0);
+	/* 16-bit invlpg 0x1234(%bp,%di) with bp 0xfff0, di 0x20: wraps at 16 bits */
+	r.gpr[7] = 0x20;
+	CHECK(emu_decode_sys((const uint8_t[]){ 0x0f, 0x01, 0xbb, 0x34, 0x12 }, 5, 16, &in, why,
+			     sizeof(why)) == NULL);
+	CHECK_EQ_U(emu_mem_address(&in.mem, &r, 0), (0xfff0 + 0x20 + 0x1234) & 0xffff);
+	/* 32-bit lmsw 0x8(%esi,%ecx,4) */
+	CHECK(emu_decode_sys((const uint8_t[]){ 0x0f, 0x01, 0x74, 0x8e, 0x08 }, 5, 32, &in, why,
+			     sizeof(why)) == NULL);
+	CHECK_EQ_U(emu_mem_address(&in.mem, &r, 0), 0x12348000 + 12 + 8);
+}
+
+static void expect_sys_refused(unsigned int bits, const uint8_t *b, unsigned int n, const char *reason)
+{
+	struct emu_sys_insn in;
+	char why[96];
+	const char *err = decode_sys_exact(bits, b, n, &in, why, sizeof(why));
+
+	CHECK(err != NULL);
+	CHECK_STR_CONTAINS(err, reason);
+}
+
+#define SYS_REFUSED(bits, reason, ...)                                        \
+	do {                                                                  \
+		static const uint8_t b_[] = { __VA_ARGS__ };                  \
+		expect_sys_refused(bits, b_, sizeof(b_), reason);             \
+	} while (0)
+
+/* What is not one of them, as objdump reads it. */
+static void test_decode_sys_refusals(void)
+{
+	SYS_REFUSED(64, "not LMSW or INVLPG", 0x0f, 0x01, 0xf8);      /* swapgs: /7, mod 3 */
+	SYS_REFUSED(64, "not LMSW or INVLPG", 0x0f, 0x01, 0xf9);      /* rdtscp */
+	SYS_REFUSED(16, "not LMSW or INVLPG", 0x0f, 0x01, 0xff);      /* tlbsync */
+	SYS_REFUSED(64, "not LMSW or INVLPG", 0x0f, 0x01, 0x10);      /* lgdt (%rax): /2 */
+	SYS_REFUSED(32, "not LMSW or INVLPG", 0x0f, 0x01, 0x4e, 0x04); /* sidtl 0x4(%esi): /1 */
+	SYS_REFUSED(64, "not CLTS", 0x0f, 0x23, 0xc0);                /* mov %rax,%db0 */
+	SYS_REFUSED(64, "not CLTS", 0x0f, 0x05);                      /* syscall */
+	SYS_REFUSED(64, "not CLTS", 0x90, 0x90);                      /* nop */
+	SYS_REFUSED(32, "not CLTS", 0x41, 0x0f, 0x22, 0xc0);          /* inc %ecx: no REX in 32-bit code */
+	SYS_REFUSED(64, "truncated", 0x66, 0x66);                     /* prefixes only */
+	SYS_REFUSED(8, "code size", 0x0f, 0x06);
+	/* 14 prefixes and CLTS: 16 bytes, past the architectural 15 */
+	SYS_REFUSED(64, "longer than 15", 0x66, 0x66, 0x66, 0x66, 0x66, 0x66, 0x66, 0x66, 0x66, 0x66,
+		    0x66, 0x66, 0x66, 0x66, 0x0f, 0x06);
+	/* 13 prefixes and MOV CR: 16 bytes */
+	SYS_REFUSED(64, "longer than 15", 0x3e, 0x3e, 0x3e, 0x3e, 0x3e, 0x3e, 0x3e, 0x3e, 0x3e, 0x3e,
+		    0x3e, 0x3e, 0x3e, 0x0f, 0x22, 0xc0);
+	/* 10 prefixes and a 5-byte INVLPG: 15 bytes, the limit, decodes */
+	{
+		static const uint8_t b[] = { 0x66, 0x66, 0x66, 0x66, 0x66, 0x66, 0x66, 0x66, 0x66, 0x66,
+					     0x0f, 0x01, 0x7d, 0x10, 0x00 };
+		struct emu_sys_insn in;
+
+		CHECK(decode_sys_exact(64, b, sizeof(b), &in, 0, 0) == NULL);
+		CHECK_EQ_U(in.len, 14);
+	}
+	/* The same with 12 prefixes: 16 bytes */
+	SYS_REFUSED(64, "longer than 15", 0x66, 0x66, 0x66, 0x66, 0x66, 0x66, 0x66, 0x66, 0x66, 0x66,
+		    0x66, 0x66, 0x0f, 0x01, 0x7d, 0x10);
+}
+
+/* The 64-bit wrappers the fuzzer calls: the same decoder. */
+static void test_decode_sys_wrappers(void)
+{
+	static const uint8_t mov_cr4_mod1[] = { 0x0f, 0x22, 0x62, 0x3e };
+	static const uint8_t lmsw_mem[] = { 0x0f, 0x01, 0xb7, 0x93, 0x00, 0x00, 0x00 };
+	static const uint8_t invlpg_p[] = { 0x3e, 0x0f, 0x01, 0x38 }; /* ds invlpg (%rax) */
+	unsigned int len = 0;
+	int gpr = -1;
+
+	CHECK(emu_decode_mov_cr(mov_cr4_mod1, sizeof(mov_cr4_mod1), &gpr, &len));
+	CHECK_EQ_U(gpr, 2);
+	CHECK_EQ_U(len, 3);
+	CHECK(!emu_decode_mov_cr(lmsw_mem, sizeof(lmsw_mem), &gpr, &len));
+	CHECK(!emu_decode_invlpg_len(lmsw_mem, sizeof(lmsw_mem), &len));
+	CHECK(emu_decode_invlpg_len(invlpg_p, sizeof(invlpg_p), &len));
+	CHECK_EQ_U(len, 4);
+}
+
+/*
  * The memory operand, from the assembler's encodings: register n holds
  * 0x1000 * (n + 1), so every term of the sum shows.
  */
@@ -1167,6 +1474,10 @@ int main(void)
 	RUN_TEST(test_execute_mov_xchg_cmpxchg);
 	RUN_TEST(test_alu_against_the_cpu);
 	RUN_TEST(test_decode_mov_cr_and_invlpg);
+	RUN_TEST(test_decode_sys);
+	RUN_TEST(test_decode_sys_address);
+	RUN_TEST(test_decode_sys_refusals);
+	RUN_TEST(test_decode_sys_wrappers);
 	RUN_TEST(test_effective_address);
 	RUN_TEST(test_decode_table);
 	RUN_TEST(test_decode_string_source);
