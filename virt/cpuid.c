@@ -5,9 +5,10 @@
  * mmuvisor does not back: virtualization, MONITOR/MWAIT, PCID and INVPCID,
  * XSAVE and what needs it (AVX...), PKU, LA57, performance monitoring,
  * the speculation-control MSRs; plus the hypervisor bit, x2APIC and the
- * TSC-deadline timer (the virtual local APIC has both, whatever the host's), a vendor leaf at
- * 0x40000000 ("mmuvisor"), and a topology of one thread per core, nr_vcpus
- * cores, whose APIC IDs are the vCPU numbers, as the MADT and fw_cfg say.
+ * TSC-deadline timer (the virtual local APIC has both, whatever the host's),
+ * an invariant TSC with IA32_TSC_ADJUST, a vendor leaf at 0x40000000
+ * ("mmuvisor"), and a topology of one thread per core, nr_vcpus cores,
+ * whose APIC IDs are the vCPU numbers, as the MADT and fw_cfg say.
  */
 #include "arch/x86/cpu.h"
 #include "virt/cpuid.h"
@@ -91,10 +92,12 @@ static struct cpuid_regs pc_cpuid(const struct vcpu *v, uint32_t leaf, uint32_t 
 		 * Kept: FSGSBASE, BMI1, FDP_EXCPTN_ONLY, SMEP, BMI2, ERMS, the FCS/FDS
 		 * deprecation, RDSEED, ADX, SMAP, CLFLUSHOPT, CLWB, SHA. Gone: SGX,
 		 * TSX, AVX2 and AVX-512 (no XSAVE), INVPCID, RDT, PT and the rest.
+		 * Added: IA32_TSC_ADJUST (virt/msr.c), whatever the host's.
 		 */
 		r.ebx &= (1u << 0) | (1u << 3) | (1u << 6) | (1u << 7) | (1u << 8) | (1u << 9) |
 			 (1u << 13) | (1u << 18) | (1u << 19) | (1u << 20) | (1u << 23) |
 			 (1u << 24) | (1u << 29);
+		r.ebx |= 1u << 1;
 		r.ecx = 0;              /* UMIP, PKU, LA57, RDPID, ...: none backed */
 		r.edx = 0;              /* speculation control and friends: no MSRs behind them */
 		break;
@@ -115,6 +118,17 @@ static struct cpuid_regs pc_cpuid(const struct vcpu *v, uint32_t leaf, uint32_t 
 			   (1u << 15) | /* LWP */
 			   (1u << 23) | /* PerfCtrExtCore: the legacy four counters only */
 			   (1u << 29)); /* MONITORX */
+		break;
+	case 0x80000007u:
+		/*
+		 * Invariant TSC: the guest's is the host's plus an offset, and
+		 * mmuvisor itself needs a constant-rate TSC (every deadline it
+		 * arms is a TSC value from one calibration). Linux then trusts
+		 * the TSC (with TSC_ADJUST, no clocksource watchdog), as on a
+		 * PC of today; without it, a slow machine's lost ticks (Bochs)
+		 * made it fall back to the PM timer and an exit per clock read.
+		 */
+		r.edx |= 1u << 8;
 		break;
 	case 0x80000008u: /* AMD: NC = cores - 1, legacy APIC ID size; no speculation MSRs */
 		r.ebx = 0;

@@ -46,6 +46,11 @@ struct loader_input {
 	size_t image_len;
 	const char *cmdline;          /* the kernel's command line as the boot loader hands it */
 	const char *args;             /* Linux's: the arguments without the name (NULL: cmdline; "": the default below) */
+	/*
+	 * Linux's: the TSC's rate, appended as tsc_early_khz= unless the line
+	 * has that word already (0: nothing appended).
+	 */
+	uint64_t tsc_khz;
 	const struct loader_module *modules;
 	unsigned int nr_modules;
 };

@@ -258,7 +258,7 @@ static const uint8_t boot_gdt[GDT_BYTES] = {
 };
 
 static bool write_zero_page(const struct loader_input *in, const struct loader_target *t,
-			    const struct bz_layout *bz, const char *cmdline)
+			    const struct bz_layout *bz, const char *cmdline, const char *extra)
 {
 	struct zp_writer w = { .t = t, .base = bz->zero_page, .ok = true };
 	uint64_t high_kib = (t->ram_end - t->high_start) >> 10;
@@ -270,7 +270,8 @@ static bool write_zero_page(const struct loader_input *in, const struct loader_t
 			bz->hdr_end - HDR_START) &&
 	       t->write(t->ctx, bz->zero_page + BP_E820_TABLE, e820, 20 * n) &&
 	       t->write(t->ctx, bz->gdt, boot_gdt, GDT_BYTES) &&
-	       t->write(t->ctx, bz->cmdline, cmdline, strlen(cmdline) + 1);
+	       t->write(t->ctx, bz->cmdline, cmdline, strlen(cmdline)) &&
+	       t->write(t->ctx, bz->cmdline + strlen(cmdline), extra, strlen(extra) + 1);
 	zp_put(&w, BP_E820_ENTRIES, n, 1);
 	zp_put(&w, BP_EXT_MEM_K, high_kib > 0xfc00 ? 0xfc00 : high_kib, 2);
 	zp_put(&w, BP_ALT_MEM_K, high_kib > UINT32_MAX ? UINT32_MAX : high_kib, 4);
@@ -288,10 +289,27 @@ static bool write_zero_page(const struct loader_input *in, const struct loader_t
 	return w.ok;
 }
 
+/* Does the command line have a word that starts with prefix? */
+static bool has_word(const char *line, const char *prefix)
+{
+	size_t n = strlen(prefix);
+
+	for (const char *p = line; *p; p++) {
+		size_t k = 0;
+
+		while (k < n && p[k] == prefix[k]) /* stops at the line's NUL too */
+			k++;
+		if (k == n && (p == line || p[-1] == ' '))
+			return true;
+	}
+	return false;
+}
+
 enum loader_status loader_linux_load(const struct loader_input *in, const struct loader_target *t,
 				     struct loader_result *out, char *err, size_t err_len)
 {
 	const char *cmdline = in->args ? in->args : in->cmdline;
+	char extra[40] = "";
 	size_t cmdline_len;
 
 	/*
@@ -301,7 +319,17 @@ enum loader_status loader_linux_load(const struct loader_input *in, const struct
 	 */
 	if (!cmdline[0])
 		cmdline = LINUX_DEFAULT_CMDLINE;
-	cmdline_len = strlen(cmdline);
+	/*
+	 * The TSC's rate, as a loader may hand it: Linux calibrates the TSC
+	 * against the PIT and the PM timer with busy loops of port reads,
+	 * which fail where an exit's cost varies (QEMU TCG: "Marking TSC
+	 * unstable due to could not calculate TSC khz", then every clock read
+	 * a PM timer exit). It turns nothing off: Linux still checks it.
+	 */
+	if (in->tsc_khz && !has_word(cmdline, "tsc_early_khz="))
+		fmt_snprintf(extra, sizeof(extra), "%stsc_early_khz=%lu", cmdline[0] ? " " : "",
+			     (unsigned long)in->tsc_khz);
+	cmdline_len = strlen(cmdline) + strlen(extra);
 	struct bz_layout bz = { 0 };
 	uint64_t payload;
 
@@ -325,7 +353,7 @@ enum loader_status loader_linux_load(const struct loader_input *in, const struct
 		FAIL("its protected-mode kernel could not be written to guest memory");
 	if (place_initrd(in, t, &bz, err, err_len) != LOADER_OK)
 		return LOADER_BAD;
-	if (!write_zero_page(in, t, &bz, cmdline))
+	if (!write_zero_page(in, t, &bz, cmdline, extra))
 		FAIL("the zero page could not be written to guest memory");
 	*out = (struct loader_result){
 		.entry = (uint32_t)bz.load,

@@ -15,6 +15,8 @@
 
 #define MSR_TSC 0x10
 #define MSR_FEATURE_CONTROL 0x3a
+#define MSR_TSC_ADJUST 0x3b
+#define MSR_TSC_DEADLINE 0x6e0 /* the local APIC's (virt/dev/lapic.c) */
 #define MSR_BIOS_SIGN_ID 0x8b
 #define MSR_MTRRCAP 0xfe
 #define MSR_MCG_CAP 0x179
@@ -102,6 +104,31 @@ static bool is_backend_msr(uint32_t msr)
 	return false;
 }
 
+/*
+ * The guest's TSC is the host's plus v->arch.tsc_offset. A write to
+ * IA32_TSC moves the offset and, as on a CPU, IA32_TSC_ADJUST by the same
+ * amount; a write to IA32_TSC_ADJUST moves the TSC by its change (SDM Vol.
+ * 3B, 18.17.3). Linux reads TSC_ADJUST on each CPU and, with an invariant
+ * TSC (virt/cpuid.c), trusts the TSC without a clocksource watchdog.
+ */
+static void tsc_move(struct vcpu *v, int64_t delta)
+{
+	v->arch.tsc_offset += delta;
+	v->arch.tsc_adjust += (uint64_t)delta;
+	virt->vcpu_set_tsc_offset(&v->arch);
+}
+
+/* IA32_TSC_DEADLINE holds a guest TSC value; the local APIC's timer counts the host's. */
+static uint64_t deadline_to_host(const struct vcpu *v, uint64_t guest)
+{
+	uint64_t host = guest - (uint64_t)v->arch.tsc_offset;
+
+	if (!guest)
+		return 0; /* disarm */
+	/* A deadline before the host's TSC began (a negative offset's wrap): already due. */
+	return (int64_t)host > 0 ? host : 1;
+}
+
 bool msr_read(struct vcpu *v, uint32_t msr, uint64_t *val)
 {
 	bool intel = vcpu_cpuid_intel();
@@ -109,8 +136,11 @@ bool msr_read(struct vcpu *v, uint32_t msr, uint64_t *val)
 	bool ok;
 
 	/* IA32_APIC_BASE, the x2APIC MSRs, IA32_TSC_DEADLINE: the local APIC's (virt/dev/lapic.c). */
-	if (v->vm->dev && pc_lapic_msr(v->vm->dev, v->id, msr, false, val, &ok))
+	if (v->vm->dev && pc_lapic_msr(v->vm->dev, v->id, msr, false, val, &ok)) {
+		if (ok && msr == MSR_TSC_DEADLINE && *val)
+			*val += (uint64_t)v->arch.tsc_offset;
 		return ok;
+	}
 	if (msr == MSR_EFER && v->shadow) { /* the hardware's is the shadow MMU's, not the guest's */
 		*val = v->guest_efer;
 		return true;
@@ -126,7 +156,10 @@ bool msr_read(struct vcpu *v, uint32_t msr, uint64_t *val)
 	}
 	switch (msr) {
 	case MSR_TSC:
-		*val = rdtsc(); /* no TSC offset: what RDTSC in the guest reads */
+		*val = rdtsc() + (uint64_t)v->arch.tsc_offset; /* what RDTSC in the guest reads */
+		return true;
+	case MSR_TSC_ADJUST:
+		*val = v->arch.tsc_adjust;
 		return true;
 	case MSR_MTRRCAP: /* 8 variable ranges, fixed ranges, write combining */
 		*val = (1u << 10) | (1u << 8) | 8;
@@ -187,6 +220,8 @@ bool msr_write(struct vcpu *v, uint32_t msr, uint64_t val)
 	int mtrr = mtrr_index(msr);
 	bool ok;
 
+	if (msr == MSR_TSC_DEADLINE)
+		val = deadline_to_host(v, val);
 	if (v->vm->dev && pc_lapic_msr(v->vm->dev, v->id, msr, true, &val, &ok))
 		return ok;
 	switch (msr) {
@@ -206,7 +241,11 @@ bool msr_write(struct vcpu *v, uint32_t msr, uint64_t val)
 		return (vcpu_cpuid(v, 0x80000001u, 0).edx & (1u << 27)) && !(val >> 32) &&
 		       virt->vcpu_set_msr(&v->arch, msr, val);
 	case MSR_TSC:
-		return true; /* dropped: the guest's TSC is the host's (no offsetting yet) */
+		tsc_move(v, (int64_t)(val - (rdtsc() + (uint64_t)v->arch.tsc_offset)));
+		return true;
+	case MSR_TSC_ADJUST:
+		tsc_move(v, (int64_t)(val - v->arch.tsc_adjust));
+		return true;
 	case MSR_MISC_ENABLE:
 	case MSR_MCG_STATUS:
 		return true;

@@ -69,7 +69,7 @@ bool pc_vm_setup(struct vm *vm, char *err, size_t len)
 	char cmdline[300];
 	struct loader_input in = { .image = g->image, .image_len = g->image_len,
 				   .cmdline = cmdline, .args = g->args, .modules = mods,
-				   .nr_modules = g->nr_modules };
+				   .nr_modules = g->nr_modules, .tsc_khz = tsc_khz };
 	struct loader_target t = {
 		.low_end = PC_LOW_RAM_END, .high_start = PC_HIGH_RAM, .ram_end = vm->cfg.mem_bytes,
 		.info_base = PC_INFO_BASE, .info_end = PC_INFO_END,

@@ -162,6 +162,13 @@ struct vcpu_arch {
 	struct guest_regs regs;
 	struct vcpu_exit exit;
 	uint64_t hw_cr3;             /* mmu=shadow: the shadow root to enter with */
+	/*
+	 * A PC guest's TSC is the host's plus tsc_offset (vcpu_set_tsc_offset
+	 * puts it in the VMCS or VMCB); tsc_adjust is its IA32_TSC_ADJUST,
+	 * which moves with every change of the offset (virt/msr.c).
+	 */
+	int64_t tsc_offset;
+	uint64_t tsc_adjust;
 	void *backend;               /* the VMCB or VMCS and friends */
 };
 
@@ -218,6 +225,8 @@ struct virt_ops {
 	 */
 	bool (*vcpu_get_msr)(struct vcpu_arch *v, uint32_t msr, uint64_t *val);
 	bool (*vcpu_set_msr)(struct vcpu_arch *v, uint32_t msr, uint64_t val);
+	/* A PC guest: what RDTSC adds to the host's TSC from the next entry (v->tsc_offset). */
+	void (*vcpu_set_tsc_offset)(struct vcpu_arch *v);
 
 	/*
 	 * Interrupts for a PC guest (virt/pc_irq.c), all on the vCPU's pCPU

@@ -372,12 +372,42 @@ static void test_truncations(void)
 	}
 }
 
+/* The loader appends the TSC's rate as tsc_early_khz=, unless the line has that word. */
+static void test_tsc_early_khz(void)
+{
+	static uint8_t img[IMAGE_BYTES];
+	static const struct { const char *args, *want; } cases[] = {
+		{ "console=ttyS0 files=20", "console=ttyS0 files=20 tsc_early_khz=2600123" },
+		{ "", "console=ttyS0 tsc_early_khz=2600123" }, /* the default line, then it */
+		{ "quiet tsc_early_khz=1000", "quiet tsc_early_khz=1000" }, /* the user's wins */
+		{ "mytsc_early_khz=5", "mytsc_early_khz=5 tsc_early_khz=2600123" }, /* not the word */
+	};
+	struct loader_result r;
+	struct fake f;
+	char err[200];
+
+	make_bzimage(img);
+	for (unsigned int i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		struct loader_input in = { .image = img, .image_len = sizeof(img),
+					   .cmdline = "linux", .args = cases[i].args,
+					   .tsc_khz = 2600123 };
+		const char *got;
+
+		fake_init(&f, RAM_MAX);
+		CHECK_EQ_U(loader_load(&in, &f.t, &r, err, sizeof(err)), LOADER_OK);
+		got = (const char *)ram + ld32(r.esi + 0x228);
+		CHECK_STR_CONTAINS(got, cases[i].want);
+		CHECK_EQ_U(strlen(got), strlen(cases[i].want));
+	}
+}
+
 int main(void)
 {
 	ram = mmap(NULL, RAM_MAX, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
 	if (ram == MAP_FAILED)
 		return 1;
 	RUN_TEST(test_load_at_pref_address);
+	RUN_TEST(test_tsc_early_khz);
 	RUN_TEST(test_fixed_kernel_at_1mib);
 	RUN_TEST(test_initrd_below_initrd_addr_max);
 	RUN_TEST(test_refusals);

@@ -134,6 +134,7 @@ static void pc_init(struct svm_vcpu *s, struct vmcb *vmcb, const struct vcpu_arc
 	bool shadow = v->shadow;
 
 	s->pc = true;
+	c->tsc_offset = (uint64_t)v->tsc_offset;
 	/*
 	 * The guest owns its exceptions, but #DF is still intercepted: Bochs
 	 * 2.7's SVM panics on a triple fault instead of exiting with SHUTDOWN
@@ -631,6 +632,13 @@ static bool svm_vcpu_get_msr(struct vcpu_arch *v, uint32_t msr, uint64_t *val)
 	return false;
 }
 
+static void svm_vcpu_set_tsc_offset(struct vcpu_arch *v)
+{
+	struct svm_vcpu *s = v->backend;
+
+	s->vmcb->control.tsc_offset = (uint64_t)v->tsc_offset;
+}
+
 static bool svm_vcpu_set_msr(struct vcpu_arch *v, uint32_t msr, uint64_t val)
 {
 	struct svm_vcpu *s = v->backend;
@@ -708,6 +716,7 @@ const struct virt_ops svm_ops = {
 	.vcpu_get_state = svm_vcpu_get_state,
 	.vcpu_get_msr = svm_vcpu_get_msr,
 	.vcpu_set_msr = svm_vcpu_set_msr,
+	.vcpu_set_tsc_offset = svm_vcpu_set_tsc_offset,
 	.vcpu_can_inject = svm_vcpu_can_inject,
 	.vcpu_inject_irq = svm_vcpu_inject_irq,
 	.vcpu_inject_nmi = svm_vcpu_inject_nmi,

@@ -221,7 +221,8 @@ bool vmx_vmcs_setup(struct vcpu_arch *v, struct vmx_vcpu *x, char *err, size_t l
 	if (!fail)
 		asm volatile("vmptrld %1" : "=@ccbe"(fail) : "m"(x->vmcs_pa) : "memory");
 	if (fail || !write_host_state(this_cpu()) ||
-	    !(x->pc ? write_pc_guest_state(v) : write_guest_state(v)) || !write_controls(x)) {
+	    !(x->pc ? write_pc_guest_state(v) : write_guest_state(v)) || !write_controls(x) ||
+	    !vmwrite(TSC_OFFSET, (uint64_t)v->tsc_offset)) {
 		fmt_snprintf(err, len, "cannot load or write vcpu %u's VMCS (VM-instruction error %lu)",
 			     v->vcpu_id, (unsigned long)vmread(VM_INSTRUCTION_ERROR));
 		kprintf("vm %u: vcpu %u: %s\n", v->vm_id, v->vcpu_id, err);

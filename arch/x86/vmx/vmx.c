@@ -65,7 +65,8 @@ static void probe_pc_event_controls(struct vmx_config *c, bool true_ctls)
 
 /*
  * The controls a PC guest (VCPU_START_PROTECTED) runs under: RDTSCP when the
- * CPU has it (else it is #UD in the guest); exits for MOV DR, so its debug
+ * CPU has it (else it is #UD in the guest); TSC offsetting (its writes to
+ * IA32_TSC and IA32_TSC_ADJUST, virt/msr.c); exits for MOV DR, so its debug
  * registers stay its own, and for what CPUID hides from it (MONITOR,
  * MWAIT), RDPMC (no counters) and WBINVD. Under EPT also unrestricted
  * guest, so it may run with paging off and switch modes itself; under
@@ -77,7 +78,7 @@ static void probe_pc_controls(struct vmx_config *c, bool true_ctls)
 {
 	uint32_t proc = true_ctls ? MSR_VMX_TRUE_PROCBASED : MSR_VMX_PROCBASED;
 	uint32_t pc_exits = PROC_MOV_DR_EXITING | PROC_MWAIT_EXITING | PROC_RDPMC_EXITING |
-			    PROC_MONITOR_EXITING;
+			    PROC_MONITOR_EXITING | PROC_TSC_OFFSETTING;
 	uint32_t pc_exits2 = PROC2_WBINVD_EXITING |
 			     (cpuid(0x80000001, 0).edx & (1u << 27) ? PROC2_RDTSCP : 0);
 	char scratch[8];
@@ -523,6 +524,15 @@ static bool vmx_vcpu_get_msr(struct vcpu_arch *v, uint32_t msr, uint64_t *val)
 	return false;
 }
 
+static void vmx_vcpu_set_tsc_offset(struct vcpu_arch *v)
+{
+	struct vmx_vcpu *x = v->backend;
+	char err[128];
+
+	if (x->pc && vmx_vcpu_load(v, x, err, sizeof(err)))
+		vmwrite(TSC_OFFSET, (uint64_t)v->tsc_offset);
+}
+
 static bool vmx_vcpu_set_msr(struct vcpu_arch *v, uint32_t msr, uint64_t val)
 {
 	struct vmx_vcpu *x = v->backend;
@@ -710,6 +720,7 @@ const struct virt_ops vmx_ops = {
 	.vcpu_get_state = vmx_vcpu_get_state,
 	.vcpu_get_msr = vmx_vcpu_get_msr,
 	.vcpu_set_msr = vmx_vcpu_set_msr,
+	.vcpu_set_tsc_offset = vmx_vcpu_set_tsc_offset,
 	.vcpu_can_inject = vmx_vcpu_can_inject,
 	.vcpu_inject_irq = vmx_vcpu_inject_irq,
 	.vcpu_inject_nmi = vmx_vcpu_inject_nmi,
