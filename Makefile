@@ -40,7 +40,8 @@ KERNEL_SRCS := \
 	stress/result.c stress/scenario.c stress/rcu_torture.c stress/guests.c \
 	stress/guest.c stress/vm_setup.c stress/hello.c stress/guest_fault.c stress/demand_paging.c \
 	stress/tlb_shootdown.c stress/zap_stress.c stress/dirty_log.c \
-	stress/access_tracking.c stress/shadow_pt.c stress/fault_beside.c stress/guest_fuzz.c
+	stress/access_tracking.c stress/shadow_pt.c stress/fault_beside.c stress/guest_fuzz.c \
+	stress/migrate.c stress/guest_beside.c
 
 # The synthetic guests (guest/images.h lists the same names): each is linked
 # at 1 MiB with the guest runtime, flattened, and embedded in the hypervisor.

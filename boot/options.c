@@ -14,6 +14,8 @@ static const char *const mmu_lock_choices[] = { "shared", "exclusive", NULL };
 static const char *const flush_choices[] = { "batched", "eager", NULL };
 static const char *const mmu_choices[] = { "tdp", "shadow", NULL };
 static const char *const io_choices[] = { "pc", "strict", NULL };
+static const char *const beside_choices[] = { "none", "dirty_log", "dirty_log_locked", "age",
+					      "age_locked", NULL };
 static char guest_str[128], guest_args_str[200], guest_modules_str[200];
 static const char *const fault_choices[] = { "wild", "triple", "hypercall", "virt_insn", "io",
 					     "print", "pt_rmw", "cr4", "irq_off", "pt_race",
@@ -89,6 +91,9 @@ const struct opt_desc boot_option_table[OPTION_COUNT] = {
 	[OPTION_GUEST_TIMEOUT_MS] = { .name = "guest_timeout_ms", .type = OPT_UINT, .min = 100,
 				      .max = 3600000, .def = 120000,
 				      .help = "scenario=guest: stop a guest still running after this long" },
+	[OPTION_BESIDE] = { .name = "beside", .type = OPT_ENUM, .choices = beside_choices,
+			    .def = GUEST_BESIDE_NONE,
+			    .help = "scenario=guest: beside a PC guest, migration's dirty-log rounds or aging rounds (_locked: wp=locked, age=locked)" },
 };
 
 uint64_t boot_options[OPTION_COUNT];

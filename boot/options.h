@@ -38,6 +38,7 @@ enum boot_option {
 	OPTION_MEM,
 	OPTION_IO,
 	OPTION_GUEST_TIMEOUT_MS,
+	OPTION_BESIDE,
 	OPTION_COUNT
 };
 
@@ -60,6 +61,9 @@ enum mmu_lock_mode { MMU_LOCK_SHARED, MMU_LOCK_EXCLUSIVE };
 enum mmu_kind { MMU_TDP, MMU_SHADOW };
 enum flush_mode { FLUSH_BATCHED, FLUSH_EAGER };
 enum io_mode { IO_PC, IO_STRICT };
+/* scenario=guest: the control CPU's work beside a PC guest (stress/guest_beside.c). */
+enum guest_beside_mode { GUEST_BESIDE_NONE, GUEST_BESIDE_DIRTY_LOG,
+			 GUEST_BESIDE_DIRTY_LOG_LOCKED, GUEST_BESIDE_AGE, GUEST_BESIDE_AGE_LOCKED };
 /* What the guest_fault scenario's guest does wrong (guest/misbehave.c agrees). */
 enum guest_fault_kind { FAULT_WILD, FAULT_TRIPLE, FAULT_HYPERCALL, FAULT_VIRT_INSN, FAULT_IO,
 			FAULT_PRINT, FAULT_PT_RMW, FAULT_CR4, FAULT_IRQ_OFF,

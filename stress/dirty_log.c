@@ -13,8 +13,8 @@
 #include "arch/x86/console.h"
 #include "arch/x86/tsc.h"
 #include "boot/options.h"
-#include "lib/string.h"
 #include "mm/page_alloc.h"
+#include "stress/migrate.h"
 #include "stress/result.h"
 #include "stress/scenarios.h"
 #include "stress/vm_setup.h"
@@ -23,49 +23,6 @@
 #include "virt/guest_abi.h"
 
 #define WAIT_MS 60000
-#define ROUND_GAP_US 2000
-
-struct image { /* the destination: one 2 MiB host chunk per guest 2 MiB */
-	uint8_t *chunk[512];
-	unsigned int nr;
-};
-
-static bool image_alloc(struct image *im, uint64_t bytes)
-{
-	im->nr = (unsigned int)((bytes + (2ull << 20) - 1) >> 21);
-	for (unsigned int i = 0; i < im->nr; i++)
-		if (im->nr > 512 || !(im->chunk[i] = page_alloc(9)))
-			return false;
-	return true;
-}
-
-static void image_free(struct image *im)
-{
-	for (unsigned int i = 0; i < im->nr; i++)
-		if (im->chunk[i])
-			page_free(im->chunk[i], 9);
-}
-
-static uint8_t *image_page(struct image *im, uint64_t off)
-{
-	return im->chunk[off >> 21] + (off & ((2ull << 20) - 1));
-}
-
-/* Copy every page set in bits from the guest's data region; returns how many. */
-static uint64_t copy_dirty(struct vm *vm, struct image *im, const uint64_t *bits, uint64_t len)
-{
-	uint64_t first = GUEST_DATA_BASE >> PAGE_SHIFT, n = 0;
-
-	for (uint64_t g = first; g < first + (len >> PAGE_SHIFT); g++)
-		if (bits[g / 64] & (1ull << (g % 64))) {
-			uint64_t off = (g - first) << PAGE_SHIFT;
-
-			memcpy(image_page(im, off), vm_gpa_to_hva(vm, GUEST_DATA_BASE + off, PAGE_SIZE),
-			       PAGE_SIZE);
-			n++;
-		}
-	return n;
-}
 
 static bool wait_reports(struct vm *vm, unsigned int slot)
 {
@@ -88,8 +45,9 @@ static bool run_mode(bool wp_locked, bool split_lazy, bool manual)
 	unsigned int n = scenario_nr_vcpus();
 	uint64_t len = n * per, words, get_sum = 0, clear_sum = 0, dirty_sum = 0, t0, t_loop;
 	uint64_t enable_cycles = 0, disable_cycles, final_dirty, lost = 0, written = 0;
+	uint64_t first_gpa = 0;
 	uint64_t *bits;
-	struct image dst = { 0 };
+	struct migrate_image dst;
 	struct tdp_page_cache cache = { 0 };
 	unsigned int bits_order;
 	struct vm *vm;
@@ -105,7 +63,7 @@ static bool run_mode(bool wp_locked, bool split_lazy, bool manual)
 	words = vm_dirty_log_words(vm);
 	bits_order = page_order_for(words * 8);
 	bits = page_alloc_zeroed(bits_order);
-	ok = bits && image_alloc(&dst, len);
+	ok = migrate_image_alloc(&dst, GUEST_DATA_BASE, len) && bits;
 	vm_start(vm);
 	ok = ok && wait_reports(vm, 2); /* populated */
 	if (ok) {
@@ -116,15 +74,14 @@ static bool run_mode(bool wp_locked, bool split_lazy, bool manual)
 		 * The first pass of a migration, after logging is on: a page
 		 * written while it is copied is in the log for a later round.
 		 */
-		for (uint64_t off = 0; ok && off < len; off += PAGE_SIZE)
-			memcpy(image_page(&dst, off), vm_gpa_to_hva(vm, GUEST_DATA_BASE + off, PAGE_SIZE),
-			       PAGE_SIZE);
+		if (ok)
+			migrate_copy_range(vm, &dst, GUEST_DATA_BASE, len);
 	}
 	t_loop = rdtsc();
 	for (uint64_t it = 0; ok && it < iters && !atomic_load(&vm->stopping); it++) {
 		uint64_t t1 = rdtsc(), t2, d;
 
-		udelay(ROUND_GAP_US); /* let the vCPUs dirty some memory */
+		udelay(MIGRATE_ROUND_GAP_US); /* let the vCPUs dirty some memory */
 		t1 = rdtsc();
 		d = vm_dirty_log_get(vm, bits, manual);
 		t2 = rdtsc();
@@ -133,7 +90,7 @@ static bool run_mode(bool wp_locked, bool split_lazy, bool manual)
 		clear_sum += rdtsc() - t2;
 		get_sum += t2 - t1;
 		dirty_sum += d;
-		copy_dirty(vm, &dst, bits, len);
+		migrate_copy_dirty(vm, &dst, bits);
 		rcu_quiescent_state();
 	}
 	t_loop = rdtsc() - t_loop;
@@ -146,23 +103,19 @@ static bool run_mode(bool wp_locked, bool split_lazy, bool manual)
 	 */
 	final_dirty = ok ? vm_dirty_log_get(vm, bits, manual) : 0;
 	if (ok)
-		copy_dirty(vm, &dst, bits, len);
+		migrate_copy_dirty(vm, &dst, bits);
 	t0 = rdtsc();
 	vm_dirty_log_disable(vm);
 	disable_cycles = rdtsc() - t0;
-	for (uint64_t off = 0; ok && off < len; off += PAGE_SIZE) {
-		const uint64_t *src = vm_gpa_to_hva(vm, GUEST_DATA_BASE + off, PAGE_SIZE);
-		const uint64_t *copy = (const uint64_t *)image_page(&dst, off);
+	lost = ok ? migrate_compare(vm, &dst, &first_gpa) : 0;
+	if (lost) {
+		const uint64_t *src = vm_gpa_to_hva(vm, first_gpa, PAGE_SIZE);
+		const uint64_t *copy = (const uint64_t *)migrate_image_page(&dst, first_gpa);
 
-		if (memcmp(src, copy, PAGE_SIZE)) {
-			if (!lost)
-				kprintf("mmuvisor: dirty_log: page 0x%lx differs: guest has vcpu %lu pass %lu, the copy vcpu %lu pass %lu\n",
-					(unsigned long)(GUEST_DATA_BASE + off), (unsigned long)(src[0] >> 48),
-					(unsigned long)(src[0] & 0xffffffffffffull),
-					(unsigned long)(copy[0] >> 48),
-					(unsigned long)(copy[0] & 0xffffffffffffull));
-			lost++;
-		}
+		kprintf("mmuvisor: dirty_log: page 0x%lx differs: guest has vcpu %lu pass %lu, the copy vcpu %lu pass %lu\n",
+			(unsigned long)first_gpa, (unsigned long)(src[0] >> 48),
+			(unsigned long)(src[0] & 0xffffffffffffull), (unsigned long)(copy[0] >> 48),
+			(unsigned long)(copy[0] & 0xffffffffffffull));
 	}
 	for (unsigned int i = 0; i < n; i++)
 		written += vm->vcpus[i].result[1];
@@ -184,7 +137,7 @@ static bool run_mode(bool wp_locked, bool split_lazy, bool manual)
 	tdp_page_cache_release(&cache);
 	if (bits)
 		page_free(bits, bits_order);
-	image_free(&dst);
+	migrate_image_free(&dst);
 	vm_destroy(vm);
 	return ok;
 }

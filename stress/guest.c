@@ -12,6 +12,11 @@
  * command line, and the guest gets the whole line, as from GRUB. Each VM prints a RESULT line; the DONE line
  * carries the last VM's guest_status= (QEMU's exit status for the guest's
  * isa-debug-exit write, "halt" or "none"), which tools/run can exit with.
+ *
+ * beside= gives the control CPU work while a PC guest runs: migration's
+ * dirty-log rounds, checked by a copy of guest memory after the guest
+ * stopped, or aging rounds (stress/guest_beside.c); the RESULT line then
+ * ends with their figures, and a copy that differs fails the VM.
  */
 #include "arch/x86/console.h"
 #include "arch/x86/tsc.h"
@@ -19,6 +24,7 @@
 #include "boot/options.h"
 #include "lib/printf.h"
 #include "lib/string.h"
+#include "stress/guest_beside.h"
 #include "stress/guests.h"
 #include "stress/result.h"
 #include "stress/scenarios.h"
@@ -147,9 +153,10 @@ static int run_one(const char *name, char *status_out, size_t status_len)
 	const char *com1 = NULL;
 	size_t com1_len;
 	unsigned int com1_lines = 0;
-	char keys[128], err[240];
+	char keys[128], err[240], beside_keys[240];
+	static struct guest_beside beside; /* the control CPU's */
 	struct vm *vm;
-	bool ok;
+	bool ok, copy_ok;
 	int status;
 
 	fmt_snprintf(status_out, status_len, "none");
@@ -167,14 +174,23 @@ static int run_one(const char *name, char *status_out, size_t status_len)
 			       .io_strict = option(OPTION_IO) == IO_STRICT };
 	if (!collect_modules(&g))
 		return EXIT_CONFIG;
+	guest_beside_config(option(OPTION_BESIDE), &cfg.mmu);
 	vm = vm_create(&cfg, err, sizeof(err));
 	if (!vm) {
 		kprintf("mmuvisor: error: %s\n", err);
 		return EXIT_CONFIG;
 	}
+	if (!guest_beside_prepare(&beside, option(OPTION_BESIDE), vm)) {
+		guest_beside_release(&beside);
+		vm_destroy(vm);
+		return EXIT_CONFIG;
+	}
 	t0 = rdtsc();
-	ok = vm_run(vm, option(OPTION_GUEST_TIMEOUT_MS));
+	vm_start(vm);
+	ok = vm_wait_beside(vm, option(OPTION_GUEST_TIMEOUT_MS), guest_beside_step, &beside);
 	cycles = rdtsc() - t0;
+	copy_ok = guest_beside_finish(&beside, vm);
+	guest_beside_keys(&beside, beside_keys, sizeof(beside_keys));
 	for (unsigned int i = 0; i < vm->cfg.nr_vcpus; i++) {
 		const struct vcpu_stats *s = &vm->vcpus[i].stats;
 
@@ -199,17 +215,19 @@ static int run_one(const char *name, char *status_out, size_t status_len)
 	if (atomic_load(&vm->guest_ended))
 		fmt_snprintf(status_out, status_len, status < 0 ? "halt" : "%d", status);
 	scenario_vm_keys(vm, keys, sizeof(keys));
-	kprintf("RESULT scenario=guest phase=run guest=%s %s mem_mib=%lu ended=%s guest_status=%s cycles=%lu exits=%lu io_exits=%lu msr_exits=%lu cpuid_exits=%lu dr_exits=%lu mmio_exits=%lu other_exits=%lu irqs=%lu nmis=%lu irq_windows=%lu sleeps=%lu sipis=%lu com1_bytes=%zu com1_lines=%u\n",
+	kprintf("RESULT scenario=guest phase=run guest=%s %s mem_mib=%lu ended=%s guest_status=%s cycles=%lu exits=%lu io_exits=%lu msr_exits=%lu cpuid_exits=%lu dr_exits=%lu mmio_exits=%lu other_exits=%lu irqs=%lu nmis=%lu irq_windows=%lu sleeps=%lu sipis=%lu com1_bytes=%zu com1_lines=%u%s\n",
 		name, keys, (unsigned long)(vm->cfg.mem_bytes >> 20), ending(vm, ok), status_out,
 		(unsigned long)cycles, (unsigned long)exits, (unsigned long)pc.io,
 		(unsigned long)pc.msr, (unsigned long)pc.cpuid, (unsigned long)pc.dr,
 		(unsigned long)pc.mmio, (unsigned long)pc.other, (unsigned long)irqs,
 		(unsigned long)nmis, (unsigned long)windows, (unsigned long)sleeps,
-		(unsigned long)sipis, com1_len, com1_lines);
-	/* A guest that ended itself stopped the VM on purpose: vm_run() said false. */
+		(unsigned long)sipis, com1_len, com1_lines, beside_keys);
+	/* A guest that ended itself stopped the VM on purpose: vm_wait_beside() said false. */
 	ok = (ok || atomic_load(&vm->guest_ended)) && !atomic_load(&vm->host_state_restored);
 	for (unsigned int i = 0; i < vm->cfg.nr_vcpus; i++)
 		ok = ok && !vm->vcpus[i].failed;
+	ok = ok && copy_ok;
+	guest_beside_release(&beside);
 	vm_destroy(vm);
 	return ok ? EXIT_PASS : EXIT_FAIL;
 }

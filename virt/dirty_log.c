@@ -1,49 +1,82 @@
 // SPDX-License-Identifier: MIT
+/*
+ * The log covers every writable memslot, each with a bitmap of its own; the
+ * caller's bitmap is one bit per gfn from 0 to the end of the highest
+ * writable slot. A read-only slot (a PC's ROM area) has no log: the guest
+ * cannot change it (a write there is dropped, virt/pc.c), and the RAM slot's
+ * pages beneath it are never mapped, since the lookup takes the first slot.
+ */
 #include "lib/plant.h"
+#include "lib/string.h"
 #include "mm/page_alloc.h"
 #include "virt/dirty_log.h"
 #include "virt/mmu.h"
 
-static struct memslot *ram(struct vm *vm)
+/* The slot that maps gfn: the first that holds it, as vm_gfn_to_pfn() looks. */
+static struct memslot *slot_of(struct vm *vm, gfn_t gfn)
 {
-	return &vm->slots[0]; /* one RAM slot from gpa 0 (virt/vm.c) */
+	for (unsigned int i = 0; i < vm->nr_slots; i++)
+		if (gfn - vm->slots[i].base_gfn < vm->slots[i].npages)
+			return &vm->slots[i];
+	return NULL;
+}
+
+static uint64_t slot_words(const struct memslot *s)
+{
+	return (s->npages + 63) / 64;
 }
 
 uint64_t vm_dirty_log_words(const struct vm *vm)
 {
-	return (vm->slots[0].npages + 63) / 64;
+	uint64_t end = 0;
+
+	for (const struct memslot *s = vm->slots; s < vm->slots + vm->nr_slots; s++)
+		if (s->writable && s->base_gfn + s->npages > end)
+			end = s->base_gfn + s->npages;
+	return (end + 63) / 64;
 }
 
 void vm_mark_dirty(void *owner, gfn_t gfn)
 {
-	struct memslot *s = ram(owner);
-	_Atomic uint64_t *bits = atomic_load_explicit(&s->dirty, memory_order_acquire);
+	struct memslot *s = slot_of(owner, gfn);
+	_Atomic uint64_t *bits;
 
-	if (!bits || gfn - s->base_gfn >= s->npages)
-		return; /* not logging: a dirty leaf zapped for another reason */
+	if (!s || !s->writable)
+		return;
+	bits = atomic_load_explicit(&s->dirty, memory_order_acquire);
+	if (!bits)
+		return; /* never logged: a dirty leaf zapped for another reason */
 	if (planted(PLANT_DIRTY_LOG_MISS) && gfn % 64 == 7)
 		return; /* the planted bug: the log forgets one page in 64 */
-	atomic_fetch_or_explicit(&bits[(gfn - s->base_gfn) / 64], 1ull << ((gfn - s->base_gfn) % 64),
-				 memory_order_relaxed);
+	atomic_fetch_or_explicit(&bits[(gfn - s->base_gfn) / 64],
+				 1ull << ((gfn - s->base_gfn) % 64), memory_order_relaxed);
 }
 
 void vm_dirty_log_write_fault(struct vm *vm, uint64_t gpa)
 {
-	if (atomic_load_explicit(&ram(vm)->logging, memory_order_relaxed))
+	struct memslot *s = slot_of(vm, gpa >> PAGE_SHIFT);
+
+	if (s && atomic_load_explicit(&s->logging, memory_order_relaxed))
 		vm_mark_dirty(vm, gpa >> PAGE_SHIFT);
 }
 
-bool vm_dirty_log_enable(struct vm *vm, struct tdp_page_cache *cache)
+static bool slot_log_enable(struct vm *vm, struct memslot *s, struct tdp_page_cache *cache)
 {
-	struct memslot *s = ram(vm);
-	unsigned int order = page_order_for(vm_dirty_log_words(vm) * 8);
-	void *bits = page_alloc_zeroed(order);
+	_Atomic uint64_t *bits = atomic_load_explicit(&s->dirty, memory_order_relaxed);
 
-	if (!bits)
-		return false;
-	s->dirty_order = order;
-	/* Release: the bitmap is zeroed before any CPU can see it. */
-	atomic_store_explicit(&s->dirty, bits, memory_order_release);
+	/* The caller's bitmap takes a slot's words whole: a slot starts on a word. */
+	BUG_ON(s->base_gfn % 64);
+	if (bits) { /* logged before: the same bitmap, cleared (published until vm_destroy) */
+		for (uint64_t i = 0; i < slot_words(s); i++)
+			atomic_store_explicit(&bits[i], 0, memory_order_relaxed);
+	} else {
+		s->dirty_order = page_order_for(slot_words(s) * 8);
+		bits = page_alloc_zeroed(s->dirty_order);
+		if (!bits)
+			return false;
+		/* Release: the bitmap is zeroed before any CPU can see it. */
+		atomic_store_explicit(&s->dirty, bits, memory_order_release);
+	}
 	/*
 	 * Logging on before the write-protect: a fault that reads the slot
 	 * after this maps writes at 4 KiB and marks them; one that read it
@@ -56,56 +89,72 @@ bool vm_dirty_log_enable(struct vm *vm, struct tdp_page_cache *cache)
 	return true;
 }
 
-static uint64_t take_bitmap(struct memslot *s, uint64_t *out, uint64_t words)
+bool vm_dirty_log_enable(struct vm *vm, struct tdp_page_cache *cache)
+{
+	for (struct memslot *s = vm->slots; s < vm->slots + vm->nr_slots; s++)
+		if (s->writable && !slot_log_enable(vm, s, cache))
+			return false;
+	return true;
+}
+
+/* Take the slot's words into out, from the slot's base. */
+static uint64_t take_bitmap(struct memslot *s, uint64_t *out)
 {
 	_Atomic uint64_t *bits = atomic_load_explicit(&s->dirty, memory_order_relaxed);
-	uint64_t n = 0;
+	uint64_t n = 0, *to = out + s->base_gfn / 64;
 
-	for (uint64_t i = 0; i < words; i++) {
-		out[i] = atomic_exchange_explicit(&bits[i], 0, memory_order_relaxed);
-		n += __builtin_popcountll(out[i]);
+	for (uint64_t i = 0; bits && i < slot_words(s); i++) {
+		to[i] = atomic_exchange_explicit(&bits[i], 0, memory_order_relaxed);
+		n += __builtin_popcountll(to[i]);
 	}
 	return n;
 }
 
 uint64_t vm_dirty_log_get(struct vm *vm, uint64_t *out, bool manual_protect)
 {
-	struct memslot *s = ram(vm);
+	uint64_t n = 0;
 
-	/*
-	 * Without manual protect, re-protect first: a write before this is in
-	 * the caller's copy, which comes after; every later write faults and
-	 * is marked again.
-	 */
-	if (!manual_protect)
-		vm_mmu_write_protect_range(vm, s->base_gfn, s->base_gfn + s->npages);
-	return take_bitmap(s, out, vm_dirty_log_words(vm));
+	memset(out, 0, vm_dirty_log_words(vm) * 8);
+	for (struct memslot *s = vm->slots; s < vm->slots + vm->nr_slots; s++) {
+		if (!s->writable)
+			continue;
+		/*
+		 * Without manual protect, re-protect first: a write before
+		 * this is in the caller's copy, which comes after; every later
+		 * write faults and is marked again.
+		 */
+		if (!manual_protect)
+			vm_mmu_write_protect_range(vm, s->base_gfn, s->base_gfn + s->npages);
+		n += take_bitmap(s, out);
+	}
+	return n;
 }
 
 void vm_dirty_log_clear(struct vm *vm, const uint64_t *bitmap)
 {
-	struct memslot *s = ram(vm);
-	uint64_t words = vm_dirty_log_words(vm);
+	uint64_t bits = vm_dirty_log_words(vm) * 64;
 
-	/* Runs of set bits, each one write-protect call. */
-	for (uint64_t i = 0; i < words * 64;) {
+	/* Runs of set bits (gfns), each one write-protect call. */
+	for (uint64_t i = 0; i < bits;) {
 		uint64_t start;
 
-		while (i < words * 64 && !(bitmap[i / 64] & (1ull << (i % 64))))
+		while (i < bits && !(bitmap[i / 64] & (1ull << (i % 64))))
 			i++;
 		start = i;
-		while (i < words * 64 && (bitmap[i / 64] & (1ull << (i % 64))))
+		while (i < bits && (bitmap[i / 64] & (1ull << (i % 64))))
 			i++;
 		if (i > start)
-			vm_mmu_write_protect_range(vm, s->base_gfn + start, s->base_gfn + i);
+			vm_mmu_write_protect_range(vm, start, i);
 	}
 }
 
 void vm_dirty_log_disable(struct vm *vm)
 {
-	struct memslot *s = ram(vm);
-
-	atomic_store(&s->logging, false);
-	if (vm->mmu && vm->cfg.mmu.max_level > PG_LEVEL_4K)
-		tdp_mmu_collapse_range(vm->mmu, s->base_gfn, s->base_gfn + s->npages);
+	for (struct memslot *s = vm->slots; s < vm->slots + vm->nr_slots; s++) {
+		if (!s->writable)
+			continue;
+		atomic_store(&s->logging, false);
+		if (vm->mmu && vm->cfg.mmu.max_level > PG_LEVEL_4K)
+			tdp_mmu_collapse_range(vm->mmu, s->base_gfn, s->base_gfn + s->npages);
+	}
 }

@@ -25,7 +25,11 @@ void vm_mark_dirty(void *vm, gfn_t gfn);
 /* The core's hook after a write fault was fixed in a logging slot (the vCPU's pCPU). */
 void vm_dirty_log_write_fault(struct vm *vm, uint64_t gpa);
 
-/* The control CPU. The bitmaps cover the whole RAM slot, one bit per page. */
+/*
+ * The control CPU. The log covers every writable slot (virt/dirty_log.c says
+ * why a read-only one needs none); a caller's bitmap has vm_dirty_log_words()
+ * words, one bit per gfn from 0.
+ */
 bool vm_dirty_log_enable(struct vm *vm, struct tdp_page_cache *cache);
 /* Harvest into out (zeroed by the call); returns the number of dirty pages. */
 uint64_t vm_dirty_log_get(struct vm *vm, uint64_t *out, bool manual_protect);

@@ -291,7 +291,7 @@ void vm_start(struct vm *vm)
 	cpu_work_launch(vm_vcpu_pcpus(vm), vcpu_thread, vm);
 }
 
-bool vm_wait(struct vm *vm, unsigned int timeout_ms)
+bool vm_wait_beside(struct vm *vm, unsigned int timeout_ms, vm_beside_fn beside, void *ctx)
 {
 	uint64_t deadline = tsc_deadline_ms(timeout_ms), next_nmi = 0;
 	bool failed = false;
@@ -299,6 +299,8 @@ bool vm_wait(struct vm *vm, unsigned int timeout_ms)
 	while (atomic_load(&vm->vcpus_done) < vm->cfg.nr_vcpus) {
 		smp_call_handle();
 		rcu_quiescent_state();
+		if (beside && !atomic_load(&vm->stopping))
+			beside(vm, ctx);
 		cpu_relax();
 		if (tsc_passed(deadline) && !atomic_load(&vm->stopping)) {
 			kprintf("vm %u: stopped after %u ms without finishing\n", vm->id, timeout_ms);
@@ -320,6 +322,11 @@ bool vm_wait(struct vm *vm, unsigned int timeout_ms)
 	for (unsigned int i = 0; i < vm->cfg.nr_vcpus; i++)
 		failed |= vm->vcpus[i].failed;
 	return !failed;
+}
+
+bool vm_wait(struct vm *vm, unsigned int timeout_ms)
+{
+	return vm_wait_beside(vm, timeout_ms, NULL, NULL);
 }
 
 bool vm_run(struct vm *vm, unsigned int timeout_ms)

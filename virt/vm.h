@@ -181,5 +181,14 @@ bool vm_run(struct vm *vm, unsigned int timeout_ms);
 /* vm_run in two halves, for a control CPU that works while the guests run. */
 void vm_start(struct vm *vm);
 bool vm_wait(struct vm *vm, unsigned int timeout_ms);
+/*
+ * vm_wait with the control CPU's own work between its polls: beside(vm, ctx)
+ * runs after each poll's smp_call_handle and quiescent state, until every
+ * vCPU is done or the VM is stopping (the time-out and the stop's NMIs are
+ * vm_wait's as ever). It decides itself whether this poll is its turn, and
+ * returns soon: nothing serves smp_call or the time-out while it runs.
+ */
+typedef void (*vm_beside_fn)(struct vm *vm, void *ctx);
+bool vm_wait_beside(struct vm *vm, unsigned int timeout_ms, vm_beside_fn beside, void *ctx);
 /* Guest physical to hypervisor pointer, or NULL outside the memslots. */
 void *vm_gpa_to_hva(struct vm *vm, uint64_t gpa, uint64_t len);
