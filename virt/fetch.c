@@ -12,6 +12,7 @@
 #include "arch/x86/cpu.h"
 #include "mm/shadow/walker.h"
 #include "virt/cr.h"
+#include "virt/dirty_log.h"
 #include "virt/emulate.h"
 #include "virt/shadow_exits.h"
 #include "virt/vcpu.h"
@@ -37,7 +38,10 @@ static void load_pdptes(struct vcpu *v, struct guest_paging *gp)
 	gp->pdptes_loaded = true;
 }
 
-/* Guest-physical memory for the walker (ctx: the VM), as shadow_emulate.c's. */
+/*
+ * Guest-physical memory for the walker (ctx: the VM). Every access is one
+ * atomic 8-byte access: the guest writes its tables at any time.
+ */
 static enum guest_mem_result mem_read(void *ctx, uint64_t gpa, uint64_t *val)
 {
 	const uint64_t *p = vm_gpa_to_hva(ctx, gpa, 8);
@@ -54,8 +58,23 @@ static enum guest_mem_result mem_cmpxchg(void *ctx, uint64_t gpa, uint64_t old, 
 
 	if (!p)
 		return GUEST_MEM_NO_SLOT;
-	return __atomic_compare_exchange_n(p, &old, new_val, false, __ATOMIC_SEQ_CST,
-					   __ATOMIC_RELAXED) ? GUEST_MEM_OK : GUEST_MEM_CHANGED;
+	if (!__atomic_compare_exchange_n(p, &old, new_val, false, __ATOMIC_SEQ_CST,
+					 __ATOMIC_RELAXED))
+		return GUEST_MEM_CHANGED;
+	/*
+	 * The walker set an A or D bit: a write to guest memory that no
+	 * guest store made, which the dirty log must still see (a migration
+	 * copy would otherwise keep the entry without it). A CPU's own walk
+	 * under TDP is a guest-physical write, logged by the TDP MMU.
+	 */
+	if (old != new_val)
+		vm_mark_dirty(ctx, gpa >> PAGE_SHIFT);
+	return GUEST_MEM_OK;
+}
+
+struct guest_mem vcpu_guest_mem(struct vcpu *v)
+{
+	return (struct guest_mem){ .read = mem_read, .cmpxchg = mem_cmpxchg, .ctx = v->vm };
 }
 
 /* Where a read of guest memory stopped. */
@@ -75,7 +94,7 @@ struct read_end {
 static enum guest_walk_result read_linear(struct vcpu *v, uint64_t la, uint8_t *b, unsigned int n,
 					  uint32_t pf_access, struct read_end *end)
 {
-	struct guest_mem mem = { .read = mem_read, .cmpxchg = mem_cmpxchg, .ctx = v->vm };
+	struct guest_mem mem = vcpu_guest_mem(v);
 	struct guest_paging gp = vcpu_guest_paging(v);
 	/* Outside long mode linear addresses are 32 bits, and wrap. */
 	uint64_t la_mask = gp.mode == GUEST_PAGING_4LEVEL ? ~0ull : 0xffffffffull;

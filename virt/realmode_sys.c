@@ -3,7 +3,7 @@
  * The real-mode interpreter's system side (virt/realmode.h): segment
  * loads, which read the GDT once CR0.PE is set; the far jump, which ends
  * the run when it loads a protected-mode CS; MOV CR, LMSW, LGDT, LIDT,
- * RDMSR, WRMSR, CPUID and the rest of the 0F page.
+ * RDMSR, WRMSR, CPUID, the bit tests and the rest of the 0F page.
  */
 #include "virt/realmode_insn.h"
 
@@ -177,6 +177,50 @@ static bool group7(struct rm_insn *d)
 	return rm_fail(d, RM_UNSUPPORTED, NULL);
 }
 
+/*
+ * BT, BTS, BTR, BTC (0F A3, AB, B3, BB with the bit in a register; 0F BA
+ * /4-/7 with an immediate): CF gets the bit, the others change it. An
+ * immediate, or any offset into a register, counts modulo the operand's
+ * bits; a register's offset into memory addresses a bit string, the
+ * operand-size unit it falls in (signed). Linux's verify_cpu runs these
+ * in an AP's real-mode trampoline.
+ */
+static bool bit_test(struct rm_insn *d, unsigned int op, bool imm)
+{
+	struct rm_state *s = d->s;
+	unsigned int bits = d->osize * 8, kind;
+	uint32_t off, v, mask;
+
+	if (!rm_decode_modrm(d))
+		return false;
+	if (imm) {
+		if (d->reg < 4)
+			return rm_fail(d, RM_UNSUPPORTED, "0F BA /0-/3 (#UD)");
+		if (!rm_fetch(d, 1, &off))
+			return false;
+		kind = d->reg & 3;
+	} else {
+		off = rm_reg_get(s, d->reg, d->osize);
+		kind = (op >> 3) & 3; /* A3 BT, AB BTS, B3 BTR, BB BTC */
+		if (d->mod != 3) {
+			int32_t soff = (int32_t)rm_sign_extend(off, d->osize);
+
+			d->la += (uint64_t)(int64_t)((soff >= 0 ? soff : soff - (int32_t)bits + 1) /
+						     (int32_t)bits * (int32_t)d->osize);
+		}
+	}
+	mask = 1u << (off & (bits - 1));
+	if (!rm_operand_get(d, d->osize, &v))
+		return false;
+	s->eflags = (s->eflags & ~FL_CF) | (v & mask ? FL_CF : 0);
+	switch (kind) {
+	case 1: return rm_operand_put(d, d->osize, v | mask);
+	case 2: return rm_operand_put(d, d->osize, v & ~mask);
+	case 3: return rm_operand_put(d, d->osize, v ^ mask);
+	}
+	return true;
+}
+
 /* Two-byte opcodes (0F xx). */
 bool rm_exec_0f(struct rm_insn *d)
 {
@@ -227,6 +271,10 @@ bool rm_exec_0f(struct rm_insn *d)
 	case 0xa1:
 	case 0xa9:
 		return rm_pop(d, d->osize, &v) && rm_load_sreg(d, op == 0xa1 ? RM_FS : RM_GS, (uint16_t)v);
+	case 0xa3: case 0xab: case 0xb3: case 0xbb:
+		return bit_test(d, op, false);
+	case 0xba:
+		return bit_test(d, op, true);
 	case 0xb6: /* MOVZX, MOVSX */
 	case 0xb7:
 	case 0xbe:

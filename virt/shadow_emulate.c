@@ -22,26 +22,6 @@
 #define RFLAGS_DF (1ull << 10)
 #define GUEST_MAXPHYADDR 48 /* what the shadow MMU assumes (shadow_mmu_config.guest_maxphyaddr = 0) */
 
-static enum guest_mem_result mem_read(void *ctx, uint64_t gpa, uint64_t *val)
-{
-	const uint64_t *p = vm_gpa_to_hva(ctx, gpa, 8);
-
-	if (!p)
-		return GUEST_MEM_NO_SLOT;
-	*val = __atomic_load_n(p, __ATOMIC_RELAXED);
-	return GUEST_MEM_OK;
-}
-
-static enum guest_mem_result mem_cmpxchg(void *ctx, uint64_t gpa, uint64_t old, uint64_t new_val)
-{
-	uint64_t *p = vm_gpa_to_hva(ctx, gpa, 8);
-
-	if (!p)
-		return GUEST_MEM_NO_SLOT;
-	return __atomic_compare_exchange_n(p, &old, new_val, false, __ATOMIC_SEQ_CST,
-					   __ATOMIC_RELAXED) ? GUEST_MEM_OK : GUEST_MEM_CHANGED;
-}
-
 /*
  * Up to n bytes at gva, read through the guest's own tables (paging NULL:
  * the vCPU's) with one walk per page, as an access of kind pf_access
@@ -51,7 +31,7 @@ static enum guest_mem_result mem_cmpxchg(void *ctx, uint64_t gpa, uint64_t old, 
 unsigned int shadow_read_guest(struct vcpu *v, const struct guest_paging *paging, uint64_t gva,
 			       uint8_t *b, unsigned int n, uint32_t pf_access)
 {
-	struct guest_mem mem = { .read = mem_read, .cmpxchg = mem_cmpxchg, .ctx = v->vm };
+	struct guest_mem mem = vcpu_guest_mem(v);
 	struct guest_paging gp = paging ? *paging : vcpu_guest_paging(v);
 	unsigned int got = 0;
 
@@ -75,7 +55,7 @@ unsigned int shadow_read_guest(struct vcpu *v, const struct guest_paging *paging
 
 bool shadow_translate_guest(struct vcpu *v, uint64_t gva, uint32_t pf_access, uint64_t *gpa)
 {
-	struct guest_mem mem = { .read = mem_read, .cmpxchg = mem_cmpxchg, .ctx = v->vm };
+	struct guest_mem mem = vcpu_guest_mem(v);
 	struct guest_paging gp = vcpu_guest_paging(v);
 	struct guest_walk w;
 
@@ -205,7 +185,7 @@ static void apply_store(void *ctx)
  */
 static bool walk_parts(struct vcpu *v, struct store_part *part, unsigned int nr, uint32_t access)
 {
-	struct guest_mem mem = { .read = mem_read, .cmpxchg = mem_cmpxchg, .ctx = v->vm };
+	struct guest_mem mem = vcpu_guest_mem(v);
 	struct guest_paging gp = vcpu_guest_paging(v);
 
 	for (unsigned int k = 0; k < nr; k++) {

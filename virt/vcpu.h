@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: MIT
 #pragma once
 
+#include "mm/shadow/walker.h"
 #include "virt/vm.h"
 
 /* The pCPU side of a vCPU: runs until the guest is done or the VM stops. */
@@ -16,6 +17,11 @@ void vcpu_fail(struct vcpu *v, const char *fmt, ...) __printf(2, 3);
 unsigned int vcpu_fetch_insn(struct vcpu *v, uint8_t *b, unsigned int n);
 /* Up to n bytes at linear address la, a supervisor read through the guest's paging. */
 unsigned int vcpu_read_linear(struct vcpu *v, uint64_t la, uint8_t *b, unsigned int n);
+/*
+ * The VM's guest-physical memory for mm/shadow/walker.h's walks: atomic
+ * 8-byte accesses; an A or D bit the walk sets is marked in the dirty log.
+ */
+struct guest_mem vcpu_guest_mem(struct vcpu *v);
 
 struct emu_mem;
 /*

@@ -386,6 +386,8 @@ struct shadow_gfn_meta *shadow_gfn_meta(struct shadow_mmu *m, gfn_t gfn);
 struct shadow_gfn_meta *shadow_gfn_meta_alloc(struct shadow_op *op, gfn_t gfn);
 bool shadow_gfn_is_tracked(struct shadow_mmu *m, gfn_t gfn);
 void shadow_untrack_gfn(struct shadow_op *op, gfn_t gfn);
+/* ops->mark_dirty (or _range) for one gfn: a guest page written other than through a spte. */
+void shadow_mark_dirty(struct shadow_mmu *m, gfn_t gfn);
 uint64_t shadow_zap_gfn_pages(struct shadow_op *op, gfn_t gfn);
 /* The hash bucket of a guest table gfn (m->hash[...]; shadow_lock). */
 unsigned int shadow_hash_bucket(gfn_t gfn);

@@ -36,8 +36,12 @@ static enum guest_mem_result shadow_guest_cmpxchg(void *ctx, uint64_t gpa, uint6
 
 	if (!word)
 		return GUEST_MEM_NO_SLOT;
-	return atomic_compare_exchange_strong(word, &old, new_val) ? GUEST_MEM_OK
-								    : GUEST_MEM_CHANGED;
+	if (!atomic_compare_exchange_strong(word, &old, new_val))
+		return GUEST_MEM_CHANGED;
+	/* An A or D bit set in a guest table: a write the dirty log must see (migration). */
+	if (old != new_val)
+		shadow_mark_dirty(ctx, gpa >> PAGE_SHIFT);
+	return GUEST_MEM_OK;
 }
 
 /* --- a call's locks ------------------------------------------------------------ */

@@ -49,7 +49,7 @@ static bool shadow_change_needs_flush(uint64_t old_spte, uint64_t new_spte, unsi
 	       ((new_spte & ~old_spte) & X86_PTE_NX);
 }
 
-static void shadow_mark_dirty(struct shadow_mmu *m, gfn_t gfn)
+void shadow_mark_dirty(struct shadow_mmu *m, gfn_t gfn)
 {
 	if (m->ops.mark_dirty)
 		m->ops.mark_dirty(m->owner, gfn);

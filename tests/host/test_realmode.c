@@ -264,6 +264,46 @@ static void test_compare_flags(void)
 	CHECK(!(s.eflags & 0x1));
 }
 
+/*
+ * BT, BTS, BTR, BTC (Linux's verify_cpu runs them in an AP's trampoline):
+ * immediates modulo the operand size, a register's offset into memory as a
+ * bit string (35: the next dword's bit 3; -1: the previous dword's bit 31).
+ */
+static void test_bit_tests(void)
+{
+	static const uint8_t code[] = {
+		0x66, 0x31, 0xc0,                   /* xor %eax,%eax */
+		0x66, 0x0f, 0xba, 0xe8, 0x1f,       /* bts $31,%eax: CF 0 */
+		0x66, 0x0f, 0xba, 0xf0, 0x1f,       /* btr $31,%eax: CF 1, EAX 0 */
+		0xbb, 0x00, 0x03,                   /* mov $0x300,%bx */
+		0x66, 0xb9, 0x23, 0x00, 0x00, 0x00, /* mov $35,%ecx */
+		0x66, 0x0f, 0xab, 0x0f,             /* bts %ecx,(%bx): 0x304 bit 3 */
+		0x66, 0xba, 0xff, 0xff, 0xff, 0xff, /* mov $-1,%edx */
+		0x66, 0x0f, 0xbb, 0x17,             /* btc %edx,(%bx): 0x2fc bit 31 */
+		0x66, 0x0f, 0xba, 0x67, 0x04, 0x03, /* btl $3,4(%bx): CF 1 */
+		0xb8, 0x02, 0x00,                   /* mov $2,%ax */
+		0x0f, 0xba, 0xe0, 0x11,             /* bt $17,%ax: bit 1, CF 1 */
+		0xf4,                               /* hlt */
+	};
+	struct rm_state s;
+	struct rm_stop stop;
+	uint32_t v;
+
+	reset_memory();
+	memcpy(mem + 0x1000, code, sizeof(code));
+	rm_init_sipi(&s, 1);
+	CHECK_EQ_U(rm_run(&s, &fake_ops, NULL, 100, &stop), RM_HLT);
+	CHECK_EQ_U(stop.insns, 11);
+	CHECK_EQ_U(s.gpr[0], 2);
+	CHECK(s.eflags & 0x1);
+	memcpy(&v, mem + 0x304, 4);
+	CHECK_EQ_U(v, 0x8);
+	memcpy(&v, mem + 0x2fc, 4);
+	CHECK_EQ_U(v, 0x80000000u);
+	memcpy(&v, mem + 0x300, 4);
+	CHECK_EQ_U(v, 0);
+}
+
 static void test_unknown_opcode(void)
 {
 	static const uint8_t code[] = { 0x90, 0x66, 0x0f, 0x0b }; /* nop; ud2 */
@@ -367,6 +407,7 @@ int main(void)
 	RUN_TEST(test_smp_trampoline);
 	RUN_TEST(test_instructions);
 	RUN_TEST(test_compare_flags);
+	RUN_TEST(test_bit_tests);
 	RUN_TEST(test_unknown_opcode);
 	RUN_TEST(test_stops);
 	RUN_TEST(test_real_far_jump);

@@ -60,6 +60,10 @@ static void test_fault_4k_read_then_write(void)
 	CHECK(!(leaf & (X86_PTE_RW | X86_PTE_NX)));
 	CHECK_EQ_U(ts_rmap_count(mmu, FRAME_A), 1);
 	CHECK(!ts_dirty(FRAME_A));
+	/* The walk's A bits are writes to the tables (the root and the PT): the log sees them. */
+	CHECK(ts_dirty(0x80));
+	CHECK(ts_dirty(pt));
+	ts_dirty_reset();
 	/* The write faults once: D in the guest entry, a writable dirty leaf, the log told. */
 	o = ts_access(mmu, vcpu, &gp, GVA_A, PFERR_USER | PFERR_WRITE);
 	CHECK_EQ_U(o.error, TS_ALLOWED);
@@ -68,6 +72,7 @@ static void test_fault_4k_read_then_write(void)
 	leaf = ts_shadow_leaf(vcpu, GVA_A, NULL);
 	CHECK((leaf & (X86_PTE_RW | X86_PTE_D)) == (X86_PTE_RW | X86_PTE_D));
 	CHECK(ts_dirty(FRAME_A));
+	CHECK(ts_dirty(pt)); /* its D bit */
 	CHECK_EQ_U(ts_access(mmu, vcpu, &gp, GVA_A, PFERR_USER | PFERR_WRITE).faults, 0);
 	CHECK_EQ_U(ts_rmap_count(mmu, FRAME_A), 1);
 	CHECK_EQ_U(TS_STAT(mmu, faults_fixed), 2);
