@@ -171,11 +171,16 @@ include tests/guests/guests.mk
 include tests/guests/hostile/hostile.mk
 
 # make bench: the Bochs scaling sweep, then the host benchmarks (tests/host/host.mk).
-.PHONY: bench-sweep
-bench: deps all bench-sweep bench-apic
+.PHONY: bench-sweep bench-linux
+bench: deps all bench-sweep bench-apic bench-linux
 # A PC guest's interrupt costs, in Bochs cycles, against bare Bochs (tests/guests/apicbench.c).
 bench-apic: deps all tguests
 	tests/guests/run-apicbench
+# Debian's Linux compiling a C tree: tdp against shadow, 1 and 4 vCPUs, and beside
+# dirty-log harvest and aging, both Bochs models (tests/linux/run-kernbench; hours).
+bench-linux: deps all $(BUILD)/linux/initramfs.cpio.gz
+	tools/deps gnuplot-nox
+	tests/linux/run-kernbench
 bench-sweep: deps all
 	tools/deps gnuplot-nox
 	tools/sweep
