@@ -150,6 +150,7 @@ static int run_one(const char *name, char *status_out, size_t status_len)
 				 .mmu = mmu, .pc = &g };
 	struct pc_exit_stats pc = { 0 };
 	uint64_t exits = 0, t0, cycles, irqs = 0, nmis = 0, windows = 0, sleeps = 0, sipis = 0;
+	uint64_t faults = 0, emulated = 0, retries_emulated = 0;
 	const char *com1 = NULL;
 	size_t com1_len;
 	unsigned int com1_lines = 0;
@@ -201,6 +202,9 @@ static int run_one(const char *name, char *status_out, size_t status_len)
 		pc.dr += s->pc.dr;
 		pc.mmio += s->pc.mmio;
 		pc.other += s->pc.other;
+		faults += s->tdp_faults;
+		emulated += s->emulated;
+		retries_emulated += s->write_retries_emulated;
 		irqs += s->irqs_injected;
 		nmis += s->nmis_injected;
 		windows += s->irq_windows;
@@ -215,11 +219,12 @@ static int run_one(const char *name, char *status_out, size_t status_len)
 	if (atomic_load(&vm->guest_ended))
 		fmt_snprintf(status_out, status_len, status < 0 ? "halt" : "%d", status);
 	scenario_vm_keys(vm, keys, sizeof(keys));
-	kprintf("RESULT scenario=guest phase=run guest=%s %s mem_mib=%lu ended=%s guest_status=%s cycles=%lu exits=%lu io_exits=%lu msr_exits=%lu cpuid_exits=%lu dr_exits=%lu mmio_exits=%lu other_exits=%lu irqs=%lu nmis=%lu irq_windows=%lu sleeps=%lu sipis=%lu com1_bytes=%zu com1_lines=%u%s\n",
+	kprintf("RESULT scenario=guest phase=run guest=%s %s mem_mib=%lu ended=%s guest_status=%s cycles=%lu exits=%lu io_exits=%lu msr_exits=%lu cpuid_exits=%lu dr_exits=%lu mmio_exits=%lu other_exits=%lu faults=%lu emulated=%lu emulated_after_retries=%lu irqs=%lu nmis=%lu irq_windows=%lu sleeps=%lu sipis=%lu com1_bytes=%zu com1_lines=%u%s\n",
 		name, keys, (unsigned long)(vm->cfg.mem_bytes >> 20), ending(vm, ok), status_out,
 		(unsigned long)cycles, (unsigned long)exits, (unsigned long)pc.io,
 		(unsigned long)pc.msr, (unsigned long)pc.cpuid, (unsigned long)pc.dr,
-		(unsigned long)pc.mmio, (unsigned long)pc.other, (unsigned long)irqs,
+		(unsigned long)pc.mmio, (unsigned long)pc.other, (unsigned long)faults,
+		(unsigned long)emulated, (unsigned long)retries_emulated, (unsigned long)irqs,
 		(unsigned long)nmis, (unsigned long)windows, (unsigned long)sleeps,
 		(unsigned long)sipis, com1_len, com1_lines, beside_keys);
 	/* A guest that ended itself stopped the VM on purpose: vm_wait_beside() said false. */

@@ -279,7 +279,6 @@ static void unprotect_and_retry(struct vcpu *v, const char *why)
 	if (v->write_retry.rip != v->arch.regs.rip || v->write_retry.gva != e->gva) {
 		v->write_retry.rip = v->arch.regs.rip;
 		v->write_retry.gva = e->gva;
-		v->write_retry.count = 0;
 		v->write_retry.unprotects = 1;
 	}
 	if (!shadow_translate_guest(v, e->gva, PFERR_WRITE, &gpa)) {

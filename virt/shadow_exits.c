@@ -76,6 +76,12 @@ bool shadow_prepare_entry(struct vcpu *v)
  * unprotects the PDPT, the next fetch shadows it again, and the write
  * faults again. After WRITE_RETRIES such faults the store is emulated
  * (KVM's retry-then-emulate); emulation is right for any store.
+ *
+ * The faults are counted per RIP and address, not in a row: on a slow
+ * machine (Bochs, its clock counting instructions) Linux's tick came
+ * between every few retries of set_memory_nx's store to the page table
+ * that maps the kernel, and the handler's own faults on pages that table
+ * maps reset a count kept in a row: the store never ran (a soft lockup).
  */
 #define WRITE_RETRIES 4
 
@@ -83,19 +89,31 @@ static bool write_keeps_faulting(struct vcpu *v)
 {
 	const struct vcpu_exit *e = &v->arch.exit;
 	uint64_t rip = v->arch.regs.rip;
+	unsigned int n = ARRAY_SIZE(v->write_faults), i;
 
 	if (!(e->error & PFERR_WRITE))
 		return false; /* a fetch or read in between: same instruction, keep counting */
-	if (rip != v->write_retry.rip || e->gva != v->write_retry.gva) {
-		v->write_retry.rip = rip;
-		v->write_retry.gva = e->gva;
-		v->write_retry.count = 0;
-		v->write_retry.unprotects = 0;
+	for (i = 0; i < n; i++)
+		if (v->write_faults[i].rip == rip && v->write_faults[i].gva == e->gva)
+			break;
+	if (i == n) {
+		i = v->write_faults_next++ % n;
+		v->write_faults[i].rip = rip;
+		v->write_faults[i].gva = e->gva;
+		v->write_faults[i].count = 0;
 	}
-	if (++v->write_retry.count <= WRITE_RETRIES)
+	if (++v->write_faults[i].count <= WRITE_RETRIES)
 		return false;
-	v->write_retry.count = 0;
+	v->write_faults[i].count = 0;
 	return true;
+}
+
+/* The instruction at RIP completed (emulated): its faults so far are no loop. */
+static void write_done(struct vcpu *v)
+{
+	for (unsigned int i = 0; i < ARRAY_SIZE(v->write_faults); i++)
+		if (v->write_faults[i].rip == v->arch.regs.rip)
+			v->write_faults[i].count = 0;
 }
 
 /*
@@ -141,7 +159,7 @@ static void pc_device_access(struct vcpu *v, bool readonly)
 		 * the same RIP next is a loop over a device register, not
 		 * a store that keeps faulting (write_keeps_faulting).
 		 */
-		v->write_retry.count = 0;
+		write_done(v);
 		pc_mmio_exit(v, gpa, readonly);
 		return;
 	}

@@ -83,11 +83,20 @@ struct vcpu {
 	uint64_t timer_armed;        /* the TSC the host timer is armed for, 0 none */
 	uint64_t mtrr[32];           /* its MTRRs as it wrote them (virt/msr.c) */
 	uint64_t entered_hw_cr3;     /* mmu=shadow: the arch.hw_cr3 the TLB last saw (a change flushes) */
-	struct {                     /* mmu=shadow: the same write faulting again (shadow_exits.c) */
+	struct {                     /* mmu=shadow: a write unprotected and retried (shadow_emulate.c) */
+		uint64_t rip, gva;
+		unsigned int unprotects;
+	} write_retry;
+	/*
+	 * mmu=shadow: write faults that come back at one RIP and address
+	 * however many others come between them (an interrupt handler's):
+	 * a few slots, replaced round robin (shadow_exits.c).
+	 */
+	struct {
 		uint64_t rip, gva;
 		unsigned int count;
-		unsigned int unprotects; /* ... and its page unprotected (shadow_emulate.c) */
-	} write_retry;
+	} write_faults[4];
+	unsigned int write_faults_next;
 	struct vcpu_stats stats;
 	bool done, failed;
 	char fail_reason[200];
