@@ -136,6 +136,7 @@ static struct cpuid_regs pc_cpuid(const struct vcpu *v, uint32_t leaf, uint32_t 
 		break;
 	case 0x8000000au: /* SVM features */
 	case 0x8000001eu: /* AMD extended APIC ID: would contradict the above */
+	case 0x8000001fu: /* SME/SEV: no memory encryption is backed (Linux would read MSR 0xc0010131) */
 		r = (struct cpuid_regs){ 0 };
 		break;
 	}
