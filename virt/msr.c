@@ -113,20 +113,30 @@ static bool is_backend_msr(uint32_t msr)
  */
 static void tsc_move(struct vcpu *v, int64_t delta)
 {
-	v->arch.tsc_offset += delta;
+	/* Modulo 2^64, as the hardware adds the offset: any value the guest writes is fine. */
+	v->arch.tsc_offset = (int64_t)((uint64_t)v->arch.tsc_offset + (uint64_t)delta);
 	v->arch.tsc_adjust += (uint64_t)delta;
 	virt->vcpu_set_tsc_offset(&v->arch);
 }
 
-/* IA32_TSC_DEADLINE holds a guest TSC value; the local APIC's timer counts the host's. */
+/*
+ * IA32_TSC_DEADLINE holds a guest TSC value; the local APIC's timer counts
+ * the host's. One the host's TSC has passed already is due at once (1).
+ * One more than 2^62 cycles ahead (decades) is held there: the host's
+ * timers compare TSC values signed, so a farther one would read as past
+ * and fire at once, again and again (it reads back as the held value).
+ */
 static uint64_t deadline_to_host(const struct vcpu *v, uint64_t guest)
 {
-	uint64_t host = guest - (uint64_t)v->arch.tsc_offset;
+	uint64_t off = (uint64_t)v->arch.tsc_offset, far = rdtsc() + (1ull << 62), host;
 
 	if (!guest)
 		return 0; /* disarm */
-	/* A deadline before the host's TSC began (a negative offset's wrap): already due. */
-	return (int64_t)host > 0 ? host : 1;
+	if (v->arch.tsc_offset >= 0)
+		host = guest > off ? guest - off : 1;
+	else
+		host = guest > UINT64_MAX - (0 - off) ? UINT64_MAX : guest + (0 - off);
+	return host > far ? far : host;
 }
 
 bool msr_read(struct vcpu *v, uint32_t msr, uint64_t *val)

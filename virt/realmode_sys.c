@@ -202,11 +202,11 @@ static bool bit_test(struct rm_insn *d, unsigned int op, bool imm)
 	} else {
 		off = rm_reg_get(s, d->reg, d->osize);
 		kind = (op >> 3) & 3; /* A3 BT, AB BTS, B3 BTR, BB BTC */
-		if (d->mod != 3) {
-			int32_t soff = (int32_t)rm_sign_extend(off, d->osize);
+		if (d->mod != 3) { /* floor(offset / bits) units, in 64 bits: no overflow */
+			int64_t soff = (int32_t)rm_sign_extend(off, d->osize);
 
-			d->la += (uint64_t)(int64_t)((soff >= 0 ? soff : soff - (int32_t)bits + 1) /
-						     (int32_t)bits * (int32_t)d->osize);
+			d->la += (uint64_t)((soff >= 0 ? soff : soff - (int64_t)bits + 1) /
+					    (int64_t)bits * (int64_t)d->osize);
 		}
 	}
 	mask = 1u << (off & (bits - 1));
