@@ -64,7 +64,11 @@ static bool slot_log_enable(struct vm *vm, struct memslot *s, struct tdp_page_ca
 {
 	_Atomic uint64_t *bits = atomic_load_explicit(&s->dirty, memory_order_relaxed);
 
-	/* The caller's bitmap takes a slot's words whole: a slot starts on a word. */
+	/*
+	 * The caller's bitmap takes a slot's words whole: a slot starts on a
+	 * word. Slot bases are the hypervisor's constants (0, PC_HIGH_RAM; the
+	 * ROM at 0xe0000 is never logged), never a guest's or a user's choice.
+	 */
 	BUG_ON(s->base_gfn % 64);
 	if (bits) { /* logged before: the same bitmap, cleared (published until vm_destroy) */
 		for (uint64_t i = 0; i < slot_words(s); i++)
