@@ -10,6 +10,7 @@
 #include "arch/x86/console.h"
 #include "arch/x86/tsc.h"
 #include "lib/printf.h"
+#include "mm/ept/tdp_mmu.h"
 #include "mm/page_alloc.h"
 #include "stress/guest_beside.h"
 #include "virt/dirty_log.h"
@@ -131,6 +132,15 @@ bool guest_beside_finish(struct guest_beside *b, struct vm *vm)
 	if (b->differ)
 		kprintf("mmuvisor: beside=dirty_log: the copy differs from guest memory in %lu pages, the first at gpa 0x%lx\n",
 			(unsigned long)b->differ, (unsigned long)b->first_differ);
+	if (b->differ && vm->mmu) {
+		unsigned int level;
+		uint64_t spte = tdp_mmu_lookup(vm->mmu, b->first_differ >> PAGE_SHIFT, &level);
+
+		kprintf("mmuvisor: beside=dirty_log: gpa 0x%lx: its TDP leaf is 0x%lx at level %u\n",
+			(unsigned long)b->first_differ, (unsigned long)spte, level);
+	}
+	if (b->differ)
+		migrate_describe(vm, &b->image, b->first_differ);
 	return !b->differ;
 }
 

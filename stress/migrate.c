@@ -1,4 +1,6 @@
 // SPDX-License-Identifier: MIT
+#include "arch/x86/console.h"
+#include "lib/printf.h"
 #include "mm/page_alloc.h"
 #include "stress/migrate.h"
 
@@ -97,4 +99,21 @@ uint64_t migrate_compare(struct vm *vm, struct migrate_image *im, uint64_t *firs
 		}
 	}
 	return differ;
+}
+
+void migrate_describe(struct vm *vm, struct migrate_image *im, uint64_t gpa)
+{
+	const uint64_t *src = vm_gpa_to_hva(vm, gpa, PAGE_SIZE);
+	const uint64_t *dst = (const uint64_t *)migrate_image_page(im, gpa);
+	unsigned int words = 0;
+
+	for (unsigned int i = 0; src && i < PAGE_SIZE / 8; i++) {
+		if (src[i] == dst[i])
+			continue;
+		if (words++ < 4)
+			kprintf("mmuvisor: migrate: gpa 0x%lx: the copy holds 0x%016lx, guest memory 0x%016lx\n",
+				(unsigned long)(gpa + i * 8), (unsigned long)dst[i], (unsigned long)src[i]);
+	}
+	kprintf("mmuvisor: migrate: gpa 0x%lx: %u of %u words differ\n", (unsigned long)gpa, words,
+		(unsigned int)(PAGE_SIZE / 8));
 }

@@ -33,3 +33,5 @@ void migrate_copy_range(struct vm *vm, struct migrate_image *im, uint64_t gpa, u
 uint64_t migrate_copy_dirty(struct vm *vm, struct migrate_image *im, const uint64_t *bits);
 /* The pages of the copy that differ from guest memory; *first_gpa is the lowest, if any. */
 uint64_t migrate_compare(struct vm *vm, struct migrate_image *im, uint64_t *first_gpa);
+/* Print the first words of the page at gpa that differ between the copy and guest memory. */
+void migrate_describe(struct vm *vm, struct migrate_image *im, uint64_t gpa);

@@ -9,6 +9,7 @@
 #include "lib/plant.h"
 #include "lib/string.h"
 #include "mm/page_alloc.h"
+#include "mm/rcu/rcu.h"
 #include "virt/dirty_log.h"
 #include "virt/mmu.h"
 
@@ -60,7 +61,8 @@ void vm_dirty_log_write_fault(struct vm *vm, uint64_t gpa)
 		vm_mark_dirty(vm, gpa >> PAGE_SHIFT);
 }
 
-static bool slot_log_enable(struct vm *vm, struct memslot *s, struct tdp_page_cache *cache)
+/* The slot's bitmap, allocated the first time or cleared; logging is not on yet. */
+static bool slot_log_prepare(struct memslot *s)
 {
 	_Atomic uint64_t *bits = atomic_load_explicit(&s->dirty, memory_order_relaxed);
 
@@ -73,31 +75,48 @@ static bool slot_log_enable(struct vm *vm, struct memslot *s, struct tdp_page_ca
 	if (bits) { /* logged before: the same bitmap, cleared (published until vm_destroy) */
 		for (uint64_t i = 0; i < slot_words(s); i++)
 			atomic_store_explicit(&bits[i], 0, memory_order_relaxed);
-	} else {
-		s->dirty_order = page_order_for(slot_words(s) * 8);
-		bits = page_alloc_zeroed(s->dirty_order);
-		if (!bits)
-			return false;
-		/* Release: the bitmap is zeroed before any CPU can see it. */
-		atomic_store_explicit(&s->dirty, bits, memory_order_release);
+		return true;
 	}
-	/*
-	 * Logging on before the write-protect: a fault that reads the slot
-	 * after this maps writes at 4 KiB and marks them; one that read it
-	 * before installed a leaf the write-protect below then finds.
-	 */
-	atomic_store(&s->logging, true);
-	if (vm->mmu && !vm->cfg.mmu.split_lazy && vm->cfg.mmu.max_level > PG_LEVEL_4K)
-		tdp_mmu_split_huge_range(vm->mmu, cache, s->base_gfn, s->base_gfn + s->npages);
-	vm_mmu_write_protect_range(vm, s->base_gfn, s->base_gfn + s->npages);
+	s->dirty_order = page_order_for(slot_words(s) * 8);
+	bits = page_alloc_zeroed(s->dirty_order);
+	if (!bits)
+		return false;
+	/* Release: the bitmap is zeroed before any CPU can see it. */
+	atomic_store_explicit(&s->dirty, bits, memory_order_release);
 	return true;
 }
 
+/*
+ * Logging on, then a grace period, then split and write-protect. A fault
+ * reads the slot's logging flag before it takes mmu_lock and installs its
+ * leaf, all inside one RCU read-side section (a vCPU's exit handling runs
+ * between two quiescent states). One that read "off" maps a read writable
+ * and a write huge, and logs nothing; the grace period waits for every such
+ * fault to install its leaf, so the write-protect below finds it. Without
+ * it, a fault that read "off" could install after the walk had passed its
+ * gfn, and the guest would write there unlogged (Bochs showed it: a Linux
+ * guest's page at gpa 0x1000000 missing from the migration copy). A fault
+ * that reads "on" maps writes at 4 KiB and marks them itself.
+ */
 bool vm_dirty_log_enable(struct vm *vm, struct tdp_page_cache *cache)
 {
-	for (struct memslot *s = vm->slots; s < vm->slots + vm->nr_slots; s++)
-		if (s->writable && !slot_log_enable(vm, s, cache))
+	struct memslot *s;
+
+	for (s = vm->slots; s < vm->slots + vm->nr_slots; s++)
+		if (s->writable && !slot_log_prepare(s))
 			return false;
+	for (s = vm->slots; s < vm->slots + vm->nr_slots; s++)
+		if (s->writable)
+			atomic_store(&s->logging, true);
+	synchronize_rcu();
+	for (s = vm->slots; s < vm->slots + vm->nr_slots; s++) {
+		if (!s->writable)
+			continue;
+		if (vm->mmu && !vm->cfg.mmu.split_lazy && vm->cfg.mmu.max_level > PG_LEVEL_4K)
+			tdp_mmu_split_huge_range(vm->mmu, cache, s->base_gfn,
+						 s->base_gfn + s->npages);
+		vm_mmu_write_protect_range(vm, s->base_gfn, s->base_gfn + s->npages);
+	}
 	return true;
 }
 

@@ -156,6 +156,27 @@ void tdp_mmu_debug_yield_every(struct tdp_mmu *mmu, unsigned int steps)
 	atomic_store_explicit(&mmu->debug_yield_every, steps, memory_order_relaxed);
 }
 
+uint64_t tdp_mmu_lookup(struct tdp_mmu *mmu, gfn_t gfn, unsigned int *level)
+{
+	struct tdp_iter iter;
+	struct tdp_op op;
+	uint64_t spte = 0;
+
+	*level = 0;
+	if (gfn >= TDP_GFN_END)
+		return 0;
+	tdp_op_begin(&op, mmu, TDP_LOCK_NONE);
+	for_each_tdp_pte(iter, mmu->root_pt, gfn, gfn + 1) {
+		if (!is_leaf_spte(iter.old_spte, iter.level))
+			continue;
+		spte = iter.old_spte;
+		*level = iter.level;
+		break;
+	}
+	tdp_op_end(&op);
+	return spte;
+}
+
 /* --- create, destroy, accessors ---------------------------------------- */
 
 struct tdp_mmu *tdp_mmu_create(const struct tdp_mmu_config *cfg, const struct mmu_ops *ops,

@@ -124,5 +124,8 @@ uint64_t tdp_mmu_test_and_clear_young(struct tdp_mmu *mmu, gfn_t start, gfn_t en
 				      uint64_t *young);
 uint64_t tdp_mmu_test_young(struct tdp_mmu *mmu, gfn_t start, gfn_t end, uint64_t *young);
 
+/* The leaf that maps gfn now and its level (0 and 0: none), for messages. */
+uint64_t tdp_mmu_lookup(struct tdp_mmu *mmu, gfn_t gfn, unsigned int *level);
+
 /* Test hook: make every walk yield (as if mmu_lock were wanted) each steps entries; 0: off. */
 void tdp_mmu_debug_yield_every(struct tdp_mmu *mmu, unsigned int steps);

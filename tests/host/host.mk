@@ -30,6 +30,10 @@ HOST_UNIT_TESTS += test_shadow_walker
 HOST_UNIT_TESTS += test_shadow_mmu test_shadow_random
 HOST_TORTURE_TESTS += torture_rmap
 
+# The dirty log's enable protocol against faults in flight (virt/dirty_log.c).
+HOST_UNIT_TESTS += test_dirty_log
+HOST_SRCS_test_dirty_log := virt/dirty_log.c
+
 # The guest's local APICs and I/O APIC, and COM1's interrupt line (virt/dev).
 HOST_UNIT_TESTS += test_lapic
 HOST_SRCS_test_lapic := virt/dev/lapic.c virt/dev/lapic_irq.c virt/dev/lapic_timer.c \
