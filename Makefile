@@ -24,7 +24,7 @@ KERNEL_LDFLAGS := -nostdlib -static -no-pie -z max-page-size=0x1000 -T linker.ld
 KERNEL_SRCS := \
 	boot/header.S boot/entry.S boot/trampoline.S boot/mb2.c boot/options.c \
 	init/main.c arch/x86/setup.c arch/x86/percpu.c arch/x86/gdt.c arch/x86/idt.c arch/x86/isr.S \
-	arch/x86/exceptions.c arch/x86/panic.c arch/x86/serial.c arch/x86/console.c \
+	arch/x86/exceptions.c arch/x86/panic.c arch/x86/serial.c arch/x86/console.c arch/x86/console_spec.c \
 	arch/x86/acpi.c arch/x86/apic.c arch/x86/pic.c arch/x86/ipi.c arch/x86/smp.c \
 	arch/x86/tsc.c arch/x86/paging.c arch/x86/shutdown.c arch/x86/platform.c \
 	arch/x86/virt.c \

@@ -16,7 +16,8 @@ static const char *const mmu_choices[] = { "tdp", "shadow", NULL };
 static const char *const io_choices[] = { "pc", "strict", NULL };
 static const char *const beside_choices[] = { "none", "dirty_log", "dirty_log_locked", "age",
 					      "age_locked", NULL };
-static char guest_str[128], guest_args_str[200], guest_modules_str[200];
+static char guest_str[128], guest_args_str[200], guest_modules_str[200], console_str[160];
+static const char *const end_choices[] = { "poweroff", "reboot", "halt", NULL };
 static const char *const fault_choices[] = { "wild", "triple", "hypercall", "virt_insn", "io",
 					     "print", "pt_rmw", "cr4", "irq_off", "pt_race",
 					     "straddle", "alias", "cr8", "cr_walk",
@@ -94,6 +95,11 @@ const struct opt_desc boot_option_table[OPTION_COUNT] = {
 	[OPTION_BESIDE] = { .name = "beside", .type = OPT_ENUM, .choices = beside_choices,
 			    .def = GUEST_BESIDE_NONE,
 			    .help = "scenario=guest: beside a PC guest, migration's dirty-log rounds or aging rounds (_locked: wp=locked, age=locked)" },
+	[OPTION_CONSOLE] = { .name = "console", .type = OPT_STRING, .str = console_str,
+			     .str_size = sizeof(console_str),
+			     .help = "UARTs joined by +: com1..com4, uart,io=PORT, uart,mmio=ADDR, uart,mmio32=ADDR, each with ,baud=N (default com1 at 115200)" },
+	[OPTION_END] = { .name = "end", .type = OPT_ENUM, .choices = end_choices, .def = END_POWEROFF,
+			 .help = "after the run: power off (and exit an emulator), reset the machine, or halt" },
 };
 
 uint64_t boot_options[OPTION_COUNT];

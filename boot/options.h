@@ -8,6 +8,7 @@
 
 #include "arch/x86/apic.h"
 #include "arch/x86/setup.h"
+#include "arch/x86/shutdown.h"
 #include "arch/x86/virt.h"
 #include "lib/cmdline.h"
 #include "lib/plant.h"
@@ -39,6 +40,8 @@ enum boot_option {
 	OPTION_IO,
 	OPTION_GUEST_TIMEOUT_MS,
 	OPTION_BESIDE,
+	OPTION_CONSOLE,
+	OPTION_END,
 	OPTION_COUNT
 };
 

@@ -23,7 +23,7 @@ void kmain(uint32_t magic, uint64_t mbi_pa);
 void kmain(uint32_t magic, uint64_t mbi_pa)
 {
 	const struct mb2_info *mb = boot_mb2();
-	char err[256], line[512];
+	char err[384], line[640];
 	int status;
 
 	arch_early_init();
@@ -41,8 +41,11 @@ void kmain(uint32_t magic, uint64_t mbi_pa)
 	arch_report_handover();
 	if (!options_parse(mb->cmdline, err, sizeof(err)))
 		machine_fail_config("bad-option", "%s", err);
+	machine_set_end_mode((enum machine_end_mode)option(OPTION_END));
 	options_format(line, sizeof(line));
 	kprintf("mmuvisor: options: %s\n", line);
+	if (!console_configure(option_str(OPTION_CONSOLE), err, sizeof(err)))
+		machine_fail_config("bad-option", "%s", err);
 	planted_bug = (enum plant_kind)option(OPTION_PLANT);
 
 	arch_memory_init(mb, mbi_pa);

@@ -192,7 +192,7 @@ static bool apply(const struct opt_desc *o, const char *value, bool has_value,
 bool cmdline_parse(const char *line, const struct opt_desc *table, unsigned int n,
 		   uint64_t *values, char *err, size_t err_len)
 {
-	char first_err[256] = "", this_err[256], names[256];
+	char first_err[384] = "", this_err[384], names[320];
 	bool ok = true;
 
 	for (unsigned int i = 0; i < n; i++)

@@ -17,6 +17,10 @@
 #define MADT_ENTRIES 44 /* header + local APIC address + flags */
 #define FADT_MIN_LEN 80 /* through PM_TMR_BLK, the last field read unconditionally */
 #define FADT_TMR_VAL_EXT (1u << 8)
+#define FADT_RESET_REG_SUP (1u << 10)
+#define ACPI_SPACE_MEMORY 0
+#define ACPI_SPACE_IO 1
+#define ACPI_SPACE_PCI_CONFIG 2
 #define GAS_SYSTEM_IO 1
 #define PM1_SCI_EN 1u
 #define PM1_SLP_EN (1u << 13)
@@ -224,6 +228,14 @@ static void parse_fadt(const struct sdt_header *fadt)
 	acpi.pm_timer_port = (uint16_t)rd32(f + 76);
 	if (len >= 116)
 		acpi.pm_timer_32bit = rd32(f + 112) & FADT_TMR_VAL_EXT;
+	/* RESET_REG (a generic address at 116) and RESET_VALUE (128), when FLAGS says so. */
+	if (len >= 129 && (rd32(f + 112) & FADT_RESET_REG_SUP) && f[116] <= ACPI_SPACE_PCI_CONFIG &&
+	    rd64(f + 120)) {
+		acpi.reset_space = f[116];
+		acpi.reset_addr = rd64(f + 120);
+		acpi.reset_value = f[128];
+		acpi.has_reset = true;
+	}
 	if (len >= 184 && !acpi.pm1a_cnt)
 		acpi.pm1a_cnt = gas_io_port(f + 172);
 	if (len >= 220 && !acpi.pm_timer_port)
@@ -304,4 +316,28 @@ void acpi_poweroff(void)
 	outw(acpi.pm1a_cnt, (uint16_t)(acpi.slp_typ_a << 10) | PM1_SLP_EN);
 	if (acpi.pm1b_cnt)
 		outw(acpi.pm1b_cnt, (uint16_t)(acpi.slp_typ_b << 10) | PM1_SLP_EN);
+}
+
+bool acpi_reset(void)
+{
+	uint64_t a = acpi.reset_addr;
+
+	if (!acpi.has_reset)
+		return false;
+	switch (acpi.reset_space) {
+	case ACPI_SPACE_MEMORY:
+		if (a >= 1ull << 32)
+			return false; /* outside the identity map's first 4 GiB */
+		*(volatile uint8_t *)(uintptr_t)a = acpi.reset_value;
+		break;
+	case ACPI_SPACE_IO:
+		outb((uint16_t)a, acpi.reset_value);
+		break;
+	default: /* PCI configuration space of bus 0: device at 32, function at 16, offset */
+		outl(0xcf8, 0x80000000u | (uint32_t)((a >> 32) & 0x1f) << 11 |
+			    (uint32_t)((a >> 16) & 7) << 8 | (uint32_t)(a & 0xfc));
+		outb((uint16_t)(0xcfc + (a & 3)), acpi.reset_value);
+		break;
+	}
+	return true;
 }

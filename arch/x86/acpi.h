@@ -25,6 +25,9 @@ struct acpi_info {
 	uint8_t acpi_enable_value;
 	bool s5_found;
 	uint8_t slp_typ_a, slp_typ_b;
+	bool has_reset;               /* the FADT's RESET_REG, where FLAGS offers it */
+	uint8_t reset_space, reset_value;
+	uint64_t reset_addr;
 };
 
 extern struct acpi_info acpi; /* filled by acpi_init on the BSP, then read-only */
@@ -45,3 +48,5 @@ const void *acpi_map(uint64_t pa, uint64_t len);
 bool acpi_init(const uint8_t *rsdp, unsigned int len, char *err, size_t err_len);
 uint32_t acpi_pm_timer_read(void);
 void acpi_poweroff(void); /* returns only if power-off did not happen */
+/* Write the FADT's RESET_VALUE to its RESET_REG; false if it has none. */
+bool acpi_reset(void);

@@ -1,8 +1,7 @@
 // SPDX-License-Identifier: MIT
-#include "arch/x86/serial.h"
 #include "arch/x86/cpu.h"
+#include "arch/x86/serial.h"
 
-#define COM1 0x3f8
 #define UART_DATA 0
 #define UART_IER 1
 #define UART_FCR 2
@@ -14,37 +13,64 @@
 #define LSR_TX_IDLE 0x40 /* holding register and shift register both empty */
 #define SPIN_LIMIT 100000 /* a missing or wedged UART must not hang us */
 
-static bool present; /* immutable after serial_init */
-
-void serial_init(void)
+static uint8_t uart_in(const struct uart *u, unsigned int reg)
 {
-	/* A box without COM1 reads back 0xff from an unclaimed port. */
-	outb(COM1 + UART_SCRATCH, 0x5a);
-	present = inb(COM1 + UART_SCRATCH) == 0x5a;
-	if (!present)
-		return;
-	outb(COM1 + UART_IER, 0x00);
-	outb(COM1 + UART_LCR, 0x80); /* DLAB: divisor 1 = 115200 baud */
-	outb(COM1 + UART_DATA, 0x01);
-	outb(COM1 + UART_IER, 0x00);
-	outb(COM1 + UART_LCR, 0x03); /* 8N1 */
-	outb(COM1 + UART_FCR, 0xc7); /* FIFO on, cleared, 14-byte threshold */
-	outb(COM1 + UART_MCR, 0x03); /* DTR, RTS; no interrupts */
+	switch (u->kind) {
+	case UART_MMIO:
+		return *(volatile uint8_t *)(uintptr_t)(u->base + reg);
+	case UART_MMIO32:
+		return (uint8_t)*(volatile uint32_t *)(uintptr_t)(u->base + reg * 4);
+	default:
+		return inb((uint16_t)(u->base + reg));
+	}
 }
 
-void serial_drain(void)
+static void uart_out(const struct uart *u, unsigned int reg, uint8_t v)
 {
-	if (!present)
-		return;
-	for (int i = 0; i < SPIN_LIMIT && !(inb(COM1 + UART_LSR) & LSR_TX_IDLE); i++)
+	switch (u->kind) {
+	case UART_MMIO:
+		*(volatile uint8_t *)(uintptr_t)(u->base + reg) = v;
+		break;
+	case UART_MMIO32:
+		*(volatile uint32_t *)(uintptr_t)(u->base + reg * 4) = v;
+		break;
+	default:
+		outb((uint16_t)(u->base + reg), v);
+	}
+}
+
+bool uart_init(struct uart *u)
+{
+	unsigned int divisor = UART_BASE_BAUD / u->baud;
+
+	/* A box without the UART reads back 0xff (a port) or 0xff/0 (memory) from it. */
+	uart_out(u, UART_SCRATCH, 0x5a);
+	u->present = uart_in(u, UART_SCRATCH) == 0x5a;
+	if (u->present) {
+		uart_out(u, UART_SCRATCH, 0xa5);
+		u->present = uart_in(u, UART_SCRATCH) == 0xa5;
+	}
+	if (!u->present)
+		return false;
+	uart_out(u, UART_IER, 0x00);
+	uart_out(u, UART_LCR, 0x80); /* DLAB: the divisor follows */
+	uart_out(u, UART_DATA, (uint8_t)divisor);
+	uart_out(u, UART_IER, (uint8_t)(divisor >> 8));
+	uart_out(u, UART_LCR, 0x03); /* 8N1 */
+	uart_out(u, UART_FCR, 0xc7); /* FIFO on, cleared, 14-byte threshold */
+	uart_out(u, UART_MCR, 0x03); /* DTR, RTS; no interrupts */
+	return true;
+}
+
+void uart_drain(const struct uart *u)
+{
+	for (int i = 0; i < SPIN_LIMIT && !(uart_in(u, UART_LSR) & LSR_TX_IDLE); i++)
 		cpu_relax();
 }
 
-void serial_putc(char c)
+void uart_putc(const struct uart *u, char c)
 {
-	if (!present)
-		return;
-	for (int i = 0; i < SPIN_LIMIT && !(inb(COM1 + UART_LSR) & LSR_THR_EMPTY); i++)
+	for (int i = 0; i < SPIN_LIMIT && !(uart_in(u, UART_LSR) & LSR_THR_EMPTY); i++)
 		cpu_relax();
-	outb(COM1 + UART_DATA, (uint8_t)c);
+	uart_out(u, UART_DATA, (uint8_t)c);
 }

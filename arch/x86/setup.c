@@ -162,7 +162,7 @@ void arch_early_init(void)
 {
 	idt_init();
 	percpu_init_this_cpu(0);
-	serial_init();
+	console_early_init();
 }
 
 void arch_platform_init(const struct mb2_info *mb, unsigned int apic_mode)

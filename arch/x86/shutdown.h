@@ -11,10 +11,18 @@ enum exit_status {
 	EXIT_PANIC = 3,  /* panic or fatal exception */
 };
 
+/* What machine_exit does after the exit status line (end=). */
+enum machine_end_mode { END_POWEROFF, END_REBOOT, END_HALT };
+/* Set once on the BSP after the options, before the APs start (default END_POWEROFF). */
+void machine_set_end_mode(enum machine_end_mode mode);
+
 /*
  * Leave with an exit status a harness can read: QEMU's isa-debug-exit
  * (port 0xf4: QEMU exits with (status << 1) | 1), then the Bochs shutdown
- * port, then ACPI S5 for hardware; if all fail, say so and halt.
+ * port, then ACPI S5 for hardware; if all fail, say so and halt. With
+ * end=reboot: reset through the FADT's reset register, then port 0xcf9, then
+ * the keyboard controller, then a triple fault (an emulator run with
+ * -no-reboot exits with 0). With end=halt: halt with the console as it is.
  */
 _Noreturn void machine_exit(int status);
 

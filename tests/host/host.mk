@@ -34,6 +34,10 @@ HOST_TORTURE_TESTS += torture_rmap
 HOST_UNIT_TESTS += test_dirty_log
 HOST_SRCS_test_dirty_log := virt/dirty_log.c
 
+# console= parsing (arch/x86/console_spec.c).
+HOST_UNIT_TESTS += test_console_spec
+HOST_SRCS_test_console_spec := arch/x86/console_spec.c lib/printf.c
+
 # The guest's local APICs and I/O APIC, and COM1's interrupt line (virt/dev).
 HOST_UNIT_TESTS += test_lapic
 HOST_SRCS_test_lapic := virt/dev/lapic.c virt/dev/lapic_irq.c virt/dev/lapic_timer.c \
