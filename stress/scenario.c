@@ -45,14 +45,6 @@ int scenario_run(void)
 			kprintf("mmuvisor: error: %s\n", err);
 			result_done(EXIT_CONFIG, "cpu-feature");
 		}
-		if (virt_caps.tdp_format == TDP_FORMAT_NPT)
-			kprintf("mmuvisor: virt: svm, NPT %s, NRIP save %s, flush-by-ASID %s, %u ASIDs\n",
-				virt_caps.tdp ? "yes" : "no", virt_caps.nrip_save ? "yes" : "no",
-				virt_caps.flush_by_asid ? "yes" : "no", virt_caps.asids);
-		else
-			kprintf("mmuvisor: virt: vmx, EPT %s, A/D bits %s, 1 GiB pages %s, INVEPT single-context %s, VPID yes\n",
-				virt_caps.tdp ? "yes" : "no", virt_caps.tdp_ad ? "yes" : "no",
-				virt_caps.tdp_1g ? "yes" : "no", virt_caps.flush_by_asid ? "yes" : "no");
 		if (smp_cpus_online() < 2) {
 			kprintf("mmuvisor: error: scenario=%s runs vCPUs beside the control CPU: boot with 2 or more CPUs\n",
 				option_choice_name(OPTION_SCENARIO));

@@ -9,6 +9,7 @@
 #include "arch/x86/vmx/vmx.h"
 #include "arch/x86/virt.h"
 #include "lib/printf.h"
+#include "lib/string.h"
 
 const struct virt_ops *virt;
 struct virt_caps virt_caps;
@@ -165,6 +166,58 @@ static bool enable_on_vcpu_cpus(char *err, size_t len)
 	return true;
 }
 
+static size_t strspn_blank(const char *s)
+{
+	size_t n = 0;
+
+	while (s[n] == ' ')
+		n++;
+	return n;
+}
+
+static const char *yes(bool b)
+{
+	return b ? "yes" : "no";
+}
+
+/* The CPU, and what of its virtualization the backend found, in two lines. */
+static void virt_report(bool intel)
+{
+	struct cpuid_regs r = cpuid(1, 0);
+	unsigned int family = (r.eax >> 8) & 0xf, model = (r.eax >> 4) & 0xf;
+	char brand[49] = "";
+
+	if (family == 0xf)
+		family += (r.eax >> 20) & 0xff;
+	if (family == 0x6 || family >= 0xf)
+		model |= ((r.eax >> 16) & 0xf) << 4;
+	if (cpuid(0x80000000, 0).eax >= 0x80000004) {
+		for (unsigned int i = 0; i < 3; i++) {
+			struct cpuid_regs b = cpuid(0x80000002 + i, 0);
+
+			memcpy(brand + i * 16, &b.eax, 4);
+			memcpy(brand + i * 16 + 4, &b.ebx, 4);
+			memcpy(brand + i * 16 + 8, &b.ecx, 4);
+			memcpy(brand + i * 16 + 12, &b.edx, 4);
+		}
+	}
+	for (int i = (int)strlen(brand) - 1; i >= 0 && brand[i] == ' '; i--)
+		brand[i] = 0;
+	kprintf("mmuvisor: cpu: \"%s\" family 0x%x model 0x%x stepping %u\n",
+		brand + strspn_blank(brand), family, model, r.eax & 0xf);
+	if (intel)
+		kprintf("mmuvisor: virt: vmx: EPT %s (A/D %s, 1G %s, INVEPT single-context %s), VPID %s, unrestricted guest %s, PAUSE-loop exiting %s\n",
+			yes(virt_caps.tdp), yes(virt_caps.tdp_ad), yes(virt_caps.tdp_1g),
+			yes(virt_caps.flush_by_asid), yes(virt_caps.vpid), yes(virt_caps.unrestricted),
+			yes(virt_caps.pause_exiting));
+	else
+		kprintf("mmuvisor: virt: svm: NPT %s (1G %s), %u ASIDs, NRIP save %s, decode assists %s, flush-by-ASID %s, VMCB clean bits %s, pause filter %s\n",
+			yes(virt_caps.tdp), yes(virt_caps.tdp_1g), virt_caps.asids,
+			yes(virt_caps.nrip_save), yes(virt_caps.decode_assists),
+			yes(virt_caps.flush_by_asid), yes(virt_caps.vmcb_clean),
+			yes(virt_caps.pause_exiting));
+}
+
 bool virt_select(unsigned int requested, bool need_tdp, char *err, size_t len)
 {
 	const struct virt_ops *ops = NULL;
@@ -183,5 +236,6 @@ bool virt_select(unsigned int requested, bool need_tdp, char *err, size_t len)
 	if (!ops->probe(need_tdp, err, len))
 		return false;
 	virt = ops;
+	virt_report(intel);
 	return enable_on_vcpu_cpus(err, len);
 }

@@ -183,6 +183,10 @@ struct virt_caps {
 	bool decode_assists; /* SVM: the exits say which register or address */
 	bool shadow_real_mode; /* SVM: paged real mode runs a shadowed guest's real mode */
 	unsigned int asids;  /* SVM ASIDs or VMX VPIDs */
+	/* Reported at boot (virt_report), not used yet: */
+	bool pause_exiting;  /* VMX PAUSE-loop exiting; SVM pause filter */
+	bool unrestricted;   /* VMX unrestricted guest */
+	bool vmcb_clean;     /* SVM VMCB clean bits */
 };
 
 struct virt_ops {

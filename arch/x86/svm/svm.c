@@ -73,6 +73,8 @@ static bool svm_probe(bool need_tdp, char *err, size_t len)
 		.decode_assists = svm.edx & (1u << 7),
 		.shadow_real_mode = true, /* paged real mode (APM vol. 2 15.19) */
 		.asids = svm.ebx,
+		.vmcb_clean = svm.edx & (1u << 5),
+		.pause_exiting = svm.edx & (1u << 10),
 	};
 	if (need_tdp && !virt_caps.tdp) {
 		fmt_snprintf(err, len,

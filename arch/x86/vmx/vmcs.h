@@ -107,6 +107,7 @@ enum vmcs_field {
 #define PROC2_ENABLE_VPID (1u << 5)
 #define PROC2_WBINVD_EXITING (1u << 6)
 #define PROC2_UNRESTRICTED_GUEST (1u << 7)
+#define PROC2_PAUSE_LOOP_EXITING (1u << 10)
 #define EXIT_HOST_64BIT (1u << 9)
 #define EXIT_SAVE_PAT (1u << 18)
 #define EXIT_LOAD_PAT (1u << 19)

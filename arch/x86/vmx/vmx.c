@@ -172,6 +172,8 @@ static bool vmx_probe(bool need_tdp, char *err, size_t len)
 		.flush_by_asid = c->invept_single,
 		.vpid = true,
 		.asids = 65535,
+		.pause_exiting = (rdmsr(MSR_VMX_PROCBASED2) >> 32) & PROC2_PAUSE_LOOP_EXITING,
+		.unrestricted = (rdmsr(MSR_VMX_PROCBASED2) >> 32) & PROC2_UNRESTRICTED_GUEST,
 	};
 	return true;
 }
