@@ -42,6 +42,21 @@ qemu_cmd() {
 	tcg) QEMU+=(-accel tcg -cpu "${QEMU_CPU:-qemu64,+svm,+npt}") ;;
 	*) die "qemu_cmd: bad accelerator '$accel'" 64 ;;
 	esac
+	if [[ -n ${NUMA:-} ]]; then # NUMA nodes: the CPUs and MiB split evenly, distance 21 between
+		local n i j
+		[[ $NUMA =~ ^[1-9][0-9]*$ ]] && ((CPUS % NUMA == 0 && MEM % NUMA == 0)) ||
+			die "NUMA=$NUMA must divide CPUS=$CPUS and MEM=$MEM" 64
+		for ((i = 0; i < NUMA; i++)); do
+			n=$((CPUS / NUMA))
+			QEMU+=(-object "memory-backend-ram,id=numa$i,size=$((MEM / NUMA))M"
+			       -numa "node,nodeid=$i,cpus=$((i * n))-$((i * n + n - 1)),memdev=numa$i")
+		done
+		for ((i = 0; i < NUMA; i++)); do
+			for ((j = i + 1; j < NUMA; j++)); do
+				QEMU+=(-numa "dist,src=$i,dst=$j,val=21")
+			done
+		done
+	fi
 	case $FIRMWARE in
 	bios) ;;
 	uefi)

@@ -154,6 +154,131 @@ static void parse_madt(const struct sdt_header *madt)
 	}
 }
 
+/*
+ * The SRAT: processor (type 0: APIC ID at 3, domain in bytes 2, 9-11,
+ * flags at 4), memory (type 1: domain at 2, base at 8, length at 16, flags
+ * at 28) and x2APIC (type 2: domain at 4, x2APIC ID at 8, flags at 12)
+ * affinity, each with bit 0 of its flags "enabled". Collected here, then
+ * turned into nodes once the MADT's CPUs are known (numa_finish).
+ */
+#define SRAT_ENTRIES 48 /* header + reserved(4) + reserved(8) */
+#define SRAT_CPU 0
+#define SRAT_MEMORY 1
+#define SRAT_X2APIC 2
+#define SRAT_MAX_CPUS 1024
+#define SLIT_ENTRIES 44 /* header + the locality count (8) */
+
+static struct { uint32_t apic_id, domain; } srat_cpu[SRAT_MAX_CPUS];
+static unsigned int nr_srat_cpus;
+static struct { uint64_t base, len; uint32_t domain; } srat_mem[ACPI_MAX_NUMA_RANGES];
+static unsigned int nr_srat_mem;
+static const struct sdt_header *slit;
+
+/* Add domain to the sorted node list; false if the list is full. */
+static bool add_domain(uint32_t domain)
+{
+	unsigned int i = 0;
+
+	while (i < acpi.nr_nodes && acpi.node_domain[i] < domain)
+		i++;
+	if (i < acpi.nr_nodes && acpi.node_domain[i] == domain)
+		return true;
+	if (acpi.nr_nodes == ACPI_MAX_NODES)
+		return false;
+	memmove(&acpi.node_domain[i + 1], &acpi.node_domain[i],
+		(acpi.nr_nodes - i) * sizeof(acpi.node_domain[0]));
+	acpi.node_domain[i] = domain;
+	acpi.nr_nodes++;
+	return true;
+}
+
+/* The node of domain, or -1 if it is not one (ignored for want of room). */
+static int node_of(uint32_t domain)
+{
+	for (unsigned int i = 0; i < acpi.nr_nodes; i++)
+		if (acpi.node_domain[i] == domain)
+			return (int)i;
+	return -1;
+}
+
+static void srat_add_cpu(uint32_t apic_id, uint32_t domain)
+{
+	if (nr_srat_cpus == SRAT_MAX_CPUS || !add_domain(domain)) {
+		acpi.numa_ignored++;
+		return;
+	}
+	srat_cpu[nr_srat_cpus].apic_id = apic_id;
+	srat_cpu[nr_srat_cpus++].domain = domain;
+}
+
+static void parse_srat(const struct sdt_header *srat)
+{
+	const uint8_t *t = (const uint8_t *)srat;
+	uint32_t len = srat->length, off;
+
+	acpi.srat_found = true;
+	for (off = SRAT_ENTRIES; off + 2 <= len;) {
+		const uint8_t *p = t + off;
+
+		if (p[1] < 2 || p[1] > len - off) {
+			acpi.srat_problem = "an SRAT entry runs past its table or is shorter than 2 bytes: the entries after it are ignored";
+			break;
+		}
+		if (p[0] == SRAT_CPU && p[1] >= 16 && (rd32(p + 4) & 1)) {
+			srat_add_cpu(p[3], p[2] | (uint32_t)p[9] << 8 | (uint32_t)p[10] << 16 |
+					     (uint32_t)p[11] << 24);
+		} else if (p[0] == SRAT_X2APIC && p[1] >= 24 && (rd32(p + 12) & 1)) {
+			srat_add_cpu(rd32(p + 8), rd32(p + 4));
+		} else if (p[0] == SRAT_MEMORY && p[1] >= 40 && (rd32(p + 28) & 1)) {
+			uint64_t base = rd64(p + 8), size = rd64(p + 16);
+
+			if (!size || base + size < base)
+				acpi.srat_problem = "an SRAT memory range is empty or wraps past 2^64: ignored";
+			else if (nr_srat_mem == ACPI_MAX_NUMA_RANGES || !add_domain(rd32(p + 2)))
+				acpi.numa_ignored++;
+			else
+				srat_mem[nr_srat_mem].base = base, srat_mem[nr_srat_mem].len = size,
+				srat_mem[nr_srat_mem++].domain = rd32(p + 2);
+		}
+		off += p[1];
+	}
+}
+
+/* Nodes for the MADT's CPUs and the memory ranges, and the SLIT's distances between nodes. */
+static void numa_finish(void)
+{
+	uint64_t n;
+
+	for (unsigned int c = 0; c < acpi.nr_cpus; c++) {
+		acpi.cpu_node[c] = 0;
+		for (unsigned int i = 0; i < nr_srat_cpus; i++)
+			if (srat_cpu[i].apic_id == acpi.cpu_apic_id[c] && node_of(srat_cpu[i].domain) >= 0)
+				acpi.cpu_node[c] = (uint16_t)node_of(srat_cpu[i].domain);
+	}
+	for (unsigned int i = 0; i < nr_srat_mem; i++)
+		acpi.numa_range[acpi.nr_numa_ranges++] = (struct acpi_numa_range){
+			.base = srat_mem[i].base, .len = srat_mem[i].len,
+			.node = (unsigned int)node_of(srat_mem[i].domain),
+		};
+	if (!slit || !acpi.nr_nodes)
+		return;
+	if (slit->length < SLIT_ENTRIES) {
+		acpi.srat_problem = "the SLIT is too short for its locality count: no distances";
+		return;
+	}
+	n = rd64((const uint8_t *)slit + 36);
+	if (n > 0xffff || n * n > slit->length - SLIT_ENTRIES) {
+		acpi.srat_problem = "the SLIT's locality count does not fit its length: no distances";
+		return;
+	}
+	for (unsigned int a = 0; a < acpi.nr_nodes; a++)
+		for (unsigned int b = 0; b < acpi.nr_nodes; b++)
+			if (acpi.node_domain[a] < n && acpi.node_domain[b] < n)
+				acpi.distance[a][b] = ((const uint8_t *)slit)[SLIT_ENTRIES +
+					acpi.node_domain[a] * n + acpi.node_domain[b]];
+	acpi.slit_found = true;
+}
+
 /* A generic address structure: u8 space, width, offset, access; u64 address. */
 static uint16_t gas_io_port(const uint8_t *gas)
 {
@@ -251,8 +376,10 @@ static void parse_fadt(const struct sdt_header *fadt)
 
 bool acpi_init(const uint8_t *rsdp, unsigned int len, char *err, size_t err_len)
 {
-	const struct sdt_header *root, *madt, *fadt;
+	const struct sdt_header *root, *madt, *fadt, *srat;
 
+	nr_srat_cpus = nr_srat_mem = 0;
+	slit = NULL;
 	if (!len) {
 		uint64_t pa = find_rsdp_in_bios_area();
 
@@ -293,6 +420,12 @@ bool acpi_init(const uint8_t *rsdp, unsigned int len, char *err, size_t err_len)
 		acpi.cpu_apic_id[0] = 0xffffffff; /* smp.c fills in the BSP's own ID */
 		acpi.nr_cpus = 1;
 	}
+	srat = find_table(root, acpi.has_xsdt, "SRAT");
+	if (srat) {
+		parse_srat(srat);
+		slit = find_table(root, acpi.has_xsdt, "SLIT");
+	}
+	numa_finish();
 	return true;
 }
 

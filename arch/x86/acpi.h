@@ -11,6 +11,14 @@
 
 #include "mm/platform.h"
 
+#define ACPI_MAX_NODES 16
+#define ACPI_MAX_NUMA_RANGES 64
+
+struct acpi_numa_range {
+	uint64_t base, len;
+	unsigned int node;
+};
+
 struct acpi_info {
 	int rsdp_revision;
 	bool has_xsdt;
@@ -28,6 +36,22 @@ struct acpi_info {
 	bool has_reset;               /* the FADT's RESET_REG, where FLAGS offers it */
 	uint8_t reset_space, reset_value;
 	uint64_t reset_addr;
+
+	/*
+	 * NUMA, from the SRAT (and the SLIT). A node is an enabled proximity
+	 * domain, numbered in ascending domain order; without an SRAT there
+	 * are none (one node, everything in it). A CPU the SRAT does not place
+	 * is on node 0.
+	 */
+	bool srat_found, slit_found;
+	unsigned int nr_nodes;                       /* at most ACPI_MAX_NODES */
+	uint32_t node_domain[ACPI_MAX_NODES];        /* each node's proximity domain */
+	uint16_t cpu_node[PLATFORM_MAX_CPUS];        /* for each cpu_apic_id[] entry */
+	unsigned int nr_numa_ranges;
+	struct acpi_numa_range numa_range[ACPI_MAX_NUMA_RANGES]; /* enabled memory, by node */
+	uint8_t distance[ACPI_MAX_NODES][ACPI_MAX_NODES]; /* from the SLIT (10: local); 0: none */
+	unsigned int numa_ignored;   /* SRAT entries that did not fit (domains, ranges) */
+	const char *srat_problem;    /* a malformed SRAT or SLIT, in words; NULL if none */
 };
 
 extern struct acpi_info acpi; /* filled by acpi_init on the BSP, then read-only */

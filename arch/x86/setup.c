@@ -17,6 +17,7 @@
 #include "arch/x86/setup.h"
 #include "arch/x86/shutdown.h"
 #include "boot/handover.h"
+#include "lib/printf.h"
 #include "mm/page_alloc.h"
 #include "mm/rcu/rcu.h"
 
@@ -165,6 +166,59 @@ void arch_early_init(void)
 	console_early_init();
 }
 
+/* "0-3 8 10-11": the APIC IDs of node's CPUs, in MADT order, consecutive IDs joined. */
+static void node_apic_ids(unsigned int node, char *buf, size_t len)
+{
+	size_t at = 0;
+
+	buf[0] = 0;
+	for (unsigned int c = 0; c < acpi.nr_cpus && at < len; c++) {
+		uint32_t first = acpi.cpu_apic_id[c], last = first;
+
+		if (acpi.cpu_node[c] != node)
+			continue;
+		while (c + 1 < acpi.nr_cpus && acpi.cpu_node[c + 1] == node &&
+		       acpi.cpu_apic_id[c + 1] == last + 1)
+			c++, last++;
+		at += (size_t)fmt_snprintf(buf + at, len - at, first == last ? "%s%u" : "%s%u-%u",
+					   at ? " " : "", first, last);
+	}
+}
+
+/* One line per NUMA node: its CPUs, its memory, its distances. */
+static void numa_report(void)
+{
+	if (acpi.srat_problem)
+		kprintf("mmuvisor: warning: acpi: %s\n", acpi.srat_problem);
+	if (!acpi.nr_nodes) {
+		kprintf("mmuvisor: numa: one node (no SRAT)\n");
+		return;
+	}
+	for (unsigned int n = 0; n < acpi.nr_nodes; n++) {
+		char ids[160], dist[3 * ACPI_MAX_NODES + 16];
+		unsigned int cpus = 0, ranges = 0;
+		uint64_t bytes = 0;
+		size_t at = 0;
+
+		for (unsigned int c = 0; c < acpi.nr_cpus; c++)
+			cpus += acpi.cpu_node[c] == n;
+		for (unsigned int r = 0; r < acpi.nr_numa_ranges; r++)
+			if (acpi.numa_range[r].node == n)
+				ranges++, bytes += acpi.numa_range[r].len;
+		node_apic_ids(n, ids, sizeof(ids));
+		dist[0] = 0;
+		for (unsigned int m = 0; acpi.slit_found && m < acpi.nr_nodes; m++)
+			at += (size_t)fmt_snprintf(dist + at, sizeof(dist) - at, " %u", acpi.distance[n][m]);
+		kprintf("mmuvisor: numa: node %u (proximity domain %u): %u CPUs (APIC IDs %s), %lu MiB in %u range%s, distances%s\n",
+			n, acpi.node_domain[n], cpus, cpus ? ids : "none", (unsigned long)(bytes >> 20), ranges,
+			ranges == 1 ? "" : "s",
+			acpi.slit_found ? dist : " unknown (no SLIT)");
+	}
+	if (acpi.numa_ignored)
+		kprintf("mmuvisor: numa: %u SRAT entries ignored (more than %u nodes or %u ranges)\n",
+			acpi.numa_ignored, ACPI_MAX_NODES, ACPI_MAX_NUMA_RANGES);
+}
+
 void arch_platform_init(const struct mb2_info *mb, unsigned int apic_mode)
 {
 	char err[256];
@@ -175,6 +229,7 @@ void arch_platform_init(const struct mb2_info *mb, unsigned int apic_mode)
 		acpi.rsdp_revision, acpi.has_xsdt ? "XSDT" : "RSDT", acpi.nr_cpus,
 		acpi.nr_ioapics, acpi.pm_timer_port ? "yes" : "no",
 		acpi.s5_found ? "yes" : "no");
+	numa_report();
 	if (!apic_select_mode(apic_mode, err, sizeof(err)))
 		machine_fail_config("cpu-feature", "%s", err);
 	pic_disable();

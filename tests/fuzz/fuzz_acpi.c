@@ -10,7 +10,8 @@
  * second run, and what acpi_init promises: at most PLATFORM_MAX_CPUS CPUs,
  * each APIC ID once, an XSDT only from a v2 RSDP, counts the input could
  * hold, nothing reported from a table whose signature is not in the input,
- * and a refusal that says why.
+ * NUMA nodes, ranges and distances that are consistent (check_numa), and a
+ * refusal that says why.
  *
  * Input: byte 0, then physical memory (the whole input, byte 0 included):
  *   bits 0-5  the RSDP length the loader hands over (above 36: 36), its
@@ -116,6 +117,37 @@ static void fix_checksums(uint8_t *m, size_t size, bool bios)
 	}
 }
 
+/*
+ * NUMA: nodes only from an SRAT in the input, at most ACPI_MAX_NODES, their
+ * domains strictly ascending; every CPU and range on a node that exists; a
+ * range non-empty and not wrapping; distances only from a SLIT.
+ */
+static void check_numa(void)
+{
+	if ((acpi.srat_found || acpi.nr_nodes || acpi.nr_numa_ranges) && !has_bytes("SRAT", 4))
+		abort();
+	if (acpi.nr_nodes > ACPI_MAX_NODES || acpi.nr_numa_ranges > ACPI_MAX_NUMA_RANGES)
+		abort();
+	if (acpi.slit_found && (!has_bytes("SLIT", 4) || !acpi.nr_nodes))
+		abort();
+	for (unsigned int n = 1; n < acpi.nr_nodes; n++)
+		if (acpi.node_domain[n] <= acpi.node_domain[n - 1])
+			abort();
+	for (unsigned int c = 0; c < acpi.nr_cpus; c++)
+		if (acpi.cpu_node[c] >= (acpi.nr_nodes ? acpi.nr_nodes : 1))
+			abort();
+	for (unsigned int r = 0; r < acpi.nr_numa_ranges; r++) {
+		const struct acpi_numa_range *m = &acpi.numa_range[r];
+
+		if (m->node >= acpi.nr_nodes || !m->len || m->base + m->len < m->base)
+			abort();
+	}
+	for (unsigned int a = 0; !acpi.slit_found && a < ACPI_MAX_NODES; a++)
+		for (unsigned int b = 0; b < ACPI_MAX_NODES; b++)
+			if (acpi.distance[a][b])
+				abort();
+}
+
 /* What a successful acpi_init leaves in acpi, given the RSDP it was handed. */
 static void check_found(const uint8_t *rsdp, unsigned int rsdp_len)
 {
@@ -146,6 +178,9 @@ static void check_found(const uint8_t *rsdp, unsigned int rsdp_len)
 		abort();
 	if (acpi.s5_found && (!has_bytes("DSDT", 4) || !has_bytes("_S5_", 4)))
 		abort();
+	if (acpi.has_reset && !has_bytes("FACP", 4))
+		abort();
+	check_numa();
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)

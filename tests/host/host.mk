@@ -38,6 +38,10 @@ HOST_SRCS_test_dirty_log := virt/dirty_log.c
 HOST_UNIT_TESTS += test_console_spec
 HOST_SRCS_test_console_spec := arch/x86/console_spec.c lib/printf.c
 
+# The ACPI parser on synthetic tables: MADT, SRAT, SLIT, the FADT's reset register (arch/x86/acpi.c).
+HOST_UNIT_TESTS += test_acpi
+HOST_SRCS_test_acpi := arch/x86/acpi.c lib/printf.c
+
 # The guest's local APICs and I/O APIC, and COM1's interrupt line (virt/dev).
 HOST_UNIT_TESTS += test_lapic
 HOST_SRCS_test_lapic := virt/dev/lapic.c virt/dev/lapic_irq.c virt/dev/lapic_timer.c \
