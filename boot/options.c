@@ -18,6 +18,7 @@ static const char *const beside_choices[] = { "none", "dirty_log", "dirty_log_lo
 					      "age_locked", NULL };
 static char guest_str[128], guest_args_str[200], guest_modules_str[200], console_str[160];
 static const char *const end_choices[] = { "poweroff", "reboot", "halt", NULL };
+static const char *const numa_choices[] = { "local", "interleave", "off", NULL };
 static const char *const fault_choices[] = { "wild", "triple", "hypercall", "virt_insn", "io",
 					     "print", "pt_rmw", "cr4", "irq_off", "pt_race",
 					     "straddle", "alias", "cr8", "cr_walk",
@@ -100,6 +101,8 @@ const struct opt_desc boot_option_table[OPTION_COUNT] = {
 			     .help = "UARTs joined by +: com1..com4, uart,io=PORT, uart,mmio=ADDR, uart,mmio32=ADDR, each with ,baud=N (default com1 at 115200)" },
 	[OPTION_END] = { .name = "end", .type = OPT_ENUM, .choices = end_choices, .def = END_POWEROFF,
 			 .help = "after the run: power off (and exit an emulator), reset the machine, or halt" },
+	[OPTION_NUMA] = { .name = "numa", .type = OPT_ENUM, .choices = numa_choices, .def = 0,
+			  .help = "guest RAM on a NUMA host: from its vCPUs' nodes, round robin, or from the control CPU's" },
 };
 
 uint64_t boot_options[OPTION_COUNT];

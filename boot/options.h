@@ -42,6 +42,7 @@ enum boot_option {
 	OPTION_BESIDE,
 	OPTION_CONSOLE,
 	OPTION_END,
+	OPTION_NUMA,
 	OPTION_COUNT
 };
 

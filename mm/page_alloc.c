@@ -2,7 +2,13 @@
 /*
  * A binary buddy allocator over one pfn span, fronted by per-CPU caches of
  * order-0 pages: the fault path allocates and frees a page table without the
- * global lock, and the lock is taken once per batch.
+ * zone lock, and the lock is taken once per batch.
+ *
+ * NUMA: one zone (free lists, lock, counters) per node. Until
+ * page_alloc_set_nodes() every page is on node 0; after it, a pfn's node is
+ * the node of the range that holds it (node 0 if none does), a free block
+ * never spans two nodes, and buddies merge only within one. A CPU allocates
+ * from its own node first, then from the others in turn.
  *
  * One state byte per pfn in [base_pfn, base_pfn + span):
  *
@@ -25,16 +31,27 @@ struct free_block {
 	struct free_block *next, *prev; /* stored in the free page itself */
 };
 
-static struct {
+struct zone {
 	spinlock_t lock;
-	/* zone.lock must be held when using these: */
+	/* lock must be held when using these: */
 	struct free_block free_list[PAGE_MAX_ORDER + 1]; /* circular, sentinel heads */
 	uint64_t buddy_free_pages;
-	/* immutable after init: */
-	uint64_t base_pfn, span, total_pages;
-	uint8_t *state; /* entries change under zone.lock */
+	uint64_t total_pages; /* immutable after init (and page_alloc_set_nodes) */
 	atomic_ulong lock_acquires;
-} zone;
+} __cacheline_aligned;
+
+static struct {
+	/* immutable after init: */
+	uint64_t base_pfn, span;
+	uint8_t *state; /* entries change under the lock of the zone of their pfn */
+	/* immutable after page_alloc_set_nodes (before the APs start): */
+	unsigned int nr_nodes; /* 1 until then */
+	unsigned int nr_ranges;
+	struct { uint64_t spfn, epfn; unsigned int node; } range[PAGE_MAX_NODE_RANGES]; /* sorted */
+	uint8_t cpu_node[PLATFORM_MAX_CPUS];
+} mem = { .nr_nodes = 1 };
+
+static struct zone zones[PAGE_MAX_NODES];
 
 /* Each cache is touched only by its own CPU (never from interrupt context). */
 struct pcp {
@@ -49,15 +66,33 @@ static void *pfn_to_virt(uint64_t pfn)
 	return platform_phys_to_virt(pfn << PAGE_SHIFT);
 }
 
-static void list_add(unsigned int order, uint64_t pfn)
+/* The node of pfn: the range that holds it (a binary search), else 0. */
+static unsigned int pfn_node(uint64_t pfn)
 {
-	struct free_block *b = pfn_to_virt(pfn), *head = &zone.free_list[order];
+	unsigned int lo = 0, hi = mem.nr_ranges;
+
+	while (lo < hi) {
+		unsigned int mid = (lo + hi) / 2;
+
+		if (pfn < mem.range[mid].spfn)
+			hi = mid;
+		else if (pfn >= mem.range[mid].epfn)
+			lo = mid + 1;
+		else
+			return mem.range[mid].node;
+	}
+	return 0;
+}
+
+static void list_add(struct zone *z, unsigned int order, uint64_t pfn)
+{
+	struct free_block *b = pfn_to_virt(pfn), *head = &z->free_list[order];
 
 	b->next = head->next;
 	b->prev = head;
 	head->next->prev = b;
 	head->next = b;
-	zone.state[pfn - zone.base_pfn] = PS_FREE | order;
+	mem.state[pfn - mem.base_pfn] = PS_FREE | order;
 }
 
 static void list_del(struct free_block *b)
@@ -66,65 +101,86 @@ static void list_del(struct free_block *b)
 	b->next->prev = b->prev;
 }
 
-static void lock_zone(void)
+static void lock_zone(struct zone *z)
 {
-	spin_lock(&zone.lock);
-	atomic_fetch_add_explicit(&zone.lock_acquires, 1, memory_order_relaxed);
+	spin_lock(&z->lock);
+	atomic_fetch_add_explicit(&z->lock_acquires, 1, memory_order_relaxed);
 }
 
-static void buddy_free(uint64_t pfn, unsigned int order)
+/* Under the lock of zone node: a block of that node goes back, merged with its free buddies. */
+static void buddy_free(unsigned int node, uint64_t pfn, unsigned int order)
 {
-	zone.buddy_free_pages += 1ull << order;
+	struct zone *z = &zones[node];
+
+	z->buddy_free_pages += 1ull << order;
 	while (order < PAGE_MAX_ORDER) {
 		uint64_t buddy = pfn ^ (1ull << order);
 
-		if (buddy < zone.base_pfn || buddy >= zone.base_pfn + zone.span ||
-		    zone.state[buddy - zone.base_pfn] != (PS_FREE | order))
+		if (buddy < mem.base_pfn || buddy >= mem.base_pfn + mem.span ||
+		    mem.state[buddy - mem.base_pfn] != (PS_FREE | order) ||
+		    (mem.nr_ranges && pfn_node(buddy) != node))
 			break;
 		list_del(pfn_to_virt(buddy));
-		zone.state[buddy - zone.base_pfn] = 0;
+		mem.state[buddy - mem.base_pfn] = 0;
 		pfn &= ~(1ull << order);
 		order++;
 	}
-	list_add(order, pfn);
+	list_add(z, order, pfn);
 }
 
 /* Returns the pfn, or 0 (pfn 0 is never handed out: low memory is reserved). */
-static uint64_t buddy_alloc(unsigned int order)
+static uint64_t buddy_alloc(struct zone *z, unsigned int order)
 {
 	unsigned int o;
 	uint64_t pfn;
 	struct free_block *b;
 
 	for (o = order; o <= PAGE_MAX_ORDER; o++)
-		if (zone.free_list[o].next != &zone.free_list[o])
+		if (z->free_list[o].next != &z->free_list[o])
 			break;
 	if (o > PAGE_MAX_ORDER)
 		return 0;
-	b = zone.free_list[o].next;
+	b = z->free_list[o].next;
 	list_del(b);
 	pfn = platform_virt_to_phys(b) >> PAGE_SHIFT;
-	zone.state[pfn - zone.base_pfn] = 0;
+	mem.state[pfn - mem.base_pfn] = 0;
 	while (o > order) {
 		o--;
-		list_add(o, pfn + (1ull << o));
+		list_add(z, o, pfn + (1ull << o));
 	}
-	zone.buddy_free_pages -= 1ull << order;
+	z->buddy_free_pages -= 1ull << order;
 	return pfn;
 }
 
-/* Free [spfn, epfn) in the largest naturally aligned blocks that fit. */
-static void free_pfn_range(uint64_t spfn, uint64_t epfn)
+/* The end of the run of pfns from pfn on one node, at most epfn. */
+static uint64_t node_run_end(uint64_t pfn, uint64_t epfn)
+{
+	unsigned int node = pfn_node(pfn);
+
+	for (unsigned int i = 0; i < mem.nr_ranges; i++) {
+		uint64_t edge = pfn < mem.range[i].spfn ? mem.range[i].spfn
+			      : pfn < mem.range[i].epfn ? mem.range[i].epfn : 0;
+
+		if (edge > pfn && edge < epfn && pfn_node(edge) != node)
+			epfn = edge;
+	}
+	return epfn;
+}
+
+/* Free [spfn, epfn) in the largest naturally aligned blocks that fit, each inside one node. */
+static void free_pfn_range(uint64_t spfn, uint64_t epfn, bool count)
 {
 	while (spfn < epfn) {
-		unsigned int order = PAGE_MAX_ORDER;
+		uint64_t end = node_run_end(spfn, epfn);
+		unsigned int order = PAGE_MAX_ORDER, node = pfn_node(spfn);
 
-		while (order && ((spfn & ((1ull << order) - 1)) || spfn + (1ull << order) > epfn))
+		while (order && ((spfn & ((1ull << order) - 1)) || spfn + (1ull << order) > end))
 			order--;
 		for (uint64_t p = spfn; p < spfn + (1ull << order); p++)
-			zone.state[p - zone.base_pfn] = 0;
-		zone.total_pages += 1ull << order;
-		buddy_free(spfn, order);
+			mem.state[p - mem.base_pfn] = 0;
+		if (count)
+			zones[node].total_pages += 1ull << order;
+		buddy_free(node, spfn, order);
 		spfn += 1ull << order;
 	}
 }
@@ -169,7 +225,7 @@ static void add_free_memory(uint64_t start, uint64_t end, void *arg)
 
 	(void)arg;
 	if (spfn < epfn)
-		free_pfn_range(spfn, epfn);
+		free_pfn_range(spfn, epfn, true);
 }
 
 bool page_alloc_init(const struct mem_range *usable, unsigned int nr_usable,
@@ -198,15 +254,24 @@ bool page_alloc_init(const struct mem_range *usable, unsigned int nr_usable,
 		*why = "the memory map lists no usable RAM";
 		return false;
 	}
-	spin_lock_init(&zone.lock, "page_alloc");
-	for (i = 0; i <= PAGE_MAX_ORDER; i++)
-		zone.free_list[i].next = zone.free_list[i].prev = &zone.free_list[i];
-	zone.base_pfn = lo;
-	zone.span = hi - lo;
-	zone.total_pages = zone.buddy_free_pages = 0;
+	mem.nr_nodes = 1;
+	mem.nr_ranges = 0;
+	for (unsigned int n = 0; n < PAGE_MAX_NODES; n++) {
+		struct zone *z = &zones[n];
+
+		spin_lock_init(&z->lock, "page_alloc");
+		for (i = 0; i <= PAGE_MAX_ORDER; i++)
+			z->free_list[i].next = z->free_list[i].prev = &z->free_list[i];
+		z->total_pages = z->buddy_free_pages = 0;
+		atomic_store_explicit(&z->lock_acquires, 0, memory_order_relaxed);
+	}
+	for (i = 0; i < PLATFORM_MAX_CPUS; i++)
+		mem.cpu_node[i] = 0;
+	mem.base_pfn = lo;
+	mem.span = hi - lo;
 
 	/* The state array takes one byte per pfn, from the first free room. */
-	search.need = zone.span;
+	search.need = mem.span;
 	for (i = 0; i < nr_usable; i++)
 		for_each_unreserved(usable[i].start, usable[i].end, reserved, nr_reserved,
 				    find_meta_room, &search);
@@ -214,33 +279,34 @@ bool page_alloc_init(const struct mem_range *usable, unsigned int nr_usable,
 		*why = "no free run of RAM is large enough for the allocator's page state";
 		return false;
 	}
-	zone.state = platform_phys_to_virt(search.found);
-	__builtin_memset(zone.state, PS_RESERVED, zone.span);
+	mem.state = platform_phys_to_virt(search.found);
+	__builtin_memset(mem.state, PS_RESERVED, mem.span);
 
 	for (i = 0; i < nr_reserved; i++)
 		res[i] = reserved[i];
 	res[i++] = (struct mem_range){ search.found,
-				       (search.found + zone.span + PAGE_SIZE - 1) &
+				       (search.found + mem.span + PAGE_SIZE - 1) &
 					       ~(PAGE_SIZE - 1) };
 	for (unsigned int u = 0; u < nr_usable; u++)
 		for_each_unreserved(usable[u].start, usable[u].end, res, i, add_free_memory,
 				    NULL);
-	if (!zone.total_pages) {
+	if (!zones[0].total_pages) {
 		*why = "every usable page is reserved";
 		return false;
 	}
 	return true;
 }
 
-static void *alloc_order0_cached(void)
+/* Refill c from the zones, node first, then the others in turn. */
+static void pcp_refill(struct pcp *c, unsigned int node)
 {
-	struct pcp *c = &pcp[platform_cpu_id()];
-	void *page;
+	for (unsigned int k = 0; k < mem.nr_nodes && !c->count; k++) {
+		struct zone *z = &zones[(node + k) % mem.nr_nodes];
 
-	if (!c->count) {
-		lock_zone();
+		lock_zone(z);
 		while (c->count < PCP_BATCH) {
-			uint64_t pfn = buddy_alloc(0);
+			uint64_t pfn = buddy_alloc(z, 0);
+			void *page;
 
 			if (!pfn)
 				break;
@@ -249,7 +315,18 @@ static void *alloc_order0_cached(void)
 			c->head = page;
 			c->count++;
 		}
-		spin_unlock(&zone.lock);
+		spin_unlock(&z->lock);
+	}
+}
+
+static void *alloc_order0_cached(void)
+{
+	unsigned int cpu = platform_cpu_id();
+	struct pcp *c = &pcp[cpu];
+	void *page;
+
+	if (!c->count) {
+		pcp_refill(c, mem.cpu_node[cpu]);
 		if (!c->count)
 			return NULL;
 	} else {
@@ -261,18 +338,30 @@ static void *alloc_order0_cached(void)
 	return page;
 }
 
-void *page_alloc(unsigned int order)
+void *page_alloc_node(unsigned int order, unsigned int node)
 {
-	uint64_t pfn;
-
 	if (order > PAGE_MAX_ORDER)
 		return NULL;
+	if (node >= mem.nr_nodes)
+		node = 0;
+	for (unsigned int k = 0; k < mem.nr_nodes; k++) {
+		struct zone *z = &zones[(node + k) % mem.nr_nodes];
+		uint64_t pfn;
+
+		lock_zone(z);
+		pfn = buddy_alloc(z, order);
+		spin_unlock(&z->lock);
+		if (pfn)
+			return pfn_to_virt(pfn);
+	}
+	return NULL;
+}
+
+void *page_alloc(unsigned int order)
+{
 	if (order == 0)
 		return alloc_order0_cached();
-	lock_zone();
-	pfn = buddy_alloc(order);
-	spin_unlock(&zone.lock);
-	return pfn ? pfn_to_virt(pfn) : NULL;
+	return page_alloc_node(order, mem.cpu_node[platform_cpu_id()]);
 }
 
 void *page_alloc_zeroed(unsigned int order)
@@ -288,32 +377,44 @@ static void check_freeable(uint64_t pfn, unsigned int order)
 {
 	uint8_t s;
 
-	if (pfn < zone.base_pfn || pfn + (1ull << order) > zone.base_pfn + zone.span ||
+	if (pfn < mem.base_pfn || pfn + (1ull << order) > mem.base_pfn + mem.span ||
 	    (pfn & ((1ull << order) - 1)))
 		platform_panic("page_free: 0x%lx (order %u) was never handed out by the allocator",
 			       (unsigned long)(pfn << PAGE_SHIFT), order);
-	s = zone.state[pfn - zone.base_pfn];
+	s = mem.state[pfn - mem.base_pfn];
 	if (s & (PS_FREE | PS_RESERVED))
 		platform_panic("page_free: 0x%lx (order %u) is %s", (unsigned long)(pfn << PAGE_SHIFT),
 			       order, s & PS_FREE ? "already free (double free)" : "reserved");
 }
 
+/* Each page to its own node's zone; one lock held for a run of pages of one node. */
 static void drain(struct pcp *c, unsigned int keep)
 {
-	lock_zone();
+	struct zone *held = NULL;
+
 	while (c->count > keep) {
 		void *page = c->head;
+		uint64_t pfn = platform_virt_to_phys(page) >> PAGE_SHIFT;
+		unsigned int node = pfn_node(pfn);
 
+		if (held != &zones[node]) {
+			if (held)
+				spin_unlock(&held->lock);
+			held = &zones[node];
+			lock_zone(held);
+		}
 		c->head = *(void **)page;
 		c->count--;
-		buddy_free(platform_virt_to_phys(page) >> PAGE_SHIFT, 0);
+		buddy_free(node, pfn, 0);
 	}
-	spin_unlock(&zone.lock);
+	if (held)
+		spin_unlock(&held->lock);
 }
 
 void page_free(void *page, unsigned int order)
 {
 	uint64_t pfn = platform_virt_to_phys(page) >> PAGE_SHIFT;
+	unsigned int node;
 
 	check_freeable(pfn, order);
 	if (order == 0) {
@@ -325,9 +426,10 @@ void page_free(void *page, unsigned int order)
 			drain(c, PCP_HIGH - PCP_BATCH);
 		return;
 	}
-	lock_zone();
-	buddy_free(pfn, order);
-	spin_unlock(&zone.lock);
+	node = pfn_node(pfn);
+	lock_zone(&zones[node]);
+	buddy_free(node, pfn, order);
+	spin_unlock(&zones[node].lock);
 }
 
 void page_alloc_drain_this_cpu(void)
@@ -343,39 +445,162 @@ void page_alloc_get_stats(struct page_alloc_stats *st)
 		cached += pcp[i].count;
 		hits += pcp[i].hits;
 	}
-	spin_lock(&zone.lock);
-	st->free_pages = zone.buddy_free_pages + cached;
-	spin_unlock(&zone.lock);
-	st->total_pages = zone.total_pages;
-	st->lock_acquires = atomic_load_explicit(&zone.lock_acquires, memory_order_relaxed);
-	st->pcp_hits = hits;
+	*st = (struct page_alloc_stats){ .free_pages = cached, .pcp_hits = hits };
+	for (unsigned int n = 0; n < mem.nr_nodes; n++) {
+		struct zone *z = &zones[n];
+
+		spin_lock(&z->lock);
+		st->free_pages += z->buddy_free_pages;
+		spin_unlock(&z->lock);
+		st->total_pages += z->total_pages;
+		st->lock_acquires += atomic_load_explicit(&z->lock_acquires, memory_order_relaxed);
+	}
+}
+
+void page_alloc_get_node_stats(unsigned int node, uint64_t *free_pages, uint64_t *total_pages)
+{
+	struct zone *z = &zones[node < mem.nr_nodes ? node : 0];
+
+	spin_lock(&z->lock);
+	*free_pages = z->buddy_free_pages; /* per-CPU caches not included */
+	spin_unlock(&z->lock);
+	*total_pages = z->total_pages;
+}
+
+unsigned int page_alloc_nr_nodes(void)
+{
+	return mem.nr_nodes;
+}
+
+void page_alloc_set_cpu_node(unsigned int cpu, unsigned int node)
+{
+	if (cpu < PLATFORM_MAX_CPUS && node < mem.nr_nodes)
+		mem.cpu_node[cpu] = (uint8_t)node;
+}
+
+unsigned int page_alloc_cpu_node(unsigned int cpu)
+{
+	return cpu < PLATFORM_MAX_CPUS ? mem.cpu_node[cpu] : 0;
+}
+
+unsigned int page_node(const void *page)
+{
+	return pfn_node(platform_virt_to_phys(page) >> PAGE_SHIFT);
+}
+
+bool page_alloc_set_nodes(const struct mem_node_range *ranges, unsigned int nr,
+			  const char **why)
+{
+	struct free_block *taken = NULL;
+	unsigned int nr_nodes = 1;
+
+	if (nr > PAGE_MAX_NODE_RANGES) {
+		*why = "more NUMA memory ranges than PAGE_MAX_NODE_RANGES";
+		return false;
+	}
+	/* Sorted by start (insertion), in pfns, each inside the span and not overlapping the one before. */
+	mem.nr_ranges = 0;
+	for (unsigned int i = 0; i < nr; i++) {
+		uint64_t s = ranges[i].start >> PAGE_SHIFT, e = ranges[i].end >> PAGE_SHIFT;
+		unsigned int at = mem.nr_ranges;
+
+		if (ranges[i].node >= PAGE_MAX_NODES) {
+			*why = "a NUMA node number at or above PAGE_MAX_NODES";
+			mem.nr_ranges = 0;
+			return false;
+		}
+		if (s >= e)
+			continue;
+		while (at && mem.range[at - 1].spfn > s) {
+			mem.range[at] = mem.range[at - 1];
+			at--;
+		}
+		mem.range[at].spfn = s;
+		mem.range[at].epfn = e;
+		mem.range[at].node = ranges[i].node;
+		mem.nr_ranges++;
+		if (ranges[i].node + 1 > nr_nodes)
+			nr_nodes = ranges[i].node + 1;
+	}
+	for (unsigned int i = 1; i < mem.nr_ranges; i++) {
+		if (mem.range[i].spfn < mem.range[i - 1].epfn) {
+			*why = "two NUMA memory ranges overlap";
+			mem.nr_ranges = 0;
+			return false;
+		}
+	}
+	/*
+	 * Every free block leaves zone 0 and goes back through free_pfn_range,
+	 * which splits it at node edges; then each zone's total is counted
+	 * from the page states (allocated pages count for their node).
+	 */
+	lock_zone(&zones[0]);
+	for (unsigned int o = 0; o <= PAGE_MAX_ORDER; o++) {
+		struct free_block *head = &zones[0].free_list[o];
+
+		while (head->next != head) {
+			struct free_block *b = head->next;
+			uint64_t pfn = platform_virt_to_phys(b) >> PAGE_SHIFT;
+
+			list_del(b);
+			mem.state[pfn - mem.base_pfn] = o; /* not free while it waits: its order in the low bits */
+			b->next = taken;
+			taken = b;
+		}
+	}
+	zones[0].buddy_free_pages = 0;
+	mem.nr_nodes = nr_nodes;
+	while (taken) {
+		struct free_block *b = taken;
+		uint64_t pfn = platform_virt_to_phys(b) >> PAGE_SHIFT;
+		unsigned int order = mem.state[pfn - mem.base_pfn] & PS_ORDER_MASK;
+
+		taken = b->next;
+		free_pfn_range(pfn, pfn + (1ull << order), false);
+	}
+	for (unsigned int n = 0; n < nr_nodes; n++)
+		zones[n].total_pages = 0;
+	for (uint64_t p = 0; p < mem.span; p++)
+		if (!(mem.state[p] & PS_RESERVED))
+			zones[pfn_node(mem.base_pfn + p)].total_pages++;
+	spin_unlock(&zones[0].lock);
+	return true;
 }
 
 bool page_alloc_check(const char **why)
 {
-	uint64_t counted = 0;
 	bool ok = true;
 
-	spin_lock(&zone.lock);
-	for (unsigned int o = 0; o <= PAGE_MAX_ORDER && ok; o++) {
-		for (struct free_block *b = zone.free_list[o].next; b != &zone.free_list[o];
-		     b = b->next) {
-			uint64_t pfn = platform_virt_to_phys(b) >> PAGE_SHIFT;
+	for (unsigned int n = 0; n < mem.nr_nodes && ok; n++) {
+		struct zone *z = &zones[n];
+		uint64_t counted = 0;
 
-			if (pfn < zone.base_pfn || pfn >= zone.base_pfn + zone.span ||
-			    zone.state[pfn - zone.base_pfn] != (PS_FREE | o) ||
-			    (pfn & ((1ull << o) - 1)) || b->next->prev != b) {
-				*why = "a free list entry disagrees with the page state";
-				ok = false;
-				break;
+		spin_lock(&z->lock);
+		for (unsigned int o = 0; o <= PAGE_MAX_ORDER && ok; o++) {
+			for (struct free_block *b = z->free_list[o].next; b != &z->free_list[o];
+			     b = b->next) {
+				uint64_t pfn = platform_virt_to_phys(b) >> PAGE_SHIFT;
+
+				if (pfn < mem.base_pfn || pfn >= mem.base_pfn + mem.span ||
+				    mem.state[pfn - mem.base_pfn] != (PS_FREE | o) ||
+				    (pfn & ((1ull << o) - 1)) || b->next->prev != b) {
+					*why = "a free list entry disagrees with the page state";
+					ok = false;
+					break;
+				}
+				if (pfn_node(pfn) != n || pfn_node(pfn + (1ull << o) - 1) != n) {
+					*why = "a free block is not wholly on its zone's node";
+					ok = false;
+					break;
+				}
+				counted += 1ull << o;
 			}
-			counted += 1ull << o;
 		}
+		if (ok && counted != z->buddy_free_pages) {
+			*why = "the free lists do not add up to the free page count";
+			ok = false;
+		}
+		spin_unlock(&z->lock);
 	}
-	if (ok && counted != zone.buddy_free_pages) {
-		*why = "the free lists do not add up to the free page count";
-		ok = false;
-	}
-	spin_unlock(&zone.lock);
 	return ok;
 }

@@ -1,8 +1,8 @@
 // SPDX-License-Identifier: MIT
 /*
- * Physical page allocator: a binary buddy over one pfn span, with per-CPU
- * caches of order-0 pages so the fault path allocates and frees without
- * touching the global lock. Blocks are naturally aligned in physical
+ * Physical page allocator: a binary buddy over one pfn span, one zone per
+ * NUMA node, with per-CPU caches of order-0 pages so the fault path
+ * allocates and frees without touching a zone lock. Blocks are naturally aligned in physical
  * memory, so an order-9 block is a 2 MiB-aligned 2 MiB page.
  *
  * Context: any CPU, never from an interrupt handler (the per-CPU cache is
@@ -44,6 +44,31 @@ static inline unsigned int page_order_for(size_t bytes)
 void *page_alloc(unsigned int order);        /* NULL when out of memory */
 void *page_alloc_zeroed(unsigned int order); /* NULL when out of memory */
 void page_free(void *page, unsigned int order);
+
+/*
+ * NUMA. Once, on one CPU before the others allocate (the boot CPU, after
+ * ACPI): the physical ranges of each node (node < PAGE_MAX_NODES; memory in
+ * no range is on node 0). Free memory is re-sorted into one zone per node.
+ * false (with *why) for too many or overlapping ranges.
+ */
+#define PAGE_MAX_NODES 16
+#define PAGE_MAX_NODE_RANGES 64
+struct mem_node_range {
+	uint64_t start, end; /* physical, [start, end) */
+	unsigned int node;
+};
+bool page_alloc_set_nodes(const struct mem_node_range *ranges, unsigned int nr,
+			  const char **why);
+unsigned int page_alloc_nr_nodes(void); /* 1 until page_alloc_set_nodes */
+/* The node a CPU allocates from first (default 0); set before that CPU allocates. */
+void page_alloc_set_cpu_node(unsigned int cpu, unsigned int node);
+unsigned int page_alloc_cpu_node(unsigned int cpu);
+/* From node first, then from the others in turn; NULL when all are out of memory. */
+void *page_alloc_node(unsigned int order, unsigned int node);
+/* The node of a page the allocator handed out. */
+unsigned int page_node(const void *page);
+/* A node's pages in its buddy lists (not the per-CPU caches) and in all. */
+void page_alloc_get_node_stats(unsigned int node, uint64_t *free_pages, uint64_t *total_pages);
 
 /* Return the calling CPU's cached pages to the buddy lists. */
 void page_alloc_drain_this_cpu(void);

@@ -147,7 +147,7 @@ static int run_one(const char *name, char *status_out, size_t status_len)
 	unsigned int nr_vcpus = option(OPTION_VCPUS) ? (unsigned int)option(OPTION_VCPUS) : 1;
 	static struct pc_guest g; /* the control CPU's; read by vm_create only */
 	struct vm_config cfg = { .nr_vcpus = nr_vcpus, .mem_bytes = option(OPTION_MEM),
-				 .mmu = mmu, .pc = &g };
+				 .mmu = mmu, .pc = &g, .numa = (enum vm_numa)option(OPTION_NUMA) };
 	struct pc_exit_stats pc = { 0 };
 	uint64_t exits = 0, t0, cycles, irqs = 0, nmis = 0, windows = 0, sleeps = 0, sipis = 0;
 	uint64_t faults = 0, emulated = 0, retries_emulated = 0;

@@ -7,6 +7,9 @@
 #include "mm/rcu/rcu.h"
 #include "stress/guests.h"
 #include "stress/vm_setup.h"
+
+_Static_assert(VM_NUMA_LOCAL == 0 && VM_NUMA_INTERLEAVE == 1 && VM_NUMA_OFF == 2,
+	       "numa= (boot/options.c) names enum vm_numa in order");
 #include "virt/guest_abi.h"
 
 unsigned int scenario_nr_vcpus(void)
@@ -35,6 +38,7 @@ struct vm *scenario_vm_create(const char *image, unsigned int nr_vcpus,
 		.mem_bytes = GUEST_DATA_BASE + nr_vcpus * option(OPTION_MEM_PER_VCPU),
 		.mmu = *mmu,
 		.arg = { arg[0], arg[1], arg[2], arg[3] },
+		.numa = (enum vm_numa)option(OPTION_NUMA),
 	};
 	char err[160];
 	struct vm *vm;

@@ -86,6 +86,47 @@ static void free_slot(struct memslot *s)
 	s->chunk_pfn = NULL;
 }
 
+/*
+ * The node chunk c of guest RAM comes from. numa=local: the node of the
+ * vCPU whose share it is (a synthetic guest's per-vCPU regions from
+ * GUEST_DATA_BASE, a PC guest's RAM split evenly; vCPU i runs on pCPU
+ * i + 1); interleave: round robin; off: the creating CPU's, as without NUMA.
+ */
+static unsigned int chunk_node(const struct vm *vm, uint64_t c)
+{
+	uint64_t gpa = c * CHUNK_BYTES, base = vm->cfg.pc ? 0 : GUEST_DATA_BASE;
+	uint64_t span = vm->cfg.mem_bytes > base ? vm->cfg.mem_bytes - base : 1;
+	unsigned int v;
+
+	switch (vm->cfg.numa) {
+	case VM_NUMA_INTERLEAVE:
+		return (unsigned int)(c % page_alloc_nr_nodes());
+	case VM_NUMA_OFF:
+		return page_alloc_cpu_node(platform_cpu_id());
+	default:
+		v = gpa < base ? 0 : (unsigned int)((gpa - base) * vm->cfg.nr_vcpus / span);
+		if (v >= vm->cfg.nr_vcpus)
+			v = vm->cfg.nr_vcpus - 1;
+		return page_alloc_cpu_node(v + 1);
+	}
+}
+
+/* On a NUMA host: how much of the VM's RAM each node holds, in one line. */
+static void report_numa(const struct vm *vm, const struct memslot *s, uint64_t chunks)
+{
+	static const char *const names[] = { "local", "interleave", "off" };
+	uint64_t mib[PAGE_MAX_NODES] = { 0 };
+	char line[40 * PAGE_MAX_NODES] = "";
+	size_t at = 0;
+
+	for (uint64_t c = 0; c < chunks; c++)
+		mib[page_node(platform_phys_to_virt(s->chunk_pfn[c] << PAGE_SHIFT))] += CHUNK_BYTES >> 20;
+	for (unsigned int n = 0; n < page_alloc_nr_nodes(); n++)
+		at += (size_t)fmt_snprintf(line + at, sizeof(line) - at, "%snode %u %lu MiB", n ? ", " : "",
+					   n, (unsigned long)mib[n]);
+	kprintf("vm %u: RAM by node (numa=%s): %s\n", vm->id, names[vm->cfg.numa], line);
+}
+
 static bool add_ram_slot(struct vm *vm, uint64_t bytes)
 {
 	struct memslot *s = &vm->slots[vm->nr_slots];
@@ -101,12 +142,15 @@ static bool add_ram_slot(struct vm *vm, uint64_t bytes)
 		return false;
 	vm->nr_slots++;
 	for (uint64_t c = 0; c < chunks; c++) {
-		void *chunk = page_alloc_zeroed(CHUNK_ORDER);
+		void *chunk = page_alloc_node(CHUNK_ORDER, chunk_node(vm, c));
 
 		if (!chunk)
 			return false;
+		__builtin_memset(chunk, 0, CHUNK_BYTES);
 		s->chunk_pfn[c] = platform_virt_to_phys(chunk) >> PAGE_SHIFT;
 	}
+	if (page_alloc_nr_nodes() > 1)
+		report_numa(vm, s, chunks);
 	return true;
 }
 

@@ -151,6 +151,8 @@ struct vm_config {
 	 * multiboot loader, on a small PC; image and arg are unused.
 	 */
 	const struct pc_guest *pc;
+	/* Where guest RAM comes from on a NUMA host (one node: anywhere). */
+	enum vm_numa { VM_NUMA_LOCAL, VM_NUMA_INTERLEAVE, VM_NUMA_OFF } numa;
 };
 
 struct vm {

@@ -185,6 +185,23 @@ static void node_apic_ids(unsigned int node, char *buf, size_t len)
 	}
 }
 
+/* The page allocator's zones, one per node, from the SRAT's memory ranges. */
+static void numa_zones(void)
+{
+	struct mem_node_range r[PAGE_MAX_NODE_RANGES];
+	unsigned int n = 0;
+	const char *why = "";
+
+	if (acpi.nr_nodes < 2)
+		return;
+	for (unsigned int i = 0; i < acpi.nr_numa_ranges && n < PAGE_MAX_NODE_RANGES; i++)
+		r[n++] = (struct mem_node_range){ acpi.numa_range[i].base,
+						  acpi.numa_range[i].base + acpi.numa_range[i].len,
+						  acpi.numa_range[i].node };
+	if (!page_alloc_set_nodes(r, n, &why))
+		kprintf("mmuvisor: warning: numa: %s; the page allocator keeps one zone\n", why);
+}
+
 /* One line per NUMA node: its CPUs, its memory, its distances. */
 static void numa_report(void)
 {
@@ -230,6 +247,7 @@ void arch_platform_init(const struct mb2_info *mb, unsigned int apic_mode)
 		acpi.nr_ioapics, acpi.pm_timer_port ? "yes" : "no",
 		acpi.s5_found ? "yes" : "no");
 	numa_report();
+	numa_zones();
 	if (!apic_select_mode(apic_mode, err, sizeof(err)))
 		machine_fail_config("cpu-feature", "%s", err);
 	pic_disable();

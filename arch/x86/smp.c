@@ -185,6 +185,9 @@ void smp_boot(unsigned int max_cpus)
 	unsigned int next = 1;
 
 	cpu_data(0)->apic_id = bsp_id;
+	for (unsigned int i = 0; i < acpi.nr_cpus; i++)
+		if (acpi.cpu_apic_id[i] == bsp_id)
+			page_alloc_set_cpu_node(0, acpi.cpu_node[i]);
 	mark_online(cpu_data(0));
 	if (acpi.nr_cpus_ignored)
 		kprintf("mmuvisor: warning: ignoring %u CPUs beyond the first %u\n",
@@ -197,6 +200,7 @@ void smp_boot(unsigned int max_cpus)
 			continue;
 		pc->cpu = next;
 		pc->apic_id = acpi.cpu_apic_id[i];
+		page_alloc_set_cpu_node(next, acpi.cpu_node[i]); /* before its stacks: they come from there */
 		if (!apic_x2apic_mode() && pc->apic_id > 0xfe) {
 			kprintf("mmuvisor: warning: apic id %u needs x2APIC mode; skipped\n",
 				pc->apic_id);

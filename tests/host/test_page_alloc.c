@@ -249,6 +249,84 @@ static void test_threads_torture(void)
 	host_arena_destroy();
 }
 
+/*
+ * Two NUMA nodes whose edge is not 4 MiB aligned (so blocks must split
+ * there), after some pages are already out: every free block stays on one
+ * node, each node serves its own first and the other once it is empty,
+ * the per-node totals add up, and a page freed goes back to its own node.
+ */
+#define NODE_EDGE (BASE + 10 * MIB + 8192)
+static void test_numa_zones(void)
+{
+	static const struct mem_node_range nodes[] = {
+		{ NODE_EDGE, BASE + ARENA, 1 }, /* out of order on purpose */
+		{ BASE, NODE_EDGE, 0 },
+	};
+	static const struct mem_node_range overlap[] = {
+		{ BASE, NODE_EDGE + PAGE_SIZE, 0 }, { NODE_EDGE, BASE + ARENA, 1 },
+	};
+	void **pages = calloc(NPAGES, sizeof(void *));
+	uint64_t free0, total0, free1, total1, n = 0, on[2] = { 0, 0 };
+	struct page_alloc_stats st;
+	const char *why = "";
+	void *early, *p;
+
+	setup();
+	early = page_alloc(3); /* out before the zones exist: freed to its node later */
+	CHECK(!page_alloc_set_nodes(overlap, 2, &why));
+	CHECK_STR_CONTAINS(why, "overlap");
+	CHECK_EQ_U(page_alloc_nr_nodes(), 1);
+	CHECK(page_alloc_set_nodes(nodes, 2, &why));
+	CHECK_EQ_U(page_alloc_nr_nodes(), 2);
+	CHECK(page_alloc_check(&why));
+	page_alloc_get_node_stats(0, &free0, &total0);
+	page_alloc_get_node_stats(1, &free1, &total1);
+	page_alloc_get_stats(&st);
+	CHECK_EQ_U(total0 + total1, st.total_pages);
+	CHECK(total0 > 0 && total1 > total0);
+	CHECK(page_node(early) == (platform_virt_to_phys(early) < NODE_EDGE ? 0u : 1u));
+
+	p = page_alloc_node(PAGE_MAX_ORDER, 1);
+	CHECK(p && page_node(p) == 1 && platform_virt_to_phys(p) >= NODE_EDGE);
+	page_free(p, PAGE_MAX_ORDER);
+	/* Node 0's pages first, then node 1's: never one before the other is empty. */
+	while ((pages[n] = page_alloc_node(0, 0)) != NULL) {
+		unsigned int node = page_node(pages[n]);
+
+		CHECK(node == (platform_virt_to_phys(pages[n]) < NODE_EDGE ? 0u : 1u));
+		if (node == 0 && on[1])
+			CHECK(!"node 0 served a page after it had fallen back to node 1");
+		on[node]++;
+		n++;
+	}
+	CHECK_EQ_U(on[0], free0);
+	CHECK_EQ_U(on[1], free1);
+	for (uint64_t i = 0; i < n; i++)
+		page_free(pages[i], 0);
+	page_free(early, 3);
+	page_alloc_drain_this_cpu();
+	CHECK(page_alloc_check(&why));
+	page_alloc_get_node_stats(0, &free0, &total0);
+	page_alloc_get_node_stats(1, &free1, &total1);
+	CHECK_EQ_U(free0, total0);
+	CHECK_EQ_U(free1, total1);
+
+	/* A CPU on node 1 gets node 1's pages from page_alloc(), order 0 and more. */
+	page_alloc_set_cpu_node(1, 1);
+	host_cpu_enter(1);
+	p = page_alloc(0);
+	CHECK(p && page_node(p) == 1);
+	page_free(p, 0);
+	p = page_alloc(2);
+	CHECK(p && page_node(p) == 1);
+	page_free(p, 2);
+	page_alloc_drain_this_cpu();
+	host_cpu_enter(0);
+	CHECK(page_alloc_check(&why));
+	free(pages);
+	host_arena_destroy();
+}
+
 int main(void)
 {
 	RUN_TEST(test_accounting_and_exhaustion);
@@ -257,5 +335,6 @@ int main(void)
 	RUN_TEST(test_nothing_usable);
 	RUN_TEST(test_double_free_is_caught);
 	RUN_TEST(test_threads_torture);
+	RUN_TEST(test_numa_zones);
 	return check_summary("page_alloc");
 }
