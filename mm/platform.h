@@ -13,7 +13,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define PLATFORM_MAX_CPUS 64
+#define PLATFORM_MAX_CPUS 1024
 #define PAGE_SHIFT 12
 #define PAGE_SIZE (1UL << PAGE_SHIFT)
 #define CACHE_LINE 64

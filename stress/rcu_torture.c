@@ -159,15 +159,18 @@ static void noop(void *arg)
 /* The cost of one smp_call round trip to another CPU, the unit for grace periods. */
 static uint64_t ipi_round_trip_cycles(void)
 {
-	cpumask_t others = smp_online_mask() & ~CPU_BIT(this_cpu()->cpu);
 	uint64_t best = UINT64_MAX;
+	int target = -1;
 
-	if (!others)
+	for_each_cpu(cpu, smp_online())
+		if (target < 0 && (unsigned int)cpu != this_cpu()->cpu)
+			target = cpu;
+	if (target < 0)
 		return 0;
 	for (int i = 0; i < 32; i++) {
 		uint64_t t0 = rdtsc();
 
-		smp_call_many(CPU_BIT(__builtin_ctzll(others)), noop, NULL);
+		smp_call_one((unsigned int)target, noop, NULL);
 		if (rdtsc() - t0 < best)
 			best = rdtsc() - t0;
 	}
@@ -176,7 +179,7 @@ static uint64_t ipi_round_trip_cycles(void)
 
 int scenario_rcu_torture(void)
 {
-	cpumask_t all = smp_online_mask();
+	const cpumask_t *all = smp_online();
 	struct page_alloc_stats before, after;
 	struct torture_counts sum = { 0 };
 	struct rcu_stats rs0, rs1;

@@ -31,7 +31,7 @@ static uint64_t bare_ipi_round_trip(unsigned int cpu)
 	for (int i = 0; i < ROUNDS; i++) {
 		uint64_t t0 = rdtsc(), dt;
 
-		smp_call_many(CPU_BIT(cpu), noop, NULL);
+		smp_call_one(cpu, noop, NULL);
 		dt = rdtsc() - t0;
 		best = dt < best ? dt : best;
 	}
@@ -44,22 +44,23 @@ int scenario_tlb_shootdown(void)
 	unsigned int n = scenario_nr_vcpus();
 	uint64_t ipi_rtt = bare_ipi_round_trip(1);
 	struct vm *vm = scenario_vm_create("spin", n, &mmu, (uint64_t[4]){ 0 });
-	cpumask_t targets = 0;
+	cpumask_t targets;
 	bool ok;
 
 	if (!vm)
 		return EXIT_CONFIG;
+	cpumask_clear(&targets);
 	vm_start(vm);
 	ok = scenario_wait_all_reported(vm, 0, 1, READY_TIMEOUT_MS);
 	for (unsigned int k = 1; ok && k <= n; k++) {
 		uint64_t best = UINT64_MAX, sum = 0, ipis0 = atomic_load(&vm->ipis_sent);
 		uint64_t avoided0 = atomic_load(&vm->ipis_avoided);
 
-		targets |= CPU_BIT(vm->vcpus[k - 1].pcpu);
+		cpumask_set(&targets, vm->vcpus[k - 1].pcpu);
 		for (int r = 0; r < ROUNDS; r++) {
 			uint64_t t0 = rdtsc(), dt;
 
-			tlb_flush_vcpus(vm, targets);
+			tlb_flush_vcpus(vm, &targets);
 			dt = rdtsc() - t0;
 			best = dt < best ? dt : best;
 			sum += dt;

@@ -66,7 +66,7 @@ void pc_vcpu_kick(void *ctx, unsigned int vcpu_id)
 		return; /* its own APIC: it looks again before it enters */
 	if (atomic_compare_exchange_strong(&v->mode, &mode, VCPU_EXITING) ||
 	    mode == VCPU_BLOCKED)
-		ipi_send_mask(CPU_BIT(v->pcpu), VEC_KICK);
+		ipi_send(v->pcpu, VEC_KICK);
 }
 
 /*

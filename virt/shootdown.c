@@ -29,23 +29,31 @@
 #include "virt/shootdown.h"
 #include "virt/vm.h"
 
-/*
- * Set request on the vCPUs of vm that run on targets and IPI those in guest
- * mode (IN_GUEST, or EXITING for another flusher); returns the pCPUs kicked,
- * which are the ones to wait for. plant=shootdown_skip leaves out one
- * target on purpose, for the check above to catch.
- */
-static cpumask_t vm_kick_some(struct vm *vm, cpumask_t targets, unsigned int request)
-{
-	cpumask_t kicked = 0, woken = 0;
-	bool skip = request == VCPU_REQ_TLB_FLUSH && planted(PLANT_SHOOTDOWN_SKIP);
+_Static_assert(VM_MAX_VCPUS <= 64, "a set of a VM's vCPUs is one uint64_t");
 
+/*
+ * Set request on the vCPUs of vm that run on targets (NULL: all of them)
+ * and IPI those in guest mode (IN_GUEST, or EXITING for another flusher),
+ * every request set before the first IPI; returns the vCPUs kicked (bit i:
+ * vCPU i), which are the ones to wait for, and counts the vCPUs targeted
+ * in *nr_targets. A set of vCPUs fits a register, whatever the number of
+ * pCPUs. plant=shootdown_skip leaves out one target on purpose, for the
+ * check above to catch.
+ */
+static uint64_t vm_kick_some(struct vm *vm, const cpumask_t *targets, unsigned int request,
+			     unsigned int *nr_targets)
+{
+	bool skip = request == VCPU_REQ_TLB_FLUSH && planted(PLANT_SHOOTDOWN_SKIP);
+	uint64_t kicked = 0, woken = 0;
+
+	*nr_targets = 0;
 	for (unsigned int i = 0; i < vm->cfg.nr_vcpus; i++) {
 		struct vcpu *v = &vm->vcpus[i];
 		int in_guest = VCPU_IN_GUEST;
 
-		if (!(targets & CPU_BIT(v->pcpu)))
+		if (targets && !cpumask_test(targets, v->pcpu))
 			continue;
+		(*nr_targets)++;
 		if (skip) {
 			skip = false;
 			continue;
@@ -53,17 +61,20 @@ static cpumask_t vm_kick_some(struct vm *vm, cpumask_t targets, unsigned int req
 		atomic_fetch_or(&v->requests, request);
 		if (atomic_compare_exchange_strong(&v->mode, &in_guest, VCPU_EXITING) ||
 		    in_guest == VCPU_EXITING)
-			kicked |= CPU_BIT(v->pcpu);
+			kicked |= 1ull << i;
 		else if (in_guest == VCPU_BLOCKED && request != VCPU_REQ_TLB_FLUSH)
-			woken |= CPU_BIT(v->pcpu); /* asleep in HLT (virt/pc_irq.c): a flush can wait */
+			woken |= 1ull << i; /* asleep in HLT (virt/pc_irq.c): a flush can wait */
 	}
-	ipi_send_mask(kicked | woken, VEC_KICK);
+	for (uint64_t left = kicked | woken; left; left &= left - 1)
+		ipi_send(vm->vcpus[__builtin_ctzll(left)].pcpu, VEC_KICK);
 	return kicked;
 }
 
-cpumask_t vm_kick_vcpus(struct vm *vm, unsigned int request)
+void vm_kick_vcpus(struct vm *vm, unsigned int request)
 {
-	return vm_kick_some(vm, ~0ull, request);
+	unsigned int nr_targets;
+
+	vm_kick_some(vm, NULL, request, &nr_targets);
 }
 
 /*
@@ -72,13 +83,13 @@ cpumask_t vm_kick_vcpus(struct vm *vm, unsigned int request)
  * every flush up to ours served. Our acquire of its mode (the wait) orders
  * this read after its last exit's NOT_IN_GUEST store.
  */
-static void check_served(struct vm *vm, cpumask_t targets, uint64_t seq)
+static void check_served(struct vm *vm, const cpumask_t *targets, uint64_t seq)
 {
 	for (unsigned int i = 0; i < vm->cfg.nr_vcpus; i++) {
 		struct vcpu *v = &vm->vcpus[i];
 		uint64_t entered_with = atomic_load(&v->in_guest_seq);
 
-		if ((targets & CPU_BIT(v->pcpu)) && entered_with != NOT_IN_GUEST &&
+		if ((!targets || cpumask_test(targets, v->pcpu)) && entered_with != NOT_IN_GUEST &&
 		    entered_with < seq)
 			atomic_fetch_add(&vm->shootdown_violations, 1);
 	}
@@ -132,40 +143,32 @@ void vm_nmi_kick_lingering(struct vm *vm)
 	}
 }
 
-void tlb_flush_vcpus(struct vm *vm, cpumask_t targets)
+void tlb_flush_vcpus(struct vm *vm, const cpumask_t *targets)
 {
 	uint64_t seq = atomic_fetch_add(&vm->flush_seq, 1) + 1;
-	cpumask_t kicked = vm_kick_some(vm, targets, VCPU_REQ_TLB_FLUSH);
+	unsigned int nr_targets;
+	uint64_t kicked = vm_kick_some(vm, targets, VCPU_REQ_TLB_FLUSH, &nr_targets);
 	uint64_t wait_start = 0;
-	unsigned int nr_kicked = __builtin_popcountll(kicked);
+	unsigned int nr_kicked = (unsigned int)__builtin_popcountll(kicked);
 
 	atomic_fetch_add_explicit(&vm->remote_flushes, 1, memory_order_relaxed);
 	atomic_fetch_add_explicit(&vm->ipis_sent, nr_kicked, memory_order_relaxed);
-	atomic_fetch_add_explicit(&vm->ipis_avoided,
-				  __builtin_popcountll(targets & vm_vcpu_pcpus(vm)) - nr_kicked,
-				  memory_order_relaxed);
-	for (unsigned int i = 0; i < vm->cfg.nr_vcpus; i++) {
-		struct vcpu *v = &vm->vcpus[i];
-
-		if (!(kicked & CPU_BIT(v->pcpu)))
-			continue;
-		wait_left_guest(vm, v, &wait_start);
-	}
+	atomic_fetch_add_explicit(&vm->ipis_avoided, nr_targets - nr_kicked, memory_order_relaxed);
+	for (uint64_t left = kicked; left; left &= left - 1)
+		wait_left_guest(vm, &vm->vcpus[__builtin_ctzll(left)], &wait_start);
 	check_served(vm, targets, seq);
 }
 
 void tlb_flush_vm(struct vm *vm)
 {
-	tlb_flush_vcpus(vm, vm_vcpu_pcpus(vm));
+	tlb_flush_vcpus(vm, NULL);
 }
 
-cpumask_t vm_vcpu_pcpus(const struct vm *vm)
+void vm_vcpu_pcpus(const struct vm *vm, cpumask_t *m)
 {
-	cpumask_t m = 0;
-
+	cpumask_clear(m);
 	for (unsigned int i = 0; i < vm->cfg.nr_vcpus; i++)
-		m |= CPU_BIT(vm->vcpus[i].pcpu);
-	return m;
+		cpumask_set(m, vm->vcpus[i].pcpu);
 }
 
 void platform_flush_remote_tlbs(void *owner)

@@ -18,11 +18,11 @@ struct vm;
 
 /* Flush every vCPU of vm; returns once none can use an old translation. */
 void tlb_flush_vm(struct vm *vm);
-/* The same for the vCPUs that run on the pCPUs in targets. */
-void tlb_flush_vcpus(struct vm *vm, cpumask_t targets);
-/* The pCPUs that vm's vCPUs run on. */
-cpumask_t vm_vcpu_pcpus(const struct vm *vm);
+/* The same for the vCPUs that run on the pCPUs in targets (NULL: all of them). */
+void tlb_flush_vcpus(struct vm *vm, const cpumask_t *targets);
+/* The pCPUs that vm's vCPUs run on, into m. */
+void vm_vcpu_pcpus(const struct vm *vm, cpumask_t *m);
 /* NMI every vCPU of vm that is in the guest (a stop whose kick IPIs did not get them out). */
 void vm_nmi_kick_lingering(struct vm *vm);
-/* Set request on every vCPU and IPI those in the guest; returns the pCPUs kicked. */
-cpumask_t vm_kick_vcpus(struct vm *vm, unsigned int request);
+/* Set request on every vCPU and IPI those in the guest. */
+void vm_kick_vcpus(struct vm *vm, unsigned int request);

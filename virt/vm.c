@@ -332,7 +332,10 @@ void vm_destroy(struct vm *vm)
 
 void vm_start(struct vm *vm)
 {
-	cpu_work_launch(vm_vcpu_pcpus(vm), vcpu_thread, vm);
+	cpumask_t pcpus;
+
+	vm_vcpu_pcpus(vm, &pcpus);
+	cpu_work_launch(&pcpus, vcpu_thread, vm);
 }
 
 bool vm_wait_beside(struct vm *vm, unsigned int timeout_ms, vm_beside_fn beside, void *ctx)
@@ -362,7 +365,12 @@ bool vm_wait_beside(struct vm *vm, unsigned int timeout_ms, vm_beside_fn beside,
 		}
 	}
 	failed |= atomic_load(&vm->unresponsive);
-	cpu_work_wait(vm_vcpu_pcpus(vm), 1000);
+	{
+		cpumask_t pcpus;
+
+		vm_vcpu_pcpus(vm, &pcpus);
+		cpu_work_wait(&pcpus, 1000);
+	}
 	for (unsigned int i = 0; i < vm->cfg.nr_vcpus; i++)
 		failed |= vm->vcpus[i].failed;
 	return !failed;

@@ -10,7 +10,7 @@
 #include "mm/shadow/shadow_mmu.h"
 #include "mm/platform.h"
 
-#define VM_MAX_VCPUS (PLATFORM_MAX_CPUS - 1)
+#define VM_MAX_VCPUS 63 /* one pCPU each, beside the control CPU; a VM's kick masks are one word */
 #define VM_MAX_SLOTS 4
 
 /*

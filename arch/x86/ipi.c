@@ -2,8 +2,8 @@
 /*
  * Each CPU has a one-slot mailbox (percpu.call_slot). A caller claims a
  * target's empty slot with cmpxchg, then sends the IPI; the target takes the
- * call out with xchg, runs it, and sets its bit in call->done. The call lives
- * on the caller's stack, so a target must not touch it after setting done.
+ * call out with xchg, runs it, and counts itself in call->done. The call
+ * lives on the caller's stack, so a target must not touch it after that.
  */
 #include "arch/x86/apic.h"
 #include "arch/x86/cpu.h"
@@ -17,7 +17,7 @@
 struct smp_call {
 	smp_call_fn fn;
 	void *arg;
-	_Atomic cpumask_t done; /* targets OR in their bit when finished */
+	atomic_uint done; /* targets that have finished: one count, whatever the number of CPUs */
 };
 
 void ipi_send(unsigned int cpu, unsigned int vector)
@@ -25,14 +25,10 @@ void ipi_send(unsigned int cpu, unsigned int vector)
 	apic_send_icr(cpu_data(cpu)->apic_id, APIC_DM_FIXED | vector);
 }
 
-void ipi_send_mask(cpumask_t mask, unsigned int vector)
+void ipi_send_mask(const cpumask_t *mask, unsigned int vector)
 {
-	while (mask) {
-		unsigned int cpu = __builtin_ctzll(mask);
-
-		mask &= mask - 1;
-		ipi_send(cpu, vector);
-	}
+	for_each_cpu(cpu, mask)
+		ipi_send((unsigned int)cpu, vector);
 }
 
 void ipi_send_nmi_kick(unsigned int cpu)
@@ -72,7 +68,7 @@ void smp_call_handle(void)
 	arg = call->arg;
 	fn(arg);
 	/* Release: the caller may read what fn wrote once it sees our bit. */
-	atomic_fetch_or_explicit(&call->done, CPU_BIT(me->cpu), memory_order_release);
+	atomic_fetch_add_explicit(&call->done, 1, memory_order_release);
 }
 
 static void post(unsigned int cpu, struct smp_call *call)
@@ -91,29 +87,73 @@ static void post(unsigned int cpu, struct smp_call *call)
 	ipi_send(cpu, VEC_CALL_FUNCTION);
 }
 
-void smp_call_many(cpumask_t mask, smp_call_fn fn, void *arg)
+/*
+ * Wait until n targets have counted themselves in call->done. On a timeout
+ * the panic names a target whose mailbox still holds the call (it never
+ * took it), or says that the ones that took it have not finished. targets:
+ * the caller's mask (one: the caller, skipped), or NULL for the one target.
+ */
+static void wait_done(struct smp_call *call, unsigned int n, const cpumask_t *targets,
+		      unsigned int one)
 {
-	struct smp_call call = { .fn = fn, .arg = arg, .done = 0 };
-	unsigned int me = this_cpu()->cpu;
-	cpumask_t targets = mask & smp_online_mask() & ~CPU_BIT(me), left;
-	uint64_t deadline;
+	uint64_t deadline = tsc_deadline_ms(SMP_CALL_TIMEOUT_MS);
 
-	for (left = targets; left; left &= left - 1)
-		post(__builtin_ctzll(left), &call);
-	if (mask & CPU_BIT(me))
-		fn(arg);
-	deadline = tsc_deadline_ms(SMP_CALL_TIMEOUT_MS);
-	while ((atomic_load_explicit(&call.done, memory_order_acquire) & targets) != targets) {
+	while (atomic_load_explicit(&call->done, memory_order_acquire) != n) {
 		smp_call_handle();
 		cpu_relax();
-		if (tsc_passed(deadline))
-			panic("smp_call: cpus 0x%lx did not answer within %d ms",
-			      (unsigned long)(targets & ~atomic_load(&call.done)),
-			      SMP_CALL_TIMEOUT_MS);
+		if (tsc_passed(deadline)) {
+			int stuck = -1;
+
+			if (!targets) {
+				if (atomic_load(&cpu_data(one)->call_slot) == call)
+					stuck = (int)one;
+			} else {
+				for_each_cpu(cpu, targets)
+					if (stuck < 0 && (unsigned int)cpu != one &&
+					    cpumask_test(smp_online(), (unsigned int)cpu) &&
+					    atomic_load(&cpu_data((unsigned int)cpu)->call_slot) == call)
+						stuck = cpu;
+			}
+			if (stuck >= 0)
+				panic("smp_call: %u of %u cpus did not answer within %d ms; cpu %d never took the call",
+				      n - atomic_load(&call->done), n, SMP_CALL_TIMEOUT_MS, stuck);
+			panic("smp_call: %u of %u cpus took the call but did not finish it within %d ms",
+			      n - atomic_load(&call->done), n, SMP_CALL_TIMEOUT_MS);
+		}
 	}
+}
+
+void smp_call_many(const cpumask_t *mask, smp_call_fn fn, void *arg)
+{
+	struct smp_call call = { .fn = fn, .arg = arg, .done = 0 };
+	unsigned int me = this_cpu()->cpu, n = 0;
+
+	for_each_cpu(cpu, mask) {
+		if ((unsigned int)cpu == me || !cpumask_test(smp_online(), (unsigned int)cpu))
+			continue;
+		post((unsigned int)cpu, &call);
+		n++;
+	}
+	if (cpumask_test(mask, me))
+		fn(arg);
+	wait_done(&call, n, mask, me);
+}
+
+void smp_call_one(unsigned int cpu, smp_call_fn fn, void *arg)
+{
+	struct smp_call call = { .fn = fn, .arg = arg, .done = 0 };
+
+	if (cpu == this_cpu()->cpu) {
+		fn(arg);
+		return;
+	}
+	if (!cpumask_test(smp_online(), cpu))
+		return;
+	post(cpu, &call);
+	wait_done(&call, 1, NULL, cpu);
 }
 
 void smp_call_all(smp_call_fn fn, void *arg)
 {
-	smp_call_many(~0ull, fn, arg);
+	smp_call_many(smp_online(), fn, arg);
 }

@@ -5,15 +5,13 @@
  */
 #pragma once
 
+#include "arch/x86/cpumask.h"
 #include "mm/platform.h"
 
-typedef uint64_t cpumask_t; /* bit n = cpu index n; PLATFORM_MAX_CPUS is 64 */
 typedef void (*smp_call_fn)(void *arg);
 
-#define CPU_BIT(cpu) (1ull << (cpu))
-
 void ipi_send(unsigned int cpu, unsigned int vector);
-void ipi_send_mask(cpumask_t mask, unsigned int vector);
+void ipi_send_mask(const cpumask_t *mask, unsigned int vector);
 /*
  * An NMI that only forces cpu out of guest mode: no IF, interrupt shadow
  * or guest setting holds it back (SVM and VMX intercept NMIs), so it is the
@@ -32,8 +30,10 @@ bool ipi_nmi_was_kick(void);
  * so two CPUs calling each other cannot deadlock. Panics, naming the CPUs,
  * if they do not answer within SMP_CALL_TIMEOUT_MS.
  */
-void smp_call_many(cpumask_t mask, smp_call_fn fn, void *arg);
+void smp_call_many(const cpumask_t *mask, smp_call_fn fn, void *arg);
 void smp_call_all(smp_call_fn fn, void *arg);
+/* smp_call_many for one CPU (an offline one is skipped). */
+void smp_call_one(unsigned int cpu, smp_call_fn fn, void *arg);
 
 /* Run a call posted to this CPU, if any (the IPI handler and idle loops). */
 void smp_call_handle(void);

@@ -140,10 +140,12 @@ static void crash_on_purpose(void *arg)
 
 void arch_crash_on_purpose(enum crash_kind kind)
 {
-	unsigned int last = 63 - __builtin_clzll(smp_online_mask());
+	unsigned int last = 0;
 
+	for_each_cpu(cpu, smp_online())
+		last = (unsigned int)cpu;
 	kprintf("mmuvisor: crash: faulting on cpu %u on purpose\n", last);
-	smp_call_many(CPU_BIT(last), crash_on_purpose, (void *)(uintptr_t)kind);
+	smp_call_one(last, crash_on_purpose, (void *)(uintptr_t)kind);
 }
 
 void arch_smp_init(unsigned int max_cpus)

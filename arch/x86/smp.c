@@ -20,16 +20,17 @@ extern char trampoline_far_jump[], trampoline_long[], trampoline_cr3[];
 extern char trampoline_stack[], trampoline_entry[], trampoline_cpu[];
 
 static uint64_t trampoline_pa; /* immutable after smp_set_trampoline_page */
-static _Atomic cpumask_t online_mask; /* bits set once, by each CPU itself */
+/*
+ * Bits set once, by each CPU itself as it comes up (an atomic OR on its
+ * word); read without atomics, since after the APs are up it never changes
+ * and before that only the BSP reads it (smp_boot waits for each AP).
+ */
+cpumask_t smp_online_cpus;
+unsigned int cpumask_nr_words = 1; /* arch/x86/cpumask.h; set before the APs start */
 
 unsigned int smp_cpus_online(void)
 {
-	return __builtin_popcountll(atomic_load(&online_mask));
-}
-
-cpumask_t smp_online_mask(void)
-{
-	return atomic_load(&online_mask);
+	return cpumask_weight(&smp_online_cpus);
 }
 
 void smp_set_trampoline_page(uint64_t pa)
@@ -57,7 +58,7 @@ static void mark_online(struct percpu *pc)
 	kprintf("mmuvisor: cpu %u online (apic id %u%s)\n", pc->cpu, pc->apic_id,
 		pc->cpu ? "" : ", boot CPU");
 	atomic_store(&pc->online, true);
-	atomic_fetch_or(&online_mask, CPU_BIT(pc->cpu));
+	__atomic_fetch_or(&smp_online_cpus.w[pc->cpu / 64], 1ull << (pc->cpu % 64), __ATOMIC_SEQ_CST);
 }
 
 static void cpu_work_run(struct percpu *pc)
@@ -94,28 +95,40 @@ _Noreturn void cpu_idle_loop(void)
 	}
 }
 
-void cpu_work_launch(cpumask_t mask, void (*fn)(void *arg), void *arg)
+/* cpu is one of mask's online CPUs other than the caller. */
+static bool other_online(int cpu)
 {
-	mask &= smp_online_mask() & ~CPU_BIT(this_cpu()->cpu);
-	for (cpumask_t left = mask; left; left &= left - 1) {
-		struct percpu *pc = cpu_data(__builtin_ctzll(left));
+	return (unsigned int)cpu != this_cpu()->cpu && cpumask_test(&smp_online_cpus, (unsigned int)cpu);
+}
+
+void cpu_work_launch(const cpumask_t *targets, void (*fn)(void *arg), void *arg)
+{
+	cpumask_t mask;
+
+	cpumask_clear(&mask);
+	for_each_cpu(cpu, targets)
+		if (other_online(cpu))
+			cpumask_set(&mask, (unsigned int)cpu);
+	for_each_cpu(cpu, &mask) {
+		struct percpu *pc = cpu_data((unsigned int)cpu);
 
 		if (atomic_load(&pc->work_fn))
 			panic("cpu_work_launch: cpu %u is still busy with earlier work", pc->cpu);
 		pc->work_arg = arg;
 		atomic_store_explicit(&pc->work_fn, fn, memory_order_release);
 	}
-	ipi_send_mask(mask, VEC_KICK);
+	ipi_send_mask(&mask, VEC_KICK);
 }
 
-void cpu_work_wait(cpumask_t mask, unsigned int timeout_ms)
+void cpu_work_wait(const cpumask_t *targets, unsigned int timeout_ms)
 {
 	uint64_t deadline = tsc_deadline_ms(timeout_ms);
 
-	mask &= smp_online_mask() & ~CPU_BIT(this_cpu()->cpu);
-	for (cpumask_t left = mask; left; left &= left - 1) {
-		struct percpu *pc = cpu_data(__builtin_ctzll(left));
+	for_each_cpu(cpu, targets) {
+		struct percpu *pc = cpu_data((unsigned int)cpu);
 
+		if (!other_online(cpu))
+			continue;
 		while (atomic_load_explicit(&pc->work_fn, memory_order_acquire)) {
 			smp_call_handle();
 			rcu_quiescent_state();
@@ -185,6 +198,11 @@ void smp_boot(unsigned int max_cpus)
 	unsigned int next = 1;
 
 	cpu_data(0)->apic_id = bsp_id;
+	{
+		unsigned int most = acpi.nr_cpus < max_cpus ? acpi.nr_cpus : max_cpus;
+
+		cpumask_nr_words = (most + 63) / 64 ? (most + 63) / 64 : 1;
+	}
 	for (unsigned int i = 0; i < acpi.nr_cpus; i++)
 		if (acpi.cpu_apic_id[i] == bsp_id)
 			page_alloc_set_cpu_node(0, acpi.cpu_node[i]);

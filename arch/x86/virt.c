@@ -155,10 +155,9 @@ static void enable_this_cpu(void *arg)
 /* Every pCPU but the control CPU runs vCPUs: enable the backend there, in thread context. */
 static bool enable_on_vcpu_cpus(char *err, size_t len)
 {
-	cpumask_t others = smp_online_mask() & ~CPU_BIT(this_cpu()->cpu);
-
-	cpu_work_launch(others, enable_this_cpu, NULL);
-	cpu_work_wait(others, 2000);
+	/* The caller is left out: cpu_work_launch never runs work on it. */
+	cpu_work_launch(smp_online(), enable_this_cpu, NULL);
+	cpu_work_wait(smp_online(), 2000);
 	if (atomic_load(&enable_failures)) {
 		fmt_snprintf(err, len, "%s", enable_err);
 		return false;

@@ -150,13 +150,26 @@ static void rcu_cbs_help(struct rcu_cpu *rc)
 	rcu_claim_release(rc);
 }
 
+/*
+ * rcu_barrier()'s snapshot of every CPU's queued count: one per CPU is too
+ * big for a stack (8 KiB at 1024 CPUs), so it is static and one barrier
+ * runs at a time. A CPU waiting for its turn keeps reporting quiescent
+ * states, so the barrier it waits behind can end.
+ */
+static unsigned long barrier_target[PLATFORM_MAX_CPUS];
+static spinlock_t barrier_lock = SPINLOCK_INIT("rcu_barrier");
+
 void rcu_barrier(void)
 {
 	struct rcu_cpu *self = rcu_this_cpu();
-	unsigned long target[PLATFORM_MAX_CPUS];
+	unsigned long *target = barrier_target;
 	unsigned int nr = rcu_state.nr_cpus;
 
 	RCU_CHECK(rcu_cpu_is_online(self), "rcu_barrier on an offline cpu");
+	while (!spin_trylock(&barrier_lock)) {
+		rcu_quiescent_state();
+		platform_relax();
+	}
 	for (unsigned int cpu = 0; cpu < nr; cpu++)
 		target[cpu] = atomic_load_explicit(&rcu_cpus[cpu].nr_queued,
 						   memory_order_relaxed);
@@ -174,8 +187,10 @@ void rcu_barrier(void)
 			if (rc != self)
 				rcu_cbs_help(rc);
 		}
-		if (all_done)
+		if (all_done) {
+			spin_unlock(&barrier_lock);
 			return;
+		}
 		/* Our own callbacks, and our part of the grace periods they need. */
 		rcu_quiescent_state();
 		platform_relax();

@@ -220,12 +220,12 @@ static void test_madt_x2apic_1024(void)
 
 	img_reset();
 	at = madt_begin();
-	for (uint32_t i = 0; i < 1024; i++)
+	for (uint32_t i = 0; i < PLATFORM_MAX_CPUS + 6; i++)
 		madt_x2apic(i * 2 + 1000, 1); /* holes: every other ID */
 	table_end(at);
 	CHECK(parse("madt-x2apic-1024"));
 	CHECK_EQ_U(acpi.nr_cpus, PLATFORM_MAX_CPUS);
-	CHECK_EQ_U(acpi.nr_cpus_ignored, 1024 - PLATFORM_MAX_CPUS);
+	CHECK_EQ_U(acpi.nr_cpus_ignored, 6);
 	CHECK_EQ_U(acpi.cpu_apic_id[PLATFORM_MAX_CPUS - 1], (PLATFORM_MAX_CPUS - 1) * 2 + 1000);
 }
 

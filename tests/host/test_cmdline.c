@@ -133,7 +133,7 @@ static void test_boot_options(void)
 
 	CHECK(options_parse("", err, sizeof(err)));
 	options_format(buf, sizeof(buf));
-	CHECK(strcmp(buf, "scenario=none cpus=64 apic=auto crash=none duration_ms=1000 plant=none "
+	CHECK(strcmp(buf, "scenario=none cpus=1024 apic=auto crash=none duration_ms=1000 plant=none "
 			  "virt=auto vcpus=0 mem_per_vcpu=4194304 mmu_lock=shared flush=batched "
 			  "fault=wild overlap=off iterations=10 manual_protect=on mmu=tdp seed=1 "
 			  "rounds=20 long_ms=1000 guest=\"\" guest_args=\"\" guest_modules=\"\" mem=268435456 "
@@ -142,7 +142,8 @@ static void test_boot_options(void)
 	CHECK_EQ_U(option(OPTION_APIC), APIC_MODE_XAPIC);
 	CHECK_EQ_U(option(OPTION_CPUS), 2);
 	CHECK(strcmp(option_choice_name(OPTION_SCENARIO), "none") == 0);
-	CHECK(!options_parse("cpus=65", err, sizeof(err)));
+	CHECK(options_parse("cpus=1024", err, sizeof(err)));
+	CHECK(!options_parse("cpus=1025", err, sizeof(err)));
 	CHECK(!options_parse("scenario=none bogus=1", err, sizeof(err)));
 	CHECK_STR_CONTAINS(err, "unknown option 'bogus'; valid options: scenario cpus apic crash duration_ms "
 				 "plant virt vcpus mem_per_vcpu mmu_lock flush fault overlap "

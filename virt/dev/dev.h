@@ -23,12 +23,14 @@
  * lock held, possibly for the caller's own vCPU (then it need do nothing
  * but note the request).
  */
+#define PC_MAX_VCPUS 64 /* a PC guest's vCPUs: its kick masks are one uint64_t */
+
 typedef void pc_kick_fn(void *ctx, unsigned int vcpu_id);
 /* The clock every timer counts on: the (host = guest) TSC. */
 typedef uint64_t pc_clock_fn(void);
 
 struct pc_config {            /* handed in by the VM's creator */
-	unsigned int nr_vcpus;    /* 1 .. PLATFORM_MAX_CPUS */
+	unsigned int nr_vcpus;    /* 1 .. PC_MAX_VCPUS */
 	uint64_t ram_bytes;       /* guest RAM as the guest is told (fw_cfg RAM size, etc/e820) */
 	bool io_strict;           /* io=strict: an unknown port stops the VM instead of all-ones/drop */
 	unsigned int vm_id;       /* for the console prefix */

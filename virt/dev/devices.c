@@ -16,7 +16,7 @@ struct pc_devices *pc_devices_create(const struct pc_config *cfg)
 {
 	struct pc_devices *d;
 
-	BUG_ON(cfg->nr_vcpus == 0 || cfg->nr_vcpus > PLATFORM_MAX_CPUS);
+	BUG_ON(cfg->nr_vcpus == 0 || cfg->nr_vcpus > PC_MAX_VCPUS);
 	pc_io_check_tables();
 	d = page_alloc_zeroed(page_order_for(sizeof(*d)));
 	if (!d)

@@ -235,10 +235,10 @@ struct pc_devices {
 	uint64_t kicks_deferred;
 
 	/* vCPU i's local APIC: its own rules (struct pc_lapic), no lock. */
-	struct pc_lapic lapic[PLATFORM_MAX_CPUS];
+	struct pc_lapic lapic[PC_MAX_VCPUS];
 };
 
-_Static_assert(PLATFORM_MAX_CPUS <= 64, "a kick mask is one uint64_t");
+_Static_assert(PC_MAX_VCPUS <= 64, "a kick mask is one uint64_t");
 
 static inline uint32_t pc_io_mask(unsigned int size)
 {
