@@ -135,8 +135,10 @@ static void parse_madt(const struct sdt_header *madt)
 	for (uint32_t off = MADT_ENTRIES; off + 2 <= len;) {
 		const uint8_t *p = t + off;
 
-		if (p[1] < 2 || p[1] > len - off)
+		if (p[1] < 2 || p[1] > len - off) {
+			acpi.madt_problem = "an MADT entry runs past its table or is shorter than 2 bytes: the CPUs listed after it are ignored";
 			break;
+		}
 		switch (p[0]) {
 		case MADT_LOCAL_APIC: /* type, len, acpi id, apic id, flags(4) */
 			if (p[1] >= 8 && (rd32(p + 4) & MADT_CPU_ENABLED))

@@ -52,6 +52,7 @@ struct acpi_info {
 	uint8_t distance[ACPI_MAX_NODES][ACPI_MAX_NODES]; /* from the SLIT (10: local); 0: none */
 	unsigned int numa_ignored;   /* SRAT entries that did not fit (domains, ranges) */
 	const char *srat_problem;    /* a malformed SRAT or SLIT, in words; NULL if none */
+	const char *madt_problem;    /* a malformed MADT, in words; NULL if none */
 };
 
 extern struct acpi_info acpi; /* filled by acpi_init on the BSP, then read-only */

@@ -207,6 +207,8 @@ static void numa_zones(void)
 /* One line per NUMA node: its CPUs, its memory, its distances. */
 static void numa_report(void)
 {
+	if (acpi.madt_problem)
+		kprintf("mmuvisor: warning: acpi: %s\n", acpi.madt_problem);
 	if (acpi.srat_problem)
 		kprintf("mmuvisor: warning: acpi: %s\n", acpi.srat_problem);
 	if (!acpi.nr_nodes) {

@@ -180,6 +180,8 @@ static void check_found(const uint8_t *rsdp, unsigned int rsdp_len)
 		abort();
 	if (acpi.has_reset && !has_bytes("FACP", 4))
 		abort();
+	if (acpi.madt_problem && !has_bytes("APIC", 4))
+		abort();
 	check_numa();
 }
 

@@ -323,6 +323,17 @@ static void test_malformed(void)
 	CHECK(acpi.srat_problem && strstr(acpi.srat_problem, "runs past its table"));
 	CHECK_EQ_U(acpi.nr_nodes, 1);
 
+	/* An MADT entry whose length runs past the table: the CPUs before it count. */
+	img_reset();
+	at = madt_begin();
+	madt_lapic(0, 1);
+	madt_lapic(1, 1);
+	put_bytes((uint8_t[4]){ 0, 40 }, 4);
+	table_end(at);
+	CHECK(parse("madt-entry-past-end"));
+	CHECK_EQ_U(acpi.nr_cpus, 2);
+	CHECK(acpi.madt_problem && strstr(acpi.madt_problem, "runs past its table"));
+
 	/* A memory range that wraps. */
 	img_reset();
 	at = srat_begin();
