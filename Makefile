@@ -25,7 +25,7 @@ KERNEL_SRCS := \
 	boot/header.S boot/entry.S boot/trampoline.S boot/mb2.c boot/options.c \
 	init/main.c arch/x86/setup.c arch/x86/percpu.c arch/x86/gdt.c arch/x86/idt.c arch/x86/isr.S \
 	arch/x86/exceptions.c arch/x86/panic.c arch/x86/serial.c arch/x86/console.c arch/x86/console_spec.c \
-	arch/x86/acpi.c arch/x86/apic.c arch/x86/pic.c arch/x86/ipi.c arch/x86/smp.c \
+	arch/x86/fbcon.c arch/x86/acpi.c arch/x86/apic.c arch/x86/pic.c arch/x86/ipi.c arch/x86/smp.c \
 	arch/x86/tsc.c arch/x86/paging.c arch/x86/shutdown.c arch/x86/platform.c \
 	arch/x86/virt.c \
 	arch/x86/svm/svm.c arch/x86/svm/asid.c arch/x86/svm/exit.c arch/x86/svm/entry.S \
@@ -51,10 +51,18 @@ GUEST_RUNTIME_OBJS := $(BUILD)/kernel/guest/entry.S.o $(BUILD)/kernel/guest/runt
 	$(BUILD)/kernel/lib/printf.c.o $(BUILD)/kernel/lib/string.c.o
 GUEST_BINS := $(patsubst %,$(BUILD)/guest/%.bin,$(GUESTS))
 
-KERNEL_OBJS := $(patsubst %,$(BUILD)/kernel/%.o,$(KERNEL_SRCS)) $(BUILD)/guest/images.S.o
+# The framebuffer console's font (arch/x86/font.h): an 8x16 PSF font from Debian's
+# archive, fetched into build/font/ at build time (tools/fetch-font) and turned
+# into a C array (tools/psf.py); no font is kept in git. make FONT_SRC=FILE.psf[.gz]
+# takes an 8x16 font you have instead. tests/boot/run reads screenshots with $(FONT).
+FONT_SRC ?=
+FONT := $(BUILD)/font/font8x16.psf.gz
+FONT_OBJ := $(BUILD)/font/font8x16.c.o
+
+KERNEL_OBJS := $(patsubst %,$(BUILD)/kernel/%.o,$(KERNEL_SRCS)) $(BUILD)/guest/images.S.o $(FONT_OBJ)
 LIBGCC := $(shell $(CC) -print-libgcc-file-name)
 
-.PHONY: all iso run test boot-test guest-diff debug bench bench-apic clean deps
+.PHONY: all iso run test boot-test guest-diff debug bench bench-apic clean deps FORCE
 .SECONDARY:
 all: $(ELF) compile_commands.json
 
@@ -67,6 +75,23 @@ $(BUILD)/kernel/%.S.o: %.S
 	@mkdir -p $(dir $@)
 	@echo "  AS      $<"
 	@$(CC) $(KERNEL_ASFLAGS) -c $< -o $@
+
+# Remade when FONT_SRC changes (the stamp holds the last one).
+$(BUILD)/font/source: FORCE
+	@mkdir -p $(dir $@)
+	@echo '$(FONT_SRC)' | cmp -s - $@ || echo '$(FONT_SRC)' >$@
+
+$(FONT): $(BUILD)/font/source
+	@tools/fetch-font $@ $(FONT_SRC)
+
+$(BUILD)/font/font8x16.c: $(FONT) tools/psf.py
+	@command -v python3 >/dev/null || { echo "python3 not found (it turns the console font into C): run tools/deps" >&2; exit 1; }
+	@echo "  FONT    $<"
+	@python3 tools/psf.py $< $@
+
+$(FONT_OBJ): $(BUILD)/font/font8x16.c arch/x86/font.h
+	@echo "  CC      $<"
+	@$(CC) $(KERNEL_CFLAGS) -c $< -o $@
 
 $(BUILD)/guest/%.elf: $(BUILD)/kernel/guest/%.c.o $(GUEST_RUNTIME_OBJS) guest/guest.ld
 	@echo "  LD      $@"

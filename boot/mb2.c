@@ -147,6 +147,68 @@ static bool parse_rsdp(const uint8_t *tag, uint32_t size, uint32_t type,
 	return true;
 }
 
+static bool check_rgb_field(const char *name, uint8_t pos, uint8_t size, uint8_t bpp,
+			    char *err, size_t err_len)
+{
+	if ((unsigned int)pos + size > bpp)
+		FAIL("framebuffer tag (8): the %s field (position %u, size %u) does not fit in %u bits per pixel",
+		     name, pos, size, bpp);
+	return true;
+}
+
+/* Tag 8: the layout is drawn in mb2.h. Copied only once every check has passed. */
+static bool parse_framebuffer(const uint8_t *tag, uint32_t size, struct mb2_info *out,
+			      char *err, size_t err_len)
+{
+	struct mb2_framebuffer fb;
+	uint64_t row;
+
+	if (size < 32)
+		FAIL("framebuffer tag (8) is %u bytes, shorter than its 32-byte header", size);
+	if (out->has_framebuffer)
+		FAIL("a second framebuffer tag (8); a loader passes one");
+	fb = (struct mb2_framebuffer){
+		.addr = get64(tag + 8), .pitch = get32(tag + 16), .width = get32(tag + 20),
+		.height = get32(tag + 24), .bpp = tag[28], .type = tag[29],
+	};
+	if (fb.type > MB2_FB_EGA_TEXT)
+		FAIL("framebuffer tag (8) has type %u; it must be 0 (indexed), 1 (RGB) or 2 (EGA text)",
+		     fb.type);
+	if (!fb.width || !fb.height)
+		FAIL("framebuffer tag (8) is %ux%u; neither may be 0", fb.width, fb.height);
+	if (!fb.bpp || fb.bpp > 32)
+		FAIL("framebuffer tag (8) has %u bits per pixel; it must be 1 to 32", fb.bpp);
+	row = ((uint64_t)fb.width * fb.bpp + 7) / 8;
+	if (fb.pitch < row)
+		FAIL("framebuffer tag (8) has pitch %u, less than the %lu bytes of a %u-pixel row at %u bits per pixel",
+		     fb.pitch, (unsigned long)row, fb.width, fb.bpp);
+	if ((uint64_t)fb.pitch * fb.height > UINT64_MAX - fb.addr)
+		FAIL("framebuffer tag (8) at 0x%lx, %u rows of %u bytes, wraps around the address space",
+		     (unsigned long)fb.addr, fb.height, fb.pitch);
+	if (fb.type == MB2_FB_INDEXED) {
+		uint32_t colours = size < 34 ? 0 : (uint32_t)tag[32] | (uint32_t)tag[33] << 8;
+
+		if (size < 34 || size - 34 < colours * 3)
+			FAIL("framebuffer tag (8) of type 0 (indexed) is %u bytes; its palette of %u colours needs %u",
+			     size, colours, 34 + colours * 3);
+	}
+	if (fb.type == MB2_FB_RGB) {
+		if (size < 38)
+			FAIL("framebuffer tag (8) of type 1 (RGB) is %u bytes; its colour fields need 38",
+			     size);
+		fb.red_pos = tag[32], fb.red_size = tag[33];
+		fb.green_pos = tag[34], fb.green_size = tag[35];
+		fb.blue_pos = tag[36], fb.blue_size = tag[37];
+		if (!check_rgb_field("red", fb.red_pos, fb.red_size, fb.bpp, err, err_len) ||
+		    !check_rgb_field("green", fb.green_pos, fb.green_size, fb.bpp, err, err_len) ||
+		    !check_rgb_field("blue", fb.blue_pos, fb.blue_size, fb.bpp, err, err_len))
+			return false;
+	}
+	out->fb = fb;
+	out->has_framebuffer = true;
+	return true;
+}
+
 static bool parse_tag(const uint8_t *tag, uint32_t type, uint32_t size,
 		      struct mb2_info *out, char *err, size_t err_len)
 {
@@ -194,6 +256,8 @@ static bool parse_tag(const uint8_t *tag, uint32_t type, uint32_t size,
 	case MB2_TAG_ACPI_OLD:
 	case MB2_TAG_ACPI_NEW:
 		return parse_rsdp(tag, size, type, out, err, err_len);
+	case MB2_TAG_FRAMEBUFFER:
+		return parse_framebuffer(tag, size, out, err, err_len);
 	case MB2_TAG_EFI64:
 		out->booted_from_efi = true;
 		return true;

@@ -22,6 +22,7 @@
 #define MB2_TAG_MODULE 3
 #define MB2_TAG_BASIC_MEMINFO 4
 #define MB2_TAG_MMAP 6
+#define MB2_TAG_FRAMEBUFFER 8
 #define MB2_TAG_EFI64 12
 #define MB2_TAG_ACPI_OLD 14
 #define MB2_TAG_ACPI_NEW 15
@@ -48,6 +49,28 @@ struct mb2_module {
 	const char *cmdline;
 };
 
+/*
+ * The framebuffer tag (8), as GRUB writes it (multiboot2 spec 3.6.12):
+ *   +8  u64 addr   +16 u32 pitch (bytes a row)   +20 u32 width   +24 u32 height
+ *   +28 u8 bpp     +29 u8 type                   +30 u16 reserved
+ *   type 0 (indexed): +32 u16 palette colours, then 3 bytes each (r, g, b)
+ *   type 1 (RGB):     +32 u8 red position, red size, green ..., blue ... (38 in all)
+ *   type 2 (EGA text): nothing more; width and height count characters
+ */
+#define MB2_FB_INDEXED 0
+#define MB2_FB_RGB 1
+#define MB2_FB_EGA_TEXT 2
+
+struct mb2_framebuffer {
+	uint64_t addr;  /* physical; addr + pitch * height does not wrap */
+	uint32_t pitch; /* at least width * bpp / 8 (rounded up) */
+	uint32_t width, height; /* pixels, or characters for EGA text; never 0 */
+	uint8_t bpp;    /* 1..32 */
+	uint8_t type;   /* MB2_FB_* */
+	/* RGB only (0 otherwise): each field lies within bpp. */
+	uint8_t red_pos, red_size, green_pos, green_size, blue_pos, blue_size;
+};
+
 struct mb2_info {
 	uint32_t total_size;
 	const char *cmdline;     /* "" when the tag is absent */
@@ -66,6 +89,9 @@ struct mb2_info {
 
 	unsigned int rsdp_len;  /* 0: no ACPI tag; 20: RSDP v1; >= 36: v2+ */
 	uint8_t rsdp[36];       /* a copy: the tag may be overwritten later */
+
+	bool has_framebuffer;   /* a well-formed tag 8; all of fb is 0 without one */
+	struct mb2_framebuffer fb;
 };
 
 /*

@@ -44,7 +44,8 @@ void kmain(uint32_t magic, uint64_t mbi_pa)
 	machine_set_end_mode((enum machine_end_mode)option(OPTION_END));
 	options_format(line, sizeof(line));
 	kprintf("mmuvisor: options: %s\n", line);
-	if (!console_configure(option_str(OPTION_CONSOLE), err, sizeof(err)))
+	if (!console_configure(option_str(OPTION_CONSOLE), mb->has_framebuffer ? &mb->fb : NULL, err,
+			       sizeof(err)))
 		machine_fail_config("bad-option", "%s", err);
 	planted_bug = (enum plant_kind)option(OPTION_PLANT);
 

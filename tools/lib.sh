@@ -28,13 +28,14 @@ need() {
 
 # qemu_cmd ACCEL ISO TMPDIR [EXTRA...]: fill the array QEMU with the command line
 # that boots ISO under QEMU (ACCEL kvm or tcg) with CPUS, MEM and FIRMWARE from
-# the environment. The serial port and any debug flags come in EXTRA.
+# the environment. The serial port and any debug flags come in EXTRA. QEMU_MONITOR
+# (a -monitor value, e.g. unix:FILE,server,nowait) gives it a monitor; none by default.
 # shellcheck disable=SC2054   # the commas are inside QEMU option values
 qemu_cmd() {
 	local accel=$1 iso=$2 tmp=$3
 	shift 3
 	need qemu-system-x86_64
-	QEMU=(qemu-system-x86_64 -smp "$CPUS" -m "$MEM" -display none -monitor none
+	QEMU=(qemu-system-x86_64 -smp "$CPUS" -m "$MEM" -display none -monitor "${QEMU_MONITOR:-none}"
 	      -no-reboot -device isa-debug-exit,iobase=0xf4,iosize=0x04
 	      -cdrom "$iso" -boot d)
 	case $accel in

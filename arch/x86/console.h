@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: MIT
 /*
- * The console: one or more polled UARTs (arch/x86/serial.h). kprintf
+ * The console: one or more polled UARTs (arch/x86/serial.h), and the
+ * framebuffer console (arch/x86/fbcon.h) if console= names it. kprintf
  * formats into a local buffer and writes the whole line to every console
  * under one lock with interrupts off, so lines from different CPUs never
  * interleave. The panic path breaks the lock (console_panic_mode) rather
@@ -10,6 +11,7 @@
 
 #include <stdarg.h>
 #include <stddef.h>
+#include "boot/mb2.h"
 #include "mm/platform.h"
 
 void kprintf(const char *fmt, ...) __printf(1, 2);
@@ -20,10 +22,13 @@ void console_panic_mode(void);
 void console_early_init(void);
 /*
  * The console= list (arch/x86/console_spec.h), once, on the BSP before the
- * APs start. A UART that answers gets the boot's first lines replayed; one
- * that does not is named on the others and skipped; if none answers the
+ * APs start; fb is the loader's framebuffer (NULL: it gave none), taken if
+ * the list names fb. A console that answers gets the boot's first lines
+ * replayed; one that does not (or an fb that is absent or that the console
+ * cannot draw on) is named on the others and skipped; if none answers the
  * console stays COM1. false (with err) only for text that does not parse.
  */
-bool console_configure(const char *text, char *err, size_t err_len);
+bool console_configure(const char *text, const struct mb2_framebuffer *fb, char *err,
+		       size_t err_len);
 /* Wait until every console's last byte has left (before power-off or reset). */
 void console_drain(void);

@@ -4,7 +4,7 @@
 
 static const uint16_t com_ports[] = { 0x3f8, 0x2f8, 0x3e8, 0x2e8 };
 
-#define SYNTAX "use com1..com4, uart,io=PORT, uart,mmio=ADDR or uart,mmio32=ADDR, each with an optional ,baud=N, joined by +"
+#define SYNTAX "use com1..com4, uart,io=PORT, uart,mmio=ADDR or uart,mmio32=ADDR, each with an optional ,baud=N, and fb, joined by +"
 
 /* Does [s, end) begin with word? Then *s moves past it. */
 static bool take(const char **s, const char *end, const char *word)
@@ -56,14 +56,25 @@ static const char *find(const char *s, const char *end, char c)
 	return s;
 }
 
-/* One item, [s, end). */
-static bool parse_item(const char *s, const char *end, struct uart *u, char *err, size_t len)
+/* One item, [s, end): a UART into *u, or the framebuffer (*is_fb). */
+static bool parse_item(const char *s, const char *end, struct uart *u, bool *is_fb, char *err,
+		       size_t len)
 {
 	const char *item = s, *comma;
 	int n = (int)(end - s);
 	uint64_t v;
 
 	*u = (struct uart){ .kind = UART_IO, .baud = UART_BASE_BAUD };
+	*is_fb = false;
+	if (take(&s, end, "fb") && (s == end || *s == ',')) {
+		if (s != end) {
+			fmt_snprintf(err, len, "console=: '%.*s': fb takes no options; write fb alone", n, item);
+			return false;
+		}
+		*is_fb = true;
+		return true;
+	}
+	s = item;
 	if (take(&s, end, "com") && s < end && *s >= '1' && *s <= '4' &&
 	    (s + 1 == end || s[1] == ',')) {
 		u->base = com_ports[*s - '1'];
@@ -88,9 +99,6 @@ static bool parse_item(const char *s, const char *end, struct uart *u, char *err
 		}
 		u->base = v;
 		s = comma;
-	} else if (s = item, take(&s, end, "fb") && s == end) {
-		fmt_snprintf(err, len, "console=fb: the framebuffer console is not built yet; %s", SYNTAX);
-		return false;
 	} else {
 		fmt_snprintf(err, len, "console=: unknown console '%.*s': %s", n, item, SYNTAX);
 		return false;
@@ -110,19 +118,50 @@ static bool parse_item(const char *s, const char *end, struct uart *u, char *err
 	return true;
 }
 
+/* Add the item [s, end) of text to out, unless it is already there or out is full. */
+static bool add_item(struct console_spec *out, const char *text, const char *s, const char *end,
+		     char *err, size_t len)
+{
+	struct uart u;
+	bool is_fb;
+
+	if (!parse_item(s, end, &u, &is_fb, err, len))
+		return false;
+	if (is_fb) {
+		if (out->fb) {
+			fmt_snprintf(err, len, "console=%s: 'fb' is already in the list; name it once", text);
+			return false;
+		}
+		out->fb = true;
+		return true;
+	}
+	for (unsigned int i = 0; i < out->nr; i++) {
+		if (out->uart[i].kind == u.kind && out->uart[i].base == u.base) {
+			fmt_snprintf(err, len, "console=%s: '%.*s' names a UART already in the list",
+				     text, (int)(end - s), s);
+			return false;
+		}
+	}
+	if (out->nr == CONSOLE_MAX) {
+		fmt_snprintf(err, len, "console=%s: at most %u UARTs (and fb)", text, CONSOLE_MAX);
+		return false;
+	}
+	out->uart[out->nr++] = u;
+	return true;
+}
+
 bool console_spec_parse(const char *text, struct console_spec *out, char *err, size_t len)
 {
 	const char *s = text, *end;
 
 	out->nr = 0;
+	out->fb = false;
 	if (!*text) {
 		out->uart[out->nr++] = (struct uart){ .kind = UART_IO, .base = 0x3f8,
 						      .baud = UART_BASE_BAUD };
 		return true;
 	}
 	for (;;) {
-		struct uart u;
-
 		end = s;
 		while (*end && *end != '+')
 			end++;
@@ -130,20 +169,8 @@ bool console_spec_parse(const char *text, struct console_spec *out, char *err, s
 			fmt_snprintf(err, len, "console=%s: an empty item: %s", text, SYNTAX);
 			return false;
 		}
-		if (!parse_item(s, end, &u, err, len))
+		if (!add_item(out, text, s, end, err, len))
 			return false;
-		for (unsigned int i = 0; i < out->nr; i++) {
-			if (out->uart[i].kind == u.kind && out->uart[i].base == u.base) {
-				fmt_snprintf(err, len, "console=%s: '%.*s' names a UART already in the list",
-					     text, (int)(end - s), s);
-				return false;
-			}
-		}
-		if (out->nr == CONSOLE_MAX) {
-			fmt_snprintf(err, len, "console=%s: at most %u consoles", text, CONSOLE_MAX);
-			return false;
-		}
-		out->uart[out->nr++] = u;
 		if (!*end)
 			return true;
 		s = end + 1;

@@ -1,11 +1,13 @@
 // SPDX-License-Identifier: MIT
 /*
- * The console= boot option's text: a list of UARTs joined by '+', each
+ * The console= boot option's text: a list joined by '+' of UARTs, each
  *   com1 | com2 | com3 | com4            the PC's ports 0x3f8, 0x2f8, 0x3e8, 0x2e8
  *   uart,io=PORT                         a 16550 at I/O port PORT
  *   uart,mmio=ADDR | uart,mmio32=ADDR    memory-mapped, byte or 32-bit registers
- * each with an optional ",baud=N" (N divides 115200; default 115200). The
- * empty text is com1. Pure parsing, no hardware: the host tests run it.
+ * each with an optional ",baud=N" (N divides 115200; default 115200), and
+ *   fb                                   the loader's framebuffer (arch/x86/fbcon.h)
+ * at most once. The empty text is com1. Pure parsing, no hardware: the
+ * host tests run it.
  */
 #pragma once
 
@@ -19,6 +21,7 @@
 struct console_spec {
 	unsigned int nr;
 	struct uart uart[CONSOLE_MAX]; /* present: false until uart_init */
+	bool fb;                       /* "fb" is in the list (wherever it stands) */
 };
 
 /* false, with one plain line in err that says what is wrong and what to write. */

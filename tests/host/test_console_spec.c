@@ -7,7 +7,7 @@
 
 static char err[384];
 
-/* text parses; the UARTs, named by console_spec_name() and joined by '+', are want. */
+/* text parses; the UARTs, named by console_spec_name(), then fb if it is there, joined by '+', are want. */
 static void parses_as(const char *text, const char *want)
 {
 	struct console_spec spec;
@@ -25,6 +25,8 @@ static void parses_as(const char *text, const char *want)
 			strcat(got, "+");
 		strcat(got, name);
 	}
+	if (spec.fb)
+		strcat(got, spec.nr ? "+fb" : "fb");
 	if (strcmp(got, want)) {
 		fprintf(stderr, "  console=%s: got %s, want %s\n", text, got, want);
 		CHECK(!"parsed to the wrong UARTs");
@@ -64,7 +66,27 @@ static void test_lists(void)
 	CHECK(spec.nr == 1 && spec.uart[0].kind == UART_MMIO32 && spec.uart[0].base == 0xfe032000 &&
 	      spec.uart[0].baud == 115200 && !spec.uart[0].present);
 	CHECK(console_spec_parse("com4", &spec, err, sizeof(err)));
-	CHECK(spec.uart[0].kind == UART_IO && spec.uart[0].base == 0x2e8);
+	CHECK(spec.uart[0].kind == UART_IO && spec.uart[0].base == 0x2e8 && !spec.fb);
+}
+
+static void test_framebuffer(void)
+{
+	struct console_spec spec;
+
+	parses_as("fb", "fb");
+	parses_as("com1+fb", "com1+fb");
+	parses_as("fb+com2", "com2+fb"); /* fb is a flag: it is named last */
+	parses_as("com1+com2+com3+com4+fb", "com1+com2+com3+com4+fb");
+	CHECK(console_spec_parse("fb", &spec, err, sizeof(err)));
+	CHECK(spec.fb && spec.nr == 0);
+	CHECK(console_spec_parse("", &spec, err, sizeof(err)));
+	CHECK(!spec.fb && spec.nr == 1);
+	refused("fb+fb", "console=fb+fb: 'fb' is already in the list");
+	refused("com1+fb+com2+fb", "'fb' is already in the list");
+	refused("fb,baud=9600", "'fb,baud=9600': fb takes no options");
+	refused("fbx", "unknown console 'fbx'");
+	refused("fb+", "an empty item");
+	refused("FB", "unknown console 'FB'");
 }
 
 static void test_errors(void)
@@ -88,14 +110,14 @@ static void test_errors(void)
 	refused("com1,baud=9600,baud=9600", "baud must divide 115200");
 	refused("com1+com1", "'com1' names a UART already in the list");
 	refused("com2+uart,io=0x2f8", "names a UART already in the list");
-	refused("com1+com2+com3+com4+uart,io=0x3000", "at most 4 consoles");
-	refused("fb", "the framebuffer console is not built yet");
+	refused("com1+com2+com3+com4+uart,io=0x3000", "at most 4 UARTs (and fb)");
 	refused("uart,io=99999999999999999999999", "the port must be a number");
 }
 
 int main(void)
 {
 	RUN_TEST(test_lists);
+	RUN_TEST(test_framebuffer);
 	RUN_TEST(test_errors);
 	return check_summary("test_console_spec");
 }

@@ -85,6 +85,26 @@ static void add_rsdp_v1(struct builder *b)
 	fix_checksum(r, 20, 8);
 }
 
+/* Tag 8 as GRUB writes it: 32 bytes, then type 1's six colour bytes. */
+static uint8_t *add_fb(struct builder *b, uint64_t addr, uint32_t pitch, uint32_t width,
+		       uint32_t height, uint8_t bpp, uint8_t type)
+{
+	uint8_t *p = tag(b, MB2_TAG_FRAMEBUFFER, type == MB2_FB_RGB ? 30 : 24);
+
+	put64(p, addr);
+	put32(p + 8, pitch);
+	put32(p + 12, width);
+	put32(p + 16, height);
+	p[20] = bpp;
+	p[21] = type;
+	if (type == MB2_FB_RGB) { /* x8r8g8b8, as OVMF's GOP gives it */
+		p[24] = 16, p[25] = 8;
+		p[26] = 8, p[27] = 8;
+		p[28] = 0, p[29] = 8;
+	}
+	return p;
+}
+
 static const uint64_t bios_map[][3] = {
 	{ 0x0, 0x9fc00, 1 },
 	{ 0x9fc00, 0x400, 2 },
@@ -100,6 +120,15 @@ static void build_bios_info(struct builder *b)
 	put32(tag(b, MB2_TAG_BASIC_MEMINFO, 8), 639);
 	add_mmap(b, bios_map, 4);
 	add_rsdp_v1(b);
+	finish(b);
+}
+
+/* The BIOS block with OVMF's GOP framebuffer too (which BIOS never has; the parser does not care). */
+static void build_fb_info(struct builder *b)
+{
+	build_bios_info(b);
+	b->len -= 8; /* drop the end tag */
+	add_fb(b, 0x80000000, 3200, 800, 600, 32, MB2_FB_RGB);
 	finish(b);
 }
 
@@ -173,6 +202,58 @@ static void test_efi_info(void)
 	CHECK_EQ_U(r[0].end, 0x1000 + 0x9f * 4096);
 	CHECK_EQ_U(r[1].start, 0x100000);
 	CHECK_EQ_U(r[2].end, 0x300000 + 0x1000ull * 4096);
+}
+
+static void test_framebuffer(void)
+{
+	struct builder b;
+	char err[256] = "";
+
+	build_bios_info(&b);
+	CHECK(parse(&b, b.len, &info, err));
+	CHECK(!info.has_framebuffer && info.fb.addr == 0 && info.fb.width == 0);
+
+	begin(&b);
+	add_mmap(&b, bios_map, 4);
+	add_fb(&b, 0x80000000, 3200, 800, 600, 32, MB2_FB_RGB);
+	finish(&b);
+	CHECK(parse(&b, b.len, &info, err));
+	CHECK(info.has_framebuffer);
+	CHECK_EQ_U(info.fb.addr, 0x80000000);
+	CHECK_EQ_U(info.fb.pitch, 3200);
+	CHECK_EQ_U(info.fb.width, 800);
+	CHECK_EQ_U(info.fb.height, 600);
+	CHECK_EQ_U(info.fb.bpp, 32);
+	CHECK_EQ_U(info.fb.type, MB2_FB_RGB);
+	CHECK(info.fb.red_pos == 16 && info.fb.red_size == 8 && info.fb.green_pos == 8 &&
+	      info.fb.green_size == 8 && info.fb.blue_pos == 0 && info.fb.blue_size == 8);
+
+	/* GRUB under BIOS with gfxpayload=text: VGA text at 0xb8000, 80x25 characters. */
+	begin(&b);
+	add_mmap(&b, bios_map, 4);
+	add_fb(&b, 0xb8000, 160, 80, 25, 16, MB2_FB_EGA_TEXT);
+	finish(&b);
+	CHECK(parse(&b, b.len, &info, err));
+	CHECK(info.has_framebuffer && info.fb.type == MB2_FB_EGA_TEXT && info.fb.red_size == 0);
+	CHECK_EQ_U(info.fb.width, 80);
+
+	/* Indexed: a palette of 2 colours. */
+	begin(&b);
+	add_mmap(&b, bios_map, 4);
+	{
+		uint8_t *p = tag(&b, MB2_TAG_FRAMEBUFFER, 24 + 2 + 6);
+
+		put64(p, 0xa0000);
+		put32(p + 8, 40);
+		put32(p + 12, 320);
+		put32(p + 16, 200);
+		p[20] = 1;
+		p[21] = MB2_FB_INDEXED;
+		p[24] = 2;
+	}
+	finish(&b);
+	CHECK(parse(&b, b.len, &info, err));
+	CHECK(info.has_framebuffer && info.fb.type == MB2_FB_INDEXED && info.fb.bpp == 1);
 }
 
 /* Build a valid block, apply @mutate, and expect an error mentioning @needle. */
@@ -318,6 +399,106 @@ static void total_too_small(struct builder *b)
 	put32(b->buf, 8);
 }
 
+static void fb_begin(struct builder *b)
+{
+	begin(b);
+	add_mmap(b, bios_map, 4);
+}
+
+static void fb_short(struct builder *b)
+{
+	fb_begin(b);
+	tag(b, MB2_TAG_FRAMEBUFFER, 16);
+	finish(b);
+}
+
+static void fb_rgb_short(struct builder *b)
+{
+	fb_begin(b);
+	put32(add_fb(b, 0x80000000, 3200, 800, 600, 32, MB2_FB_RGB) - 4, 8 + 26);
+	finish(b);
+}
+
+static void fb_bad_type(struct builder *b)
+{
+	fb_begin(b);
+	add_fb(b, 0x80000000, 3200, 800, 600, 32, 3);
+	finish(b);
+}
+
+static void fb_zero_height(struct builder *b)
+{
+	fb_begin(b);
+	add_fb(b, 0x80000000, 3200, 800, 0, 32, MB2_FB_RGB);
+	finish(b);
+}
+
+static void fb_zero_bpp(struct builder *b)
+{
+	fb_begin(b);
+	add_fb(b, 0x80000000, 3200, 800, 600, 0, MB2_FB_RGB);
+	finish(b);
+}
+
+static void fb_pitch_short(struct builder *b)
+{
+	fb_begin(b);
+	add_fb(b, 0x80000000, 2400, 800, 600, 32, MB2_FB_RGB);
+	finish(b);
+}
+
+static void fb_wraps(struct builder *b)
+{
+	fb_begin(b);
+	add_fb(b, 0xffffffffffff0000ull, 3200, 800, 600, 32, MB2_FB_RGB);
+	finish(b);
+}
+
+static void fb_field_outside(struct builder *b)
+{
+	fb_begin(b);
+	add_fb(b, 0x80000000, 1600, 800, 600, 16, MB2_FB_RGB)[24] = 12; /* red at 12, 8 bits */
+	finish(b);
+}
+
+static void fb_palette_short(struct builder *b)
+{
+	uint8_t *p;
+
+	fb_begin(b);
+	p = tag(b, MB2_TAG_FRAMEBUFFER, 26); /* 256 colours in a 34-byte tag */
+	put64(p, 0xa0000);
+	put32(p + 8, 320);
+	put32(p + 12, 320);
+	put32(p + 16, 200);
+	p[20] = 8;
+	p[21] = MB2_FB_INDEXED;
+	p[24] = 0, p[25] = 1;
+	finish(b);
+}
+
+static void fb_twice(struct builder *b)
+{
+	fb_begin(b);
+	add_fb(b, 0x80000000, 3200, 800, 600, 32, MB2_FB_RGB);
+	add_fb(b, 0x80000000, 3200, 800, 600, 32, MB2_FB_RGB);
+	finish(b);
+}
+
+static void test_malformed_framebuffer(void)
+{
+	expect_error(fb_short, "framebuffer tag (8) is 24 bytes, shorter than its 32-byte header");
+	expect_error(fb_rgb_short, "of type 1 (RGB) is 34 bytes; its colour fields need 38");
+	expect_error(fb_bad_type, "has type 3; it must be 0 (indexed), 1 (RGB) or 2 (EGA text)");
+	expect_error(fb_zero_height, "is 800x0; neither may be 0");
+	expect_error(fb_zero_bpp, "has 0 bits per pixel");
+	expect_error(fb_pitch_short, "has pitch 2400, less than the 3200 bytes");
+	expect_error(fb_wraps, "wraps around the address space");
+	expect_error(fb_field_outside, "the red field (position 12, size 8) does not fit in 16 bits");
+	expect_error(fb_palette_short, "its palette of 256 colours needs 802");
+	expect_error(fb_twice, "a second framebuffer tag (8)");
+}
+
 static void test_malformed_tags(void)
 {
 	expect_error(no_end_tag, "no end tag");
@@ -344,7 +525,8 @@ static void test_every_truncation_fails_cleanly(void)
 	char err[256];
 	unsigned int failures = 0;
 
-	build_bios_info(&b);
+	build_fb_info(&b);
+	CHECK(mb2_parse(b.buf, b.len, &info, err, sizeof(err)) && info.has_framebuffer);
 	for (uint32_t avail = 0; avail < b.len; avail++) {
 		/* A heap copy of exactly avail bytes, so ASan sees any overread. */
 		uint8_t *copy = malloc(avail ? avail : 1);
@@ -370,7 +552,10 @@ static void test_random_corruption_never_overreads(void)
 	for (int round = 0; round < 20000; round++) {
 		uint8_t *copy;
 
-		build_bios_info(&b);
+		if (round & 1)
+			build_fb_info(&b);
+		else
+			build_bios_info(&b);
 		for (int k = 0; k < 3; k++) {
 			seed = seed * 1103515245 + 12345;
 			b.buf[(seed >> 8) % b.len] ^= (uint8_t)(1u << ((seed >> 4) & 7));
@@ -388,7 +573,9 @@ int main(void)
 {
 	RUN_TEST(test_bios_info);
 	RUN_TEST(test_efi_info);
+	RUN_TEST(test_framebuffer);
 	RUN_TEST(test_malformed_tags);
+	RUN_TEST(test_malformed_framebuffer);
 	RUN_TEST(test_every_truncation_fails_cleanly);
 	RUN_TEST(test_random_corruption_never_overreads);
 	return check_summary("mb2");
