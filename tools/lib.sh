@@ -49,8 +49,13 @@ qemu_cmd() {
 			die "NUMA=$NUMA must divide CPUS=$CPUS and MEM=$MEM" 64
 		for ((i = 0; i < NUMA; i++)); do
 			n=$((CPUS / NUMA))
+			local cpus="cpus=$((i * n))-$((i * n + n - 1))" c
+			if [[ ${NUMA_SPREAD:-} == 1 ]]; then # round robin: node i has CPUs i, i + NUMA, ...
+				cpus=
+				for ((c = i; c < CPUS; c += NUMA)); do cpus+="${cpus:+,}cpus=$c"; done
+			fi
 			QEMU+=(-object "memory-backend-ram,id=numa$i,size=$((MEM / NUMA))M"
-			       -numa "node,nodeid=$i,cpus=$((i * n))-$((i * n + n - 1)),memdev=numa$i")
+			       -numa "node,nodeid=$i,$cpus,memdev=numa$i")
 		done
 		for ((i = 0; i < NUMA; i++)); do
 			for ((j = i + 1; j < NUMA; j++)); do

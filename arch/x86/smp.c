@@ -195,7 +195,7 @@ static bool start_ap(struct percpu *pc)
 void smp_boot(unsigned int max_cpus)
 {
 	uint32_t bsp_id = apic_read_id();
-	unsigned int next = 1;
+	unsigned int next = 1, too_high = 0;
 
 	cpu_data(0)->apic_id = bsp_id;
 	{
@@ -211,19 +211,31 @@ void smp_boot(unsigned int max_cpus)
 		kprintf("mmuvisor: warning: ignoring %u CPUs beyond the first %u\n",
 			acpi.nr_cpus_ignored, PLATFORM_MAX_CPUS);
 	trampoline_install();
-	for (unsigned int i = 0; i < acpi.nr_cpus && next < max_cpus; i++) {
+	/*
+	 * Node by node (the MADT's order within a node), so that CPU numbers,
+	 * and the vCPUs placed on them in order (virt/vm.c), fill one node
+	 * before the next: a box whose MADT interleaves its sockets still
+	 * gets a VM's vCPUs on as few nodes as they fit.
+	 */
+	for (unsigned int node = 0, i = 0; node < (acpi.nr_nodes ? acpi.nr_nodes : 1) &&
+					   next < max_cpus; i++) {
 		struct percpu *pc = cpu_data(next);
 
-		if (acpi.cpu_apic_id[i] == bsp_id || acpi.cpu_apic_id[i] == 0xffffffff)
+		if (i == acpi.nr_cpus) {
+			i = (unsigned int)-1;
+			node++;
 			continue;
+		}
+		if (acpi.cpu_node[i] != node || acpi.cpu_apic_id[i] == bsp_id ||
+		    acpi.cpu_apic_id[i] == 0xffffffff)
+			continue;
+		if (!apic_x2apic_mode() && acpi.cpu_apic_id[i] > 0xfe) {
+			too_high++;
+			continue;
+		}
 		pc->cpu = next;
 		pc->apic_id = acpi.cpu_apic_id[i];
 		page_alloc_set_cpu_node(next, acpi.cpu_node[i]); /* before its stacks: they come from there */
-		if (!apic_x2apic_mode() && pc->apic_id > 0xfe) {
-			kprintf("mmuvisor: warning: apic id %u needs x2APIC mode; skipped\n",
-				pc->apic_id);
-			continue;
-		}
 		if (!alloc_stacks(pc)) {
 			kprintf("mmuvisor: warning: out of memory for cpu %u's stacks\n", next);
 			break;
@@ -235,4 +247,8 @@ void smp_boot(unsigned int max_cpus)
 		}
 		next++;
 	}
+	if (too_high)
+		kprintf("mmuvisor: warning: %u CPUs have APIC IDs above 254, which need x2APIC mode (%s): skipped\n",
+			too_high, cpu_has_x2apic() ? "this boot forced xAPIC: drop apic=xapic"
+						  : "this CPU has no x2APIC: enable it in the firmware setup");
 }
