@@ -1,4 +1,6 @@
 // SPDX-License-Identifier: MIT
+#include <stdatomic.h>
+
 #include "arch/x86/apic.h"
 #include "arch/x86/cpu.h"
 #include "arch/x86/interrupt.h"
@@ -16,6 +18,7 @@
 #define APIC_EOI 0x0b0
 #define APIC_SVR 0x0f0
 #define APIC_ESR 0x280
+#define APIC_LDR 0x0d0
 #define APIC_ICR_LOW 0x300
 #define APIC_ICR_HIGH 0x310
 #define APIC_LVT_TIMER 0x320
@@ -34,6 +37,19 @@
 
 /* Immutable after apic_select_mode on the BSP. */
 static bool x2apic;
+/* Set by any CPU whose x2APIC LDR is not what its ID says: logical IPIs are not used then. */
+static atomic_bool x2apic_logical_broken;
+
+/* The x2APIC logical ID that an x2APIC ID fixes (SDM 10.12.10.2): cluster and bit. */
+static uint32_t x2apic_ldr_of(uint32_t id)
+{
+	return (id >> 4) << 16 | 1u << (id & 15);
+}
+
+bool apic_x2apic_logical(void)
+{
+	return x2apic && !atomic_load_explicit(&x2apic_logical_broken, memory_order_relaxed);
+}
 static volatile uint32_t *xapic_mmio;
 /* Immutable after apic_timer_calibrate on the BSP (before the APs start). */
 static bool tsc_deadline;
@@ -81,6 +97,14 @@ void apic_init_this_cpu(void)
 
 	if (x2apic) {
 		wrmsr(MSR_APIC_BASE, base | APIC_BASE_ENABLE | APIC_BASE_X2APIC);
+		/*
+		 * Once more, the same value: Bochs 2.7 derives the logical ID
+		 * (LDR) only on a write made while already in x2APIC mode
+		 * (docs/PLATFORM_FINDINGS.md); a CPU ignores it.
+		 */
+		wrmsr(MSR_APIC_BASE, base | APIC_BASE_ENABLE | APIC_BASE_X2APIC);
+		if ((uint32_t)rdmsr(X2APIC_MSR(APIC_LDR)) != x2apic_ldr_of(apic_read(APIC_ID)))
+			atomic_store(&x2apic_logical_broken, true);
 	} else {
 		/* Leaving x2APIC mode needs a pass through "disabled" (SDM 10.12.5). */
 		if (base & APIC_BASE_X2APIC)

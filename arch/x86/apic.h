@@ -15,6 +15,7 @@
 #define APIC_DM_STARTUP (6u << 8)
 #define APIC_LEVEL_ASSERT (1u << 14)
 #define APIC_DEST_ALL_BUT_SELF (3u << 18)
+#define APIC_DEST_LOGICAL (1u << 11)
 
 /* BSP, before any other APIC call. false (with *err) if the mode is impossible. */
 /* apic=: what the boot option asks for. */
@@ -22,6 +23,8 @@ enum apic_mode { APIC_MODE_AUTO, APIC_MODE_XAPIC, APIC_MODE_X2APIC };
 
 bool apic_select_mode(unsigned int requested, char *err, size_t err_len);
 bool apic_x2apic_mode(void);
+/* x2APIC mode, and every CPU's logical ID is the one its x2APIC ID fixes: logical IPIs work. */
+bool apic_x2apic_logical(void);
 void apic_init_this_cpu(void);
 uint32_t apic_read_id(void);
 void apic_eoi(void);

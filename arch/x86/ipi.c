@@ -25,10 +25,51 @@ void ipi_send(unsigned int cpu, unsigned int vector)
 	apic_send_icr(cpu_data(cpu)->apic_id, APIC_DM_FIXED | vector);
 }
 
+/* ICR writes made for IPIs to sets of CPUs, and the targets they reached (statistics). */
+static atomic_ulong icr_writes, icr_targets;
+
+/*
+ * In x2APIC mode a CPU's logical ID is fixed by its x2APIC ID (SDM
+ * 10.12.10.2): cluster ID >> 4 in bits 31:16, and bit ID & 15 below. One
+ * ICR write in logical mode reaches every CPU named in one cluster's 16
+ * bits, so a set costs a write per run of CPUs in one cluster (CPUs are
+ * numbered in MADT order, node by node, so a cluster's CPUs are usually
+ * adjacent) instead of a write per CPU. xAPIC: a write per CPU.
+ */
 void ipi_send_mask(const cpumask_t *mask, unsigned int vector)
 {
-	for_each_cpu(cpu, mask)
-		ipi_send((unsigned int)cpu, vector);
+	uint32_t cluster = 0, bits = 0;
+	unsigned long writes = 0, targets = 0;
+
+	for_each_cpu(cpu, mask) {
+		uint32_t id = cpu_data((unsigned int)cpu)->apic_id;
+
+		targets++;
+		if (!apic_x2apic_logical()) {
+			ipi_send((unsigned int)cpu, vector);
+			writes++;
+			continue;
+		}
+		if (bits && id >> 4 != cluster) {
+			apic_send_icr(cluster << 16 | bits, APIC_DM_FIXED | APIC_DEST_LOGICAL | vector);
+			writes++;
+			bits = 0;
+		}
+		cluster = id >> 4;
+		bits |= 1u << (id & 15);
+	}
+	if (bits) {
+		apic_send_icr(cluster << 16 | bits, APIC_DM_FIXED | APIC_DEST_LOGICAL | vector);
+		writes++;
+	}
+	atomic_fetch_add_explicit(&icr_writes, writes, memory_order_relaxed);
+	atomic_fetch_add_explicit(&icr_targets, targets, memory_order_relaxed);
+}
+
+void ipi_mask_stats(unsigned long *writes, unsigned long *targets)
+{
+	*writes = atomic_load_explicit(&icr_writes, memory_order_relaxed);
+	*targets = atomic_load_explicit(&icr_targets, memory_order_relaxed);
 }
 
 void ipi_send_nmi_kick(unsigned int cpu)
@@ -71,6 +112,7 @@ void smp_call_handle(void)
 	atomic_fetch_add_explicit(&call->done, 1, memory_order_release);
 }
 
+/* Put call in cpu's mailbox (waiting, and serving our own, while it is busy); no IPI yet. */
 static void post(unsigned int cpu, struct smp_call *call)
 {
 	uint64_t deadline = tsc_deadline_ms(SMP_CALL_TIMEOUT_MS);
@@ -84,7 +126,6 @@ static void post(unsigned int cpu, struct smp_call *call)
 			panic("smp_call: cpu %u's mailbox stayed busy for %d ms", cpu,
 			      SMP_CALL_TIMEOUT_MS);
 	}
-	ipi_send(cpu, VEC_CALL_FUNCTION);
 }
 
 /*
@@ -128,12 +169,30 @@ void smp_call_many(const cpumask_t *mask, smp_call_fn fn, void *arg)
 	struct smp_call call = { .fn = fn, .arg = arg, .done = 0 };
 	unsigned int me = this_cpu()->cpu, n = 0;
 
+	cpumask_t pending; /* posted, not yet sent their IPI */
+	struct smp_call *empty;
+
+	/*
+	 * The mailboxes first, then the IPIs, so that a set costs one ICR
+	 * write per x2APIC cluster. A busy mailbox is waited for only after
+	 * the IPIs owed so far are sent: two callers that each hold a mailbox
+	 * the other wants would otherwise wait for targets nobody woke.
+	 */
+	cpumask_clear(&pending);
 	for_each_cpu(cpu, mask) {
 		if ((unsigned int)cpu == me || !cpumask_test(smp_online(), (unsigned int)cpu))
 			continue;
-		post((unsigned int)cpu, &call);
+		empty = NULL;
+		if (!atomic_compare_exchange_strong(&cpu_data((unsigned int)cpu)->call_slot, &empty,
+						    &call)) {
+			ipi_send_mask(&pending, VEC_CALL_FUNCTION);
+			cpumask_clear(&pending);
+			post((unsigned int)cpu, &call);
+		}
+		cpumask_set(&pending, (unsigned int)cpu);
 		n++;
 	}
+	ipi_send_mask(&pending, VEC_CALL_FUNCTION);
 	if (cpumask_test(mask, me))
 		fn(arg);
 	wait_done(&call, n, mask, me);
@@ -150,6 +209,7 @@ void smp_call_one(unsigned int cpu, smp_call_fn fn, void *arg)
 	if (!cpumask_test(smp_online(), cpu))
 		return;
 	post(cpu, &call);
+	ipi_send(cpu, VEC_CALL_FUNCTION);
 	wait_done(&call, 1, NULL, cpu);
 }
 

@@ -11,7 +11,10 @@
 typedef void (*smp_call_fn)(void *arg);
 
 void ipi_send(unsigned int cpu, unsigned int vector);
+/* x2APIC: one ICR write per cluster of the set (logical mode); xAPIC: one per CPU. */
 void ipi_send_mask(const cpumask_t *mask, unsigned int vector);
+/* ipi_send_mask's ICR writes and the CPUs they reached, since boot. */
+void ipi_mask_stats(unsigned long *writes, unsigned long *targets);
 /*
  * An NMI that only forces cpu out of guest mode: no IF, interrupt shadow
  * or guest setting holds it back (SVM and VMX intercept NMIs), so it is the

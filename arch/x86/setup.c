@@ -156,9 +156,13 @@ void arch_smp_init(unsigned int max_cpus)
 	rcu_online();
 	smp_boot(want);
 	kprintf("mmuvisor: smp: %u of %u CPUs online\n", smp_cpus_online(), want);
+	unsigned long writes, targets;
+
 	smp_call_all(call_check, NULL);
-	kprintf("mmuvisor: smp: call-function on all CPUs: %u of %u answered\n",
-		atomic_load(&call_check_answers), smp_cpus_online());
+	ipi_mask_stats(&writes, &targets);
+	kprintf("mmuvisor: smp: call-function on all CPUs: %u of %u answered (%lu ICR writes for %lu IPIs, %s)\n",
+		atomic_load(&call_check_answers), smp_cpus_online(), writes, targets,
+		apic_x2apic_logical() ? "x2APIC clusters" : "one each");
 }
 
 void arch_early_init(void)
