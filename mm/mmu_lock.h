@@ -27,13 +27,22 @@ struct mmu_lock_cpu {
 
 struct mmu_lock {
 	atomic_uint writer; /* 0, or the holding (or waiting) writer's cpu + 1 */
-	struct mmu_lock_cpu cpu[PLATFORM_MAX_CPUS] __cacheline_aligned;
+	/*
+	 * One reader word per CPU there is (platform_nr_cpus() when the lock
+	 * is made), in memory its owner sizes and gives: a lock sized for
+	 * PLATFORM_MAX_CPUS would be 64 KiB. Immutable after mmu_lock_init().
+	 */
+	unsigned int nr_cpus;
+	struct mmu_lock_cpu *cpu;
 };
 
-static inline void mmu_lock_init(struct mmu_lock *l)
+/* cpu: nr_cpus words of the owner's memory, cache-line aligned. */
+static inline void mmu_lock_init(struct mmu_lock *l, struct mmu_lock_cpu *cpu, unsigned int nr_cpus)
 {
 	atomic_store_explicit(&l->writer, 0, memory_order_relaxed);
-	for (unsigned int i = 0; i < PLATFORM_MAX_CPUS; i++)
+	l->nr_cpus = nr_cpus;
+	l->cpu = cpu;
+	for (unsigned int i = 0; i < nr_cpus; i++)
 		atomic_store_explicit(&l->cpu[i].reading, 0, memory_order_relaxed);
 }
 
@@ -43,6 +52,8 @@ static inline void mmu_read_lock(struct mmu_lock *l, unsigned int cpu)
 	atomic_uint *mine = &l->cpu[cpu].reading;
 
 #ifdef MM_DEBUG
+	if (cpu >= l->nr_cpus)
+		platform_panic("mmu_lock: cpu %u, but the lock was made for %u", cpu, l->nr_cpus);
 	if (atomic_load_explicit(mine, memory_order_relaxed))
 		platform_panic("mmu_lock: double read acquire on cpu %u", cpu);
 #endif
@@ -76,7 +87,7 @@ static inline void mmu_write_lock(struct mmu_lock *l, unsigned int cpu)
 		platform_relax();
 	}
 	/* seq_cst CAS, then the loads: pairs with mmu_read_lock(). Acquire: see the readers' work. */
-	for (unsigned int i = 0; i < platform_nr_cpus(); i++)
+	for (unsigned int i = 0; i < l->nr_cpus; i++)
 		while (atomic_load(&l->cpu[i].reading))
 			platform_relax();
 }

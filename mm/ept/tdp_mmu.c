@@ -182,7 +182,11 @@ uint64_t tdp_mmu_lookup(struct tdp_mmu *mmu, gfn_t gfn, unsigned int *level)
 struct tdp_mmu *tdp_mmu_create(const struct tdp_mmu_config *cfg, const struct mmu_ops *ops,
 			       void *owner)
 {
-	unsigned int order = page_order_for(sizeof(struct tdp_mmu));
+	/* The struct, then a reader word and a stats block per CPU there is. */
+	unsigned int nr = platform_nr_cpus();
+	size_t lock_at = (sizeof(struct tdp_mmu) + CACHE_LINE - 1) & ~(size_t)(CACHE_LINE - 1);
+	size_t stats_at = lock_at + nr * sizeof(struct mmu_lock_cpu);
+	unsigned int order = page_order_for(stats_at + nr * sizeof(struct tdp_mmu_cpu_stats));
 	struct tdp_mmu *mmu;
 	void *root;
 
@@ -205,7 +209,9 @@ struct tdp_mmu *tdp_mmu_create(const struct tdp_mmu_config *cfg, const struct mm
 	mmu->alloc_order = order;
 	mmu->root_pt = root;
 	mmu->root_pa = platform_virt_to_phys(root);
-	mmu_lock_init(&mmu->mmu_lock);
+	mmu->nr_cpus = nr;
+	mmu->cpu_stats = (struct tdp_mmu_cpu_stats *)((char *)mmu + stats_at);
+	mmu_lock_init(&mmu->mmu_lock, (struct mmu_lock_cpu *)((char *)mmu + lock_at), nr);
 	tdp_stat_inc(mmu, tables_allocated);
 	return mmu;
 }
@@ -252,7 +258,7 @@ const struct mmu_stats *tdp_mmu_stats(const struct tdp_mmu *cmmu)
 
 	_Static_assert(sizeof(struct mmu_stats) % sizeof(atomic_ulong) == 0,
 		       "tdp_mmu_stats holds counters only");
-	for (unsigned int cpu = 0; cpu < platform_nr_cpus(); cpu++) {
+	for (unsigned int cpu = 0; cpu < mmu->nr_cpus; cpu++) {
 		atomic_ulong *in = (atomic_ulong *)&mmu->cpu_stats[cpu].s;
 
 		for (unsigned int i = 0; i < NR; i++)

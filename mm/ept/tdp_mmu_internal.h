@@ -54,7 +54,9 @@ struct tdp_mmu {
 	 */
 	atomic_uint unflushed __cacheline_aligned;
 
-	struct tdp_mmu_cpu_stats cpu_stats[PLATFORM_MAX_CPUS];
+	/* nr_cpus of each, after the struct in its own allocation (tdp_mmu_create). */
+	unsigned int nr_cpus;
+	struct tdp_mmu_cpu_stats *cpu_stats;
 	/* tdp_mmu_stats()'s sum: written by whoever asks, read by the caller. */
 	struct mmu_stats stats;
 };

@@ -236,7 +236,9 @@ struct shadow_mmu {
 	 */
 	atomic_uint unflushed __cacheline_aligned;
 
-	struct shadow_cpu_stats cpu_stats[PLATFORM_MAX_CPUS];
+	/* nr_cpus of each, after the struct in its own allocation (shadow_mmu_create). */
+	unsigned int nr_cpus;
+	struct shadow_cpu_stats *cpu_stats;
 	struct mmu_stats stats;             /* shadow_mmu_stats()'s sum */
 	struct shadow_mmu_extra_stats extra;    /* shadow_mmu_extra_stats()'s sum */
 };

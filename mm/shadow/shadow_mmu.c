@@ -171,6 +171,11 @@ struct shadow_mmu *shadow_mmu_create(const struct shadow_mmu_config *cfg,
 				     const struct mmu_ops *ops, void *owner)
 {
 	struct shadow_mmu_config c = *cfg;
+	/* The struct, then a reader word and a stats block per CPU there is. */
+	unsigned int nr = platform_nr_cpus();
+	size_t lock_at = (sizeof(struct shadow_mmu) + CACHE_LINE - 1) & ~(size_t)(CACHE_LINE - 1);
+	size_t stats_at = lock_at + nr * sizeof(struct mmu_lock_cpu);
+	unsigned int order = page_order_for(stats_at + nr * sizeof(struct shadow_cpu_stats));
 	struct shadow_mmu *m;
 
 	if (!c.gfn_limit)
@@ -181,10 +186,10 @@ struct shadow_mmu *shadow_mmu_create(const struct shadow_mmu_config *cfg,
 	    c.guest_maxphyaddr < 32 || c.guest_maxphyaddr > 52)
 		return NULL;
 	rmap_init();
-	m = page_alloc_zeroed(page_order_for(sizeof(*m)));
+	m = page_alloc_zeroed(order);
 	if (!m)
 		return NULL;
-	m->alloc_order = page_order_for(sizeof(*m));
+	m->alloc_order = order;
 	m->dir_order = page_order_for((c.gfn_limit + SHADOW_META_GFNS - 1) / SHADOW_META_GFNS *
 				      sizeof(*m->meta_dir));
 	m->meta_dir = page_alloc_zeroed(m->dir_order);
@@ -197,7 +202,9 @@ struct shadow_mmu *shadow_mmu_create(const struct shadow_mmu_config *cfg,
 	m->owner = owner;
 	m->guest_mem = (struct guest_mem){ .read = shadow_guest_read,
 					   .cmpxchg = shadow_guest_cmpxchg, .ctx = m };
-	mmu_lock_init(&m->mmu_lock);
+	m->nr_cpus = nr;
+	m->cpu_stats = (struct shadow_cpu_stats *)((char *)m + stats_at);
+	mmu_lock_init(&m->mmu_lock, (struct mmu_lock_cpu *)((char *)m + lock_at), nr);
 	spin_lock_init(&m->shadow_lock, "shadow_lock");
 	return m;
 }
@@ -257,7 +264,7 @@ static void shadow_sum(atomic_ulong *out, const struct shadow_mmu *m, size_t off
 	for (size_t i = 0; i < bytes / sizeof(atomic_ulong); i++) {
 		unsigned long sum = 0;
 
-		for (unsigned int cpu = 0; cpu < platform_nr_cpus(); cpu++) {
+		for (unsigned int cpu = 0; cpu < m->nr_cpus; cpu++) {
 			const atomic_ulong *in = (const atomic_ulong *)((const char *)&m->cpu_stats[cpu] +
 									offset);
 

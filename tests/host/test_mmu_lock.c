@@ -18,10 +18,11 @@
 #define ROUNDS 20000
 
 static struct mmu_lock lock;
+static struct mmu_lock_cpu lock_cpus[PLATFORM_MAX_CPUS];
 
 static void test_readers_share(void)
 {
-	mmu_lock_init(&lock);
+	mmu_lock_init(&lock, lock_cpus, platform_nr_cpus());
 	host_cpu_enter(0);
 	mmu_read_lock(&lock, 0);
 	host_cpu_enter(1);
@@ -61,7 +62,7 @@ static void test_writer_waits_for_reader(void)
 {
 	pthread_t t;
 
-	mmu_lock_init(&lock);
+	mmu_lock_init(&lock, lock_cpus, platform_nr_cpus());
 	atomic_store(&phase, 0);
 	host_cpu_enter(0);
 	mmu_read_lock(&lock, 0);
@@ -110,7 +111,7 @@ static void test_exclusion_under_stress(void)
 {
 	pthread_t t[NR_CPUS];
 
-	mmu_lock_init(&lock);
+	mmu_lock_init(&lock, lock_cpus, platform_nr_cpus());
 	for (uintptr_t i = 0; i < NR_CPUS; i++)
 		pthread_create(&t[i], NULL, stress_thread, (void *)i);
 	for (unsigned int i = 0; i < NR_CPUS; i++)
@@ -123,7 +124,7 @@ static void test_exclusion_under_stress(void)
 
 static void double_read(void)
 {
-	mmu_lock_init(&lock);
+	mmu_lock_init(&lock, lock_cpus, platform_nr_cpus());
 	host_cpu_enter(2);
 	mmu_read_lock(&lock, 2);
 	mmu_read_lock(&lock, 2);
@@ -131,7 +132,7 @@ static void double_read(void)
 
 static void double_write(void)
 {
-	mmu_lock_init(&lock);
+	mmu_lock_init(&lock, lock_cpus, platform_nr_cpus());
 	host_cpu_enter(3);
 	mmu_write_lock(&lock, 3);
 	mmu_write_lock(&lock, 3);
