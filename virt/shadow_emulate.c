@@ -260,8 +260,12 @@ static void written_parts(const struct store_part *part, unsigned int nr, struct
  * table only to the shadow (a table once, freed and reused; Linux does
  * that with its page-table pages). Nothing to emulate: take the page's
  * shadow pages away (KVM's unprotect-and-retry) and let the access run
- * again. The same one unprotected again and again is a page on its own
- * path after all: that stops the VM.
+ * again. The same one unprotected again and again, with no exit at
+ * another RIP between (virt/vcpu.c resets the count), is a page on its own
+ * path after all: that stops the VM. Without that reset, an idle loop whose
+ * interrupts each pushed onto a reused table page at the one HLT stopped a
+ * Linux guest after 8 such interrupts spread over seconds (seen once under
+ * a loaded fresh-machine check: linux-qemu-svm-shadow-beside-age).
  */
 #define UNPROTECT_RETRIES 8
 

@@ -99,6 +99,13 @@ static void handle_exit(struct vcpu *v)
 	struct vcpu_exit *e = &v->arch.exit;
 
 	v->stats.exits++;
+	/*
+	 * An exit at another RIP means the guest moved on: a later unprotect at
+	 * the old RIP and address is a new episode, not the same one failing
+	 * (an idle loop's interrupts all push at one RIP onto one stack).
+	 */
+	if (v->write_retry.unprotects && v->arch.regs.rip != v->write_retry.rip)
+		v->write_retry.unprotects = 0;
 	if (v->vm->cfg.pc && pc_handle_exit(v))
 		return;
 	switch (e->reason) {

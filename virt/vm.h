@@ -83,7 +83,8 @@ struct vcpu {
 	uint64_t timer_armed;        /* the TSC the host timer is armed for, 0 none */
 	uint64_t mtrr[32];           /* its MTRRs as it wrote them (virt/msr.c) */
 	uint64_t entered_hw_cr3;     /* mmu=shadow: the arch.hw_cr3 the TLB last saw (a change flushes) */
-	struct {                     /* mmu=shadow: a write unprotected and retried (shadow_emulate.c) */
+	struct {                     /* mmu=shadow: a write unprotected and retried (shadow_emulate.c);
+				      * unprotects goes back to 0 at an exit at another RIP (vcpu.c) */
 		uint64_t rip, gva;
 		unsigned int unprotects;
 	} write_retry;
