@@ -291,14 +291,18 @@ $(HOST_BUILD)/bench/bench_tdp: $(HOST_BUILD)/bench/tests/host/bench_tdp.o $(HOST
 	@echo "  LD [bench] $@"
 	@$(HOST_CC) $(HOST_CFLAGS) $(HOST_FLAGS_bench) -o $@ $^
 
+# A benchmark that misses its goal says so and the run goes on (make's "-"):
+# a missed bar on a busy machine must not hide the figures after it.
+HOST_TDP_COST_GOAL := 500
 bench: $(HOST_BUILD)/bench/bench_rcu $(HOST_BUILD)/bench/bench_tdp
-	$(HOST_BUILD)/bench/bench_rcu
+	-$(HOST_BUILD)/bench/bench_rcu
 	tools/deps valgrind
-	$(HOST_BUILD)/bench/bench_tdp
+	-$(HOST_BUILD)/bench/bench_tdp
 	@valgrind --tool=callgrind --toggle-collect=tdp_mmu_page_fault \
 	  --callgrind-out-file=$(HOST_BUILD)/bench/callgrind.tdp.out \
 	  $(HOST_BUILD)/bench/bench_tdp --fault-cost $(HOST_TDP_COST_FAULTS) \
 	  >$(HOST_BUILD)/bench/callgrind.tdp.log 2>&1 || { cat $(HOST_BUILD)/bench/callgrind.tdp.log; exit 1; }
 	@ir=$$(sed -n 's/^summary: //p' $(HOST_BUILD)/bench/callgrind.tdp.out); \
 	echo "RESULT scenario=host_fault_cost page=4K faults=$(HOST_TDP_COST_FAULTS) instructions=$$ir" \
-	  "instructions_per_fault=$$((ir / $(HOST_TDP_COST_FAULTS)))" 
+	  "instructions_per_fault=$$((ir / $(HOST_TDP_COST_FAULTS))) goal=$(HOST_TDP_COST_GOAL)" \
+	  "met=$$([ $$((ir / $(HOST_TDP_COST_FAULTS))) -le $(HOST_TDP_COST_GOAL) ] && echo yes || echo no)"
