@@ -31,7 +31,7 @@ KERNEL_SRCS := \
 	arch/x86/svm/svm.c arch/x86/svm/asid.c arch/x86/svm/exit.c arch/x86/svm/entry.S \
 	arch/x86/vmx/vmx.c arch/x86/vmx/vmcs.c arch/x86/vmx/exit.c arch/x86/vmx/entry.S \
 	$(sort $(wildcard mm/*.c mm/*/*.c)) \
-	virt/vm.c virt/vcpu.c virt/hypercall.c virt/dirty_log.c virt/mmu.c virt/shootdown.c \
+	virt/vm.c virt/vcpu.c virt/sched.c virt/hypercall.c virt/dirty_log.c virt/mmu.c virt/shootdown.c \
 	virt/shadow_exits.c virt/cr.c virt/shadow_emulate.c virt/emulate.c \
 	virt/pc.c virt/pc_irq.c virt/realmode.c virt/realmode_sys.c \
 	virt/loader.c virt/loader_linux.c virt/cpuid.c virt/msr.c virt/fetch.c \

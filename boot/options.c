@@ -1,5 +1,7 @@
 // SPDX-License-Identifier: MIT
 #include "boot/options.h"
+#include "virt/sched.h"
+#include "virt/vm.h"
 
 static const char *const scenario_choices[] = { "none", "rcu_torture", "hello", "guest_fault",
 						 "demand_paging", "tlb_shootdown", "zap_stress",
@@ -49,8 +51,8 @@ const struct opt_desc boot_option_table[OPTION_COUNT] = {
 	[OPTION_VIRT] = { .name = "virt", .type = OPT_ENUM, .choices = virt_choices,
 			  .def = VIRT_AUTO,
 			  .help = "the virtualization backend: SVM on AMD, VMX on Intel" },
-	[OPTION_VCPUS] = { .name = "vcpus", .type = OPT_UINT, .min = 0, .max = 63, .def = 0,
-			   .help = "vCPUs, one per pCPU besides the control CPU (0: all of them)" },
+	[OPTION_VCPUS] = { .name = "vcpus", .type = OPT_UINT, .min = 0, .max = VM_MAX_VCPUS, .def = 0,
+			   .help = "vCPUs, placed round robin on the pCPUs besides the control CPU (0: one on each)" },
 	[OPTION_MEM_PER_VCPU] = { .name = "mem_per_vcpu", .type = OPT_SIZE, .min = 1ull << 16,
 				  .max = 1ull << 30, .def = 4ull << 20,
 				  .help = "guest memory each vCPU works on" },
@@ -104,6 +106,11 @@ const struct opt_desc boot_option_table[OPTION_COUNT] = {
 			 .help = "after the run: power off (and exit an emulator), reset the machine, or halt" },
 	[OPTION_NUMA] = { .name = "numa", .type = OPT_ENUM, .choices = numa_choices, .def = 0,
 			  .help = "guest RAM on a NUMA host: from its vCPUs' nodes, round robin, or from the control CPU's" },
+	[OPTION_PIN] = { .name = "pin", .type = OPT_BOOL, .def = 0,
+			 .help = "one vCPU per pCPU, as before the scheduler: more vCPUs than pCPUs is an error" },
+	[OPTION_TIMESLICE_US] = { .name = "timeslice_us", .type = OPT_UINT, .min = 50, .max = 1000000,
+				  .def = SCHED_TIMESLICE_US_DEFAULT,
+				  .help = "how long a vCPU runs before another on its pCPU gets a turn" },
 };
 
 uint64_t boot_options[OPTION_COUNT];

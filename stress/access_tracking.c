@@ -43,7 +43,7 @@ static bool track(bool age_locked)
 	struct vm_mmu_config mmu = scenario_mmu_config();
 	uint64_t per = option(OPTION_MEM_PER_VCPU), rounds = option(OPTION_ITERATIONS);
 	unsigned int n = scenario_nr_vcpus(), order;
-	gfn_t first = GUEST_DATA_BASE >> PAGE_SHIFT, pages = n * (per >> PAGE_SHIFT);
+	gfn_t first = guest_data_base(n) >> PAGE_SHIFT, pages = n * (per >> PAGE_SHIFT);
 	uint64_t age_sum = 0, young_sum = 0, touched_old = 0, accesses = 0, t_loop;
 	volatile uint64_t *control;
 	uint64_t *young;

@@ -63,7 +63,7 @@ static bool run_mode(bool wp_locked, bool split_lazy, bool manual)
 	words = vm_dirty_log_words(vm);
 	bits_order = page_order_for(words * 8);
 	bits = page_alloc_zeroed(bits_order);
-	ok = migrate_image_alloc(&dst, GUEST_DATA_BASE, len) && bits;
+	ok = migrate_image_alloc(&dst, guest_data_base(vm->cfg.nr_vcpus), len) && bits;
 	vm_start(vm);
 	ok = ok && wait_reports(vm, 2); /* populated */
 	if (ok) {
@@ -75,7 +75,7 @@ static bool run_mode(bool wp_locked, bool split_lazy, bool manual)
 		 * written while it is copied is in the log for a later round.
 		 */
 		if (ok)
-			migrate_copy_range(vm, &dst, GUEST_DATA_BASE, len);
+			migrate_copy_range(vm, &dst, guest_data_base(vm->cfg.nr_vcpus), len);
 	}
 	t_loop = rdtsc();
 	for (uint64_t it = 0; ok && it < iters && !atomic_load(&vm->stopping); it++) {

@@ -49,7 +49,7 @@ static bool run(const char *scenario, enum beside_op op, enum pass_mode mode,
 	struct vm_mmu_config mmu = scenario_mmu_config();
 	uint64_t per = option(OPTION_MEM_PER_VCPU);
 	unsigned int n = scenario_nr_vcpus();
-	gfn_t first = GUEST_DATA_BASE >> PAGE_SHIFT, pages = n * (per >> PAGE_SHIFT);
+	gfn_t first = guest_data_base(n) >> PAGE_SHIFT, pages = n * (per >> PAGE_SHIFT);
 	uint64_t passes = 0, changed = 0, slowest = 0, faulted = 0, pass_cycles = 0;
 	uint64_t bits[BESIDE_CHUNK / 64]; /* aging's young bits of one pass */
 	const struct mmu_stats *st;

@@ -8,6 +8,7 @@
 #include "stress/result.h"
 #include "stress/scenario.h"
 #include "stress/scenarios.h"
+#include "virt/sched.h"
 
 /* scenario=none: the platform checks in setup.c are the whole test. */
 static int scenario_none(void)
@@ -50,6 +51,7 @@ int scenario_run(void)
 				option_choice_name(OPTION_SCENARIO));
 			result_done(EXIT_CONFIG, "too-few-cpus");
 		}
+		sched_configure(option(OPTION_PIN), (unsigned int)option(OPTION_TIMESLICE_US));
 	}
 	return s->run();
 }

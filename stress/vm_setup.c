@@ -35,7 +35,7 @@ struct vm *scenario_vm_create(const char *image, unsigned int nr_vcpus,
 	const struct guest_image *img = guest_image_find(image);
 	struct vm_config cfg = {
 		.nr_vcpus = nr_vcpus,
-		.mem_bytes = GUEST_DATA_BASE + nr_vcpus * option(OPTION_MEM_PER_VCPU),
+		.mem_bytes = guest_data_base(nr_vcpus) + nr_vcpus * option(OPTION_MEM_PER_VCPU),
 		.mmu = *mmu,
 		.arg = { arg[0], arg[1], arg[2], arg[3] },
 		.numa = (enum vm_numa)option(OPTION_NUMA),

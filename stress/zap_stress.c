@@ -35,7 +35,7 @@ static bool zap_phase(bool eager, unsigned int duration_ms)
 	uint64_t per_vcpu = option(OPTION_MEM_PER_VCPU);
 	uint64_t args[4] = { per_vcpu };
 	unsigned int n = scenario_nr_vcpus();
-	gfn_t first = GUEST_DATA_BASE >> PAGE_SHIFT;
+	gfn_t first = guest_data_base(n) >> PAGE_SHIFT;
 	gfn_t span = n * (per_vcpu >> PAGE_SHIFT);
 	uint64_t seed = 0x2545f4914f6cdd1dull, zaps = 0, zapped = 0, rounds = 0, deadline;
 	uint64_t changing_zaps = 0; /* zaps that removed something, so owed a flush */

@@ -13,6 +13,10 @@
  *   0x200000  vCPU stacks, GUEST_STACK_SIZE each
  *   0x3ff000  GUEST_CONTROL: words the control CPU writes (word 0: stop)
  *   0x400000  GUEST_DATA_BASE: the scenario's memory
+ *
+ * A VM of more than GUEST_LOW_STACKS vCPUs has its stacks from 0x400000
+ * instead, and its data after them, at the next 2 MiB boundary:
+ * guest_data_base() says where (the boot information carries it).
  */
 #pragma once
 
@@ -28,6 +32,23 @@
 #define GUEST_CONTROL 0x3ff000ull
 #define GUEST_DATA_BASE 0x400000ull
 #define GUEST_MAX_RAM (4ull << 30)
+#define GUEST_LOW_STACKS 127 /* stacks that fit below GUEST_CONTROL */
+
+/* Where a VM of nr_vcpus vCPUs has its scenario memory. */
+static inline uint64_t guest_data_base(unsigned int nr_vcpus)
+{
+	uint64_t end = GUEST_DATA_BASE + nr_vcpus * GUEST_STACK_SIZE;
+
+	return nr_vcpus <= GUEST_LOW_STACKS ? GUEST_DATA_BASE : (end + 0x1fffff) & ~0x1fffffull;
+}
+
+/* The top of vCPU id's stack (it grows down from there). */
+static inline uint64_t guest_stack_top(unsigned int nr_vcpus, unsigned int id)
+{
+	uint64_t base = nr_vcpus <= GUEST_LOW_STACKS ? GUEST_STACKS_BASE : GUEST_DATA_BASE;
+
+	return base + (id + 1ull) * GUEST_STACK_SIZE;
+}
 
 #define GUEST_BOOT_MAGIC 0x4d4d55564953524full /* "OSRIVUMM" */
 
@@ -36,7 +57,7 @@ struct guest_boot_info {
 	uint32_t nr_vcpus;
 	uint32_t use_vmcall;   /* 1: Intel VMCALL, 0: AMD VMMCALL */
 	uint64_t mem_bytes;
-	uint64_t data_base;    /* GUEST_DATA_BASE */
+	uint64_t data_base;    /* guest_data_base(nr_vcpus) */
 	uint64_t data_bytes;   /* from data_base to the end of RAM */
 	uint64_t control;      /* GUEST_CONTROL */
 	uint64_t arg[4];       /* scenario parameters */

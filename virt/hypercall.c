@@ -8,7 +8,6 @@
 #include "arch/x86/cpu.h"
 #include "arch/x86/tsc.h"
 #include "lib/string.h"
-#include "mm/rcu/rcu.h"
 #include "virt/guest_abi.h"
 #include "virt/hypercall.h"
 #include "virt/vcpu.h"
@@ -58,7 +57,11 @@ static uint64_t hc_report(struct vcpu *v, uint64_t slot, uint64_t value, uint64_
 	return 0;
 }
 
-/* Sense-reversing barrier over the VM's vCPUs; waiting is outside the guest. */
+/*
+ * A barrier over the VM's vCPUs, by generation: the last to come opens it;
+ * the others wait outside the guest, off their pCPUs' run (vcpu_runnable
+ * in virt/vcpu.c), so that the vCPUs queued behind them can come.
+ */
 static uint64_t hc_barrier(struct vcpu *v, uint64_t a0, uint64_t a1, uint64_t a2)
 {
 	struct vm *vm = v->vm;
@@ -70,11 +73,8 @@ static uint64_t hc_barrier(struct vcpu *v, uint64_t a0, uint64_t a1, uint64_t a2
 		atomic_fetch_add(&vm->barrier_gen, 1); /* releases the others */
 		return 0;
 	}
-	while (atomic_load(&vm->barrier_gen) == gen && !atomic_load(&vm->stopping)) {
-		rcu_quiescent_state();
-		irq_window();
-		cpu_relax();
-	}
+	v->barrier_gen = gen;
+	v->in_barrier = true;
 	return 0;
 }
 

@@ -29,31 +29,45 @@
 #include "virt/shootdown.h"
 #include "virt/vm.h"
 
-_Static_assert(VM_MAX_VCPUS <= 64, "a set of a VM's vCPUs is one uint64_t");
+/* A set of a VM's vCPUs (bit i: vCPU i), on the flusher's stack. */
+struct vcpu_set {
+	uint64_t w[VM_MAX_VCPUS / 64];
+};
+
+_Static_assert(VM_MAX_VCPUS % 64 == 0, "a vcpu_set is whole words");
+
+static unsigned int set_words(const struct vm *vm)
+{
+	return (vm->cfg.nr_vcpus + 63) / 64;
+}
 
 /*
  * Set request on the vCPUs of vm that run on targets (NULL: all of them)
  * and IPI those in guest mode (IN_GUEST, or EXITING for another flusher),
- * every request set before the first IPI; returns the vCPUs kicked (bit i:
- * vCPU i), which are the ones to wait for, and counts the vCPUs targeted
- * in *nr_targets. A set of vCPUs fits a register, whatever the number of
- * pCPUs. plant=shootdown_skip leaves out one target on purpose, for the
- * check above to catch.
+ * every request set before the first IPI; puts the vCPUs kicked in
+ * *kicked, which are the ones to wait for, and returns how many vCPUs were
+ * targeted. A vCPU in a pCPU's run queue but not on it now is OUTSIDE: it
+ * gets the request alone and serves it before its next entry (virt/
+ * sched.c), so a pCPU gets at most one IPI however many vCPUs it holds.
+ * plant=shootdown_skip leaves out one target on purpose, for the check
+ * below to catch.
  */
-static uint64_t vm_kick_some(struct vm *vm, const cpumask_t *targets, unsigned int request,
-			     unsigned int *nr_targets)
+static unsigned int vm_kick_some(struct vm *vm, const cpumask_t *targets, unsigned int request,
+				 struct vcpu_set *kicked)
 {
 	bool skip = request == VCPU_REQ_TLB_FLUSH && planted(PLANT_SHOOTDOWN_SKIP);
-	uint64_t kicked = 0, woken = 0;
+	unsigned int nr_targets = 0, words = set_words(vm);
+	struct vcpu_set woken;
 
-	*nr_targets = 0;
+	for (unsigned int w = 0; w < words; w++)
+		kicked->w[w] = woken.w[w] = 0;
 	for (unsigned int i = 0; i < vm->cfg.nr_vcpus; i++) {
 		struct vcpu *v = &vm->vcpus[i];
 		int in_guest = VCPU_IN_GUEST;
 
 		if (targets && !cpumask_test(targets, v->pcpu))
 			continue;
-		(*nr_targets)++;
+		nr_targets++;
 		if (skip) {
 			skip = false;
 			continue;
@@ -61,20 +75,21 @@ static uint64_t vm_kick_some(struct vm *vm, const cpumask_t *targets, unsigned i
 		atomic_fetch_or(&v->requests, request);
 		if (atomic_compare_exchange_strong(&v->mode, &in_guest, VCPU_EXITING) ||
 		    in_guest == VCPU_EXITING)
-			kicked |= 1ull << i;
+			kicked->w[i / 64] |= 1ull << (i % 64);
 		else if (in_guest == VCPU_BLOCKED && request != VCPU_REQ_TLB_FLUSH)
-			woken |= 1ull << i; /* asleep in HLT (virt/pc_irq.c): a flush can wait */
+			woken.w[i / 64] |= 1ull << (i % 64); /* asleep in HLT (virt/pc_irq.c): a flush can wait */
 	}
-	for (uint64_t left = kicked | woken; left; left &= left - 1)
-		ipi_send(vm->vcpus[__builtin_ctzll(left)].pcpu, VEC_KICK);
-	return kicked;
+	for (unsigned int w = 0; w < words; w++)
+		for (uint64_t left = kicked->w[w] | woken.w[w]; left; left &= left - 1)
+			ipi_send(vm->vcpus[w * 64 + __builtin_ctzll(left)].pcpu, VEC_KICK);
+	return nr_targets;
 }
 
 void vm_kick_vcpus(struct vm *vm, unsigned int request)
 {
-	unsigned int nr_targets;
+	struct vcpu_set kicked;
 
-	vm_kick_some(vm, NULL, request, &nr_targets);
+	vm_kick_some(vm, NULL, request, &kicked);
 }
 
 /*
@@ -146,16 +161,19 @@ void vm_nmi_kick_lingering(struct vm *vm)
 void tlb_flush_vcpus(struct vm *vm, const cpumask_t *targets)
 {
 	uint64_t seq = atomic_fetch_add(&vm->flush_seq, 1) + 1;
-	unsigned int nr_targets;
-	uint64_t kicked = vm_kick_some(vm, targets, VCPU_REQ_TLB_FLUSH, &nr_targets);
+	struct vcpu_set kicked;
+	unsigned int nr_targets = vm_kick_some(vm, targets, VCPU_REQ_TLB_FLUSH, &kicked);
+	unsigned int nr_kicked = 0, words = set_words(vm);
 	uint64_t wait_start = 0;
-	unsigned int nr_kicked = (unsigned int)__builtin_popcountll(kicked);
 
+	for (unsigned int w = 0; w < words; w++)
+		nr_kicked += (unsigned int)__builtin_popcountll(kicked.w[w]);
 	atomic_fetch_add_explicit(&vm->remote_flushes, 1, memory_order_relaxed);
 	atomic_fetch_add_explicit(&vm->ipis_sent, nr_kicked, memory_order_relaxed);
 	atomic_fetch_add_explicit(&vm->ipis_avoided, nr_targets - nr_kicked, memory_order_relaxed);
-	for (uint64_t left = kicked; left; left &= left - 1)
-		wait_left_guest(vm, &vm->vcpus[__builtin_ctzll(left)], &wait_start);
+	for (unsigned int w = 0; w < words; w++)
+		for (uint64_t left = kicked.w[w]; left; left &= left - 1)
+			wait_left_guest(vm, &vm->vcpus[w * 64 + __builtin_ctzll(left)], &wait_start);
 	check_served(vm, targets, seq);
 }
 

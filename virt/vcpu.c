@@ -4,6 +4,7 @@
  * (an extended RCU quiescent state), handle the exit, repeat. The mode and
  * request protocol that makes remote flushes safe is drawn in virt/shootdown.c.
  */
+#include "arch/x86/apic.h"
 #include "arch/x86/console.h"
 #include "arch/x86/cpu.h"
 #include "arch/x86/percpu.h"
@@ -120,10 +121,13 @@ static void handle_exit(struct vcpu *v)
 		v->arch.regs.rip += e->insn_len;
 		break;
 	case EXIT_HLT:
-		/* Nothing ever sends a guest an interrupt: a halt is a pause. */
+		/* Nothing ever sends a guest an interrupt: a halt is a pause, or another's turn. */
 		v->stats.halts++;
 		v->arch.regs.rip += e->insn_len;
-		udelay(HLT_BACKOFF_US);
+		if (v->pcpu_shared)
+			v->yield = true;
+		else
+			udelay(HLT_BACKOFF_US);
 		break;
 	case EXIT_INTERRUPT:
 		v->stats.interrupts++;
@@ -188,12 +192,25 @@ static bool serve_requests(struct vcpu *v)
 	return true;
 }
 
-static void vcpu_loop(struct vcpu *v)
+bool vcpu_runnable(struct vcpu *v)
 {
-	uint64_t start = rdtsc();
+	if (!v->in_barrier)
+		return true;
+	if (atomic_load(&v->vm->barrier_gen) != v->barrier_gen || atomic_load(&v->vm->stopping) ||
+	    atomic_load(&v->requests) & VCPU_REQ_STOP) {
+		v->in_barrier = false;
+		return true;
+	}
+	return false;
+}
 
+/* The rest of vcpu_run_slice: the same, with the slice's end to watch. */
+static enum vcpu_slice run_slice(struct vcpu *v, uint64_t slice_end)
+{
 	while (!v->done && serve_requests(v)) {
 		rcu_quiescent_state();
+		if (!vcpu_runnable(v))
+			return VCPU_YIELDED;
 		if (v->vm->dev && !pc_prepare_entry(v))
 			continue; /* it slept, or waits for a SIPI */
 		if (v->shadow && !shadow_prepare_entry(v))
@@ -214,24 +231,31 @@ static void vcpu_loop(struct vcpu *v)
 		atomic_store_explicit(&v->mode, VCPU_OUTSIDE, memory_order_release);
 		irq_window(); /* take the IPIs that made us exit */
 		handle_exit(v);
+		if (slice_end && rdtsc() >= slice_end) {
+			v->stats.preemptions++;
+			return VCPU_PREEMPTED;
+		}
+		if (v->yield) {
+			v->yield = false;
+			return VCPU_YIELDED;
+		}
 	}
-	v->run_cycles = rdtsc() - start;
+	return VCPU_FINISHED;
 }
 
-void vcpu_thread(void *arg)
+enum vcpu_slice vcpu_run_slice(struct vcpu *v, uint64_t slice_end)
 {
-	struct vm *vm = arg;
-	unsigned int cpu = this_cpu()->cpu;
-	struct vcpu *v = &vm->vcpus[cpu - 1];
+	enum vcpu_slice r;
 
-	vcpu_loop(v); /* virt_select() enabled the backend on this pCPU (a PC's APs wait for SIPI in it) */
-	if (vm->dev)
-		pc_vcpu_stopped(v);
-	if (virt->vcpu_unload)
-		virt->vcpu_unload(&v->arch);
-	/* Nothing the guest set may outlive it in this pCPU. */
-	if (virt_restore_host_state())
-		atomic_store(&vm->host_state_restored, true);
-	vm_mmu_drain_this_cpu();
-	atomic_fetch_add(&vm->vcpus_done, 1);
+	if (!v->first_entry)
+		v->first_entry = rdtsc();
+	if (slice_end)
+		apic_timer_arm(slice_end); /* the guest exits at the slice's end */
+	r = run_slice(v, slice_end);
+	if (slice_end)
+		apic_timer_disarm();
+	v->stats.slices++;
+	if (r == VCPU_FINISHED)
+		v->run_cycles = rdtsc() - v->first_entry;
+	return r;
 }

@@ -4,8 +4,20 @@
 #include "mm/shadow/walker.h"
 #include "virt/vm.h"
 
-/* The pCPU side of a vCPU: runs until the guest is done or the VM stops. */
-void vcpu_thread(void *vm);
+/* How a vCPU's turn on its pCPU ended (vcpu_run_slice). */
+enum vcpu_slice {
+	VCPU_PREEMPTED, /* its time slice ran out */
+	VCPU_YIELDED,   /* it halted, or waits in a barrier: another may run */
+	VCPU_FINISHED,  /* done, or its VM stops: it never runs again */
+};
+/*
+ * Run v on its own pCPU (virt/sched.c) until slice_end (a TSC value; 0: no
+ * end), until it gives the pCPU up, or for good. With an end, the pCPU's
+ * local APIC timer makes the guest exit then.
+ */
+enum vcpu_slice vcpu_run_slice(struct vcpu *v, uint64_t slice_end);
+/* False while v waits in HC_BARRIER for vCPUs that have not come yet. */
+bool vcpu_runnable(struct vcpu *v);
 /* Make every vCPU of vm leave and not come back. */
 void vm_stop(struct vm *vm);
 /* Stop the VM because vCPU v misbehaved; the message names what it did. */

@@ -17,6 +17,7 @@
 #include "virt/dirty_log.h"
 #include "virt/mmu.h"
 #include "virt/pc.h"
+#include "virt/sched.h"
 #include "virt/vcpu.h"
 #include "virt/vm.h"
 
@@ -94,7 +95,7 @@ static void free_slot(struct memslot *s)
  */
 static unsigned int chunk_node(const struct vm *vm, uint64_t c)
 {
-	uint64_t gpa = c * CHUNK_BYTES, base = vm->cfg.pc ? 0 : GUEST_DATA_BASE;
+	uint64_t gpa = c * CHUNK_BYTES, base = vm->cfg.pc ? 0 : guest_data_base(vm->cfg.nr_vcpus);
 	uint64_t span = vm->cfg.mem_bytes > base ? vm->cfg.mem_bytes - base : 1;
 	unsigned int v;
 
@@ -210,8 +211,8 @@ static void load_synthetic_guest(struct vm *vm)
 		.nr_vcpus = cfg->nr_vcpus,
 		.use_vmcall = virt->name[0] == 'v',
 		.mem_bytes = cfg->mem_bytes,
-		.data_base = GUEST_DATA_BASE,
-		.data_bytes = cfg->mem_bytes - GUEST_DATA_BASE,
+		.data_base = guest_data_base(cfg->nr_vcpus),
+		.data_bytes = cfg->mem_bytes - guest_data_base(cfg->nr_vcpus),
 		.control = GUEST_CONTROL,
 		.arg = { cfg->arg[0], cfg->arg[1], cfg->arg[2], cfg->arg[3] },
 	};
@@ -224,7 +225,7 @@ static void synthetic_vcpu_start(struct vcpu *v)
 	v->arch.boot_cr3 = GUEST_PML4;
 	v->arch.boot_gdt_base = GUEST_GDT;
 	v->arch.regs.rip = GUEST_IMAGE_BASE;
-	v->arch.regs.rsp = GUEST_STACKS_BASE + (v->id + 1) * GUEST_STACK_SIZE;
+	v->arch.regs.rsp = guest_stack_top(v->vm->cfg.nr_vcpus, v->id);
 	v->arch.regs.rdi = v->id;
 	v->arch.regs.rsi = GUEST_BOOT_INFO;
 	v->arch.regs.rflags = 0x202; /* IF: physical interrupts must force exits */
@@ -247,7 +248,7 @@ static bool vm_create_memory(struct vm *vm, char *err, size_t len)
 		return false;
 	}
 	if (!cfg->pc && (cfg->mem_bytes > GUEST_MAX_RAM || cfg->image_len > GUEST_IMAGE_MAX ||
-			 GUEST_STACKS_BASE + cfg->nr_vcpus * GUEST_STACK_SIZE > GUEST_DATA_BASE)) {
+			 guest_data_base(cfg->nr_vcpus) >= cfg->mem_bytes)) {
 		fmt_snprintf(err, len, "the guest does not fit its layout (RAM %lu MiB, image %zu bytes)",
 			     (unsigned long)(cfg->mem_bytes >> 20), cfg->image_len);
 		return false;
@@ -277,11 +278,18 @@ struct vm *vm_create(const struct vm_config *cfg, char *err, size_t len)
 	vm->cfg = *cfg;
 	vm->cfg.mem_bytes = (cfg->mem_bytes + CHUNK_BYTES - 1) & ~(CHUNK_BYTES - 1);
 	atomic_store(&vm->guest_status, -1);
-	if (cfg->nr_vcpus == 0 || cfg->nr_vcpus >= smp_cpus_online()) {
-		fmt_snprintf(err, len, "%u vCPUs need %u pCPUs (one each, plus the control CPU); %u are online",
-			     cfg->nr_vcpus, cfg->nr_vcpus + 1, smp_cpus_online());
+	if (cfg->nr_vcpus == 0 || cfg->nr_vcpus > VM_MAX_VCPUS) {
+		fmt_snprintf(err, len, "a VM has 1 to %u vCPUs, not %u", VM_MAX_VCPUS, cfg->nr_vcpus);
 		goto fail;
 	}
+	vm->vcpus_order = page_order_for(cfg->nr_vcpus * sizeof(struct vcpu));
+	vm->vcpus = page_alloc_zeroed(vm->vcpus_order);
+	if (!vm->vcpus) {
+		fmt_snprintf(err, len, "out of memory for %u vCPUs", cfg->nr_vcpus);
+		goto fail;
+	}
+	if (!sched_place(vm, err, len))
+		goto fail;
 	if (!vm_create_memory(vm, err, len) || !vm_mmu_create(vm, err, len))
 		goto fail;
 	root = vm->mmu ? tdp_mmu_root_pa(vm->mmu) : 0;
@@ -290,7 +298,6 @@ struct vm *vm_create(const struct vm_config *cfg, char *err, size_t len)
 
 		v->vm = vm;
 		v->id = i;
-		v->pcpu = i + 1;
 		v->arch.vm_id = vm->id;
 		v->arch.vcpu_id = i;
 		v->arch.shadow = cfg->mmu.shadow;
@@ -319,7 +326,7 @@ fail:
 void vm_destroy(struct vm *vm)
 {
 	pc_vm_teardown(vm);
-	for (unsigned int i = 0; i < vm->cfg.nr_vcpus; i++) {
+	for (unsigned int i = 0; vm->vcpus && i < vm->cfg.nr_vcpus; i++) {
 		if (vm->vcpus[i].arch.backend)
 			virt->vcpu_free(&vm->vcpus[i].arch);
 		vm_mmu_vcpu_destroy(&vm->vcpus[i]);
@@ -327,15 +334,33 @@ void vm_destroy(struct vm *vm)
 	vm_mmu_destroy(vm);
 	for (unsigned int i = 0; i < vm->nr_slots; i++)
 		free_slot(&vm->slots[i]);
+	if (vm->vcpus)
+		page_free(vm->vcpus, vm->vcpus_order);
 	page_free(vm, page_order_for(sizeof(struct vm)));
 }
 
 void vm_start(struct vm *vm)
 {
-	cpumask_t pcpus;
+	sched_launch(&vm, 1);
+}
 
-	vm_vcpu_pcpus(vm, &pcpus);
-	cpu_work_launch(&pcpus, vcpu_thread, vm);
+/* A VM whose vCPUs shared pCPUs: how the scheduler (virt/sched.c) shared them. */
+static void report_sched(const struct vm *vm)
+{
+	uint64_t slices = 0, preempted = 0, switches = 0;
+	bool shared = false;
+
+	for (unsigned int i = 0; i < vm->cfg.nr_vcpus; i++) {
+		const struct vcpu *v = &vm->vcpus[i];
+
+		shared |= v->pcpu_shared;
+		slices += v->stats.slices;
+		preempted += v->stats.preemptions;
+		switches += v->stats.switches_in;
+	}
+	if (shared)
+		kprintf("vm %u: scheduler: %lu turns, %lu ended by the time slice, %lu switches between vCPUs\n",
+			vm->id, (unsigned long)slices, (unsigned long)preempted, (unsigned long)switches);
 }
 
 bool vm_wait_beside(struct vm *vm, unsigned int timeout_ms, vm_beside_fn beside, void *ctx)
@@ -373,6 +398,7 @@ bool vm_wait_beside(struct vm *vm, unsigned int timeout_ms, vm_beside_fn beside,
 	}
 	for (unsigned int i = 0; i < vm->cfg.nr_vcpus; i++)
 		failed |= vm->vcpus[i].failed;
+	report_sched(vm);
 	return !failed;
 }
 

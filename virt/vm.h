@@ -1,7 +1,8 @@
 // SPDX-License-Identifier: MIT
 /*
  * A VM: guest memory in memslots backed by host pages, one TDP MMU, and
- * vCPUs pinned one per pCPU (pCPU 0 is the control CPU and runs none).
+ * vCPUs placed round robin on the pCPUs (pCPU 0 is the control CPU and
+ * runs none); virt/sched.c time-slices a pCPU that has several.
  */
 #pragma once
 
@@ -10,7 +11,7 @@
 #include "mm/shadow/shadow_mmu.h"
 #include "mm/platform.h"
 
-#define VM_MAX_VCPUS 63 /* one pCPU each, beside the control CPU; a VM's kick masks are one word */
+#define VM_MAX_VCPUS 1024
 #define VM_MAX_SLOTS 4
 
 /*
@@ -43,6 +44,8 @@ struct pc_exit_stats {
 struct vcpu_stats {
 	uint64_t exits, hypercalls, tdp_faults, tdp_retries, flushes, halts, interrupts;
 	uint64_t ipis_received;
+	/* virt/sched.c: turns on the pCPU, turns cut short by the timer, state switches to it */
+	uint64_t slices, preemptions, switches_in;
 	uint64_t emulated; /* mmu=shadow: stores done by virt/emulate.c */
 	uint64_t write_retries_emulated; /* ... of them after a write kept faulting */
 	struct pc_exit_stats pc; /* a PC guest's */
@@ -51,10 +54,11 @@ struct vcpu_stats {
 };
 
 struct vcpu {
-	/* Immutable after vm_create: */
+	/* Immutable after vm_create (pcpu: sched_place), pcpu_shared after sched_launch: */
 	struct vm *vm;
 	unsigned int id;
 	unsigned int pcpu;
+	bool pcpu_shared;           /* other vCPUs share its pCPU: it runs in time slices */
 
 	/* Cross-CPU (atomics): */
 	_Atomic int mode;           /* enum vcpu_mode */
@@ -98,6 +102,13 @@ struct vcpu {
 		unsigned int count;
 	} write_faults[4];
 	unsigned int write_faults_next;
+	/* The scheduler's (virt/sched.c), on its pCPU: */
+	struct vcpu *sched_next;     /* its pCPU's ring */
+	bool sched_finished;         /* it will not run again */
+	bool yield;                  /* it halted: the rest of its slice goes to another */
+	bool in_barrier;             /* HC_BARRIER: waits until barrier_gen moves on */
+	unsigned int barrier_gen;
+	uint64_t first_entry;        /* the TSC at its first turn */
 	struct vcpu_stats stats;
 	bool done, failed;
 	char fail_reason[200];
@@ -164,7 +175,8 @@ struct vm {
 	unsigned int nr_slots;
 	struct tdp_mmu *mmu;        /* mmu=tdp */
 	struct shadow_mmu *smmu;    /* mmu=shadow */
-	struct vcpu vcpus[VM_MAX_VCPUS];
+	struct vcpu *vcpus;         /* cfg.nr_vcpus of them */
+	unsigned int vcpus_order;   /* their allocation's */
 	struct pc_devices *dev;     /* a PC guest's devices (virt/dev/), else NULL */
 	atomic_uint pc_dead_halts;  /* vCPUs that nothing but another vCPU can wake (virt/pc_irq.c) */
 

@@ -279,6 +279,12 @@ struct virt_ops {
 	/* Optional. */
 	/* On the vCPU's pCPU, after its last run (VMX: VMCLEAR before the VMCS is freed). */
 	void (*vcpu_unload)(struct vcpu_arch *v);
+	/*
+	 * On the vCPU's pCPU, between two of its runs: another vCPU ran here
+	 * since its last, so make its state current again (VMX: VMPTRLD). A
+	 * vCPU never changes pCPU (virt/sched.c).
+	 */
+	void (*vcpu_switch)(struct vcpu_arch *v);
 };
 
 extern const struct virt_ops *virt; /* chosen once by virt_select(); read-only after */

@@ -303,6 +303,15 @@ static void vmx_vcpu_unload(struct vcpu_arch *v)
 	}
 }
 
+/* Its VMCS stays active on this pCPU between runs; VMPTRLD makes it current again. */
+static void vmx_vcpu_switch(struct vcpu_arch *v)
+{
+	struct vmx_vcpu *x = v->backend;
+
+	if (x->loaded)
+		asm volatile("vmptrld %0" ::"m"(x->vmcs_pa) : "cc", "memory");
+}
+
 static void vmx_vcpu_free(struct vcpu_arch *v)
 {
 	struct vmx_vcpu *x = v->backend;
@@ -730,4 +739,5 @@ const struct virt_ops vmx_ops = {
 	.vcpu_reset_sipi = vmx_vcpu_reset_sipi,
 	.vcpu_load_pm_state = vmx_vcpu_load_pm_state,
 	.vcpu_unload = vmx_vcpu_unload,
+	.vcpu_switch = vmx_vcpu_switch,
 };
