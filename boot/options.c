@@ -1,16 +1,15 @@
 // SPDX-License-Identifier: MIT
 #include "boot/options.h"
-#include "virt/sched.h"
-#include "virt/vm.h"
 
 static const char *const scenario_choices[] = { "none", "rcu_torture", "hello", "guest_fault",
 						 "demand_paging", "tlb_shootdown", "zap_stress",
 						 "dirty_log", "access_tracking", "shadow_pt",
-						 "guest_fuzz", "guest", NULL };
+						 "guest_fuzz", "guest", "isolation", NULL };
 static const char *const apic_choices[] = { "auto", "xapic", "x2apic", NULL };
 static const char *const crash_choices[] = { "none", "ud", "pf", "gp", NULL };
 static const char *const plant_choices[] = { "none", "rcu_early_free", "shootdown_skip",
-					     "dirty_log_miss", "age_no_flush", NULL };
+					     "dirty_log_miss", "age_no_flush", "cross_vm", "kick_all",
+					     NULL };
 static const char *const virt_choices[] = { "auto", "svm", "vmx", NULL };
 static const char *const mmu_lock_choices[] = { "shared", "exclusive", NULL };
 static const char *const flush_choices[] = { "batched", "eager", NULL };
@@ -21,6 +20,7 @@ static const char *const beside_choices[] = { "none", "dirty_log", "dirty_log_lo
 static char guest_str[128], guest_args_str[200], guest_modules_str[200], console_str[160];
 static const char *const end_choices[] = { "poweroff", "reboot", "halt", NULL };
 static const char *const numa_choices[] = { "local", "interleave", "off", NULL };
+static const char *const placement_choices[] = { "shared", "split", NULL };
 static const char *const fault_choices[] = { "wild", "triple", "hypercall", "virt_insn", "io",
 					     "print", "pt_rmw", "cr4", "irq_off", "pt_race",
 					     "straddle", "alias", "cr8", "cr_walk",
@@ -51,7 +51,7 @@ const struct opt_desc boot_option_table[OPTION_COUNT] = {
 	[OPTION_VIRT] = { .name = "virt", .type = OPT_ENUM, .choices = virt_choices,
 			  .def = VIRT_AUTO,
 			  .help = "the virtualization backend: SVM on AMD, VMX on Intel" },
-	[OPTION_VCPUS] = { .name = "vcpus", .type = OPT_UINT, .min = 0, .max = VM_MAX_VCPUS, .def = 0,
+	[OPTION_VCPUS] = { .name = "vcpus", .type = OPT_UINT, .min = 0, .max = OPTION_VCPUS_MAX, .def = 0,
 			   .help = "vCPUs, placed round robin on the pCPUs besides the control CPU (0: one on each)" },
 	[OPTION_MEM_PER_VCPU] = { .name = "mem_per_vcpu", .type = OPT_SIZE, .min = 1ull << 16,
 				  .max = 1ull << 30, .def = 4ull << 20,
@@ -109,8 +109,13 @@ const struct opt_desc boot_option_table[OPTION_COUNT] = {
 	[OPTION_PIN] = { .name = "pin", .type = OPT_BOOL, .def = 0,
 			 .help = "one vCPU per pCPU, as before the scheduler: more vCPUs than pCPUs is an error" },
 	[OPTION_TIMESLICE_US] = { .name = "timeslice_us", .type = OPT_UINT, .min = 50, .max = 1000000,
-				  .def = SCHED_TIMESLICE_US_DEFAULT,
+				  .def = OPTION_TIMESLICE_US_DEFAULT,
 				  .help = "how long a vCPU runs before another on its pCPU gets a turn" },
+	[OPTION_VMS] = { .name = "vms", .type = OPT_UINT, .min = 1, .max = 16, .def = 3,
+			 .help = "scenario=isolation: how many VMs run side by side" },
+	[OPTION_PLACEMENT] = { .name = "placement", .type = OPT_ENUM, .choices = placement_choices,
+			       .def = PLACEMENT_SHARED,
+			       .help = "several VMs: all on the same pCPUs, or each on its own share" },
 };
 
 uint64_t boot_options[OPTION_COUNT];

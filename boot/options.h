@@ -45,8 +45,14 @@ enum boot_option {
 	OPTION_NUMA,
 	OPTION_PIN,
 	OPTION_TIMESLICE_US,
+	OPTION_VMS,
+	OPTION_PLACEMENT,
 	OPTION_COUNT
 };
+
+/* Limits the core defines too (stress/scenario.c checks that they agree): */
+#define OPTION_VCPUS_MAX 1024           /* VM_MAX_VCPUS */
+#define OPTION_TIMESLICE_US_DEFAULT 2000 /* SCHED_TIMESLICE_US_DEFAULT */
 
 enum scenario_id {
 	SCENARIO_NONE,
@@ -61,12 +67,14 @@ enum scenario_id {
 	SCENARIO_SHADOW_PT,
 	SCENARIO_GUEST_FUZZ,
 	SCENARIO_GUEST,
+	SCENARIO_ISOLATION,
 	SCENARIO_COUNT
 };
 enum mmu_lock_mode { MMU_LOCK_SHARED, MMU_LOCK_EXCLUSIVE };
 enum mmu_kind { MMU_TDP, MMU_SHADOW };
 enum flush_mode { FLUSH_BATCHED, FLUSH_EAGER };
 enum io_mode { IO_PC, IO_STRICT };
+enum placement { PLACEMENT_SHARED, PLACEMENT_SPLIT };
 /* scenario=guest: the control CPU's work beside a PC guest (stress/guest_beside.c). */
 enum guest_beside_mode { GUEST_BESIDE_NONE, GUEST_BESIDE_DIRTY_LOG,
 			 GUEST_BESIDE_DIRTY_LOG_LOCKED, GUEST_BESIDE_AGE, GUEST_BESIDE_AGE_LOCKED };

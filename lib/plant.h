@@ -18,6 +18,8 @@ enum plant_kind {
 	PLANT_SHOOTDOWN_SKIP, /* virt/shootdown.c leaves one vCPU out of each flush */
 	PLANT_DIRTY_LOG_MISS, /* virt/dirty_log.c forgets one dirty page in 64 */
 	PLANT_AGE_NO_FLUSH,   /* stress/access_tracking.c ages without a flush */
+	PLANT_CROSS_VM,       /* virt/vm.c backs the second VM of a group's data with the first's */
+	PLANT_KICK_ALL,       /* virt/shootdown.c kicks every pCPU, not only the VM's */
 };
 
 extern enum plant_kind planted_bug; /* immutable once the scenario starts */

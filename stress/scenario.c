@@ -9,6 +9,10 @@
 #include "stress/scenario.h"
 #include "stress/scenarios.h"
 #include "virt/sched.h"
+#include "virt/vm.h"
+
+_Static_assert(OPTION_VCPUS_MAX == VM_MAX_VCPUS, "vcpus= allows what a VM can have");
+_Static_assert(OPTION_TIMESLICE_US_DEFAULT == SCHED_TIMESLICE_US_DEFAULT, "one default time slice");
 
 /* scenario=none: the platform checks in setup.c are the whole test. */
 static int scenario_none(void)
@@ -32,6 +36,7 @@ static const struct scenario {
 	[SCENARIO_SHADOW_PT] = { scenario_shadow_pt, true },
 	[SCENARIO_GUEST_FUZZ] = { scenario_guest_fuzz, true },
 	[SCENARIO_GUEST] = { scenario_guest, true },
+	[SCENARIO_ISOLATION] = { scenario_isolation, true },
 };
 
 int scenario_run(void)

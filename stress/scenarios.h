@@ -13,3 +13,4 @@ int scenario_access_tracking(void);
 int scenario_shadow_pt(void);
 int scenario_guest_fuzz(void);
 int scenario_guest(void);
+int scenario_isolation(void);

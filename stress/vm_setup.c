@@ -29,26 +29,36 @@ struct vm_mmu_config scenario_mmu_config(void)
 	};
 }
 
-struct vm *scenario_vm_create(const char *image, unsigned int nr_vcpus,
-			      const struct vm_mmu_config *mmu, const uint64_t arg[4])
+bool scenario_vm_config(const char *image, unsigned int nr_vcpus, const struct vm_mmu_config *mmu,
+			const uint64_t arg[4], struct vm_config *cfg)
 {
 	const struct guest_image *img = guest_image_find(image);
-	struct vm_config cfg = {
+
+	if (!img) {
+		kprintf("mmuvisor: error: no usable guest image named '%s'\n", image);
+		return false;
+	}
+	*cfg = (struct vm_config){
 		.nr_vcpus = nr_vcpus,
 		.mem_bytes = guest_data_base(nr_vcpus) + nr_vcpus * option(OPTION_MEM_PER_VCPU),
 		.mmu = *mmu,
 		.arg = { arg[0], arg[1], arg[2], arg[3] },
 		.numa = (enum vm_numa)option(OPTION_NUMA),
+		.image = img->start,
+		.image_len = (size_t)(img->end - img->start),
 	};
+	return true;
+}
+
+struct vm *scenario_vm_create(const char *image, unsigned int nr_vcpus,
+			      const struct vm_mmu_config *mmu, const uint64_t arg[4])
+{
+	struct vm_config cfg;
 	char err[160];
 	struct vm *vm;
 
-	if (!img) {
-		kprintf("mmuvisor: error: no usable guest image named '%s'\n", image);
+	if (!scenario_vm_config(image, nr_vcpus, mmu, arg, &cfg))
 		return NULL;
-	}
-	cfg.image = img->start;
-	cfg.image_len = (size_t)(img->end - img->start);
 	vm = vm_create(&cfg, err, sizeof(err));
 	if (!vm)
 		kprintf("mmuvisor: error: cannot create the VM: %s\n", err);

@@ -14,6 +14,9 @@ unsigned int scenario_nr_vcpus(void);
 struct vm *scenario_vm_create(const char *image, unsigned int nr_vcpus,
 			      const struct vm_mmu_config *mmu, const uint64_t arg[4]);
 struct vm_mmu_config scenario_mmu_config(void);
+/* scenario_vm_create's configuration, to change before vm_create; false (said why) if no image. */
+bool scenario_vm_config(const char *image, unsigned int nr_vcpus, const struct vm_mmu_config *mmu,
+			const uint64_t arg[4], struct vm_config *cfg);
 /*
  * On the control CPU while the vCPUs run: wait until every vCPU has reported
  * value in result slot (HC_REPORT); false if the VM stopped or timeout_ms

@@ -61,20 +61,33 @@ void sched_configure(bool pin_on, unsigned int slice_us)
 bool sched_place(struct vm *vm, char *err, size_t len)
 {
 	unsigned int pcpus = smp_cpus_online() - 1, n = vm->cfg.nr_vcpus;
+	unsigned int count = vm->cfg.place_count ? vm->cfg.place_count : 1, k = vm->cfg.place_index;
+	unsigned int first = 1, span = pcpus, offset = 0;
 
 	if (pcpus == 0 || n == 0) {
 		fmt_snprintf(err, len, "%u vCPUs on %u pCPUs: a VM needs a vCPU and a pCPU besides the control CPU",
 			     n, pcpus);
 		return false;
 	}
-	if (n > pcpus && (pin || vm->cfg.pc)) {
+	if (vm->cfg.place_split) { /* VM k of count: its own share of the pCPUs */
+		if (pcpus < count) {
+			fmt_snprintf(err, len, "placement=split gives each of %u VMs its own pCPUs: boot with %u or more CPUs, not %u",
+				     count, count + 1, pcpus + 1);
+			return false;
+		}
+		span = pcpus / count;
+		first = 1 + k * span;
+	} else {
+		offset = k * n; /* round robin across the VMs, as one long list */
+	}
+	if (n > span && (pin || vm->cfg.pc)) {
 		fmt_snprintf(err, len, "%u vCPUs need %u pCPUs (%s, plus the control CPU); %u are online",
 			     n, n + 1, pin ? "pin=on gives each its own" : "a PC guest's vCPUs each have their own",
 			     pcpus + 1);
 		return false;
 	}
 	for (unsigned int i = 0; i < n; i++)
-		vm->vcpus[i].pcpu = 1 + i % pcpus;
+		vm->vcpus[i].pcpu = first + (offset + i) % span;
 	return true;
 }
 
@@ -150,9 +163,13 @@ static void sched_cpu_thread(void *unused)
 		}
 		prev = v;
 	}
-	/* Nothing a guest set may outlive it in this pCPU. */
-	if (virt_restore_host_state())
-		atomic_store(&prev->vm->host_state_restored, true);
+	/* Nothing a guest set may outlive it in this pCPU: each VM that ran here hears of it. */
+	if (virt_restore_host_state()) {
+		struct vcpu *c = rq->ring;
+
+		for (unsigned int i = 0; i < rq->nr; i++, c = c->sched_next)
+			atomic_store(&c->vm->host_state_restored, true);
+	}
 	vm_mmu_drain_this_cpu();
 	*rq = (struct sched_rq){ 0 };
 }
@@ -183,7 +200,7 @@ void sched_launch(struct vm *const *vms, unsigned int n)
 		}
 		vm_vcpu_pcpus(vms[k], &mine);
 		if (most > 1)
-			kprintf("vm %u: %u vCPUs on %u pCPUs, %u to %u on each, in %lu us time slices\n",
+			kprintf("vm %u: %u vCPUs on %u pCPUs, which run %u to %u vCPUs each, in %lu us time slices\n",
 				vms[k]->id, vms[k]->cfg.nr_vcpus, cpumask_weight(&mine), fewest, most,
 				(unsigned long)timeslice_us);
 	}

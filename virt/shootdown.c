@@ -24,6 +24,8 @@
 #include "arch/x86/interrupt.h"
 #include "arch/x86/ipi.h"
 #include "arch/x86/panic.h"
+#include "arch/x86/percpu.h"
+#include "arch/x86/smp.h"
 #include "arch/x86/tsc.h"
 #include "lib/plant.h"
 #include "virt/shootdown.h"
@@ -82,6 +84,12 @@ static unsigned int vm_kick_some(struct vm *vm, const cpumask_t *targets, unsign
 	for (unsigned int w = 0; w < words; w++)
 		for (uint64_t left = kicked->w[w] | woken.w[w]; left; left &= left - 1)
 			ipi_send(vm->vcpus[w * 64 + __builtin_ctzll(left)].pcpu, VEC_KICK);
+	if (request == VCPU_REQ_TLB_FLUSH && planted(PLANT_KICK_ALL)) { /* a broadcast shootdown */
+		cpumask_t all = *smp_online();
+
+		cpumask_clear_cpu(&all, this_cpu()->cpu);
+		ipi_send_mask(&all, VEC_KICK);
+	}
 	return nr_targets;
 }
 

@@ -10,6 +10,7 @@
 #include "arch/x86/smp.h"
 #include "virt/shootdown.h"
 #include "arch/x86/tsc.h"
+#include "lib/plant.h"
 #include "lib/printf.h"
 #include "lib/string.h"
 #include "mm/page_alloc.h"
@@ -26,11 +27,26 @@
 #define CHUNK_BYTES (PAGE_SIZE << CHUNK_ORDER)
 
 static atomic_uint next_vm_id;
+static struct vm *_Atomic plant_first_vm; /* plant=cross_vm: a group's first VM */
+static bool vm_gfn_to_pfn(void *owner, gfn_t gfn, struct mmu_pfn_info *out);
+
+/* plant=cross_vm: the page of a group's first VM that gfn of its second is given instead. */
+static bool plant_cross_vm(const struct vm *vm, gfn_t gfn, struct mmu_pfn_info *out)
+{
+	struct vm *first = atomic_load(&plant_first_vm);
+
+	if (!planted(PLANT_CROSS_VM) || vm->cfg.place_index != 1 || !first || vm->cfg.pc ||
+	    gfn < guest_data_base(vm->cfg.nr_vcpus) >> PAGE_SHIFT || first == vm)
+		return false;
+	return vm_gfn_to_pfn(first, gfn, out);
+}
 
 static bool vm_gfn_to_pfn(void *owner, gfn_t gfn, struct mmu_pfn_info *out)
 {
 	struct vm *vm = owner;
 
+	if (plant_cross_vm(vm, gfn, out))
+		return true;
 	for (unsigned int i = 0; i < vm->nr_slots; i++) {
 		const struct memslot *s = &vm->slots[i];
 		uint64_t off = gfn - s->base_gfn;
@@ -305,6 +321,8 @@ struct vm *vm_create(const struct vm_config *cfg, char *err, size_t len)
 		if (!cfg->pc)
 			synthetic_vcpu_start(v);
 	}
+	if (planted(PLANT_CROSS_VM) && cfg->place_count > 1 && cfg->place_index == 0)
+		atomic_store(&plant_first_vm, vm);
 	if (cfg->pc && !pc_vm_setup(vm, err, len)) /* loads the kernel, starts the vCPUs */
 		goto fail;
 	for (unsigned int i = 0; i < cfg->nr_vcpus; i++) {
@@ -325,6 +343,9 @@ fail:
 
 void vm_destroy(struct vm *vm)
 {
+	struct vm *self = vm;
+
+	atomic_compare_exchange_strong(&plant_first_vm, &self, NULL);
 	pc_vm_teardown(vm);
 	for (unsigned int i = 0; vm->vcpus && i < vm->cfg.nr_vcpus; i++) {
 		if (vm->vcpus[i].arch.backend)
@@ -399,6 +420,58 @@ bool vm_wait_beside(struct vm *vm, unsigned int timeout_ms, vm_beside_fn beside,
 	for (unsigned int i = 0; i < vm->cfg.nr_vcpus; i++)
 		failed |= vm->vcpus[i].failed;
 	report_sched(vm);
+	return !failed;
+}
+
+bool vm_group_wait(struct vm *const *vms, unsigned int n, unsigned int timeout_ms)
+{
+	uint64_t deadline = tsc_deadline_ms(timeout_ms), next_nmi = 0;
+	bool failed = false;
+	cpumask_t pcpus, mine;
+
+	for (;;) {
+		bool running = false, stopping = false;
+
+		for (unsigned int k = 0; k < n; k++) {
+			if (atomic_load(&vms[k]->vcpus_done) == vms[k]->cfg.nr_vcpus)
+				continue;
+			running = true;
+			if (tsc_passed(deadline) && !atomic_load(&vms[k]->stopping)) {
+				kprintf("vm %u: stopped after %u ms without finishing\n", vms[k]->id, timeout_ms);
+				vm_stop(vms[k]);
+				failed = true;
+			}
+			stopping |= atomic_load(&vms[k]->stopping);
+		}
+		if (!running)
+			break;
+		smp_call_handle();
+		rcu_quiescent_state();
+		cpu_relax();
+		/* A stopping VM's vCPU that the stop's IPI did not get out of the guest gets NMIs. */
+		if (!stopping)
+			continue;
+		if (!next_nmi) {
+			next_nmi = tsc_deadline_ms(KICK_NMI_AFTER_MS);
+		} else if (tsc_passed(next_nmi)) {
+			for (unsigned int k = 0; k < n; k++)
+				if (atomic_load(&vms[k]->stopping))
+					vm_nmi_kick_lingering(vms[k]);
+			next_nmi = tsc_deadline_ms(KICK_NMI_EVERY_MS);
+		}
+	}
+	cpumask_clear(&pcpus);
+	for (unsigned int k = 0; k < n; k++) {
+		vm_vcpu_pcpus(vms[k], &mine);
+		cpumask_or(&pcpus, &pcpus, &mine);
+	}
+	cpu_work_wait(&pcpus, 1000);
+	for (unsigned int k = 0; k < n; k++) {
+		failed |= atomic_load(&vms[k]->unresponsive);
+		for (unsigned int i = 0; i < vms[k]->cfg.nr_vcpus; i++)
+			failed |= vms[k]->vcpus[i].failed;
+		report_sched(vms[k]);
+	}
 	return !failed;
 }
 

@@ -163,6 +163,14 @@ struct vm_config {
 	 * multiboot loader, on a small PC; image and arg are unused.
 	 */
 	const struct pc_guest *pc;
+	/*
+	 * Several VMs launched together (sched_launch): this one is number
+	 * place_index of place_count (0 and 0: alone), on the pCPUs all of
+	 * them share (round robin on, across the VMs) or on a disjoint share
+	 * of its own (place_split).
+	 */
+	unsigned int place_index, place_count;
+	bool place_split;
 	/* Where guest RAM comes from on a NUMA host (one node: anywhere). */
 	enum vm_numa { VM_NUMA_LOCAL, VM_NUMA_INTERLEAVE, VM_NUMA_OFF } numa;
 };
@@ -205,6 +213,12 @@ bool vm_run(struct vm *vm, unsigned int timeout_ms);
 /* vm_run in two halves, for a control CPU that works while the guests run. */
 void vm_start(struct vm *vm);
 bool vm_wait(struct vm *vm, unsigned int timeout_ms);
+/*
+ * Several VMs launched together (sched_launch): wait until every vCPU of
+ * each is done or its VM stopped (a VM past timeout_ms is stopped), then
+ * until their pCPUs are idle. True if none failed. Destroy them after.
+ */
+bool vm_group_wait(struct vm *const *vms, unsigned int n, unsigned int timeout_ms);
 /*
  * vm_wait with the control CPU's own work between its polls: beside(vm, ctx)
  * runs after each poll's smp_call_handle and quiescent state, until every

@@ -72,6 +72,9 @@ void interrupt_dispatch(struct regs *r)
 		smp_call_handle();
 		return;
 	case VEC_KICK:
+		atomic_fetch_add_explicit(&this_cpu()->kicks_received, 1, memory_order_relaxed);
+		apic_eoi();
+		return;
 	case VEC_TIMER:
 		apic_eoi();
 		return;

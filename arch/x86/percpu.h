@@ -42,6 +42,7 @@ struct percpu {
 	 * keeps one spare for such a latched NMI.
 	 */
 	atomic_uint nmi_kicks;
+	atomic_ulong kicks_received; /* VEC_KICK interrupts taken, by this CPU only (relaxed) */
 	unsigned int nmi_kicks_seen;
 	bool nmi_kick_spare;
 } __cacheline_aligned;

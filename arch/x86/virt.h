@@ -169,6 +169,13 @@ struct vcpu_arch {
 	 */
 	int64_t tsc_offset;
 	uint64_t tsc_adjust;
+	/*
+	 * Flushes of the vCPU's whole tag the backend did on its own, not
+	 * asked by the core: VMX its VPID and EPTP before the first entry
+	 * (a VPID or EPT root can come back from a destroyed VM); SVM every
+	 * ASID of the pCPU when its generation rolls over.
+	 */
+	uint64_t context_flushes;
 	void *backend;               /* the VMCB or VMCS and friends */
 };
 

@@ -5,6 +5,12 @@
  * a new generation and flushes every ASID with the first entry of it. A TLB
  * flush of one vCPU is TLB_CONTROL=3 where the CPU has flush-by-ASID, and a
  * fresh ASID where it has not (QEMU TCG ignores 3 and 7).
+ *
+ * Across VMs: an ASID names one vCPU on one pCPU, whichever VM it belongs
+ * to, and a vCPU never changes pCPU (virt/sched.c). A new vCPU (of a new
+ * VM too) starts with generation 0, so its first entry takes an ASID that
+ * nobody used since the pCPU's last full flush: what a destroyed VM's vCPU
+ * left tagged under an ASID is gone before the ASID is handed out again.
  */
 #include "arch/x86/percpu.h"
 #include "arch/x86/svm/svm.h"
@@ -26,12 +32,13 @@ void svm_asid_init(unsigned int nr_asids)
 	}
 }
 
-static void new_asid(struct svm_vcpu *s, struct asid_cpu *c)
+static void new_asid(struct vcpu_arch *v, struct svm_vcpu *s, struct asid_cpu *c)
 {
 	if (c->next > max_asid) {
 		c->generation++;
 		c->next = 1;
 		s->vmcb->control.tlb_control = TLB_CONTROL_FLUSH_ALL;
+		v->context_flushes++;
 	}
 	s->asid = c->next++;
 	s->asid_generation = c->generation;
@@ -39,19 +46,19 @@ static void new_asid(struct svm_vcpu *s, struct asid_cpu *c)
 }
 
 /* Called on the vCPU's pCPU with interrupts off, right before VMRUN. */
-void svm_asid_prepare_entry(struct svm_vcpu *s)
+void svm_asid_prepare_entry(struct vcpu_arch *v, struct svm_vcpu *s)
 {
 	struct asid_cpu *c = &asid_cpus[this_cpu()->cpu];
 
 	if (s->asid_generation != c->generation) {
-		new_asid(s, c); /* an ASID unused since the last full flush */
+		new_asid(v, s, c); /* an ASID unused since the last full flush */
 		s->flush_pending = false;
 	}
 	if (s->flush_pending) {
 		if (virt_caps.flush_by_asid)
 			s->vmcb->control.tlb_control = TLB_CONTROL_FLUSH_ASID;
 		else
-			new_asid(s, c);
+			new_asid(v, s, c);
 		s->flush_pending = false;
 	}
 }

@@ -320,7 +320,7 @@ static void svm_vcpu_run(struct vcpu_arch *v)
 		wrmsr(MSR_TSC_AUX, s->tsc_aux);
 		s->tsc_aux_loaded = true;
 	}
-	svm_asid_prepare_entry(s);
+	svm_asid_prepare_entry(v, s);
 	if (v->shadow)
 		vmcb->save.cr3 = v->hw_cr3;
 	/*

@@ -40,7 +40,7 @@ extern const struct virt_ops svm_ops;
 void svm_vmrun(uint64_t vmcb_pa, struct svm_gprs *gprs, uint64_t host_save_pa);
 
 /* asid.c */
-void svm_asid_prepare_entry(struct svm_vcpu *s);
+void svm_asid_prepare_entry(struct vcpu_arch *v, struct svm_vcpu *s);
 void svm_asid_init(unsigned int nr_asids);
 
 /* exit.c */

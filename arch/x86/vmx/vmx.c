@@ -16,7 +16,37 @@
 #define PREEMPTION_BACKSTOP_TSC (1ull << 22) /* ~4M TSC cycles between forced exits */
 
 struct vmx_config vmx_config;
-static atomic_uint next_vpid = 1;
+/*
+ * VPIDs: one per live vCPU, taken from this bitmap at vcpu_init and given
+ * back at vcpu_free (bit 0 is the host's). A VPID given back may still tag
+ * stale translations on the pCPU its old vCPU ran on, and a freed EPT root
+ * may come back as another VM's: a vCPU's first entry therefore flushes its
+ * VPID and its EPTP on its pCPU (vmx_vcpu_load), and never again unless the
+ * core asks. Bits are taken and given back with atomics, from any CPU.
+ */
+#define VPID_COUNT 65536
+static atomic_ulong vpid_used[VPID_COUNT / 64] = { 1 };
+
+static uint16_t vpid_alloc(void)
+{
+	for (unsigned int w = 0; w < VPID_COUNT / 64; w++) {
+		uint64_t used = atomic_load(&vpid_used[w]);
+
+		while (~used) {
+			unsigned int b = (unsigned int)__builtin_ctzll(~used);
+
+			if (atomic_compare_exchange_weak(&vpid_used[w], &used, used | 1ull << b))
+				return (uint16_t)(w * 64 + b);
+		}
+	}
+	return 0;
+}
+
+static void vpid_free(uint16_t vpid)
+{
+	if (vpid)
+		atomic_fetch_and(&vpid_used[vpid / 64], ~(1ull << (vpid % 64)));
+}
 
 /* Per pCPU, written by that pCPU in vmx_cpu_enable. */
 static struct { bool on; } vmx_cpus[PLATFORM_MAX_CPUS];
@@ -240,9 +270,13 @@ static bool vmx_vcpu_init(struct vcpu_arch *v, uint64_t tdp_root_pa, char *err, 
 		page_free(x, 0);
 		return false;
 	}
-	x->vpid = (uint16_t)atomic_fetch_add(&next_vpid, 1);
-	if (!x->vpid) /* wrapped: VPID 0 is the host's */
-		x->vpid = (uint16_t)atomic_fetch_add(&next_vpid, 1);
+	x->vpid = vpid_alloc();
+	if (!x->vpid) {
+		fmt_snprintf(err, len, "all %u VPIDs are taken by live vCPUs", VPID_COUNT - 1);
+		page_free(x->vmcs, 0);
+		page_free(x, 0);
+		return false;
+	}
 	/* EPTP: WB (6), 4-level walk (3 << 3), A/D flags (bit 6) when used. */
 	x->eptp = tdp_root_pa | 6 | (3 << 3) | (virt_caps.tdp_ad ? 1u << 6 : 0);
 	v->backend = x;
@@ -316,8 +350,10 @@ static void vmx_vcpu_free(struct vcpu_arch *v)
 {
 	struct vmx_vcpu *x = v->backend;
 
-	if (x)
+	if (x) {
+		vpid_free(x->vpid);
 		vcpu_backend_free(v, x->vmcs);
+	}
 }
 
 static void invept(uint64_t type, uint64_t eptp)
@@ -362,6 +398,11 @@ static bool vmx_vcpu_load(struct vcpu_arch *v, struct vmx_vcpu *x, char *err, si
 		return false;
 	if (x->pc)
 		load_live_msrs(x);
+	if (!x->first_flush_done) { /* what a VPID's or EPT root's earlier owner left here */
+		vmx_vcpu_flush_tlb(v);
+		x->first_flush_done = true;
+		v->context_flushes++;
+	}
 	return true;
 }
 

@@ -20,6 +20,7 @@ struct vmx_vcpu {
 	uint64_t eptp;
 	uint16_t vpid;
 	bool loaded;          /* VMPTRLD done and the fields written, on v->pcpu */
+	bool first_flush_done; /* its VPID and EPTP flushed on its pCPU, before its first entry */
 	struct vmx_gprs gprs;
 	uint64_t tdp_root_pa;
 	bool shadow;          /* mmu=shadow (the VM's) */
