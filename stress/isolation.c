@@ -191,7 +191,7 @@ int scenario_isolation(void)
 	unsigned int progressed = 0, checked = 0, stopped = 0;
 	bool split = option(OPTION_PLACEMENT) == PLACEMENT_SPLIT, ok;
 
-	s.nr_vms = (unsigned int)option(OPTION_VMS);
+	s.nr_vms = option(OPTION_VMS) ? (unsigned int)option(OPTION_VMS) : 3;
 	s.nr_vcpus = scenario_nr_vcpus();
 	s.per_vcpu = option(OPTION_MEM_PER_VCPU);
 	if (s.nr_vms < 3) {

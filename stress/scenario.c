@@ -57,6 +57,12 @@ int scenario_run(void)
 			result_done(EXIT_CONFIG, "too-few-cpus");
 		}
 		sched_configure(option(OPTION_PIN), (unsigned int)option(OPTION_TIMESLICE_US));
+		if (option(OPTION_VMS) > 1 && option(OPTION_SCENARIO) != SCENARIO_ISOLATION &&
+		    option(OPTION_SCENARIO) != SCENARIO_DEMAND_PAGING) {
+			kprintf("mmuvisor: error: vms=%lu: only scenario=isolation and scenario=demand_paging run several VMs; drop vms= or pick one of them\n",
+				(unsigned long)option(OPTION_VMS));
+			result_done(EXIT_CONFIG, "config");
+		}
 	}
 	return s->run();
 }

@@ -195,6 +195,7 @@ void sched_launch(struct vm *const *vms, unsigned int n)
 			unsigned int q = rqs[v->pcpu].nr;
 
 			v->pcpu_shared = q > 1;
+			v->arch.pause_exits = q > 1;
 			most = q > most ? q : most;
 			fewest = q < fewest ? q : fewest;
 		}

@@ -132,6 +132,11 @@ static void handle_exit(struct vcpu *v)
 	case EXIT_INTERRUPT:
 		v->stats.interrupts++;
 		break;
+	case EXIT_PAUSE: /* it spins, most likely on a vCPU that waits for a turn here */
+		v->stats.pause_exits++;
+		v->arch.regs.rip += e->insn_len;
+		v->yield = true;
+		break;
 	case EXIT_IO:
 		vcpu_fail(v, "port I/O at rip 0x%lx (guests have no devices)", (unsigned long)v->arch.regs.rip);
 		break;
@@ -209,8 +214,10 @@ static enum vcpu_slice run_slice(struct vcpu *v, uint64_t slice_end)
 {
 	while (!v->done && serve_requests(v)) {
 		rcu_quiescent_state();
-		if (!vcpu_runnable(v))
+		if (!vcpu_runnable(v)) { /* HC_BARRIER: it waits for the others */
+			v->stats.yields++;
 			return VCPU_YIELDED;
+		}
 		if (v->vm->dev && !pc_prepare_entry(v))
 			continue; /* it slept, or waits for a SIPI */
 		if (v->shadow && !shadow_prepare_entry(v))
@@ -233,10 +240,12 @@ static enum vcpu_slice run_slice(struct vcpu *v, uint64_t slice_end)
 		handle_exit(v);
 		if (slice_end && rdtsc() >= slice_end) {
 			v->stats.preemptions++;
+			v->yield = false; /* it gives up this turn, not the next */
 			return VCPU_PREEMPTED;
 		}
 		if (v->yield) {
 			v->yield = false;
+			v->stats.yields++;
 			return VCPU_YIELDED;
 		}
 	}

@@ -368,7 +368,7 @@ void vm_start(struct vm *vm)
 /* A VM whose vCPUs shared pCPUs: how the scheduler (virt/sched.c) shared them. */
 static void report_sched(const struct vm *vm)
 {
-	uint64_t slices = 0, preempted = 0, switches = 0;
+	uint64_t slices = 0, preempted = 0, switches = 0, yields = 0, pauses = 0;
 	bool shared = false;
 
 	for (unsigned int i = 0; i < vm->cfg.nr_vcpus; i++) {
@@ -378,10 +378,13 @@ static void report_sched(const struct vm *vm)
 		slices += v->stats.slices;
 		preempted += v->stats.preemptions;
 		switches += v->stats.switches_in;
+		yields += v->stats.yields;
+		pauses += v->stats.pause_exits;
 	}
 	if (shared)
-		kprintf("vm %u: scheduler: %lu turns, %lu ended by the time slice, %lu switches between vCPUs\n",
-			vm->id, (unsigned long)slices, (unsigned long)preempted, (unsigned long)switches);
+		kprintf("vm %u: scheduler: %lu turns, %lu ended by the time slice, %lu given up (%lu at a PAUSE loop), %lu switches between vCPUs\n",
+			vm->id, (unsigned long)slices, (unsigned long)preempted, (unsigned long)yields,
+			(unsigned long)pauses, (unsigned long)switches);
 }
 
 bool vm_wait_beside(struct vm *vm, unsigned int timeout_ms, vm_beside_fn beside, void *ctx)

@@ -45,7 +45,7 @@ struct vcpu_stats {
 	uint64_t exits, hypercalls, tdp_faults, tdp_retries, flushes, halts, interrupts;
 	uint64_t ipis_received;
 	/* virt/sched.c: turns on the pCPU, turns cut short by the timer, state switches to it */
-	uint64_t slices, preemptions, switches_in;
+	uint64_t slices, preemptions, switches_in, yields, pause_exits;
 	uint64_t emulated; /* mmu=shadow: stores done by virt/emulate.c */
 	uint64_t write_retries_emulated; /* ... of them after a write kept faulting */
 	struct pc_exit_stats pc; /* a PC guest's */

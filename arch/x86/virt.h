@@ -34,6 +34,7 @@ enum exit_reason {
 	EXIT_RDPMC,       /* RDPMC: the vCPU has no counters */
 	EXIT_MONITOR,     /* MONITOR or MWAIT: hidden from CPUID */
 	EXIT_IRQ_WINDOW,  /* the guest can take the interrupt or NMI it waited for (vcpu_request_window) */
+	EXIT_PAUSE,       /* a PAUSE loop: the guest spins (vcpu_arch.pause_exits) */
 	EXIT_UNKNOWN,
 };
 
@@ -176,6 +177,12 @@ struct vcpu_arch {
 	 * ASID of the pCPU when its generation rolls over.
 	 */
 	uint64_t context_flushes;
+	/*
+	 * Set by the core before the first entry: exit when the guest spins
+	 * in a PAUSE loop (VMX PAUSE-loop exiting, SVM's pause filter), where
+	 * the CPU offers it; its pCPU has other vCPUs to run meanwhile.
+	 */
+	bool pause_exits;
 	void *backend;               /* the VMCB or VMCS and friends */
 };
 
@@ -190,8 +197,8 @@ struct virt_caps {
 	bool decode_assists; /* SVM: the exits say which register or address */
 	bool shadow_real_mode; /* SVM: paged real mode runs a shadowed guest's real mode */
 	unsigned int asids;  /* SVM ASIDs or VMX VPIDs */
+	bool pause_exiting;  /* VMX PAUSE-loop exiting; SVM pause filter (vcpu_arch.pause_exits) */
 	/* Reported at boot (virt_report), not used yet: */
-	bool pause_exiting;  /* VMX PAUSE-loop exiting; SVM pause filter */
 	bool unrestricted;   /* VMX unrestricted guest */
 	bool vmcb_clean;     /* SVM VMCB clean bits */
 };

@@ -74,6 +74,10 @@ void svm_decode_exit(struct vcpu_arch *v, struct svm_vcpu *s)
 	case SVM_EXIT_MWAIT:
 		e->reason = EXIT_MONITOR;
 		break;
+	case SVM_EXIT_PAUSE:
+		e->reason = EXIT_PAUSE;
+		e->insn_len = insn_len(vmcb, 2);
+		break;
 	case SVM_EXIT_NPF:
 		e->reason = EXIT_TDP_FAULT;
 		e->gpa = vmcb->control.exit_info2;

@@ -306,6 +306,8 @@ static void svm_vcpu_unload(struct vcpu_arch *v)
 	}
 }
 
+#define PAUSE_FILTER_COUNT 3000
+
 static void svm_vcpu_run(struct vcpu_arch *v)
 {
 	struct svm_vcpu *s = v->backend;
@@ -321,6 +323,14 @@ static void svm_vcpu_run(struct vcpu_arch *v)
 		s->tsc_aux_loaded = true;
 	}
 	svm_asid_prepare_entry(v, s);
+	/*
+	 * A vCPU that shares its pCPU exits after this many PAUSEs in a row
+	 * (the pause filter; KVM's default count), set before its first entry.
+	 */
+	if (v->pause_exits && virt_caps.pause_exiting && !(vmcb->control.intercept_misc1 & INTERCEPT_PAUSE)) {
+		vmcb->control.pause_filter_count = PAUSE_FILTER_COUNT;
+		vmcb->control.intercept_misc1 |= INTERCEPT_PAUSE;
+	}
 	if (v->shadow)
 		vmcb->save.cr3 = v->hw_cr3;
 	/*

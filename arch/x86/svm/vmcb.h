@@ -126,6 +126,7 @@ _Static_assert(sizeof(struct vmcb) == 4096, "a VMCB is one page");
 #define INTERCEPT_MSR (1u << 28)
 #define INTERCEPT_RDPMC (1u << 15)
 #define INTERCEPT_INVD (1u << 22)
+#define INTERCEPT_PAUSE (1u << 23)
 #define INTERCEPT_SHUTDOWN (1u << 31)
 /* intercept_misc2 (vector 4) */
 #define INTERCEPT_VMRUN (1u << 0)
@@ -174,6 +175,7 @@ _Static_assert(sizeof(struct vmcb) == 4096, "a VMCB is one page");
 #define SVM_EXIT_EXCP_BASE 0x040
 #define SVM_EXIT_RDPMC 0x06f
 #define SVM_EXIT_INVD 0x076
+#define SVM_EXIT_PAUSE 0x077
 #define SVM_EXIT_WBINVD 0x089
 #define SVM_EXIT_MONITOR 0x08a
 #define SVM_EXIT_MWAIT 0x08b

@@ -141,6 +141,9 @@ void vmx_decode_exit(struct vcpu_arch *v, struct vmx_vcpu *x)
 	case VMX_EXIT_MWAIT:
 		e->reason = EXIT_MONITOR;
 		break;
+	case VMX_EXIT_PAUSE:
+		e->reason = EXIT_PAUSE;
+		break;
 	case VMX_EXIT_EPT_VIOLATION:
 	case VMX_EXIT_EPT_MISCONFIG:
 		e->reason = EXIT_TDP_FAULT;

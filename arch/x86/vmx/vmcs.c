@@ -186,8 +186,16 @@ static const uint32_t zero_control_fields[] = {
 	EXIT_MSR_LOAD_COUNT, ENTRY_MSR_LOAD_COUNT, ENTRY_INTR_INFO,
 };
 
-static bool write_controls(struct vmx_vcpu *x)
+/*
+ * PAUSE-loop exiting for a vCPU that shares its pCPU: PAUSEs less than
+ * PLE_GAP_TSC apart for PLE_WINDOW_TSC make the guest exit (KVM's defaults).
+ */
+#define PLE_GAP_TSC 128
+#define PLE_WINDOW_TSC 4096
+
+static bool write_controls(const struct vcpu_arch *v, struct vmx_vcpu *x)
 {
+	uint32_t proc2_ple = v->pause_exits && virt_caps.pause_exiting ? PROC2_PAUSE_LOOP_EXITING : 0;
 	const struct vmx_config *c = &vmx_config;
 	bool ok = true;
 
@@ -197,8 +205,12 @@ static bool write_controls(struct vmx_vcpu *x)
 	x->proc = x->pc ? (x->shadow ? c->proc_pc_shadow : c->proc_pc)
 		: x->shadow ? c->proc_shadow : c->proc;
 	ok &= vmwrite(PROC_BASED_CONTROLS, x->proc);
-	ok &= vmwrite(SECONDARY_CONTROLS, x->pc ? (x->shadow ? c->proc2_pc_shadow : c->proc2_pc)
-					  : x->shadow ? c->proc2_shadow : c->proc2);
+	ok &= vmwrite(SECONDARY_CONTROLS, (x->pc ? (x->shadow ? c->proc2_pc_shadow : c->proc2_pc)
+					   : x->shadow ? c->proc2_shadow : c->proc2) | proc2_ple);
+	if (proc2_ple) {
+		ok &= vmwrite(PLE_GAP, PLE_GAP_TSC);
+		ok &= vmwrite(PLE_WINDOW, PLE_WINDOW_TSC);
+	}
 	ok &= vmwrite(EXIT_CONTROLS, c->exit);
 	ok &= vmwrite(ENTRY_CONTROLS, x->pc ? c->entry_pc : c->entry);
 	/*
@@ -221,7 +233,7 @@ bool vmx_vmcs_setup(struct vcpu_arch *v, struct vmx_vcpu *x, char *err, size_t l
 	if (!fail)
 		asm volatile("vmptrld %1" : "=@ccbe"(fail) : "m"(x->vmcs_pa) : "memory");
 	if (fail || !write_host_state(this_cpu()) ||
-	    !(x->pc ? write_pc_guest_state(v) : write_guest_state(v)) || !write_controls(x) ||
+	    !(x->pc ? write_pc_guest_state(v) : write_guest_state(v)) || !write_controls(v, x) ||
 	    !vmwrite(TSC_OFFSET, (uint64_t)v->tsc_offset)) {
 		fmt_snprintf(err, len, "cannot load or write vcpu %u's VMCS (VM-instruction error %lu)",
 			     v->vcpu_id, (unsigned long)vmread(VM_INSTRUCTION_ERROR));
