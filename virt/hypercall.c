@@ -8,6 +8,7 @@
 #include "arch/x86/cpu.h"
 #include "arch/x86/tsc.h"
 #include "lib/string.h"
+#include "mm/rcu/rcu.h"
 #include "virt/guest_abi.h"
 #include "virt/hypercall.h"
 #include "virt/vcpu.h"
@@ -58,9 +59,10 @@ static uint64_t hc_report(struct vcpu *v, uint64_t slot, uint64_t value, uint64_
 }
 
 /*
- * A barrier over the VM's vCPUs, by generation: the last to come opens it;
- * the others wait outside the guest, off their pCPUs' run (vcpu_runnable
- * in virt/vcpu.c), so that the vCPUs queued behind them can come.
+ * A barrier over the VM's vCPUs, by generation: the last to come opens it.
+ * A vCPU alone on its pCPU waits here, outside the guest; one that shares
+ * its pCPU waits off its pCPU's run (vcpu_runnable in virt/vcpu.c), so that
+ * the vCPUs queued behind it can come.
  */
 static uint64_t hc_barrier(struct vcpu *v, uint64_t a0, uint64_t a1, uint64_t a2)
 {
@@ -73,8 +75,16 @@ static uint64_t hc_barrier(struct vcpu *v, uint64_t a0, uint64_t a1, uint64_t a2
 		atomic_fetch_add(&vm->barrier_gen, 1); /* releases the others */
 		return 0;
 	}
-	v->barrier_gen = gen;
-	v->in_barrier = true;
+	if (v->pcpu_shared) {
+		v->barrier_gen = gen;
+		v->in_barrier = true;
+		return 0;
+	}
+	while (atomic_load(&vm->barrier_gen) == gen && !atomic_load(&vm->stopping)) {
+		rcu_quiescent_state();
+		irq_window();
+		cpu_relax();
+	}
 	return 0;
 }
 

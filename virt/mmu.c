@@ -1,10 +1,12 @@
 // SPDX-License-Identifier: MIT
+#include "lib/plant.h"
 #include "lib/printf.h"
 #include "mm/shadow/rmap.h"
 #include "virt/dirty_log.h"
 #include "virt/mmu.h"
 
 extern const struct mmu_ops vm_mmu_ops; /* virt/vm.c: memslots and the dirty log */
+extern const struct mmu_ops vm_mmu_ops_planted_cross_vm;
 
 /* EPT with A/D bits: the VMX backend enables them in the EPT pointer on the same test. */
 static bool tdp_ad_bits(void)
@@ -15,6 +17,7 @@ static bool tdp_ad_bits(void)
 bool vm_mmu_create(struct vm *vm, char *err, size_t len)
 {
 	const struct vm_mmu_config *want = &vm->cfg.mmu;
+	const struct mmu_ops *ops = planted(PLANT_CROSS_VM) ? &vm_mmu_ops_planted_cross_vm : &vm_mmu_ops;
 
 	if (want->shadow) {
 		struct shadow_mmu_config c = {
@@ -22,7 +25,7 @@ bool vm_mmu_create(struct vm *vm, char *err, size_t len)
 			.gfn_limit = vm->cfg.mem_bytes >> PAGE_SHIFT,
 		};
 
-		vm->smmu = shadow_mmu_create(&c, &vm_mmu_ops, vm);
+		vm->smmu = shadow_mmu_create(&c, ops, vm);
 	} else {
 		struct tdp_mmu_config c = {
 			.format = virt_caps.tdp_format,
@@ -33,7 +36,7 @@ bool vm_mmu_create(struct vm *vm, char *err, size_t len)
 			.policy = want->policy,
 		};
 
-		vm->mmu = tdp_mmu_create(&c, &vm_mmu_ops, vm);
+		vm->mmu = tdp_mmu_create(&c, ops, vm);
 	}
 	if (!vm->mmu && !vm->smmu) {
 		fmt_snprintf(err, len, "out of memory for the %s MMU", vm->cfg.mmu.shadow ? "shadow" : "TDP");

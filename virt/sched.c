@@ -196,6 +196,8 @@ void sched_launch(struct vm *const *vms, unsigned int n)
 
 			v->pcpu_shared = q > 1;
 			v->arch.pause_exits = q > 1;
+			if (v->arch.pause_exits && virt->vcpu_set_pause_exits)
+				virt->vcpu_set_pause_exits(&v->arch);
 			most = q > most ? q : most;
 			fewest = q < fewest ? q : fewest;
 		}

@@ -28,25 +28,11 @@
 
 static atomic_uint next_vm_id;
 static struct vm *_Atomic plant_first_vm; /* plant=cross_vm: a group's first VM */
-static bool vm_gfn_to_pfn(void *owner, gfn_t gfn, struct mmu_pfn_info *out);
-
-/* plant=cross_vm: the page of a group's first VM that gfn of its second is given instead. */
-static bool plant_cross_vm(const struct vm *vm, gfn_t gfn, struct mmu_pfn_info *out)
-{
-	struct vm *first = atomic_load(&plant_first_vm);
-
-	if (!planted(PLANT_CROSS_VM) || vm->cfg.place_index != 1 || !first || vm->cfg.pc ||
-	    gfn < guest_data_base(vm->cfg.nr_vcpus) >> PAGE_SHIFT || first == vm)
-		return false;
-	return vm_gfn_to_pfn(first, gfn, out);
-}
 
 static bool vm_gfn_to_pfn(void *owner, gfn_t gfn, struct mmu_pfn_info *out)
 {
 	struct vm *vm = owner;
 
-	if (plant_cross_vm(vm, gfn, out))
-		return true;
 	for (unsigned int i = 0; i < vm->nr_slots; i++) {
 		const struct memslot *s = &vm->slots[i];
 		uint64_t off = gfn - s->base_gfn;
@@ -67,6 +53,25 @@ static bool vm_gfn_to_pfn(void *owner, gfn_t gfn, struct mmu_pfn_info *out)
 
 const struct mmu_ops vm_mmu_ops = {
 	.gfn_to_pfn = vm_gfn_to_pfn,
+	.mark_dirty = vm_mark_dirty,
+};
+
+/*
+ * plant=cross_vm: a group's second VM gets the first's page for each gfn
+ * of its data (the MMUs get these ops instead, so the real ones pay nothing).
+ */
+static bool plant_cross_vm_gfn_to_pfn(void *owner, gfn_t gfn, struct mmu_pfn_info *out)
+{
+	struct vm *vm = owner, *first = atomic_load(&plant_first_vm);
+
+	if (vm->cfg.place_index == 1 && first && first != vm && !vm->cfg.pc &&
+	    gfn >= guest_data_base(vm->cfg.nr_vcpus) >> PAGE_SHIFT)
+		return vm_gfn_to_pfn(first, gfn, out);
+	return vm_gfn_to_pfn(vm, gfn, out);
+}
+
+const struct mmu_ops vm_mmu_ops_planted_cross_vm = {
+	.gfn_to_pfn = plant_cross_vm_gfn_to_pfn,
 	.mark_dirty = vm_mark_dirty,
 };
 

@@ -299,6 +299,12 @@ struct virt_ops {
 	 * vCPU never changes pCPU (virt/sched.c).
 	 */
 	void (*vcpu_switch)(struct vcpu_arch *v);
+	/*
+	 * On the control CPU, before the vCPU's first entry: v->pause_exits
+	 * is set; exit on PAUSE loops from then on (VMX needs no call: its
+	 * controls are written at the first entry).
+	 */
+	void (*vcpu_set_pause_exits)(struct vcpu_arch *v);
 };
 
 extern const struct virt_ops *virt; /* chosen once by virt_select(); read-only after */

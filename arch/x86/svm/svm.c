@@ -306,7 +306,22 @@ static void svm_vcpu_unload(struct vcpu_arch *v)
 	}
 }
 
+/*
+ * A vCPU that shares its pCPU exits after this many PAUSEs since its entry
+ * (the pause filter; KVM's default count). On the control CPU before the
+ * vCPU's first entry (the VMCB is in memory; VMRUN reads it).
+ */
 #define PAUSE_FILTER_COUNT 3000
+
+static void svm_vcpu_set_pause_exits(struct vcpu_arch *v)
+{
+	struct svm_vcpu *s = v->backend;
+
+	if (!v->pause_exits || !virt_caps.pause_exiting)
+		return;
+	s->vmcb->control.pause_filter_count = PAUSE_FILTER_COUNT;
+	s->vmcb->control.intercept_misc1 |= INTERCEPT_PAUSE;
+}
 
 static void svm_vcpu_run(struct vcpu_arch *v)
 {
@@ -323,14 +338,6 @@ static void svm_vcpu_run(struct vcpu_arch *v)
 		s->tsc_aux_loaded = true;
 	}
 	svm_asid_prepare_entry(v, s);
-	/*
-	 * A vCPU that shares its pCPU exits after this many PAUSEs in a row
-	 * (the pause filter; KVM's default count), set before its first entry.
-	 */
-	if (v->pause_exits && virt_caps.pause_exiting && !(vmcb->control.intercept_misc1 & INTERCEPT_PAUSE)) {
-		vmcb->control.pause_filter_count = PAUSE_FILTER_COUNT;
-		vmcb->control.intercept_misc1 |= INTERCEPT_PAUSE;
-	}
 	if (v->shadow)
 		vmcb->save.cr3 = v->hw_cr3;
 	/*
@@ -717,6 +724,7 @@ const struct virt_ops svm_ops = {
 	.name = "svm",
 	.probe = svm_probe,
 	.cpu_enable = svm_cpu_enable,
+	.vcpu_set_pause_exits = svm_vcpu_set_pause_exits,
 	.vcpu_init = svm_vcpu_init,
 	.vcpu_free = svm_vcpu_free,
 	.vcpu_run = svm_vcpu_run,
