@@ -198,8 +198,12 @@ include tests/guests/guests.mk
 include tests/guests/hostile/hostile.mk
 
 # make bench: the Bochs scaling sweep, then the host benchmarks (tests/host/host.mk).
-.PHONY: bench-sweep bench-linux
-bench: deps all bench-sweep bench-apic bench-linux
+.PHONY: bench-sweep bench-linux bench-sched
+bench: deps all bench-sweep bench-sched bench-apic bench-linux
+# The vCPU scheduler: 14..448 vCPUs on 14 pCPUs, a flush with half of them
+# descheduled, two VMs against one (tools/bench-sched; Bochs, both models).
+bench-sched: deps all tguests
+	tools/bench-sched
 # A PC guest's interrupt costs, in Bochs cycles, against bare Bochs (tests/guests/apicbench.c).
 bench-apic: deps all tguests
 	tests/guests/run-apicbench

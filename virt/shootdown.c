@@ -31,38 +31,54 @@
 #include "virt/shootdown.h"
 #include "virt/vm.h"
 
-/* A set of a VM's vCPUs (bit i: vCPU i), on the flusher's stack. */
-struct vcpu_set {
-	uint64_t w[VM_MAX_VCPUS / 64];
-};
+/*
+ * A set of a VM's vCPUs is words of 64 bits (bit i of word w: vCPU
+ * 64 * w + i), on the flusher's stack. The functions below take the
+ * number of words as a constant: a VM of up to 64 vCPUs (every one with a
+ * pCPU to itself, in practice) gets the code it had when a set was one
+ * register; a bigger one loops over VM_MAX_VCPUS / 64 words at most.
+ */
+#define SET_WORDS_MAX (VM_MAX_VCPUS / 64)
 
-_Static_assert(VM_MAX_VCPUS % 64 == 0, "a vcpu_set is whole words");
+_Static_assert(VM_MAX_VCPUS % 64 == 0, "a set of vCPUs is whole words");
 
-static unsigned int set_words(const struct vm *vm)
+/* The planted bugs' part of a kick (plant=shootdown_skip, plant=kick_all), off the fast path. */
+static bool plant_skip_first(unsigned int request)
 {
-	return (vm->cfg.nr_vcpus + 63) / 64;
+	return request == VCPU_REQ_TLB_FLUSH && planted(PLANT_SHOOTDOWN_SKIP);
+}
+
+static void plant_kick_all(unsigned int request)
+{
+	cpumask_t all = *smp_online();
+
+	if (request != VCPU_REQ_TLB_FLUSH || !planted(PLANT_KICK_ALL))
+		return;
+	cpumask_clear_cpu(&all, this_cpu()->cpu); /* a broadcast shootdown */
+	ipi_send_mask(&all, VEC_KICK);
 }
 
 /*
  * Set request on the vCPUs of vm that run on targets (NULL: all of them)
  * and IPI those in guest mode (IN_GUEST, or EXITING for another flusher),
  * every request set before the first IPI; puts the vCPUs kicked in
- * *kicked, which are the ones to wait for, and returns how many vCPUs were
- * targeted. A vCPU in a pCPU's run queue but not on it now is OUTSIDE: it
- * gets the request alone and serves it before its next entry (virt/
- * sched.c), so a pCPU gets at most one IPI however many vCPUs it holds.
- * plant=shootdown_skip leaves out one target on purpose, for the check
- * below to catch.
+ * kicked[0..words), which are the ones to wait for, and returns how many
+ * vCPUs were targeted. A vCPU in a pCPU's run queue but not on it now is
+ * OUTSIDE: it gets the request alone and serves it before its next entry
+ * (virt/sched.c), so a pCPU gets at most one IPI however many vCPUs it
+ * holds. plant=shootdown_skip leaves out one target on purpose, for the
+ * check below to catch.
  */
-static unsigned int vm_kick_some(struct vm *vm, const cpumask_t *targets, unsigned int request,
-				 struct vcpu_set *kicked)
+__attribute__((always_inline)) static inline unsigned int
+kick_some(struct vm *vm, const cpumask_t *targets, unsigned int request, uint64_t *kicked,
+	  unsigned int words)
 {
-	bool skip = request == VCPU_REQ_TLB_FLUSH && planted(PLANT_SHOOTDOWN_SKIP);
-	unsigned int nr_targets = 0, words = set_words(vm);
-	struct vcpu_set woken;
+	bool skip = planted_bug != PLANT_NONE && plant_skip_first(request);
+	unsigned int nr_targets = 0;
+	uint64_t woken[SET_WORDS_MAX];
 
 	for (unsigned int w = 0; w < words; w++)
-		kicked->w[w] = woken.w[w] = 0;
+		kicked[w] = woken[w] = 0;
 	for (unsigned int i = 0; i < vm->cfg.nr_vcpus; i++) {
 		struct vcpu *v = &vm->vcpus[i];
 		int in_guest = VCPU_IN_GUEST;
@@ -77,27 +93,23 @@ static unsigned int vm_kick_some(struct vm *vm, const cpumask_t *targets, unsign
 		atomic_fetch_or(&v->requests, request);
 		if (atomic_compare_exchange_strong(&v->mode, &in_guest, VCPU_EXITING) ||
 		    in_guest == VCPU_EXITING)
-			kicked->w[i / 64] |= 1ull << (i % 64);
+			kicked[i / 64] |= 1ull << (i % 64);
 		else if (in_guest == VCPU_BLOCKED && request != VCPU_REQ_TLB_FLUSH)
-			woken.w[i / 64] |= 1ull << (i % 64); /* asleep in HLT (virt/pc_irq.c): a flush can wait */
+			woken[i / 64] |= 1ull << (i % 64); /* asleep in HLT (virt/pc_irq.c): a flush can wait */
 	}
 	for (unsigned int w = 0; w < words; w++)
-		for (uint64_t left = kicked->w[w] | woken.w[w]; left; left &= left - 1)
+		for (uint64_t left = kicked[w] | woken[w]; left; left &= left - 1)
 			ipi_send(vm->vcpus[w * 64 + __builtin_ctzll(left)].pcpu, VEC_KICK);
-	if (request == VCPU_REQ_TLB_FLUSH && planted(PLANT_KICK_ALL)) { /* a broadcast shootdown */
-		cpumask_t all = *smp_online();
-
-		cpumask_clear_cpu(&all, this_cpu()->cpu);
-		ipi_send_mask(&all, VEC_KICK);
-	}
+	if (planted_bug != PLANT_NONE)
+		plant_kick_all(request);
 	return nr_targets;
 }
 
 void vm_kick_vcpus(struct vm *vm, unsigned int request)
 {
-	struct vcpu_set kicked;
+	uint64_t kicked[SET_WORDS_MAX];
 
-	vm_kick_some(vm, NULL, request, &kicked);
+	kick_some(vm, NULL, request, kicked, (vm->cfg.nr_vcpus + 63) / 64);
 }
 
 /*
@@ -166,23 +178,32 @@ void vm_nmi_kick_lingering(struct vm *vm)
 	}
 }
 
-void tlb_flush_vcpus(struct vm *vm, const cpumask_t *targets)
+/* tlb_flush_vcpus for a VM whose vCPU sets are words long (a constant: see above). */
+__attribute__((always_inline)) static inline void flush_some(struct vm *vm, const cpumask_t *targets,
+							      unsigned int words)
 {
 	uint64_t seq = atomic_fetch_add(&vm->flush_seq, 1) + 1;
-	struct vcpu_set kicked;
-	unsigned int nr_targets = vm_kick_some(vm, targets, VCPU_REQ_TLB_FLUSH, &kicked);
-	unsigned int nr_kicked = 0, words = set_words(vm);
-	uint64_t wait_start = 0;
+	uint64_t kicked[SET_WORDS_MAX], wait_start = 0;
+	unsigned int nr_targets = kick_some(vm, targets, VCPU_REQ_TLB_FLUSH, kicked, words);
+	unsigned int nr_kicked = 0;
 
 	for (unsigned int w = 0; w < words; w++)
-		nr_kicked += (unsigned int)__builtin_popcountll(kicked.w[w]);
+		nr_kicked += (unsigned int)__builtin_popcountll(kicked[w]);
 	atomic_fetch_add_explicit(&vm->remote_flushes, 1, memory_order_relaxed);
 	atomic_fetch_add_explicit(&vm->ipis_sent, nr_kicked, memory_order_relaxed);
 	atomic_fetch_add_explicit(&vm->ipis_avoided, nr_targets - nr_kicked, memory_order_relaxed);
 	for (unsigned int w = 0; w < words; w++)
-		for (uint64_t left = kicked.w[w]; left; left &= left - 1)
+		for (uint64_t left = kicked[w]; left; left &= left - 1)
 			wait_left_guest(vm, &vm->vcpus[w * 64 + __builtin_ctzll(left)], &wait_start);
 	check_served(vm, targets, seq);
+}
+
+void tlb_flush_vcpus(struct vm *vm, const cpumask_t *targets)
+{
+	if (vm->cfg.nr_vcpus <= 64)
+		flush_some(vm, targets, 1);
+	else
+		flush_some(vm, targets, (vm->cfg.nr_vcpus + 63) / 64);
 }
 
 void tlb_flush_vm(struct vm *vm)
