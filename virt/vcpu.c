@@ -96,8 +96,9 @@ __attribute__((always_inline)) static inline void handle_tdp_fault(struct vcpu *
 }
 
 /*
- * handle_exit and serve_requests run on every exit of both loops below:
- * inlined into each, as they were into the one loop before the scheduler
+ * handle_exit and serve_requests run on every exit of both copies of the
+ * run loop below: inlined into each, as they were into the one loop
+ * before the scheduler
  * (a call per exit shows in Bochs' instruction-counted figures).
  */
 __attribute__((always_inline)) static inline void handle_exit(struct vcpu *v)
@@ -215,44 +216,19 @@ bool vcpu_runnable(struct vcpu *v)
 }
 
 /*
- * A vCPU alone on its pCPU: the loop as it was before the scheduler,
- * instruction for instruction (the pinned figures): no slice, no turn to
- * give up, and HC_BARRIER waits inside the hypercall.
+ * The run loop, in two copies that the compiler makes from this one:
+ * shared false for a vCPU alone on its pCPU, the loop as it was before the
+ * scheduler, instruction for instruction (the pinned figures: no slice, no
+ * turn to give up, HC_BARRIER waits inside the hypercall); shared true for
+ * one that shares its pCPU, which also watches the slice's end and gives
+ * its turn up when it halts, spins or waits in a barrier.
  */
-static enum vcpu_slice run_alone(struct vcpu *v)
+__attribute__((always_inline)) static inline enum vcpu_slice
+run_loop(struct vcpu *v, uint64_t slice_end, const bool shared)
 {
 	while (!v->done && serve_requests(v)) {
 		rcu_quiescent_state();
-		if (v->vm->dev && !pc_prepare_entry(v))
-			continue; /* it slept, or waits for a SIPI */
-		if (v->shadow && !shadow_prepare_entry(v))
-			break;
-		/* Full barrier (seq_cst): pairs with the flusher's; see virt/shootdown.c. */
-		atomic_store(&v->mode, VCPU_IN_GUEST);
-		if (atomic_load(&v->requests)) {
-			atomic_store(&v->mode, VCPU_OUTSIDE);
-			continue;
-		}
-		/* For the shootdown check in virt/shootdown.c: what we enter with. */
-		atomic_store(&v->in_guest_seq, atomic_load(&v->served_flush_seq));
-		rcu_offline(); /* guest mode: an extended quiescent state */
-		virt->vcpu_run(&v->arch);
-		rcu_online();
-		atomic_store(&v->in_guest_seq, NOT_IN_GUEST);
-		/* Release: the flusher waiting for us to leave EXITING sees we left. */
-		atomic_store_explicit(&v->mode, VCPU_OUTSIDE, memory_order_release);
-		irq_window(); /* take the IPIs that made us exit */
-		handle_exit(v);
-	}
-	return VCPU_FINISHED;
-}
-
-/* A vCPU that shares its pCPU: the same, with the slice's end and its turn to watch. */
-static enum vcpu_slice run_slice(struct vcpu *v, uint64_t slice_end)
-{
-	while (!v->done && serve_requests(v)) {
-		rcu_quiescent_state();
-		if (!vcpu_runnable(v)) { /* HC_BARRIER: it waits for the others */
+		if (shared && !vcpu_runnable(v)) { /* HC_BARRIER: it waits for the others */
 			v->stats.yields++;
 			return VCPU_YIELDED;
 		}
@@ -276,6 +252,8 @@ static enum vcpu_slice run_slice(struct vcpu *v, uint64_t slice_end)
 		atomic_store_explicit(&v->mode, VCPU_OUTSIDE, memory_order_release);
 		irq_window(); /* take the IPIs that made us exit */
 		handle_exit(v);
+		if (!shared)
+			continue;
 		if (slice_end && rdtsc() >= slice_end) {
 			v->stats.preemptions++;
 			v->yield = false; /* it gives up this turn, not the next */
@@ -297,11 +275,11 @@ enum vcpu_slice vcpu_run_slice(struct vcpu *v, uint64_t slice_end)
 	if (!v->first_entry)
 		v->first_entry = rdtsc();
 	if (!v->pcpu_shared) {
-		r = run_alone(v);
+		r = run_loop(v, 0, false);
 	} else {
 		if (slice_end)
 			apic_timer_arm(slice_end); /* the guest exits at the slice's end */
-		r = run_slice(v, slice_end);
+		r = run_loop(v, slice_end, true);
 		if (slice_end)
 			apic_timer_disarm();
 	}
