@@ -18,6 +18,8 @@ KERNEL_CFLAGS := -std=gnu11 -O2 -g -ffreestanding -nostdlib -fno-pic -fno-pie \
 	-mno-red-zone -mgeneral-regs-only -mcmodel=small -fno-stack-protector \
 	-fno-omit-frame-pointer -fno-asynchronous-unwind-tables \
 	-Wall -Wextra -Wshadow -Werror -I. -MMD -MP
+# make BREAKDOWN=1 BUILD=build/breakdown: stamp every exit's phases (virt/breakdown.h).
+KERNEL_CFLAGS += $(if $(BREAKDOWN),-DEXIT_BREAKDOWN)
 KERNEL_ASFLAGS := -I. -MMD -MP -Wa,--noexecstack
 KERNEL_LDFLAGS := -nostdlib -static -no-pie -z max-page-size=0x1000 -T linker.ld
 
@@ -31,7 +33,7 @@ KERNEL_SRCS := \
 	arch/x86/svm/svm.c arch/x86/svm/asid.c arch/x86/svm/exit.c arch/x86/svm/entry.S \
 	arch/x86/vmx/vmx.c arch/x86/vmx/vmcs.c arch/x86/vmx/exit.c arch/x86/vmx/entry.S \
 	$(sort $(wildcard mm/*.c mm/*/*.c)) \
-	virt/vm.c virt/vcpu.c virt/sched.c virt/hypercall.c virt/dirty_log.c virt/mmu.c virt/shootdown.c \
+	virt/vm.c virt/vcpu.c virt/sched.c virt/breakdown.c virt/hypercall.c virt/dirty_log.c virt/mmu.c virt/shootdown.c \
 	virt/shadow_exits.c virt/cr.c virt/shadow_emulate.c virt/emulate.c \
 	virt/pc.c virt/pc_irq.c virt/realmode.c virt/realmode_sys.c \
 	virt/loader.c virt/loader_linux.c virt/cpuid.c virt/msr.c virt/fetch.c \
@@ -167,11 +169,15 @@ GUEST_DIFF := tests/guests/run-diff && \
 guest-diff: deps all tguests
 	$(GUEST_DIFF)
 
+# The exit breakdown's kernel (make BREAKDOWN=1) prints its phases; the normal one has none.
+BREAKDOWN_CHECK := $(MAKE) --no-print-directory BREAKDOWN=1 BUILD=$(BUILD)/breakdown \
+	$(BUILD)/breakdown/mmuvisor.elf && tests/boot/breakdown-check $(BUILD)/breakdown/mmuvisor.elf $(ELF)
+
 # Host tests, then boot tests; the last line adds up every suite's count.
 test: deps all tguests tguests-hostile $(BUILD)/linux/initramfs.cpio.gz
 	@mkdir -p $(BUILD); set -o pipefail; \
 	{ $(MAKE) --no-print-directory host-test && $(MAKE) --no-print-directory fuzz-smoke && \
-	  tests/boot/run && $(GUEST_DIFF); } 2>&1 | tee $(BUILD)/test.log; \
+	  tests/boot/run && $(BREAKDOWN_CHECK) && $(GUEST_DIFF); } 2>&1 | tee $(BUILD)/test.log; \
 	rc=$$?; \
 	awk '/[0-9]+ passed, [0-9]+ failed$$/ { p += $$(NF-3); f += $$(NF-1) } \
 	     END { printf "make test: %d passed, %d failed\n", p, f + (rc ? (f ? 0 : 1) : 0) }' \
@@ -198,8 +204,11 @@ include tests/guests/guests.mk
 include tests/guests/hostile/hostile.mk
 
 # make bench: the Bochs scaling sweep, then the host benchmarks (tests/host/host.mk).
-.PHONY: bench-sweep bench-linux bench-sched
-bench: deps all bench-sweep bench-sched bench-apic bench-linux
+.PHONY: bench-sweep bench-linux bench-sched bench-breakdown
+bench: deps all bench-sweep bench-sched bench-breakdown bench-apic bench-linux
+# Where an exit's cycles go, by phase (tools/bench-breakdown: a make BREAKDOWN=1 kernel).
+bench-breakdown: deps all tguests
+	tools/bench-breakdown
 # The vCPU scheduler: 14..448 vCPUs on 14 pCPUs, a flush with half of them
 # descheduled, two VMs against one (tools/bench-sched; Bochs, both models).
 bench-sched: deps all tguests

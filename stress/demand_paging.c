@@ -74,6 +74,7 @@ static void report_vm(struct vm *vm, const char *vm_key, struct populate_run *ru
 	per_fault = fastest / (option(OPTION_MEM_PER_VCPU) / PAGE_SIZE);
 	kprintf("RESULT scenario=demand_paging phase=fault_cost %s%s fault_cycles=%lu hypercall_rtt_cycles=%lu mmu_cycles_per_fault=%ld\n",
 		vm_key, keys, (unsigned long)per_fault, (unsigned long)hc_rtt, (long)(per_fault - hc_rtt));
+	vm_breakdown_print(vm, "demand_paging", keys); /* make BREAKDOWN=1 only */
 	run->cycles = slowest > run->cycles ? slowest : run->cycles;
 	run->faults += atomic_load(&st->faults);
 	run->retries += atomic_load(&st->retries);

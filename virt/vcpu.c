@@ -228,6 +228,7 @@ run_loop(struct vcpu *v, uint64_t slice_end, const bool shared)
 {
 	while (!v->done && serve_requests(v)) {
 		rcu_quiescent_state();
+		BREAKDOWN_TIME(v, t_requests);
 		if (shared && !vcpu_runnable(v)) { /* HC_BARRIER: it waits for the others */
 			v->stats.yields++;
 			return VCPU_YIELDED;
@@ -245,13 +246,17 @@ run_loop(struct vcpu *v, uint64_t slice_end, const bool shared)
 		/* For the shootdown check in virt/shootdown.c: what we enter with. */
 		atomic_store(&v->in_guest_seq, atomic_load(&v->served_flush_seq));
 		rcu_offline(); /* guest mode: an extended quiescent state */
+		BREAKDOWN_TIME(v, t_entry);
 		virt->vcpu_run(&v->arch);
+		breakdown_exit(v);
 		rcu_online();
 		atomic_store(&v->in_guest_seq, NOT_IN_GUEST);
 		/* Release: the flusher waiting for us to leave EXITING sees we left. */
 		atomic_store_explicit(&v->mode, VCPU_OUTSIDE, memory_order_release);
 		irq_window(); /* take the IPIs that made us exit */
+		BREAKDOWN_TIME(v, t_dispatch);
 		handle_exit(v);
+		breakdown_handled(v);
 		if (!shared)
 			continue;
 		if (slice_end && rdtsc() >= slice_end) {

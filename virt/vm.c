@@ -319,6 +319,9 @@ struct vm *vm_create(const struct vm_config *cfg, char *err, size_t len)
 
 		v->vm = vm;
 		v->id = i;
+#ifdef EXIT_BREAKDOWN
+		v->breakdown.cur_kind = -1;
+#endif
 		v->arch.vm_id = vm->id;
 		v->arch.vcpu_id = i;
 		v->arch.shadow = cfg->mmu.shadow;

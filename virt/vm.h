@@ -10,6 +10,7 @@
 #include "mm/ept/tdp_mmu.h"
 #include "mm/shadow/shadow_mmu.h"
 #include "mm/platform.h"
+#include "virt/breakdown.h"
 
 #define VM_MAX_VCPUS 1024
 #define VM_MAX_SLOTS 4
@@ -109,6 +110,9 @@ struct vcpu {
 	bool in_barrier;             /* HC_BARRIER: waits until barrier_gen moves on */
 	unsigned int barrier_gen;
 	uint64_t first_entry;        /* the TSC at its first turn */
+#ifdef EXIT_BREAKDOWN
+	struct vcpu_breakdown breakdown; /* make BREAKDOWN=1 (virt/breakdown.h) */
+#endif
 	struct vcpu_stats stats;
 	bool done, failed;
 	char fail_reason[200];

@@ -82,6 +82,16 @@ enum vcpu_start {
 	VCPU_START_PROTECTED,
 };
 
+/*
+ * make BREAKDOWN=1 builds a kernel that stamps the TSC at each phase of an
+ * exit (virt/breakdown.h); without it these stamps are not compiled at all.
+ */
+#ifdef EXIT_BREAKDOWN
+#define BREAKDOWN_STAMP(var) ((var) = rdtsc())
+#else
+#define BREAKDOWN_STAMP(var) ((void)0)
+#endif
+
 /* The guest's own view of its mode, as of its last exit (vcpu_get_state). */
 struct vcpu_state {
 	uint64_t cr0, cr3, cr4, efer;
@@ -183,6 +193,10 @@ struct vcpu_arch {
 	 * the CPU offers it; its pCPU has other vCPUs to run meanwhile.
 	 */
 	bool pause_exits;
+#ifdef EXIT_BREAKDOWN
+	/* make BREAKDOWN=1 (virt/breakdown.h): the TSC right before VMRUN or VMRESUME, and right after. */
+	uint64_t bd_run_start, bd_run_end;
+#endif
 	void *backend;               /* the VMCB or VMCS and friends */
 };
 

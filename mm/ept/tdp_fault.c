@@ -119,6 +119,9 @@ decide:
 				return TDP_FAULT_FIXED;
 			}
 			/* Over a table this unlinks it; tdp_op_end() flushes before the free. */
+#ifdef EXIT_BREAKDOWN
+			cache->bd_walked = platform_cycles();
+#endif
 			if (tdp_set_spte(op, &iter, leaf)) {
 				tdp_op_stat_inc(op, faults_fixed);
 				tdp_op_stat_inc(op, leaves_mapped[level]);
@@ -200,6 +203,9 @@ enum tdp_fault_result tdp_mmu_page_fault(struct tdp_mmu *mmu, struct tdp_page_ca
 	struct tdp_op op;
 
 	tdp_stat_inc(mmu, faults);
+#ifdef EXIT_BREAKDOWN
+	cache->bd_locked = cache->bd_walked = cache->bd_unlocked = 0;
+#endif
 	if (gfn >= TDP_GFN_END || !mmu->ops.gfn_to_pfn(mmu->owner, gfn, &info))
 		return TDP_FAULT_NO_SLOT;
 	if (write && !info.writable)
@@ -210,8 +216,14 @@ enum tdp_fault_result tdp_mmu_page_fault(struct tdp_mmu *mmu, struct tdp_page_ca
 		return TDP_FAULT_NOMEM;
 
 	tdp_op_begin(&op, mmu, tdp_mmu_change_lock(mmu, false));
+#ifdef EXIT_BREAKDOWN
+	cache->bd_locked = platform_cycles();
+#endif
 	ret = tdp_map(&op, cache, gfn, &info, tdp_fault_level(mmu, gfn, &info, write), write);
 	tdp_op_end(&op);
+#ifdef EXIT_BREAKDOWN
+	cache->bd_unlocked = platform_cycles();
+#endif
 	if (op.leaves_zapped)
 		tdp_op_stat_add(&op, leaves_zapped, op.leaves_zapped);
 	return ret;

@@ -58,6 +58,15 @@ struct tdp_mmu; /* opaque: mm/ept/tdp_mmu_internal.h */
 struct tdp_page_cache {
 	void *pages[TDP_PAGE_CACHE_SIZE];
 	unsigned int nr;
+#ifdef EXIT_BREAKDOWN
+	/*
+	 * The kernel's make BREAKDOWN=1 (virt/breakdown.h): platform_cycles()
+	 * of the last slow-path fault with this cache once mmu_lock was held,
+	 * right before its leaf was set, and once the lock was dropped (its
+	 * flush done); 0 where that fault did not get there.
+	 */
+	uint64_t bd_locked, bd_walked, bd_unlocked;
+#endif
 };
 
 /* Create and destroy (destroy frees every table; nothing may use the MMU). */
