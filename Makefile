@@ -43,12 +43,12 @@ KERNEL_SRCS := \
 	stress/guest.c stress/vm_setup.c stress/hello.c stress/guest_fault.c stress/demand_paging.c \
 	stress/tlb_shootdown.c stress/zap_stress.c stress/dirty_log.c \
 	stress/access_tracking.c stress/shadow_pt.c stress/fault_beside.c stress/guest_fuzz.c \
-	stress/migrate.c stress/guest_beside.c stress/isolation.c
+	stress/migrate.c stress/guest_beside.c stress/isolation.c stress/rcu_guest.c
 
 # The synthetic guests (guest/images.h lists the same names): each is linked
 # at 1 MiB with the guest runtime, flattened, and embedded in the hypervisor.
 GUESTS := hello misbehave demand_paging spin zap_stress dirty_log access_tracking \
-	shadow_pt hostile fuzz isolation
+	shadow_pt hostile fuzz isolation exits
 GUEST_RUNTIME_OBJS := $(BUILD)/kernel/guest/entry.S.o $(BUILD)/kernel/guest/runtime.c.o \
 	$(BUILD)/kernel/lib/printf.c.o $(BUILD)/kernel/lib/string.c.o
 GUEST_BINS := $(patsubst %,$(BUILD)/guest/%.bin,$(GUESTS))

@@ -4,7 +4,7 @@
 static const char *const scenario_choices[] = { "none", "rcu_torture", "hello", "guest_fault",
 						 "demand_paging", "tlb_shootdown", "zap_stress",
 						 "dirty_log", "access_tracking", "shadow_pt",
-						 "guest_fuzz", "guest", "isolation", NULL };
+						 "guest_fuzz", "guest", "isolation", "rcu_guest", NULL };
 static const char *const apic_choices[] = { "auto", "xapic", "x2apic", NULL };
 static const char *const crash_choices[] = { "none", "ud", "pf", "gp", NULL };
 static const char *const plant_choices[] = { "none", "rcu_early_free", "shootdown_skip",

@@ -8,4 +8,4 @@
 #pragma once
 
 #define GUEST_IMAGES(X) X(hello) X(misbehave) X(demand_paging) X(spin) X(zap_stress) X(dirty_log) X(access_tracking) X(shadow_pt) \
-	X(hostile) X(fuzz) X(isolation)
+	X(hostile) X(fuzz) X(isolation) X(exits)

@@ -37,6 +37,7 @@ static const struct scenario {
 	[SCENARIO_GUEST_FUZZ] = { scenario_guest_fuzz, true },
 	[SCENARIO_GUEST] = { scenario_guest, true },
 	[SCENARIO_ISOLATION] = { scenario_isolation, true },
+	[SCENARIO_RCU_GUEST] = { scenario_rcu_guest, true },
 };
 
 int scenario_run(void)

@@ -14,3 +14,4 @@ int scenario_shadow_pt(void);
 int scenario_guest_fuzz(void);
 int scenario_guest(void);
 int scenario_isolation(void);
+int scenario_rcu_guest(void);
