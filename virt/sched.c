@@ -91,11 +91,6 @@ bool sched_place(struct vm *vm, char *err, size_t len)
 	return true;
 }
 
-unsigned int sched_queue_length(unsigned int cpu)
-{
-	return rqs[cpu].nr;
-}
-
 static void rq_add(struct sched_rq *rq, struct vcpu *v)
 {
 	if (!rq->ring) {

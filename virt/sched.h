@@ -25,5 +25,3 @@ void sched_configure(bool pin, unsigned int timeslice_us);
 bool sched_place(struct vm *vm, char *err, size_t len);
 /* Run the vCPUs of vms[0..n) on their pCPUs (each pCPU runs its queue until all are done). */
 void sched_launch(struct vm *const *vms, unsigned int n);
-/* How many vCPUs (of any VM launched) pCPU cpu runs: 1 means it runs one alone. */
-unsigned int sched_queue_length(unsigned int cpu);

@@ -97,9 +97,9 @@ __attribute__((always_inline)) static inline void handle_tdp_fault(struct vcpu *
 
 /*
  * handle_exit and serve_requests run on every exit of both copies of the
- * run loop below: inlined into each, as they were into the one loop
- * before the scheduler
- * (a call per exit shows in Bochs' instruction-counted figures).
+ * run loop below: inlined into each, as they were into the one loop before
+ * the scheduler (a call per exit shows in Bochs' instruction-counted
+ * figures).
  */
 __attribute__((always_inline)) static inline void handle_exit(struct vcpu *v)
 {
@@ -277,8 +277,6 @@ enum vcpu_slice vcpu_run_slice(struct vcpu *v, uint64_t slice_end)
 {
 	enum vcpu_slice r;
 
-	if (!v->first_entry)
-		v->first_entry = rdtsc();
 	if (!v->pcpu_shared) {
 		r = run_loop(v, 0, false);
 	} else {
@@ -289,7 +287,5 @@ enum vcpu_slice vcpu_run_slice(struct vcpu *v, uint64_t slice_end)
 			apic_timer_disarm();
 	}
 	v->stats.slices++;
-	if (r == VCPU_FINISHED)
-		v->run_cycles = rdtsc() - v->first_entry;
 	return r;
 }

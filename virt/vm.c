@@ -395,46 +395,15 @@ static void report_sched(const struct vm *vm)
 			(unsigned long)pauses, (unsigned long)switches);
 }
 
-bool vm_wait_beside(struct vm *vm, unsigned int timeout_ms, vm_beside_fn beside, void *ctx)
-{
-	uint64_t deadline = tsc_deadline_ms(timeout_ms), next_nmi = 0;
-	bool failed = false;
-
-	while (atomic_load(&vm->vcpus_done) < vm->cfg.nr_vcpus) {
-		smp_call_handle();
-		rcu_quiescent_state();
-		if (beside && !atomic_load(&vm->stopping))
-			beside(vm, ctx);
-		cpu_relax();
-		if (tsc_passed(deadline) && !atomic_load(&vm->stopping)) {
-			kprintf("vm %u: stopped after %u ms without finishing\n", vm->id, timeout_ms);
-			vm_stop(vm);
-			failed = true;
-		}
-		/* Stopping: a vCPU the stop's IPI did not get out of the guest gets NMIs. */
-		if (atomic_load(&vm->stopping)) {
-			if (!next_nmi)
-				next_nmi = tsc_deadline_ms(KICK_NMI_AFTER_MS);
-			else if (tsc_passed(next_nmi)) {
-				vm_nmi_kick_lingering(vm);
-				next_nmi = tsc_deadline_ms(KICK_NMI_EVERY_MS);
-			}
-		}
-	}
-	failed |= atomic_load(&vm->unresponsive);
-	{
-		cpumask_t pcpus;
-
-		vm_vcpu_pcpus(vm, &pcpus);
-		cpu_work_wait(&pcpus, 1000);
-	}
-	for (unsigned int i = 0; i < vm->cfg.nr_vcpus; i++)
-		failed |= vm->vcpus[i].failed;
-	report_sched(vm);
-	return !failed;
-}
-
-bool vm_group_wait(struct vm *const *vms, unsigned int n, unsigned int timeout_ms)
+/*
+ * vm_wait_beside and vm_group_wait: wait until every vCPU of vms[0..n) is
+ * done or its VM stopped, stopping a VM past timeout_ms and sending NMIs to
+ * the vCPUs of a stopping VM that its stop's IPI did not get out of the
+ * guest; then until their pCPUs are idle. beside (one VM only) runs after
+ * each poll while its VM is not stopping.
+ */
+static bool wait_vms(struct vm *const *vms, unsigned int n, unsigned int timeout_ms,
+		     vm_beside_fn beside, void *ctx)
 {
 	uint64_t deadline = tsc_deadline_ms(timeout_ms), next_nmi = 0;
 	bool failed = false;
@@ -458,8 +427,9 @@ bool vm_group_wait(struct vm *const *vms, unsigned int n, unsigned int timeout_m
 			break;
 		smp_call_handle();
 		rcu_quiescent_state();
+		if (beside && !atomic_load(&vms[0]->stopping))
+			beside(vms[0], ctx);
 		cpu_relax();
-		/* A stopping VM's vCPU that the stop's IPI did not get out of the guest gets NMIs. */
 		if (!stopping)
 			continue;
 		if (!next_nmi) {
@@ -484,6 +454,16 @@ bool vm_group_wait(struct vm *const *vms, unsigned int n, unsigned int timeout_m
 		report_sched(vms[k]);
 	}
 	return !failed;
+}
+
+bool vm_wait_beside(struct vm *vm, unsigned int timeout_ms, vm_beside_fn beside, void *ctx)
+{
+	return wait_vms(&vm, 1, timeout_ms, beside, ctx);
+}
+
+bool vm_group_wait(struct vm *const *vms, unsigned int n, unsigned int timeout_ms)
+{
+	return wait_vms(vms, n, timeout_ms, NULL, NULL);
 }
 
 bool vm_wait(struct vm *vm, unsigned int timeout_ms)

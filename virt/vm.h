@@ -109,14 +109,12 @@ struct vcpu {
 	bool yield;                  /* it halted: the rest of its slice goes to another */
 	bool in_barrier;             /* HC_BARRIER: waits until barrier_gen moves on */
 	unsigned int barrier_gen;
-	uint64_t first_entry;        /* the TSC at its first turn */
 #ifdef EXIT_BREAKDOWN
 	struct vcpu_breakdown breakdown; /* make BREAKDOWN=1 (virt/breakdown.h) */
 #endif
 	struct vcpu_stats stats;
 	bool done, failed;
 	char fail_reason[200];
-	uint64_t run_cycles;        /* first entry to HC_DONE */
 
 	/*
 	 * HC_REPORT values: written by the vCPU's pCPU; the control CPU polls
