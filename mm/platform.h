@@ -26,8 +26,14 @@
 #define container_of(ptr, type, member) \
 	((type *)((char *)(ptr) - offsetof(type, member)))
 
-/* Index (0 .. platform_nr_cpus()-1) of the calling CPU or host thread. */
+/*
+ * Index (0 .. platform_nr_cpus()-1) of the calling CPU or host thread. A
+ * platform may give it, and platform_phys_to_virt/virt_to_phys, as static
+ * inline functions (see the end of this file).
+ */
+#ifndef PLATFORM_INLINE_CPU_ID
 unsigned int platform_cpu_id(void);
+#endif
 /* Number of CPUs (or harness threads) that take part in mm/ algorithms. */
 unsigned int platform_nr_cpus(void);
 /* A monotonic cycle counter: the TSC in the hypervisor. */
@@ -61,8 +67,10 @@ void platform_flush_remote_tlbs(void *owner);
  * Physical <-> virtual. The hypervisor identity-maps RAM; the host harness
  * maps a malloc'd arena at a fake physical base.
  */
+#ifndef PLATFORM_INLINE_PHYS
 void *platform_phys_to_virt(uint64_t pa);
 uint64_t platform_virt_to_phys(const void *va);
+#endif
 
 /*
  * Torture hook: the host harness injects random delays and yields here to
@@ -80,5 +88,22 @@ static inline void platform_torture_delay(void) {}
 			platform_panic("BUG at %s:%d: %s", __FILE__,     \
 				       __LINE__, #cond);                 \
 	} while (0)
+
+/*
+ * The hooks that every page-table step or per-CPU lookup calls are cheaper
+ * inline. A platform that wants that says so on the compiler's command
+ * line: -DPLATFORM_INLINE_CPU_ID and/or -DPLATFORM_INLINE_PHYS (the
+ * declarations above step aside), and -DPLATFORM_INLINE=dir/file.h, the
+ * header that defines those functions static inline (a bare path, made a
+ * string here; none of its words may be a macro). The hypervisor inlines
+ * all three (arch/x86/platform_inline.h); the host harness only
+ * platform_cpu_id() (tests/host/platform_inline.h), keeping its checked
+ * address translation.
+ */
+#ifdef PLATFORM_INLINE
+#define PLATFORM_STRING_(x) #x
+#define PLATFORM_STRING(x) PLATFORM_STRING_(x)
+#include PLATFORM_STRING(PLATFORM_INLINE)
+#endif
 
 #include "mm/lock.h"

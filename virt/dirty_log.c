@@ -105,6 +105,7 @@ bool vm_dirty_log_enable(struct vm *vm, struct tdp_page_cache *cache)
 	for (s = vm->slots; s < vm->slots + vm->nr_slots; s++)
 		if (s->writable && !slot_log_prepare(s))
 			return false;
+	atomic_store(&vm->logging, true);
 	for (s = vm->slots; s < vm->slots + vm->nr_slots; s++)
 		if (s->writable)
 			atomic_store(&s->logging, true);
@@ -180,4 +181,5 @@ void vm_dirty_log_disable(struct vm *vm)
 		if (vm->mmu && vm->cfg.mmu.max_level > PG_LEVEL_4K)
 			tdp_mmu_collapse_range(vm->mmu, s->base_gfn, s->base_gfn + s->npages);
 	}
+	atomic_store(&vm->logging, false);
 }

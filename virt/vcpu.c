@@ -66,7 +66,8 @@ __attribute__((always_inline)) static inline void handle_tdp_fault(struct vcpu *
 	r = tdp_mmu_page_fault(v->vm->mmu, &v->tdp_cache, e->gpa, e->access);
 	switch (r) {
 	case TDP_FAULT_FIXED:
-		if (e->access & TDP_ACC_WRITE)
+		if (e->access & TDP_ACC_WRITE &&
+		    atomic_load_explicit(&v->vm->logging, memory_order_relaxed))
 			vm_dirty_log_write_fault(v->vm, e->gpa);
 		break;
 	case TDP_FAULT_RETRY:

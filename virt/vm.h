@@ -188,6 +188,14 @@ struct vm {
 	struct vcpu *vcpus;         /* cfg.nr_vcpus of them */
 	unsigned int vcpus_order;   /* their allocation's */
 	struct pc_devices *dev;     /* a PC guest's devices (virt/dev/), else NULL */
+	/*
+	 * Some slot logs dirty pages (virt/dirty_log.c): raised before the
+	 * slots' own flags, lowered after them, by the control CPU. A write
+	 * fault reads it (relaxed) to skip the slot lookup of
+	 * vm_dirty_log_write_fault() when nothing logs; reading it "off"
+	 * while a slot turns on is the race the slot flag alone already had.
+	 */
+	atomic_bool logging;
 	atomic_uint pc_dead_halts;  /* vCPUs that nothing but another vCPU can wake (virt/pc_irq.c) */
 
 	/* Cross-CPU: */

@@ -47,6 +47,9 @@ struct percpu {
 	bool nmi_kick_spare;
 } __cacheline_aligned;
 
+_Static_assert(offsetof(struct percpu, cpu) == PERCPU_CPU_OFFSET,
+	       "platform_cpu_id() (arch/x86/platform_inline.h) reads cpu at this offset");
+
 extern struct percpu percpu_area[PLATFORM_MAX_CPUS];
 extern unsigned int nr_cpus_possible; /* from the MADT, capped; immutable after smp_init */
 

@@ -1,16 +1,11 @@
 // SPDX-License-Identifier: MIT
-/* The hypervisor's side of mm/platform.h. */
+/* The hypervisor's side of mm/platform.h; the inline hooks are arch/x86/platform_inline.h. */
 #include "arch/x86/console.h"
 #include "arch/x86/cpu.h"
 #include "arch/x86/panic.h"
 #include "arch/x86/percpu.h"
 #include "arch/x86/smp.h"
 #include "mm/platform.h"
-
-unsigned int platform_cpu_id(void)
-{
-	return this_cpu()->cpu;
-}
 
 unsigned int platform_nr_cpus(void)
 {
@@ -56,14 +51,4 @@ _Noreturn void platform_panic(const char *fmt, ...)
 
 	va_start(ap, fmt);
 	vpanic(fmt, ap);
-}
-
-void *platform_phys_to_virt(uint64_t pa)
-{
-	return (void *)(uintptr_t)pa;
-}
-
-uint64_t platform_virt_to_phys(const void *va)
-{
-	return (uint64_t)(uintptr_t)va;
 }

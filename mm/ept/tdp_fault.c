@@ -87,25 +87,66 @@ static bool tdp_fault_mapped_below(const struct tdp_mmu *mmu, gfn_t gfn, bool wr
 }
 
 /*
- * Under mmu_lock and RCU: map gfn at level. A lost cmpxchg leaves the new
- * value in iter.old_spte, so the same entry is decided again; a REMOVED
- * entry means its table is being unlinked (its parent entry has changed
- * already), so the walk starts again from the root.
+ * The walk hint (struct tdp_walk_hint): the lowest recorded table at or
+ * above level that maps gfn, and its level; the root when there is none,
+ * or when a table has been unlinked since the hint was recorded (gen).
+ */
+static unsigned int tdp_hint_start(const struct tdp_mmu *mmu, const struct tdp_walk_hint *hint,
+				   unsigned long gen, gfn_t gfn, unsigned int level,
+				   tdp_ptep_t *table)
+{
+	*table = mmu->root_pt;
+	if (hint->mmu != mmu || hint->gen != gen)
+		return TDP_ROOT_LEVEL;
+	for (unsigned int l = level; l < TDP_ROOT_LEVEL; l++) {
+		if (hint->tables[l - 1] && hint->base[l - 1] == gfn >> (l * TDP_LEVEL_BITS)) {
+			*table = hint->tables[l - 1];
+			return l;
+		}
+	}
+	return TDP_ROOT_LEVEL;
+}
+
+/* Record the tables the walk went through below from, read under generation gen. */
+static void tdp_hint_save(const struct tdp_mmu *mmu, struct tdp_walk_hint *hint,
+			  unsigned long gen, const struct tdp_iter *iter, unsigned int from)
+{
+	if (hint->mmu != mmu || hint->gen != gen) {
+		*hint = (struct tdp_walk_hint){ .mmu = mmu, .gen = gen };
+		from = TDP_ROOT_LEVEL;
+	}
+	for (unsigned int l = iter->level; l < from; l++) {
+		hint->tables[l - 1] = (void *)iter->pt_path[l - 1];
+		hint->base[l - 1] = iter->next_last_level_gfn >> (l * TDP_LEVEL_BITS);
+	}
+}
+
+/*
+ * Under mmu_lock and RCU: map gfn at level, walking down from the hinted
+ * table (or the root). A lost cmpxchg leaves the new value in
+ * iter.old_spte, so the same entry is decided again; a REMOVED entry means
+ * its table is being unlinked (its parent entry has changed already), so
+ * the walk starts again from the root.
  */
 static enum tdp_fault_result tdp_map(struct tdp_op *op, struct tdp_page_cache *cache, gfn_t gfn,
 				     const struct mmu_pfn_info *info, unsigned int level, bool write)
 {
 	struct tdp_mmu *mmu = op->mmu;
-	unsigned int tries = 0;
+	/* Acquire: pairs with the raise in handle_removed_table(). */
+	unsigned long gen = atomic_load_explicit(&mmu->unlink_gen, memory_order_acquire);
+	unsigned int tries = 0, from;
 	struct tdp_iter iter;
+	tdp_ptep_t table;
 
 	tdp_assert_held(mmu);
-	for_each_tdp_pte(iter, mmu->root_pt, gfn, gfn + 1) {
-decide:
+	from = tdp_hint_start(mmu, &cache->hint, gen, gfn, level, &table);
+	tdp_iter_start_at(&iter, mmu->root_pt, table, from, gfn);
+	for (;;) {
 		if (is_removed_spte(iter.old_spte)) {
 			if (++tries > TDP_FAULT_MAX_TRIES)
 				return TDP_FAULT_RETRY;
-			tdp_iter_walk_again_if_removed(&iter);
+			tdp_iter_restart(&iter);
+			from = TDP_ROOT_LEVEL;
 			continue;
 		}
 		if (iter.level == level) {
@@ -115,6 +156,7 @@ decide:
 			    (is_shadow_present_spte(iter.old_spte) &&
 			     !is_last_spte(iter.old_spte, level) &&
 			     tdp_fault_mapped_below(mmu, gfn, write))) {
+				tdp_hint_save(mmu, &cache->hint, gen, &iter, from);
 				tdp_op_stat_inc(op, faults_spurious);
 				return TDP_FAULT_FIXED;
 			}
@@ -123,28 +165,31 @@ decide:
 			cache->bd_walked = platform_cycles();
 #endif
 			if (tdp_set_spte(op, &iter, leaf)) {
+				tdp_hint_save(mmu, &cache->hint, gen, &iter, from);
 				tdp_op_stat_inc(op, faults_fixed);
 				tdp_op_stat_inc(op, leaves_mapped[level]);
 				return TDP_FAULT_FIXED;
 			}
 		} else if (is_shadow_present_spte(iter.old_spte) && !is_large_spte(iter.old_spte)) {
-			continue; /* a table: step down */
+			tdp_iter_step_down(&iter); /* a table */
+			continue;
 		} else if (!cache->nr) {
 			return TDP_FAULT_RETRY; /* the caller tops the cache up and faults again */
 		} else if (!is_shadow_present_spte(iter.old_spte)) {
-			if (tdp_link_new_table(op, cache, &iter))
+			if (tdp_link_new_table(op, cache, &iter)) {
+				tdp_iter_step_down(&iter);
 				continue;
+			}
 		} else {
 			/* A huge leaf above the level we want: split it, keeping its translation. */
-			if (tdp_split_huge_spte(op, cache, &iter))
+			if (tdp_split_huge_spte(op, cache, &iter)) {
+				tdp_iter_step_down(&iter);
 				continue;
+			}
 		}
 		if (++tries > TDP_FAULT_MAX_TRIES)
 			return TDP_FAULT_RETRY;
-		goto decide;
 	}
-	BUG_ON(1); /* the walk always reaches level */
-	return TDP_FAULT_RETRY;
 }
 
 /*

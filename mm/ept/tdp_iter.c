@@ -6,25 +6,6 @@
  */
 #include "mm/ept/tdp_iter.h"
 
-#ifdef MM_DEBUG
-/*
- * Every non-present entry that mmuvisor writes is 0 or REMOVED; anything
- * else (the poison of a freed table, the page allocator's free-list link)
- * means the walk reached a table that is no longer a table.
- */
-static void tdp_iter_check_spte(const struct tdp_iter *iter)
-{
-	uint64_t spte = iter->old_spte;
-
-	if (!is_shadow_present_spte(spte) && spte && !is_removed_spte(spte))
-		platform_panic("tdp_iter: read a freed table: entry %#llx at level %u, gfn %#llx",
-			       (unsigned long long)spte, iter->level,
-			       (unsigned long long)iter->gfn);
-}
-#else
-static inline void tdp_iter_check_spte(const struct tdp_iter *iter) { (void)iter; }
-#endif
-
 static gfn_t round_gfn_for_level(gfn_t gfn, unsigned int level)
 {
 	return gfn & ~(tdp_pages_per_level(level) - 1);

@@ -56,6 +56,25 @@ void tdp_iter_start(struct tdp_iter *iter, tdp_ptep_t root_pt, unsigned int min_
 void tdp_iter_next(struct tdp_iter *iter);
 void tdp_iter_restart(struct tdp_iter *iter);
 
+#ifdef MM_DEBUG
+/*
+ * Every non-present entry that mmuvisor writes is 0 or REMOVED; anything
+ * else (the poison of a freed table, the page allocator's free-list link)
+ * means the walk reached a table that is no longer a table.
+ */
+static inline void tdp_iter_check_spte(const struct tdp_iter *iter)
+{
+	uint64_t spte = iter->old_spte;
+
+	if (!is_shadow_present_spte(spte) && spte && !is_removed_spte(spte))
+		platform_panic("tdp_iter: read a freed table: entry %#llx at level %u, gfn %#llx",
+			       (unsigned long long)spte, iter->level,
+			       (unsigned long long)iter->gfn);
+}
+#else
+static inline void tdp_iter_check_spte(const struct tdp_iter *iter) { (void)iter; }
+#endif
+
 /* The table that holds the current entry. */
 static inline tdp_ptep_t tdp_iter_table(const struct tdp_iter *iter)
 {
@@ -81,6 +100,46 @@ static inline bool tdp_iter_walk_again_if_removed(struct tdp_iter *iter)
 		return false;
 	iter->restart = true;
 	return true;
+}
+
+/*
+ * For a walk to one gfn that only ever steps down (the fault path): start
+ * at table, which holds the entries of level for gfn, instead of at the
+ * root. The tables between the root and table are not recorded, so such a
+ * walk must never step up or sideways; tdp_iter_restart() still goes back
+ * to the root. The caller vouches that table is still a page table
+ * (mm/ept/tdp_fault.c: the walk hint).
+ */
+static inline void tdp_iter_start_at(struct tdp_iter *iter, tdp_ptep_t root_pt, tdp_ptep_t table,
+				     unsigned int level, gfn_t gfn)
+{
+	RCU_CHECK(rcu_read_lock_held(), "tdp_iter_start_at outside rcu_read_lock");
+	iter->pt_path[TDP_ROOT_LEVEL - 1] = root_pt;
+	iter->pt_path[level - 1] = table;
+	iter->min_level = PG_LEVEL_4K;
+	iter->next_last_level_gfn = gfn;
+	iter->yielded_gfn = gfn;
+	iter->level = level;
+	iter->gfn = gfn & ~(tdp_pages_per_level(level) - 1);
+	iter->sptep = table + tdp_spte_index(gfn, level);
+	iter->old_spte = tdp_read_spte(iter->sptep);
+	tdp_iter_check_spte(iter);
+	iter->valid = true;
+	iter->restart = false;
+}
+
+/* Into the table the current entry points to; the caller saw that it is one. */
+static inline void tdp_iter_step_down(struct tdp_iter *iter)
+{
+	tdp_ptep_t child = tdp_spte_to_child_pt(iter->old_spte);
+
+	iter->level--;
+	iter->pt_path[iter->level - 1] = child;
+	platform_torture_delay(); /* the table may be unlinked meanwhile: RCU keeps it */
+	iter->gfn = iter->next_last_level_gfn & ~(tdp_pages_per_level(iter->level) - 1);
+	iter->sptep = child + tdp_spte_index(iter->gfn, iter->level);
+	iter->old_spte = tdp_read_spte(iter->sptep);
+	tdp_iter_check_spte(iter);
 }
 
 #define for_each_tdp_pte_min_level(iter, root_pt, min_level, start, end)          \

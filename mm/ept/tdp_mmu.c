@@ -28,6 +28,7 @@ void tdp_page_cache_release(struct tdp_page_cache *cache)
 {
 	while (cache->nr)
 		page_free(cache->pages[--cache->nr], 0);
+	cache->hint.mmu = NULL;
 }
 
 void *tdp_page_cache_pop(struct tdp_page_cache *cache)
@@ -75,7 +76,9 @@ static void tdp_op_unlock(struct tdp_op *op)
 
 void tdp_op_begin(struct tdp_op *op, struct tdp_mmu *mmu, enum tdp_lock_mode lock)
 {
-	*op = (struct tdp_op){ .mmu = mmu, .cpu = platform_cpu_id(), .lock = lock };
+	unsigned int cpu = platform_cpu_id();
+
+	*op = (struct tdp_op){ .mmu = mmu, .cpu = cpu, .stats = &mmu->cpu_stats[cpu].s, .lock = lock };
 	tdp_op_lock(op);
 }
 
@@ -92,12 +95,15 @@ void tdp_op_end(struct tdp_op *op)
 	if (op->guarantees_flushed && !op->flush &&
 	    atomic_load(&op->mmu->unflushed) > (op->counted ? 1u : 0u))
 		op->flush = true;
-	tdp_op_flush(op);
+	if (op->flush || op->frozen_pa)
+		tdp_op_flush(op);
+	op->leaf_batch = NULL;
 	if (op->counted)
 		atomic_fetch_sub(&op->mmu->unflushed, 1); /* after our flush returned */
 	op->counted = false;
 	tdp_op_unlock(op);
-	tdp_op_free_orphans(op);
+	if (unlikely(op->orphan_pa))
+		tdp_op_free_orphans(op);
 }
 
 /* flush=eager: the leaf changes of one table are flushed before the walk leaves it. */
@@ -179,6 +185,9 @@ uint64_t tdp_mmu_lookup(struct tdp_mmu *mmu, gfn_t gfn, unsigned int *level)
 
 /* --- create, destroy, accessors ---------------------------------------- */
 
+/* Each MMU's unlink_gen starts 2^32 above the last one's. */
+static atomic_ulong tdp_mmu_generations;
+
 struct tdp_mmu *tdp_mmu_create(const struct tdp_mmu_config *cfg, const struct mmu_ops *ops,
 			       void *owner)
 {
@@ -212,6 +221,11 @@ struct tdp_mmu *tdp_mmu_create(const struct tdp_mmu_config *cfg, const struct mm
 	mmu->nr_cpus = nr;
 	mmu->cpu_stats = (struct tdp_mmu_cpu_stats *)((char *)mmu + stats_at);
 	mmu_lock_init(&mmu->mmu_lock, (struct mmu_lock_cpu *)((char *)mmu + lock_at), nr);
+	/* A hint left from an MMU that lived at this address before can never match. */
+	atomic_store_explicit(&mmu->unlink_gen,
+			      atomic_fetch_add_explicit(&tdp_mmu_generations, 1UL << 32,
+							memory_order_relaxed),
+			      memory_order_relaxed);
 	tdp_stat_inc(mmu, tables_allocated);
 	return mmu;
 }

@@ -53,11 +53,28 @@ struct tdp_mmu_config {
 
 struct tdp_mmu; /* opaque: mm/ept/tdp_mmu_internal.h */
 
-/* A vCPU's cache of zeroed table pages, topped up outside mmu_lock. */
+/*
+ * Where the vCPU's last faults walked: the table below the root at each
+ * level, and the gfns it maps (gfn >> (level * 9)). The next fault in the
+ * same range starts at the lowest of them instead of at the root. It is
+ * the fault path's own (mm/ept/tdp_fault.c), written and read only by the
+ * vCPU that owns the cache, and trusted only while the MMU's count of
+ * unlinked tables is still gen: see tdp_mmu.unlink_gen for why that
+ * keeps a table from being freed under the walk.
+ */
+struct tdp_walk_hint {
+	const struct tdp_mmu *mmu; /* whose tables; NULL: no hint */
+	unsigned long gen;
+	void *tables[TDP_ROOT_LEVEL - 1]; /* [level - 1]; NULL: none at that level */
+	gfn_t base[TDP_ROOT_LEVEL - 1];
+};
+
+/* A vCPU's cache of zeroed table pages, topped up outside mmu_lock, and its walk hint. */
 #define TDP_PAGE_CACHE_SIZE 8
 struct tdp_page_cache {
 	void *pages[TDP_PAGE_CACHE_SIZE];
 	unsigned int nr;
+	struct tdp_walk_hint hint;
 #ifdef EXIT_BREAKDOWN
 	/*
 	 * The kernel's make BREAKDOWN=1 (virt/breakdown.h): platform_cycles()

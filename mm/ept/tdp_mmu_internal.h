@@ -54,6 +54,24 @@ struct tdp_mmu {
 	 */
 	atomic_uint unflushed __cacheline_aligned;
 
+	/*
+	 * Tables unlinked so far, plus a base that differs from any other
+	 * MMU's (tdp_mmu_create): the fault path's walk hints (struct
+	 * tdp_walk_hint) are good only while it stays the value they were
+	 * recorded with. handle_removed_table() raises it after the parent
+	 * entry has changed and before the table goes to call_rcu(). So a
+	 * table is freed only after a grace period that started after the
+	 * raise, and a vCPU whose read-side section began after that grace
+	 * period's quiescent state sees the new value (mm/rcu/rcu.h: a
+	 * section after a quiescent state sees what was written before the
+	 * grace period started). A fault that still reads the old value may
+	 * find its hinted table unlinked, but never freed: the same race a
+	 * walk from the root has with a concurrent unlink (REMOVED entries,
+	 * or a cmpxchg the freeze then undoes). Its own line: read by every
+	 * fault, written only by unlinks.
+	 */
+	atomic_ulong unlink_gen __cacheline_aligned;
+
 	/* nr_cpus of each, after the struct in its own allocation (tdp_mmu_create). */
 	unsigned int nr_cpus;
 	struct tdp_mmu_cpu_stats *cpu_stats;
@@ -81,7 +99,7 @@ static inline struct mmu_stats *tdp_this_cpu_stats(struct tdp_mmu *mmu)
 /* The same inside a call, whose CPU is known (op->cpu). */
 #define tdp_op_stat_add(op, field, n)                                               \
 	do {                                                                        \
-		atomic_ulong *tdp_c_ = &(op)->mmu->cpu_stats[(op)->cpu].s.field;    \
+		atomic_ulong *tdp_c_ = &(op)->stats->field;                         \
 		atomic_store_explicit(tdp_c_,                                       \
 				      atomic_load_explicit(tdp_c_, memory_order_relaxed) + (n), \
 				      memory_order_relaxed);                        \
@@ -118,6 +136,7 @@ enum tdp_lock_mode {
 struct tdp_op {
 	struct tdp_mmu *mmu;
 	unsigned int cpu;       /* platform_cpu_id(), once */
+	struct mmu_stats *stats; /* this CPU's counters in mmu */
 	enum tdp_lock_mode lock;
 	bool flush;             /* a change needs a remote flush before anything is freed */
 	uint64_t frozen_pa;     /* chain of unlinked tables waiting for the flush */

@@ -184,6 +184,10 @@ void tdp_op_free_orphans(struct tdp_op *op)
 static void handle_removed_table(struct tdp_op *op, tdp_ptep_t table, gfn_t gfn,
 				 unsigned int level)
 {
+#ifndef TDP_PLANT_HINT_NO_GEN
+	/* Before call_rcu(), after the parent entry changed: the walk hints' rule (tdp_mmu_internal.h). */
+	atomic_fetch_add_explicit(&op->mmu->unlink_gen, 1, memory_order_release);
+#endif
 	for (unsigned int i = 0; i < TDP_PTES_PER_TABLE; i++) {
 		/*
 		 * Release: a walker whose tdp_read_spte() (acquire) finds
@@ -305,10 +309,12 @@ static void handle_changed_spte(struct tdp_op *op, gfn_t gfn, uint64_t old_spte,
 bool tdp_set_spte_atomic(struct tdp_op *op, struct tdp_iter *iter, uint64_t new_spte)
 {
 	uint64_t old = iter->old_spte;
+	/* Over an empty entry (every demand fault) nothing follows: no flush, no dirty page. */
+	bool was_present = is_shadow_present_spte(old);
 
 	tdp_assert_held(op->mmu);
 	BUG_ON(is_removed_spte(old)); /* nobody installs into a frozen table */
-	if (tdp_change_needs_flush(&op->mmu->fmt, old, new_spte, iter->level))
+	if (was_present && tdp_change_needs_flush(&op->mmu->fmt, old, new_spte, iter->level))
 		tdp_op_count_unflushed(op);
 	platform_torture_delay();
 	if (!atomic_compare_exchange_strong_explicit(iter->sptep, &old, new_spte,
@@ -317,7 +323,8 @@ bool tdp_set_spte_atomic(struct tdp_op *op, struct tdp_iter *iter, uint64_t new_
 		tdp_op_stat_inc(op, retries);
 		return false;
 	}
-	handle_changed_spte(op, iter->gfn, old, new_spte, iter->level);
+	if (was_present)
+		handle_changed_spte(op, iter->gfn, old, new_spte, iter->level);
 	iter->old_spte = new_spte;
 	return true;
 }

@@ -47,6 +47,7 @@ void rcu_init(unsigned int nr_cpus)
 		struct rcu_cpu *rc = &rcu_cpus[cpu];
 
 		atomic_store(&rc->qs_seq, RCU_QS_OFFLINE);
+		rc->qs_skip = RCU_QS_NEVER;
 		atomic_store(&rc->cb_claim, 0);
 		rc->read_nesting = 0;
 		rcu_cbs_init(rc);
@@ -229,7 +230,7 @@ static void rcu_check_quiescent(struct rcu_cpu *rc, const char *what)
 #endif
 }
 
-void rcu_quiescent_state(void)
+void rcu_quiescent_state_slow(void)
 {
 	struct rcu_cpu *rc = rcu_this_cpu();
 
@@ -237,6 +238,8 @@ void rcu_quiescent_state(void)
 	rcu_report_qs(rc);
 	if (rcu_cbs_pending(rc))
 		rcu_cbs_process(rc);
+	rc->qs_skip = rcu_cbs_pending(rc) ? RCU_QS_NEVER
+					  : atomic_load_explicit(&rc->qs_seq, memory_order_relaxed);
 }
 
 void rcu_offline(void)
@@ -244,6 +247,7 @@ void rcu_offline(void)
 	struct rcu_cpu *rc = rcu_this_cpu();
 
 	rcu_check_quiescent(rc, "rcu_offline");
+	rc->qs_skip = RCU_QS_NEVER;
 	if (rcu_cbs_pending(rc))
 		rcu_cbs_process(rc);
 	/*
@@ -260,6 +264,7 @@ void rcu_online(void)
 {
 	struct rcu_cpu *rc = rcu_this_cpu();
 	unsigned int holder = platform_cpu_id() + 1;
+	unsigned long seq;
 
 	/* Wait out an rcu_barrier() that is running our callbacks. */
 	while (!rcu_claim_try(rc, holder)) {
@@ -271,9 +276,10 @@ void rcu_online(void)
 	 * An offline CPU holds no references, so it is quiescent for the
 	 * grace period now running. The acquire pairs with rcu_gp_begin().
 	 */
-	atomic_store_explicit(&rc->qs_seq,
-			      atomic_load_explicit(&rcu_state.gp_seq, memory_order_acquire),
-			      memory_order_relaxed);
+	seq = atomic_load_explicit(&rcu_state.gp_seq, memory_order_acquire);
+	atomic_store_explicit(&rc->qs_seq, seq, memory_order_relaxed);
+	/* A pCPU comes back online at every exit: its next quiescent state is the fast one. */
+	rc->qs_skip = rcu_cbs_pending(rc) ? RCU_QS_NEVER : seq;
 	platform_torture_delay();
 	/* Pairs with the full barrier in rcu_gp_holdouts_gone(); see there. */
 	rcu_smp_mb();

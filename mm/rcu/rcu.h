@@ -92,8 +92,27 @@ static inline void rcu_read_unlock(void) {}
 /* Publish v and return the old pointer, for updaters that race each other. */
 #define rcu_xchg_pointer(p, v) atomic_exchange_explicit(&(p), (v), memory_order_acq_rel)
 
-/* Quiescent states. */
-void rcu_quiescent_state(void);
+/*
+ * Quiescent states. rcu_quiescent_state()'s fast path is inline, two loads
+ * and a compare: this CPU has reported the current gp_seq already and has
+ * no callback waiting (rcu_cpu.qs_skip). The acquire is rcu_report_qs()'s
+ * (mm/rcu/rcu.c); the slow path reports and runs callbacks. MM_DEBUG
+ * builds always take the slow path, which checks that the CPU is online
+ * and outside any read-side section.
+ */
+#include "mm/rcu/rcu_percpu.h"
+void rcu_quiescent_state_slow(void);
+
+static inline void rcu_quiescent_state(void)
+{
+#ifndef MM_DEBUG
+	if (likely(atomic_load_explicit(&rcu_state.gp_seq, memory_order_acquire) ==
+		   rcu_cpus[platform_cpu_id()].qs_skip))
+		return;
+#endif
+	rcu_quiescent_state_slow();
+}
+
 void rcu_offline(void);
 void rcu_online(void);
 

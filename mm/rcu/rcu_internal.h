@@ -72,63 +72,6 @@ static inline void rcu_smp_mb(void)
 #endif
 }
 
-struct rcu_cblist {
-	struct rcu_head *head;
-	struct rcu_head **tail;
-	unsigned long len;
-};
-
-struct rcu_cpu {
-	/*
-	 * The gp_seq this CPU saw at its last quiescent state, or
-	 * RCU_QS_OFFLINE. Written only by the owning CPU; read by every CPU
-	 * that scans for the end of a grace period, hence its own line.
-	 */
-	atomic_ulong qs_seq __cacheline_aligned;
-
-	/*
-	 * Who may touch the callback lists below: cpu + 1 of the holder, or 0.
-	 * The owner holds it from rcu_online() to rcu_offline(); while the
-	 * owner is offline, rcu_barrier() on another CPU may take it.
-	 */
-	atomic_uint cb_claim __cacheline_aligned;
-
-	/* cb_claim holder only. Callbacks move next -> wait -> done, in order. */
-	struct rcu_cblist next;    /* queued; no grace period chosen yet */
-	struct rcu_cblist wait;    /* run once gp_seq reaches wait_cookie */
-	struct rcu_cblist done;    /* grace period over; invoked in batches */
-	unsigned long wait_cookie;
-
-	/* Written by the cb_claim holder; read by rcu_barrier() and the statistics. */
-	atomic_ulong nr_queued;
-	atomic_ulong nr_invoked;
-
-	/* Owning CPU only. */
-	unsigned int read_nesting; /* MM_DEBUG */
-};
-
-struct rcu_state {
-	/* Changed by CAS when a grace period starts or ends; read at every quiescent state. */
-	atomic_ulong gp_seq __cacheline_aligned;
-	unsigned int nr_cpus; /* immutable after rcu_init() */
-
-	/* The furthest cookie anyone waits for: raised by CAS in rcu_gp_start(). */
-	atomic_ulong gp_requested __cacheline_aligned;
-
-	/* Statistics, relaxed. */
-	atomic_ulong gp_start_cycles __cacheline_aligned;
-	atomic_ulong gp_completed;
-	atomic_ulong gp_longest_cycles;
-	atomic_ulong cb_overloads;
-
-	/* synchronize_rcu() callers asleep in platform_wait(), and the word they wait on. */
-	atomic_uint gp_sleepers __cacheline_aligned;
-	atomic_uint gp_wake;
-};
-
-extern struct rcu_state rcu_state;
-extern struct rcu_cpu rcu_cpus[PLATFORM_MAX_CPUS];
-
 struct rcu_cpu *rcu_this_cpu(void);
 void rcu_gp_advance(void);
 void rcu_cbs_init(struct rcu_cpu *rc);
@@ -137,12 +80,6 @@ void rcu_cbs_process(struct rcu_cpu *rc);
 static inline bool rcu_cpu_is_online(struct rcu_cpu *rc)
 {
 	return atomic_load_explicit(&rc->qs_seq, memory_order_relaxed) != RCU_QS_OFFLINE;
-}
-
-static inline bool rcu_cbs_pending(struct rcu_cpu *rc)
-{
-	return atomic_load_explicit(&rc->nr_queued, memory_order_relaxed) !=
-	       atomic_load_explicit(&rc->nr_invoked, memory_order_relaxed);
 }
 
 /*

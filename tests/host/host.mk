@@ -15,7 +15,8 @@
 HOST_CC ?= gcc
 HOST_AR ?= ar
 HOST_BUILD ?= build/host
-HOST_CFLAGS := -std=gnu11 -I. -Wall -Wextra -Werror -g -O1 -pthread -MMD -MP
+HOST_CFLAGS := -std=gnu11 -I. -Wall -Wextra -Werror -g -O1 -pthread -MMD -MP \
+	-DPLATFORM_INLINE_CPU_ID -DPLATFORM_INLINE=tests/host/platform_inline.h
 HOST_DEBUG := -DMM_DEBUG -DMM_TORTURE
 HOST_TORTURE_SECONDS ?= 3
 
@@ -72,8 +73,9 @@ HOST_FLAGS_plantts := $(HOST_DEBUG) -DTYPESAFE_PLANT_EARLY_FREE
 HOST_FLAGS_plantfree := $(HOST_DEBUG) -DTDP_PLANT_FREE_BEFORE_FLUSH
 HOST_FLAGS_plantnoflush := $(HOST_DEBUG) -DTDP_PLANT_ZAP_NO_FLUSH
 HOST_FLAGS_plantfastpf := $(HOST_DEBUG) -DTDP_PLANT_FAST_PF_NO_CMPXCHG
+HOST_FLAGS_planthint := $(HOST_DEBUG) -DTDP_PLANT_HINT_NO_GEN
 HOST_FLAGS_bench := -O2
-HOST_VARIANTS := asan tsan plant plantts plantfree plantnoflush plantfastpf bench
+HOST_VARIANTS := asan tsan plant plantts plantfree plantnoflush plantfastpf planthint bench
 # mm/shadow's planted rmap bugs (rmap-planted below).
 HOST_FLAGS_rmapback := $(HOST_DEBUG) -DRMAP_PLANT_BACKWARD_MOVE
 HOST_FLAGS_rmapnulls := $(HOST_DEBUG) -DRMAP_PLANT_NO_NULLS_CHECK
@@ -173,11 +175,12 @@ define TDP_PLANTED_CHECK
 endef
 
 tdp-planted: $(HOST_BUILD)/plantfree/torture_tdp $(HOST_BUILD)/plantnoflush/torture_tdp \
-		$(HOST_BUILD)/plantfastpf/torture_tdp
+		$(HOST_BUILD)/plantfastpf/torture_tdp $(HOST_BUILD)/planthint/torture_tdp
 	$(call TDP_PLANTED_CHECK,plantfree,a free before the flush,read a freed table)
 	$(call TDP_PLANTED_CHECK,plantnoflush,a zap that skips its flush,stale translation)
 	$(call TDP_PLANTED_CHECK,plantfastpf,a fast page fault without cmpxchg,changed after the freeze)
-	@echo "tdp-planted: ok, all three planted bugs were caught"
+	$(call TDP_PLANTED_CHECK,planthint,a walk hint kept across an unlink,read a freed table)
+	@echo "tdp-planted: ok, all four planted bugs were caught"
 
 # The SPTE funnel: outside mm/ept/tdp_spte.c nothing stores to a table entry
 # (no "*sptep =", no "table[i] =", no atomic store, exchange or RMW on one).

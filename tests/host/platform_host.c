@@ -20,7 +20,7 @@
 
 #define HOST_ARENA_ALIGN (4UL << 20)
 
-static _Thread_local unsigned int host_cpu = UINT_MAX;
+_Thread_local unsigned int platform_host_cpu = UINT_MAX;
 static _Thread_local uint64_t host_rand_state;
 static atomic_uint host_nr_cpus = 1;
 static atomic_ulong host_seed = 0x9e3779b97f4a7c15UL;
@@ -44,21 +44,28 @@ void host_cpu_enter(unsigned int id)
 {
 	if (id >= platform_nr_cpus())
 		platform_panic("host_cpu_enter(%u): only %u cpus", id, platform_nr_cpus());
-	host_cpu = id;
+	platform_host_cpu = id;
 	host_rand_state = atomic_load(&host_seed) ^ ((uint64_t)(id + 1) * 0xbf58476d1ce4e5b9UL);
 }
 
 void host_cpu_leave(void)
 {
-	host_cpu = UINT_MAX;
+	platform_host_cpu = UINT_MAX;
 }
 
+_Noreturn void platform_host_no_cpu(void)
+{
+	platform_panic("platform_cpu_id: this thread did not call host_cpu_enter()");
+}
+
+#ifndef PLATFORM_INLINE_CPU_ID
 unsigned int platform_cpu_id(void)
 {
-	if (unlikely(host_cpu == UINT_MAX))
-		platform_panic("platform_cpu_id: this thread did not call host_cpu_enter()");
-	return host_cpu;
+	if (unlikely(platform_host_cpu == UINT_MAX))
+		platform_host_no_cpu();
+	return platform_host_cpu;
 }
+#endif
 
 unsigned int platform_nr_cpus(void)
 {
