@@ -1,11 +1,24 @@
 // SPDX-License-Identifier: MIT
 #include "lib/string.h"
 
-/* GCC assumes memset and memcpy return dst and reuses that value: keep it. */
+#include <stdint.h>
+
+/*
+ * GCC assumes memset and memcpy return dst and reuses that value: keep it.
+ * Whole aligned quadwords go 8 bytes a step: Bochs counts every step of a
+ * string instruction, so zeroing a page with STOSB cost 4096 cycles there.
+ */
 void *memset(void *dst, int c, size_t n)
 {
 	void *ret = dst;
 
+	if (!(((uintptr_t)dst | n) & 7)) {
+		uint64_t v = 0x0101010101010101ULL * (unsigned char)c;
+
+		n /= 8;
+		asm volatile("rep stosq" : "+D"(dst), "+c"(n) : "a"(v) : "memory");
+		return ret;
+	}
 	asm volatile("rep stosb" : "+D"(dst), "+c"(n) : "a"(c) : "memory");
 	return ret;
 }
@@ -14,6 +27,11 @@ void *memcpy(void *dst, const void *src, size_t n)
 {
 	void *ret = dst;
 
+	if (!(((uintptr_t)dst | (uintptr_t)src | n) & 7)) {
+		n /= 8;
+		asm volatile("rep movsq" : "+D"(dst), "+S"(src), "+c"(n) : : "memory");
+		return ret;
+	}
 	asm volatile("rep movsb" : "+D"(dst), "+S"(src), "+c"(n) : : "memory");
 	return ret;
 }

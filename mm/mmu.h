@@ -38,7 +38,13 @@ struct mmu_pfn_info {
 
 /* What the VM hands an MMU at creation (virt/vm.c: the memslots and the dirty log). */
 struct mmu_ops {
-	/* false: no memslot covers gfn (a wild access; the caller stops the guest). */
+	/*
+	 * false: no memslot covers gfn (a wild access; the caller stops the
+	 * guest). A gfn's pfn must not change while the MMU lives (memslots
+	 * are fixed when the VM is made): the MMUs remember it (the shadow
+	 * MMU's guest frame cache, the TDP MMU's present leaves). writable
+	 * and dirty_logging may change.
+	 */
 	bool (*gfn_to_pfn)(void *owner, gfn_t gfn, struct mmu_pfn_info *out);
 	/* Optional: a leaf that was writable and dirty lost write access or was zapped. */
 	void (*mark_dirty)(void *owner, gfn_t gfn);

@@ -37,6 +37,7 @@ static bool tdp_link_new_table(struct tdp_op *op, struct tdp_page_cache *cache,
 
 	if (!table)
 		return false;
+	tdp_clear_private_table(table); /* the cache's pages are not zeroed */
 	if (!tdp_set_spte(op, iter, make_nonleaf_spte(&mmu->fmt, platform_virt_to_phys(table)))) {
 		tdp_page_cache_push(cache, table);
 		return false;
@@ -156,7 +157,8 @@ static enum tdp_fault_result tdp_map(struct tdp_op *op, struct tdp_page_cache *c
 			    (is_shadow_present_spte(iter.old_spte) &&
 			     !is_last_spte(iter.old_spte, level) &&
 			     tdp_fault_mapped_below(mmu, gfn, write))) {
-				tdp_hint_save(mmu, &cache->hint, gen, &iter, from);
+				if (from > iter.level)
+					tdp_hint_save(mmu, &cache->hint, gen, &iter, from);
 				tdp_op_stat_inc(op, faults_spurious);
 				return TDP_FAULT_FIXED;
 			}
@@ -165,7 +167,8 @@ static enum tdp_fault_result tdp_map(struct tdp_op *op, struct tdp_page_cache *c
 			cache->bd_walked = platform_cycles();
 #endif
 			if (tdp_set_spte(op, &iter, leaf)) {
-				tdp_hint_save(mmu, &cache->hint, gen, &iter, from);
+				if (from > iter.level) /* else the hint held this walk already */
+					tdp_hint_save(mmu, &cache->hint, gen, &iter, from);
 				tdp_op_stat_inc(op, faults_fixed);
 				tdp_op_stat_inc(op, leaves_mapped[level]);
 				return TDP_FAULT_FIXED;
@@ -257,7 +260,7 @@ enum tdp_fault_result tdp_mmu_page_fault(struct tdp_mmu *mmu, struct tdp_page_ca
 		return TDP_FAULT_READONLY;
 	if (write && !(access & TDP_ACC_NOT_PRESENT) && tdp_fast_page_fault(mmu, gfn, &info))
 		return TDP_FAULT_FIXED;
-	if (!tdp_page_cache_topup(cache))
+	if (cache->nr < TDP_PAGE_CACHE_MIN && !tdp_page_cache_topup(cache))
 		return TDP_FAULT_NOMEM;
 
 	tdp_op_begin(&op, mmu, tdp_mmu_change_lock(mmu, false));

@@ -7,15 +7,23 @@
  */
 #include "mm/ept/tdp_mmu_internal.h"
 
-/* --- the per-vCPU cache of zeroed tables ------------------------------- */
+/* --- the per-vCPU cache of table pages --------------------------------- */
 
-/* Outside mmu_lock: page_alloc_zeroed() zeroes 4 KiB, better not under the lock. */
+/*
+ * Outside mmu_lock, where the allocator's lock may be taken. The pages are
+ * not zeroed here: a fault links a table only every 512 pages, and a
+ * cache holds more than one fault needs, so zeroing on the way in cleared
+ * pages that were never used (in Bochs, 4 KiB of stores each: a third of
+ * a demand fault's cost, on average). Whoever takes one fills it whole
+ * before linking it: tdp_link_new_table() zeroes it, a split writes every
+ * entry.
+ */
 bool tdp_page_cache_topup(struct tdp_page_cache *cache)
 {
 	if (cache->nr >= TDP_PAGE_CACHE_MIN)
 		return true;
 	while (cache->nr < TDP_PAGE_CACHE_SIZE) {
-		void *page = page_alloc_zeroed(0);
+		void *page = page_alloc(0);
 
 		if (!page)
 			break;
@@ -36,7 +44,7 @@ void *tdp_page_cache_pop(struct tdp_page_cache *cache)
 	return cache->nr ? cache->pages[--cache->nr] : NULL;
 }
 
-/* page must be zeroed: a table taken for a link that lost its race. */
+/* A table taken for a link that lost its race, back unlinked. */
 void tdp_page_cache_push(struct tdp_page_cache *cache, void *page)
 {
 	BUG_ON(cache->nr >= TDP_PAGE_CACHE_SIZE);
@@ -45,13 +53,7 @@ void tdp_page_cache_push(struct tdp_page_cache *cache, void *page)
 
 /* --- mmu_lock, the RCU section, yielding ------------------------------- */
 
-/* Which lock a call that changes entries takes: write if it must, or if mmu_lock=exclusive. */
-enum tdp_lock_mode tdp_mmu_change_lock(const struct tdp_mmu *mmu, bool wants_write)
-{
-	return wants_write || mmu->cfg.policy.lock_exclusive ? TDP_LOCK_WRITE : TDP_LOCK_READ;
-}
-
-static void tdp_op_lock(struct tdp_op *op)
+__attribute__((always_inline)) static inline void tdp_op_lock(struct tdp_op *op)
 {
 	struct tdp_mmu *mmu = op->mmu;
 
@@ -65,7 +67,7 @@ static void tdp_op_lock(struct tdp_op *op)
 	rcu_read_lock();
 }
 
-static void tdp_op_unlock(struct tdp_op *op)
+__attribute__((always_inline)) static inline void tdp_op_unlock(struct tdp_op *op)
 {
 	rcu_read_unlock();
 	if (op->lock == TDP_LOCK_READ)

@@ -69,7 +69,7 @@ struct tdp_walk_hint {
 	gfn_t base[TDP_ROOT_LEVEL - 1];
 };
 
-/* A vCPU's cache of zeroed table pages, topped up outside mmu_lock, and its walk hint. */
+/* A vCPU's cache of table pages (not zeroed), topped up outside mmu_lock, and its walk hint. */
 #define TDP_PAGE_CACHE_SIZE 8
 struct tdp_page_cache {
 	void *pages[TDP_PAGE_CACHE_SIZE];

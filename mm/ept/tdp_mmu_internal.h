@@ -158,7 +158,12 @@ void tdp_op_begin(struct tdp_op *op, struct tdp_mmu *mmu, enum tdp_lock_mode loc
 void tdp_op_end(struct tdp_op *op);
 bool tdp_op_cond_yield(struct tdp_op *op, struct tdp_iter *iter, struct tdp_page_cache *cache);
 void tdp_op_eager_leaf_batch(struct tdp_op *op, const struct tdp_iter *iter);
-enum tdp_lock_mode tdp_mmu_change_lock(const struct tdp_mmu *mmu, bool wants_write);
+
+/* Which lock a call that changes entries takes: write if it must, or if mmu_lock=exclusive. */
+static inline enum tdp_lock_mode tdp_mmu_change_lock(const struct tdp_mmu *mmu, bool wants_write)
+{
+	return wants_write || mmu->cfg.policy.lock_exclusive ? TDP_LOCK_WRITE : TDP_LOCK_READ;
+}
 
 /*
  * Each range call's first step: cut end down to what a table maps. False
@@ -188,7 +193,17 @@ static inline bool tdp_op_yield_or_batch(struct tdp_op *op, struct tdp_iter *ite
 /* tdp_spte.c: the only code that writes entries. */
 bool tdp_set_spte_atomic(struct tdp_op *op, struct tdp_iter *iter, uint64_t new_spte);
 void tdp_set_spte_exclusive(struct tdp_op *op, struct tdp_iter *iter, uint64_t new_spte);
-bool tdp_set_spte(struct tdp_op *op, struct tdp_iter *iter, uint64_t new_spte);
+
+/* Whichever of the two the call's lock calls for. */
+static inline bool tdp_set_spte(struct tdp_op *op, struct tdp_iter *iter, uint64_t new_spte)
+{
+	if (op->lock == TDP_LOCK_WRITE) {
+		tdp_set_spte_exclusive(op, iter, new_spte);
+		return true;
+	}
+	return tdp_set_spte_atomic(op, iter, new_spte);
+}
+
 uint64_t tdp_clear_spte_bits(struct tdp_op *op, struct tdp_iter *iter, uint64_t mask);
 bool tdp_set_spte_fast_writable(struct tdp_op *op, struct tdp_iter *iter, uint64_t new_spte);
 void tdp_init_private_spte(tdp_ptep_t sptep, uint64_t spte);

@@ -31,7 +31,6 @@ bool tdp_split_huge_spte(struct tdp_op *op, struct tdp_page_cache *cache, struct
 		tdp_init_private_spte(&table[i], make_split_child_spte(huge, iter->level, i));
 	if (!tdp_set_spte_atomic(op, iter,
 				 make_nonleaf_spte(&mmu->fmt, platform_virt_to_phys((void *)table)))) {
-		tdp_clear_private_table(table);
 		tdp_page_cache_push(cache, (void *)table);
 		return false;
 	}

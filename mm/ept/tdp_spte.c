@@ -370,15 +370,6 @@ void tdp_set_spte_exclusive(struct tdp_op *op, struct tdp_iter *iter, uint64_t n
 	iter->old_spte = want;
 }
 
-bool tdp_set_spte(struct tdp_op *op, struct tdp_iter *iter, uint64_t new_spte)
-{
-	if (op->lock == TDP_LOCK_WRITE) {
-		tdp_set_spte_exclusive(op, iter, new_spte);
-		return true;
-	}
-	return tdp_set_spte_atomic(op, iter, new_spte);
-}
-
 /*
  * The fast page fault's one store, with RCU and no mmu_lock: give W back,
  * with A and D, to the MMU-writable 4 KiB leaf at iter, if it still holds
@@ -451,9 +442,12 @@ void tdp_init_private_spte(tdp_ptep_t sptep, uint64_t spte)
 	atomic_store_explicit(sptep, spte, memory_order_relaxed);
 }
 
-/* Empty a table that was filled but never linked, so it can go back to a cache. */
+/*
+ * Empty a table that no other CPU can reach yet, before it is linked. Plain
+ * stores are enough: the link's release cmpxchg (tdp_set_spte_atomic())
+ * publishes them, and before that nobody can read the page as a table.
+ */
 void tdp_clear_private_table(tdp_ptep_t table)
 {
-	for (unsigned int i = 0; i < TDP_PTES_PER_TABLE; i++)
-		atomic_store_explicit(&table[i], 0, memory_order_relaxed);
+	__builtin_memset((void *)table, 0, TDP_PTES_PER_TABLE * sizeof(*table));
 }

@@ -201,9 +201,24 @@ _Static_assert(sizeof(struct shadow_gfn_meta) * SHADOW_META_GFNS == SHADOW_BLOCK
 
 /* --- the MMU ----------------------------------------------------------- */
 
+/*
+ * The guest frames this CPU's walks read last (shadow_guest_word()): gfn + 1
+ * (0: empty) and the frame's host address. A gfn's frame never changes
+ * while the MMU lives (mm/mmu.h, struct mmu_ops), so an entry never goes
+ * stale. Only its own CPU reads or writes it.
+ */
+#define SHADOW_GFRAME_WAYS 4
+struct shadow_gframe_cache {
+	gfn_t key[SHADOW_GFRAME_WAYS];
+	char *hva[SHADOW_GFRAME_WAYS];
+	unsigned int next; /* the way the next miss replaces */
+};
+
+/* Each CPU's counters (summed by shadow_sum()), and its guest frame cache. */
 struct shadow_cpu_stats {
 	struct mmu_stats s;
 	struct shadow_mmu_extra_stats x;
+	struct shadow_gframe_cache gframes;
 } __cacheline_aligned;
 
 struct shadow_mmu {

@@ -8,14 +8,30 @@
 
 /* --- guest memory, through the memslots ------------------------------------ */
 
+/*
+ * A walk reads four guest tables and checks them again under the lock, and
+ * the next fault's walk reads mostly the same ones: each CPU keeps the last
+ * few frames it found (struct shadow_gframe_cache) before it asks the
+ * memslots again.
+ */
 static _Atomic uint64_t *shadow_guest_word(struct shadow_mmu *m, uint64_t gpa)
 {
+	struct shadow_gframe_cache *c = &m->cpu_stats[platform_cpu_id()].gframes;
+	uint64_t offset = gpa & (PAGE_SIZE - 1) & ~7ULL;
 	gfn_t gfn = gpa >> PAGE_SHIFT;
 	struct mmu_pfn_info info;
+	char *hva;
 
+	for (unsigned int i = 0; i < SHADOW_GFRAME_WAYS; i++)
+		if (c->key[i] == gfn + 1)
+			return (_Atomic uint64_t *)(c->hva[i] + offset);
 	if (gfn >= m->cfg.gfn_limit || !m->ops.gfn_to_pfn(m->owner, gfn, &info))
 		return NULL;
-	return platform_phys_to_virt((info.pfn << PAGE_SHIFT) | (gpa & (PAGE_SIZE - 1) & ~7ULL));
+	hva = platform_phys_to_virt(info.pfn << PAGE_SHIFT);
+	c->key[c->next] = gfn + 1;
+	c->hva[c->next] = hva;
+	c->next = (c->next + 1) % SHADOW_GFRAME_WAYS;
+	return (_Atomic uint64_t *)(hva + offset);
 }
 
 /* The guest writes its tables at any time: every access is one atomic 8-byte access. */

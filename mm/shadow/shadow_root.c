@@ -237,6 +237,15 @@ bool shadow_switch_root(struct shadow_op *op, const struct guest_paging *gp)
 	bool found = false;
 
 	shadow_assert_locked(op->mmu);
+	/*
+	 * Every fault asks, and nearly always the answer is the current root:
+	 * outside PAE the key has no PDPTEs (they are 0 in both), so the
+	 * role and the guest table decide without building one.
+	 */
+	if (gp->mode != GUEST_PAGING_PAE && sv->root.role.word == shadow_root_role(gp).word &&
+	    sv->root.guest_table == shadow_guest_root_table(op->mmu, gp) &&
+	    shadow_root_live(&sv->root))
+		return false;
 	shadow_root_key(op->mmu, gp, &key);
 	if (shadow_root_matches(&sv->root, &key))
 		return false;

@@ -32,6 +32,8 @@
 /* The read side compiles to the same instructions in both: allow this much timing noise. */
 #define READ_BAR 1.05
 #define SYNC_BAR 2.0
+/* The goal for a quiescent state: printed with its figure, not a bar (the status ignores it). */
+#define QS_GOAL 1.5
 
 /* mmuvisor's side. */
 static struct bench_value mm_values[2] = { { 1 }, { 2 } };
@@ -272,7 +274,7 @@ static double median_of(double *v, int n)
 }
 
 static void print_pair(const char *phase, const char *what, const double *v, const int *ops,
-		       const char *fmt_tail, double bar)
+		       const char *fmt_tail, double bar, double goal)
 {
 	for (int i = 0; i < NR_IMPLS; i++)
 		printf("RESULT scenario=host_rcu phase=%s impl=%s %s ns_per_op=%.3f ops=%d\n", phase,
@@ -281,6 +283,8 @@ static void print_pair(const char *phase, const char *what, const double *v, con
 	       what, v[0] / v[1], fmt_tail);
 	if (bar > 0)
 		printf(" bar=%.2f %s", bar, v[0] / v[1] <= bar ? "pass" : "FAIL");
+	if (goal > 0)
+		printf(" goal=%.2f met=%s", goal, v[0] / v[1] <= goal ? "yes" : "no");
 	printf("\n");
 }
 
@@ -327,11 +331,11 @@ int main(void)
 		qs_ops[i] = QS_CALLS;
 		cb_ops[i] = CB_CALLS;
 	}
-	print_pair("read", "readers=1", r, read_ops, " stat=min", READ_BAR);
-	print_pair("quiescent_state", "readers=1", q, qs_ops, " stat=min", 0);
-	print_pair("sync", "readers=1", s1, s1_ops, " stat=median", SYNC_BAR);
-	print_pair("sync", "readers=2", s2, s2_ops, " stat=median", SYNC_BAR);
-	print_pair("call_rcu", "readers=1", c, cb_ops, " stat=min", 0);
+	print_pair("read", "readers=1", r, read_ops, " stat=min", READ_BAR, 0);
+	print_pair("quiescent_state", "readers=1", q, qs_ops, " stat=min", 0, QS_GOAL);
+	print_pair("sync", "readers=1", s1, s1_ops, " stat=median", SYNC_BAR, 0);
+	print_pair("sync", "readers=2", s2, s2_ops, " stat=median", SYNC_BAR, 0);
+	print_pair("call_rcu", "readers=1", c, cb_ops, " stat=min", 0, 0);
 	pass = r[0] / r[1] <= READ_BAR && s1[0] / s1[1] <= SYNC_BAR && s2[0] / s2[1] <= SYNC_BAR;
 	printf("DONE scenario=host_rcu status=%s\n", pass ? "pass" : "fail reason=bar");
 	return pass ? 0 : 1;
