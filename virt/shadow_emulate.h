@@ -11,5 +11,11 @@ bool shadow_translate_guest(struct vcpu *v, uint64_t gva, uint32_t pf_access, ui
 /* Up to n instruction bytes at gva through the guest's tables (paging NULL: the vCPU's). */
 unsigned int shadow_fetch_insn(struct vcpu *v, const struct guest_paging *paging, uint64_t gva,
 			       uint8_t *b, unsigned int n);
-/* virt/shadow_emulate.c: the store at the faulting address that shadowing cannot let through. */
-void shadow_emulate_write(struct vcpu *v);
+/*
+ * virt/shadow_emulate.c: the store at the faulting address that shadowing
+ * cannot let through. fault_gfn: the frame the fault's own walk found for
+ * the faulting address (shadow_mmu_page_fault()'s emulate_gfn), or
+ * GFN_UNKNOWN: the store's page is walked again only without it.
+ */
+#define GFN_UNKNOWN (~0ULL)
+void shadow_emulate_write(struct vcpu *v, gfn_t fault_gfn);

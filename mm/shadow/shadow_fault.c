@@ -195,7 +195,8 @@ static enum shadow_fault_result shadow_fetch(struct shadow_op *op, const struct 
 
 enum shadow_fault_result shadow_mmu_page_fault(struct shadow_mmu *m, struct shadow_vcpu *sv,
 					       const struct guest_paging *guest, uint64_t gva,
-					       uint32_t error, uint32_t *inject_error)
+					       uint32_t error, uint32_t *inject_error,
+					       gfn_t *emulate_gfn)
 {
 	uint32_t access = error & PFERR_ACCESS_MASK;
 	bool write = access & PFERR_WRITE;
@@ -228,6 +229,8 @@ enum shadow_fault_result shadow_mmu_page_fault(struct shadow_mmu *m, struct shad
 		return SHADOW_READONLY;
 	if (write && (shadow_is_self_change(&w) || shadow_wp_trick_bypasses_smap(gp, &w, access))) {
 		shadow_xstat_inc(m, emulate);
+		if (emulate_gfn)
+			*emulate_gfn = w.gfn;
 		return SHADOW_EMULATE;
 	}
 	if (!shadow_vcpu_prepare_roots(sv, gp))

@@ -166,10 +166,14 @@ enum shadow_fault_result {
  * the hardware error code; on SHADOW_INJECT_PF, *inject_error is the exact
  * #PF error code to inject (CR2 = gva). The error code's W, U and I/D bits give the access (U clear
  * with cpl 3 is an implicit supervisor access, which SMAP checks whatever AC).
+ * On SHADOW_EMULATE, *emulate_gfn (if not NULL) is the frame the guest's
+ * tables gave gva, walked for this very write: the emulator need not walk
+ * again for the page that faulted.
  */
 enum shadow_fault_result shadow_mmu_page_fault(struct shadow_mmu *m, struct shadow_vcpu *sv,
 					       const struct guest_paging *gp, uint64_t gva,
-					       uint32_t error, uint32_t *inject_error);
+					       uint32_t error, uint32_t *inject_error,
+					       gfn_t *emulate_gfn);
 /*
  * The guest invalidated gva: drop the shadow translation of gva under the
  * vCPU's root (the whole 4 MiB of a 32-bit guest's 4 MiB page; nothing

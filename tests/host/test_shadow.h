@@ -444,7 +444,7 @@ static inline struct ts_outcome ts_access(struct shadow_mmu *m, struct shadow_vc
 			o.last = SHADOW_RETRY;
 			return o;
 		}
-		o.last = shadow_mmu_page_fault(m, sv, gp, gva, error, &inject);
+		o.last = shadow_mmu_page_fault(m, sv, gp, gva, error, &inject, NULL);
 		if (o.last == SHADOW_INJECT_PF) {
 			o.error = inject;
 			return o;
