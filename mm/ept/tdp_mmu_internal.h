@@ -131,27 +131,29 @@ enum tdp_lock_mode {
  * One call's context, on its stack: the lock it holds, the remote flush it
  * owes, and the frozen tables that may be freed only after that flush. The
  * tables are chained through their entry 0 (make_removed_link_spte), so
- * queueing one never allocates.
+ * queueing one never allocates. Every call begins by zeroing it (a fault
+ * too), so it is kept small: 80 bytes.
  */
 struct tdp_op {
 	struct tdp_mmu *mmu;
-	unsigned int cpu;       /* platform_cpu_id(), once */
 	struct mmu_stats *stats; /* this CPU's counters in mmu */
-	enum tdp_lock_mode lock;
-	bool flush;             /* a change needs a remote flush before anything is freed */
 	uint64_t frozen_pa;     /* chain of unlinked tables waiting for the flush */
-	uint64_t nr_frozen;
 	uint64_t orphan_pa;     /* tables for which no RCU carrier could be had */
-	uint64_t nr_orphans;
 	uint64_t leaves_zapped; /* present leaves that became non-present */
+	tdp_ptep_t leaf_batch;  /* flush=eager: the table whose leaf changes are unflushed */
+	unsigned int cpu;       /* platform_cpu_id(), once */
+	enum tdp_lock_mode lock;
+	unsigned int nr_frozen;
+	unsigned int nr_orphans;
 	unsigned int steps;     /* iterator steps since the last yield check */
 	unsigned int flushes;   /* remote flushes this call made */
 	unsigned int yields;    /* times this call gave up mmu_lock midway */
+	bool flush;             /* a change needs a remote flush before anything is freed */
 	bool zap;               /* tdp_mmu_zap_range()'s (the planted no-flush bug needs to know) */
 	bool counted;           /* this call holds one count of mmu->unflushed */
 	bool guarantees_flushed; /* returns only once no TLB holds what its range lost */
-	tdp_ptep_t leaf_batch;  /* flush=eager: the table whose leaf changes are unflushed */
 };
+_Static_assert(sizeof(struct tdp_op) <= 80, "struct tdp_op is zeroed by every call");
 
 /* tdp_mmu.c: taking and leaving mmu_lock and the RCU section, yielding. */
 void tdp_op_begin(struct tdp_op *op, struct tdp_mmu *mmu, enum tdp_lock_mode lock);
