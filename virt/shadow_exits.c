@@ -50,11 +50,13 @@ struct guest_paging vcpu_guest_paging(const struct vcpu *v)
 /* The root to enter with; false (after stopping the VM) if there is none. */
 bool shadow_prepare_entry(struct vcpu *v)
 {
-	struct guest_paging gp = vcpu_guest_paging(v);
 	uint64_t root = shadow_vcpu_root_pa(v->shadow);
 
-	if (!root)
+	if (!root) { /* the paging state is read only when a root must be made: not every entry */
+		struct guest_paging gp = vcpu_guest_paging(v);
+
 		root = shadow_mmu_load_cr3(v->vm->smmu, v->shadow, &gp);
+	}
 	if (!root) {
 		vcpu_fail(v, "out of memory for a shadow root");
 		return false;

@@ -61,12 +61,21 @@ static bool shadow_wp_trick_bypasses_smap(const struct guest_paging *gp,
 	       !(w->access & ACC_WRITE);
 }
 
-/* Does the guest entry at level still hold what the walk read? */
+/*
+ * Does the guest entry at level still hold what the walk read? One load
+ * where the walk kept the entry's address (a gfn's frame never moves while
+ * the MMU lives).
+ */
 static bool shadow_gpte_unchanged(struct shadow_mmu *m, const struct guest_walk *w,
 				  unsigned int level)
 {
+	_Atomic uint64_t *word = w->pte_word[level];
 	uint64_t cur;
 
+	if (word)
+		return guest_pte_of_word(w->mode, w->pte_gpa[level],
+					 atomic_load_explicit(word, memory_order_relaxed)) ==
+		       w->pte[level];
 	return guest_read_pte(&m->guest_mem, w->mode, w->pte_gpa[level], &cur) == GUEST_MEM_OK &&
 	       cur == w->pte[level];
 }

@@ -34,6 +34,11 @@ static _Atomic uint64_t *shadow_guest_word(struct shadow_mmu *m, uint64_t gpa)
 	return (_Atomic uint64_t *)(hva + offset);
 }
 
+static _Atomic uint64_t *shadow_guest_word_of(void *ctx, uint64_t gpa)
+{
+	return shadow_guest_word(ctx, gpa);
+}
+
 /* The guest writes its tables at any time: every access is one atomic 8-byte access. */
 static enum guest_mem_result shadow_guest_read(void *ctx, uint64_t gpa, uint64_t *val)
 {
@@ -217,7 +222,8 @@ struct shadow_mmu *shadow_mmu_create(const struct shadow_mmu_config *cfg,
 	m->ops = *ops;
 	m->owner = owner;
 	m->guest_mem = (struct guest_mem){ .read = shadow_guest_read,
-					   .cmpxchg = shadow_guest_cmpxchg, .ctx = m };
+					   .cmpxchg = shadow_guest_cmpxchg,
+					   .word = shadow_guest_word_of, .ctx = m };
 	m->nr_cpus = nr;
 	m->cpu_stats = (struct shadow_cpu_stats *)((char *)m + stats_at);
 	mmu_lock_init(&m->mmu_lock, (struct mmu_lock_cpu *)((char *)m + lock_at), nr);

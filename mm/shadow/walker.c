@@ -250,6 +250,7 @@ static enum guest_walk_result guest_walk_unpaged(uint64_t la, struct guest_walk 
 		w->pt_access[level] = ACC_ALL;
 		w->pte[level] = 0;
 		w->pte_gpa[level] = 0;
+		w->pte_word[level] = NULL;
 		w->table_gfn[level] = 0;
 	}
 	w->level = 1;
@@ -286,8 +287,19 @@ retry:
 			w->table_gfn[level] = table_gpa >> PAGE_SHIFT;
 			w->pte_gpa[level] = gpa;
 			w->pt_access[level] = acc;
+			w->pte_word[level] = NULL;
 			if (is_pae_pdpte(mode, level) && gp->pdptes_loaded) {
 				pte = gp->pdpte[x86_pte_index(la, level) & (X86_PAE_NR_PDPTES - 1)];
+			} else if (mem->word) {
+				_Atomic uint64_t *word = mem->word(mem->ctx, gpa & ~7ULL);
+
+				if (!word) {
+					w->no_slot_gpa = gpa;
+					return GUEST_WALK_NO_SLOT;
+				}
+				w->pte_word[level] = word;
+				pte = guest_pte_of_word(mode, gpa,
+							atomic_load_explicit(word, memory_order_relaxed));
 			} else if (guest_read_pte(mem, mode, gpa, &pte) != GUEST_MEM_OK) {
 				w->no_slot_gpa = gpa;
 				return GUEST_WALK_NO_SLOT;

@@ -49,6 +49,13 @@ struct guest_mem {
 	enum guest_mem_result (*read)(void *ctx, uint64_t gpa, uint64_t *val);
 	/* Atomically: if the 8 bytes at gpa hold old, store new. */
 	enum guest_mem_result (*cmpxchg)(void *ctx, uint64_t gpa, uint64_t old, uint64_t new_val);
+	/*
+	 * Optional: the 8 bytes at gpa (8-aligned) in host memory, NULL for
+	 * no slot. The walk then reads its entries there and hands their
+	 * addresses back (guest_walk.pte_word), so a caller can check an entry
+	 * again with one load (the shadow MMU does, under its lock).
+	 */
+	_Atomic uint64_t *(*word)(void *ctx, uint64_t gpa);
 	void *ctx;
 };
 
@@ -87,6 +94,8 @@ struct guest_walk {
 	 */
 	uint64_t pte[X86_ROOT_LEVEL + 1];
 	uint64_t pte_gpa[X86_ROOT_LEVEL + 1];       /* where it lives (32-bit paging: 4-aligned) */
+	/* The 8 bytes holding it, where guest_mem.word gave them; else NULL (a loaded PDPTE too). */
+	_Atomic uint64_t *pte_word[X86_ROOT_LEVEL + 1];
 	gfn_t table_gfn[X86_ROOT_LEVEL + 1];        /* the guest table of level L */
 	uint32_t error;       /* GUEST_WALK_FAULT: the #PF error code */
 	uint64_t no_slot_gpa; /* GUEST_WALK_NO_SLOT: what could not be read */
@@ -119,6 +128,14 @@ static inline unsigned int guest_paging_root_level(enum guest_paging_mode mode)
 static inline unsigned int guest_paging_pte_bytes(enum guest_paging_mode mode)
 {
 	return mode == GUEST_PAGING_32BIT ? 4 : 8;
+}
+
+/* The entry at gpa, of the mode's width, out of the aligned 8 bytes that hold it. */
+static inline uint64_t guest_pte_of_word(enum guest_paging_mode mode, uint64_t gpa, uint64_t word)
+{
+	if (mode != GUEST_PAGING_32BIT)
+		return word;
+	return (uint32_t)(word >> ((gpa & 4) * 8)); /* little-endian */
 }
 
 /* log2 of the bytes a leaf of level maps: 12, 21 or 22 (32-bit), 30. */
