@@ -53,61 +53,6 @@ void tdp_page_cache_push(struct tdp_page_cache *cache, void *page)
 
 /* --- mmu_lock, the RCU section, yielding ------------------------------- */
 
-__attribute__((always_inline)) static inline void tdp_op_lock(struct tdp_op *op)
-{
-	struct tdp_mmu *mmu = op->mmu;
-
-	if (op->lock == TDP_LOCK_READ) {
-		mmu_read_lock(&mmu->mmu_lock, op->cpu);
-		tdp_op_stat_inc(op, lock_read);
-	} else if (op->lock == TDP_LOCK_WRITE) {
-		mmu_write_lock(&mmu->mmu_lock, op->cpu);
-		tdp_op_stat_inc(op, lock_write);
-	}
-	rcu_read_lock();
-}
-
-__attribute__((always_inline)) static inline void tdp_op_unlock(struct tdp_op *op)
-{
-	rcu_read_unlock();
-	if (op->lock == TDP_LOCK_READ)
-		mmu_read_unlock(&op->mmu->mmu_lock, op->cpu);
-	else if (op->lock == TDP_LOCK_WRITE)
-		mmu_write_unlock(&op->mmu->mmu_lock);
-}
-
-void tdp_op_begin(struct tdp_op *op, struct tdp_mmu *mmu, enum tdp_lock_mode lock)
-{
-	unsigned int cpu = platform_cpu_id();
-
-	*op = (struct tdp_op){ .mmu = mmu, .cpu = cpu, .stats = &mmu->cpu_stats[cpu].s, .lock = lock };
-	tdp_op_lock(op);
-}
-
-/*
- * Flush what the call owes, free through RCU, then leave the section and
- * the lock. A zap or write-protect that found its range already cleared by
- * another call whose flush has not returned flushes as well: its caller
- * relies on no TLB holding what the range lost once it returns. The load
- * of unflushed comes after the walk that saw the other call's changes and
- * pairs with the seq_cst add in tdp_op_count_unflushed().
- */
-void tdp_op_end(struct tdp_op *op)
-{
-	if (op->guarantees_flushed && !op->flush &&
-	    atomic_load(&op->mmu->unflushed) > (op->counted ? 1u : 0u))
-		op->flush = true;
-	if (op->flush || op->frozen_pa)
-		tdp_op_flush(op);
-	op->leaf_batch = NULL;
-	if (op->counted)
-		atomic_fetch_sub(&op->mmu->unflushed, 1); /* after our flush returned */
-	op->counted = false;
-	tdp_op_unlock(op);
-	if (unlikely(op->orphan_pa))
-		tdp_op_free_orphans(op);
-}
-
 /* flush=eager: the leaf changes of one table are flushed before the walk leaves it. */
 void tdp_op_eager_leaf_batch(struct tdp_op *op, const struct tdp_iter *iter)
 {

@@ -155,9 +155,69 @@ struct tdp_op {
 };
 _Static_assert(sizeof(struct tdp_op) <= 80, "struct tdp_op is zeroed by every call");
 
-/* tdp_mmu.c: taking and leaving mmu_lock and the RCU section, yielding. */
-void tdp_op_begin(struct tdp_op *op, struct tdp_mmu *mmu, enum tdp_lock_mode lock);
-void tdp_op_end(struct tdp_op *op);
+void tdp_op_flush(struct tdp_op *op);
+void tdp_op_free_orphans(struct tdp_op *op);
+
+/*
+ * Taking and leaving mmu_lock and the RCU section: inline, since every
+ * call, a fault too, begins and ends with them.
+ */
+__attribute__((always_inline)) static inline void tdp_op_lock(struct tdp_op *op)
+{
+	struct tdp_mmu *mmu = op->mmu;
+
+	if (op->lock == TDP_LOCK_READ) {
+		mmu_read_lock(&mmu->mmu_lock, op->cpu);
+		tdp_op_stat_inc(op, lock_read);
+	} else if (op->lock == TDP_LOCK_WRITE) {
+		mmu_write_lock(&mmu->mmu_lock, op->cpu);
+		tdp_op_stat_inc(op, lock_write);
+	}
+	rcu_read_lock();
+}
+
+__attribute__((always_inline)) static inline void tdp_op_unlock(struct tdp_op *op)
+{
+	rcu_read_unlock();
+	if (op->lock == TDP_LOCK_READ)
+		mmu_read_unlock(&op->mmu->mmu_lock, op->cpu);
+	else if (op->lock == TDP_LOCK_WRITE)
+		mmu_write_unlock(&op->mmu->mmu_lock);
+}
+
+static inline void tdp_op_begin(struct tdp_op *op, struct tdp_mmu *mmu, enum tdp_lock_mode lock)
+{
+	unsigned int cpu = platform_cpu_id();
+
+	*op = (struct tdp_op){ .mmu = mmu, .cpu = cpu, .stats = &mmu->cpu_stats[cpu].s, .lock = lock };
+	tdp_op_lock(op);
+}
+
+/*
+ * Flush what the call owes, free through RCU, then leave the section and
+ * the lock. A zap or write-protect that found its range already cleared by
+ * another call whose flush has not returned flushes as well: its caller
+ * relies on no TLB holding what the range lost once it returns. The load
+ * of unflushed comes after the walk that saw the other call's changes and
+ * pairs with the seq_cst add in tdp_op_count_unflushed().
+ */
+static inline void tdp_op_end(struct tdp_op *op)
+{
+	if (op->guarantees_flushed && !op->flush &&
+	    atomic_load(&op->mmu->unflushed) > (op->counted ? 1u : 0u))
+		op->flush = true;
+	if (op->flush || op->frozen_pa)
+		tdp_op_flush(op);
+	op->leaf_batch = NULL;
+	if (op->counted)
+		atomic_fetch_sub(&op->mmu->unflushed, 1); /* after our flush returned */
+	op->counted = false;
+	tdp_op_unlock(op);
+	if (unlikely(op->orphan_pa))
+		tdp_op_free_orphans(op);
+}
+
+/* tdp_mmu.c: yielding in the middle of a walk. */
 bool tdp_op_cond_yield(struct tdp_op *op, struct tdp_iter *iter, struct tdp_page_cache *cache);
 void tdp_op_eager_leaf_batch(struct tdp_op *op, const struct tdp_iter *iter);
 
@@ -210,8 +270,6 @@ uint64_t tdp_clear_spte_bits(struct tdp_op *op, struct tdp_iter *iter, uint64_t 
 bool tdp_set_spte_fast_writable(struct tdp_op *op, struct tdp_iter *iter, uint64_t new_spte);
 void tdp_init_private_spte(tdp_ptep_t sptep, uint64_t spte);
 void tdp_clear_private_table(tdp_ptep_t table);
-void tdp_op_flush(struct tdp_op *op);
-void tdp_op_free_orphans(struct tdp_op *op);
 
 /* tdp_mmu.c: the per-vCPU table cache. */
 void *tdp_page_cache_pop(struct tdp_page_cache *cache);
