@@ -35,9 +35,9 @@ static bool vm_gfn_to_pfn(void *owner, gfn_t gfn, struct mmu_pfn_info *out)
 
 	for (unsigned int i = 0; i < vm->nr_slots; i++) {
 		const struct memslot *s = &vm->slots[i];
-		uint64_t off = gfn - s->base_gfn;
+		uint64_t off = gfn - s->base_gfn; /* wraps, so too big, below the slot */
 
-		if (gfn < s->base_gfn || off >= s->npages)
+		if (off >= s->npages)
 			continue;
 		*out = (struct mmu_pfn_info){
 			.pfn = s->chunk_pfn[off / CHUNK_PAGES] + off % CHUNK_PAGES,

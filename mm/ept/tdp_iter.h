@@ -106,9 +106,10 @@ static inline bool tdp_iter_walk_again_if_removed(struct tdp_iter *iter)
  * For a walk to one gfn that only ever steps down (the fault path): start
  * at table, which holds the entries of level for gfn, instead of at the
  * root. The tables between the root and table are not recorded, so such a
- * walk must never step up or sideways; tdp_iter_restart() still goes back
- * to the root. The caller vouches that table is still a page table
- * (mm/ept/tdp_fault.c: the walk hint).
+ * walk must never step up or sideways, and it never uses min_level, valid,
+ * restart or yielded_gfn (left unset); tdp_iter_restart() still goes back
+ * to the root, and sets them. The caller vouches that table is still a
+ * page table (mm/ept/tdp_fault.c: the walk hint).
  */
 static inline void tdp_iter_start_at(struct tdp_iter *iter, tdp_ptep_t root_pt, tdp_ptep_t table,
 				     unsigned int level, gfn_t gfn)
@@ -116,16 +117,12 @@ static inline void tdp_iter_start_at(struct tdp_iter *iter, tdp_ptep_t root_pt, 
 	RCU_CHECK(rcu_read_lock_held(), "tdp_iter_start_at outside rcu_read_lock");
 	iter->pt_path[TDP_ROOT_LEVEL - 1] = root_pt;
 	iter->pt_path[level - 1] = table;
-	iter->min_level = PG_LEVEL_4K;
 	iter->next_last_level_gfn = gfn;
-	iter->yielded_gfn = gfn;
 	iter->level = level;
 	iter->gfn = gfn & ~(tdp_pages_per_level(level) - 1);
 	iter->sptep = table + tdp_spte_index(gfn, level);
 	iter->old_spte = tdp_read_spte(iter->sptep);
 	tdp_iter_check_spte(iter);
-	iter->valid = true;
-	iter->restart = false;
 }
 
 /* Into the table the current entry points to; the caller saw that it is one. */
