@@ -72,8 +72,15 @@ static enum guest_mem_result mem_cmpxchg(void *ctx, uint64_t gpa, uint64_t old, 
 	return GUEST_MEM_OK;
 }
 
+/*
+ * A shadow-paged guest's walks go through the shadow MMU's guest memory:
+ * the same atomic accesses and dirty-log marks, and its per-CPU cache of
+ * the guest frames the fault's own walk read a moment before.
+ */
 struct guest_mem vcpu_guest_mem(struct vcpu *v)
 {
+	if (v->vm->smmu)
+		return *shadow_mmu_guest_mem(v->vm->smmu);
 	return (struct guest_mem){ .read = mem_read, .cmpxchg = mem_cmpxchg, .ctx = v->vm };
 }
 
@@ -128,15 +135,22 @@ static enum guest_walk_result read_linear(struct vcpu *v, uint64_t la, uint8_t *
 	return GUEST_WALK_OK;
 }
 
+unsigned int vcpu_fetch_insn_at(struct vcpu *v, const struct vcpu_state *st, uint8_t *b,
+				unsigned int n)
+{
+	struct read_end end;
+
+	read_linear(v, st->code_bits == 64 ? v->arch.regs.rip
+		    : (uint32_t)(st->seg_base[1] + (uint32_t)v->arch.regs.rip), b, n, PFERR_FETCH, &end);
+	return end.got;
+}
+
 unsigned int vcpu_fetch_insn(struct vcpu *v, uint8_t *b, unsigned int n)
 {
 	struct vcpu_state st;
-	struct read_end end;
 
 	vcpu_sync_guest_state(v, &st);
-	read_linear(v, st.code_bits == 64 ? v->arch.regs.rip
-		    : (uint32_t)(st.seg_base[1] + (uint32_t)v->arch.regs.rip), b, n, PFERR_FETCH, &end);
-	return end.got;
+	return vcpu_fetch_insn_at(v, &st, b, n);
 }
 
 unsigned int vcpu_read_linear(struct vcpu *v, uint64_t la, uint8_t *b, unsigned int n)

@@ -12,6 +12,7 @@
  */
 #include "lib/printf.h"
 #include "mm/shadow/walker.h"
+#include "virt/cr.h"
 #include "virt/dirty_log.h"
 #include "virt/emulate.h"
 #include "virt/shadow_emulate.h"
@@ -566,9 +567,13 @@ void shadow_emulate_write(struct vcpu *v, gfn_t fault_gfn)
 		unprotect_and_retry(v, "a write of an event's delivery");
 		return;
 	}
-	/* The instruction in the guest's code size, at CS:RIP (virt/fetch.c). */
-	virt->vcpu_get_state(&v->arch, &vs);
-	err = emu_decode(b, vcpu_fetch_insn(v, b, EMU_MAX_INSN), vs.code_bits, &in, why, sizeof(why));
+	/*
+	 * The instruction in the guest's code size, at CS:RIP (virt/fetch.c),
+	 * with the state read once (a shadow vCPU's sync is just this read).
+	 */
+	vcpu_sync_guest_state(v, &vs);
+	err = emu_decode(b, vcpu_fetch_insn_at(v, &vs, b, EMU_MAX_INSN), vs.code_bits, &in, why,
+			 sizeof(why));
 	if (!err && !in.writes_mem)
 		err = "not a store to one operand";
 	if (err) {

@@ -27,6 +27,10 @@ void vcpu_fail(struct vcpu *v, const char *fmt, ...) __printf(2, 3);
  * paging (virt/fetch.c); returns how many could be read.
  */
 unsigned int vcpu_fetch_insn(struct vcpu *v, uint8_t *b, unsigned int n);
+/* The same with st, the state vcpu_sync_guest_state() read already. */
+struct vcpu_state;
+unsigned int vcpu_fetch_insn_at(struct vcpu *v, const struct vcpu_state *st, uint8_t *b,
+				unsigned int n);
 /* Up to n bytes at linear address la, a supervisor read through the guest's paging. */
 unsigned int vcpu_read_linear(struct vcpu *v, uint64_t la, uint8_t *b, unsigned int n);
 /*

@@ -65,6 +65,11 @@ static enum guest_mem_result shadow_guest_cmpxchg(void *ctx, uint64_t gpa, uint6
 	return GUEST_MEM_OK;
 }
 
+const struct guest_mem *shadow_mmu_guest_mem(const struct shadow_mmu *m)
+{
+	return &m->guest_mem;
+}
+
 /* --- a call's locks ------------------------------------------------------------ */
 
 void shadow_op_begin(struct shadow_op *op, struct shadow_mmu *m, struct shadow_vcpu *sv,

@@ -170,6 +170,14 @@ enum shadow_fault_result {
  * tables gave gva, walked for this very write: the emulator need not walk
  * again for the page that faulted.
  */
+/*
+ * Guest-physical memory as the MMU's own walks see it (walker.h): reads in
+ * place through each CPU's cache of guest frames, and A/D bits set by
+ * cmpxchg and reported to ops.mark_dirty. The hypervisor's other walks of
+ * the same guest (its instruction fetch) share the cache this way.
+ */
+const struct guest_mem *shadow_mmu_guest_mem(const struct shadow_mmu *m);
+
 enum shadow_fault_result shadow_mmu_page_fault(struct shadow_mmu *m, struct shadow_vcpu *sv,
 					       const struct guest_paging *gp, uint64_t gva,
 					       uint32_t error, uint32_t *inject_error,
