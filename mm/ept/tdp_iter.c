@@ -47,11 +47,7 @@ static bool try_step_down(struct tdp_iter *iter)
 	/* old_spte, not a re-read: the caller decided on this value (a zap set it to 0). */
 	if (!is_shadow_present_spte(iter->old_spte) || is_last_spte(iter->old_spte, iter->level))
 		return false;
-	iter->level--;
-	iter->pt_path[iter->level - 1] = tdp_spte_to_child_pt(iter->old_spte);
-	platform_torture_delay(); /* the table may be unlinked meanwhile: RCU keeps it */
-	iter->gfn = round_gfn_for_level(iter->next_last_level_gfn, iter->level);
-	tdp_iter_refresh_sptep(iter);
+	tdp_iter_step_down(iter);
 	return true;
 }
 

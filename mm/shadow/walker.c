@@ -128,7 +128,7 @@ enum guest_mem_result guest_read_pte(const struct guest_mem *mem, enum guest_pag
 		return mem->read(mem->ctx, gpa, pte);
 	r = mem->read(mem->ctx, gpa & ~7ULL, &word);
 	if (r == GUEST_MEM_OK)
-		*pte = (uint32_t)(word >> pte32_shift(gpa));
+		*pte = guest_pte_of_word(mode, gpa, word);
 	return r;
 }
 
@@ -154,7 +154,7 @@ static enum guest_mem_result guest_cmpxchg_pte(const struct guest_mem *mem,
 		r = mem->read(mem->ctx, gpa & ~7ULL, &word);
 		if (r != GUEST_MEM_OK)
 			return r;
-		if ((uint32_t)(word >> pte32_shift(gpa)) != old)
+		if (guest_pte_of_word(mode, gpa, word) != old)
 			return GUEST_MEM_CHANGED; /* the entry itself changed */
 		r = mem->cmpxchg(mem->ctx, gpa & ~7ULL, word,
 				 (word & ~half) | (new_val << pte32_shift(gpa)));
