@@ -230,6 +230,13 @@ static void rcu_check_quiescent(struct rcu_cpu *rc, const char *what)
 #endif
 }
 
+#ifdef MM_DEBUG
+void rcu_quiescent_state_check(void)
+{
+	rcu_check_quiescent(rcu_this_cpu(), "rcu_quiescent_state");
+}
+#endif
+
 void rcu_quiescent_state_slow(void)
 {
 	struct rcu_cpu *rc = rcu_this_cpu();

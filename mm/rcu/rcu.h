@@ -97,19 +97,24 @@ static inline void rcu_read_unlock(void) {}
  * and a compare: this CPU has reported the current gp_seq already and has
  * no callback waiting (rcu_cpu.qs_skip). The acquire is rcu_report_qs()'s
  * (mm/rcu/rcu.c); the slow path reports and runs callbacks. MM_DEBUG
- * builds always take the slow path, which checks that the CPU is online
- * and outside any read-side section.
+ * builds check first that the CPU is online and outside any read-side
+ * section, then take the same two paths: the tests run the fast path the
+ * hypervisor runs.
  */
 #include "mm/rcu/rcu_percpu.h"
 void rcu_quiescent_state_slow(void);
+#ifdef MM_DEBUG
+void rcu_quiescent_state_check(void);
+#endif
 
 static inline void rcu_quiescent_state(void)
 {
-#ifndef MM_DEBUG
+#ifdef MM_DEBUG
+	rcu_quiescent_state_check();
+#endif
 	if (likely(atomic_load_explicit(&rcu_state.gp_seq, memory_order_acquire) ==
 		   rcu_cpus[platform_cpu_id()].qs_skip))
 		return;
-#endif
 	rcu_quiescent_state_slow();
 }
 
