@@ -196,6 +196,74 @@ static enum tdp_fault_result tdp_map(struct tdp_op *op, struct tdp_page_cache *c
 }
 
 /*
+ * The demand fault's short way: a 4 KiB leaf into an empty entry of the
+ * level-1 table the walk hint holds, which is every fault of a region that
+ * faults page by page but the first. Filling an empty entry owes no flush
+ * and unlinks nothing (tdp_set_spte_atomic() has nothing to do after its
+ * cmpxchg), and it needs no table from the cache, so none of struct
+ * tdp_op's bookkeeping is needed: the hint's check and one load under RCU,
+ * then the lock and one cmpxchg (tdp_fill_empty_spte()). The op below
+ * never leaves this function, so only the four fields the inline lock
+ * reads are ever built.
+ *
+ * The hint is trusted as tdp_map() trusts it: its gen read inside the RCU
+ * section, which lasts until the cmpxchg is done. Waiting for mmu_lock
+ * inside it costs nothing new: the CPU reports no quiescent state before
+ * it is back in its run loop either way. If the table was unlinked
+ * meanwhile, its entry is REMOVED by now and the cmpxchg fails, or the
+ * unlink's freeze finds our leaf and zaps it like any other. Only an
+ * entry seen empty takes the lock, so a fault this cannot help (a leaf
+ * there already) takes it once, in tdp_map(). With mmu_lock=exclusive the
+ * lock is taken for write.
+ *
+ * False when it does not apply or the cmpxchg lost: tdp_map() decides.
+ */
+static bool tdp_map_hinted_empty(struct tdp_mmu *mmu, struct tdp_page_cache *cache,
+				 unsigned int cpu, gfn_t gfn, const struct mmu_pfn_info *info,
+				 bool write)
+{
+	const struct tdp_walk_hint *hint = &cache->hint;
+	struct tdp_op op = { .mmu = mmu, .cpu = cpu, .stats = &mmu->cpu_stats[cpu].s,
+			     .lock = tdp_mmu_change_lock(mmu, false) };
+	tdp_ptep_t table = hint->tables[PG_LEVEL_4K - 1];
+	bool fixed = false;
+	tdp_ptep_t sptep;
+	uint64_t old;
+
+	/* The hint is this vCPU's own: it is read outside any lock. */
+	if (!table || hint->base[PG_LEVEL_4K - 1] != gfn >> TDP_LEVEL_BITS || hint->mmu != mmu)
+		return false;
+	rcu_read_lock();
+	/* Acquire: pairs with the raise in handle_removed_table(). */
+	if (hint->gen != atomic_load_explicit(&mmu->unlink_gen, memory_order_acquire))
+		goto out;
+	sptep = table + tdp_spte_index(gfn, PG_LEVEL_4K);
+	old = tdp_read_spte(sptep);
+	tdp_check_spte(old, PG_LEVEL_4K, gfn);
+	if (is_shadow_present_spte(old) || is_removed_spte(old))
+		goto out;
+	tdp_op_lock(&op);
+#ifdef EXIT_BREAKDOWN
+	cache->bd_locked = cache->bd_walked = platform_cycles();
+#endif
+	fixed = tdp_fill_empty_spte(mmu, sptep, old,
+				    tdp_fault_leaf(mmu, old, gfn, info, PG_LEVEL_4K, write));
+	if (fixed) {
+		tdp_op_stat_inc(&op, faults_fixed);
+		tdp_op_stat_inc(&op, leaves_mapped[PG_LEVEL_4K]);
+	} else {
+		tdp_op_stat_inc(&op, retries);
+	}
+	tdp_op_unlock(&op);
+#ifdef EXIT_BREAKDOWN
+	cache->bd_unlocked = platform_cycles();
+#endif
+out:
+	rcu_read_unlock();
+	return fixed;
+}
+
+/*
  * The fast page fault, for a write to a 4 KiB leaf that write-protect took
  * W from for dirty logging: under RCU alone, walk to the leaf and give W
  * back, with A and D, by one cmpxchg. No mmu_lock, no table cache. The D
@@ -245,12 +313,13 @@ enum tdp_fault_result tdp_mmu_page_fault(struct tdp_mmu *mmu, struct tdp_page_ca
 					 uint64_t gpa, unsigned int access)
 {
 	bool write = access & TDP_ACC_WRITE;
+	unsigned int cpu = platform_cpu_id(), level;
 	gfn_t gfn = gpa >> PAGE_SHIFT;
 	enum tdp_fault_result ret;
 	struct mmu_pfn_info info;
 	struct tdp_op op;
 
-	tdp_stat_inc(mmu, faults);
+	tdp_stat_inc_cpu(mmu, cpu, faults);
 #ifdef EXIT_BREAKDOWN
 	cache->bd_locked = cache->bd_walked = cache->bd_unlocked = 0;
 #endif
@@ -260,6 +329,9 @@ enum tdp_fault_result tdp_mmu_page_fault(struct tdp_mmu *mmu, struct tdp_page_ca
 		return TDP_FAULT_READONLY;
 	if (write && !(access & TDP_ACC_NOT_PRESENT) && tdp_fast_page_fault(mmu, gfn, &info))
 		return TDP_FAULT_FIXED;
+	level = tdp_fault_level(mmu, gfn, &info, write);
+	if (level == PG_LEVEL_4K && tdp_map_hinted_empty(mmu, cache, cpu, gfn, &info, write))
+		return TDP_FAULT_FIXED;
 	if (cache->nr < TDP_PAGE_CACHE_MIN && !tdp_page_cache_topup(cache))
 		return TDP_FAULT_NOMEM;
 
@@ -267,7 +339,7 @@ enum tdp_fault_result tdp_mmu_page_fault(struct tdp_mmu *mmu, struct tdp_page_ca
 #ifdef EXIT_BREAKDOWN
 	cache->bd_locked = platform_cycles();
 #endif
-	ret = tdp_map(&op, cache, gfn, &info, tdp_fault_level(mmu, gfn, &info, write), write);
+	ret = tdp_map(&op, cache, gfn, &info, level, write);
 	tdp_op_end(&op);
 #ifdef EXIT_BREAKDOWN
 	cache->bd_unlocked = platform_cycles();

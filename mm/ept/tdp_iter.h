@@ -62,18 +62,23 @@ void tdp_iter_restart(struct tdp_iter *iter);
  * else (the poison of a freed table, the page allocator's free-list link)
  * means the walk reached a table that is no longer a table.
  */
-static inline void tdp_iter_check_spte(const struct tdp_iter *iter)
+static inline void tdp_check_spte(uint64_t spte, unsigned int level, gfn_t gfn)
 {
-	uint64_t spte = iter->old_spte;
-
 	if (!is_shadow_present_spte(spte) && spte && !is_removed_spte(spte))
 		platform_panic("tdp_iter: read a freed table: entry %#llx at level %u, gfn %#llx",
-			       (unsigned long long)spte, iter->level,
-			       (unsigned long long)iter->gfn);
+			       (unsigned long long)spte, level, (unsigned long long)gfn);
 }
 #else
-static inline void tdp_iter_check_spte(const struct tdp_iter *iter) { (void)iter; }
+static inline void tdp_check_spte(uint64_t spte, unsigned int level, gfn_t gfn)
+{
+	(void)spte, (void)level, (void)gfn;
+}
 #endif
+
+static inline void tdp_iter_check_spte(const struct tdp_iter *iter)
+{
+	tdp_check_spte(iter->old_spte, iter->level, iter->gfn);
+}
 
 /* The table that holds the current entry. */
 static inline tdp_ptep_t tdp_iter_table(const struct tdp_iter *iter)

@@ -79,23 +79,21 @@ struct tdp_mmu {
 	struct mmu_stats stats;
 };
 
-static inline struct mmu_stats *tdp_this_cpu_stats(struct tdp_mmu *mmu)
-{
-	return &mmu->cpu_stats[platform_cpu_id()].s;
-}
-
 /*
  * Counters are bumped only by their own CPU, so a relaxed load and store is
  * enough (no locked RMW); readers sum them with relaxed loads.
  */
-#define tdp_stat_add(mmu, field, n)                                                 \
+#define tdp_stat_add(mmu, field, n) tdp_stat_add_cpu(mmu, platform_cpu_id(), field, n)
+#define tdp_stat_inc(mmu, field) tdp_stat_add(mmu, field, 1)
+/* The same where the caller knows its CPU already. */
+#define tdp_stat_add_cpu(mmu, cpu, field, n)                                        \
 	do {                                                                        \
-		atomic_ulong *tdp_c_ = &tdp_this_cpu_stats(mmu)->field;             \
+		atomic_ulong *tdp_c_ = &(mmu)->cpu_stats[cpu].s.field;              \
 		atomic_store_explicit(tdp_c_,                                       \
 				      atomic_load_explicit(tdp_c_, memory_order_relaxed) + (n), \
 				      memory_order_relaxed);                        \
 	} while (0)
-#define tdp_stat_inc(mmu, field) tdp_stat_add(mmu, field, 1)
+#define tdp_stat_inc_cpu(mmu, cpu, field) tdp_stat_add_cpu(mmu, cpu, field, 1)
 /* The same inside a call, whose CPU is known (op->cpu). */
 #define tdp_op_stat_add(op, field, n)                                               \
 	do {                                                                        \
@@ -266,6 +264,8 @@ static inline bool tdp_set_spte(struct tdp_op *op, struct tdp_iter *iter, uint64
 	return tdp_set_spte_atomic(op, iter, new_spte);
 }
 
+bool tdp_fill_empty_spte(struct tdp_mmu *mmu, tdp_ptep_t sptep, uint64_t old,
+			 uint64_t new_spte);
 uint64_t tdp_clear_spte_bits(struct tdp_op *op, struct tdp_iter *iter, uint64_t mask);
 bool tdp_set_spte_fast_writable(struct tdp_op *op, struct tdp_iter *iter, uint64_t new_spte);
 void tdp_init_private_spte(tdp_ptep_t sptep, uint64_t spte);

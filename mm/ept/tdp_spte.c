@@ -330,6 +330,23 @@ bool tdp_set_spte_atomic(struct tdp_op *op, struct tdp_iter *iter, uint64_t new_
 }
 
 /*
+ * The demand fault's short way (tdp_fault.c: tdp_map_hinted_empty()):
+ * fill the empty entry at sptep, under mmu_lock for read or write, if it
+ * is still old. An empty entry's fill is tdp_set_spte_atomic()'s with
+ * nothing after the cmpxchg: no flush is owed, no page gets dirty, no
+ * table is unlinked, so no struct tdp_op is needed. Release as there.
+ */
+bool tdp_fill_empty_spte(struct tdp_mmu *mmu, tdp_ptep_t sptep, uint64_t old,
+			 uint64_t new_spte)
+{
+	tdp_assert_held(mmu);
+	BUG_ON(is_shadow_present_spte(old) || is_removed_spte(old));
+	platform_torture_delay();
+	return atomic_compare_exchange_strong_explicit(sptep, &old, new_spte, memory_order_acq_rel,
+						       memory_order_acquire);
+}
+
+/*
  * For mmu_lock held for write: no other CPU changes the entry's shape, but
  * aging may clear the A bit and the CPU may set A or D at any time. When
  * the entry stays the same leaf, the A/D bits that changed since

@@ -297,6 +297,70 @@ static void test_fault_huge_over_table(void)
 	}
 }
 
+/*
+ * The demand fault's short way (tdp_map_hinted_empty()): once a fault has
+ * walked to a level-1 table, the next 4 KiB fault into an empty entry of
+ * it takes the lock once and allocates nothing; one over a leaf takes the
+ * lock once too (in tdp_map()); one after an unlink walks from the root.
+ */
+static void test_fault_short_way(void)
+{
+	for (unsigned int exclusive = 0; exclusive < 2; exclusive++) {
+		for_each_format(f) {
+			struct tdp_mmu_config cfg = tt_config(f);
+			struct tdp_page_cache cache = { 0 };
+			unsigned long locks, writes, tables;
+			unsigned int level = 0;
+			struct tdp_mmu *mmu;
+			uint64_t s;
+
+			cfg.policy.lock_exclusive = exclusive;
+			mmu = tt_create(&cfg);
+#define LOCKS() (STAT(mmu, lock_read) + STAT(mmu, lock_write))
+			tt_slot.max_level = PG_LEVEL_4K;
+			CHECK_EQ_U(fault(mmu, &cache, 5 * TT_2M + 7, TDP_ACC_READ), TDP_FAULT_FIXED);
+			CHECK_EQ_U(tt_count_tables(mmu), 4);
+			locks = LOCKS();
+			writes = STAT(mmu, lock_write);
+			tables = STAT(mmu, tables_allocated);
+			/* The same table, an empty entry: one lock, no table, the right leaf. */
+			CHECK_EQ_U(fault(mmu, &cache, 5 * TT_2M + 8, TDP_ACC_WRITE), TDP_FAULT_FIXED);
+			CHECK_EQ_U(LOCKS(), locks + 1);
+			CHECK_EQ_U(STAT(mmu, lock_write), writes + exclusive);
+			CHECK_EQ_U(STAT(mmu, tables_allocated), tables);
+			s = tt_leaf(mmu, 5 * TT_2M + 8, &level, NULL);
+			CHECK_EQ_U(level, PG_LEVEL_4K);
+			CHECK_EQ_U(spte_to_pfn(s), 5 * TT_2M + 8 + TT_PFN_OFFSET);
+			CHECK(is_writable_spte(s) && is_dirty_spte(&mmu->fmt, s));
+			CHECK_EQ_U(STAT(mmu, faults_fixed), 2);
+			CHECK_EQ_U(STAT(mmu, leaves_mapped[PG_LEVEL_4K]), 2);
+			/* A read there: a clean leaf. */
+			CHECK_EQ_U(fault(mmu, &cache, 5 * TT_2M + 511, TDP_ACC_READ), TDP_FAULT_FIXED);
+			s = tt_leaf(mmu, 5 * TT_2M + 511, &level, NULL);
+			CHECK(is_accessed_spte(&mmu->fmt, s) && !(s & mmu->fmt.dirty));
+			/* Over the leaf: spurious, and still one lock. */
+			locks = LOCKS();
+			CHECK_EQ_U(fault(mmu, &cache, 5 * TT_2M + 8, TDP_ACC_READ), TDP_FAULT_FIXED);
+			CHECK_EQ_U(LOCKS(), locks + 1);
+			CHECK_EQ_U(STAT(mmu, faults_spurious), 1);
+			/* The next region: a walk, a new level-1 table. */
+			CHECK_EQ_U(fault(mmu, &cache, 6 * TT_2M, TDP_ACC_READ), TDP_FAULT_FIXED);
+			CHECK_EQ_U(tt_count_tables(mmu), 5);
+			/* The hinted table unlinked: the walk from the root links a new one. */
+			CHECK_EQ_U(tdp_mmu_zap_range(mmu, 6 * TT_2M, 7 * TT_2M), 1);
+			CHECK_EQ_U(tt_count_tables(mmu), 4);
+			tables = STAT(mmu, tables_allocated);
+			CHECK_EQ_U(fault(mmu, &cache, 6 * TT_2M + 1, TDP_ACC_READ), TDP_FAULT_FIXED);
+			CHECK_EQ_U(STAT(mmu, tables_allocated), tables + 1);
+			CHECK_EQ_U(spte_to_pfn(tt_leaf(mmu, 6 * TT_2M + 1, NULL, NULL)),
+				   6 * TT_2M + 1 + TT_PFN_OFFSET);
+			CHECK_EQ_U(STAT(mmu, faults_fixed), 5);
+#undef LOCKS
+			tt_destroy(mmu, &cache);
+		}
+	}
+}
+
 static void map_range_4k(struct tdp_mmu *mmu, struct tdp_page_cache *c, gfn_t start, gfn_t end,
 			 unsigned int access)
 {
@@ -636,6 +700,7 @@ int main(void)
 	RUN_TEST(test_fault_refusals);
 	RUN_TEST(test_fault_dirty_logging);
 	RUN_TEST(test_fault_huge_over_table);
+	RUN_TEST(test_fault_short_way);
 	RUN_TEST(test_zap_batched_and_eager);
 	RUN_TEST(test_zap_yields);
 	RUN_TEST(test_zap_exclusive_lock);
