@@ -131,16 +131,78 @@ static bool shadow_spte_allows(const struct guest_paging *gp, uint64_t spte, uin
 	       guest_access_allowed(&hw, x86_pte_access(spte, true), access);
 }
 
+/* --- the walk hint (struct shadow_walk_hint) ----------------------------------- */
+
+/* What the guest table of level maps: gva >> this picks it. */
+static unsigned int shadow_hint_region_shift(unsigned int level)
+{
+	return PAGE_SHIFT + level * X86_LEVEL_BITS;
+}
+
+/*
+ * Before the walk, under no lock: may this fault start its guest walk at
+ * the hint's table? The same CR3, NXE and table, and each guest entry
+ * above it still what the recorded walk read (with its A bit): the walk
+ * from the root would read the same, at this moment.
+ */
+static bool shadow_hint_usable(const struct shadow_walk_hint *h, const struct guest_paging *gp,
+			       uint64_t gva)
+{
+	if (!h->level || gp->mode != GUEST_PAGING_4LEVEL || gp->cr3 != h->cr3 || gp->nx != h->nx ||
+	    gva >> shadow_hint_region_shift(h->level) != h->region)
+		return false;
+	for (unsigned int level = X86_ROOT_LEVEL; level > h->level; level--)
+		if (atomic_load_explicit(h->walk.pte_word[level], memory_order_relaxed) !=
+		    h->walk.pte[level])
+			return false;
+	return true;
+}
+
+/*
+ * After a fault of a 4-level guest that took the whole way: its walk and
+ * path. A fault that goes on from the hint's table walks in h->walk
+ * itself, over the entries below that table only (those above stay the
+ * hint's, or a walk that had to start again from the root rewrote them
+ * with what it read, for the same table): nothing is copied then.
+ */
+static void shadow_hint_record(struct shadow_walk_hint *h, const struct guest_paging *gp,
+			       const struct guest_walk *w, uint64_t gva,
+			       struct shadow_page *const path[X86_ROOT_LEVEL + 1])
+{
+	h->level = 0;
+	if (w->mode != GUEST_PAGING_4LEVEL || w->level >= X86_ROOT_LEVEL)
+		return;
+	for (unsigned int level = X86_ROOT_LEVEL; level > w->level; level--)
+		if (!w->pte_word[level])
+			return; /* the guest memory gives no addresses (a unit test's) */
+	h->cr3 = gp->cr3;
+	h->nx = gp->nx;
+	h->region = gva >> shadow_hint_region_shift(w->level);
+	for (unsigned int level = 1; level <= X86_ROOT_LEVEL; level++)
+		h->sp[level] = path[level];
+	if (w != &h->walk)
+		h->walk = *w;
+	h->level = w->level;
+}
+
 /*
  * Under shadow_lock: from the root down to level 1, find or build each
  * shadow page of the path and link it, checking each guest entry once its
- * table is protected; then install the leaf.
+ * table is protected; then install the leaf. With hinted (the walk went on
+ * from the hint's level-1 table), a level whose live link still points at
+ * the hint's page goes down it without the hash: the same page the lookup
+ * would find, since a live link to an indirect page always shadows the
+ * table the protected guest entry names, with the rights above it. The
+ * first link that differs hands over to the lookup.
  */
 static enum shadow_fault_result shadow_fetch(struct shadow_op *op, const struct guest_paging *gp,
 					     const struct guest_walk *w, uint64_t gva,
-					     const struct mmu_pfn_info *info, uint32_t access)
+					     const struct mmu_pfn_info *info, uint32_t access,
+					     bool hinted)
 {
 	struct shadow_mmu *m = op->mmu;
+	struct shadow_walk_hint *hint = &op->sv->hint;
+	struct shadow_page *path[X86_ROOT_LEVEL + 1] = { NULL };
 	unsigned int level;
 	struct shadow_page *sp = shadow_root_top(&op->sv->root, gva, &level);
 	shadow_ptep_t sptep;
@@ -149,6 +211,23 @@ static enum shadow_fault_result shadow_fetch(struct shadow_op *op, const struct 
 	shadow_assert_locked(m);
 	/* A PAE guest's PDPTE the walk went through made a level-2 page (shadow_root.c). */
 	BUG_ON(!sp);
+	if (hinted) {
+		for (; level > 1 && sp == hint->sp[level]; level--) {
+			uint64_t spte;
+
+			if (!sp->role.direct && !shadow_gpte_unchanged(m, w, level))
+				return SHADOW_RETRY;
+			spte = atomic_load_explicit(&sp_table(sp)[x86_pte_index(gva, level)],
+						    memory_order_relaxed);
+			if (!is_shadow_present(spte) || spte_to_child(spte) != hint->sp[level - 1])
+				break;
+			path[level] = sp;
+			sp = hint->sp[level - 1];
+		}
+		hinted = level == 1 && sp == hint->sp[1];
+		if (hinted)
+			shadow_xstat_inc(m, hinted_faults);
+	}
 	for (; level > 1; level--) {
 		union shadow_role role = sp->role;
 		struct shadow_page *child;
@@ -176,6 +255,7 @@ static enum shadow_fault_result shadow_fetch(struct shadow_op *op, const struct 
 			role.access = w->access;
 			child_gfn = w->gfn & ~(x86_pages_per_level(level) - 1);
 		}
+		path[level] = sp;
 		child = shadow_get_page(op, child_gfn, role);
 		sptep = &sp_table(sp)[x86_pte_index(gva, level)];
 		spte = atomic_load_explicit(sptep, memory_order_relaxed);
@@ -199,6 +279,10 @@ static enum shadow_fault_result shadow_fetch(struct shadow_op *op, const struct 
 	shadow_set_leaf(op, sptep, w->gfn, leaf);
 	shadow_stat_inc(m, faults_fixed);
 	shadow_stat_inc(m, leaves_mapped[PG_LEVEL_4K]);
+	if (!hinted) {
+		path[1] = sp;
+		shadow_hint_record(hint, gp, w, gva, path);
+	}
 	return SHADOW_FIXED;
 }
 
@@ -212,18 +296,22 @@ enum shadow_fault_result shadow_mmu_page_fault(struct shadow_mmu *m, struct shad
 	struct guest_paging paging = *guest, *gp = &paging;
 	enum shadow_fault_result ret;
 	struct mmu_pfn_info info;
-	struct guest_walk w;
+	struct guest_walk *w, walk;
 	struct shadow_op op;
+	bool hinted;
 
 	shadow_stat_inc(m, faults);
 	if (gp->mode != GUEST_PAGING_4LEVEL)
 		gva = (uint32_t)gva;
 	shadow_root_loaded_pdptes(sv, gp);
-	switch (guest_walk(&m->guest_mem, gp, m->cfg.guest_maxphyaddr, gva, access, &w)) {
+	hinted = shadow_hint_usable(&sv->hint, gp, gva);
+	w = hinted ? &sv->hint.walk : &walk; /* see shadow_hint_record() */
+	switch (guest_walk_from(&m->guest_mem, gp, m->cfg.guest_maxphyaddr, gva, access, w,
+				hinted ? sv->hint.level : 0)) {
 	case GUEST_WALK_OK:
 		break;
 	case GUEST_WALK_FAULT:
-		*inject_error = w.error;
+		*inject_error = w->error;
 		shadow_xstat_inc(m, pf_injected);
 		return SHADOW_INJECT_PF;
 	case GUEST_WALK_NO_SLOT:
@@ -232,14 +320,14 @@ enum shadow_fault_result shadow_mmu_page_fault(struct shadow_mmu *m, struct shad
 		shadow_stat_inc(m, retries);
 		return SHADOW_RETRY;
 	}
-	if (w.gfn >= m->cfg.gfn_limit || !m->ops.gfn_to_pfn(m->owner, w.gfn, &info))
+	if (w->gfn >= m->cfg.gfn_limit || !m->ops.gfn_to_pfn(m->owner, w->gfn, &info))
 		return SHADOW_NO_SLOT;
 	if (write && !info.writable)
 		return SHADOW_READONLY;
-	if (write && (shadow_is_self_change(&w) || shadow_wp_trick_bypasses_smap(gp, &w, access))) {
+	if (write && (shadow_is_self_change(w) || shadow_wp_trick_bypasses_smap(gp, w, access))) {
 		shadow_xstat_inc(m, emulate);
 		if (emulate_gfn)
-			*emulate_gfn = w.gfn;
+			*emulate_gfn = w->gfn;
 		return SHADOW_EMULATE;
 	}
 	if (!shadow_vcpu_prepare_roots(sv, gp))
@@ -250,13 +338,13 @@ enum shadow_fault_result shadow_mmu_page_fault(struct shadow_mmu *m, struct shad
 	if (shadow_switch_root(&op, gp)) {
 		ret = SHADOW_RETRY; /* the root was zapped, or the controls changed: reload CR3 */
 	} else {
-		if (write && shadow_gfn_is_tracked(m, w.gfn)) {
+		if (write && shadow_gfn_is_tracked(m, w->gfn)) {
 			/* The guest writes one of its tables: drop its shadows, then map it writable. */
-			shadow_zap_gfn_pages(&op, w.gfn);
+			shadow_zap_gfn_pages(&op, w->gfn);
 			shadow_xstat_inc(m, gfns_unprotected);
 		}
-		shadow_gfn_meta_alloc(&op, w.gfn);
-		ret = shadow_fetch(&op, gp, &w, gva, &info, access);
+		shadow_gfn_meta_alloc(&op, w->gfn);
+		ret = shadow_fetch(&op, gp, w, gva, &info, access, hinted && w->retries == 0);
 	}
 	shadow_op_end(&op);
 	if (ret == SHADOW_RETRY)

@@ -323,8 +323,32 @@ static inline struct shadow_page *shadow_root_top(const struct shadow_root *r, u
 	return r->page[x86_pte_index(gva, X86_PAE_ROOT_LEVEL) & (X86_PAE_NR_PDPTES - 1)];
 }
 
+/*
+ * The walk hint (mm/shadow/shadow_fault.c): where the vCPU's last fault
+ * that took the whole way went, for a 4-level guest: its guest walk above
+ * the guest's leaf, and the shadow page of each level on its path. A fault
+ * through the same guest table of the leaf's level (the same 2 MiB for a
+ * 4 KiB guest page, the same 1 GiB for a 2 MiB one) under the same CR3 and
+ * EFER.NXE checks the guest entries above that table with a load each and
+ * walks on from it; under the locks it follows each shadow link that still
+ * points at the recorded page, instead of looking the page up. Nothing in
+ * it is trusted: a recorded page is only ever compared with one the live
+ * tree links (never dereferenced on its own), so one freed since is
+ * harmless; the guest entries' addresses stay good while the MMU lives (a
+ * gfn's frame never moves). The vCPU's own calls only.
+ */
+struct shadow_walk_hint {
+	unsigned int level; /* the guest leaf's level, where the walk goes on; 0: no hint */
+	bool nx;            /* the EFER.NXE it was recorded under */
+	uint64_t cr3;
+	uint64_t region;    /* gva >> (12 + 9 * level) */
+	struct shadow_page *sp[X86_ROOT_LEVEL + 1]; /* [level]; [4]: the root's page */
+	struct guest_walk walk;
+};
+
 struct shadow_vcpu {
 	struct shadow_mmu *mmu; /* immutable */
+	struct shadow_walk_hint hint;
 	/*
 	 * The vCPU's own calls only (one CPU at a time); the pages' root_counts
 	 * are shadow_lock's. The hardware reads the current root's PDPTEs at

@@ -171,15 +171,15 @@ static bool is_pae_pdpte(enum guest_paging_mode mode, unsigned int level)
 }
 
 /*
- * Set A in each entry used, top down as the CPU does, and D in the leaf for
- * a write, one cmpxchg per entry that lacks them. Returns false when an
- * entry changed since the walk read it: the walk must start over, since the
- * change may have taken away the access.
+ * Set A in each entry used from level top down, as the CPU does, and D in
+ * the leaf for a write, one cmpxchg per entry that lacks them. Returns
+ * false when an entry changed since the walk read it: the walk must start
+ * over, since the change may have taken away the access.
  */
-static bool guest_walk_set_ad(const struct guest_mem *mem, struct guest_walk *w, bool write,
-			      enum guest_walk_result *no_slot)
+static bool guest_walk_set_ad(const struct guest_mem *mem, struct guest_walk *w, unsigned int top,
+			      bool write, enum guest_walk_result *no_slot)
 {
-	for (unsigned int level = w->root_level; level >= w->level; level--) {
+	for (unsigned int level = top; level >= w->level; level--) {
 		uint64_t want = w->pte[level] | X86_PTE_A;
 		enum guest_mem_result r;
 
@@ -263,6 +263,13 @@ enum guest_walk_result guest_walk(const struct guest_mem *mem, const struct gues
 				  unsigned int maxphyaddr, uint64_t gva, uint32_t access,
 				  struct guest_walk *w)
 {
+	return guest_walk_from(mem, gp, maxphyaddr, gva, access, w, 0);
+}
+
+enum guest_walk_result guest_walk_from(const struct guest_mem *mem, const struct guest_paging *gp,
+				       unsigned int maxphyaddr, uint64_t gva, uint32_t access,
+				       struct guest_walk *w, unsigned int from)
+{
 	enum guest_paging_mode mode = gp->mode;
 	/* Linear addresses are 32 bits outside long mode. */
 	uint64_t la = mode == GUEST_PAGING_4LEVEL ? gva : (uint32_t)gva;
@@ -274,13 +281,20 @@ enum guest_walk_result guest_walk(const struct guest_mem *mem, const struct gues
 	w->error = 0;
 	if (mode == GUEST_PAGING_OFF)
 		return guest_walk_unpaged(la, w);
+	if (from >= w->root_level)
+		from = 0;
 retry:
 	{
 		uint64_t table_gpa = guest_root_table(gp, maxphyaddr);
-		unsigned int acc = ACC_ALL, level;
+		unsigned int acc = ACC_ALL, level = w->root_level;
 		uint64_t pte = 0;
 
-		for (level = w->root_level; level >= 1; level--) {
+		if (from) { /* the caller's walk above from stands (a table below the root: a page) */
+			level = from;
+			table_gpa = (uint64_t)w->table_gfn[from] << PAGE_SHIFT;
+			acc = w->pt_access[from];
+		}
+		for (; level >= 1; level--) {
 			uint64_t gpa = guest_pte_gpa(mode, table_gpa, la, level);
 			bool large;
 
@@ -325,11 +339,13 @@ retry:
 			return guest_walk_fault(w, gp, access, PFERR_PRESENT);
 	}
 	no_slot = GUEST_WALK_OK;
-	if (!guest_walk_set_ad(mem, w, access & PFERR_WRITE, &no_slot)) {
+	/* Resumed: the entries above from have A (the caller's vouching). */
+	if (!guest_walk_set_ad(mem, w, from ? from : w->root_level, access & PFERR_WRITE, &no_slot)) {
 		if (no_slot == GUEST_WALK_NO_SLOT)
 			return GUEST_WALK_NO_SLOT;
 		if (++w->retries > GUEST_WALK_MAX_RETRIES)
 			return GUEST_WALK_RETRY;
+		from = 0; /* an entry changed: it may have been one above from */
 		goto retry;
 	}
 	return GUEST_WALK_OK;

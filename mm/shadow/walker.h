@@ -164,6 +164,20 @@ enum guest_walk_result guest_walk(const struct guest_mem *mem, const struct gues
 				  struct guest_walk *w);
 
 /*
+ * The same walk, going on from level from (below the mode's root level)
+ * where w already holds one of gva's walks above it: its entries
+ * (pte[], pte_gpa[], pte_word[]) at the levels above from, table_gfn[from]
+ * and pt_access[from], all as guest_walk() left them after an access it
+ * allowed (so each of those entries has A set). The caller vouches that
+ * the guest's entries above from still hold pte[] (the shadow MMU's walk
+ * hint checks each one with a load). from = 0, or a mode without such a
+ * level: the whole walk. A lost A/D update walks again from the root.
+ */
+enum guest_walk_result guest_walk_from(const struct guest_mem *mem, const struct guest_paging *gp,
+				       unsigned int maxphyaddr, uint64_t gva, uint32_t access,
+				       struct guest_walk *w, unsigned int from);
+
+/*
  * Read the guest entry at gpa as mode's entries are: 8 bytes, or (32-bit
  * paging, gpa 4-aligned) the 4 bytes of the aligned 8 that hold it,
  * zero-extended: the value the walk put in w->pte[].

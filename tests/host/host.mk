@@ -322,6 +322,6 @@ bench: $(HOST_BUILD)/bench/bench_rcu $(HOST_BUILD)/bench/bench_tdp $(HOST_BUILD)
 	  $(HOST_BUILD)/bench/bench_shadow >$(HOST_BUILD)/bench/callgrind.shadow.log 2>&1 || \
 	  { cat $(HOST_BUILD)/bench/callgrind.shadow.log; exit 1; }
 	@ir=$$(sed -n 's/^summary: //p' $(HOST_BUILD)/bench/callgrind.shadow.out); \
-	n=$$(sed -n 's/^bench_shadow: \([0-9]*\) faults$$/\1/p' $(HOST_BUILD)/bench/callgrind.shadow.log); \
+	n=$$(sed -n 's/^bench_shadow: \([0-9]*\) faults.*$$/\1/p' $(HOST_BUILD)/bench/callgrind.shadow.log); \
 	echo "RESULT scenario=host_shadow_fault_cost page=4K faults=$$n instructions=$$ir" \
 	  "instructions_per_fault=$$((ir / n))"

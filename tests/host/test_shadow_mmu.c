@@ -284,6 +284,75 @@ static void test_guest_table_write_zaps_and_unprotects(void)
 	finish();
 }
 
+/*
+ * The walk hint: the next page through the same guest table walks on from
+ * it and follows the recorded shadow pages. Once an entry above that table
+ * has changed (here: its PD unprotected by a zap, as when another vCPU
+ * writes it or a slot goes, then rewritten), the walk goes from the root,
+ * and the table the hint named is not touched.
+ */
+static void test_walk_hint_follows_the_guest(void)
+{
+	struct shadow_mmu_config cfg = { 0 };
+	struct guest_paging gp = ts_paging(0x80);
+	struct shadow_vcpu *other;
+	gfn_t pt, pd, new_pt;
+
+	start(&cfg);
+	pt = ts_map(0x80, GVA_A, 1, FRAME_A, X86_PTE_RW);
+	for (unsigned int i = 1; i < 4; i++)
+		ts_map(0x80, GVA_A + i * PAGE_SIZE, 1, FRAME_A + i, X86_PTE_RW);
+	pd = (atomic_load(ts_walk_gpte(0x80, GVA_A, 3)) & X86_PTE_ADDR_MASK) >> PAGE_SHIFT;
+	shadow_mmu_load_cr3(mmu, vcpu, &gp);
+	CHECK_EQ_U(ts_access(mmu, vcpu, &gp, GVA_A, 0).pfn, ts_guest_pfn + FRAME_A);
+	CHECK_EQ_U(TS_XSTAT(mmu, hinted_faults), 0);
+	/* The same PT: the hint's way, the right frame, A and D set in the guest's PTE. */
+	CHECK_EQ_U(ts_access(mmu, vcpu, &gp, GVA_A + PAGE_SIZE, PFERR_WRITE).pfn,
+		   ts_guest_pfn + FRAME_A + 1);
+	CHECK_EQ_U(TS_XSTAT(mmu, hinted_faults), 1);
+	CHECK((atomic_load(ts_gpte(pt, x86_pte_index(GVA_A + PAGE_SIZE, 1))) &
+	       (X86_PTE_A | X86_PTE_D)) == (X86_PTE_A | X86_PTE_D));
+	/* A denied access through the hint: the guest's own #PF, as from the root. */
+	atomic_store(ts_gpte(pt, x86_pte_index(GVA_A + 3 * PAGE_SIZE, 1)), 0);
+	CHECK_EQ_U(ts_access(mmu, vcpu, &gp, GVA_A + 3 * PAGE_SIZE, 0).error, 0);
+	/* The PD loses its shadows (unprotected), and the guest points the PDE at a new PT. */
+	CHECK(shadow_mmu_zap_range(mmu, pd, pd + 1) > 0);
+	new_pt = ts_alloc_table();
+	atomic_store(ts_gpte(new_pt, x86_pte_index(GVA_A + 2 * PAGE_SIZE, 1)),
+		     ((FRAME_A + 9ULL) << PAGE_SHIFT) | X86_PTE_P | X86_PTE_RW);
+	atomic_store(ts_gpte(pd, x86_pte_index(GVA_A, 2)), (new_pt << PAGE_SHIFT) | TS_TABLE_BITS);
+	CHECK_EQ_U(ts_access(mmu, vcpu, &gp, GVA_A + 2 * PAGE_SIZE, 0).pfn,
+		   ts_guest_pfn + FRAME_A + 9);
+	CHECK_EQ_U(TS_XSTAT(mmu, hinted_faults), 1);
+	/* The old PT's entry was not walked: no A bit. */
+	CHECK(!(atomic_load(ts_gpte(pt, x86_pte_index(GVA_A + 2 * PAGE_SIZE, 1))) & X86_PTE_A));
+	/* The hint follows the new path. */
+	atomic_store(ts_gpte(new_pt, x86_pte_index(GVA_A + 5 * PAGE_SIZE, 1)),
+		     ((FRAME_A + 10ULL) << PAGE_SHIFT) | X86_PTE_P | X86_PTE_RW);
+	CHECK_EQ_U(ts_access(mmu, vcpu, &gp, GVA_A + 5 * PAGE_SIZE, 0).pfn,
+		   ts_guest_pfn + FRAME_A + 10);
+	CHECK_EQ_U(TS_XSTAT(mmu, hinted_faults), 2);
+	/*
+	 * Another vCPU rebuilds the path after a zap: the new pages sit
+	 * where the hint's do not (those are freed), so the hint's pages are
+	 * never followed; the fault finds the new ones by lookup.
+	 */
+	other = shadow_vcpu_create(mmu);
+	CHECK(other != NULL);
+	shadow_mmu_load_cr3(mmu, other, &gp);
+	CHECK(shadow_mmu_zap_range(mmu, pd, pd + 1) > 0);
+	shadow_mmu_zap_range(mmu, new_pt, new_pt + 1); /* its page, if the PD's zap left it */
+	CHECK_EQ_U(ts_access(mmu, other, &gp, GVA_A + 2 * PAGE_SIZE, 0).pfn,
+		   ts_guest_pfn + FRAME_A + 9);
+	rcu_barrier();
+	CHECK_EQ_U(ts_access(mmu, vcpu, &gp, GVA_A + 5 * PAGE_SIZE, 0).pfn,
+		   ts_guest_pfn + FRAME_A + 10);
+	CHECK_EQ_U(TS_XSTAT(mmu, hinted_faults), 2);
+	shadow_vcpu_destroy(other);
+	CHECK(ts_check_invariants(mmu) > 0);
+	finish();
+}
+
 /* A write to a table on the written address's own path: no way but emulation. */
 static void test_self_referencing_write_needs_emulation(void)
 {
@@ -1083,6 +1152,7 @@ int main(void)
 	RUN_TEST(test_cr3_switch_keeps_previous_roots);
 	RUN_TEST(test_invlpg_drops_the_translation);
 	RUN_TEST(test_guest_table_write_zaps_and_unprotects);
+	RUN_TEST(test_walk_hint_follows_the_guest);
 	RUN_TEST(test_self_referencing_write_needs_emulation);
 	RUN_TEST(test_emulated_table_write_takes_one_entry);
 	RUN_TEST(test_emulated_store_forgets_first);
