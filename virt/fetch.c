@@ -10,6 +10,7 @@
  * done.
  */
 #include "arch/x86/cpu.h"
+#include "lib/string.h"
 #include "mm/shadow/walker.h"
 #include "virt/cr.h"
 #include "virt/dirty_log.h"
@@ -127,21 +128,45 @@ static enum guest_walk_result read_linear(struct vcpu *v, uint64_t la, uint8_t *
 		p = vm_gpa_to_hva(v->vm, gpa, chunk);
 		if (!p)
 			return GUEST_WALK_NO_SLOT;
-		for (unsigned int i = 0; i < chunk; i++)
-			b[end->got + i] = p[i];
+		memcpy(b + end->got, p, chunk);
 		end->got += chunk;
 		end->la = (va + chunk) & la_mask;
 	}
 	return GUEST_WALK_OK;
 }
 
+/*
+ * A shadow-paged vCPU fetches the instruction that just faulted through
+ * the shadow leaf the CPU fetched it with, when one maps its page whole
+ * and allows a fetch: the guest's translation (write protection keeps the
+ * two equal), without a walk of the guest's tables. Else the walk.
+ */
+static bool fetch_through_shadow(struct vcpu *v, uint64_t la, uint8_t *b, unsigned int n)
+{
+	uint64_t spte, hpa;
+	const uint8_t *p;
+
+	if (!v->shadow || (la & (PAGE_SIZE - 1)) + n > PAGE_SIZE)
+		return false;
+	spte = shadow_vcpu_leaf(v->shadow, la);
+	if (!spte || (spte & X86_PTE_NX))
+		return false;
+	hpa = (spte & X86_PTE_ADDR_MASK) | (la & (PAGE_SIZE - 1)); /* the host's frame */
+	p = platform_phys_to_virt(hpa);
+	memcpy(b, p, n);
+	return true;
+}
+
 unsigned int vcpu_fetch_insn_at(struct vcpu *v, const struct vcpu_state *st, uint8_t *b,
 				unsigned int n)
 {
+	uint64_t la = st->code_bits == 64 ? v->arch.regs.rip
+					  : (uint32_t)(st->seg_base[1] + (uint32_t)v->arch.regs.rip);
 	struct read_end end;
 
-	read_linear(v, st->code_bits == 64 ? v->arch.regs.rip
-		    : (uint32_t)(st->seg_base[1] + (uint32_t)v->arch.regs.rip), b, n, PFERR_FETCH, &end);
+	if (fetch_through_shadow(v, la, b, n))
+		return n;
+	read_linear(v, la, b, n, PFERR_FETCH, &end);
 	return end.got;
 }
 
@@ -169,8 +194,7 @@ uint64_t vcpu_operand_address(struct vcpu *v, const struct vcpu_state *st,
 	struct emu_regs r;
 	uint64_t base = m->seg >= 0 && m->seg < 6 ? st->seg_base[m->seg] : 0, ea;
 
-	for (int i = 0; i < 16; i++)
-		r.gpr[i] = *guest_reg(&v->arch.regs, i);
+	vcpu_regs_to_emu(&v->arch.regs, &r);
 	ea = emu_mem_address(m, &r, next_rip);
 	/* In 64-bit mode only FS and GS have a base (m->seg is EMU_SEG_NONE for the rest). */
 	return st->code_bits == 64 ? base + ea : (uint32_t)(base + ea);

@@ -298,19 +298,6 @@ static void pc_double_fault(struct vcpu *v)
 		  (unsigned long)v->arch.regs.rip);
 }
 
-static void regs_to_emu(const struct guest_regs *g, struct emu_regs *r)
-{
-	for (int i = 0; i < 16; i++)
-		r->gpr[i] = *guest_reg((struct guest_regs *)g, i);
-	r->rflags = g->rflags;
-}
-
-static void emu_to_regs(const struct emu_regs *r, struct guest_regs *g)
-{
-	for (int i = 0; i < 16; i++)
-		*guest_reg(g, i) = r->gpr[i];
-	g->rflags = r->rflags;
-}
 
 /*
  * A guest access to guest-physical memory that is not RAM: a device's
@@ -353,11 +340,11 @@ bool pc_mmio_exit(struct vcpu *v, uint64_t gpa, bool rom_write)
 		else if (rom_write || !pc_mmio(v->vm->dev, v->id, gpa, in.width, false, &val))
 			goto wild;
 	}
-	regs_to_emu(&v->arch.regs, &r);
+	vcpu_regs_to_emu(&v->arch.regs, &r);
 	val = emu_execute(&in, val, &r, &store);
 	if (store && !rom_write && !pc_mmio(v->vm->dev, v->id, gpa, in.width, true, &val))
 		goto wild;
-	emu_to_regs(&r, &v->arch.regs);
+	vcpu_regs_from_emu(&v->arch.regs, &r);
 	v->arch.regs.rip += in.len;
 	v->stats.pc.mmio++;
 	return true;

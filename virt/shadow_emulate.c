@@ -157,9 +157,7 @@ static void apply_store(void *ctx)
 			st->applied = false;
 			return;
 		}
-		for (int i = 0; i < 16; i++)
-			st->r.gpr[i] = *guest_reg(&v->arch.regs, i);
-		st->r.rflags = v->arch.regs.rflags;
+		vcpu_regs_to_emu(&v->arch.regs, &st->r);
 		old = load_part(st->part[0].hva, st->part[0].len);
 		if (st->nr_parts == 2)
 			old |= load_part(st->part[1].hva, st->part[1].len) << (8 * st->part[0].len);
@@ -187,8 +185,9 @@ static void apply_store(void *ctx)
 static bool walk_parts(struct vcpu *v, struct store_part *part, unsigned int nr, uint32_t access,
 		       gfn_t fault_gfn)
 {
-	struct guest_mem mem = vcpu_guest_mem(v);
-	struct guest_paging gp = vcpu_guest_paging(v);
+	struct guest_mem mem;
+	struct guest_paging gp;
+	bool have_paging = false; /* read only for a part that needs its walk */
 
 	for (unsigned int k = 0; k < nr; k++) {
 		struct store_part *pt = &part[k];
@@ -204,6 +203,11 @@ static bool walk_parts(struct vcpu *v, struct store_part *part, unsigned int nr,
 		    (pt->gva >> PAGE_SHIFT) == (v->arch.exit.gva >> PAGE_SHIFT)) {
 			w.gfn = fault_gfn;
 			goto found;
+		}
+		if (!have_paging) {
+			mem = vcpu_guest_mem(v);
+			gp = vcpu_guest_paging(v);
+			have_paging = true;
 		}
 		switch (guest_walk(&mem, &gp, GUEST_MAXPHYADDR, pt->gva, access, &w)) {
 		case GUEST_WALK_OK:
@@ -317,8 +321,7 @@ static void emulate_single(struct vcpu *v, const struct vcpu_state *vs, const st
 	struct shadow_written written[2];
 	uint64_t ea;
 
-	for (int i = 0; i < 16; i++)
-		st.r.gpr[i] = *guest_reg(&v->arch.regs, i);
+	vcpu_regs_to_emu(&v->arch.regs, &st.r);
 	ea = linear(vs, seg_base(v, vs, in->mem.seg), emu_effective_address(in, &st.r, v->arch.regs.rip));
 	if (e->gva - ea >= in->width) {
 		unprotect_and_retry(v, "the instruction's store does not hold the faulting address");
@@ -331,9 +334,7 @@ static void emulate_single(struct vcpu *v, const struct vcpu_state *vs, const st
 	shadow_mmu_emulated_write(v->vm->smmu, written, st.nr_parts, apply_store, &st);
 	if (!st.applied)
 		return;
-	for (int i = 0; i < 16; i++)
-		*guest_reg(&v->arch.regs, i) = st.r.gpr[i];
-	v->arch.regs.rflags = st.r.rflags;
+	vcpu_regs_from_emu(&v->arch.regs, &st.r);
 	v->arch.regs.rip += in->len;
 	v->stats.emulated++;
 	/* No shadow entry saw this write: the dirty log must hear of it. */
@@ -497,9 +498,7 @@ static void emulate_string(struct vcpu *v, const struct vcpu_state *vs, const st
 	struct shadow_written written[2];
 	uint64_t count, dst_base = seg_base(v, vs, in->mem.seg), src_base = 0, dst0, span;
 
-	for (int i = 0; i < 16; i++)
-		b.r.gpr[i] = *guest_reg(&v->arch.regs, i);
-	b.r.rflags = v->arch.regs.rflags;
+	vcpu_regs_to_emu(&v->arch.regs, &b.r);
 	count = emu_string_count(in, &b.r);
 	if (!count) { /* REP with rCX 0 stores nothing, so it cannot have faulted: done */
 		v->arch.regs.rip += in->len;
@@ -531,8 +530,7 @@ static void emulate_string(struct vcpu *v, const struct vcpu_state *vs, const st
 		return;
 	written_parts(b.dst, b.nr_dst, written);
 	shadow_mmu_emulated_write(v->vm->smmu, written, b.nr_dst, apply_string, &b);
-	for (int i = 0; i < 16; i++)
-		*guest_reg(&v->arch.regs, i) = b.r.gpr[i];
+	vcpu_regs_from_emu(&v->arch.regs, &b.r); /* rFLAGS as it was: MOVS and STOS set none */
 	if (!in->rep || !emu_string_count(in, &b.r))
 		v->arch.regs.rip += in->len;
 	v->stats.emulated++;

@@ -2,7 +2,31 @@
 #pragma once
 
 #include "mm/shadow/walker.h"
+#include "virt/emulate.h"
 #include "virt/vm.h"
+
+/*
+ * The guest's registers into and out of the emulator's (encoding order):
+ * sixteen moves each way, written out (a loop through guest_reg() the
+ * compiler keeps as a loop).
+ */
+static inline void vcpu_regs_to_emu(const struct guest_regs *g, struct emu_regs *r)
+{
+	r->gpr[0] = g->rax, r->gpr[1] = g->rcx, r->gpr[2] = g->rdx, r->gpr[3] = g->rbx;
+	r->gpr[4] = g->rsp, r->gpr[5] = g->rbp, r->gpr[6] = g->rsi, r->gpr[7] = g->rdi;
+	r->gpr[8] = g->r8, r->gpr[9] = g->r9, r->gpr[10] = g->r10, r->gpr[11] = g->r11;
+	r->gpr[12] = g->r12, r->gpr[13] = g->r13, r->gpr[14] = g->r14, r->gpr[15] = g->r15;
+	r->rflags = g->rflags;
+}
+
+static inline void vcpu_regs_from_emu(struct guest_regs *g, const struct emu_regs *r)
+{
+	g->rax = r->gpr[0], g->rcx = r->gpr[1], g->rdx = r->gpr[2], g->rbx = r->gpr[3];
+	g->rsp = r->gpr[4], g->rbp = r->gpr[5], g->rsi = r->gpr[6], g->rdi = r->gpr[7];
+	g->r8 = r->gpr[8], g->r9 = r->gpr[9], g->r10 = r->gpr[10], g->r11 = r->gpr[11];
+	g->r12 = r->gpr[12], g->r13 = r->gpr[13], g->r14 = r->gpr[14], g->r15 = r->gpr[15];
+	g->rflags = r->rflags;
+}
 
 /* How a vCPU's turn on its pCPU ended (vcpu_run_slice). */
 enum vcpu_slice {

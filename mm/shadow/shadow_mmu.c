@@ -70,6 +70,33 @@ const struct guest_mem *shadow_mmu_guest_mem(const struct shadow_mmu *m)
 	return &m->guest_mem;
 }
 
+/*
+ * The leaf of the vCPU's current root for gva, read under RCU alone (a
+ * zapped page stays readable until its grace period ends, and reads
+ * REMOVED, not present, once frozen): what the CPU itself walks. 0 when
+ * no present leaf maps gva.
+ */
+uint64_t shadow_vcpu_leaf(struct shadow_vcpu *sv, uint64_t gva)
+{
+	unsigned int level;
+	struct shadow_page *sp;
+	uint64_t spte = 0;
+
+	if (!sv->root.pa)
+		return 0;
+	if (shadow_root_is_pae(&sv->root))
+		gva = (uint32_t)gva;
+	rcu_read_lock();
+	for (sp = shadow_root_top(&sv->root, gva, &level); sp; sp = spte_to_child(spte), level--) {
+		spte = atomic_load_explicit(&sp_table(sp)[x86_pte_index(gva, level)],
+					    memory_order_acquire);
+		if (!is_shadow_present(spte) || level == 1)
+			break;
+	}
+	rcu_read_unlock();
+	return sp && is_shadow_present(spte) && level == 1 ? spte : 0;
+}
+
 /* --- a call's locks ------------------------------------------------------------ */
 
 void shadow_op_begin(struct shadow_op *op, struct shadow_mmu *m, struct shadow_vcpu *sv,

@@ -178,6 +178,14 @@ enum shadow_fault_result {
  */
 const struct guest_mem *shadow_mmu_guest_mem(const struct shadow_mmu *m);
 
+/*
+ * The 4 KiB shadow leaf (x86 format) that the vCPU's current root maps gva
+ * with, or 0: the translation the CPU itself uses, which write protection
+ * keeps equal to the guest's. The vCPU's own calls; no lock. The
+ * emulator fetches the instruction that faulted through it.
+ */
+uint64_t shadow_vcpu_leaf(struct shadow_vcpu *sv, uint64_t gva);
+
 enum shadow_fault_result shadow_mmu_page_fault(struct shadow_mmu *m, struct shadow_vcpu *sv,
 					       const struct guest_paging *gp, uint64_t gva,
 					       uint32_t error, uint32_t *inject_error,

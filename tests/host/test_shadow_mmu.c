@@ -353,6 +353,31 @@ static void test_walk_hint_follows_the_guest(void)
 	finish();
 }
 
+/* shadow_vcpu_leaf(): what the CPU walks for gva under the vCPU's root, or 0. */
+static void test_vcpu_leaf(void)
+{
+	struct shadow_mmu_config cfg = { 0 };
+	struct guest_paging gp = ts_paging(0x80);
+	gfn_t pt;
+	uint64_t s;
+
+	start(&cfg);
+	CHECK_EQ_U(shadow_vcpu_leaf(vcpu, GVA_A), 0); /* no root yet */
+	pt = ts_map(0x80, GVA_A, 1, FRAME_A, X86_PTE_RW);
+	ts_map(0x80, GVA_A + PAGE_SIZE, 1, FRAME_A + 1, 0);
+	shadow_mmu_load_cr3(mmu, vcpu, &gp);
+	CHECK_EQ_U(shadow_vcpu_leaf(vcpu, GVA_A), 0); /* not faulted in */
+	CHECK_EQ_U(ts_access(mmu, vcpu, &gp, GVA_A, 0).faults, 1);
+	s = shadow_vcpu_leaf(vcpu, GVA_A + 0x123);
+	CHECK_EQ_U(shadow_spte_pfn(s), ts_guest_pfn + FRAME_A);
+	CHECK(s & X86_PTE_P);
+	CHECK_EQ_U(shadow_vcpu_leaf(vcpu, GVA_A + PAGE_SIZE), 0);
+	CHECK_EQ_U(shadow_vcpu_leaf(vcpu, GVA_A + (2ULL << 20)), 0); /* no table there */
+	shadow_mmu_zap_range(mmu, pt, pt + 1);
+	CHECK_EQ_U(shadow_vcpu_leaf(vcpu, GVA_A), 0);
+	finish();
+}
+
 /* A write to a table on the written address's own path: no way but emulation. */
 static void test_self_referencing_write_needs_emulation(void)
 {
@@ -1153,6 +1178,7 @@ int main(void)
 	RUN_TEST(test_invlpg_drops_the_translation);
 	RUN_TEST(test_guest_table_write_zaps_and_unprotects);
 	RUN_TEST(test_walk_hint_follows_the_guest);
+	RUN_TEST(test_vcpu_leaf);
 	RUN_TEST(test_self_referencing_write_needs_emulation);
 	RUN_TEST(test_emulated_table_write_takes_one_entry);
 	RUN_TEST(test_emulated_store_forgets_first);
