@@ -228,7 +228,7 @@ static bool tdp_map_hinted_empty(struct tdp_mmu *mmu, struct tdp_page_cache *cac
 	tdp_ptep_t table = hint->tables[PG_LEVEL_4K - 1];
 	bool fixed = false;
 	tdp_ptep_t sptep;
-	uint64_t old;
+	uint64_t old, leaf;
 
 	/* The hint is this vCPU's own: it is read outside any lock. */
 	if (!table || hint->base[PG_LEVEL_4K - 1] != gfn >> TDP_LEVEL_BITS || hint->mmu != mmu)
@@ -244,10 +244,14 @@ static bool tdp_map_hinted_empty(struct tdp_mmu *mmu, struct tdp_page_cache *cac
 		goto out;
 	tdp_op_lock(&op);
 #ifdef EXIT_BREAKDOWN
-	cache->bd_locked = cache->bd_walked = platform_cycles();
+	/* The walk (the hint's check and the entry's load) came before the lock: in mmu_prep. */
+	cache->bd_locked = platform_cycles();
 #endif
-	fixed = tdp_fill_empty_spte(mmu, sptep, old,
-				    tdp_fault_leaf(mmu, old, gfn, info, PG_LEVEL_4K, write));
+	leaf = tdp_fault_leaf(mmu, old, gfn, info, PG_LEVEL_4K, write);
+#ifdef EXIT_BREAKDOWN
+	cache->bd_walked = platform_cycles();
+#endif
+	fixed = tdp_fill_empty_spte(mmu, sptep, old, leaf);
 	if (fixed) {
 		tdp_op_stat_inc(&op, faults_fixed);
 		tdp_op_stat_inc(&op, leaves_mapped[PG_LEVEL_4K]);
