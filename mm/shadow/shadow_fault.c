@@ -162,8 +162,8 @@ static bool shadow_hint_usable(const struct shadow_walk_hint *h, const struct gu
  * After a fault of a 4-level guest that took the whole way: its walk and
  * path. A fault that goes on from the hint's table walks in h->walk
  * itself, over the entries below that table only (those above stay the
- * hint's, or a walk that had to start again from the root rewrote them
- * with what it read, for the same table): nothing is copied then.
+ * hint's), so nothing is copied then; one whose walk had to start again
+ * from the root rewrote them, and cleared the hint until this records it.
  */
 static void shadow_hint_record(struct shadow_walk_hint *h, const struct guest_paging *gp,
 			       const struct guest_walk *w, uint64_t gva,
@@ -297,6 +297,7 @@ enum shadow_fault_result shadow_mmu_page_fault(struct shadow_mmu *m, struct shad
 	enum shadow_fault_result ret;
 	struct mmu_pfn_info info;
 	struct guest_walk *w, walk;
+	enum guest_walk_result r;
 	struct shadow_op op;
 	bool hinted;
 
@@ -306,8 +307,20 @@ enum shadow_fault_result shadow_mmu_page_fault(struct shadow_mmu *m, struct shad
 	shadow_root_loaded_pdptes(sv, gp);
 	hinted = shadow_hint_usable(&sv->hint, gp, gva);
 	w = hinted ? &sv->hint.walk : &walk; /* see shadow_hint_record() */
-	switch (guest_walk_from(&m->guest_mem, gp, m->cfg.guest_maxphyaddr, gva, access, w,
-				hinted ? sv->hint.level : 0)) {
+	r = guest_walk_from(&m->guest_mem, gp, m->cfg.guest_maxphyaddr, gva, access, w,
+			    hinted ? sv->hint.level : 0);
+	if (hinted && w->retries) {
+		/*
+		 * A lost A/D update sent the walk back to the root, and it
+		 * rewrote the hint's entries above its table: they may no
+		 * longer lead there (a fault further up leaves the tables below
+		 * as they were). Only a fault that records a new hint trusts
+		 * it again.
+		 */
+		sv->hint.level = 0;
+		hinted = false;
+	}
+	switch (r) {
 	case GUEST_WALK_OK:
 		break;
 	case GUEST_WALK_FAULT:
@@ -344,7 +357,7 @@ enum shadow_fault_result shadow_mmu_page_fault(struct shadow_mmu *m, struct shad
 			shadow_xstat_inc(m, gfns_unprotected);
 		}
 		shadow_gfn_meta_alloc(&op, w->gfn);
-		ret = shadow_fetch(&op, gp, w, gva, &info, access, hinted && w->retries == 0);
+		ret = shadow_fetch(&op, gp, w, gva, &info, access, hinted);
 	}
 	shadow_op_end(&op);
 	if (ret == SHADOW_RETRY)
