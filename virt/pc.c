@@ -298,7 +298,6 @@ static void pc_double_fault(struct vcpu *v)
 		  (unsigned long)v->arch.regs.rip);
 }
 
-
 /*
  * A guest access to guest-physical memory that is not RAM: a device's
  * registers (pc_mmio: the local APIC page), or a write to the ROM area,

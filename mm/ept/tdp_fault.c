@@ -203,8 +203,8 @@ static enum tdp_fault_result tdp_map(struct tdp_op *op, struct tdp_page_cache *c
  * cmpxchg), and it needs no table from the cache, so none of struct
  * tdp_op's bookkeeping is needed: the hint's check and one load under RCU,
  * then the lock and one cmpxchg (tdp_fill_empty_spte()). The op below
- * never leaves this function, so only the four fields the inline lock
- * reads are ever built.
+ * never leaves this function (only the inline lock and counters read it),
+ * so the compiler keeps just the four fields they use.
  *
  * The hint is trusted as tdp_map() trusts it: its gen read inside the RCU
  * section, which lasts until the cmpxchg is done. Waiting for mmu_lock
