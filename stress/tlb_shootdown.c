@@ -2,9 +2,14 @@
 /*
  * scenario=tlb_shootdown: vCPUs spin in guest mode; the control CPU times
  * remote flushes aimed at 1..N of them, beside a bare IPI round trip to an
- * idle pCPU. After each flush it checks the protocol's promise (every vCPU
- * in the guest has served it: virt/shootdown.c); plant=shootdown_skip leaves
- * one target out, and that check must then fail.
+ * idle pCPU and a bare fan-out (smp_call_many of a no-op: the same ICR
+ * writes, no guest to leave) to the same 1..N pCPUs while they are idle. Each
+ * timed flush starts with every target back in guest mode: one that finds a
+ * target still serving the last flush sends it no IPI and waits for nothing,
+ * and would be timed as a flush it was not. After each flush, outside the
+ * timing, it checks the protocol's promise (every target in the guest has
+ * served it: tlb_flush_check); plant=shootdown_skip leaves one target out,
+ * and that check must then fail.
  */
 #include "arch/x86/console.h"
 #include "arch/x86/smp.h"
@@ -38,17 +43,61 @@ static uint64_t bare_ipi_round_trip(unsigned int cpu)
 	return best;
 }
 
+/*
+ * The bare fan-out to each prefix of the vCPUs' pCPUs, taken before the VM
+ * starts (the pCPUs idle in the host): one smp_call_many() of a no-op, every
+ * IPI sent before the first wait. fanout[k - 1] is the fastest for k pCPUs.
+ */
+static void bare_ipi_fanout(const struct vm *vm, unsigned int n, uint64_t *fanout)
+{
+	cpumask_t set;
+
+	cpumask_clear(&set);
+	for (unsigned int k = 1; k <= n; k++) {
+		uint64_t best = UINT64_MAX;
+
+		cpumask_set(&set, vm->vcpus[k - 1].pcpu);
+		for (int i = 0; i < ROUNDS; i++) {
+			uint64_t t0 = rdtsc(), dt;
+
+			smp_call_many(&set, noop, NULL);
+			dt = rdtsc() - t0;
+			best = dt < best ? dt : best;
+		}
+		fanout[k - 1] = best;
+	}
+}
+
+/* Wait (bounded) until every vCPU on targets is in guest mode again. */
+static bool targets_in_guest(struct vm *vm, unsigned int n, const cpumask_t *targets)
+{
+	uint64_t deadline = tsc_deadline_ms(READY_TIMEOUT_MS);
+
+	for (unsigned int i = 0; i < n; i++) {
+		struct vcpu *v = &vm->vcpus[i];
+
+		while (cpumask_test(targets, v->pcpu) && atomic_load(&v->mode) != VCPU_IN_GUEST) {
+			if (tsc_passed(deadline))
+				return false;
+			cpu_relax();
+		}
+	}
+	return true;
+}
+
 int scenario_tlb_shootdown(void)
 {
 	struct vm_mmu_config mmu = scenario_mmu_config();
 	unsigned int n = scenario_nr_vcpus();
 	uint64_t ipi_rtt = bare_ipi_round_trip(1);
 	struct vm *vm = scenario_vm_create("spin", n, &mmu, (uint64_t[4]){ 0 });
+	static uint64_t fanout[VM_MAX_VCPUS]; /* 8 KiB: off the stack */
 	cpumask_t targets;
 	bool ok;
 
 	if (!vm)
 		return EXIT_CONFIG;
+	bare_ipi_fanout(vm, n, fanout);
 	cpumask_clear(&targets);
 	vm_start(vm);
 	ok = scenario_wait_all_reported(vm, 0, 1, READY_TIMEOUT_MS);
@@ -57,18 +106,23 @@ int scenario_tlb_shootdown(void)
 		uint64_t avoided0 = atomic_load(&vm->ipis_avoided);
 
 		cpumask_set(&targets, vm->vcpus[k - 1].pcpu);
-		for (int r = 0; r < ROUNDS; r++) {
-			uint64_t t0 = rdtsc(), dt;
+		for (int r = 0; ok && r < ROUNDS; r++) {
+			uint64_t t0, dt, seq;
 
-			tlb_flush_vcpus(vm, &targets);
+			ok = targets_in_guest(vm, n, &targets);
+			t0 = rdtsc();
+			seq = tlb_flush_vcpus(vm, &targets);
 			dt = rdtsc() - t0;
+			tlb_flush_check(vm, &targets, seq);
 			best = dt < best ? dt : best;
 			sum += dt;
 		}
-		kprintf("RESULT scenario=tlb_shootdown phase=flush vcpus=%u targets=%u cycles_min=%lu cycles_avg=%lu ns_avg=%lu ipi_rtt_cycles=%lu min_over_ipi_rtt_x100=%lu ipis=%lu ipis_avoided=%lu\n",
+		kprintf("RESULT scenario=tlb_shootdown phase=flush vcpus=%u targets=%u cycles_min=%lu cycles_avg=%lu ns_avg=%lu ipi_rtt_cycles=%lu min_over_ipi_rtt_x100=%lu fanout_cycles=%lu min_over_fanout_x100=%lu ipis=%lu ipis_avoided=%lu\n",
 			n, k, (unsigned long)best, (unsigned long)(sum / ROUNDS),
 			(unsigned long)tsc_to_ns(sum / ROUNDS), (unsigned long)ipi_rtt,
 			(unsigned long)(ipi_rtt ? best * 100 / ipi_rtt : 0),
+			(unsigned long)fanout[k - 1],
+			(unsigned long)(fanout[k - 1] ? best * 100 / fanout[k - 1] : 0),
 			(unsigned long)(atomic_load(&vm->ipis_sent) - ipis0),
 			(unsigned long)(atomic_load(&vm->ipis_avoided) - avoided0));
 	}

@@ -61,7 +61,9 @@ static void plant_kick_all(unsigned int request)
 /*
  * Set request on the vCPUs of vm that run on targets (NULL: all of them)
  * and IPI those in guest mode (IN_GUEST, or EXITING for another flusher),
- * every request set before the first IPI; puts the vCPUs kicked in
+ * in one ICR write per logical cluster after the last request is set (an
+ * ipi_batch, arch/x86/ipi.h; a pCPU with no logical destination is sent
+ * its IPI as it is found); puts the vCPUs kicked in
  * kicked[0..words), which are the ones to wait for, and returns how many
  * vCPUs were targeted. A vCPU in a pCPU's run queue but not on it now is
  * OUTSIDE: it gets the request alone and serves it before its next entry
@@ -74,13 +76,14 @@ kick_some(struct vm *vm, const cpumask_t *targets, unsigned int request, uint64_
 	  unsigned int words)
 {
 	bool skip = planted_bug != PLANT_NONE && plant_skip_first(request);
-	unsigned int nr_targets = 0;
-	uint64_t woken[SET_WORDS_MAX];
+	unsigned int nr_targets = 0, nr = vm->cfg.nr_vcpus;
+	struct vcpu *vcpus = vm->vcpus; /* read once: the atomics below would reload it */
+	struct ipi_batch ipis = IPI_BATCH_INIT(VEC_KICK);
 
 	for (unsigned int w = 0; w < words; w++)
-		kicked[w] = woken[w] = 0;
-	for (unsigned int i = 0; i < vm->cfg.nr_vcpus; i++) {
-		struct vcpu *v = &vm->vcpus[i];
+		kicked[w] = 0;
+	for (unsigned int i = 0; i < nr; i++) {
+		struct vcpu *v = &vcpus[i];
 		int in_guest = VCPU_IN_GUEST;
 
 		if (targets && !cpumask_test(targets, v->pcpu))
@@ -92,14 +95,14 @@ kick_some(struct vm *vm, const cpumask_t *targets, unsigned int request, uint64_
 		}
 		atomic_fetch_or(&v->requests, request);
 		if (atomic_compare_exchange_strong(&v->mode, &in_guest, VCPU_EXITING) ||
-		    in_guest == VCPU_EXITING)
+		    in_guest == VCPU_EXITING) {
 			kicked[i / 64] |= 1ull << (i % 64);
-		else if (in_guest == VCPU_BLOCKED && request != VCPU_REQ_TLB_FLUSH)
-			woken[i / 64] |= 1ull << (i % 64); /* asleep in HLT (virt/pc_irq.c): a flush can wait */
+			ipi_batch_add(&ipis, v->pcpu);
+		} else if (in_guest == VCPU_BLOCKED && request != VCPU_REQ_TLB_FLUSH) {
+			ipi_batch_add(&ipis, v->pcpu); /* asleep in HLT (virt/pc_irq.c): a flush can wait */
+		}
 	}
-	for (unsigned int w = 0; w < words; w++)
-		for (uint64_t left = kicked[w] | woken[w]; left; left &= left - 1)
-			ipi_send(vm->vcpus[w * 64 + __builtin_ctzll(left)].pcpu, VEC_KICK);
+	ipi_batch_send(&ipis);
 	if (planted_bug != PLANT_NONE)
 		plant_kick_all(request);
 	return nr_targets;
@@ -113,12 +116,15 @@ void vm_kick_vcpus(struct vm *vm, unsigned int request)
 }
 
 /*
- * The protocol's promise, checked after every flush: a target that is
- * running guest code now (in_guest_seq, set only across VMRUN) entered with
- * every flush up to ours served. Our acquire of its mode (the wait) orders
- * this read after its last exit's NOT_IN_GUEST store.
+ * The protocol's promise, checked by a caller after a flush it made
+ * (scenario=tlb_shootdown checks every one): a target that is running guest
+ * code now (in_guest_seq, set only across VMRUN) entered with every flush
+ * up to seq served. The flush's acquire of each kicked vCPU's mode (the
+ * wait) orders these reads after that vCPU's last exit's NOT_IN_GUEST
+ * store. It is not part of the flush: the flush's own caller gains nothing
+ * from it, and it would cost a load per vCPU on every flush.
  */
-static void check_served(struct vm *vm, const cpumask_t *targets, uint64_t seq)
+void tlb_flush_check(struct vm *vm, const cpumask_t *targets, uint64_t seq)
 {
 	for (unsigned int i = 0; i < vm->cfg.nr_vcpus; i++) {
 		struct vcpu *v = &vm->vcpus[i];
@@ -130,40 +136,80 @@ static void check_served(struct vm *vm, const cpumask_t *targets, uint64_t seq)
 	}
 }
 
-/*
- * Wait until v is out of guest mode (OUTSIDE: it has acknowledged our
- * request), kicking it with NMIs if the IPI did not get it out. *start is
- * when the flush began to wait, read once per flush and only if a vCPU is
- * still in the guest; the loop reads the clock once a turn, so that an
- * acknowledgement is seen as soon as in the plain spin it replaces.
- */
-static void wait_left_guest(struct vm *vm, struct vcpu *v, uint64_t *start)
-{
-	uint64_t next_nmi_ms = KICK_NMI_AFTER_MS, khz = tsc_khz ? tsc_khz : 1000000;
-	unsigned int nmis = 0;
+/* The turns a flusher spins on one lingering vCPU before it serves its own mailbox and reads the clock. */
+#define WAIT_SPINS 256
 
-	/* Acquire: pairs with the vCPU's release of OUTSIDE after its exit. */
-	if (atomic_load_explicit(&v->mode, memory_order_acquire) != VCPU_EXITING)
-		return;
-	if (!*start)
-		*start = rdtsc();
-	while (atomic_load_explicit(&v->mode, memory_order_acquire) == VCPU_EXITING) {
-		smp_call_handle();
-		cpu_relax();
-		if (rdtsc() - *start < next_nmi_ms * khz)
-			continue;
-		ipi_send_nmi_kick(v->pcpu);
-		nmis++;
-		next_nmi_ms += KICK_NMI_EVERY_MS;
-		if (next_nmi_ms - KICK_NMI_EVERY_MS < VCPU_LEAVE_BOUND_MS &&
-		    next_nmi_ms >= VCPU_LEAVE_BOUND_MS) {
+/* NMI every vCPU still in kicked (a turn of wait_left_guest past its deadline); see there. */
+static void nmi_lingering(struct vm *vm, const uint64_t *kicked, unsigned int words,
+			  unsigned int nmis, bool bound_passed)
+{
+	for (unsigned int w = 0; w < words; w++) {
+		for (uint64_t left = kicked[w]; left; left &= left - 1) {
+			struct vcpu *v = &vm->vcpus[w * 64 + __builtin_ctzll(left)];
+
+			ipi_send_nmi_kick(v->pcpu);
+			atomic_fetch_add_explicit(&vm->nmi_kicks, 1, memory_order_relaxed);
+			if (!bound_passed)
+				continue;
 			kprintf("vm %u: vcpu %u (pcpu %u) has not left the guest %u ms after a kick and %u NMIs: stopping the VM\n",
 				vm->id, v->id, v->pcpu, VCPU_LEAVE_BOUND_MS, nmis);
 			atomic_store(&vm->unresponsive, true);
 			atomic_store(&vm->stopping, true);
 		}
 	}
-	atomic_fetch_add_explicit(&vm->nmi_kicks, nmis, memory_order_relaxed);
+}
+
+/*
+ * Wait until every vCPU in kicked[0..words) is out of guest mode (OUTSIDE:
+ * it has acknowledged our request). They were all kicked before the first
+ * wait, so they leave together: a pass over the set drops those that have
+ * left, then the flusher spins on one that has not (a load and a pause a
+ * turn, so its acknowledgement is seen within a few cycles) and passes
+ * again when it leaves. Every WAIT_SPINS turns it serves its own mailbox
+ * and reads the clock: a vCPU still in the guest KICK_NMI_AFTER_MS after
+ * the wait began gets an NMI, and another every KICK_NMI_EVERY_MS; one
+ * still there at VCPU_LEAVE_BOUND_MS stops its VM (the wait goes on).
+ * Clears kicked.
+ */
+static void wait_left_guest(struct vm *vm, uint64_t *kicked, unsigned int words)
+{
+	uint64_t start = 0, next_nmi_ms = KICK_NMI_AFTER_MS, khz = tsc_khz ? tsc_khz : 1000000;
+	struct vcpu *vcpus = vm->vcpus;
+	unsigned int nmis = 0;
+
+	for (;;) {
+		struct vcpu *lingering = NULL;
+		unsigned int spins = 0;
+
+		for (unsigned int w = 0; w < words; w++) {
+			for (uint64_t left = kicked[w]; left; left &= left - 1) {
+				struct vcpu *v = &vcpus[w * 64 + __builtin_ctzll(left)];
+
+				/* Acquire: pairs with the vCPU's release of OUTSIDE after its exit. */
+				if (atomic_load_explicit(&v->mode, memory_order_acquire) != VCPU_EXITING)
+					kicked[w] &= ~(left & -left);
+				else if (!lingering)
+					lingering = v;
+			}
+		}
+		if (!lingering)
+			return;
+		while (atomic_load_explicit(&lingering->mode, memory_order_relaxed) == VCPU_EXITING &&
+		       ++spins < WAIT_SPINS)
+			cpu_relax();
+		if (spins < WAIT_SPINS)
+			continue;
+		smp_call_handle();
+		if (!start)
+			start = rdtsc();
+		if (rdtsc() - start < next_nmi_ms * khz)
+			continue;
+		nmis++;
+		next_nmi_ms += KICK_NMI_EVERY_MS;
+		nmi_lingering(vm, kicked, words, nmis,
+			      next_nmi_ms - KICK_NMI_EVERY_MS < VCPU_LEAVE_BOUND_MS &&
+				      next_nmi_ms >= VCPU_LEAVE_BOUND_MS);
+	}
 }
 
 void vm_nmi_kick_lingering(struct vm *vm)
@@ -179,31 +225,31 @@ void vm_nmi_kick_lingering(struct vm *vm)
 }
 
 /* tlb_flush_vcpus for a VM whose vCPU sets are words long (a constant: see above). */
-__attribute__((always_inline)) static inline void flush_some(struct vm *vm, const cpumask_t *targets,
-							      unsigned int words)
+__attribute__((always_inline)) static inline uint64_t flush_some(struct vm *vm,
+								  const cpumask_t *targets,
+								  unsigned int words)
 {
 	uint64_t seq = atomic_fetch_add(&vm->flush_seq, 1) + 1;
-	uint64_t kicked[SET_WORDS_MAX], wait_start = 0;
+	uint64_t kicked[SET_WORDS_MAX];
 	unsigned int nr_targets = kick_some(vm, targets, VCPU_REQ_TLB_FLUSH, kicked, words);
 	unsigned int nr_kicked = 0;
 
+	/* While the targets exit: */
 	for (unsigned int w = 0; w < words; w++)
-		nr_kicked += (unsigned int)__builtin_popcountll(kicked[w]);
+		for (uint64_t left = kicked[w]; left; left &= left - 1)
+			nr_kicked++;
 	atomic_fetch_add_explicit(&vm->remote_flushes, 1, memory_order_relaxed);
 	atomic_fetch_add_explicit(&vm->ipis_sent, nr_kicked, memory_order_relaxed);
 	atomic_fetch_add_explicit(&vm->ipis_avoided, nr_targets - nr_kicked, memory_order_relaxed);
-	for (unsigned int w = 0; w < words; w++)
-		for (uint64_t left = kicked[w]; left; left &= left - 1)
-			wait_left_guest(vm, &vm->vcpus[w * 64 + __builtin_ctzll(left)], &wait_start);
-	check_served(vm, targets, seq);
+	wait_left_guest(vm, kicked, words);
+	return seq;
 }
 
-void tlb_flush_vcpus(struct vm *vm, const cpumask_t *targets)
+uint64_t tlb_flush_vcpus(struct vm *vm, const cpumask_t *targets)
 {
 	if (vm->cfg.nr_vcpus <= 64)
-		flush_some(vm, targets, 1);
-	else
-		flush_some(vm, targets, (vm->cfg.nr_vcpus + 63) / 64);
+		return flush_some(vm, targets, 1);
+	return flush_some(vm, targets, (vm->cfg.nr_vcpus + 63) / 64);
 }
 
 void tlb_flush_vm(struct vm *vm)

@@ -18,8 +18,16 @@ struct vm;
 
 /* Flush every vCPU of vm; returns once none can use an old translation. */
 void tlb_flush_vm(struct vm *vm);
-/* The same for the vCPUs that run on the pCPUs in targets (NULL: all of them). */
-void tlb_flush_vcpus(struct vm *vm, const cpumask_t *targets);
+/*
+ * The same for the vCPUs that run on the pCPUs in targets (NULL: all of
+ * them); returns the flush's number, for tlb_flush_check.
+ */
+uint64_t tlb_flush_vcpus(struct vm *vm, const cpumask_t *targets);
+/*
+ * Count in vm->shootdown_violations each vCPU on targets that runs guest
+ * code now without having served flush seq: none may, after the flush.
+ */
+void tlb_flush_check(struct vm *vm, const cpumask_t *targets, uint64_t seq);
 /* The pCPUs that vm's vCPUs run on, into m. */
 void vm_vcpu_pcpus(const struct vm *vm, cpumask_t *m);
 /* NMI every vCPU of vm that is in the guest (a stop whose kick IPIs did not get them out). */

@@ -19,6 +19,8 @@
 #define APIC_SVR 0x0f0
 #define APIC_ESR 0x280
 #define APIC_LDR 0x0d0
+#define APIC_DFR 0x0e0
+#define APIC_DFR_FLAT 0xffffffffu
 #define APIC_ICR_LOW 0x300
 #define APIC_ICR_HIGH 0x310
 #define APIC_LVT_TIMER 0x320
@@ -37,18 +39,10 @@
 
 /* Immutable after apic_select_mode on the BSP. */
 static bool x2apic;
-/* Set by any CPU whose x2APIC LDR is not what its ID says: logical IPIs are not used then. */
-static atomic_bool x2apic_logical_broken;
-
 /* The x2APIC logical ID that an x2APIC ID fixes (SDM 10.12.10.2): cluster and bit. */
 static uint32_t x2apic_ldr_of(uint32_t id)
 {
 	return (id >> 4) << 16 | 1u << (id & 15);
-}
-
-bool apic_x2apic_logical(void)
-{
-	return x2apic && !atomic_load_explicit(&x2apic_logical_broken, memory_order_relaxed);
 }
 static volatile uint32_t *xapic_mmio;
 /* Immutable after apic_timer_calibrate on the BSP (before the APs start). */
@@ -91,9 +85,10 @@ bool apic_x2apic_mode(void)
 	return x2apic;
 }
 
-void apic_init_this_cpu(void)
+uint32_t apic_init_this_cpu(void)
 {
 	uint64_t base = rdmsr(MSR_APIC_BASE);
+	uint32_t logical = 0;
 
 	if (x2apic) {
 		wrmsr(MSR_APIC_BASE, base | APIC_BASE_ENABLE | APIC_BASE_X2APIC);
@@ -103,8 +98,9 @@ void apic_init_this_cpu(void)
 		 * (docs/PLATFORM_FINDINGS.md); a CPU ignores it.
 		 */
 		wrmsr(MSR_APIC_BASE, base | APIC_BASE_ENABLE | APIC_BASE_X2APIC);
-		if ((uint32_t)rdmsr(X2APIC_MSR(APIC_LDR)) != x2apic_ldr_of(apic_read(APIC_ID)))
-			atomic_store(&x2apic_logical_broken, true);
+		logical = x2apic_ldr_of(apic_read(APIC_ID));
+		if ((uint32_t)rdmsr(X2APIC_MSR(APIC_LDR)) != logical)
+			logical = 0;
 	} else {
 		/* Leaving x2APIC mode needs a pass through "disabled" (SDM 10.12.5). */
 		if (base & APIC_BASE_X2APIC)
@@ -118,9 +114,23 @@ void apic_init_this_cpu(void)
 	apic_write(APIC_SVR, APIC_SVR_ENABLE | VEC_SPURIOUS);
 	apic_write(APIC_TIMER_DIVIDE, APIC_TIMER_DIV_1);
 	if (!x2apic) {
+		uint32_t id = apic_read_id();
+
 		apic_write(APIC_ESR, 0); /* back-to-back writes clear it */
 		apic_write(APIC_ESR, 0);
+		/*
+		 * The flat model: the LDR's top byte is a bit of 8, and one ICR
+		 * write reaches every CPU whose bit its mask names (SDM
+		 * 10.6.2.2). An ID of 8 or more has no bit: it is sent to alone.
+		 */
+		if (id < 8) {
+			apic_write(APIC_DFR, APIC_DFR_FLAT);
+			apic_write(APIC_LDR, (1u << id) << 24);
+			if (apic_read(APIC_LDR) >> 24 == 1u << id)
+				logical = 1u << id;
+		}
 	}
+	return logical;
 }
 
 uint32_t apic_read_id(void)
@@ -135,18 +145,19 @@ void apic_eoi(void)
 
 void apic_send_icr(uint32_t dest, uint32_t icr_low)
 {
-	bool irqs = irq_save(); /* an IPI sent from a handler must not split ours */
+	bool irqs;
 
-	if (x2apic) {
+	if (x2apic) { /* one WRMSR: nothing can come between its halves */
 		wrmsr(X2APIC_MSR(APIC_ICR_LOW), ((uint64_t)dest << 32) | icr_low);
-	} else {
-		while (xapic_mmio[APIC_ICR_LOW / 4] & APIC_ICR_BUSY)
-			cpu_relax();
-		xapic_mmio[APIC_ICR_HIGH / 4] = dest << 24;
-		xapic_mmio[APIC_ICR_LOW / 4] = icr_low;
-		while (xapic_mmio[APIC_ICR_LOW / 4] & APIC_ICR_BUSY)
-			cpu_relax();
+		return;
 	}
+	irqs = irq_save(); /* an IPI sent from a handler must not split ours */
+	while (xapic_mmio[APIC_ICR_LOW / 4] & APIC_ICR_BUSY)
+		cpu_relax();
+	xapic_mmio[APIC_ICR_HIGH / 4] = dest << 24;
+	xapic_mmio[APIC_ICR_LOW / 4] = icr_low;
+	while (xapic_mmio[APIC_ICR_LOW / 4] & APIC_ICR_BUSY)
+		cpu_relax();
 	irq_restore(irqs);
 }
 

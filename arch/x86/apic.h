@@ -23,13 +23,17 @@ enum apic_mode { APIC_MODE_AUTO, APIC_MODE_XAPIC, APIC_MODE_X2APIC };
 
 bool apic_select_mode(unsigned int requested, char *err, size_t err_len);
 bool apic_x2apic_mode(void);
-/* x2APIC mode, and every CPU's logical ID is the one its x2APIC ID fixes: logical IPIs work. */
-bool apic_x2apic_logical(void);
-void apic_init_this_cpu(void);
+/*
+ * Returns the logical destination that names this CPU in one ICR write in
+ * logical mode (x2APIC: cluster << 16 | bit, as its ID fixes them; xAPIC:
+ * a bit of the flat model, which it sets up for an ID below 8), or 0 where
+ * the CPU has none. Goes in percpu.ipi_logical.
+ */
+uint32_t apic_init_this_cpu(void);
 uint32_t apic_read_id(void);
 void apic_eoi(void);
 /* icr_low carries the vector, delivery mode and shorthand bits. */
-void apic_send_icr(uint32_t dest_apic_id, uint32_t icr_low);
+void apic_send_icr(uint32_t dest_apic_id, uint32_t icr_low); /* dest: an APIC ID, or a logical destination */
 void apic_send_nmi_all_but_self(void);
 
 /*

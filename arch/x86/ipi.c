@@ -28,41 +28,29 @@ void ipi_send(unsigned int cpu, unsigned int vector)
 /* ICR writes made for IPIs to sets of CPUs, and the targets they reached (statistics). */
 static atomic_ulong icr_writes, icr_targets;
 
-/*
- * In x2APIC mode a CPU's logical ID is fixed by its x2APIC ID (SDM
- * 10.12.10.2): cluster ID >> 4 in bits 31:16, and bit ID & 15 below. One
- * ICR write in logical mode reaches every CPU named in one cluster's 16
- * bits, so a set costs a write per run of CPUs in one cluster (CPUs are
- * numbered in MADT order, node by node, so a cluster's CPUs are usually
- * adjacent) instead of a write per CPU. xAPIC: a write per CPU.
- */
+void ipi_batch_send(struct ipi_batch *b)
+{
+	if (!b->bits)
+		return;
+	if (!(b->bits & (b->bits - 1)))
+		ipi_send(b->last, b->vector);
+	else
+		apic_send_icr(b->cluster << 16 | b->bits, APIC_DM_FIXED | APIC_DEST_LOGICAL | b->vector);
+	b->writes++;
+	b->bits = 0;
+}
+
 void ipi_send_mask(const cpumask_t *mask, unsigned int vector)
 {
-	uint32_t cluster = 0, bits = 0;
-	unsigned long writes = 0, targets = 0;
+	struct ipi_batch b = IPI_BATCH_INIT(vector);
+	unsigned long targets = 0;
 
 	for_each_cpu(cpu, mask) {
-		uint32_t id = cpu_data((unsigned int)cpu)->apic_id;
-
+		ipi_batch_add(&b, (unsigned int)cpu);
 		targets++;
-		if (!apic_x2apic_logical()) {
-			ipi_send((unsigned int)cpu, vector);
-			writes++;
-			continue;
-		}
-		if (bits && id >> 4 != cluster) {
-			apic_send_icr(cluster << 16 | bits, APIC_DM_FIXED | APIC_DEST_LOGICAL | vector);
-			writes++;
-			bits = 0;
-		}
-		cluster = id >> 4;
-		bits |= 1u << (id & 15);
 	}
-	if (bits) {
-		apic_send_icr(cluster << 16 | bits, APIC_DM_FIXED | APIC_DEST_LOGICAL | vector);
-		writes++;
-	}
-	atomic_fetch_add_explicit(&icr_writes, writes, memory_order_relaxed);
+	ipi_batch_send(&b);
+	atomic_fetch_add_explicit(&icr_writes, b.writes, memory_order_relaxed);
 	atomic_fetch_add_explicit(&icr_targets, targets, memory_order_relaxed);
 }
 

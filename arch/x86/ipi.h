@@ -6,13 +6,54 @@
 #pragma once
 
 #include "arch/x86/cpumask.h"
+#include "arch/x86/percpu.h"
 #include "mm/platform.h"
 
 typedef void (*smp_call_fn)(void *arg);
 
 void ipi_send(unsigned int cpu, unsigned int vector);
-/* x2APIC: one ICR write per cluster of the set (logical mode); xAPIC: one per CPU. */
+/* An ipi_batch of the set: one ICR write per logical cluster (see below). */
 void ipi_send_mask(const cpumask_t *mask, unsigned int vector);
+
+/*
+ * One vector to CPUs named one at a time: add each, then send. A CPU's
+ * logical destination (percpu.ipi_logical) is fixed by its APIC ID: an
+ * x2APIC cluster (ID >> 4) and a bit of 16 in it (SDM 10.12.10.2), or in
+ * xAPIC mode a bit of the flat model's 8 (cluster 0). One ICR write in
+ * logical mode reaches every CPU its bits name in one cluster, so a batch
+ * costs a write per run of CPUs in one cluster (CPUs are numbered in MADT
+ * order, node by node, so a cluster's CPUs are usually adjacent), sent when
+ * the next CPU is in another cluster and by ipi_batch_send(). A write for
+ * one CPU alone saves nothing: it goes in physical mode. A CPU with no
+ * logical destination is sent to alone, at once.
+ */
+struct ipi_batch {
+	unsigned int vector;
+	uint32_t cluster;  /* of the CPUs in bits */
+	uint32_t bits;     /* gathered, not yet sent */
+	unsigned int last; /* the CPU gathered last: the one, if bits names one */
+	unsigned int writes;
+};
+
+#define IPI_BATCH_INIT(vec) ((struct ipi_batch){ .vector = (vec) })
+
+void ipi_batch_send(struct ipi_batch *b);
+
+static inline void ipi_batch_add(struct ipi_batch *b, unsigned int cpu)
+{
+	uint32_t ldr = cpu_data(cpu)->ipi_logical;
+
+	if (!ldr) {
+		ipi_send(cpu, b->vector);
+		b->writes++;
+		return;
+	}
+	if (b->bits && ldr >> 16 != b->cluster)
+		ipi_batch_send(b);
+	b->cluster = ldr >> 16;
+	b->bits |= ldr & 0xffff;
+	b->last = cpu;
+}
 /* ipi_send_mask's ICR writes and the CPUs they reached, since boot. */
 void ipi_mask_stats(unsigned long *writes, unsigned long *targets);
 /*

@@ -16,6 +16,13 @@ struct percpu {
 	/* Immutable once the CPU is online: */
 	unsigned int cpu;    /* index, 0 = BSP */
 	uint32_t apic_id;
+	/*
+	 * The logical destination that names this CPU in a multicast ICR
+	 * write (arch/x86/ipi.c): x2APIC cluster << 16 | bit, or a bit of the
+	 * xAPIC flat model's 8; 0 where it has none (an xAPIC ID of 8 or
+	 * more, or an LDR that is not what its ID says): a physical IPI then.
+	 */
+	uint32_t ipi_logical;
 	void *stack_top;     /* the kernel stack of this CPU's main loop */
 
 	/* Written only by the owning CPU: */

@@ -157,12 +157,19 @@ void arch_smp_init(unsigned int max_cpus)
 	smp_boot(want);
 	kprintf("mmuvisor: smp: %u of %u CPUs online\n", smp_cpus_online(), want);
 	unsigned long writes, targets;
+	unsigned int logical = 0;
+	const char *how = apic_x2apic_mode() ? "x2APIC clusters" : "xAPIC flat";
 
+	for_each_cpu(cpu, smp_online())
+		logical += cpu_data((unsigned int)cpu)->ipi_logical != 0;
+	if (!logical)
+		how = "one each";
+	else if (logical < smp_cpus_online())
+		how = "logical where the APIC ID allows, else one each";
 	smp_call_all(call_check, NULL);
 	ipi_mask_stats(&writes, &targets);
 	kprintf("mmuvisor: smp: call-function on all CPUs: %u of %u answered (%lu ICR writes for %lu IPIs, %s)\n",
-		atomic_load(&call_check_answers), smp_cpus_online(), writes, targets,
-		apic_x2apic_logical() ? "x2APIC clusters" : "one each");
+		atomic_load(&call_check_answers), smp_cpus_online(), writes, targets, how);
 }
 
 void arch_early_init(void)
@@ -261,7 +268,7 @@ void arch_platform_init(const struct mb2_info *mb, unsigned int apic_mode)
 	pic_disable();
 	if (!apic_x2apic_mode())
 		paging_set_uncached(rdmsr(MSR_APIC_BASE) & ~0xfffull);
-	apic_init_this_cpu();
+	this_cpu()->ipi_logical = apic_init_this_cpu();
 	kprintf("mmuvisor: apic: %s (the CPU %s x2APIC)\n", apic_x2apic_mode() ? "x2apic" : "xapic",
 		cpu_has_x2apic() ? "has" : "lacks");
 	tsc_calibrate();

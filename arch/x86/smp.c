@@ -146,7 +146,7 @@ static _Noreturn void ap_entry(unsigned int cpu)
 	uint32_t id;
 
 	percpu_init_this_cpu(cpu);
-	apic_init_this_cpu();
+	pc->ipi_logical = apic_init_this_cpu();
 	id = apic_read_id();
 	if (id != pc->apic_id)
 		kprintf("mmuvisor: warning: cpu %u reports apic id %u, the MADT said %u\n", cpu,

@@ -205,6 +205,15 @@ struct vcpu_arch {
 	 * the CPU offers it; its pCPU has other vCPUs to run meanwhile.
 	 */
 	bool pause_exits;
+	/*
+	 * Set by the core before the first entry: what it does the moment
+	 * the vCPU is out of guest mode (the acknowledgement a remote flush
+	 * waits for, virt/shootdown.c). vcpu_run calls it once per call, on
+	 * every path, right after the world switch and before it reads
+	 * anything of the exit: an exit's decoding is not the flusher's
+	 * business.
+	 */
+	void (*left_guest)(struct vcpu_arch *v);
 #ifdef EXIT_BREAKDOWN
 	/* make BREAKDOWN=1 (virt/breakdown.h): the TSC right before VMRUN or VMRESUME, and right after. */
 	uint64_t bd_run_start, bd_run_end;
@@ -237,7 +246,7 @@ struct virt_ops {
 	bool (*cpu_enable)(char *err, size_t err_len); /* every pCPU: SVME/VMXON */
 	bool (*vcpu_init)(struct vcpu_arch *v, uint64_t tdp_root_pa, char *err, size_t err_len);
 	void (*vcpu_free)(struct vcpu_arch *v);
-	/* Enter the guest once; fill v->exit. Called with interrupts off. */
+	/* Enter the guest once; fill v->exit; call v->left_guest. Called with interrupts off. */
 	void (*vcpu_run)(struct vcpu_arch *v);
 	/* Flush this vCPU's TLB entries before its next entry (called on its own pCPU). */
 	void (*vcpu_flush_tlb)(struct vcpu_arch *v);
