@@ -39,9 +39,14 @@ uint64_t vm_dirty_log_words(const struct vm *vm)
 
 void vm_mark_dirty(void *owner, gfn_t gfn)
 {
-	struct memslot *s = slot_of(owner, gfn);
+	struct vm *vm = owner;
+	struct memslot *s;
 	_Atomic uint64_t *bits;
 
+	/* Acquire, like the bitmap's load below: it was stored before the first bitmap. */
+	if (!atomic_load_explicit(&vm->dirty_bitmaps, memory_order_acquire))
+		return;
+	s = slot_of(vm, gfn);
 	if (!s || !s->writable)
 		return;
 	bits = atomic_load_explicit(&s->dirty, memory_order_acquire);
@@ -62,7 +67,7 @@ void vm_dirty_log_write_fault(struct vm *vm, uint64_t gpa)
 }
 
 /* The slot's bitmap, allocated the first time or cleared; logging is not on yet. */
-static bool slot_log_prepare(struct memslot *s)
+static bool slot_log_prepare(struct vm *vm, struct memslot *s)
 {
 	_Atomic uint64_t *bits = atomic_load_explicit(&s->dirty, memory_order_relaxed);
 
@@ -81,7 +86,8 @@ static bool slot_log_prepare(struct memslot *s)
 	bits = page_alloc_zeroed(s->dirty_order);
 	if (!bits)
 		return false;
-	/* Release: the bitmap is zeroed before any CPU can see it. */
+	atomic_store_explicit(&vm->dirty_bitmaps, true, memory_order_relaxed);
+	/* Release: the bitmap is zeroed, and dirty_bitmaps set, before any CPU can see it. */
 	atomic_store_explicit(&s->dirty, bits, memory_order_release);
 	return true;
 }
@@ -103,7 +109,7 @@ bool vm_dirty_log_enable(struct vm *vm, struct tdp_page_cache *cache)
 	struct memslot *s;
 
 	for (s = vm->slots; s < vm->slots + vm->nr_slots; s++)
-		if (s->writable && !slot_log_prepare(s))
+		if (s->writable && !slot_log_prepare(vm, s))
 			return false;
 	atomic_store(&vm->logging, true);
 	for (s = vm->slots; s < vm->slots + vm->nr_slots; s++)

@@ -172,9 +172,32 @@ static void pc_device_access(struct vcpu *v, bool readonly)
 			  (unsigned long)e->gva, (unsigned long)v->arch.regs.rip);
 }
 
+/*
+ * The paging state for a #PF: made again only when CR0, CR3, CR4 or EFER
+ * differ from the last fault's (compared, not tracked: they have many
+ * writers), and always for PAE paging, whose PDPTEs come from guest memory.
+ * RFLAGS.AC is the fault's own.
+ */
+static const struct guest_paging *fault_paging(struct vcpu *v)
+{
+	struct fault_paging *c = &v->fault_paging;
+
+	if (!c->valid || c->cr0 != v->guest_cr0 || c->cr3 != v->guest_cr3 ||
+	    c->cr4 != v->guest_cr4 || c->efer != v->guest_efer || c->gp.mode == GUEST_PAGING_PAE) {
+		c->gp = vcpu_guest_paging(v);
+		c->cr0 = v->guest_cr0;
+		c->cr3 = v->guest_cr3;
+		c->cr4 = v->guest_cr4;
+		c->efer = v->guest_efer;
+		c->valid = true;
+	}
+	c->gp.ac = v->arch.regs.rflags & RFLAGS_AC;
+	return &c->gp;
+}
+
 void shadow_handle_guest_pf(struct vcpu *v)
 {
-	struct guest_paging gp = vcpu_guest_paging(v);
+	const struct guest_paging *gp = fault_paging(v);
 	uint32_t inject = 0;
 	const struct vcpu_exit *e = &v->arch.exit;
 
@@ -185,7 +208,7 @@ void shadow_handle_guest_pf(struct vcpu *v)
 		return;
 	}
 	gfn_t emulate_gfn = GFN_UNKNOWN;
-	enum shadow_fault_result r = shadow_mmu_page_fault(v->vm->smmu, v->shadow, &gp, e->gva,
+	enum shadow_fault_result r = shadow_mmu_page_fault(v->vm->smmu, v->shadow, gp, e->gva,
 							   e->error, &inject, &emulate_gfn);
 
 	switch (r) {

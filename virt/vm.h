@@ -9,6 +9,7 @@
 #include "arch/x86/virt.h"
 #include "mm/ept/tdp_mmu.h"
 #include "mm/shadow/shadow_mmu.h"
+#include "mm/shadow/walker.h"
 #include "mm/platform.h"
 #include "virt/breakdown.h"
 
@@ -103,6 +104,16 @@ struct vcpu {
 		unsigned int count;
 	} write_faults[4];
 	unsigned int write_faults_next;
+	/*
+	 * mmu=shadow: the paging state the last #PF walked with, and the
+	 * control registers it was made from (shadow_exits.c): a fault under
+	 * the same CR0, CR3, CR4 and EFER walks with it again.
+	 */
+	struct fault_paging {
+		bool valid;
+		uint64_t cr0, cr3, cr4, efer;
+		struct guest_paging gp;
+	} fault_paging;
 	/* The scheduler's (virt/sched.c), on its pCPU: */
 	struct vcpu *sched_next;     /* its pCPU's ring */
 	bool sched_finished;         /* it will not run again */
@@ -196,6 +207,13 @@ struct vm {
 	 * while a slot turns on is the race the slot flag alone already had.
 	 */
 	atomic_bool logging;
+	/*
+	 * Some slot has a dirty bitmap (it logged once): set by the control
+	 * CPU before the first bitmap is published, never cleared.
+	 * vm_mark_dirty() reads it first: without it every slot's bitmap is
+	 * NULL, and the slot lookup would only find that out.
+	 */
+	atomic_bool dirty_bitmaps;
 	atomic_uint pc_dead_halts;  /* vCPUs that nothing but another vCPU can wake (virt/pc_irq.c) */
 
 	/* Cross-CPU: */

@@ -165,24 +165,70 @@ static bool shadow_hint_usable(const struct shadow_walk_hint *h, const struct gu
  * hint's), so nothing is copied then; one whose walk had to start again
  * from the root rewrote them, and cleared the hint until this records it.
  */
-static void shadow_hint_record(struct shadow_walk_hint *h, const struct guest_paging *gp,
+static void shadow_hint_record(const struct shadow_mmu *m, struct shadow_walk_hint *h,
+			       const struct guest_paging *gp,
 			       const struct guest_walk *w, uint64_t gva,
 			       struct shadow_page *const path[X86_ROOT_LEVEL + 1])
 {
 	h->level = 0;
 	if (w->mode != GUEST_PAGING_4LEVEL || w->level >= X86_ROOT_LEVEL)
 		return;
-	for (unsigned int level = X86_ROOT_LEVEL; level > w->level; level--)
+	for (unsigned int level = X86_ROOT_LEVEL; level >= w->level; level--)
 		if (!w->pte_word[level])
 			return; /* the guest memory gives no addresses (a unit test's) */
 	h->cr3 = gp->cr3;
 	h->nx = gp->nx;
 	h->region = gva >> shadow_hint_region_shift(w->level);
+	h->table = (_Atomic uint64_t *)((uintptr_t)w->pte_word[w->level] &
+					~(uintptr_t)(PAGE_SIZE - 1));
+	h->rsvd = guest_pte_rsvd_mask(gp, m->cfg.guest_maxphyaddr, w->level, w->level > 1);
 	for (unsigned int level = 1; level <= X86_ROOT_LEVEL; level++)
 		h->sp[level] = path[level];
 	if (w != &h->walk)
 		h->walk = *w;
 	h->level = w->level;
+}
+
+/*
+ * A usable hint (shadow_hint_usable()), in the plain case: the guest's
+ * entry in the hint's table is a present leaf (a 4 KiB one at level 1, PS
+ * set above) with no reserved bit, and allows the access. Then it is read
+ * through the hint's table words and given A (and D for a write) with one
+ * cmpxchg, as guest_walk_set_ad() would, and the hint's walk becomes this
+ * fault's at that level: what guest_walk_from() resumed there would make
+ * of it. Anything else (a table below, a fault to inject, a lost cmpxchg)
+ * returns false with the walk untouched, for guest_walk_from() to see as
+ * the CPU would.
+ */
+static bool shadow_hint_walk_leaf(struct shadow_mmu *m, struct shadow_walk_hint *h,
+				  const struct guest_paging *gp, uint64_t gva, uint32_t access)
+{
+	struct guest_walk *w = &h->walk;
+	unsigned int level = h->level, index = x86_pte_index(gva, level), acc;
+	_Atomic uint64_t *word = &h->table[index];
+	uint64_t pte = atomic_load_explicit(word, memory_order_relaxed), want;
+
+	if (!(pte & X86_PTE_P) || (pte & h->rsvd) || (level > 1 && !(pte & X86_PTE_PS)))
+		return false;
+	acc = w->pt_access[level] & x86_pte_access(pte, gp->nx);
+	if (!guest_access_allowed(gp, acc, access))
+		return false;
+	want = pte | X86_PTE_A | (access & PFERR_WRITE ? X86_PTE_D : 0);
+	if (want != pte) {
+		if (!atomic_compare_exchange_strong(word, &pte, want))
+			return false;
+		shadow_mark_dirty(m, w->table_gfn[level]); /* as shadow_guest_cmpxchg() */
+	}
+	w->pte[level] = want;
+	w->pte_gpa[level] = ((uint64_t)w->table_gfn[level] << PAGE_SHIFT) + 8 * (uint64_t)index;
+	w->pte_word[level] = word;
+	w->level = level;
+	w->access = acc;
+	w->gfn = guest_leaf_gfn(want, level, gva);
+	w->retries = 0;
+	w->error = 0;
+	shadow_xstat_inc(m, hinted_walks);
+	return true;
 }
 
 /*
@@ -197,7 +243,8 @@ static void shadow_hint_record(struct shadow_walk_hint *h, const struct guest_pa
  */
 static enum shadow_fault_result shadow_fetch(struct shadow_op *op, const struct guest_paging *gp,
 					     const struct guest_walk *w, uint64_t gva,
-					     const struct mmu_pfn_info *info, uint32_t access,
+					     const struct mmu_pfn_info *info,
+					     struct shadow_gfn_meta *meta, uint32_t access,
 					     bool hinted)
 {
 	struct shadow_mmu *m = op->mmu;
@@ -212,10 +259,15 @@ static enum shadow_fault_result shadow_fetch(struct shadow_op *op, const struct 
 	/* A PAE guest's PDPTE the walk went through made a level-2 page (shadow_root.c). */
 	BUG_ON(!sp);
 	if (hinted) {
+		/*
+		 * A hinted walk is a 4-level guest's, and kept every entry's
+		 * word (shadow_hint_record()): each check is one load.
+		 */
 		for (; level > 1 && sp == hint->sp[level]; level--) {
 			uint64_t spte;
 
-			if (!sp->role.direct && !shadow_gpte_unchanged(m, w, level))
+			if (!sp->role.direct &&
+			    atomic_load_explicit(w->pte_word[level], memory_order_relaxed) != w->pte[level])
 				return SHADOW_RETRY;
 			spte = atomic_load_explicit(&sp_table(sp)[x86_pte_index(gva, level)],
 						    memory_order_relaxed);
@@ -271,17 +323,20 @@ static enum shadow_fault_result shadow_fetch(struct shadow_op *op, const struct 
 		return SHADOW_RETRY;
 	sptep = &sp_table(sp)[x86_pte_index(gva, 1)];
 	old = atomic_load_explicit(sptep, memory_order_relaxed);
-	leaf = shadow_make_leaf(gp, w, info, access, shadow_gfn_is_tracked(m, w->gfn));
+	/* Read now, after the pages above were made: one of them may shadow w->gfn. */
+	leaf = shadow_make_leaf(gp, w, info, access, meta->write_track);
 	if (shadow_spte_pfn(old) == info->pfn && shadow_spte_allows(gp, old, access)) {
 		shadow_stat_inc(m, faults_spurious); /* another vCPU was quicker */
 		return SHADOW_FIXED;
 	}
-	shadow_set_leaf(op, sptep, w->gfn, leaf);
+	if (is_shadow_present(old) || is_removed_spte(old) ||
+	    !shadow_fill_empty_leaf(op, sptep, w->gfn, meta, leaf))
+		shadow_set_leaf(op, sptep, w->gfn, leaf);
 	shadow_stat_inc(m, faults_fixed);
 	shadow_stat_inc(m, leaves_mapped[PG_LEVEL_4K]);
 	if (!hinted) {
 		path[1] = sp;
-		shadow_hint_record(hint, gp, w, gva, path);
+		shadow_hint_record(m, hint, gp, w, gva, path);
 	}
 	return SHADOW_FIXED;
 }
@@ -293,7 +348,8 @@ enum shadow_fault_result shadow_mmu_page_fault(struct shadow_mmu *m, struct shad
 {
 	uint32_t access = error & PFERR_ACCESS_MASK;
 	bool write = access & PFERR_WRITE;
-	struct guest_paging paging = *guest, *gp = &paging;
+	const struct guest_paging *gp = guest;
+	struct guest_paging pae; /* a PAE guest's, with the PDPTEs its root was built from */
 	enum shadow_fault_result ret;
 	struct mmu_pfn_info info;
 	struct guest_walk *w, walk;
@@ -304,11 +360,18 @@ enum shadow_fault_result shadow_mmu_page_fault(struct shadow_mmu *m, struct shad
 	shadow_stat_inc(m, faults);
 	if (gp->mode != GUEST_PAGING_4LEVEL)
 		gva = (uint32_t)gva;
-	shadow_root_loaded_pdptes(sv, gp);
+	if (gp->mode == GUEST_PAGING_PAE) {
+		pae = *guest;
+		shadow_root_loaded_pdptes(sv, &pae);
+		gp = &pae;
+	}
 	hinted = shadow_hint_usable(&sv->hint, gp, gva);
 	w = hinted ? &sv->hint.walk : &walk; /* see shadow_hint_record() */
-	r = guest_walk_from(&m->guest_mem, gp, m->cfg.guest_maxphyaddr, gva, access, w,
-			    hinted ? sv->hint.level : 0);
+	if (hinted && shadow_hint_walk_leaf(m, &sv->hint, gp, gva, access))
+		r = GUEST_WALK_OK;
+	else
+		r = guest_walk_from(&m->guest_mem, gp, m->cfg.guest_maxphyaddr, gva, access, w,
+				    hinted ? sv->hint.level : 0);
 	if (hinted && w->retries) {
 		/*
 		 * A lost A/D update sent the walk back to the root, and it
@@ -351,13 +414,15 @@ enum shadow_fault_result shadow_mmu_page_fault(struct shadow_mmu *m, struct shad
 	if (shadow_switch_root(&op, gp)) {
 		ret = SHADOW_RETRY; /* the root was zapped, or the controls changed: reload CR3 */
 	} else {
-		if (write && shadow_gfn_is_tracked(m, w->gfn)) {
+		/* The leaf's gfn is below gfn_limit (checked above): it has metadata now. */
+		struct shadow_gfn_meta *meta = shadow_gfn_meta_alloc(&op, w->gfn);
+
+		if (write && meta->write_track) {
 			/* The guest writes one of its tables: drop its shadows, then map it writable. */
 			shadow_zap_gfn_pages(&op, w->gfn);
 			shadow_xstat_inc(m, gfns_unprotected);
 		}
-		shadow_gfn_meta_alloc(&op, w->gfn);
-		ret = shadow_fetch(&op, gp, w, gva, &info, access, hinted);
+		ret = shadow_fetch(&op, gp, w, gva, &info, meta, access, hinted);
 	}
 	shadow_op_end(&op);
 	if (ret == SHADOW_RETRY)

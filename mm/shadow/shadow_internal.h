@@ -344,6 +344,14 @@ struct shadow_walk_hint {
 	uint64_t region;    /* gva >> (12 + 9 * level) */
 	struct shadow_page *sp[X86_ROOT_LEVEL + 1]; /* [level]; [4]: the root's page */
 	struct guest_walk walk;
+	/*
+	 * The guest table's words (the page the recorded walk read its leaf
+	 * from: a guest frame stays at its host address for the VM's life)
+	 * and a leaf's reserved bits there under the hint's NXE, for
+	 * shadow_hint_walk_leaf().
+	 */
+	_Atomic uint64_t *table;
+	uint64_t rsvd;
 };
 
 struct shadow_vcpu {
@@ -355,6 +363,18 @@ struct shadow_vcpu {
 	 * VM entry on the vCPU's CPU, after the call that wrote them returned.
 	 */
 	struct shadow_root root;
+	/*
+	 * Outside PAE paging: the CR3 and controls root was last found right
+	 * for (shadow_switch_root()). A fault under the same ones asks only
+	 * whether root is still live. Set when root is chosen or confirmed;
+	 * cleared when it goes.
+	 */
+	struct shadow_root_for {
+		bool valid;
+		bool wp, nx, smep, smap, pse;
+		enum guest_paging_mode mode;
+		uint64_t cr3;
+	} root_for;
 	struct shadow_root prev_roots[SHADOW_PREV_ROOTS]; /* pa 0: empty */
 	uint64_t *pae_page;          /* the PAE-format roots' slots: NULL until the first */
 	unsigned int pae_slots_used; /* a bit per slot */
@@ -438,6 +458,8 @@ struct shadow_page *shadow_hash_any(struct shadow_mmu *m);
 /* shadow_spte.c: the only code that stores to a shadow entry. */
 uint64_t shadow_set_spte(struct shadow_op *op, shadow_ptep_t sptep, uint64_t new_spte);
 uint64_t shadow_set_leaf(struct shadow_op *op, shadow_ptep_t sptep, gfn_t gfn, uint64_t new_spte);
+bool shadow_fill_empty_leaf(struct shadow_op *op, shadow_ptep_t sptep, gfn_t gfn,
+			    struct shadow_gfn_meta *meta, uint64_t new_spte);
 uint64_t shadow_clear_spte_bits(struct shadow_op *op, shadow_ptep_t sptep, uint64_t mask);
 void shadow_set_pae_pdptes(shadow_ptep_t pdptes, struct shadow_page *const page[X86_PAE_NR_PDPTES]);
 void shadow_zap_page(struct shadow_op *op, struct shadow_page *sp);

@@ -253,6 +253,7 @@ struct shadow_mmu_extra_stats {
 	atomic_ulong emulate;           /* SHADOW_EMULATE answers */
 	atomic_ulong roots_created;
 	atomic_ulong hinted_faults;     /* faults whose path the walk hint gave whole */
+	atomic_ulong hinted_walks;      /* guest walks that were one load of the hint's table */
 	atomic_ulong gfns_unprotected;  /* guest page tables written, their shadow pages zapped */
 	atomic_ulong rmap_walks;        /* lockless rmap walks of one gfn */
 	atomic_ulong rmap_restarts;     /* ... that ended on another chain's nulls and started again */

@@ -79,6 +79,8 @@ static bool shadow_root_live(const struct shadow_root *r)
 {
 	if (!r->pa)
 		return false;
+	if (!shadow_root_is_pae(r))
+		return !r->page[0]->zapped; /* a 4-level root is one page */
 	for (unsigned int i = 0; i < X86_PAE_NR_PDPTES; i++)
 		if (r->page[i] && r->page[i]->zapped)
 			return false;
@@ -222,6 +224,21 @@ static void shadow_release_root(struct shadow_op *op, struct shadow_root *r)
 	*r = (struct shadow_root){ .pa = 0 };
 }
 
+/* root_for: is gp what the current root was found right for? */
+static bool shadow_root_was_for(const struct shadow_root_for *f, const struct guest_paging *gp)
+{
+	return f->valid && f->cr3 == gp->cr3 && f->mode == gp->mode && f->wp == gp->wp &&
+	       f->nx == gp->nx && f->smep == gp->smep && f->smap == gp->smap && f->pse == gp->pse;
+}
+
+/* The current root is right for gp (outside PAE paging: its PDPTEs are not in root_for). */
+static void shadow_root_found_for(struct shadow_root_for *f, const struct guest_paging *gp)
+{
+	*f = (struct shadow_root_for){ .valid = gp->mode != GUEST_PAGING_PAE, .cr3 = gp->cr3,
+				       .mode = gp->mode, .wp = gp->wp, .nx = gp->nx,
+				       .smep = gp->smep, .smap = gp->smap, .pse = gp->pse };
+}
+
 /*
  * Make the vCPU's root the one for gp's CR3, mode and controls (and PAE
  * guest's PDPTEs). The old root becomes the newest previous one; the
@@ -239,16 +256,24 @@ bool shadow_switch_root(struct shadow_op *op, const struct guest_paging *gp)
 	shadow_assert_locked(op->mmu);
 	/*
 	 * Every fault asks, and nearly always the answer is the current root:
-	 * outside PAE the key has no PDPTEs (they are 0 in both), so the
-	 * role and the guest table decide without building one.
+	 * under the CR3 and controls it was last found right for, only a zap
+	 * can have made it wrong. Outside PAE the key has no PDPTEs (they are
+	 * 0 in both), so the role and the guest table decide without building
+	 * one.
 	 */
+	if (shadow_root_was_for(&sv->root_for, gp) && shadow_root_live(&sv->root))
+		return false;
 	if (gp->mode != GUEST_PAGING_PAE && sv->root.role.word == shadow_root_role(gp).word &&
 	    sv->root.guest_table == shadow_guest_root_table(op->mmu, gp) &&
-	    shadow_root_live(&sv->root))
+	    shadow_root_live(&sv->root)) {
+		shadow_root_found_for(&sv->root_for, gp);
 		return false;
+	}
 	shadow_root_key(op->mmu, gp, &key);
-	if (shadow_root_matches(&sv->root, &key))
+	if (shadow_root_matches(&sv->root, &key)) {
+		shadow_root_found_for(&sv->root_for, gp);
 		return false;
+	}
 	for (unsigned int i = 0; i < SHADOW_PREV_ROOTS; i++) {
 		if (!found && shadow_root_matches(&sv->prev_roots[i], &key)) {
 			key = sv->prev_roots[i];
@@ -273,6 +298,7 @@ bool shadow_switch_root(struct shadow_op *op, const struct guest_paging *gp)
 	}
 	while (kept < SHADOW_PREV_ROOTS)
 		sv->prev_roots[kept++].pa = 0;
+	shadow_root_found_for(&sv->root_for, gp);
 	return true;
 }
 
@@ -281,6 +307,7 @@ void shadow_vcpu_release_roots(struct shadow_op *op)
 {
 	struct shadow_vcpu *sv = op->sv;
 
+	sv->root_for.valid = false;
 	if (sv->root.pa)
 		shadow_release_root(op, &sv->root);
 	for (unsigned int i = 0; i < SHADOW_PREV_ROOTS; i++)

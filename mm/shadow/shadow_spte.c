@@ -175,13 +175,8 @@ uint64_t shadow_set_spte(struct shadow_op *op, shadow_ptep_t sptep, uint64_t new
  * its gfn before the entry becomes present, so a lockless rmap walker that
  * finds the entry finds the gfn too (the rmap add's release orders them).
  */
-uint64_t shadow_set_leaf(struct shadow_op *op, shadow_ptep_t sptep, gfn_t gfn, uint64_t new_spte)
+static void shadow_leaf_slot_gfn(struct shadow_page *sp, unsigned int i, gfn_t gfn)
 {
-	struct shadow_page *sp = sptep_to_sp(sptep);
-	unsigned int i = sptep_index(sptep);
-
-	shadow_assert_locked(op->mmu);
-	BUG_ON(sp->role.level != 1);
 	if (sp->role.direct) {
 		BUG_ON(sp->gfn + i != gfn);
 	} else {
@@ -191,7 +186,48 @@ uint64_t shadow_set_leaf(struct shadow_op *op, shadow_ptep_t sptep, gfn_t gfn, u
 		BUG_ON(cur && cur != gfn + 1);
 		atomic_store_explicit(&sp->slot_gfn[i], (uint32_t)(gfn + 1), memory_order_relaxed);
 	}
+}
+
+uint64_t shadow_set_leaf(struct shadow_op *op, shadow_ptep_t sptep, gfn_t gfn, uint64_t new_spte)
+{
+	struct shadow_page *sp = sptep_to_sp(sptep);
+
+	shadow_assert_locked(op->mmu);
+	BUG_ON(sp->role.level != 1);
+	shadow_leaf_slot_gfn(sp, sptep_index(sptep), gfn);
 	return shadow_set_spte(op, sptep, new_spte);
+}
+
+/*
+ * Under shadow_lock: shadow_set_leaf() for an entry that is empty (not
+ * present, not REMOVED), the demand fault's case, in the few steps that
+ * case takes: no A/D to carry over, no flush owed, no old leaf to take
+ * out of the rmap; the new one goes into its gfn's rmap, and a writable
+ * one tells the dirty log, in the order handle_changed_spte() keeps.
+ * meta is gfn's (shadow_gfn_meta_alloc()). Returns false, having changed
+ * nothing but the slot's gfn (which it keeps anyway), if the entry was not
+ * empty after all.
+ */
+bool shadow_fill_empty_leaf(struct shadow_op *op, shadow_ptep_t sptep, gfn_t gfn,
+			    struct shadow_gfn_meta *meta, uint64_t new_spte)
+{
+	struct shadow_mmu *m = op->mmu;
+	struct shadow_page *sp = sptep_to_sp(sptep);
+	uint64_t old = 0;
+
+	shadow_assert_locked(m);
+	BUG_ON(sp->role.level != 1 || !is_shadow_present(new_spte));
+	shadow_leaf_slot_gfn(sp, sptep_index(sptep), gfn);
+	platform_torture_delay();
+	if (!atomic_compare_exchange_strong_explicit(sptep, &old, new_spte, memory_order_acq_rel,
+						     memory_order_acquire))
+		return false;
+	pte_list_add(&meta->rmap, sptep, &op->sv->descs, &m->shadow_lock);
+	if (new_spte & X86_PTE_RW) {
+		rmap_mb(); /* see handle_changed_spte() */
+		shadow_mark_dirty(m, gfn);
+	}
+	return true;
 }
 
 /*

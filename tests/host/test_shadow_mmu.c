@@ -310,11 +310,13 @@ static void test_walk_hint_follows_the_guest(void)
 	CHECK_EQ_U(ts_access(mmu, vcpu, &gp, GVA_A + PAGE_SIZE, PFERR_WRITE).pfn,
 		   ts_guest_pfn + FRAME_A + 1);
 	CHECK_EQ_U(TS_XSTAT(mmu, hinted_faults), 1);
+	CHECK_EQ_U(TS_XSTAT(mmu, hinted_walks), 1); /* the walk was one load of the hint's PT */
 	CHECK((atomic_load(ts_gpte(pt, x86_pte_index(GVA_A + PAGE_SIZE, 1))) &
 	       (X86_PTE_A | X86_PTE_D)) == (X86_PTE_A | X86_PTE_D));
 	/* A denied access through the hint: the guest's own #PF, as from the root. */
 	atomic_store(ts_gpte(pt, x86_pte_index(GVA_A + 3 * PAGE_SIZE, 1)), 0);
 	CHECK_EQ_U(ts_access(mmu, vcpu, &gp, GVA_A + 3 * PAGE_SIZE, 0).error, 0);
+	CHECK_EQ_U(TS_XSTAT(mmu, hinted_walks), 1); /* the full walk said so, not the short one */
 	/* The PD loses its shadows (unprotected), and the guest points the PDE at a new PT. */
 	CHECK(shadow_mmu_zap_range(mmu, pd, pd + 1) > 0);
 	new_pt = ts_alloc_table();

@@ -468,10 +468,11 @@ static void random_run(const struct shadow_mmu_config *cfg, unsigned int nr_step
 			ts_check_invariants(m);
 	}
 	printf("        %lu accesses: %lu allowed, %lu #PF injected, %lu emulated; %lu guest edits "
-	       "(%lu emulated); %lu faults (%lu through the walk hint), %lu tables unprotected, "
-	       "%lu roots, %lu flushes\n",
+	       "(%lu emulated); %lu faults (%lu through the walk hint, %lu walked in one load), "
+	       "%lu tables unprotected, %lu roots, %lu flushes\n",
 	       counts.accesses, counts.allowed, counts.injected, counts.emulated, counts.edits,
 	       counts.edits_emulated, TS_STAT(m, faults), TS_XSTAT(m, hinted_faults),
+	       TS_XSTAT(m, hinted_walks),
 	       TS_XSTAT(m, gfns_unprotected), TS_XSTAT(m, roots_created), atomic_load(&ts_flushes));
 	printf("        allowed by mode: 4-level %lu, paging off %lu, 32-bit %lu, PAE %lu; %lu beyond "
 	       "guest memory\n", counts.by_mode[GUEST_PAGING_4LEVEL], counts.by_mode[GUEST_PAGING_OFF],
@@ -481,6 +482,7 @@ static void random_run(const struct shadow_mmu_config *cfg, unsigned int nr_step
 		CHECK(counts.by_mode[mode] > counts.allowed / 20);
 	CHECK(TS_XSTAT(m, gfns_unprotected) > nr_steps / 300);
 	CHECK(TS_XSTAT(m, hinted_faults) > 0); /* the hint's path is among those checked */
+	CHECK(TS_XSTAT(m, hinted_walks) > 0);  /* and its one-load walk */
 	ts_destroy(m, &sv, 1);
 }
 
