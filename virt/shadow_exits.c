@@ -95,6 +95,7 @@ static bool write_keeps_faulting(struct vcpu *v)
 
 	if (!(e->error & PFERR_WRITE))
 		return false; /* a fetch or read in between: same instruction, keep counting */
+#pragma GCC unroll 4
 	for (i = 0; i < n; i++)
 		if (v->write_faults[i].rip == rip && v->write_faults[i].gva == e->gva)
 			break;

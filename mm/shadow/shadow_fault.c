@@ -406,7 +406,7 @@ enum shadow_fault_result shadow_mmu_page_fault(struct shadow_mmu *m, struct shad
 			*emulate_gfn = w->gfn;
 		return SHADOW_EMULATE;
 	}
-	if (!shadow_vcpu_prepare_roots(sv, gp))
+	if (!shadow_vcpu_prepared(sv, gp) && !shadow_vcpu_prepare_roots(sv, gp))
 		return SHADOW_NOMEM;
 
 	shadow_op_begin(&op, m, sv, m->cfg.policy.lock_exclusive ? SHADOW_LOCK_WRITE : SHADOW_LOCK_READ,

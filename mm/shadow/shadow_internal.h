@@ -423,6 +423,7 @@ struct shadow_op {
 	struct shadow_mmu *mmu;
 	struct shadow_vcpu *sv;   /* whose caches a fault or CR3 load takes from; NULL otherwise */
 	enum shadow_lock_mode lock;
+	unsigned int cpu;         /* platform_cpu_id(), read once at the begin */
 	bool locked;              /* holds shadow_lock */
 	bool flush;               /* a change needs a remote flush before anything is freed */
 	bool counted;             /* holds one count of mmu->unflushed */
@@ -470,6 +471,13 @@ void shadow_op_count_unflushed(struct shadow_op *op);
 void shadow_put_root(struct shadow_op *op, struct shadow_page *sp);
 bool shadow_switch_root(struct shadow_op *op, const struct guest_paging *gp);
 bool shadow_vcpu_prepare_roots(struct shadow_vcpu *sv, const struct guest_paging *gp);
+
+/* shadow_vcpu_prepare_roots() would find nothing to do: the common case, tested inline. */
+static inline bool shadow_vcpu_prepared(const struct shadow_vcpu *sv, const struct guest_paging *gp)
+{
+	return (shadow_root_format_for(gp->mode) != SHADOW_ROOT_PAE || sv->pae_page) &&
+	       sv->nr_pages >= SHADOW_PAGE_CACHE_MIN && sv->descs.nr == RMAP_DESC_RESERVE;
+}
 void shadow_root_loaded_pdptes(const struct shadow_vcpu *sv, struct guest_paging *gp);
 void shadow_vcpu_release_roots(struct shadow_op *op);
 

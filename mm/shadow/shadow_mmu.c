@@ -104,7 +104,7 @@ void shadow_op_begin(struct shadow_op *op, struct shadow_mmu *m, struct shadow_v
 {
 	unsigned int cpu = platform_cpu_id();
 
-	*op = (struct shadow_op){ .mmu = m, .sv = sv, .lock = lock };
+	*op = (struct shadow_op){ .mmu = m, .sv = sv, .lock = lock, .cpu = cpu };
 	if (lock == SHADOW_LOCK_READ) {
 		mmu_read_lock(&m->mmu_lock, cpu);
 		shadow_stat_inc(m, lock_read);
@@ -136,15 +136,17 @@ void shadow_op_end(struct shadow_op *op)
 	if (op->guarantees_flushed && !op->flush &&
 	    atomic_load(&m->unflushed) > (op->counted ? 1u : 0u))
 		op->flush = true;
-	shadow_op_flush(op);
+	if (op->flush || op->zapped) /* a fault that filled an entry owes neither */
+		shadow_op_flush(op);
 	if (op->counted)
 		atomic_fetch_sub(&m->unflushed, 1); /* after our flush returned */
 	rcu_read_unlock();
 	if (op->lock == SHADOW_LOCK_READ)
-		mmu_read_unlock(&m->mmu_lock, platform_cpu_id());
+		mmu_read_unlock(&m->mmu_lock, op->cpu);
 	else if (op->lock == SHADOW_LOCK_WRITE)
 		mmu_write_unlock(&m->mmu_lock);
-	shadow_stat_add(m, leaves_zapped, op->leaves_zapped);
+	if (op->leaves_zapped)
+		shadow_stat_add(m, leaves_zapped, op->leaves_zapped);
 }
 
 static enum shadow_lock_mode shadow_change_lock(const struct shadow_mmu *m)
