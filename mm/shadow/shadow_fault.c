@@ -184,6 +184,8 @@ static void shadow_hint_record(const struct shadow_mmu *m, struct shadow_walk_hi
 	h->rsvd = guest_pte_rsvd_mask(gp, m->cfg.guest_maxphyaddr, w->level, w->level > 1);
 	for (unsigned int level = 1; level <= X86_ROOT_LEVEL; level++)
 		h->sp[level] = path[level];
+	h->direct = path[1]->role.direct;
+	h->dirty = path[1]->role.dirty;
 	if (w != &h->walk)
 		h->walk = *w;
 	h->level = w->level;
@@ -258,6 +260,14 @@ static enum shadow_fault_result shadow_fetch(struct shadow_op *op, const struct 
 	shadow_assert_locked(m);
 	/* A PAE guest's PDPTE the walk went through made a level-2 page (shadow_root.c). */
 	BUG_ON(!sp);
+	/*
+	 * The hint's direct pages (inside a guest huge page) are for the guest
+	 * leaf's D bit as it was, which a walk sets without a write the
+	 * protection sees (this one, if it is the first write through a clean
+	 * leaf): with another D now, the lookup finds the pages for it.
+	 */
+	if (hinted && hint->direct && hint->dirty != shadow_guest_leaf_dirty(w))
+		hinted = false;
 	if (hinted) {
 		/*
 		 * A hinted walk is a 4-level guest's, and kept every entry's

@@ -343,6 +343,7 @@ struct shadow_walk_hint {
 	uint64_t cr3;
 	uint64_t region;    /* gva >> (12 + 9 * level) */
 	struct shadow_page *sp[X86_ROOT_LEVEL + 1]; /* [level]; [4]: the root's page */
+	bool direct, dirty; /* sp[1] is direct (a guest huge page), for a leaf with dirty as D */
 	struct guest_walk walk;
 	/*
 	 * The guest table's words (the page the recorded walk read its leaf

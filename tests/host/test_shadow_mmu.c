@@ -87,6 +87,7 @@ static void test_fault_inside_guest_huge_pages(void)
 	struct shadow_mmu_config cfg = { 0 };
 	struct guest_paging gp = ts_paging(0x80);
 	uint64_t gva2m = 0x40000000ULL, gva1g = 0x8000000000ULL;
+	shadow_ptep_t where = NULL;
 	struct ts_outcome o;
 
 	start(&cfg);
@@ -111,6 +112,13 @@ static void test_fault_inside_guest_huge_pages(void)
 	CHECK(!(ts_shadow_leaf(vcpu, gva2m + (1ULL << 21) + 0x5000, NULL) & X86_PTE_RW));
 	CHECK_EQ_U(ts_access(mmu, vcpu, &gp, gva2m + (1ULL << 21) + 0x5000, PFERR_WRITE).faults, 1);
 	CHECK(atomic_load(ts_walk_gpte(0x80, gva2m + (1ULL << 21), 2)) & X86_PTE_D);
+	/*
+	 * That write went by the walk hint the read just recorded, and its walk
+	 * set D: its leaf is in the page for a dirty guest leaf (the first
+	 * 2 MiB entry's), not in the clean one the read's link still named.
+	 */
+	CHECK(ts_shadow_leaf(vcpu, gva2m + (1ULL << 21) + 0x5000, &where) & X86_PTE_RW);
+	CHECK(sptep_to_sp(where)->role.dirty);
 	/* 1 GiB: level 3, a direct level 2 and a direct level 1; then the clean 2 MiB one. */
 	CHECK_EQ_U(TS_STAT(mmu, tables_allocated), 8);
 	ts_check_invariants(mmu);
