@@ -34,6 +34,10 @@
  */
 static bool shadow_is_self_change(const struct guest_walk *w)
 {
+	if (w->mode == GUEST_PAGING_4LEVEL) /* the common case, unrolled: no PDPT */
+		return w->table_gfn[4] == w->gfn || w->table_gfn[3] == w->gfn ||
+		       (w->level <= 2 && w->table_gfn[2] == w->gfn) ||
+		       (w->level == 1 && w->table_gfn[1] == w->gfn);
 	for (unsigned int level = w->root_level; level >= w->level && level > 0; level--)
 		if (w->table_gfn[level] == w->gfn &&
 		    !(w->mode == GUEST_PAGING_PAE && level == X86_PAE_ROOT_LEVEL))
@@ -148,14 +152,17 @@ static unsigned int shadow_hint_region_shift(unsigned int level)
 static bool shadow_hint_usable(const struct shadow_walk_hint *h, const struct guest_paging *gp,
 			       uint64_t gva)
 {
+	const struct guest_walk *w = &h->walk;
+
 	if (!h->level || gp->mode != GUEST_PAGING_4LEVEL || gp->cr3 != h->cr3 || gp->nx != h->nx ||
-	    gva >> shadow_hint_region_shift(h->level) != h->region)
+	    gva >> h->shift != h->region)
 		return false;
-	for (unsigned int level = X86_ROOT_LEVEL; level > h->level; level--)
-		if (atomic_load_explicit(h->walk.pte_word[level], memory_order_relaxed) !=
-		    h->walk.pte[level])
-			return false;
-	return true;
+	/* The entries above the hint's table, unrolled: level 4 always, 3 and 2 when below. */
+	return atomic_load_explicit(w->pte_word[4], memory_order_relaxed) == w->pte[4] &&
+	       (h->level > 2 ||
+		atomic_load_explicit(w->pte_word[3], memory_order_relaxed) == w->pte[3]) &&
+	       (h->level > 1 ||
+		atomic_load_explicit(w->pte_word[2], memory_order_relaxed) == w->pte[2]);
 }
 
 /*
@@ -178,7 +185,8 @@ static void shadow_hint_record(const struct shadow_mmu *m, struct shadow_walk_hi
 			return; /* the guest memory gives no addresses (a unit test's) */
 	h->cr3 = gp->cr3;
 	h->nx = gp->nx;
-	h->region = gva >> shadow_hint_region_shift(w->level);
+	h->shift = shadow_hint_region_shift(w->level);
+	h->region = gva >> h->shift;
 	h->table = (_Atomic uint64_t *)((uintptr_t)w->pte_word[w->level] &
 					~(uintptr_t)(PAGE_SIZE - 1));
 	h->rsvd = guest_pte_rsvd_mask(gp, m->cfg.guest_maxphyaddr, w->level, w->level > 1);

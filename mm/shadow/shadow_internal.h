@@ -341,7 +341,8 @@ struct shadow_walk_hint {
 	unsigned int level; /* the guest leaf's level, where the walk goes on; 0: no hint */
 	bool nx;            /* the EFER.NXE it was recorded under */
 	uint64_t cr3;
-	uint64_t region;    /* gva >> (12 + 9 * level) */
+	unsigned int shift; /* 12 + 9 * level */
+	uint64_t region;    /* gva >> shift */
 	struct shadow_page *sp[X86_ROOT_LEVEL + 1]; /* [level]; [4]: the root's page */
 	bool direct, dirty; /* sp[1] is direct (a guest huge page), for a leaf with dirty as D */
 	struct guest_walk walk;
@@ -436,10 +437,61 @@ struct shadow_op {
 	uint64_t write_protected; /* writable leaves that lost W */
 };
 
-/* shadow_mmu.c: the call context. */
-void shadow_op_begin(struct shadow_op *op, struct shadow_mmu *m, struct shadow_vcpu *sv,
-		     enum shadow_lock_mode lock, bool take_shadow_lock);
-void shadow_op_end(struct shadow_op *op);
+/* The call context, inline: every fault takes it (the locks, in order). */
+void shadow_op_flush(struct shadow_op *op); /* shadow_spte.c */
+
+static inline void shadow_op_begin(struct shadow_op *op, struct shadow_mmu *m,
+				   struct shadow_vcpu *sv, enum shadow_lock_mode lock,
+				   bool take_shadow_lock)
+{
+	unsigned int cpu = platform_cpu_id();
+
+	*op = (struct shadow_op){ .mmu = m, .sv = sv, .lock = lock, .cpu = cpu };
+	if (lock == SHADOW_LOCK_READ) {
+		mmu_read_lock(&m->mmu_lock, cpu);
+		shadow_stat_inc(m, lock_read);
+	} else if (lock == SHADOW_LOCK_WRITE) {
+		mmu_write_lock(&m->mmu_lock, cpu);
+		shadow_stat_inc(m, lock_write);
+	}
+	rcu_read_lock();
+	if (take_shadow_lock) {
+		spin_lock(&m->shadow_lock);
+		op->locked = true;
+	}
+}
+
+/*
+ * shadow_lock goes first: what the call zapped is unreachable already, and
+ * its flush need not hold up other faults. A zap or write-protect that
+ * found its range already changed by another call whose flush has not
+ * returned flushes as well (its caller relies on no TLB holding what the
+ * range lost); the load of unflushed pairs with the seq_cst add in
+ * shadow_op_count_unflushed().
+ */
+static inline void shadow_op_end(struct shadow_op *op)
+{
+	struct shadow_mmu *m = op->mmu;
+
+	if (op->locked)
+		spin_unlock(&m->shadow_lock);
+	if (op->guarantees_flushed && !op->flush &&
+	    atomic_load(&m->unflushed) > (op->counted ? 1u : 0u))
+		op->flush = true;
+	if (op->flush || op->zapped) /* a fault that filled an entry owes neither */
+		shadow_op_flush(op);
+	if (op->counted)
+		atomic_fetch_sub(&m->unflushed, 1); /* after our flush returned */
+	rcu_read_unlock();
+	if (op->lock == SHADOW_LOCK_READ)
+		mmu_read_unlock(&m->mmu_lock, op->cpu);
+	else if (op->lock == SHADOW_LOCK_WRITE)
+		mmu_write_unlock(&m->mmu_lock);
+	if (op->leaves_zapped)
+		shadow_stat_add(m, leaves_zapped, op->leaves_zapped);
+}
+
+/* shadow_mmu.c */
 bool shadow_vcpu_topup(struct shadow_vcpu *sv);
 void *shadow_cache_pop(struct shadow_op *op);
 
@@ -465,7 +517,6 @@ bool shadow_fill_empty_leaf(struct shadow_op *op, shadow_ptep_t sptep, gfn_t gfn
 uint64_t shadow_clear_spte_bits(struct shadow_op *op, shadow_ptep_t sptep, uint64_t mask);
 void shadow_set_pae_pdptes(shadow_ptep_t pdptes, struct shadow_page *const page[X86_PAE_NR_PDPTES]);
 void shadow_zap_page(struct shadow_op *op, struct shadow_page *sp);
-void shadow_op_flush(struct shadow_op *op);
 void shadow_op_count_unflushed(struct shadow_op *op);
 
 /* shadow_root.c: roots. */

@@ -99,56 +99,6 @@ uint64_t shadow_vcpu_leaf(struct shadow_vcpu *sv, uint64_t gva)
 
 /* --- a call's locks ------------------------------------------------------------ */
 
-void shadow_op_begin(struct shadow_op *op, struct shadow_mmu *m, struct shadow_vcpu *sv,
-		     enum shadow_lock_mode lock, bool take_shadow_lock)
-{
-	unsigned int cpu = platform_cpu_id();
-
-	*op = (struct shadow_op){ .mmu = m, .sv = sv, .lock = lock, .cpu = cpu };
-	if (lock == SHADOW_LOCK_READ) {
-		mmu_read_lock(&m->mmu_lock, cpu);
-		shadow_stat_inc(m, lock_read);
-	} else if (lock == SHADOW_LOCK_WRITE) {
-		mmu_write_lock(&m->mmu_lock, cpu);
-		shadow_stat_inc(m, lock_write);
-	}
-	rcu_read_lock();
-	if (take_shadow_lock) {
-		spin_lock(&m->shadow_lock);
-		op->locked = true;
-	}
-}
-
-/*
- * shadow_lock goes first: what the call zapped is unreachable already, and
- * its flush need not hold up other faults. A zap or write-protect that
- * found its range already changed by another call whose flush has not
- * returned flushes as well (its caller relies on no TLB holding what the
- * range lost); the load of unflushed pairs with the seq_cst add in
- * shadow_op_count_unflushed().
- */
-void shadow_op_end(struct shadow_op *op)
-{
-	struct shadow_mmu *m = op->mmu;
-
-	if (op->locked)
-		spin_unlock(&m->shadow_lock);
-	if (op->guarantees_flushed && !op->flush &&
-	    atomic_load(&m->unflushed) > (op->counted ? 1u : 0u))
-		op->flush = true;
-	if (op->flush || op->zapped) /* a fault that filled an entry owes neither */
-		shadow_op_flush(op);
-	if (op->counted)
-		atomic_fetch_sub(&m->unflushed, 1); /* after our flush returned */
-	rcu_read_unlock();
-	if (op->lock == SHADOW_LOCK_READ)
-		mmu_read_unlock(&m->mmu_lock, op->cpu);
-	else if (op->lock == SHADOW_LOCK_WRITE)
-		mmu_write_unlock(&m->mmu_lock);
-	if (op->leaves_zapped)
-		shadow_stat_add(m, leaves_zapped, op->leaves_zapped);
-}
-
 static enum shadow_lock_mode shadow_change_lock(const struct shadow_mmu *m)
 {
 	return m->cfg.policy.lock_exclusive ? SHADOW_LOCK_WRITE : SHADOW_LOCK_READ;
