@@ -64,8 +64,8 @@ static void plant_kick_all(unsigned int request)
  * in one ICR write per logical cluster after the last request is set (an
  * ipi_batch, arch/x86/ipi.h; a pCPU with no logical destination is sent
  * its IPI as it is found); puts the vCPUs kicked in
- * kicked[0..words), which are the ones to wait for, and returns how many
- * vCPUs were targeted. A vCPU in a pCPU's run queue but not on it now is
+ * kicked[0..words), which are the ones to wait for, and their number in
+ * *nr_kicked, and returns how many vCPUs were targeted. A vCPU in a pCPU's run queue but not on it now is
  * OUTSIDE: it gets the request alone and serves it before its next entry
  * (virt/sched.c), so a pCPU gets at most one IPI however many vCPUs it
  * holds. plant=shootdown_skip leaves out one target on purpose, for the
@@ -73,13 +73,14 @@ static void plant_kick_all(unsigned int request)
  */
 __attribute__((always_inline)) static inline unsigned int
 kick_some(struct vm *vm, const cpumask_t *targets, unsigned int request, uint64_t *kicked,
-	  unsigned int words)
+	  unsigned int words, unsigned int *nr_kicked)
 {
 	bool skip = planted_bug != PLANT_NONE && plant_skip_first(request);
 	unsigned int nr_targets = 0, nr = vm->cfg.nr_vcpus;
 	struct vcpu *vcpus = vm->vcpus; /* read once: the atomics below would reload it */
 	struct ipi_batch ipis = IPI_BATCH_INIT(VEC_KICK);
 
+	*nr_kicked = 0;
 	for (unsigned int w = 0; w < words; w++)
 		kicked[w] = 0;
 	for (unsigned int i = 0; i < nr; i++) {
@@ -97,6 +98,7 @@ kick_some(struct vm *vm, const cpumask_t *targets, unsigned int request, uint64_
 		if (atomic_compare_exchange_strong(&v->mode, &in_guest, VCPU_EXITING) ||
 		    in_guest == VCPU_EXITING) {
 			kicked[i / 64] |= 1ull << (i % 64);
+			(*nr_kicked)++;
 			ipi_batch_add(&ipis, v->pcpu);
 		} else if (in_guest == VCPU_BLOCKED && request != VCPU_REQ_TLB_FLUSH) {
 			ipi_batch_add(&ipis, v->pcpu); /* asleep in HLT (virt/pc_irq.c): a flush can wait */
@@ -111,8 +113,9 @@ kick_some(struct vm *vm, const cpumask_t *targets, unsigned int request, uint64_
 void vm_kick_vcpus(struct vm *vm, unsigned int request)
 {
 	uint64_t kicked[SET_WORDS_MAX];
+	unsigned int nr_kicked;
 
-	kick_some(vm, NULL, request, kicked, (vm->cfg.nr_vcpus + 63) / 64);
+	kick_some(vm, NULL, request, kicked, (vm->cfg.nr_vcpus + 63) / 64, &nr_kicked);
 }
 
 /*
@@ -231,13 +234,10 @@ __attribute__((always_inline)) static inline uint64_t flush_some(struct vm *vm,
 {
 	uint64_t seq = atomic_fetch_add(&vm->flush_seq, 1) + 1;
 	uint64_t kicked[SET_WORDS_MAX];
-	unsigned int nr_targets = kick_some(vm, targets, VCPU_REQ_TLB_FLUSH, kicked, words);
-	unsigned int nr_kicked = 0;
+	unsigned int nr_kicked;
+	unsigned int nr_targets = kick_some(vm, targets, VCPU_REQ_TLB_FLUSH, kicked, words, &nr_kicked);
 
 	/* While the targets exit: */
-	for (unsigned int w = 0; w < words; w++)
-		for (uint64_t left = kicked[w]; left; left &= left - 1)
-			nr_kicked++;
 	atomic_fetch_add_explicit(&vm->remote_flushes, 1, memory_order_relaxed);
 	atomic_fetch_add_explicit(&vm->ipis_sent, nr_kicked, memory_order_relaxed);
 	atomic_fetch_add_explicit(&vm->ipis_avoided, nr_targets - nr_kicked, memory_order_relaxed);
