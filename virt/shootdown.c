@@ -60,15 +60,15 @@ static void plant_kick_all(unsigned int request)
 
 /*
  * Set request on the vCPUs of vm that run on targets (NULL: all of them)
- * and IPI those in guest mode (IN_GUEST, or EXITING for another flusher),
- * in one ICR write per logical cluster after the last request is set (an
- * ipi_batch, arch/x86/ipi.h; a pCPU with no logical destination is sent
- * its IPI as it is found); puts the vCPUs kicked in
- * kicked[0..words), which are the ones to wait for, and their number in
- * *nr_kicked, and returns how many vCPUs were targeted. A vCPU in a pCPU's run queue but not on it now is
- * OUTSIDE: it gets the request alone and serves it before its next entry
- * (virt/sched.c), so a pCPU gets at most one IPI however many vCPUs it
- * holds. plant=shootdown_skip leaves out one target on purpose, for the
+ * and IPI those in guest mode (IN_GUEST, or EXITING for another flusher):
+ * their pCPUs are gathered in a set and sent to after the last request is
+ * set, in one ICR write per logical cluster (ipi_send_set,
+ * arch/x86/ipi.h). Puts the vCPUs kicked in kicked[0..words), which are
+ * the ones to wait for, and their number in *nr_kicked, and returns how
+ * many vCPUs were targeted. A vCPU in a pCPU's run queue but not on it now
+ * is OUTSIDE: it gets the request alone and serves it before its next
+ * entry (virt/sched.c), so a pCPU gets at most one IPI however many vCPUs
+ * it holds. plant=shootdown_skip leaves out one target on purpose, for the
  * check below to catch.
  */
 __attribute__((always_inline)) static inline unsigned int
@@ -76,11 +76,45 @@ kick_some(struct vm *vm, const cpumask_t *targets, unsigned int request, uint64_
 	  unsigned int words, unsigned int *nr_kicked)
 {
 	bool skip = planted_bug != PLANT_NONE && plant_skip_first(request);
-	unsigned int nr_targets = 0, nr = vm->cfg.nr_vcpus;
+	unsigned int nr_targets = 0, nr = vm->cfg.nr_vcpus, n_kicked = 0;
 	struct vcpu *vcpus = vm->vcpus; /* read once: the atomics below would reload it */
-	struct ipi_batch ipis = IPI_BATCH_INIT(VEC_KICK);
+	cpumask_t ipi_to;
 
-	*nr_kicked = 0;
+	if (words == 1 && cpumask_one_word()) {
+		/*
+		 * Up to 64 vCPUs on up to 64 pCPUs, the sets in registers. A
+		 * vCPU's pcpu is below 64 here, since it is online.
+		 */
+		uint64_t in_set = targets ? targets->w[0] : ~0ull, kick = 0, to = 0;
+
+		for (unsigned int i = 0; i < nr; i++) {
+			struct vcpu *v = &vcpus[i];
+			uint64_t pcpu_bit = 1ull << v->pcpu;
+			int mode = VCPU_IN_GUEST;
+
+			if (!(in_set & pcpu_bit))
+				continue;
+			nr_targets++;
+			if (__builtin_expect(skip, 0)) {
+				skip = false;
+				continue;
+			}
+			atomic_fetch_or(&v->requests, request);
+			/* mode is the old value after the call, whether it swapped or not. */
+			atomic_compare_exchange_strong(&v->mode, &mode, VCPU_EXITING);
+			if (mode == VCPU_IN_GUEST || mode == VCPU_EXITING) {
+				kick |= 1ull << i;
+				to |= pcpu_bit;
+				n_kicked++;
+			} else if (mode == VCPU_BLOCKED && request != VCPU_REQ_TLB_FLUSH) {
+				to |= pcpu_bit;
+			}
+		}
+		kicked[0] = kick;
+		ipi_to.w[0] = to;
+		goto send;
+	}
+	cpumask_clear(&ipi_to);
 	for (unsigned int w = 0; w < words; w++)
 		kicked[w] = 0;
 	for (unsigned int i = 0; i < nr; i++) {
@@ -98,15 +132,17 @@ kick_some(struct vm *vm, const cpumask_t *targets, unsigned int request, uint64_
 		if (atomic_compare_exchange_strong(&v->mode, &in_guest, VCPU_EXITING) ||
 		    in_guest == VCPU_EXITING) {
 			kicked[i / 64] |= 1ull << (i % 64);
-			(*nr_kicked)++;
-			ipi_batch_add(&ipis, v->pcpu);
+			n_kicked++;
+			cpumask_set(&ipi_to, v->pcpu);
 		} else if (in_guest == VCPU_BLOCKED && request != VCPU_REQ_TLB_FLUSH) {
-			ipi_batch_add(&ipis, v->pcpu); /* asleep in HLT (virt/pc_irq.c): a flush can wait */
+			cpumask_set(&ipi_to, v->pcpu); /* asleep in HLT (virt/pc_irq.c): a flush can wait */
 		}
 	}
-	ipi_batch_send(&ipis);
+send:
+	ipi_send_set(&ipi_to, VEC_KICK);
 	if (planted_bug != PLANT_NONE)
 		plant_kick_all(request);
+	*nr_kicked = n_kicked;
 	return nr_targets;
 }
 

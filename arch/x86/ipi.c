@@ -40,18 +40,76 @@ void ipi_batch_send(struct ipi_batch *b)
 	b->bits = 0;
 }
 
-void ipi_send_mask(const cpumask_t *mask, unsigned int vector)
+/*
+ * How every online CPU's logical destination follows from its index
+ * (arch/x86/ipi.h), or IPI_LOGICAL_OTHER. Starts as what the mode would
+ * give and falls to OTHER for good at the first CPU that does not fit
+ * (ipi_note_logical, before that CPU is online).
+ */
+enum ipi_logical_layout ipi_layout = IPI_LOGICAL_OTHER;
+static bool layout_broken;
+
+void ipi_note_logical(unsigned int cpu, uint32_t logical)
+{
+	bool x2apic = apic_x2apic_mode();
+	uint32_t linear = x2apic ? (cpu / 16) << 16 | 1u << (cpu % 16) : cpu < 8 ? 1u << cpu : 0;
+
+	if (logical != linear)
+		layout_broken = true;
+	ipi_layout = layout_broken ? IPI_LOGICAL_OTHER : x2apic ? IPI_LOGICAL_X2APIC : IPI_LOGICAL_FLAT;
+}
+
+/* ipi_send_set where logical destinations follow from indices: a write per 16 bits of mask (x2APIC), or for the low 8 (xAPIC). */
+static unsigned int send_linear(const cpumask_t *mask, unsigned int vector)
+{
+	bool x2apic = ipi_layout == IPI_LOGICAL_X2APIC;
+	unsigned int writes = 0;
+
+	for (unsigned int w = 0; w < cpumask_nr_words; w++) {
+		uint64_t bits = mask->w[w];
+
+		if (!x2apic && w == 0 && (bits & 0xff) & ((bits & 0xff) - 1)) {
+			apic_send_icr((uint32_t)bits & 0xff, APIC_DM_FIXED | APIC_DEST_LOGICAL | vector);
+			bits &= ~0xffull;
+			writes++;
+		}
+		while (bits) {
+			unsigned int lo = x2apic ? (unsigned int)__builtin_ctzll(bits) & ~15u :
+						   (unsigned int)__builtin_ctzll(bits);
+			uint64_t run = x2apic ? bits >> lo & 0xffff : 1;
+
+			ipi_send_run(w * 64 + lo, run, vector);
+			bits &= ~(run << lo);
+			writes++;
+		}
+	}
+	return writes;
+}
+
+/* ipi_send_set where they are not: an ipi_batch, a CPU's logical destination read at a time. */
+static __attribute__((noinline)) unsigned int send_batched(const cpumask_t *mask,
+							    unsigned int vector)
 {
 	struct ipi_batch b = IPI_BATCH_INIT(vector);
-	unsigned long targets = 0;
 
-	for_each_cpu(cpu, mask) {
+	for_each_cpu(cpu, mask)
 		ipi_batch_add(&b, (unsigned int)cpu);
-		targets++;
-	}
 	ipi_batch_send(&b);
-	atomic_fetch_add_explicit(&icr_writes, b.writes, memory_order_relaxed);
-	atomic_fetch_add_explicit(&icr_targets, targets, memory_order_relaxed);
+	return b.writes;
+}
+
+unsigned int ipi_send_set_many(const cpumask_t *mask, unsigned int vector)
+{
+	return ipi_layout != IPI_LOGICAL_OTHER ? send_linear(mask, vector) :
+						 send_batched(mask, vector);
+}
+
+void ipi_send_mask(const cpumask_t *mask, unsigned int vector)
+{
+	unsigned int writes = ipi_send_set(mask, vector);
+
+	atomic_fetch_add_explicit(&icr_writes, writes, memory_order_relaxed);
+	atomic_fetch_add_explicit(&icr_targets, cpumask_weight(mask), memory_order_relaxed);
 }
 
 void ipi_mask_stats(unsigned long *writes, unsigned long *targets)

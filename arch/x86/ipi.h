@@ -5,6 +5,7 @@
  */
 #pragma once
 
+#include "arch/x86/apic.h"
 #include "arch/x86/cpumask.h"
 #include "arch/x86/percpu.h"
 #include "mm/platform.h"
@@ -12,8 +13,66 @@
 typedef void (*smp_call_fn)(void *arg);
 
 void ipi_send(unsigned int cpu, unsigned int vector);
-/* An ipi_batch of the set: one ICR write per logical cluster (see below). */
+/*
+ * vector to every CPU in mask, in one ICR write per logical cluster (see
+ * below); returns the writes made. ipi_send_mask counts them and the
+ * targets in ipi_mask_stats.
+ */
+unsigned int ipi_send_set_many(const cpumask_t *mask, unsigned int vector);
+
+/*
+ * How CPUs' logical destinations follow from their indices, where they do
+ * (QEMU, Bochs and most firmware number APIC IDs as the MADT lists CPUs):
+ * in x2APIC mode CPU n is bit n % 16 of cluster n / 16, so each 16 bits of
+ * a mask are one ICR write's destination as they stand; in xAPIC mode CPUs
+ * 0 to 7 are the flat model's bits, and the others have none. Then a set
+ * is sent with no CPU's percpu data read but a lone target's APIC ID.
+ */
+enum ipi_logical_layout { IPI_LOGICAL_OTHER, IPI_LOGICAL_X2APIC, IPI_LOGICAL_FLAT };
+extern enum ipi_logical_layout ipi_layout; /* set as CPUs come up, then read-only */
+
+/* The CPUs of bits (a run of 16 from first, x2APIC; or one CPU) in one write: logical for two or more. */
+static inline void ipi_send_run(unsigned int first, uint64_t bits, unsigned int vector)
+{
+	if (bits & (bits - 1))
+		apic_send_icr(first / 16 << 16 | (uint32_t)bits, APIC_DM_FIXED | APIC_DEST_LOGICAL | vector);
+	else
+		apic_send_icr(cpu_data(first + (unsigned int)__builtin_ctzll(bits))->apic_id,
+			      APIC_DM_FIXED | vector);
+}
+
+static inline unsigned int ipi_send_set(const cpumask_t *mask, unsigned int vector)
+{
+	uint64_t bits = mask->w[0];
+	unsigned int writes = 0;
+
+	/* The common sets inline: of the first 64 CPUs, and none or one or laid out as above. */
+	if (!cpumask_one_word())
+		return ipi_send_set_many(mask, vector);
+	if (!(bits & (bits - 1))) {
+		if (bits)
+			ipi_send_run(0, bits, vector);
+		return bits != 0;
+	}
+	if (ipi_layout == IPI_LOGICAL_FLAT && !(bits >> 8)) {
+		apic_send_icr((uint32_t)bits, APIC_DM_FIXED | APIC_DEST_LOGICAL | vector);
+		return 1;
+	}
+	if (ipi_layout != IPI_LOGICAL_X2APIC)
+		return ipi_send_set_many(mask, vector);
+	do {
+		unsigned int lo = (unsigned int)__builtin_ctzll(bits) & ~15u;
+		uint64_t run = bits >> lo & 0xffff;
+
+		ipi_send_run(lo, run, vector);
+		bits &= ~(run << lo);
+		writes++;
+	} while (bits);
+	return writes;
+}
 void ipi_send_mask(const cpumask_t *mask, unsigned int vector);
+/* cpu's logical destination, as apic_init_this_cpu set it up: called on cpu before it is online. */
+void ipi_note_logical(unsigned int cpu, uint32_t logical);
 
 /*
  * One vector to CPUs named one at a time: add each, then send. A CPU's

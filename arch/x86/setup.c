@@ -8,6 +8,7 @@
 #include "arch/x86/console.h"
 #include "arch/x86/cpu.h"
 #include "arch/x86/interrupt.h"
+#include "arch/x86/ipi.h"
 #include "arch/x86/paging.h"
 #include "arch/x86/percpu.h"
 #include "arch/x86/pic.h"
@@ -269,6 +270,7 @@ void arch_platform_init(const struct mb2_info *mb, unsigned int apic_mode)
 	if (!apic_x2apic_mode())
 		paging_set_uncached(rdmsr(MSR_APIC_BASE) & ~0xfffull);
 	this_cpu()->ipi_logical = apic_init_this_cpu();
+	ipi_note_logical(this_cpu()->cpu, this_cpu()->ipi_logical);
 	kprintf("mmuvisor: apic: %s (the CPU %s x2APIC)\n", apic_x2apic_mode() ? "x2apic" : "xapic",
 		cpu_has_x2apic() ? "has" : "lacks");
 	tsc_calibrate();

@@ -3,6 +3,7 @@
 #include "arch/x86/apic.h"
 #include "arch/x86/console.h"
 #include "arch/x86/cpu.h"
+#include "arch/x86/ipi.h"
 #include "arch/x86/percpu.h"
 #include "arch/x86/smp.h"
 #include "arch/x86/tsc.h"
@@ -147,6 +148,7 @@ static _Noreturn void ap_entry(unsigned int cpu)
 
 	percpu_init_this_cpu(cpu);
 	pc->ipi_logical = apic_init_this_cpu();
+	ipi_note_logical(cpu, pc->ipi_logical);
 	id = apic_read_id();
 	if (id != pc->apic_id)
 		kprintf("mmuvisor: warning: cpu %u reports apic id %u, the MADT said %u\n", cpu,
