@@ -263,6 +263,31 @@ void vm_nmi_kick_lingering(struct vm *vm)
 	}
 }
 
+/*
+ * wait_left_guest's first WAIT_SPINS turns for a set of one word, inline
+ * in the flush: a turn reads each vCPU still in the set (they were kicked
+ * at once and leave together). true if all have left; else kicked[0] holds
+ * those that have not, for wait_left_guest.
+ */
+__attribute__((always_inline)) static inline bool wait_left_soon(struct vcpu *vcpus,
+								  uint64_t *kicked)
+{
+	uint64_t left = kicked[0];
+
+	for (unsigned int spins = 0; left && spins < WAIT_SPINS; spins++) {
+		for (uint64_t l = left; l; l &= l - 1) {
+			/* Acquire: pairs with the vCPU's release of OUTSIDE after its exit. */
+			if (atomic_load_explicit(&vcpus[__builtin_ctzll(l)].mode,
+						 memory_order_acquire) != VCPU_EXITING)
+				left &= ~(l & -l);
+		}
+		if (left)
+			cpu_relax();
+	}
+	kicked[0] = left;
+	return !left;
+}
+
 /* tlb_flush_vcpus for a VM whose vCPU sets are words long (a constant: see above). */
 __attribute__((always_inline)) static inline uint64_t flush_some(struct vm *vm,
 								  const cpumask_t *targets,
@@ -277,7 +302,8 @@ __attribute__((always_inline)) static inline uint64_t flush_some(struct vm *vm,
 	atomic_fetch_add_explicit(&vm->remote_flushes, 1, memory_order_relaxed);
 	atomic_fetch_add_explicit(&vm->ipis_sent, nr_kicked, memory_order_relaxed);
 	atomic_fetch_add_explicit(&vm->ipis_avoided, nr_targets - nr_kicked, memory_order_relaxed);
-	wait_left_guest(vm, kicked, words);
+	if (words > 1 || !wait_left_soon(vm->vcpus, kicked))
+		wait_left_guest(vm, kicked, words);
 	return seq;
 }
 
