@@ -204,19 +204,9 @@ __attribute__((always_inline)) static inline bool serve_requests(struct vcpu *v)
 	return true;
 }
 
-/*
- * The backend calls this right after the world switch, before it decodes
- * the exit, so that a flusher waiting for the vCPU (virt/shootdown.c) waits
- * for the hardware and not for our exit path as well.
- */
-void vcpu_left_guest(struct vcpu_arch *a)
-{
-	struct vcpu *v = (struct vcpu *)((char *)a - offsetof(struct vcpu, arch));
-
-	atomic_store(&v->in_guest_seq, NOT_IN_GUEST);
-	/* Release: the flusher waiting for us to leave EXITING sees we left. */
-	atomic_store_explicit(&v->mode, VCPU_OUTSIDE, memory_order_release);
-}
+/* What the world switch stores when the vCPU leaves the guest (vcpu_arch.left, arch/x86/virt.h). */
+_Static_assert(VCPU_LEFT_SEQ == NOT_IN_GUEST && VCPU_LEFT_MODE == VCPU_OUTSIDE,
+	       "an exit's acknowledgement: in_guest_seq = NOT_IN_GUEST, then mode = OUTSIDE");
 
 bool vcpu_runnable(struct vcpu *v)
 {
@@ -262,7 +252,7 @@ run_loop(struct vcpu *v, uint64_t slice_end, const bool shared)
 		atomic_store(&v->in_guest_seq, atomic_load(&v->served_flush_seq));
 		rcu_offline(); /* guest mode: an extended quiescent state */
 		BREAKDOWN_TIME(v, t_entry);
-		virt->vcpu_run(&v->arch); /* vcpu_left_guest() on the way out */
+		virt->vcpu_run(&v->arch); /* the exit acknowledged on the way out (vcpu_arch.left) */
 		breakdown_exit(v);
 		rcu_online();
 		irq_window(); /* take the IPIs that made us exit */

@@ -42,8 +42,6 @@ enum vcpu_slice {
 enum vcpu_slice vcpu_run_slice(struct vcpu *v, uint64_t slice_end);
 /* False while v waits in HC_BARRIER for vCPUs that have not come yet. */
 bool vcpu_runnable(struct vcpu *v);
-/* vcpu_arch.left_guest: the exit's acknowledgement (virt/shootdown.c). */
-void vcpu_left_guest(struct vcpu_arch *a);
 /* Make every vCPU of vm leave and not come back. */
 void vm_stop(struct vm *vm);
 /* Stop the VM because vCPU v misbehaved; the message names what it did. */

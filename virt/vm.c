@@ -325,7 +325,7 @@ struct vm *vm_create(const struct vm_config *cfg, char *err, size_t len)
 		v->arch.vm_id = vm->id;
 		v->arch.vcpu_id = i;
 		v->arch.shadow = cfg->mmu.shadow;
-		v->arch.left_guest = vcpu_left_guest;
+		v->arch.left = (struct vcpu_left){ .seq = &v->in_guest_seq, .mode = &v->mode };
 		atomic_store(&v->in_guest_seq, NOT_IN_GUEST);
 		if (!cfg->pc)
 			synthetic_vcpu_start(v);

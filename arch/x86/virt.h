@@ -7,6 +7,7 @@
  */
 #pragma once
 
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -161,6 +162,23 @@ static inline uint64_t *guest_reg(struct guest_regs *r, int n)
 }
 
 /*
+ * The two stores of an exit's acknowledgement, in this order: *seq =
+ * VCPU_LEFT_SEQ with a full barrier (XCHG), then *mode = VCPU_LEFT_MODE
+ * (a plain store: release). Their meaning is the core's (virt/vm.h: the
+ * vCPU's in_guest_seq and mode); the layout is fixed by both entry.S.
+ */
+struct vcpu_left {
+	atomic_ulong *seq;
+	_Atomic int *mode;
+};
+
+_Static_assert(offsetof(struct vcpu_left, seq) == 0 && offsetof(struct vcpu_left, mode) == 8,
+	       "entry.S reads struct vcpu_left at these offsets");
+
+#define VCPU_LEFT_SEQ UINT64_MAX
+#define VCPU_LEFT_MODE 0
+
+/*
  * The part of a vCPU a backend sees. virt/ embeds it in its struct vcpu (as
  * v->arch) and hands the backend nothing else: a backend knows no VM.
  */
@@ -206,20 +224,27 @@ struct vcpu_arch {
 	 */
 	bool pause_exits;
 	/*
-	 * Set by the core before the first entry: what it does the moment
-	 * the vCPU is out of guest mode (the acknowledgement a remote flush
-	 * waits for, virt/shootdown.c). vcpu_run calls it once per call, on
-	 * every path, right after the world switch and before it reads
-	 * anything of the exit: an exit's decoding is not the flusher's
-	 * business.
+	 * Set by the core before the first entry: where the vCPU says it is
+	 * out of guest mode (the acknowledgement a remote flush waits for,
+	 * virt/shootdown.c). The world switch itself (entry.S) stores it, as
+	 * the first thing after the exit but for saving the registers it
+	 * needs, and vcpu_run (vcpu_arch_left) on a path that did not enter:
+	 * an exit's decoding is not the flusher's business.
 	 */
-	void (*left_guest)(struct vcpu_arch *v);
+	struct vcpu_left left;
 #ifdef EXIT_BREAKDOWN
 	/* make BREAKDOWN=1 (virt/breakdown.h): the TSC right before VMRUN or VMRESUME, and right after. */
 	uint64_t bd_run_start, bd_run_end;
 #endif
 	void *backend;               /* the VMCB or VMCS and friends */
 };
+
+/* The acknowledgement from C, on a path where the world switch did not run. */
+static inline void vcpu_arch_left(struct vcpu_arch *v)
+{
+	atomic_store(v->left.seq, VCPU_LEFT_SEQ);
+	atomic_store_explicit(v->left.mode, VCPU_LEFT_MODE, memory_order_release);
+}
 
 struct virt_caps {
 	bool tdp;            /* NPT / EPT */
@@ -246,7 +271,7 @@ struct virt_ops {
 	bool (*cpu_enable)(char *err, size_t err_len); /* every pCPU: SVME/VMXON */
 	bool (*vcpu_init)(struct vcpu_arch *v, uint64_t tdp_root_pa, char *err, size_t err_len);
 	void (*vcpu_free)(struct vcpu_arch *v);
-	/* Enter the guest once; fill v->exit; call v->left_guest. Called with interrupts off. */
+	/* Enter the guest once; fill v->exit; acknowledge the exit (v->left). Called with interrupts off. */
 	void (*vcpu_run)(struct vcpu_arch *v);
 	/* Flush this vCPU's TLB entries before its next entry (called on its own pCPU). */
 	void (*vcpu_flush_tlb)(struct vcpu_arch *v);

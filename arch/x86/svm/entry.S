@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: MIT
 /*
- * void svm_vmrun(uint64_t vmcb_pa, struct svm_gprs *gprs, uint64_t host_save_pa)
+ * void svm_vmrun(uint64_t vmcb_pa, struct svm_gprs *gprs, uint64_t host_save_pa,
+ *		 const struct vcpu_left *left)
  *
  * VMRUN switches RAX, RSP, RIP, RFLAGS and the segment, control and
  * descriptor-table state; the other general registers are ours to move, and
@@ -12,6 +13,10 @@
  * records: with V_INTR_MASKING, a physical interrupt during the guest then
  * causes an INTR exit (APM 15.21.1). After the exit, CLI before STGI leaves it
  * pending for the run loop to take.
+ *
+ * After #VMEXIT, once two guest registers are saved to free theirs, it
+ * acknowledges the exit (arch/x86/virt.h, struct vcpu_left): a remote
+ * flush waits for that and for nothing else of ours.
  */
 	.section .text
 	.globl svm_vmrun
@@ -22,6 +27,7 @@ svm_vmrun:
 	pushq %r13
 	pushq %r14
 	pushq %r15
+	pushq %rcx			/* 24(%rsp): left */
 	pushq %rsi			/* 16(%rsp): gprs */
 	pushq %rdx			/*  8(%rsp): host save area */
 	pushq %rdi			/*  0(%rsp): vmcb */
@@ -50,10 +56,16 @@ svm_vmrun:
 
 	vmrun				/* RAX = vmcb; #VMEXIT restores host RAX and RSP */
 
-	pushq %rsi			/* guest RSI; gprs is now at 24(%rsp) */
+	pushq %rsi			/* guest RSI; gprs is now at 24(%rsp), left at 32(%rsp) */
 	movq 24(%rsp), %rsi
 	movq %rbx, 0x00(%rsi)
 	movq %rcx, 0x08(%rsi)
+	movq 32(%rsp), %rbx
+	movq $-1, %rax			/* VCPU_LEFT_SEQ (RAX is the host's VMCB address: free) */
+	movq 0x00(%rbx), %rcx
+	xchgq %rax, (%rcx)		/* *left->seq, a full barrier */
+	movq 0x08(%rbx), %rcx
+	movl $0, (%rcx)			/* *left->mode = VCPU_LEFT_MODE: the flusher may go on */
 	movq %rdx, 0x10(%rsi)
 	movq %rdi, 0x20(%rsi)
 	movq %rbp, 0x28(%rsi)
@@ -74,7 +86,7 @@ svm_vmrun:
 	cli
 	stgi
 
-	addq $24, %rsp
+	addq $32, %rsp
 	popq %r15
 	popq %r14
 	popq %r13

@@ -367,9 +367,8 @@ static void svm_vcpu_run(struct vcpu_arch *v)
 	entry_inj = vmcb->control.event_inj;
 	entry_rip = vmcb->save.rip;
 	BREAKDOWN_STAMP(v->bd_run_start);
-	svm_vmrun(s->vmcb_pa, &s->gprs, svm_cpus[this_cpu()->cpu].host_save_pa);
+	svm_vmrun(s->vmcb_pa, &s->gprs, svm_cpus[this_cpu()->cpu].host_save_pa, &v->left);
 	BREAKDOWN_STAMP(v->bd_run_end);
-	v->left_guest(v);
 
 	v->regs = (struct guest_regs){
 		.rax = vmcb->save.rax, .rbx = s->gprs.rbx, .rcx = s->gprs.rcx,

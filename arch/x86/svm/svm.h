@@ -37,7 +37,8 @@ struct svm_vcpu {
 extern const struct virt_ops svm_ops;
 
 /* entry.S: VMLOAD guest, VMRUN, VMSAVE guest, VMLOAD host. */
-void svm_vmrun(uint64_t vmcb_pa, struct svm_gprs *gprs, uint64_t host_save_pa);
+void svm_vmrun(uint64_t vmcb_pa, struct svm_gprs *gprs, uint64_t host_save_pa,
+	       const struct vcpu_left *left);
 
 /* asid.c */
 void svm_asid_prepare_entry(struct vcpu_arch *v, struct svm_vcpu *s);

@@ -1,11 +1,14 @@
 // SPDX-License-Identifier: MIT
 /*
- * int vmx_enter(struct vmx_gprs *gprs)
+ * int vmx_enter(struct vmx_gprs *gprs, const struct vcpu_left *left)
  *
  * VM entry loads RSP, RIP and RFLAGS from the VMCS; every general register
  * but RSP is ours to move. The host RSP is written into the VMCS on each
  * entry (this stack), and a VM exit resumes at vmx_exit_point with it.
  * Returns 0 after a VM exit, 1 if VMLAUNCH/VMRESUME failed (CF or ZF set).
+ * After an exit, once three guest registers are saved to free theirs, it
+ * acknowledges the exit (arch/x86/virt.h, struct vcpu_left): a remote
+ * flush waits for that and for nothing else of ours.
  */
 #define HOST_RSP 0x6c14
 
@@ -18,6 +21,7 @@ vmx_enter:
 	pushq %r13
 	pushq %r14
 	pushq %r15
+	pushq %rsi			/* 8(%rsp): left */
 	pushq %rdi			/* 0(%rsp): gprs, for the exit path */
 
 	movq $HOST_RSP, %rax
@@ -45,16 +49,22 @@ vmx_enter:
 	jmp 2f
 1:	vmresume
 2:	/* VMfail: the entry instruction itself failed. */
-	popq %rdi
+	addq $16, %rsp
 	movl $1, %eax
 	jmp 3f
 
 vmx_exit_point:
-	pushq %rdi			/* guest RDI; gprs is at 8(%rsp) */
+	pushq %rdi			/* guest RDI; gprs is at 8(%rsp), left at 16(%rsp) */
 	movq 8(%rsp), %rdi
 	movq %rax, 0x00(%rdi)
 	movq %rbx, 0x08(%rdi)
 	movq %rcx, 0x10(%rdi)
+	movq 16(%rsp), %rbx
+	movq $-1, %rax			/* VCPU_LEFT_SEQ */
+	movq 0x00(%rbx), %rcx
+	xchgq %rax, (%rcx)		/* *left->seq, a full barrier */
+	movq 0x08(%rbx), %rcx
+	movl $0, (%rcx)			/* *left->mode = VCPU_LEFT_MODE: the flusher may go on */
 	movq %rdx, 0x18(%rdi)
 	movq %rsi, 0x20(%rdi)
 	movq %rbp, 0x30(%rdi)
@@ -68,7 +78,7 @@ vmx_exit_point:
 	movq %r15, 0x70(%rdi)
 	popq 0x28(%rdi)
 	movq $1, 0x78(%rdi)		/* launched */
-	addq $8, %rsp
+	addq $16, %rsp
 	xorl %eax, %eax
 3:	popq %r15
 	popq %r14

@@ -426,7 +426,7 @@ static void vmx_vcpu_run(struct vcpu_arch *v)
 	char err[128];
 
 	if (!x->loaded && !vmx_vcpu_load(v, x, err, sizeof(err))) { /* the test: no call per entry */
-		v->left_guest(v);
+		vcpu_arch_left(v);
 		v->exit = (struct vcpu_exit){ .reason = EXIT_ENTRY_FAILED };
 		vmx_report_entry_failure(v, true);
 		return;
@@ -452,15 +452,14 @@ static void vmx_vcpu_run(struct vcpu_arch *v)
 				     r->r8, r->r9, r->r10, r->r11, r->r12, r->r13, r->r14,
 				     r->r15, x->gprs.launched };
 	BREAKDOWN_STAMP(v->bd_run_start);
-	if (vmx_enter(&x->gprs)) {
-		v->left_guest(v);
+	if (vmx_enter(&x->gprs, &v->left)) {
+		vcpu_arch_left(v);
 		v->exit = (struct vcpu_exit){ .reason = EXIT_ENTRY_FAILED,
 					      .hw_code = vmread(VM_INSTRUCTION_ERROR) };
 		vmx_report_entry_failure(v, true);
 		return;
 	}
 	BREAKDOWN_STAMP(v->bd_run_end);
-	v->left_guest(v);
 	v->regs = (struct guest_regs){
 		.rax = x->gprs.rax, .rbx = x->gprs.rbx, .rcx = x->gprs.rcx, .rdx = x->gprs.rdx,
 		.rsi = x->gprs.rsi, .rdi = x->gprs.rdi, .rbp = x->gprs.rbp, .r8 = x->gprs.r8,

@@ -42,7 +42,7 @@ struct vmx_vcpu {
 extern const struct virt_ops vmx_ops;
 
 /* entry.S: 0 after a VM exit, 1 if VMLAUNCH/VMRESUME itself failed. */
-int vmx_enter(struct vmx_gprs *gprs);
+int vmx_enter(struct vmx_gprs *gprs, const struct vcpu_left *left);
 
 /* vmcs.c */
 bool vmx_vmcs_setup(struct vcpu_arch *v, struct vmx_vcpu *x, char *err, size_t len);
