@@ -80,10 +80,11 @@ kick_some(struct vm *vm, const cpumask_t *targets, unsigned int request, uint64_
 	struct vcpu *vcpus = vm->vcpus; /* read once: the atomics below would reload it */
 	cpumask_t ipi_to;
 
-	if (words == 1 && cpumask_one_word()) {
+	if (words == 1 && cpumask_one_word() && !skip) {
 		/*
 		 * Up to 64 vCPUs on up to 64 pCPUs, the sets in registers. A
-		 * vCPU's pcpu is below 64 here, since it is online.
+		 * vCPU's pcpu is below 64 here, since it is online. (A planted
+		 * skip takes the loop below.)
 		 */
 		uint64_t in_set = targets ? targets->w[0] : ~0ull, kick = 0, to = 0;
 
@@ -95,10 +96,6 @@ kick_some(struct vm *vm, const cpumask_t *targets, unsigned int request, uint64_
 			if (!(in_set & pcpu_bit))
 				continue;
 			nr_targets++;
-			if (__builtin_expect(skip, 0)) {
-				skip = false;
-				continue;
-			}
 			atomic_fetch_or(&v->requests, request);
 			/* mode is the old value after the call, whether it swapped or not. */
 			atomic_compare_exchange_strong(&v->mode, &mode, VCPU_EXITING);
