@@ -60,7 +60,10 @@ bool vm_mmu_vcpu_create(struct vcpu *v)
 	if (!v->vm->smmu)
 		return true;
 	v->shadow = shadow_vcpu_create(v->vm->smmu);
-	return v->shadow != NULL;
+	if (!v->shadow)
+		return false;
+	v->shadow_root_pa = shadow_vcpu_root_pa_word(v->shadow);
+	return true;
 }
 
 void vm_mmu_vcpu_destroy(struct vcpu *v)

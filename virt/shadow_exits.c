@@ -47,8 +47,8 @@ struct guest_paging vcpu_guest_paging(const struct vcpu *v)
 	return gp;
 }
 
-/* The root to enter with; false (after stopping the VM) if there is none. */
-bool shadow_prepare_entry(struct vcpu *v)
+/* shadow_prepare_entry() when the root is new, or there is none yet. */
+bool shadow_prepare_entry_slow(struct vcpu *v)
 {
 	uint64_t root = shadow_vcpu_root_pa(v->shadow);
 

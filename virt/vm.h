@@ -73,6 +73,7 @@ struct vcpu {
 	struct vcpu_arch arch;      /* what the backend sees (arch/x86/virt.h) */
 	struct tdp_page_cache tdp_cache;
 	struct shadow_vcpu *shadow;  /* mmu=shadow */
+	const uint64_t *shadow_root_pa; /* mmu=shadow: its current root's address (shadow_vcpu_root_pa_word) */
 	/*
 	 * mmu=shadow: the control registers as the guest sees them. On VMX a
 	 * CR0 bit outside the guest/host mask (WP, PG, PE) changes without an

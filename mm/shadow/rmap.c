@@ -139,8 +139,8 @@ static struct pte_list_desc *rmap_desc_fill(struct rmap_desc_reserve *reserve, s
 	return desc;
 }
 
-void pte_list_add(struct pte_list_head *head, shadow_ptep_t sptep,
-		  struct rmap_desc_reserve *reserve, spinlock_t *lock)
+void pte_list_add_slow(struct pte_list_head *head, shadow_ptep_t sptep,
+		       struct rmap_desc_reserve *reserve, spinlock_t *lock)
 {
 	uintptr_t val = atomic_load_explicit(&head->val, memory_order_relaxed);
 	struct pte_list_desc *first, *desc;

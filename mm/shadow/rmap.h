@@ -68,8 +68,27 @@ void rmap_desc_cache_drain_this_cpu(void);
 long rmap_descs_in_use(void);
 
 /* Writers, holding lock. An add takes a descriptor from reserve when it needs one. */
-void pte_list_add(struct pte_list_head *head, shadow_ptep_t sptep,
-		  struct rmap_desc_reserve *reserve, spinlock_t *lock);
+void pte_list_add_slow(struct pte_list_head *head, shadow_ptep_t sptep,
+		       struct rmap_desc_reserve *reserve, spinlock_t *lock);
+
+/*
+ * Inline, an empty head's add (a frame's first mapping, the demand
+ * fault's): the entry itself becomes the head, published with release as
+ * pte_list_add_slow() does; the rest, and a bad sptep, go there.
+ */
+static inline void pte_list_add(struct pte_list_head *head, shadow_ptep_t sptep,
+				struct rmap_desc_reserve *reserve, spinlock_t *lock)
+{
+#ifdef MM_DEBUG
+	BUG_ON(!spin_is_locked(lock));
+#endif
+	if (atomic_load_explicit(&head->val, memory_order_relaxed) == 0 && sptep &&
+	    !((uintptr_t)sptep & 7)) {
+		atomic_store_explicit(&head->val, (uintptr_t)sptep, memory_order_release);
+		return;
+	}
+	pte_list_add_slow(head, sptep, reserve, lock);
+}
 void pte_list_remove(struct pte_list_head *head, shadow_ptep_t sptep, spinlock_t *lock);
 /*
  * Empty head's chain at once, each descriptor freed: for a whole MMU's

@@ -296,7 +296,7 @@ static enum shadow_fault_result shadow_fetch(struct shadow_op *op, const struct 
 		}
 		hinted = level == 1 && sp == hint->sp[1];
 		if (hinted)
-			shadow_xstat_inc(m, hinted_faults);
+			shadow_op_xstat_inc(op, hinted_faults);
 	}
 	for (; level > 1; level--) {
 		union shadow_role role = sp->role;
@@ -344,14 +344,14 @@ static enum shadow_fault_result shadow_fetch(struct shadow_op *op, const struct 
 	/* Read now, after the pages above were made: one of them may shadow w->gfn. */
 	leaf = shadow_make_leaf(gp, w, info, access, meta->write_track);
 	if (shadow_spte_pfn(old) == info->pfn && shadow_spte_allows(gp, old, access)) {
-		shadow_stat_inc(m, faults_spurious); /* another vCPU was quicker */
+		shadow_op_stat_inc(op, faults_spurious); /* another vCPU was quicker */
 		return SHADOW_FIXED;
 	}
 	if (is_shadow_present(old) || is_removed_spte(old) ||
 	    !shadow_fill_empty_leaf(op, sptep, w->gfn, meta, leaf))
 		shadow_set_leaf(op, sptep, w->gfn, leaf);
-	shadow_stat_inc(m, faults_fixed);
-	shadow_stat_inc(m, leaves_mapped[PG_LEVEL_4K]);
+	shadow_op_stat_inc(op, faults_fixed);
+	shadow_op_stat_inc(op, leaves_mapped[PG_LEVEL_4K]);
 	if (!hinted) {
 		path[1] = sp;
 		shadow_hint_record(m, hint, gp, w, gva, path);

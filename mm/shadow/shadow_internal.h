@@ -394,6 +394,16 @@ struct shadow_vcpu {
 				      memory_order_relaxed);                            \
 	} while (0)
 #define shadow_stat_add(m, field, n) shadow_stat_add_(m, s, field, n)
+/* The same, inside a call (struct shadow_op): its CPU's counters, found once at its begin. */
+#define shadow_op_stat_add_(op, part, field, n)                                         \
+	do {                                                                            \
+		atomic_ulong *sh_c_ = &(op)->stats->part.field;                         \
+		atomic_store_explicit(sh_c_,                                            \
+				      atomic_load_explicit(sh_c_, memory_order_relaxed) + (n), \
+				      memory_order_relaxed);                            \
+	} while (0)
+#define shadow_op_stat_inc(op, field) shadow_op_stat_add_(op, s, field, 1)
+#define shadow_op_xstat_inc(op, field) shadow_op_stat_add_(op, x, field, 1)
 #define shadow_stat_inc(m, field) shadow_stat_add_(m, s, field, 1)
 #define shadow_xstat_add(m, field, n) shadow_stat_add_(m, x, field, n)
 #define shadow_xstat_inc(m, field) shadow_stat_add_(m, x, field, 1)
@@ -426,6 +436,7 @@ struct shadow_op {
 	struct shadow_vcpu *sv;   /* whose caches a fault or CR3 load takes from; NULL otherwise */
 	enum shadow_lock_mode lock;
 	unsigned int cpu;         /* platform_cpu_id(), read once at the begin */
+	struct shadow_cpu_stats *stats; /* that CPU's counters: shadow_op_stat_inc() */
 	bool locked;              /* holds shadow_lock */
 	bool flush;               /* a change needs a remote flush before anything is freed */
 	bool counted;             /* holds one count of mmu->unflushed */
@@ -446,13 +457,14 @@ static inline void shadow_op_begin(struct shadow_op *op, struct shadow_mmu *m,
 {
 	unsigned int cpu = platform_cpu_id();
 
-	*op = (struct shadow_op){ .mmu = m, .sv = sv, .lock = lock, .cpu = cpu };
+	*op = (struct shadow_op){ .mmu = m, .sv = sv, .lock = lock, .cpu = cpu,
+				  .stats = &m->cpu_stats[cpu] };
 	if (lock == SHADOW_LOCK_READ) {
 		mmu_read_lock(&m->mmu_lock, cpu);
-		shadow_stat_inc(m, lock_read);
+		shadow_op_stat_inc(op, lock_read);
 	} else if (lock == SHADOW_LOCK_WRITE) {
 		mmu_write_lock(&m->mmu_lock, cpu);
-		shadow_stat_inc(m, lock_write);
+		shadow_op_stat_inc(op, lock_write);
 	}
 	rcu_read_lock();
 	if (take_shadow_lock) {
@@ -497,8 +509,27 @@ void *shadow_cache_pop(struct shadow_op *op);
 
 /* shadow_page.c: the hash, page life, gfn metadata and write tracking. */
 struct shadow_page *shadow_get_page(struct shadow_op *op, gfn_t gfn, union shadow_role role);
-struct shadow_gfn_meta *shadow_gfn_meta(struct shadow_mmu *m, gfn_t gfn);
-struct shadow_gfn_meta *shadow_gfn_meta_alloc(struct shadow_op *op, gfn_t gfn);
+struct shadow_gfn_meta *shadow_gfn_meta_alloc_slow(struct shadow_op *op, gfn_t gfn);
+
+/* NULL when nothing was ever mapped or tracked near gfn. Lockless walkers too (under RCU). */
+static inline struct shadow_gfn_meta *shadow_gfn_meta(struct shadow_mmu *m, gfn_t gfn)
+{
+	struct shadow_gfn_meta *chunk;
+
+	if (gfn >= m->cfg.gfn_limit)
+		return NULL;
+	/* Acquire: pairs with the release that published the zeroed chunk. */
+	chunk = atomic_load_explicit(&m->meta_dir[gfn / SHADOW_META_GFNS], memory_order_acquire);
+	return chunk ? &chunk[gfn % SHADOW_META_GFNS] : NULL;
+}
+
+/* gfn's metadata, its chunk made now if need be (shadow_lock; NULL at or past gfn_limit). */
+static inline struct shadow_gfn_meta *shadow_gfn_meta_alloc(struct shadow_op *op, gfn_t gfn)
+{
+	struct shadow_gfn_meta *meta = shadow_gfn_meta(op->mmu, gfn);
+
+	return meta ? meta : shadow_gfn_meta_alloc_slow(op, gfn);
+}
 bool shadow_gfn_is_tracked(struct shadow_mmu *m, gfn_t gfn);
 void shadow_untrack_gfn(struct shadow_op *op, gfn_t gfn);
 /* ops->mark_dirty (or _range) for one gfn: a guest page written other than through a spte. */
@@ -521,7 +552,42 @@ void shadow_op_count_unflushed(struct shadow_op *op);
 
 /* shadow_root.c: roots. */
 void shadow_put_root(struct shadow_op *op, struct shadow_page *sp);
-bool shadow_switch_root(struct shadow_op *op, const struct guest_paging *gp);
+bool shadow_switch_root_slow(struct shadow_op *op, const struct guest_paging *gp);
+
+/* Its pages are all still there (none zapped). */
+static inline bool shadow_root_live(const struct shadow_root *r)
+{
+	if (!r->pa)
+		return false;
+	if (!shadow_root_is_pae(r))
+		return !r->page[0]->zapped; /* a 4-level root is one page */
+	for (unsigned int i = 0; i < X86_PAE_NR_PDPTES; i++)
+		if (r->page[i] && r->page[i]->zapped)
+			return false;
+	return true;
+}
+
+/* root_for: is gp what the current root was found right for? */
+static inline bool shadow_root_was_for(const struct shadow_root_for *f,
+				       const struct guest_paging *gp)
+{
+	return f->valid && f->cr3 == gp->cr3 && f->mode == gp->mode && f->wp == gp->wp &&
+	       f->nx == gp->nx && f->smep == gp->smep && f->smap == gp->smap && f->pse == gp->pse;
+}
+
+/*
+ * Make the vCPU's root the one for gp's CR3, mode and controls (and a PAE
+ * guest's PDPTEs); false if it was right. Every fault asks, and nearly
+ * always the answer is the current root: under the CR3 and controls it was
+ * last found right for, only a zap can have made it wrong. That answer is
+ * inline; the rest is shadow_switch_root_slow (shadow_root.c).
+ */
+static inline bool shadow_switch_root(struct shadow_op *op, const struct guest_paging *gp)
+{
+	if (shadow_root_was_for(&op->sv->root_for, gp) && shadow_root_live(&op->sv->root))
+		return false;
+	return shadow_switch_root_slow(op, gp);
+}
 bool shadow_vcpu_prepare_roots(struct shadow_vcpu *sv, const struct guest_paging *gp);
 
 /* shadow_vcpu_prepare_roots() would find nothing to do: the common case, tested inline. */

@@ -129,6 +129,12 @@ uint64_t shadow_mmu_load_cr3(struct shadow_mmu *m, struct shadow_vcpu *sv,
 			     const struct guest_paging *gp);
 /* The root the hardware CR3 must hold at the next VM entry (0: none yet). */
 uint64_t shadow_vcpu_root_pa(const struct shadow_vcpu *sv);
+/*
+ * Where that address lives, for a caller that reads it before every
+ * entry: only the vCPU's own calls (faults, CR3 loads) change it, so its
+ * pCPU may read it through this with no call.
+ */
+const uint64_t *shadow_vcpu_root_pa_word(const struct shadow_vcpu *sv);
 
 /* The hardware paging mode a root is walked in (the banner says what each needs). */
 enum shadow_root_format {

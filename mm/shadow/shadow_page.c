@@ -53,19 +53,7 @@ struct shadow_page *shadow_hash_any(struct shadow_mmu *m)
 
 /* --- gfn metadata ---------------------------------------------------------- */
 
-/* NULL when nothing was ever mapped or tracked near gfn. Lockless walkers too (under RCU). */
-struct shadow_gfn_meta *shadow_gfn_meta(struct shadow_mmu *m, gfn_t gfn)
-{
-	struct shadow_gfn_meta *chunk;
-
-	if (gfn >= m->cfg.gfn_limit)
-		return NULL;
-	/* Acquire: pairs with the release that published the zeroed chunk. */
-	chunk = atomic_load_explicit(&m->meta_dir[gfn / SHADOW_META_GFNS], memory_order_acquire);
-	return chunk ? &chunk[gfn % SHADOW_META_GFNS] : NULL;
-}
-
-struct shadow_gfn_meta *shadow_gfn_meta_alloc(struct shadow_op *op, gfn_t gfn)
+struct shadow_gfn_meta *shadow_gfn_meta_alloc_slow(struct shadow_op *op, gfn_t gfn)
 {
 	struct shadow_mmu *m = op->mmu;
 	struct shadow_gfn_meta *meta = shadow_gfn_meta(m, gfn), *chunk;

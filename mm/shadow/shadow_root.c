@@ -75,18 +75,6 @@ static void shadow_root_key(const struct shadow_mmu *m, const struct guest_pagin
 	}
 }
 
-static bool shadow_root_live(const struct shadow_root *r)
-{
-	if (!r->pa)
-		return false;
-	if (!shadow_root_is_pae(r))
-		return !r->page[0]->zapped; /* a 4-level root is one page */
-	for (unsigned int i = 0; i < X86_PAE_NR_PDPTES; i++)
-		if (r->page[i] && r->page[i]->zapped)
-			return false;
-	return true;
-}
-
 static bool shadow_root_matches(const struct shadow_root *r, const struct shadow_root *key)
 {
 	if (!shadow_root_live(r) || r->role.word != key->role.word ||
@@ -224,13 +212,6 @@ static void shadow_release_root(struct shadow_op *op, struct shadow_root *r)
 	*r = (struct shadow_root){ .pa = 0 };
 }
 
-/* root_for: is gp what the current root was found right for? */
-static bool shadow_root_was_for(const struct shadow_root_for *f, const struct guest_paging *gp)
-{
-	return f->valid && f->cr3 == gp->cr3 && f->mode == gp->mode && f->wp == gp->wp &&
-	       f->nx == gp->nx && f->smep == gp->smep && f->smap == gp->smap && f->pse == gp->pse;
-}
-
 /* The current root is right for gp (outside PAE paging: its PDPTEs are not in root_for). */
 static void shadow_root_found_for(struct shadow_root_for *f, const struct guest_paging *gp)
 {
@@ -240,13 +221,14 @@ static void shadow_root_found_for(struct shadow_root_for *f, const struct guest_
 }
 
 /*
- * Make the vCPU's root the one for gp's CR3, mode and controls (and PAE
- * guest's PDPTEs). The old root becomes the newest previous one; the
+ * shadow_switch_root() past its inline answer (the current root, found
+ * right for these controls before and not zapped since). The old root,
+ * if another is the right one, becomes the newest previous one; the
  * oldest previous one, and any whose page was zapped meanwhile, are let
  * go. The new root is built before any is let go, so the pages they share
  * stay. Returns false if the root was right.
  */
-bool shadow_switch_root(struct shadow_op *op, const struct guest_paging *gp)
+bool shadow_switch_root_slow(struct shadow_op *op, const struct guest_paging *gp)
 {
 	struct shadow_vcpu *sv = op->sv;
 	struct shadow_root key, left[SHADOW_PREV_ROOTS + 1];
@@ -255,14 +237,9 @@ bool shadow_switch_root(struct shadow_op *op, const struct guest_paging *gp)
 
 	shadow_assert_locked(op->mmu);
 	/*
-	 * Every fault asks, and nearly always the answer is the current root:
-	 * under the CR3 and controls it was last found right for, only a zap
-	 * can have made it wrong. Outside PAE the key has no PDPTEs (they are
-	 * 0 in both), so the role and the guest table decide without building
-	 * one.
+	 * Outside PAE the key has no PDPTEs (they are 0 in both), so the role
+	 * and the guest table decide without building one.
 	 */
-	if (shadow_root_was_for(&sv->root_for, gp) && shadow_root_live(&sv->root))
-		return false;
 	if (gp->mode != GUEST_PAGING_PAE && sv->root.role.word == shadow_root_role(gp).word &&
 	    sv->root.guest_table == shadow_guest_root_table(op->mmu, gp) &&
 	    shadow_root_live(&sv->root)) {
@@ -383,6 +360,11 @@ uint64_t shadow_mmu_load_cr3(struct shadow_mmu *m, struct shadow_vcpu *sv,
 uint64_t shadow_vcpu_root_pa(const struct shadow_vcpu *sv)
 {
 	return sv->root.pa;
+}
+
+const uint64_t *shadow_vcpu_root_pa_word(const struct shadow_vcpu *sv)
+{
+	return &sv->root.pa;
 }
 
 enum shadow_root_format shadow_vcpu_root_format(const struct shadow_vcpu *sv)
