@@ -97,10 +97,23 @@ struct emulated_store {
  */
 #define STORE_RACES_MAX 64
 
+/*
+ * The len bytes at p, as one load where len is an operand's width (on
+ * x86 an unaligned load is one access, as cmpxchg_width's store is), else
+ * (a part of a store split across pages) byte by byte.
+ */
 static uint64_t load_part(const uint8_t *p, unsigned int len)
 {
 	uint64_t v = 0;
 
+	switch (len) {
+	case 8:
+		return __atomic_load_n((const uint64_t *)p, __ATOMIC_RELAXED);
+	case 4:
+		return __atomic_load_n((const uint32_t *)p, __ATOMIC_RELAXED);
+	case 2:
+		return __atomic_load_n((const uint16_t *)p, __ATOMIC_RELAXED);
+	}
 	for (unsigned int i = 0; i < len; i++)
 		v |= (uint64_t)__atomic_load_n(&p[i], __ATOMIC_RELAXED) << (8 * i);
 	return v;
@@ -157,7 +170,8 @@ static void apply_store(void *ctx)
 			st->applied = false;
 			return;
 		}
-		vcpu_regs_to_emu(&v->arch.regs, &st->r);
+		if (races) /* emu_execute changed them: the guest's again (emulate_single set the first) */
+			vcpu_regs_to_emu(&v->arch.regs, &st->r);
 		old = load_part(st->part[0].hva, st->part[0].len);
 		if (st->nr_parts == 2)
 			old |= load_part(st->part[1].hva, st->part[1].len) << (8 * st->part[0].len);

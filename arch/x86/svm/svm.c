@@ -609,7 +609,6 @@ static uint64_t svm_vcpu_seg_base(struct vcpu_arch *v, unsigned int seg)
 static void svm_vcpu_get_state(struct vcpu_arch *v, struct vcpu_state *st)
 {
 	const struct vmcb_save *g = &((struct svm_vcpu *)v->backend)->vmcb->save;
-	const struct vmcb_seg *segs[6] = { &g->es, &g->cs, &g->ss, &g->ds, &g->fs, &g->gs };
 
 	st->cr0 = g->cr0;
 	st->cr3 = g->cr3;
@@ -619,8 +618,13 @@ static void svm_vcpu_get_state(struct vcpu_arch *v, struct vcpu_state *st)
 	/* attrib bit 9 is the descriptor's L, bit 10 its D/B */
 	st->code_bits = (g->efer & EFER_LMA) && (g->cs.attrib & (1u << 9)) ? 64
 			: g->cs.attrib & (1u << 10) ? 32 : 16;
-	for (unsigned int i = 0; i < 6; i++)
-		st->seg_base[i] = segs[i]->base;
+	/* ES CS SS DS FS GS, one field each (an emulated store's every exit reads them) */
+	st->seg_base[0] = g->es.base;
+	st->seg_base[1] = g->cs.base;
+	st->seg_base[2] = g->ss.base;
+	st->seg_base[3] = g->ds.base;
+	st->seg_base[4] = g->fs.base;
+	st->seg_base[5] = g->gs.base;
 	st->idt_base = g->idtr.base;
 	st->idt_limit = g->idtr.limit;
 }
