@@ -60,8 +60,12 @@ void vm_mark_dirty(void *owner, gfn_t gfn)
 
 void vm_dirty_log_write_fault(struct vm *vm, uint64_t gpa)
 {
-	struct memslot *s = slot_of(vm, gpa >> PAGE_SHIFT);
+	struct memslot *s;
 
+	/* No bitmap yet, no log: vm_mark_dirty() would return at this test anyway. */
+	if (!atomic_load_explicit(&vm->dirty_bitmaps, memory_order_acquire))
+		return;
+	s = slot_of(vm, gpa >> PAGE_SHIFT);
 	if (s && atomic_load_explicit(&s->logging, memory_order_relaxed))
 		vm_mark_dirty(vm, gpa >> PAGE_SHIFT);
 }

@@ -85,18 +85,16 @@ static void shadow_forget_written(struct shadow_op *op, const struct shadow_writ
 	shadow_assert_locked(m);
 	if (off + len > PAGE_SIZE)
 		len = PAGE_SIZE - off;
-	do {
-		for (sp = m->hash[shadow_hash_bucket(w->gfn)]; sp; sp = sp->hash_next)
-			if (sp->gfn == w->gfn && !sp->role.direct && sp->role.level == 1 &&
-			    shadow_written_entries(sp, off, len, &first, &last))
-				break;
-		if (sp)
-			shadow_zap_page(op, sp); /* takes it out of the bucket: look again */
-	} while (sp);
+	/* One pass over the bucket; a level-1 page zapped leaves it, so the pass starts again. */
+again:
 	for (sp = m->hash[shadow_hash_bucket(w->gfn)]; sp; sp = sp->hash_next) {
 		if (sp->gfn != w->gfn || sp->role.direct ||
 		    !shadow_written_entries(sp, off, len, &first, &last))
 			continue;
+		if (sp->role.level == 1) {
+			shadow_zap_page(op, sp); /* takes it out of the bucket: look again */
+			goto again;
+		}
 		/*
 		 * A link that goes may zap a child nobody else links to; that
 		 * child shadows another gfn, and a zap never frees a page
