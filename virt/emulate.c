@@ -64,8 +64,11 @@ struct decoder {
 	const uint8_t *b;
 	unsigned int n, i;
 	unsigned int code_bits;
-	unsigned int rex; /* the REX prefix's WRXB, 0 without one */
-	bool has_rex;     /* even 0x40: it makes registers 4-7 SPL..DIL, not AH..BH */
+	/*
+	 * The REX prefix itself (40-4F: WRXB in its low bits), 0 without one;
+	 * even 40 counts, as it makes registers 4-7 SPL..DIL, not AH..BH.
+	 */
+	unsigned int rex;
 	unsigned int opsize, asize;
 	int seg_prefix;   /* EMU_SEG_*; in 64-bit mode only FS or GS */
 	bool lock, rep;   /* F0; F2 or F3 */
@@ -284,50 +287,72 @@ static const struct emu_mem no_mem = { .base = EMU_NO_REG, .index = EMU_NO_REG, 
 				       .addr_size = 8, .seg = EMU_SEG_NONE };
 
 /*
+ * What a byte is as a prefix, so that the prefix loop costs one load per
+ * byte rather than a chain of compares: 0 for none (the opcode), else
+ * one bit. A segment override's segment is in the byte itself: ES, CS,
+ * SS, DS are 26, 2E, 36, 3E (bits 3-4), FS and GS 64 and 65.
+ */
+#define PFX_LOCK 0x01   /* F0 */
+#define PFX_REP 0x02    /* F2 or F3 */
+#define PFX_OPSIZE 0x04 /* 66 */
+#define PFX_ASIZE 0x08  /* 67 */
+#define PFX_SEG 0x10    /* ES, CS, SS, DS: ignored in 64-bit mode */
+#define PFX_SEG_FG 0x20 /* FS, GS */
+#define PFX_REX 0x40    /* 40-4F: only in 64-bit mode (INC and DEC elsewhere) */
+
+static const uint8_t prefix_class[256] = {
+	[0xf0] = PFX_LOCK,
+	[0xf2] = PFX_REP, [0xf3] = PFX_REP,
+	[0x66] = PFX_OPSIZE,
+	[0x67] = PFX_ASIZE,
+	[0x26] = PFX_SEG, [0x2e] = PFX_SEG, [0x36] = PFX_SEG, [0x3e] = PFX_SEG,
+	[0x64] = PFX_SEG_FG, [0x65] = PFX_SEG_FG,
+	[0x40 ... 0x4f] = PFX_REX,
+};
+
+/*
  * The prefixes, up to the opcode: the legacy ones (F0, F2, F3, 66, 67 and
  * the segment overrides) in any order, then in 64-bit code a REX, which
  * counts only right before the opcode (a legacy prefix after it cancels
  * it). Leaves d->i at the opcode and sets the operand and address sizes;
  * NULL, or why the bytes are refused.
  */
-static const char *decode_prefixes(struct decoder *d, char *why, unsigned int why_len)
+__attribute__((always_inline)) static inline const char *
+decode_prefixes(struct decoder *d, char *why, unsigned int why_len)
 {
-	bool opsize_prefix = false, asize_prefix = false;
-	unsigned int bits = d->code_bits;
+	unsigned int bits = d->code_bits, seen = 0, i = 0, k;
+	unsigned int end = d->n < EMU_MAX_INSN ? d->n : EMU_MAX_INSN;
 
 	if (bits != 16 && bits != 32 && bits != 64)
 		return refuse(why, why_len, "code size not 16, 32 or 64 bits", d->b, 0);
-	for (; d->i < d->n && d->i < EMU_MAX_INSN; d->i++) {
-		uint8_t p = d->b[d->i];
+	for (; i < end; i++) {
+		uint8_t p = d->b[i];
 
-		if (bits == 64 && (p & 0xf0) == 0x40) {
-			d->rex = p & 0xf;
-			d->has_rex = true;
+		k = prefix_class[p];
+		if (!k)
+			break;
+		if (k & PFX_REX) {
+			if (bits != 64)
+				break;
+			d->rex = p;
 			continue;
 		}
-		if (p == 0xf0)
-			d->lock = true;
-		else if (p == 0xf2 || p == 0xf3)
-			d->rep = true; /* REP for MOVS and STOS; a hint (XACQUIRE...) elsewhere */
-		else if (p == 0x66)
-			opsize_prefix = true;
-		else if (p == 0x67)
-			asize_prefix = true;
-		else if (p == 0x64 || p == 0x65)
-			d->seg_prefix = p == 0x64 ? EMU_SEG_FS : EMU_SEG_GS;
-		else if (p == 0x26 || p == 0x2e || p == 0x36 || p == 0x3e)
-			d->seg_prefix = bits == 64 ? d->seg_prefix : (int)((p >> 3) & 3);
-		else
-			break;
 		d->rex = 0;
-		d->has_rex = false;
+		seen |= k;
+		if (k & PFX_SEG_FG)
+			d->seg_prefix = EMU_SEG_FS + (p & 1);
+		else if ((k & PFX_SEG) && bits != 64)
+			d->seg_prefix = (p >> 3) & 3;
 	}
-	if (d->i >= d->n)
+	d->i = i;
+	if (i >= d->n)
 		return refuse(why, why_len, "truncated instruction", d->b, d->n);
-	if (d->i >= EMU_MAX_INSN)
+	if (i >= EMU_MAX_INSN)
 		return refuse(why, why_len, "longer than 15 bytes:", d->b, EMU_MAX_INSN);
-	d->opsize = bits == 64 && (d->rex & REX_W) ? 8 : (bits == 16) != opsize_prefix ? 2 : 4;
-	d->asize = bits == 64 ? (asize_prefix ? 4 : 8) : (bits == 16) != asize_prefix ? 2 : 4;
+	d->lock = seen & PFX_LOCK;
+	d->rep = seen & PFX_REP; /* REP for MOVS and STOS; a hint (XACQUIRE...) elsewhere */
+	d->opsize = bits == 64 && (d->rex & REX_W) ? 8 : (bits == 16) != !!(seen & PFX_OPSIZE) ? 2 : 4;
+	d->asize = bits == 64 ? (seen & PFX_ASIZE ? 4 : 8) : (bits == 16) != !!(seen & PFX_ASIZE) ? 2 : 4;
 	return 0;
 }
 
@@ -427,7 +452,7 @@ const char *emu_decode(const uint8_t *b, unsigned int n, unsigned int code_bits,
 		return refuse(why, why_len, "longer than 15 bytes:", b, EMU_MAX_INSN);
 	in->op = (enum emu_op)op;
 	in->len = d.i;
-	in->high_byte = in->reg >= 4 && in->reg < 8 && in->reg_width == 1 && !d.has_rex;
+	in->high_byte = in->reg >= 4 && in->reg < 8 && in->reg_width == 1 && !d.rex;
 	if (!set_access(in) && in->lock)
 		return refuse(why, why_len, "LOCK on an instruction that cannot take it (#UD): opcode",
 			      b + start, d.i - start);
