@@ -74,15 +74,49 @@ struct decoder {
 	bool lock, rep;   /* F0; F2 or F3 */
 };
 
-/* bytes more bytes, little-endian, or false if the instruction stops short. */
-static bool fetch(struct decoder *d, unsigned int bytes, uint64_t *v)
+/* One more byte into *v, or false if the instruction stops short. */
+static inline bool fetch_byte(struct decoder *d, unsigned int *v)
 {
+	if (d->i >= d->n)
+		return false;
+	*v = d->b[d->i++];
+	return true;
+}
+
+/*
+ * bytes (0, 1, 2, 4 or 8) more, little-endian, into *v: sign-extended to
+ * 64 bits, or zero-extended when !sign; false if the instruction stops
+ * short. One bounds check and one load (x86 takes it unaligned), not a
+ * loop a byte at a time: displacements, immediates and moffs.
+ */
+static inline bool fetch(struct decoder *d, unsigned int bytes, bool sign, uint64_t *v)
+{
+	const uint8_t *p = d->b + d->i;
+	uint16_t w;
+	uint32_t l;
+
 	if (bytes > d->n - d->i)
 		return false;
-	*v = 0;
-	for (unsigned int k = 0; k < bytes; k++)
-		*v |= (uint64_t)d->b[d->i + k] << (8 * k);
 	d->i += bytes;
+	switch (bytes) {
+	case 0:
+		*v = 0;
+		break;
+	case 1:
+		*v = sign ? (uint64_t)(int8_t)*p : *p;
+		break;
+	case 2:
+		__builtin_memcpy(&w, p, 2);
+		*v = sign ? (uint64_t)(int16_t)w : w;
+		break;
+	case 4:
+		__builtin_memcpy(&l, p, 4);
+		*v = sign ? (uint64_t)(int32_t)l : l;
+		break;
+	default:
+		__builtin_memcpy(v, p, 8);
+		break;
+	}
 	return true;
 }
 
@@ -110,51 +144,55 @@ static enum modrm_result decode_modrm(struct decoder *d, struct emu_mem *m, unsi
 {
 	static const int8_t base16[8] = { 3, 3, 5, 5, 6, 7, 5, 3 };
 	static const int8_t index16[8] = { 6, 7, 6, 7, EMU_NO_REG, EMU_NO_REG, EMU_NO_REG, EMU_NO_REG };
-	unsigned int mod, rm, disp = 0;
-	uint64_t modrm, sib, v;
+	unsigned int modrm, sib, mod, rm, disp = 0, scale = 1;
+	int base, index = EMU_NO_REG;
+	uint64_t v;
 
-	if (!fetch(d, 1, &modrm))
+	if (!fetch_byte(d, &modrm))
 		return MODRM_TRUNCATED;
-	mod = (unsigned int)modrm >> 6;
+	mod = modrm >> 6;
 	rm = modrm & 7;
-	*regf = ((modrm >> 3) & 7) | (d->rex & REX_R ? 8 : 0);
+	*regf = ((modrm >> 3) & 7) | (d->rex & REX_R) << 1;
 	if (mod == 3)
 		return MODRM_REGISTER;
-	*m = (struct emu_mem){ .base = EMU_NO_REG, .index = EMU_NO_REG, .scale = 1,
-			       .addr_size = d->asize };
 	if (d->asize == 2) {
+		base = base16[rm];
+		index = index16[rm];
 		if (mod == 0 && rm == 6) {
+			base = EMU_NO_REG;
 			disp = 2;
-		} else {
-			m->base = base16[rm];
-			m->index = index16[rm];
 		}
 		if (mod)
 			disp = mod == 1 ? 1 : 2;
 	} else {
+		base = (int)(rm | (d->rex & REX_B) << 3);
 		if (rm == 4) { /* SIB: scale, index (4 without REX.X: none), base */
-			if (!fetch(d, 1, &sib))
+			if (!fetch_byte(d, &sib))
 				return MODRM_TRUNCATED;
-			m->scale = 1u << (sib >> 6);
-			if ((((sib >> 3) & 7) | (d->rex & REX_X ? 8 : 0)) != 4)
-				m->index = (int)(((sib >> 3) & 7) | (d->rex & REX_X ? 8 : 0));
-			if (mod == 0 && (sib & 7) == 5)
+			scale = 1u << (sib >> 6);
+			index = (int)(((sib >> 3) & 7) | (d->rex & REX_X) << 2);
+			if (index == 4)
+				index = EMU_NO_REG;
+			base = (int)((sib & 7) | (d->rex & REX_B) << 3);
+			if (mod == 0 && (sib & 7) == 5) {
+				base = EMU_NO_REG;
 				disp = 4; /* no base */
-			else
-				m->base = (int)((sib & 7) | (d->rex & REX_B ? 8 : 0));
+			}
 		} else if (mod == 0 && rm == 5) {
-			m->base = d->code_bits == 64 ? EMU_RIP : EMU_NO_REG;
+			base = d->code_bits == 64 ? EMU_RIP : EMU_NO_REG;
 			disp = 4;
-		} else {
-			m->base = (int)(rm | (d->rex & REX_B ? 8 : 0));
 		}
 		if (mod)
 			disp = mod == 1 ? 1 : 4;
 	}
-	if (!fetch(d, disp, &v))
+	if (!fetch(d, disp, true, &v))
 		return MODRM_TRUNCATED;
-	m->disp = disp ? (int64_t)sign_extend(v, disp) : 0;
-	m->seg = operand_seg(d, m->base == 4 || m->base == 5); /* SP, BP (never in 16-bit forms: SP) */
+	m->base = base;
+	m->index = index;
+	m->scale = scale;
+	m->disp = (int64_t)v;
+	m->addr_size = d->asize;
+	m->seg = operand_seg(d, base == 4 || base == 5); /* SP, BP (never in 16-bit forms: SP) */
 	return MODRM_MEMORY;
 }
 
@@ -377,10 +415,9 @@ const char *emu_decode(const uint8_t *b, unsigned int n, unsigned int code_bits,
 	start = d.i;
 	opcode = b[d.i++];
 	if (opcode == 0x0f) {
-		if (!fetch(&d, 1, &v))
+		if (!fetch_byte(&d, &opcode))
 			return refuse(why, why_len, "truncated instruction", b, n);
 		two = true;
-		opcode = (unsigned int)v;
 	}
 	form = two ? twobyte(opcode, in, &op, &imm_len, &byte_op)
 		   : onebyte(&d, opcode, in, &op, &imm_len, &byte_op);
@@ -418,7 +455,7 @@ const char *emu_decode(const uint8_t *b, unsigned int n, unsigned int code_bits,
 				      b + start, d.i - start);
 		break;
 	case FORM_MOFFS:
-		if (!fetch(&d, d.asize, &v))
+		if (!fetch(&d, d.asize, false, &v))
 			return refuse(why, why_len, "truncated instruction", b, n);
 		in->mem.disp = (int64_t)v;
 		in->mem.addr_size = d.asize;
@@ -444,9 +481,8 @@ const char *emu_decode(const uint8_t *b, unsigned int n, unsigned int code_bits,
 	if (imm_len) {
 		unsigned int bytes = imm_len == IMM_V ? (d.opsize == 2 ? 2 : 4) : imm_len;
 
-		if (!fetch(&d, bytes, &v))
+		if (!fetch(&d, bytes, true, &in->imm))
 			return refuse(why, why_len, "truncated instruction", b, n);
-		in->imm = sign_extend(v, bytes);
 	}
 	if (d.i > EMU_MAX_INSN)
 		return refuse(why, why_len, "longer than 15 bytes:", b, EMU_MAX_INSN);
@@ -657,7 +693,7 @@ const char *emu_decode_sys(const uint8_t *b, unsigned int n, unsigned int code_b
 	if (err)
 		return err;
 	start = d.i;
-	if (!fetch(&d, 2, &v))
+	if (!fetch(&d, 2, false, &v))
 		return refuse(why, why_len, "truncated instruction", b, n);
 	if ((v & 0xff) != 0x0f)
 		return refuse(why, why_len, "not CLTS, LMSW, INVLPG or MOV to or from CR: opcode",
@@ -668,7 +704,7 @@ const char *emu_decode_sys(const uint8_t *b, unsigned int n, unsigned int code_b
 		break;
 	case 0x20:
 	case 0x22:
-		if (!fetch(&d, 1, &v))
+		if (!fetch(&d, 1, false, &v))
 			return refuse(why, why_len, "truncated instruction", b, n);
 		out->op = b[start + 1] == 0x22 ? EMU_SYS_MOV_TO_CR : EMU_SYS_MOV_FROM_CR;
 		out->gpr = (int)((v & 7) | (d.rex & REX_B ? 8 : 0));
