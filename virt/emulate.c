@@ -138,9 +138,11 @@ enum modrm_result { MODRM_MEMORY, MODRM_REGISTER, MODRM_TRUNCATED };
  *
  * with mod 1 adding a disp8, mod 2 a disp16, and mod 0 rm 6 a disp16 alone.
  * In 32- and 64-bit forms, rm 4 takes a SIB and mod 0 rm 5 is a disp32:
- * RIP-relative in 64-bit mode, absolute in 32-bit code.
+ * RIP-relative in 64-bit mode, absolute in 32-bit code. Inline in both
+ * decoders, so that the decoder's state stays in registers across it.
  */
-static enum modrm_result decode_modrm(struct decoder *d, struct emu_mem *m, unsigned int *regf)
+__attribute__((always_inline)) static inline enum modrm_result
+decode_modrm(struct decoder *d, struct emu_mem *m, unsigned int *regf)
 {
 	static const int8_t base16[8] = { 3, 3, 5, 5, 6, 7, 5, 3 };
 	static const int8_t index16[8] = { 6, 7, 6, 7, EMU_NO_REG, EMU_NO_REG, EMU_NO_REG, EMU_NO_REG };
