@@ -407,12 +407,19 @@ const char *emu_decode(const uint8_t *b, unsigned int n, unsigned int code_bits,
 	int op = -1;
 	uint64_t v;
 
-	*in = (struct emu_insn){ .reg = -1, .code_bits = code_bits, .mem = no_mem, .src = no_mem };
 	err = decode_prefixes(&d, why, why_len);
 	if (err)
 		return err;
-	in->lock = d.lock;
-	in->rep = d.rep;
+	/*
+	 * Only what not every form sets; the rest is written once, below.
+	 * Clearing the whole of *in first cost as much as decoding a MOV.
+	 */
+	in->code_bits = code_bits;
+	in->width = 0;
+	in->reg = -1;
+	in->to_reg = in->reads_mem = in->writes_mem = false;
+	in->imm = 0;
+	in->src = no_mem;
 
 	start = d.i;
 	opcode = b[d.i++];
@@ -459,20 +466,19 @@ const char *emu_decode(const uint8_t *b, unsigned int n, unsigned int code_bits,
 	case FORM_MOFFS:
 		if (!fetch(&d, d.asize, false, &v))
 			return refuse(why, why_len, "truncated instruction", b, n);
-		in->mem.disp = (int64_t)v;
-		in->mem.addr_size = d.asize;
-		in->mem.seg = operand_seg(&d, false);
+		in->mem = (struct emu_mem){ .base = EMU_NO_REG, .index = EMU_NO_REG, .scale = 1,
+					    .disp = (int64_t)v, .addr_size = d.asize,
+					    .seg = operand_seg(&d, false) };
 		in->reg = REG_AX;
 		break;
 	case FORM_STRING:
 		/* The destination is always ES:rDI; a segment prefix moves only the source. */
-		in->mem.base = REG_DI;
-		in->mem.addr_size = d.asize;
-		in->mem.seg = code_bits == 64 ? EMU_SEG_NONE : EMU_SEG_ES;
+		in->mem = (struct emu_mem){ .base = REG_DI, .index = EMU_NO_REG, .scale = 1,
+					    .addr_size = d.asize,
+					    .seg = code_bits == 64 ? EMU_SEG_NONE : EMU_SEG_ES };
 		if (op == EMU_MOVS) {
-			in->src.base = REG_SI;
-			in->src.addr_size = d.asize;
-			in->src.seg = operand_seg(&d, false);
+			in->src = (struct emu_mem){ .base = REG_SI, .index = EMU_NO_REG, .scale = 1,
+						    .addr_size = d.asize, .seg = operand_seg(&d, false) };
 		} else {
 			in->reg = REG_AX;
 		}
@@ -490,12 +496,12 @@ const char *emu_decode(const uint8_t *b, unsigned int n, unsigned int code_bits,
 		return refuse(why, why_len, "longer than 15 bytes:", b, EMU_MAX_INSN);
 	in->op = (enum emu_op)op;
 	in->len = d.i;
-	in->high_byte = in->reg >= 4 && in->reg < 8 && in->reg_width == 1 && !d.rex;
-	if (!set_access(in) && in->lock)
+	in->high_byte = byte_op && !d.rex && (unsigned int)(in->reg - 4) < 4; /* AH..BH */
+	in->lock = d.lock;
+	in->rep = d.rep && (op == EMU_MOVS || op == EMU_STOS);
+	if (!set_access(in) && d.lock)
 		return refuse(why, why_len, "LOCK on an instruction that cannot take it (#UD): opcode",
 			      b + start, d.i - start);
-	if (!emu_is_string(in))
-		in->rep = false;
 	return 0;
 }
 
