@@ -134,7 +134,7 @@ struct vcpu {
 	 * plainly once vm_wait() has returned (ordered by cpu_work_wait()'s
 	 * acquire), as it does done, failed and the stats above.
 	 */
-	uint64_t result[4];
+	uint64_t result[5];
 };
 
 struct memslot {
