@@ -167,10 +167,11 @@ static bool shadow_hint_usable(const struct shadow_walk_hint *h, const struct gu
 
 /*
  * After a fault of a 4-level guest that took the whole way: its walk and
- * path. A fault that goes on from the hint's table walks in h->walk
- * itself, over the entries below that table only (those above stay the
- * hint's), so nothing is copied then; one whose walk had to start again
- * from the root rewrote them, and cleared the hint until this records it.
+ * path. Every fault walks in h->walk itself: one that goes on from the
+ * hint's table over the entries below that table only (those above stay
+ * the hint's); one without a usable hint, or whose walk had to start
+ * again from the root, clears the hint first (its walk rewrites it) and
+ * leaves it cleared unless this records it. So nothing is copied here.
  */
 static void shadow_hint_record(const struct shadow_mmu *m, struct shadow_walk_hint *h,
 			       const struct guest_paging *gp,
@@ -189,11 +190,13 @@ static void shadow_hint_record(const struct shadow_mmu *m, struct shadow_walk_hi
 	h->region = gva >> h->shift;
 	h->table = (_Atomic uint64_t *)((uintptr_t)w->pte_word[w->level] &
 					~(uintptr_t)(PAGE_SIZE - 1));
-	h->rsvd = guest_pte_rsvd_mask(gp, m->cfg.guest_maxphyaddr, w->level, w->level > 1);
+	h->rsvd = guest_pte_rsvd_4level_all(m->cfg.guest_maxphyaddr, gp->nx) |
+		  guest_pte_rsvd_4level_own(w->level, w->level > 1);
+	/* No path (a walk that ended in SHADOW_EMULATE): no page to compare with, the lookup decides. */
 	for (unsigned int level = 1; level <= X86_ROOT_LEVEL; level++)
-		h->sp[level] = path[level];
-	h->direct = path[1]->role.direct;
-	h->dirty = path[1]->role.dirty;
+		h->sp[level] = path ? path[level] : NULL;
+	h->direct = path && path[1]->role.direct;
+	h->dirty = path && path[1]->role.dirty;
 	if (w != &h->walk)
 		h->walk = *w;
 	h->level = w->level;
@@ -370,7 +373,7 @@ enum shadow_fault_result shadow_mmu_page_fault(struct shadow_mmu *m, struct shad
 	struct guest_paging pae; /* a PAE guest's, with the PDPTEs its root was built from */
 	enum shadow_fault_result ret;
 	struct mmu_pfn_info info;
-	struct guest_walk *w, walk;
+	struct guest_walk *w = &sv->hint.walk; /* see shadow_hint_record() */
 	enum guest_walk_result r;
 	struct shadow_op op;
 	bool hinted;
@@ -384,7 +387,8 @@ enum shadow_fault_result shadow_mmu_page_fault(struct shadow_mmu *m, struct shad
 		gp = &pae;
 	}
 	hinted = shadow_hint_usable(&sv->hint, gp, gva);
-	w = hinted ? &sv->hint.walk : &walk; /* see shadow_hint_record() */
+	if (!hinted)
+		sv->hint.level = 0; /* the walk below is made in it */
 	if (hinted && shadow_hint_walk_leaf(m, &sv->hint, gp, gva, access))
 		r = GUEST_WALK_OK;
 	else
@@ -420,6 +424,13 @@ enum shadow_fault_result shadow_mmu_page_fault(struct shadow_mmu *m, struct shad
 		return SHADOW_READONLY;
 	if (write && (shadow_is_self_change(w) || shadow_wp_trick_bypasses_smap(gp, w, access))) {
 		shadow_xstat_inc(m, emulate);
+		/*
+		 * A guest that writes one of its live tables writes it again,
+		 * next to the last entry: its next store's walk goes on from
+		 * the same table (a hint with no shadow path).
+		 */
+		if (!hinted)
+			shadow_hint_record(m, &sv->hint, gp, w, gva, NULL);
 		if (emulate_gfn)
 			*emulate_gfn = w->gfn;
 		return SHADOW_EMULATE;

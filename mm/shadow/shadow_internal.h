@@ -326,7 +326,9 @@ static inline struct shadow_page *shadow_root_top(const struct shadow_root *r, u
 /*
  * The walk hint (mm/shadow/shadow_fault.c): where the vCPU's last fault
  * that took the whole way went, for a 4-level guest: its guest walk above
- * the guest's leaf, and the shadow page of each level on its path. A fault
+ * the guest's leaf, and the shadow page of each level on its path (none,
+ * NULL, after a fault that ended in SHADOW_EMULATE: a store to a live
+ * guest table, whose next store the hint's walk serves). A fault
  * through the same guest table of the leaf's level (the same 2 MiB for a
  * 4 KiB guest page, the same 1 GiB for a 2 MiB one) under the same CR3 and
  * EFER.NXE checks the guest entries above that table with a load each and

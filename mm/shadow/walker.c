@@ -65,16 +65,6 @@ uint64_t guest_pte_rsvd_mask(const struct guest_paging *gp, unsigned int maxphya
 	return rsvd;
 }
 
-/* guest_pte_rsvd_mask() for 4-level paging, less the bits every level has (rsvd4 in guest_walk_from()). */
-static inline uint64_t rsvd4_level(unsigned int level, bool large)
-{
-	if (level == 4)
-		return X86_PTE_PS;
-	if (!large)
-		return 0;
-	return level == 3 ? x86_bits(13, 29) : x86_bits(13, 20);
-}
-
 /*
  * SDM 4.6.1. A user-mode access needs U/S at every level, R/W for a write
  * and no XD for a fetch; CR0.WP, SMEP and SMAP do not apply to it. A
@@ -284,7 +274,7 @@ enum guest_walk_result guest_walk_from(const struct guest_mem *mem, const struct
 	/* Linear addresses are 32 bits outside long mode. */
 	uint64_t la = mode == GUEST_PAGING_4LEVEL ? gva : (uint32_t)gva;
 	/* 4-level paging: guest_pte_rsvd_mask()'s bits every level has, made once a walk. */
-	uint64_t rsvd4 = x86_bits(maxphyaddr, 51) | (gp->nx ? 0 : X86_PTE_NX);
+	uint64_t rsvd4 = guest_pte_rsvd_4level_all(maxphyaddr, gp->nx);
 	enum guest_walk_result no_slot;
 
 	w->mode = mode;
@@ -334,7 +324,7 @@ retry:
 			if (!(pte & X86_PTE_P))
 				return guest_walk_fault(w, gp, access, 0);
 			large = guest_pte_is_leaf_above_4k(gp, level, pte);
-			if (pte & (mode == GUEST_PAGING_4LEVEL ? rsvd4 | rsvd4_level(level, large)
+			if (pte & (mode == GUEST_PAGING_4LEVEL ? rsvd4 | guest_pte_rsvd_4level_own(level, large)
 							       : guest_pte_rsvd_mask(gp, maxphyaddr, level, large)))
 				return guest_walk_fault(w, gp, access, PFERR_PRESENT | PFERR_RSVD);
 			if (!is_pae_pdpte(mode, level))

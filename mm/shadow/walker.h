@@ -200,6 +200,26 @@ bool guest_access_allowed(const struct guest_paging *gp, unsigned int acc, uint3
 uint64_t guest_pte_rsvd_mask(const struct guest_paging *gp, unsigned int maxphyaddr,
 			     unsigned int level, bool large);
 
+/*
+ * guest_pte_rsvd_mask() for 4-level paging, inline, in two parts: the
+ * bits every level has (MAXPHYADDR to 51, and NX without EFER.NXE), which
+ * a walk makes once, and the level's own (PS at level 4; a 1 GiB or
+ * 2 MiB leaf's).
+ */
+static inline uint64_t guest_pte_rsvd_4level_all(unsigned int maxphyaddr, bool nx)
+{
+	return x86_bits(maxphyaddr, 51) | (nx ? 0 : X86_PTE_NX);
+}
+
+static inline uint64_t guest_pte_rsvd_4level_own(unsigned int level, bool large)
+{
+	if (level == 4)
+		return X86_PTE_PS;
+	if (!large)
+		return 0;
+	return level == 3 ? x86_bits(13, 29) : x86_bits(13, 20);
+}
+
 /* The 4 KiB frame of a leaf at level (8-byte entries: 4-level, PAE), for linear address gva. */
 static inline gfn_t guest_leaf_gfn(uint64_t pte, unsigned int level, uint64_t gva)
 {
