@@ -153,7 +153,10 @@ static bool fetch_through_shadow(struct vcpu *v, uint64_t la, uint8_t *b, unsign
 		return false;
 	hpa = (spte & X86_PTE_ADDR_MASK) | (la & (PAGE_SIZE - 1)); /* the host's frame */
 	p = platform_phys_to_virt(hpa);
-	memcpy(b, p, n);
+	if (n == EMU_MAX_INSN)
+		__builtin_memcpy(b, p, EMU_MAX_INSN); /* a whole instruction's room: a few moves, no call */
+	else
+		memcpy(b, p, n);
 	return true;
 }
 

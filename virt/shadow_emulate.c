@@ -331,9 +331,13 @@ static void emulate_single(struct vcpu *v, const struct vcpu_state *vs, const st
 			   gfn_t fault_gfn)
 {
 	const struct vcpu_exit *e = &v->arch.exit;
-	struct emulated_store st = { .v = v, .in = in };
+	struct emulated_store st; /* its parts and registers are set below: no zeroing of them first */
 	struct shadow_written written[2];
 	uint64_t ea;
+
+	st.v = v;
+	st.in = in;
+	st.applied = false;
 
 	vcpu_regs_to_emu(&v->arch.regs, &st.r);
 	ea = linear(vs, seg_base(v, vs, in->mem.seg), emu_effective_address(in, &st.r, v->arch.regs.rip));
