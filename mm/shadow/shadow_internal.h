@@ -205,9 +205,11 @@ _Static_assert(sizeof(struct shadow_gfn_meta) * SHADOW_META_GFNS == SHADOW_BLOCK
  * The guest frames this CPU's walks read last (shadow_guest_word()): gfn + 1
  * (0: empty) and the frame's host address. A gfn's frame never changes
  * while the MMU lives (mm/mmu.h, struct mmu_ops), so an entry never goes
- * stale. Only its own CPU reads or writes it.
+ * stale. Only its own CPU reads or writes it. Eight ways: two walks'
+ * tables (with four, a walk through another region's tables evicted the
+ * first's, and a guest that writes its live tables walks both in turn).
  */
-#define SHADOW_GFRAME_WAYS 4
+#define SHADOW_GFRAME_WAYS 8
 struct shadow_gframe_cache {
 	gfn_t key[SHADOW_GFRAME_WAYS];
 	char *hva[SHADOW_GFRAME_WAYS];
