@@ -42,9 +42,10 @@ void ipi_batch_send(struct ipi_batch *b)
 
 /*
  * How every online CPU's logical destination follows from its index
- * (arch/x86/ipi.h), or IPI_LOGICAL_OTHER. Starts as what the mode would
- * give and falls to OTHER for good at the first CPU that does not fit
- * (ipi_note_logical, before that CPU is online).
+ * (arch/x86/ipi.h), or IPI_LOGICAL_OTHER. OTHER until the BSP notes
+ * itself, then what the mode gives, and OTHER for good from the first
+ * CPU that does not fit (ipi_note_logical, called by each CPU before it
+ * is online: a sender that sees a CPU online sees the layout it left).
  */
 enum ipi_logical_layout ipi_layout = IPI_LOGICAL_OTHER;
 static bool layout_broken;
