@@ -174,10 +174,11 @@ static bool shadow_hint_usable(const struct shadow_walk_hint *h, const struct gu
  * leaves it cleared unless this records it. So nothing is copied here.
  */
 static void shadow_hint_record(const struct shadow_mmu *m, struct shadow_walk_hint *h,
-			       const struct guest_paging *gp,
-			       const struct guest_walk *w, uint64_t gva,
+			       const struct guest_paging *gp, uint64_t gva,
 			       struct shadow_page *const path[X86_ROOT_LEVEL + 1])
 {
+	const struct guest_walk *w = &h->walk;
+
 	h->level = 0;
 	if (w->mode != GUEST_PAGING_4LEVEL || w->level >= X86_ROOT_LEVEL)
 		return;
@@ -197,8 +198,6 @@ static void shadow_hint_record(const struct shadow_mmu *m, struct shadow_walk_hi
 		h->sp[level] = path ? path[level] : NULL;
 	h->direct = path && path[1]->role.direct;
 	h->dirty = path && path[1]->role.dirty;
-	if (w != &h->walk)
-		h->walk = *w;
 	h->level = w->level;
 }
 
@@ -357,7 +356,7 @@ static enum shadow_fault_result shadow_fetch(struct shadow_op *op, const struct 
 	shadow_op_stat_inc(op, leaves_mapped[PG_LEVEL_4K]);
 	if (!hinted) {
 		path[1] = sp;
-		shadow_hint_record(m, hint, gp, w, gva, path);
+		shadow_hint_record(m, hint, gp, gva, path); /* w is hint->walk */
 	}
 	return SHADOW_FIXED;
 }
@@ -430,7 +429,7 @@ enum shadow_fault_result shadow_mmu_page_fault(struct shadow_mmu *m, struct shad
 		 * the same table (a hint with no shadow path).
 		 */
 		if (!hinted)
-			shadow_hint_record(m, &sv->hint, gp, w, gva, NULL);
+			shadow_hint_record(m, &sv->hint, gp, gva, NULL);
 		if (emulate_gfn)
 			*emulate_gfn = w->gfn;
 		return SHADOW_EMULATE;
