@@ -21,6 +21,7 @@ static char guest_str[128], guest_args_str[200], guest_modules_str[200], console
 static const char *const end_choices[] = { "poweroff", "reboot", "halt", NULL };
 static const char *const numa_choices[] = { "local", "interleave", "off", NULL };
 static const char *const placement_choices[] = { "shared", "split", NULL };
+static const char *const kick_choices[] = { "auto", "guest", "early", NULL }; /* enum flush_kick */
 static const char *const fault_choices[] = { "wild", "triple", "hypercall", "virt_insn", "io",
 					     "print", "pt_rmw", "cr4", "irq_off", "pt_race",
 					     "straddle", "alias", "cr8", "cr_walk",
@@ -116,6 +117,8 @@ const struct opt_desc boot_option_table[OPTION_COUNT] = {
 	[OPTION_PLACEMENT] = { .name = "placement", .type = OPT_ENUM, .choices = placement_choices,
 			       .def = PLACEMENT_SHARED,
 			       .help = "several VMs: all on the same pCPUs, or each on its own share" },
+	[OPTION_KICK] = { .name = "kick", .type = OPT_ENUM, .choices = kick_choices, .def = 0,
+			  .help = "remote flushes IPI the vCPUs found in guest mode, or every target pCPU first (auto: first where the VM has its pCPUs to itself)" },
 };
 
 uint64_t boot_options[OPTION_COUNT];

@@ -6,6 +6,7 @@
 #include "boot/options.h"
 #include "stress/guests.h"
 #include "stress/result.h"
+#include "virt/shootdown.h"
 #include "stress/scenario.h"
 #include "stress/scenarios.h"
 #include "virt/sched.h"
@@ -58,6 +59,7 @@ int scenario_run(void)
 			result_done(EXIT_CONFIG, "too-few-cpus");
 		}
 		sched_configure(option(OPTION_PIN), (unsigned int)option(OPTION_TIMESLICE_US));
+		shootdown_configure((enum flush_kick)option(OPTION_KICK)); /* the choices' order */
 		if (option(OPTION_VMS) > 1 && option(OPTION_SCENARIO) != SCENARIO_ISOLATION &&
 		    option(OPTION_SCENARIO) != SCENARIO_DEMAND_PAGING) {
 			kprintf("mmuvisor: error: vms=%lu: only scenario=isolation and scenario=demand_paging run several VMs; drop vms= or pick one of them\n",

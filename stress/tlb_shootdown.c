@@ -1,7 +1,8 @@
 // SPDX-License-Identifier: MIT
 /*
  * scenario=tlb_shootdown: vCPUs spin in guest mode; the control CPU times
- * remote flushes aimed at 1..N of them, beside a bare IPI round trip to an
+ * remote flushes aimed at 1..N of them, with kick=guest and then with
+ * kick=early (virt/shootdown.c), beside a bare IPI round trip to an
  * idle pCPU and a bare fan-out (smp_call_many of a no-op: the same ICR
  * writes, no guest to leave) to the same 1..N pCPUs while they are idle. Each
  * timed flush starts with every target back in guest mode: one that finds a
@@ -85,6 +86,41 @@ static bool targets_in_guest(struct vm *vm, unsigned int n, const cpumask_t *tar
 	return true;
 }
 
+/*
+ * ROUNDS flushes aimed at the pCPUs of vCPUs 0..k-1 (targets, which gets
+ * vCPU k-1's), each checked, and their RESULT line.
+ */
+static bool time_flushes(struct vm *vm, unsigned int n, unsigned int k, cpumask_t *targets,
+			 bool early, uint64_t ipi_rtt, uint64_t fanout)
+{
+	uint64_t best = UINT64_MAX, sum = 0, ipis0 = atomic_load(&vm->ipis_sent);
+	uint64_t avoided0 = atomic_load(&vm->ipis_avoided);
+	uint64_t violations0 = atomic_load(&vm->shootdown_violations);
+	bool ok = true;
+
+	cpumask_set(targets, vm->vcpus[k - 1].pcpu);
+	for (int r = 0; ok && r < ROUNDS; r++) {
+		uint64_t t0, dt, seq;
+
+		ok = targets_in_guest(vm, n, targets);
+		t0 = rdtsc();
+		seq = tlb_flush_vcpus(vm, targets);
+		dt = rdtsc() - t0;
+		tlb_flush_check(vm, targets, seq);
+		best = dt < best ? dt : best;
+		sum += dt;
+	}
+	kprintf("RESULT scenario=tlb_shootdown phase=flush kick=%s vcpus=%u targets=%u cycles_min=%lu cycles_avg=%lu ns_avg=%lu ipi_rtt_cycles=%lu min_over_ipi_rtt_x100=%lu fanout_cycles=%lu min_over_fanout_x100=%lu ipis=%lu ipis_avoided=%lu violations=%lu\n",
+		early ? "early" : "guest", n, k, (unsigned long)best, (unsigned long)(sum / ROUNDS),
+		(unsigned long)tsc_to_ns(sum / ROUNDS), (unsigned long)ipi_rtt,
+		(unsigned long)(ipi_rtt ? best * 100 / ipi_rtt : 0), (unsigned long)fanout,
+		(unsigned long)(fanout ? best * 100 / fanout : 0),
+		(unsigned long)(atomic_load(&vm->ipis_sent) - ipis0),
+		(unsigned long)(atomic_load(&vm->ipis_avoided) - avoided0),
+		(unsigned long)(atomic_load(&vm->shootdown_violations) - violations0));
+	return ok;
+}
+
 int scenario_tlb_shootdown(void)
 {
 	struct vm_mmu_config mmu = scenario_mmu_config();
@@ -93,39 +129,21 @@ int scenario_tlb_shootdown(void)
 	struct vm *vm = scenario_vm_create("spin", n, &mmu, (uint64_t[4]){ 0 });
 	static uint64_t fanout[VM_MAX_VCPUS]; /* 8 KiB: off the stack */
 	cpumask_t targets;
-	bool ok;
+	bool ok, kick_was;
 
 	if (!vm)
 		return EXIT_CONFIG;
 	bare_ipi_fanout(vm, n, fanout);
-	cpumask_clear(&targets);
 	vm_start(vm);
 	ok = scenario_wait_all_reported(vm, 0, 1, READY_TIMEOUT_MS);
-	for (unsigned int k = 1; ok && k <= n; k++) {
-		uint64_t best = UINT64_MAX, sum = 0, ipis0 = atomic_load(&vm->ipis_sent);
-		uint64_t avoided0 = atomic_load(&vm->ipis_avoided);
-
-		cpumask_set(&targets, vm->vcpus[k - 1].pcpu);
-		for (int r = 0; ok && r < ROUNDS; r++) {
-			uint64_t t0, dt, seq;
-
-			ok = targets_in_guest(vm, n, &targets);
-			t0 = rdtsc();
-			seq = tlb_flush_vcpus(vm, &targets);
-			dt = rdtsc() - t0;
-			tlb_flush_check(vm, &targets, seq);
-			best = dt < best ? dt : best;
-			sum += dt;
-		}
-		kprintf("RESULT scenario=tlb_shootdown phase=flush vcpus=%u targets=%u cycles_min=%lu cycles_avg=%lu ns_avg=%lu ipi_rtt_cycles=%lu min_over_ipi_rtt_x100=%lu fanout_cycles=%lu min_over_fanout_x100=%lu ipis=%lu ipis_avoided=%lu\n",
-			n, k, (unsigned long)best, (unsigned long)(sum / ROUNDS),
-			(unsigned long)tsc_to_ns(sum / ROUNDS), (unsigned long)ipi_rtt,
-			(unsigned long)(ipi_rtt ? best * 100 / ipi_rtt : 0),
-			(unsigned long)fanout[k - 1],
-			(unsigned long)(fanout[k - 1] ? best * 100 / fanout[k - 1] : 0),
-			(unsigned long)(atomic_load(&vm->ipis_sent) - ipis0),
-			(unsigned long)(atomic_load(&vm->ipis_avoided) - avoided0));
+	kick_was = atomic_load(&vm->kick_early);
+	for (int early = 0; ok && early < 2; early++) {
+		atomic_store(&vm->kick_early, early);
+		cpumask_clear(&targets);
+		for (unsigned int k = 1; ok && k <= n; k++)
+			ok = time_flushes(vm, n, k, &targets, early, ipi_rtt, fanout[k - 1]);
 	}
+	atomic_store(&vm->kick_early, kick_was);
 	*(volatile uint64_t *)vm_gpa_to_hva(vm, GUEST_CONTROL, 8) = 1;
 	ok = vm_wait(vm, RUN_TIMEOUT_MS) && ok;
 	kprintf("RESULT scenario=tlb_shootdown phase=check flushes=%lu violations=%lu\n",

@@ -132,7 +132,7 @@ static void pc_block(struct vcpu *v, uint64_t deadline)
 {
 	arm_timer(v, deadline);
 	atomic_store(&v->mode, VCPU_BLOCKED);
-	if (!(atomic_load(&v->requests) & ~VCPU_REQ_TLB_FLUSH) &&
+	if (!atomic_load(&v->requests) &&
 	    !(deadline && tsc_passed(deadline))) {
 		v->stats.sleeps++;
 		rcu_offline();

@@ -1,6 +1,8 @@
 // SPDX-License-Identifier: MIT
 #pragma once
 
+#include <stdbool.h>
+
 #include "arch/x86/ipi.h"
 
 struct vm;
@@ -15,6 +17,17 @@ struct vm;
  */
 #define KICK_NMI_AFTER_MS 50
 #define KICK_NMI_EVERY_MS 100
+
+/*
+ * Which vCPUs a flush sends IPIs to (kick=, virt/shootdown.c): those it
+ * reads in guest mode (GUEST), or every target's pCPU before reading
+ * anything (EARLY), or EARLY where no other VM's vCPU shares the VM's
+ * pCPUs and GUEST elsewhere (AUTO). The boot option's order.
+ */
+enum flush_kick { FLUSH_KICK_AUTO, FLUSH_KICK_GUEST, FLUSH_KICK_EARLY };
+void shootdown_configure(enum flush_kick kick);
+/* The VM's vCPUs have their pCPUs (sched_place); pcpus_own: no other VM's vCPU runs there. */
+void shootdown_vm_placed(struct vm *vm, bool pcpus_own);
 
 /* Flush every vCPU of vm; returns once none can use an old translation. */
 void tlb_flush_vm(struct vm *vm);

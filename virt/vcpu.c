@@ -191,15 +191,15 @@ __attribute__((always_inline)) static inline void handle_exit(struct vcpu *v)
 __attribute__((always_inline)) static inline bool serve_requests(struct vcpu *v)
 {
 	unsigned int req = atomic_exchange(&v->requests, 0);
+	/* Read before the flush below, which covers every flush up to it (virt/shootdown.c). */
+	uint64_t flush_seq = atomic_load(&v->vm->flush_seq);
 
 	if (req & VCPU_REQ_STOP || atomic_load(&v->vm->stopping))
 		return false;
-	if (req & VCPU_REQ_TLB_FLUSH) {
+	if (flush_seq != v->served_flush_seq) {
 		virt->vcpu_flush_tlb(&v->arch);
 		v->stats.flushes++;
-		atomic_fetch_add_explicit(&v->flush_acks, 1, memory_order_relaxed);
-		/* Read after the xchg above: covers every flush whose bit we took. */
-		atomic_store(&v->served_flush_seq, atomic_load(&v->vm->flush_seq));
+		v->served_flush_seq = flush_seq;
 	}
 	return true;
 }
@@ -244,12 +244,12 @@ run_loop(struct vcpu *v, uint64_t slice_end, const bool shared)
 			break;
 		/* Full barrier (seq_cst): pairs with the flusher's; see virt/shootdown.c. */
 		atomic_store(&v->mode, VCPU_IN_GUEST);
-		if (atomic_load(&v->requests)) {
+		if (atomic_load(&v->requests) || atomic_load(&v->vm->flush_seq) != v->served_flush_seq) {
 			atomic_store(&v->mode, VCPU_OUTSIDE);
 			continue;
 		}
 		/* For the shootdown check in virt/shootdown.c: what we enter with. */
-		atomic_store(&v->in_guest_seq, atomic_load(&v->served_flush_seq));
+		atomic_store(&v->in_guest_seq, v->served_flush_seq);
 		rcu_offline(); /* guest mode: an extended quiescent state */
 		BREAKDOWN_TIME(v, t_entry);
 		virt->vcpu_run(&v->arch); /* the exit acknowledged on the way out (vcpu_arch.left) */

@@ -6,6 +6,7 @@
  */
 #pragma once
 
+#include "arch/x86/cpumask.h"
 #include "arch/x86/virt.h"
 #include "mm/ept/tdp_mmu.h"
 #include "mm/shadow/shadow_mmu.h"
@@ -23,8 +24,11 @@
  */
 enum vcpu_mode { VCPU_OUTSIDE, VCPU_IN_GUEST, VCPU_EXITING, VCPU_BLOCKED };
 
-/* vcpu.requests bits, set by any CPU, consumed by the vCPU before it enters. */
-#define VCPU_REQ_TLB_FLUSH (1u << 0)
+/*
+ * vcpu.requests bits, set by any CPU, consumed by the vCPU before it
+ * enters. (A TLB flush is not one: the vCPU compares vm.flush_seq with its
+ * served_flush_seq; virt/shootdown.c.)
+ */
 #define VCPU_REQ_STOP (1u << 1)
 #define VCPU_REQ_EVENT (1u << 2)   /* a PC guest's local APIC has something new (virt/pc_irq.c) */
 
@@ -65,12 +69,16 @@ struct vcpu {
 	/* Cross-CPU (atomics): */
 	_Atomic int mode;           /* enum vcpu_mode */
 	atomic_uint requests;       /* VCPU_REQ_* */
-	atomic_ulong flush_acks;    /* flush requests this vCPU has honoured */
-	atomic_ulong served_flush_seq; /* vm->flush_seq as read when it last flushed */
-	atomic_ulong in_guest_seq;  /* served_flush_seq while really in the guest, else NOT_IN_GUEST */
+	/*
+	 * served_flush_seq while really in the guest, else NOT_IN_GUEST:
+	 * stored by the vCPU after its entry's check, and by the world switch
+	 * at its exit (vcpu_arch.left); read by flushers (virt/shootdown.c).
+	 */
+	atomic_ulong in_guest_seq;
 
 	/* Owned by the vCPU's pCPU: */
 	struct vcpu_arch arch;      /* what the backend sees (arch/x86/virt.h) */
+	uint64_t served_flush_seq;  /* vm->flush_seq as read before its last TLB flush */
 	struct tdp_page_cache tdp_cache;
 	struct shadow_vcpu *shadow;  /* mmu=shadow */
 	const uint64_t *shadow_root_pa; /* mmu=shadow: its current root's address (shadow_vcpu_root_pa_word) */
@@ -200,6 +208,10 @@ struct vm {
 	struct vcpu *vcpus;         /* cfg.nr_vcpus of them */
 	unsigned int vcpus_order;   /* their allocation's */
 	struct pc_devices *dev;     /* a PC guest's devices (virt/dev/), else NULL */
+	cpumask_t vcpu_pcpus;       /* the pCPUs its vCPUs run on (sched_place) */
+	/* pcpu_vcpu_valid: at most one vCPU on each pCPU, all below 64; pcpu_vcpu[p] is p's. */
+	bool pcpu_vcpu_valid;
+	struct vcpu *pcpu_vcpu[64];
 	/*
 	 * Some slot logs dirty pages (virt/dirty_log.c): raised before the
 	 * slots' own flags, lowered after them, by the control CPU. A write
@@ -222,7 +234,13 @@ struct vm {
 	atomic_uint barrier_count, barrier_gen; /* HC_BARRIER */
 	atomic_uint vcpus_done;
 	atomic_ulong remote_flushes, ipis_sent, ipis_avoided;
-	atomic_ulong flush_seq;     /* one per tlb_flush call */
+	atomic_ulong flush_seq;     /* one per remote flush; a vCPU flushes when it is past its served_flush_seq */
+	/*
+	 * kick=: a flush IPIs every target's pCPU first (virt/shootdown.c).
+	 * Set by sched_place; scenario=tlb_shootdown changes it between its
+	 * phases, while it is the VM's only flusher. Read relaxed by flushers.
+	 */
+	atomic_bool kick_early;
 	atomic_ulong shootdown_violations; /* a vCPU in the guest that missed a finished flush */
 	atomic_ulong nmi_kicks;     /* NMIs sent because a kick IPI did not force an exit */
 	atomic_bool unresponsive;  /* a vCPU stayed in the guest past VCPU_LEAVE_BOUND_MS */

@@ -35,6 +35,11 @@ void apic_eoi(void);
 /* icr_low carries the vector, delivery mode and shorthand bits. */
 void apic_send_icr(uint32_t dest_apic_id, uint32_t icr_low); /* dest: an APIC ID, or a logical destination */
 void apic_send_nmi_all_but_self(void);
+/* apic_send_icr for a caller that knows the APIC is in x2APIC mode: one WRMSR (ICR, MSR 0x830), inline. */
+static inline void apic_send_icr_x2apic(uint32_t dest, uint32_t icr_low)
+{
+	asm volatile("wrmsr" : : "c"(0x830u), "a"(icr_low), "d"(dest) : "memory");
+}
 
 /*
  * The local APIC timer as a wake-up at a TSC value: VEC_TIMER arrives at

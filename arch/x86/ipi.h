@@ -41,16 +41,17 @@ static inline void ipi_send_run(unsigned int first, uint64_t bits, unsigned int 
 			      APIC_DM_FIXED | vector);
 }
 
-static inline unsigned int ipi_send_set(const cpumask_t *mask, unsigned int vector)
+/* ipi_send_set of a set of the first 64 CPUs, bits (cpumask_one_word()); returns the ICR writes. */
+__attribute__((always_inline)) static inline unsigned int ipi_send_word(uint64_t bits,
+									 unsigned int vector)
 {
-	uint64_t bits = mask->w[0];
 	unsigned int writes = 0;
 
-	/* The common sets inline: of the first 64 CPUs, and none or one or laid out as above. */
-	if (!cpumask_one_word())
-		return ipi_send_set_many(mask, vector);
 	if (!(bits & (bits - 1))) {
-		if (bits)
+		if (bits && ipi_layout == IPI_LOGICAL_X2APIC)
+			apic_send_icr_x2apic(cpu_data((unsigned int)__builtin_ctzll(bits))->apic_id,
+					     APIC_DM_FIXED | vector);
+		else if (bits)
 			ipi_send_run(0, bits, vector);
 		return bits != 0;
 	}
@@ -58,17 +59,33 @@ static inline unsigned int ipi_send_set(const cpumask_t *mask, unsigned int vect
 		apic_send_icr((uint32_t)bits, APIC_DM_FIXED | APIC_DEST_LOGICAL | vector);
 		return 1;
 	}
-	if (ipi_layout != IPI_LOGICAL_X2APIC)
-		return ipi_send_set_many(mask, vector);
-	do {
+	if (ipi_layout != IPI_LOGICAL_X2APIC) {
+		cpumask_t mask = { .w = { bits } };
+
+		return ipi_send_set_many(&mask, vector);
+	}
+	do { /* x2APIC: one write per cluster of 16, inline */
 		unsigned int lo = (unsigned int)__builtin_ctzll(bits) & ~15u;
 		uint64_t run = bits >> lo & 0xffff;
 
-		ipi_send_run(lo, run, vector);
+		if (run & (run - 1))
+			apic_send_icr_x2apic(lo / 16 << 16 | (uint32_t)run,
+					     APIC_DM_FIXED | APIC_DEST_LOGICAL | vector);
+		else
+			apic_send_icr_x2apic(cpu_data(lo + (unsigned int)__builtin_ctzll(run))->apic_id,
+					     APIC_DM_FIXED | vector);
 		bits &= ~(run << lo);
 		writes++;
 	} while (bits);
 	return writes;
+}
+
+/* The common sets inline: of the first 64 CPUs, and none or one or laid out as above. */
+static inline unsigned int ipi_send_set(const cpumask_t *mask, unsigned int vector)
+{
+	if (!cpumask_one_word())
+		return ipi_send_set_many(mask, vector);
+	return ipi_send_word(mask->w[0], vector);
 }
 void ipi_send_mask(const cpumask_t *mask, unsigned int vector);
 /* cpu's logical destination, as apic_init_this_cpu set it up: called on cpu before it is online. */

@@ -137,7 +137,7 @@ static void test_boot_options(void)
 			  "virt=auto vcpus=0 mem_per_vcpu=4194304 mmu_lock=shared flush=batched "
 			  "fault=wild overlap=off iterations=10 manual_protect=on mmu=tdp seed=1 "
 			  "rounds=20 long_ms=1000 guest=\"\" guest_args=\"\" guest_modules=\"\" mem=268435456 "
-			  "io=pc guest_timeout_ms=120000 beside=none console=\"\" end=poweroff numa=local " "pin=off timeslice_us=2000 vms=0 placement=shared") == 0);
+			  "io=pc guest_timeout_ms=120000 beside=none console=\"\" end=poweroff numa=local " "pin=off timeslice_us=2000 vms=0 placement=shared kick=auto") == 0);
 	CHECK(options_parse("apic=xapic cpus=2", err, sizeof(err)));
 	CHECK_EQ_U(option(OPTION_APIC), APIC_MODE_XAPIC);
 	CHECK_EQ_U(option(OPTION_CPUS), 2);
