@@ -467,6 +467,24 @@ static __attribute__((noinline)) void flush_early_linger(struct vm *vm, uint64_t
 }
 
 /*
+ * kick=early's IPIs to to, a set of the first 64 CPUs without the
+ * flusher's own (self, its bit): in one ICR write with the all-but-self
+ * shorthand where to is every other online CPU, which in xAPIC mode saves
+ * a write per cluster of 4 (each costs Bochs about 50 cycles).
+ */
+__attribute__((always_inline)) static inline void flush_send(uint64_t to, uint64_t self)
+{
+	if (to == (smp_online()->w[0] & ~self) && (to & (to - 1))) {
+		if (ipi_layout == IPI_LOGICAL_X2APIC)
+			apic_send_icr_x2apic(0, APIC_DM_FIXED | APIC_DEST_ALL_BUT_SELF | VEC_KICK);
+		else
+			apic_send_icr(0, APIC_DM_FIXED | APIC_DEST_ALL_BUT_SELF | VEC_KICK);
+		return;
+	}
+	ipi_send_word(to, VEC_KICK);
+}
+
+/*
  * flush_early_linger for flush_early_whole: from vCPU i, which is in the
  * guest still, on.
  */
@@ -498,11 +516,10 @@ static __attribute__((noinline)) void flush_early_linger_from(struct vm *vm, uin
 static __attribute__((noinline)) uint64_t flush_early_whole(struct vm *vm)
 {
 	uint64_t seq = atomic_fetch_add(&vm->flush_seq, 1) + 1;
-	uint64_t mine = vm->vcpu_pcpus.w[0];
-	uint64_t to = mine & ~(1ull << this_cpu()->cpu);
+	uint64_t mine = vm->vcpu_pcpus.w[0], self = 1ull << this_cpu()->cpu, to = mine & ~self;
 	struct vcpu *v = vm->vcpus, *end = v + vm->cfg.nr_vcpus;
 
-	ipi_send_word(to, VEC_KICK);
+	flush_send(to, self);
 	atomic_fetch_add_explicit(&vm->remote_flushes, 1, memory_order_relaxed); /* while they exit */
 	atomic_fetch_add_explicit(&vm->ipis_sent, vm->cfg.nr_vcpus - (to != mine), memory_order_relaxed);
 	for (; v < end; v++) {
@@ -530,11 +547,10 @@ static __attribute__((noinline)) uint64_t flush_early_whole(struct vm *vm)
 static __attribute__((noinline)) uint64_t flush_early_mapped(struct vm *vm, uint64_t in_set)
 {
 	uint64_t seq = atomic_fetch_add(&vm->flush_seq, 1) + 1;
-	uint64_t mine = in_set & vm->vcpu_pcpus.w[0];
-	uint64_t to = mine & ~(1ull << this_cpu()->cpu);
+	uint64_t mine = in_set & vm->vcpu_pcpus.w[0], self = 1ull << this_cpu()->cpu, to = mine & ~self;
 	unsigned int sent = 0;
 
-	ipi_send_word(to, VEC_KICK);
+	flush_send(to, self);
 	atomic_fetch_add_explicit(&vm->remote_flushes, 1, memory_order_relaxed); /* while they exit */
 	for (uint64_t left = to; left; left &= left - 1) {
 		struct vcpu *v = vm->pcpu_vcpu[(unsigned int)__builtin_ctzll(left)];

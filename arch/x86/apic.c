@@ -45,6 +45,24 @@ static uint32_t x2apic_ldr_of(uint32_t id)
 	return (id >> 4) << 16 | 1u << (id & 15);
 }
 static volatile uint32_t *xapic_mmio;
+/*
+ * xAPIC mode with an APIC ID of 8 or more in the MADT: the cluster model
+ * (SDM 10.6.2.2), else the flat model. Every local APIC must use the same
+ * one. Immutable after apic_choose_logical_model on the BSP.
+ */
+static bool xapic_cluster;
+#define APIC_DFR_CLUSTER 0x0fffffffu
+#define XAPIC_CLUSTER_IDS 60 /* clusters 0-14 of 4; cluster 15 is the broadcast */
+
+void apic_choose_logical_model(uint32_t max_apic_id)
+{
+	xapic_cluster = !x2apic && max_apic_id >= 8;
+}
+
+bool apic_xapic_cluster(void)
+{
+	return xapic_cluster;
+}
 /* Immutable after apic_timer_calibrate on the BSP (before the APs start). */
 static bool tsc_deadline;
 static uint64_t ticks_per_2_32_tsc; /* one-shot mode: timer ticks (divide 1) per 2^32 TSC cycles */
@@ -122,8 +140,20 @@ uint32_t apic_init_this_cpu(void)
 		 * The flat model: the LDR's top byte is a bit of 8, and one ICR
 		 * write reaches every CPU whose bit its mask names (SDM
 		 * 10.6.2.2). An ID of 8 or more has no bit: it is sent to alone.
+		 * The cluster model, where the MADT has such IDs: the top byte
+		 * is a cluster (high nibble) and a bit of 4, and one write
+		 * reaches the CPUs its bits name in one cluster. Kept in
+		 * percpu.ipi_logical as cluster << 16 | bit, as x2APIC's is; an
+		 * ID of 60 or more has none (LDR 0 matches nothing).
 		 */
-		if (id < 8) {
+		if (xapic_cluster) {
+			uint32_t ldr = (id / 4) << 4 | 1u << (id % 4);
+
+			apic_write(APIC_DFR, APIC_DFR_CLUSTER);
+			apic_write(APIC_LDR, id < XAPIC_CLUSTER_IDS ? ldr << 24 : 0);
+			if (id < XAPIC_CLUSTER_IDS && apic_read(APIC_LDR) >> 24 == ldr)
+				logical = (id / 4) << 16 | 1u << (id % 4);
+		} else if (id < 8) {
 			apic_write(APIC_DFR, APIC_DFR_FLAT);
 			apic_write(APIC_LDR, (1u << id) << 24);
 			if (apic_read(APIC_LDR) >> 24 == 1u << id)
@@ -156,9 +186,12 @@ void apic_send_icr(uint32_t dest, uint32_t icr_low)
 		cpu_relax();
 	xapic_mmio[APIC_ICR_HIGH / 4] = dest << 24;
 	xapic_mmio[APIC_ICR_LOW / 4] = icr_low;
-	while (xapic_mmio[APIC_ICR_LOW / 4] & APIC_ICR_BUSY)
-		cpu_relax();
 	irq_restore(irqs);
+}
+
+uint32_t apic_logical_dest(uint32_t cluster, uint32_t bits)
+{
+	return x2apic ? cluster << 16 | bits : xapic_cluster ? cluster << 4 | bits : bits;
 }
 
 void apic_send_nmi_all_but_self(void)

@@ -26,10 +26,16 @@ bool apic_x2apic_mode(void);
 /*
  * Returns the logical destination that names this CPU in one ICR write in
  * logical mode (x2APIC: cluster << 16 | bit, as its ID fixes them; xAPIC:
- * a bit of the flat model, which it sets up for an ID below 8), or 0 where
- * the CPU has none. Goes in percpu.ipi_logical.
+ * a bit of the flat model, which it sets up for an ID below 8, or with
+ * the cluster model cluster << 16 | bit of 4, for an ID below 60), or 0
+ * where the CPU has none. Goes in percpu.ipi_logical.
  */
 uint32_t apic_init_this_cpu(void);
+/* xAPIC: the cluster model if an APIC ID is 8 or more, else the flat one; on the BSP, before apic_init_this_cpu. */
+void apic_choose_logical_model(uint32_t max_apic_id);
+bool apic_xapic_cluster(void);
+/* An ICR destination in logical mode: the CPUs of bits (a percpu.ipi_logical's low half) in cluster. */
+uint32_t apic_logical_dest(uint32_t cluster, uint32_t bits);
 uint32_t apic_read_id(void);
 void apic_eoi(void);
 /* icr_low carries the vector, delivery mode and shorthand bits. */

@@ -35,7 +35,8 @@ void ipi_batch_send(struct ipi_batch *b)
 	if (!(b->bits & (b->bits - 1)))
 		ipi_send(b->last, b->vector);
 	else
-		apic_send_icr(b->cluster << 16 | b->bits, APIC_DM_FIXED | APIC_DEST_LOGICAL | b->vector);
+		apic_send_icr(apic_logical_dest(b->cluster, b->bits),
+			      APIC_DM_FIXED | APIC_DEST_LOGICAL | b->vector);
 	b->writes++;
 	b->bits = 0;
 }
@@ -52,20 +53,49 @@ static bool layout_broken;
 
 void ipi_note_logical(unsigned int cpu, uint32_t logical)
 {
-	bool x2apic = apic_x2apic_mode();
-	uint32_t linear = x2apic ? (cpu / 16) << 16 | 1u << (cpu % 16) : cpu < 8 ? 1u << cpu : 0;
+	bool x2apic = apic_x2apic_mode(), cluster = apic_xapic_cluster();
+	uint32_t linear = x2apic    ? (cpu / 16) << 16 | 1u << (cpu % 16) :
+			  cluster   ? (cpu < 60 ? (cpu / 4) << 16 | 1u << (cpu % 4) : 0) :
+			  cpu < 8   ? 1u << cpu : 0;
 
 	if (logical != linear)
 		layout_broken = true;
-	ipi_layout = layout_broken ? IPI_LOGICAL_OTHER : x2apic ? IPI_LOGICAL_X2APIC : IPI_LOGICAL_FLAT;
+	ipi_layout = layout_broken ? IPI_LOGICAL_OTHER :
+		     x2apic	   ? IPI_LOGICAL_X2APIC :
+		     cluster	   ? IPI_LOGICAL_XAPIC_CLUSTER : IPI_LOGICAL_FLAT;
 }
 
-/* ipi_send_set where logical destinations follow from indices: a write per 16 bits of mask (x2APIC), or for the low 8 (xAPIC). */
+/*
+ * ipi_send_set where logical destinations follow from indices: a write per
+ * 16 bits of mask (x2APIC), per 4 below CPU 60 (the xAPIC cluster model),
+ * or for the low 8 (the flat one).
+ */
 static unsigned int send_linear(const cpumask_t *mask, unsigned int vector)
 {
 	bool x2apic = ipi_layout == IPI_LOGICAL_X2APIC;
 	unsigned int writes = 0;
 
+	if (ipi_layout == IPI_LOGICAL_XAPIC_CLUSTER) {
+		uint64_t bits = mask->w[0] & ((1ull << 60) - 1);
+
+		while (bits) {
+			unsigned int lo = (unsigned int)__builtin_ctzll(bits) & ~3u;
+			uint64_t run = bits >> lo & 0xf;
+
+			if (run & (run - 1))
+				apic_send_icr((lo / 4) << 4 | (uint32_t)run,
+					      APIC_DM_FIXED | APIC_DEST_LOGICAL | vector);
+			else
+				ipi_send(lo + (unsigned int)__builtin_ctzll(run), vector);
+			bits &= ~(run << lo);
+			writes++;
+		}
+		for (int cpu = cpumask_next(mask, 59); cpu >= 0; cpu = cpumask_next(mask, cpu)) {
+			ipi_send((unsigned int)cpu, vector);
+			writes++;
+		}
+		return writes;
+	}
 	for (unsigned int w = 0; w < cpumask_nr_words; w++) {
 		uint64_t bits = mask->w[w];
 

@@ -25,10 +25,13 @@ unsigned int ipi_send_set_many(const cpumask_t *mask, unsigned int vector);
  * (QEMU, Bochs and most firmware number APIC IDs as the MADT lists CPUs):
  * in x2APIC mode CPU n is bit n % 16 of cluster n / 16, so each 16 bits of
  * a mask are one ICR write's destination as they stand; in xAPIC mode CPUs
- * 0 to 7 are the flat model's bits, and the others have none. Then a set
- * is sent with no CPU's percpu data read but a lone target's APIC ID.
+ * 0 to 7 are the flat model's bits, and the others have none, or (the
+ * cluster model, apic_choose_logical_model) CPU n below 60 is bit n % 4 of
+ * cluster n / 4. Then a set is sent with no CPU's percpu data read but a
+ * lone target's APIC ID.
  */
-enum ipi_logical_layout { IPI_LOGICAL_OTHER, IPI_LOGICAL_X2APIC, IPI_LOGICAL_FLAT };
+enum ipi_logical_layout { IPI_LOGICAL_OTHER, IPI_LOGICAL_X2APIC, IPI_LOGICAL_FLAT,
+			  IPI_LOGICAL_XAPIC_CLUSTER };
 extern enum ipi_logical_layout ipi_layout; /* set as CPUs come up, then read-only */
 
 /* The CPUs of bits (a run of 16 from first, x2APIC; or one CPU) in one write: logical for two or more. */
@@ -58,6 +61,22 @@ __attribute__((always_inline)) static inline unsigned int ipi_send_word(uint64_t
 	if (ipi_layout == IPI_LOGICAL_FLAT && !(bits >> 8)) {
 		apic_send_icr((uint32_t)bits, APIC_DM_FIXED | APIC_DEST_LOGICAL | vector);
 		return 1;
+	}
+	if (ipi_layout == IPI_LOGICAL_XAPIC_CLUSTER && !(bits >> 60)) {
+		do { /* the xAPIC cluster model: one write per cluster of 4 */
+			unsigned int lo = (unsigned int)__builtin_ctzll(bits) & ~3u;
+			uint64_t run = bits >> lo & 0xf;
+
+			if (run & (run - 1))
+				apic_send_icr((lo / 4) << 4 | (uint32_t)run,
+					      APIC_DM_FIXED | APIC_DEST_LOGICAL | vector);
+			else
+				apic_send_icr(cpu_data(lo + (unsigned int)__builtin_ctzll(run))->apic_id,
+					      APIC_DM_FIXED | vector);
+			bits &= ~(run << lo);
+			writes++;
+		} while (bits);
+		return writes;
 	}
 	if (ipi_layout != IPI_LOGICAL_X2APIC) {
 		cpumask_t mask = { .w = { bits } };
@@ -95,7 +114,8 @@ void ipi_note_logical(unsigned int cpu, uint32_t logical);
  * One vector to CPUs named one at a time: add each, then send. A CPU's
  * logical destination (percpu.ipi_logical) is fixed by its APIC ID: an
  * x2APIC cluster (ID >> 4) and a bit of 16 in it (SDM 10.12.10.2), or in
- * xAPIC mode a bit of the flat model's 8 (cluster 0). One ICR write in
+ * xAPIC mode a bit of the flat model's 8 (cluster 0), or with the cluster
+ * model a cluster (ID >> 2) and a bit of 4 (apic_logical_dest). One ICR write in
  * logical mode reaches every CPU its bits name in one cluster, so a batch
  * costs a write per run of CPUs in one cluster (CPUs are numbered in MADT
  * order, node by node, so a cluster's CPUs are usually adjacent), sent when

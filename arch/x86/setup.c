@@ -159,7 +159,8 @@ void arch_smp_init(unsigned int max_cpus)
 	kprintf("mmuvisor: smp: %u of %u CPUs online\n", smp_cpus_online(), want);
 	unsigned long writes, targets;
 	unsigned int logical = 0;
-	const char *how = apic_x2apic_mode() ? "x2APIC clusters" : "xAPIC flat";
+	const char *how = apic_x2apic_mode()   ? "x2APIC clusters" :
+			  apic_xapic_cluster() ? "xAPIC clusters" : "xAPIC flat";
 
 	for_each_cpu(cpu, smp_online())
 		logical += cpu_data((unsigned int)cpu)->ipi_logical != 0;
@@ -269,6 +270,13 @@ void arch_platform_init(const struct mb2_info *mb, unsigned int apic_mode)
 	pic_disable();
 	if (!apic_x2apic_mode())
 		paging_set_uncached(rdmsr(MSR_APIC_BASE) & ~0xfffull);
+	{
+		uint32_t max_id = 0;
+
+		for (unsigned int i = 0; i < acpi.nr_cpus; i++)
+			max_id = acpi.cpu_apic_id[i] > max_id ? acpi.cpu_apic_id[i] : max_id;
+		apic_choose_logical_model(max_id);
+	}
 	this_cpu()->ipi_logical = apic_init_this_cpu();
 	ipi_note_logical(this_cpu()->cpu, this_cpu()->ipi_logical);
 	kprintf("mmuvisor: apic: %s (the CPU %s x2APIC)\n", apic_x2apic_mode() ? "x2apic" : "xapic",
