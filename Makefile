@@ -19,7 +19,7 @@ KERNEL_CFLAGS := -std=gnu11 -O2 -g -ffreestanding -nostdlib -fno-pic -fno-pie \
 	-fno-omit-frame-pointer -fno-asynchronous-unwind-tables \
 	-Wall -Wextra -Wshadow -Werror -I. -MMD -MP
 # mm/platform.h's hooks, inline (arch/x86/platform_inline.h).
-KERNEL_CFLAGS += -DPLATFORM_INLINE_CPU_ID -DPLATFORM_INLINE_PHYS -DPLATFORM_INLINE=arch/x86/platform_inline.h
+KERNEL_CFLAGS += -DPLATFORM_INLINE_CPU_ID -DPLATFORM_INLINE_CPU_WORD -DPLATFORM_INLINE_PHYS -DPLATFORM_INLINE=arch/x86/platform_inline.h
 # make BREAKDOWN=1 BUILD=build/breakdown: stamp every exit's phases (virt/breakdown.h).
 KERNEL_CFLAGS += $(if $(BREAKDOWN),-DEXIT_BREAKDOWN)
 KERNEL_ASFLAGS := -I. -MMD -MP -Wa,--noexecstack

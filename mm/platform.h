@@ -34,6 +34,21 @@
 #ifndef PLATFORM_INLINE_CPU_ID
 unsigned int platform_cpu_id(void);
 #endif
+/*
+ * A word of the calling CPU's own, which only that CPU reads and writes:
+ * mm/rcu keeps its quiescent-state fast path's answer there
+ * (rcu_qs_skip(), mm/rcu/rcu_percpu.h). A platform may keep it where one instruction reaches
+ * it, as liburcu keeps a reader's counter in thread-local storage:
+ * -DPLATFORM_INLINE_CPU_WORD, and platform_cpu_word_load() and
+ * platform_cpu_word_store() static inline. It holds PLATFORM_CPU_WORD_INIT
+ * whenever a CPU (or a harness thread) takes its identity.
+ */
+#define PLATFORM_CPU_WORD_INIT (~0UL)
+#ifndef PLATFORM_INLINE_CPU_WORD
+unsigned long platform_cpu_word_load(void);
+void platform_cpu_word_store(unsigned long w);
+#endif
+
 /* Number of CPUs (or harness threads) that take part in mm/ algorithms. */
 unsigned int platform_nr_cpus(void);
 /* A monotonic cycle counter: the TSC in the hypervisor. */
@@ -92,13 +107,14 @@ static inline void platform_torture_delay(void) {}
 /*
  * The hooks that every page-table step or per-CPU lookup calls are cheaper
  * inline. A platform that wants that says so on the compiler's command
- * line: -DPLATFORM_INLINE_CPU_ID and/or -DPLATFORM_INLINE_PHYS (the
- * declarations above step aside), and -DPLATFORM_INLINE=dir/file.h, the
- * header that defines those functions static inline (a bare path, made a
- * string here; none of its words may be a macro). The hypervisor inlines
- * all three (arch/x86/platform_inline.h); the host harness only
- * platform_cpu_id() (tests/host/platform_inline.h), keeping its checked
- * address translation.
+ * line: -DPLATFORM_INLINE_CPU_ID, -DPLATFORM_INLINE_CPU_WORD and/or
+ * -DPLATFORM_INLINE_PHYS (the declarations above step aside), and
+ * -DPLATFORM_INLINE=dir/file.h, the header that defines those functions
+ * static inline (a bare path, made a string here; none of its words may
+ * be a macro). The hypervisor inlines all of them
+ * (arch/x86/platform_inline.h); the host harness platform_cpu_id() and the
+ * CPU's word (tests/host/platform_inline.h), keeping its checked address
+ * translation.
  */
 #ifdef PLATFORM_INLINE
 #define PLATFORM_STRING_(x) #x

@@ -15,6 +15,7 @@ void percpu_init_this_cpu(unsigned int cpu)
 
 	pc->self = pc;
 	pc->cpu = cpu;
+	pc->cpu_word = PLATFORM_CPU_WORD_INIT;
 	if (cpu == 0) {
 		pc->nmi_stack_top = (uint64_t)(bsp_nmi_stack + sizeof(bsp_nmi_stack));
 		pc->df_stack_top = (uint64_t)(bsp_df_stack + sizeof(bsp_df_stack));

@@ -26,6 +26,12 @@ struct percpu {
 	void *stack_top;     /* the kernel stack of this CPU's main loop */
 
 	/* Written only by the owning CPU: */
+	/*
+	 * mm/platform.h's word of this CPU's own (mm/rcu's quiescent-state
+	 * answer): read and written through %gs in one instruction
+	 * (arch/x86/platform_inline.h); ~0UL until mm/rcu first writes it.
+	 */
+	unsigned long cpu_word;
 	struct gdt gdt;
 	struct tss tss;
 	uint64_t nmi_stack_top, df_stack_top;
@@ -56,6 +62,8 @@ struct percpu {
 
 _Static_assert(offsetof(struct percpu, cpu) == PERCPU_CPU_OFFSET,
 	       "platform_cpu_id() (arch/x86/platform_inline.h) reads cpu at this offset");
+_Static_assert(offsetof(struct percpu, cpu_word) == PERCPU_CPU_WORD_OFFSET,
+	       "platform_cpu_word_load() (arch/x86/platform_inline.h) reads cpu_word at this offset");
 
 extern struct percpu percpu_area[PLATFORM_MAX_CPUS];
 extern unsigned int nr_cpus_possible; /* from the MADT, capped; immutable after smp_init */

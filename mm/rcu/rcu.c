@@ -47,7 +47,6 @@ void rcu_init(unsigned int nr_cpus)
 		struct rcu_cpu *rc = &rcu_cpus[cpu];
 
 		atomic_store(&rc->qs_seq, RCU_QS_OFFLINE);
-		rc->qs_skip = RCU_QS_NEVER;
 		atomic_store(&rc->cb_claim, 0);
 		rc->read_nesting = 0;
 		rcu_cbs_init(rc);
@@ -245,8 +244,8 @@ void rcu_quiescent_state_slow(void)
 	rcu_report_qs(rc);
 	if (rcu_cbs_pending(rc))
 		rcu_cbs_process(rc);
-	rc->qs_skip = rcu_cbs_pending(rc) ? RCU_QS_NEVER
-					  : atomic_load_explicit(&rc->qs_seq, memory_order_relaxed);
+	rcu_qs_skip_set(rcu_cbs_pending(rc) ? RCU_QS_NEVER
+					    : atomic_load_explicit(&rc->qs_seq, memory_order_relaxed));
 }
 
 void rcu_offline(void)
@@ -254,7 +253,7 @@ void rcu_offline(void)
 	struct rcu_cpu *rc = rcu_this_cpu();
 
 	rcu_check_quiescent(rc, "rcu_offline");
-	rc->qs_skip = RCU_QS_NEVER;
+	rcu_qs_skip_set(RCU_QS_NEVER);
 	if (rcu_cbs_pending(rc))
 		rcu_cbs_process(rc);
 	/*
@@ -286,7 +285,7 @@ void rcu_online(void)
 	seq = atomic_load_explicit(&rcu_state.gp_seq, memory_order_acquire);
 	atomic_store_explicit(&rc->qs_seq, seq, memory_order_relaxed);
 	/* A pCPU comes back online at every exit: its next quiescent state is the fast one. */
-	rc->qs_skip = rcu_cbs_pending(rc) ? RCU_QS_NEVER : seq;
+	rcu_qs_skip_set(rcu_cbs_pending(rc) ? RCU_QS_NEVER : seq);
 	platform_torture_delay();
 	/* Pairs with the full barrier in rcu_gp_holdouts_gone(); see there. */
 	rcu_smp_mb();

@@ -95,7 +95,7 @@ static inline void rcu_read_unlock(void) {}
 /*
  * Quiescent states. rcu_quiescent_state()'s fast path is inline, two loads
  * and a compare: this CPU has reported the current gp_seq already and has
- * no callback waiting (rcu_cpu.qs_skip). The acquire is rcu_report_qs()'s
+ * no callback waiting (rcu_qs_skip(), mm/rcu/rcu_percpu.h). The acquire is rcu_report_qs()'s
  * (mm/rcu/rcu.c); the slow path reports and runs callbacks. MM_DEBUG
  * builds check first that the CPU is online and outside any read-side
  * section, then take the same two paths: the tests run the fast path the
@@ -112,8 +112,7 @@ static inline void rcu_quiescent_state(void)
 #ifdef MM_DEBUG
 	rcu_quiescent_state_check();
 #endif
-	if (likely(atomic_load_explicit(&rcu_state.gp_seq, memory_order_acquire) ==
-		   rcu_cpus[platform_cpu_id()].qs_skip))
+	if (likely(atomic_load_explicit(&rcu_state.gp_seq, memory_order_acquire) == rcu_qs_skip()))
 		return;
 	rcu_quiescent_state_slow();
 }

@@ -131,7 +131,7 @@ void call_rcu(struct rcu_head *head, rcu_callback_t func)
 	unsigned long queued = atomic_load_explicit(&rc->nr_queued, memory_order_relaxed) + 1;
 
 	RCU_CHECK(rcu_cpu_is_online(rc), "call_rcu on an offline cpu");
-	rc->qs_skip = RCU_QS_NEVER; /* the next quiescent state has work */
+	rcu_qs_skip_set(RCU_QS_NEVER); /* the next quiescent state has work */
 	head->func = func;
 	rcu_cblist_append(&rc->next, head);
 	/* Relaxed: rcu_barrier() only counts callbacks queued before it began. */

@@ -26,13 +26,10 @@ struct rcu_cpu {
 	 */
 	atomic_ulong qs_seq __cacheline_aligned;
 	/*
-	 * The gp_seq at which a quiescent state has nothing to do: this CPU
-	 * has reported it and has no callback queued. RCU_QS_NEVER (no
-	 * gp_seq has bit 1 set) when it has callbacks or is offline. Owning
-	 * CPU only: set by rcu_quiescent_state_slow(), cleared by call_rcu(),
-	 * rcu_online() and rcu_offline(); read by the inline fast path.
+	 * (qs_skip, the gp_seq at which a quiescent state has nothing to do,
+	 * is not here but in the platform's word of the CPU's own:
+	 * rcu_qs_skip() below.)
 	 */
-	unsigned long qs_skip;
 
 	/*
 	 * Who may touch the callback lists below: cpu + 1 of the holder, or 0.
@@ -78,6 +75,29 @@ struct rcu_state {
 
 extern struct rcu_state rcu_state;
 extern struct rcu_cpu rcu_cpus[PLATFORM_MAX_CPUS];
+
+/*
+ * qs_skip: the gp_seq at which a quiescent state of this CPU has nothing
+ * to do: it has reported it and has no callback queued. RCU_QS_NEVER (no
+ * gp_seq has bit 1 set) when it has callbacks or is offline, and what the
+ * platform starts the word at. Owning CPU only: set by
+ * rcu_quiescent_state_slow() and rcu_online(), cleared by call_rcu() and
+ * rcu_offline(); read by the inline fast path. It lives in the platform's
+ * word of the CPU's own (mm/platform.h): one instruction away, as
+ * liburcu's reader counter is in thread-local storage.
+ */
+_Static_assert(RCU_QS_NEVER == PLATFORM_CPU_WORD_INIT,
+	       "a CPU's word starts at RCU_QS_NEVER: its first quiescent state takes the slow path");
+
+static inline unsigned long rcu_qs_skip(void)
+{
+	return platform_cpu_word_load();
+}
+
+static inline void rcu_qs_skip_set(unsigned long seq)
+{
+	platform_cpu_word_store(seq);
+}
 
 /* Callbacks queued on this CPU that have not run yet. */
 static inline bool rcu_cbs_pending(struct rcu_cpu *rc)

@@ -16,7 +16,7 @@ HOST_CC ?= gcc
 HOST_AR ?= ar
 HOST_BUILD ?= build/host
 HOST_CFLAGS := -std=gnu11 -I. -Wall -Wextra -Werror -g -O1 -pthread -MMD -MP \
-	-DPLATFORM_INLINE_CPU_ID -DPLATFORM_INLINE=tests/host/platform_inline.h
+	-DPLATFORM_INLINE_CPU_ID -DPLATFORM_INLINE_CPU_WORD -DPLATFORM_INLINE=tests/host/platform_inline.h
 HOST_DEBUG := -DMM_DEBUG -DMM_TORTURE
 HOST_TORTURE_SECONDS ?= 3
 

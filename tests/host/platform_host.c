@@ -21,6 +21,7 @@
 #define HOST_ARENA_ALIGN (4UL << 20)
 
 _Thread_local unsigned int platform_host_cpu = UINT_MAX;
+_Thread_local unsigned long platform_host_cpu_word = PLATFORM_CPU_WORD_INIT;
 static _Thread_local uint64_t host_rand_state;
 static atomic_uint host_nr_cpus = 1;
 static atomic_ulong host_seed = 0x9e3779b97f4a7c15UL;
@@ -45,6 +46,7 @@ void host_cpu_enter(unsigned int id)
 	if (id >= platform_nr_cpus())
 		platform_panic("host_cpu_enter(%u): only %u cpus", id, platform_nr_cpus());
 	platform_host_cpu = id;
+	platform_host_cpu_word = PLATFORM_CPU_WORD_INIT; /* whatever the thread's last CPU left there */
 	host_rand_state = atomic_load(&host_seed) ^ ((uint64_t)(id + 1) * 0xbf58476d1ce4e5b9UL);
 }
 
@@ -57,6 +59,18 @@ _Noreturn void platform_host_no_cpu(void)
 {
 	platform_panic("platform_cpu_id: this thread did not call host_cpu_enter()");
 }
+
+#ifndef PLATFORM_INLINE_CPU_WORD
+unsigned long platform_cpu_word_load(void)
+{
+	return platform_host_cpu_word;
+}
+
+void platform_cpu_word_store(unsigned long w)
+{
+	platform_host_cpu_word = w;
+}
+#endif
 
 #ifndef PLATFORM_INLINE_CPU_ID
 unsigned int platform_cpu_id(void)
