@@ -55,7 +55,7 @@ int scenario_shadow_pt(void)
 	}
 	x = shadow_mmu_extra_stats(vm->smmu);
 	scenario_vm_keys(vm, keys, sizeof(keys));
-	kprintf("RESULT scenario=shadow_pt phase=hammer %s cycles=%lu rounds=%lu guest_pfs=%lu smap_checked=%lu pf_injected=%lu gfns_unprotected=%lu roots_created=%lu emulate=%lu emulated=%lu emulated_after_retries=%lu emulated_write_cycles=%lu emulated_write_hot_cycles=%lu rmap_restarts=%lu rmap_fallbacks=%lu\n",
+	kprintf("RESULT scenario=shadow_pt phase=hammer %s cycles=%lu rounds=%lu guest_pfs=%lu smap_checked=%lu pf_injected=%lu gfns_unprotected=%lu roots_created=%lu emulate=%lu emulated=%lu emulated_after_retries=%lu emulated_write_cycles=%lu emulated_write_hot_cycles=%lu rmap_restarts=%lu rmap_fallbacks=%lu emulate_unwalked=%lu\n",
 		keys, (unsigned long)cycles, (unsigned long)done, (unsigned long)pfs, (unsigned long)smap,
 		(unsigned long)atomic_load(&x->pf_injected),
 		(unsigned long)atomic_load(&x->gfns_unprotected),
@@ -63,7 +63,8 @@ int scenario_shadow_pt(void)
 		(unsigned long)emulated, (unsigned long)retried, (unsigned long)(emul_cycles == UINT64_MAX ? 0 : emul_cycles),
 		(unsigned long)(hot_cycles == UINT64_MAX ? 0 : hot_cycles),
 		(unsigned long)atomic_load(&x->rmap_restarts),
-		(unsigned long)atomic_load(&x->rmap_fallbacks));
+		(unsigned long)atomic_load(&x->rmap_fallbacks),
+		(unsigned long)atomic_load(&x->emulate_unwalked));
 	ok = ok && done == rounds * vm->cfg.nr_vcpus;
 	/* Every vCPU checks SMAP where the CPU has it (the guest sees our CPUID). */
 	ok = ok && smap == (has_smap ? vm->cfg.nr_vcpus : 0);

@@ -197,7 +197,7 @@ static void apply_store(void *ctx)
  * first byte, a retry, or the VM stopped.
  */
 static bool walk_parts(struct vcpu *v, struct store_part *part, unsigned int nr, uint32_t access,
-		       gfn_t fault_gfn)
+		       const struct shadow_emulate_frame *fault)
 {
 	struct guest_mem mem;
 	struct guest_paging gp;
@@ -208,15 +208,17 @@ static bool walk_parts(struct vcpu *v, struct store_part *part, unsigned int nr,
 		struct guest_walk w;
 
 		/*
-		 * The page that faulted was walked for this write a moment ago
-		 * (A and D set): its frame is the walk's. A guest that changes
-		 * the entry meanwhile races the store as it would race a walk
-		 * here (KVM reuses the faulting gpa the same way).
+		 * The page that faulted was translated for this write a moment
+		 * ago (A and D set): its frame is the fault's, and so is its
+		 * host address (a part never leaves its page). A guest that
+		 * changes the entry meanwhile races the store as it would race
+		 * a walk here (KVM reuses the faulting gpa the same way).
 		 */
-		if (fault_gfn != GFN_UNKNOWN &&
-		    (pt->gva >> PAGE_SHIFT) == (v->arch.exit.gva >> PAGE_SHIFT)) {
-			w.gfn = fault_gfn;
-			goto found;
+		if (fault && (pt->gva >> PAGE_SHIFT) == (v->arch.exit.gva >> PAGE_SHIFT)) {
+			pt->gfn = fault->gfn;
+			pt->gpa = (fault->gfn << PAGE_SHIFT) | (pt->gva & (PAGE_SIZE - 1));
+			pt->hva = (uint8_t *)fault->hva + (pt->gva & (PAGE_SIZE - 1));
+			continue;
 		}
 		if (!have_paging) {
 			mem = vcpu_guest_mem(v);
@@ -236,7 +238,6 @@ static bool walk_parts(struct vcpu *v, struct store_part *part, unsigned int nr,
 				  (unsigned long)pt->gva, (unsigned long)v->arch.regs.rip);
 			return false;
 		}
-found:
 		pt->gfn = w.gfn;
 		pt->gpa = (w.gfn << PAGE_SHIFT) | (pt->gva & (PAGE_SIZE - 1));
 		pt->hva = vm_gpa_to_hva(v->vm, pt->gpa, pt->len);
@@ -328,7 +329,7 @@ static void unprotect_and_retry(struct vcpu *v, const char *why)
 
 /* A MOV, an ALU op, XCHG, CMPXCHG, BTS/BTR: one operand, one store. */
 static void emulate_single(struct vcpu *v, const struct vcpu_state *vs, const struct emu_insn *in,
-			   gfn_t fault_gfn)
+			   const struct shadow_emulate_frame *fault)
 {
 	const struct vcpu_exit *e = &v->arch.exit;
 	struct emulated_store st; /* its parts and registers are set below: no zeroing of them first */
@@ -346,7 +347,7 @@ static void emulate_single(struct vcpu *v, const struct vcpu_state *vs, const st
 		return;
 	}
 	st.nr_parts = split_parts(ea, in->width, st.part);
-	if (!walk_parts(v, st.part, st.nr_parts, PFERR_WRITE, fault_gfn))
+	if (!walk_parts(v, st.part, st.nr_parts, PFERR_WRITE, fault))
 		return;
 	written_parts(st.part, st.nr_parts, written);
 	shadow_mmu_emulated_write(v->vm->smmu, written, st.nr_parts, apply_store, &st);
@@ -540,8 +541,8 @@ static void emulate_string(struct vcpu *v, const struct vcpu_state *vs, const st
 	}
 	b.nr = batch_elements(vs, &b, count, dst_base, src_base);
 	/* The source first: a #PF on it is the CPU's own (a read), with nothing stored. */
-	if (!walk_parts(v, b.src, b.nr_src, 0, GFN_UNKNOWN) ||
-	    !walk_parts(v, b.dst, b.nr_dst, PFERR_WRITE, GFN_UNKNOWN))
+	if (!walk_parts(v, b.src, b.nr_src, 0, NULL) ||
+	    !walk_parts(v, b.dst, b.nr_dst, PFERR_WRITE, NULL))
 		return;
 	if (b.nr > 1 && (!widen_part(v, &b, &b.dst[0], &b.dst_first) ||
 			 (b.nr_src && !widen_part(v, &b, &b.src[0], &b.src_first))))
@@ -570,7 +571,7 @@ static void emulate_string(struct vcpu *v, const struct vcpu_state *vs, const st
  * (CR3) that translates the store itself, all but entry 511, which maps
  * the kernel. Every store to a root is on its own path.
  */
-void shadow_emulate_write(struct vcpu *v, gfn_t fault_gfn)
+void shadow_emulate_write(struct vcpu *v, const struct shadow_emulate_frame *fault)
 {
 	uint8_t b[EMU_MAX_INSN];
 	struct vcpu_state vs;
@@ -608,5 +609,5 @@ void shadow_emulate_write(struct vcpu *v, gfn_t fault_gfn)
 	if (emu_is_string(&in))
 		emulate_string(v, &vs, &in);
 	else
-		emulate_single(v, &vs, &in, fault_gfn);
+		emulate_single(v, &vs, &in, fault);
 }

@@ -13,9 +13,8 @@ unsigned int shadow_fetch_insn(struct vcpu *v, const struct guest_paging *paging
 			       uint8_t *b, unsigned int n);
 /*
  * virt/shadow_emulate.c: the store at the faulting address that shadowing
- * cannot let through. fault_gfn: the frame the fault's own walk found for
- * the faulting address (shadow_mmu_page_fault()'s emulate_gfn), or
- * GFN_UNKNOWN: the store's page is walked again only without it.
+ * cannot let through. fault: the frame the fault found for the faulting
+ * address, and its host address (shadow_mmu_page_fault()'s emulate), or
+ * NULL: the store's page is walked again only without it.
  */
-#define GFN_UNKNOWN (~0ULL)
-void shadow_emulate_write(struct vcpu *v, gfn_t fault_gfn);
+void shadow_emulate_write(struct vcpu *v, const struct shadow_emulate_frame *fault);

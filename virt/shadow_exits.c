@@ -205,12 +205,12 @@ void shadow_handle_guest_pf(struct vcpu *v)
 	v->stats.tdp_faults++;
 	if (write_keeps_faulting(v)) {
 		v->stats.write_retries_emulated++;
-		shadow_emulate_write(v, GFN_UNKNOWN);
+		shadow_emulate_write(v, NULL);
 		return;
 	}
-	gfn_t emulate_gfn = GFN_UNKNOWN;
+	struct shadow_emulate_frame emulate;
 	enum shadow_fault_result r = shadow_mmu_page_fault(v->vm->smmu, v->shadow, gp, e->gva,
-							   e->error, &inject, &emulate_gfn);
+							   e->error, &inject, &emulate);
 
 	switch (r) {
 	case SHADOW_FIXED:
@@ -229,7 +229,7 @@ void shadow_handle_guest_pf(struct vcpu *v)
 		vcpu_fail(v, "out of memory for shadow pages at gva 0x%lx", (unsigned long)e->gva);
 		break;
 	case SHADOW_EMULATE:
-		shadow_emulate_write(v, emulate_gfn);
+		shadow_emulate_write(v, &emulate);
 		break;
 	}
 }

@@ -361,10 +361,111 @@ static enum shadow_fault_result shadow_fetch(struct shadow_op *op, const struct 
 	return SHADOW_FIXED;
 }
 
+/*
+ * A write the CPU refused through a present shadow leaf, to one of the
+ * guest tables on the written address's own shadow path (a guest that
+ * writes a live table through a mapping of it): the emulation's case,
+ * found without a walk of the guest's tables. The shadow path stands for
+ * the guest's entries above the leaf's table: each link was made by a walk
+ * that set their A bits, and any write to a shadowed entry drops the link
+ * below it (shadow_forget_written), so a present link means the entry is
+ * what that walk read; a present entry for gva in each page also says it
+ * was not zapped. The leaf's own entry is read now, and must allow
+ * the access with A and D set already (the walk would set them: a leaf
+ * that lacks one takes the walk), map a frame of guest memory that is
+ * writable, and have no reserved bit set. The answer is then the walk's:
+ * SHADOW_EMULATE with that frame. Anything else (a link missing, a root
+ * not for these controls, another paging mode) takes the walk. Under RCU
+ * only, as the instruction fetch reads the same path (vcpu_fetch_insn_at):
+ * a guest that changes its tables meanwhile races its own store, as it
+ * would race a walk.
+ */
+static bool shadow_self_write_unwalked(struct shadow_mmu *m, struct shadow_vcpu *sv,
+				       const struct guest_paging *gp, uint64_t gva,
+				       uint32_t access, struct shadow_emulate_frame *written)
+{
+	gfn_t path_gfn[X86_ROOT_LEVEL], table_gfn = 0;
+	struct shadow_page *sp, *table = NULL;
+	unsigned int level, nr = 0, table_access = 0, acc;
+	uint64_t spte, gpte;
+	bool large, writable, found = false;
+	char *hva;
+	gfn_t gfn;
+
+	if (gp->mode != GUEST_PAGING_4LEVEL || !shadow_root_was_for(&sv->root_for, gp) ||
+	    !sv->root.pa || shadow_root_is_pae(&sv->root))
+		return false;
+	rcu_read_lock();
+	sp = sv->root.page[0]; /* a 4-level root: one level-4 page */
+	/*
+	 * Down the indirect pages (the guest's tables) to table, the one that
+	 * holds the leaf's entry: level 1, or the level whose link leads to a
+	 * direct page (the guest's entry there maps a huge page). Unrolled:
+	 * each level's index is a constant shift.
+	 */
+#pragma GCC unroll 4
+	for (level = X86_ROOT_LEVEL; level >= 1; level--) {
+		struct shadow_page *child;
+
+		/*
+		 * The entry for gva present (the leaf, at level 1) also says
+		 * the page was not zapped when read: a zap clears the links to
+		 * it, then freezes its entries (MMU_REMOVED_SPTE).
+		 */
+		spte = atomic_load_explicit(&sp_table(sp)[x86_pte_index(gva, level)],
+					    memory_order_acquire);
+		if (!is_shadow_present(spte))
+			break;
+		table = sp;
+		path_gfn[nr++] = sp->gfn;
+		if (level == 1)
+			break;
+		child = spte_to_child(spte);
+		if (child->role.direct)
+			break;
+		sp = child;
+	}
+	if (table != sp) /* the walk stopped short of the leaf's table */
+		table = NULL;
+	if (table) {
+		table_gfn = table->gfn;
+		table_access = table->role.access;
+	}
+	rcu_read_unlock(); /* table may go now: only its gfn and rights are used */
+	if (!table || level == X86_ROOT_LEVEL)
+		return false;
+	/* table shadowed the guest table of level that holds gva's leaf entry. */
+	hva = shadow_gframe(m, table_gfn, &writable);
+	if (!hva)
+		return false;
+	gpte = atomic_load_explicit((_Atomic uint64_t *)hva + x86_pte_index(gva, level),
+				    memory_order_relaxed);
+	large = level > 1 && (gpte & X86_PTE_PS);
+	if ((gpte & (X86_PTE_P | X86_PTE_A | X86_PTE_D)) != (X86_PTE_P | X86_PTE_A | X86_PTE_D) ||
+	    (level > 1 && !large) ||
+	    (gpte & (guest_pte_rsvd_4level_all(m->cfg.guest_maxphyaddr, gp->nx) |
+		     guest_pte_rsvd_4level_own(level, large))))
+		return false;
+	acc = table_access & x86_pte_access(gpte, gp->nx);
+	/* A supervisor write under CR0.WP without SMAP (the kernel's own): W is all it needs. */
+	if (!(access & PFERR_USER) && gp->wp && !gp->smap ? !(acc & ACC_WRITE)
+							  : !guest_access_allowed(gp, acc, access))
+		return false;
+	gfn = guest_leaf_gfn(gpte, level, gva);
+	for (unsigned int i = 0; i < nr && !found; i++)
+		found = path_gfn[i] == gfn;
+	/* The written frame is a table the walks read: its host address is in the cache. */
+	if (!found || !(hva = shadow_gframe(m, gfn, &writable)) || !writable)
+		return false;
+	written->gfn = gfn;
+	written->hva = hva;
+	return true;
+}
+
 enum shadow_fault_result shadow_mmu_page_fault(struct shadow_mmu *m, struct shadow_vcpu *sv,
 					       const struct guest_paging *guest, uint64_t gva,
 					       uint32_t error, uint32_t *inject_error,
-					       gfn_t *emulate_gfn)
+					       struct shadow_emulate_frame *emulate)
 {
 	uint32_t access = error & PFERR_ACCESS_MASK;
 	bool write = access & PFERR_WRITE;
@@ -386,6 +487,17 @@ enum shadow_fault_result shadow_mmu_page_fault(struct shadow_mmu *m, struct shad
 		gp = &pae;
 	}
 	hinted = shadow_hint_usable(&sv->hint, gp, gva);
+	if (write && (error & PFERR_PRESENT) && !hinted) { /* a hinted walk is as short */
+		struct shadow_emulate_frame written;
+
+		if (shadow_self_write_unwalked(m, sv, gp, gva, access, &written)) {
+			shadow_xstat_inc(m, emulate);
+			shadow_xstat_inc(m, emulate_unwalked);
+			if (emulate)
+				*emulate = written;
+			return SHADOW_EMULATE;
+		}
+	}
 	if (!hinted)
 		sv->hint.level = 0; /* the walk below is made in it */
 	if (hinted && shadow_hint_walk_leaf(m, &sv->hint, gp, gva, access))
@@ -430,8 +542,10 @@ enum shadow_fault_result shadow_mmu_page_fault(struct shadow_mmu *m, struct shad
 		 */
 		if (!hinted)
 			shadow_hint_record(m, &sv->hint, gp, gva, NULL);
-		if (emulate_gfn)
-			*emulate_gfn = w->gfn;
+		if (emulate)
+			*emulate = (struct shadow_emulate_frame){
+				.gfn = w->gfn, .hva = platform_phys_to_virt(info.pfn << PAGE_SHIFT)
+			};
 		return SHADOW_EMULATE;
 	}
 	if (!shadow_vcpu_prepared(sv, gp) && !shadow_vcpu_prepare_roots(sv, gp))

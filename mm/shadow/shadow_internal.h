@@ -213,8 +213,13 @@ _Static_assert(sizeof(struct shadow_gfn_meta) * SHADOW_META_GFNS == SHADOW_BLOCK
 struct shadow_gframe_cache {
 	gfn_t key[SHADOW_GFRAME_WAYS];
 	char *hva[SHADOW_GFRAME_WAYS];
-	unsigned int next; /* the way the next miss replaces */
+	unsigned int next;     /* the way the next miss replaces */
+	unsigned int readonly; /* a bit per way: its slot is read-only */
 };
+
+/* Forward: the cache below is struct shadow_mmu's, per CPU (shadow_gframe()). */
+struct shadow_mmu;
+char *shadow_gframe_fill(struct shadow_mmu *m, gfn_t gfn, bool *writable);
 
 /* Each CPU's counters (summed by shadow_sum()), and its guest frame cache. */
 struct shadow_cpu_stats {
@@ -259,6 +264,24 @@ struct shadow_mmu {
 	struct mmu_stats stats;             /* shadow_mmu_stats()'s sum */
 	struct shadow_mmu_extra_stats extra;    /* shadow_mmu_extra_stats()'s sum */
 };
+
+/*
+ * Guest frame gfn's host address, through this CPU's cache (struct
+ * shadow_gframe_cache), and whether its slot is writable; NULL outside
+ * guest memory. The hit inline, the miss in shadow_gframe_fill().
+ */
+static inline char *shadow_gframe(struct shadow_mmu *m, gfn_t gfn, bool *writable)
+{
+	struct shadow_gframe_cache *c = &m->cpu_stats[platform_cpu_id()].gframes;
+
+	for (unsigned int i = 0; i < SHADOW_GFRAME_WAYS; i++) {
+		if (c->key[i] == gfn + 1) {
+			*writable = !(c->readonly >> i & 1);
+			return c->hva[i];
+		}
+	}
+	return shadow_gframe_fill(m, gfn, writable);
+}
 
 /*
  * Each range call's first step: cut end down to cfg.gfn_limit (no memory

@@ -14,24 +14,29 @@
  * few frames it found (struct shadow_gframe_cache) before it asks the
  * memslots again.
  */
-static _Atomic uint64_t *shadow_guest_word(struct shadow_mmu *m, uint64_t gpa)
+char *shadow_gframe_fill(struct shadow_mmu *m, gfn_t gfn, bool *writable)
 {
 	struct shadow_gframe_cache *c = &m->cpu_stats[platform_cpu_id()].gframes;
-	uint64_t offset = gpa & (PAGE_SIZE - 1) & ~7ULL;
-	gfn_t gfn = gpa >> PAGE_SHIFT;
 	struct mmu_pfn_info info;
 	char *hva;
 
-	for (unsigned int i = 0; i < SHADOW_GFRAME_WAYS; i++)
-		if (c->key[i] == gfn + 1)
-			return (_Atomic uint64_t *)(c->hva[i] + offset);
 	if (gfn >= m->cfg.gfn_limit || !m->ops.gfn_to_pfn(m->owner, gfn, &info))
 		return NULL;
 	hva = platform_phys_to_virt(info.pfn << PAGE_SHIFT);
 	c->key[c->next] = gfn + 1;
 	c->hva[c->next] = hva;
+	c->readonly = (c->readonly & ~(1u << c->next)) | (unsigned int)!info.writable << c->next;
 	c->next = (c->next + 1) % SHADOW_GFRAME_WAYS;
-	return (_Atomic uint64_t *)(hva + offset);
+	*writable = info.writable;
+	return hva;
+}
+
+static _Atomic uint64_t *shadow_guest_word(struct shadow_mmu *m, uint64_t gpa)
+{
+	bool writable;
+	char *hva = shadow_gframe(m, gpa >> PAGE_SHIFT, &writable);
+
+	return hva ? (_Atomic uint64_t *)(hva + (gpa & (PAGE_SIZE - 1) & ~7ULL)) : NULL;
 }
 
 static _Atomic uint64_t *shadow_guest_word_of(void *ctx, uint64_t gpa)

@@ -172,10 +172,14 @@ enum shadow_fault_result {
  * the hardware error code; on SHADOW_INJECT_PF, *inject_error is the exact
  * #PF error code to inject (CR2 = gva). The error code's W, U and I/D bits give the access (U clear
  * with cpl 3 is an implicit supervisor access, which SMAP checks whatever AC).
- * On SHADOW_EMULATE, *emulate_gfn (if not NULL) is the frame the guest's
- * tables gave gva, walked for this very write: the emulator need not walk
- * again for the page that faulted.
+ * On SHADOW_EMULATE, *emulate (if not NULL) is the frame the guest's
+ * tables gave gva for this very write, and its host address: the emulator
+ * need not walk again, nor look up the slot, for the page that faulted.
  */
+struct shadow_emulate_frame {
+	gfn_t gfn;
+	void *hva; /* the frame's first byte */
+};
 /*
  * Guest-physical memory as the MMU's own walks see it (walker.h): reads in
  * place through each CPU's cache of guest frames, and A/D bits set by
@@ -195,7 +199,7 @@ uint64_t shadow_vcpu_leaf(struct shadow_vcpu *sv, uint64_t gva);
 enum shadow_fault_result shadow_mmu_page_fault(struct shadow_mmu *m, struct shadow_vcpu *sv,
 					       const struct guest_paging *gp, uint64_t gva,
 					       uint32_t error, uint32_t *inject_error,
-					       gfn_t *emulate_gfn);
+					       struct shadow_emulate_frame *emulate);
 /*
  * The guest invalidated gva: drop the shadow translation of gva under the
  * vCPU's root (the whole 4 MiB of a 32-bit guest's 4 MiB page; nothing
@@ -257,6 +261,7 @@ const struct mmu_stats *shadow_mmu_stats(const struct shadow_mmu *m);
 struct shadow_mmu_extra_stats {
 	atomic_ulong pf_injected;       /* faults the guest's own tables denied */
 	atomic_ulong emulate;           /* SHADOW_EMULATE answers */
+	atomic_ulong emulate_unwalked;  /* ... found from the shadow path, with no guest walk */
 	atomic_ulong roots_created;
 	atomic_ulong hinted_faults;     /* faults whose path the walk hint gave whole */
 	atomic_ulong hinted_walks;      /* guest walks that were one load of the hint's table */

@@ -166,6 +166,12 @@ static inline void ts_guest_create(void)
 	ts_dirty_reset();
 }
 
+/* Guest frame gfn's host address, as the MMU's ops give it. */
+static inline void *ts_guest_hva(gfn_t gfn)
+{
+	return platform_phys_to_virt((ts_guest_pfn + gfn) << PAGE_SHIFT);
+}
+
 static inline _Atomic uint64_t *ts_gpte(gfn_t table, unsigned int index)
 {
 	return &ts_guest[table * 512 + index];
@@ -425,6 +431,7 @@ struct ts_outcome {
 	enum shadow_fault_result last; /* the last fault's answer, if any */
 	unsigned int faults;
 	uint64_t pfn;    /* the host frame reached, when allowed */
+	struct shadow_emulate_frame emulated; /* SHADOW_EMULATE: the frame the store goes to */
 };
 
 /* The CPU and the hypervisor: access gva; on a #PF ask the shadow MMU, up to 8 times. */
@@ -444,7 +451,7 @@ static inline struct ts_outcome ts_access(struct shadow_mmu *m, struct shadow_vc
 			o.last = SHADOW_RETRY;
 			return o;
 		}
-		o.last = shadow_mmu_page_fault(m, sv, gp, gva, error, &inject, NULL);
+		o.last = shadow_mmu_page_fault(m, sv, gp, gva, error, &inject, &o.emulated);
 		if (o.last == SHADOW_INJECT_PF) {
 			o.error = inject;
 			return o;

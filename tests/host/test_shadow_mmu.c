@@ -407,6 +407,52 @@ static void test_self_referencing_write_needs_emulation(void)
 }
 
 /*
+ * The same write found from the shadow path, with no guest walk
+ * (shadow_self_write_unwalked), only when the walk would have said the
+ * same: the leaf's A and D set, the access allowed; else the walk decides.
+ */
+static void test_self_write_found_without_a_walk(void)
+{
+	struct shadow_mmu_config cfg = { 0 };
+	struct guest_paging gp = ts_paging(0x80);
+	uint64_t gva = 0x600000;
+	struct ts_outcome o;
+	gfn_t pt;
+
+	start(&cfg);
+	pt = ts_map(0x80, gva, 1, 0, X86_PTE_RW);
+	ts_map(0x80, gva, 1, pt, X86_PTE_RW); /* gva maps its own page table, D clear */
+	ts_map(0x80, GVA_A, 1, FRAME_A, X86_PTE_RW | X86_PTE_D); /* another region */
+	shadow_mmu_load_cr3(mmu, vcpu, &gp);
+	CHECK_EQ_U(ts_access(mmu, vcpu, &gp, gva, 0).error, TS_ALLOWED);
+	/* D clear: the walk sets it, and answers. */
+	o = ts_access(mmu, vcpu, &gp, gva, PFERR_WRITE);
+	CHECK_EQ_U(o.last, SHADOW_EMULATE);
+	CHECK_EQ_U(o.emulated.gfn, pt);
+	CHECK(o.emulated.hva == ts_guest_hva(pt));
+	CHECK_EQ_U(TS_XSTAT(mmu, emulate_unwalked), 0);
+	/*
+	 * D set now. A fault elsewhere moves the walk hint away (a hinted
+	 * walk is as short, and is preferred); then the shadow path answers,
+	 * with the same frame.
+	 */
+	CHECK_EQ_U(ts_access(mmu, vcpu, &gp, GVA_A, 0).error, TS_ALLOWED);
+	o = ts_access(mmu, vcpu, &gp, gva, PFERR_WRITE);
+	CHECK_EQ_U(o.last, SHADOW_EMULATE);
+	CHECK_EQ_U(o.emulated.gfn, pt);
+	CHECK(o.emulated.hva == ts_guest_hva(pt));
+	CHECK_EQ_U(TS_XSTAT(mmu, emulate_unwalked), 1);
+	CHECK_EQ_U(TS_XSTAT(mmu, emulate), 2);
+	/* A user write to a supervisor page: the walk's #PF, not an emulation. */
+	gp.cpl = 3;
+	shadow_mmu_load_cr3(mmu, vcpu, &gp);
+	CHECK_EQ_U(ts_access(mmu, vcpu, &gp, gva, PFERR_WRITE | PFERR_USER).error,
+		   PFERR_PRESENT | PFERR_WRITE | PFERR_USER);
+	CHECK_EQ_U(TS_XSTAT(mmu, emulate_unwalked), 1);
+	finish();
+}
+
+/*
  * An emulated store to the live root (shadow_mmu_guest_table_written): only
  * the entry written loses its subtree; the root, and what other entries
  * map, stay. A store to a level-1 table takes its shadow page whole.
@@ -1190,6 +1236,7 @@ int main(void)
 	RUN_TEST(test_walk_hint_follows_the_guest);
 	RUN_TEST(test_vcpu_leaf);
 	RUN_TEST(test_self_referencing_write_needs_emulation);
+	RUN_TEST(test_self_write_found_without_a_walk);
 	RUN_TEST(test_emulated_table_write_takes_one_entry);
 	RUN_TEST(test_emulated_store_forgets_first);
 	RUN_TEST(test_emulated_string_store_zeroes_root);

@@ -346,6 +346,13 @@ static void check_access(struct shadow_mmu *m, struct shadow_vcpu *sv,
 	}
 	if (o.last == SHADOW_EMULATE && want == TS_ALLOWED) {
 		counts.emulated++; /* a write to a table on its own path, or WP=0 with SMAP */
+		if (o.emulated.gfn != gfn || /* the store must go where the guest's tables say */
+		    o.emulated.hva != platform_phys_to_virt(info.pfn << PAGE_SHIFT)) {
+			fprintf(stderr, "  mode %d gva %#llx access %#x: emulate into gfn %#llx, the guest's tables say %#llx\n",
+				gp->mode, (unsigned long long)gva, access, (unsigned long long)o.emulated.gfn,
+				(unsigned long long)gfn);
+			check_current_failed = 1;
+		}
 		return;
 	}
 	if (o.error != want || (want == TS_ALLOWED) != (o.last == SHADOW_FIXED ||
