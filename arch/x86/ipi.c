@@ -78,17 +78,11 @@ static unsigned int send_linear(const cpumask_t *mask, unsigned int vector)
 	if (ipi_layout == IPI_LOGICAL_XAPIC_CLUSTER) {
 		uint64_t bits = mask->w[0] & ((1ull << 60) - 1);
 
-		while (bits) {
-			unsigned int lo = (unsigned int)__builtin_ctzll(bits) & ~3u;
-			uint64_t run = bits >> lo & 0xf;
-
-			if (run & (run - 1))
-				apic_send_icr((lo / 4) << 4 | (uint32_t)run,
-					      APIC_DM_FIXED | APIC_DEST_LOGICAL | vector);
-			else
-				ipi_send(lo + (unsigned int)__builtin_ctzll(run), vector);
-			bits &= ~(run << lo);
-			writes++;
+		if (bits & (bits - 1)) {
+			writes = ipi_send_clusters(bits, vector, 4, false);
+		} else if (bits) {
+			ipi_send((unsigned int)__builtin_ctzll(bits), vector);
+			writes = 1;
 		}
 		for (int cpu = cpumask_next(mask, 59); cpu >= 0; cpu = cpumask_next(mask, cpu)) {
 			ipi_send((unsigned int)cpu, vector);

@@ -44,12 +44,41 @@ static inline void ipi_send_run(unsigned int first, uint64_t bits, unsigned int 
 			      APIC_DM_FIXED | vector);
 }
 
+/*
+ * Two or more CPUs of bits, all below 64 (and below 60 in xAPIC mode),
+ * laid out as ipi_layout says: one logical write per cluster of width
+ * CPUs (x2APIC 16, the xAPIC cluster model 4), a lone CPU in a cluster in
+ * physical mode. Returns the writes.
+ */
+__attribute__((always_inline)) static inline unsigned int
+ipi_send_clusters(uint64_t bits, unsigned int vector, const unsigned int width, const bool x2apic)
+{
+	unsigned int writes = 0;
+
+	do {
+		unsigned int lo = (unsigned int)__builtin_ctzll(bits) & ~(width - 1);
+		uint64_t run = bits >> lo & ((1ull << width) - 1);
+		uint32_t dest = x2apic ? lo / 16 << 16 | (uint32_t)run : (lo / 4) << 4 | (uint32_t)run;
+		uint32_t low = APIC_DM_FIXED | APIC_DEST_LOGICAL | vector;
+
+		if (!(run & (run - 1))) {
+			dest = cpu_data(lo + (unsigned int)__builtin_ctzll(run))->apic_id;
+			low = APIC_DM_FIXED | vector;
+		}
+		if (x2apic)
+			apic_send_icr_x2apic(dest, low);
+		else
+			apic_send_icr(dest, low);
+		bits &= ~(run << lo);
+		writes++;
+	} while (bits);
+	return writes;
+}
+
 /* ipi_send_set of a set of the first 64 CPUs, bits (cpumask_one_word()); returns the ICR writes. */
 __attribute__((always_inline)) static inline unsigned int ipi_send_word(uint64_t bits,
 									 unsigned int vector)
 {
-	unsigned int writes = 0;
-
 	if (!(bits & (bits - 1))) {
 		if (bits && ipi_layout == IPI_LOGICAL_X2APIC)
 			apic_send_icr_x2apic(cpu_data((unsigned int)__builtin_ctzll(bits))->apic_id,
@@ -62,41 +91,14 @@ __attribute__((always_inline)) static inline unsigned int ipi_send_word(uint64_t
 		apic_send_icr((uint32_t)bits, APIC_DM_FIXED | APIC_DEST_LOGICAL | vector);
 		return 1;
 	}
-	if (ipi_layout == IPI_LOGICAL_XAPIC_CLUSTER && !(bits >> 60)) {
-		do { /* the xAPIC cluster model: one write per cluster of 4 */
-			unsigned int lo = (unsigned int)__builtin_ctzll(bits) & ~3u;
-			uint64_t run = bits >> lo & 0xf;
-
-			if (run & (run - 1))
-				apic_send_icr((lo / 4) << 4 | (uint32_t)run,
-					      APIC_DM_FIXED | APIC_DEST_LOGICAL | vector);
-			else
-				apic_send_icr(cpu_data(lo + (unsigned int)__builtin_ctzll(run))->apic_id,
-					      APIC_DM_FIXED | vector);
-			bits &= ~(run << lo);
-			writes++;
-		} while (bits);
-		return writes;
-	}
+	if (ipi_layout == IPI_LOGICAL_XAPIC_CLUSTER && !(bits >> 60))
+		return ipi_send_clusters(bits, vector, 4, false);
 	if (ipi_layout != IPI_LOGICAL_X2APIC) {
 		cpumask_t mask = { .w = { bits } };
 
 		return ipi_send_set_many(&mask, vector);
 	}
-	do { /* x2APIC: one write per cluster of 16, inline */
-		unsigned int lo = (unsigned int)__builtin_ctzll(bits) & ~15u;
-		uint64_t run = bits >> lo & 0xffff;
-
-		if (run & (run - 1))
-			apic_send_icr_x2apic(lo / 16 << 16 | (uint32_t)run,
-					     APIC_DM_FIXED | APIC_DEST_LOGICAL | vector);
-		else
-			apic_send_icr_x2apic(cpu_data(lo + (unsigned int)__builtin_ctzll(run))->apic_id,
-					     APIC_DM_FIXED | vector);
-		bits &= ~(run << lo);
-		writes++;
-	} while (bits);
-	return writes;
+	return ipi_send_clusters(bits, vector, 16, true);
 }
 
 /* The common sets inline: of the first 64 CPUs, and none or one or laid out as above. */

@@ -406,6 +406,18 @@ static void test_self_referencing_write_needs_emulation(void)
 	finish();
 }
 
+/* A supervisor write to gva must be emulated into frame, unwalked of them without a walk so far. */
+static void check_emulated_write(struct guest_paging *gp, uint64_t gva, gfn_t frame,
+				 unsigned long unwalked)
+{
+	struct ts_outcome o = ts_access(mmu, vcpu, gp, gva, PFERR_WRITE);
+
+	CHECK_EQ_U(o.last, SHADOW_EMULATE);
+	CHECK_EQ_U(o.emulated.gfn, frame);
+	CHECK(o.emulated.hva == ts_guest_hva(frame));
+	CHECK_EQ_U(TS_XSTAT(mmu, emulate_unwalked), unwalked);
+}
+
 /*
  * The same write found from the shadow path, with no guest walk
  * (shadow_self_write_unwalked), only when the walk would have said the
@@ -416,7 +428,6 @@ static void test_self_write_found_without_a_walk(void)
 	struct shadow_mmu_config cfg = { 0 };
 	struct guest_paging gp = ts_paging(0x80);
 	uint64_t gva = 0x600000;
-	struct ts_outcome o;
 	gfn_t pt;
 
 	start(&cfg);
@@ -425,23 +436,14 @@ static void test_self_write_found_without_a_walk(void)
 	ts_map(0x80, GVA_A, 1, FRAME_A, X86_PTE_RW | X86_PTE_D); /* another region */
 	shadow_mmu_load_cr3(mmu, vcpu, &gp);
 	CHECK_EQ_U(ts_access(mmu, vcpu, &gp, gva, 0).error, TS_ALLOWED);
-	/* D clear: the walk sets it, and answers. */
-	o = ts_access(mmu, vcpu, &gp, gva, PFERR_WRITE);
-	CHECK_EQ_U(o.last, SHADOW_EMULATE);
-	CHECK_EQ_U(o.emulated.gfn, pt);
-	CHECK(o.emulated.hva == ts_guest_hva(pt));
-	CHECK_EQ_U(TS_XSTAT(mmu, emulate_unwalked), 0);
+	check_emulated_write(&gp, gva, pt, 0); /* D clear: the walk sets it, and answers */
 	/*
 	 * D set now. A fault elsewhere moves the walk hint away (a hinted
 	 * walk is as short, and is preferred); then the shadow path answers,
 	 * with the same frame.
 	 */
 	CHECK_EQ_U(ts_access(mmu, vcpu, &gp, GVA_A, 0).error, TS_ALLOWED);
-	o = ts_access(mmu, vcpu, &gp, gva, PFERR_WRITE);
-	CHECK_EQ_U(o.last, SHADOW_EMULATE);
-	CHECK_EQ_U(o.emulated.gfn, pt);
-	CHECK(o.emulated.hva == ts_guest_hva(pt));
-	CHECK_EQ_U(TS_XSTAT(mmu, emulate_unwalked), 1);
+	check_emulated_write(&gp, gva, pt, 1);
 	CHECK_EQ_U(TS_XSTAT(mmu, emulate), 2);
 	/* A user write to a supervisor page: the walk's #PF, not an emulation. */
 	gp.cpl = 3;
