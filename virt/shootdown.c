@@ -2,10 +2,12 @@
 /*
  * Remote TLB shootdown for a VM. A flush takes the next number of
  * vm->flush_seq, then sends an IPI only to the pCPUs whose vCPU is in guest
- * mode, and waits until each of those has left the guest or entered it
- * again having flushed. A vCPU that was not in the guest flushes before its
- * next entry: it finds flush_seq past the one it served. The flusher writes
- * nothing per vCPU: no request bit, no cmpxchg of its mode.
+ * mode (kick=guest, below), and waits until each of those has left the
+ * guest or entered it again having flushed. A vCPU that was not in the
+ * guest flushes before its next entry: it finds flush_seq past the one it
+ * served. The flusher writes nothing per vCPU: no request bit, no cmpxchg
+ * of its mode. With kick=early (flush_early, further down) the IPIs go
+ * first, to every target's pCPU, and the modes are read after them.
  *
  *  flusher (CPU0)                       vCPU (CPU1), virt/vcpu.c
  *  -------------------------------      ------------------------------------
