@@ -88,8 +88,8 @@ bool sched_place(struct vm *vm, char *err, size_t len)
 	}
 	for (unsigned int i = 0; i < n; i++)
 		vm->vcpus[i].pcpu = first + (offset + i) % span;
-	/* Round robin from k * n: the VMs' pCPUs are disjoint while count * n fits in span. */
-	shootdown_vm_placed(vm, vm->cfg.place_split || count == 1 || (uint64_t)count * n <= span);
+	/* Its pCPUs are its own: alone, or a share of its own (placement=split). */
+	shootdown_vm_placed(vm, vm->cfg.place_split || count == 1);
 	return true;
 }
 

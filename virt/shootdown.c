@@ -326,9 +326,9 @@ __attribute__((always_inline)) static inline bool wait_left_soon(struct vcpu *vc
  * passes the check before it enters. The wait then goes through the
  * targets in order, spinning on each until flush_served: they were all
  * sent to at once and leave together, so only the first makes it spin
- * (flush_early_word). Here, for any VM: the targets that have not served
- * seq when read go to wait_left_guest. Returns the number of targets, and
- * the IPIs in *sent.
+ * (flush_early_whole, flush_early_mapped). Here, for any VM and any set of
+ * targets: the targets that have not served seq when read go to
+ * wait_left_guest. Returns the number of targets, and the IPIs in *sent.
  */
 static __attribute__((noinline)) unsigned int
 flush_early(struct vm *vm, const cpumask_t *targets, uint64_t seq, unsigned int words,
@@ -380,63 +380,6 @@ static inline unsigned int word_weight(uint64_t w)
 	w = (w & 0x3333333333333333ull) + ((w >> 2) & 0x3333333333333333ull);
 	w = (w + (w >> 4)) & 0x0f0f0f0f0f0f0f0full;
 	return (unsigned int)((w * 0x0101010101010101ull) >> 56);
-}
-
-/*
- * flush_early for a VM of up to 64 vCPUs on the first 64 pCPUs, the sets
- * in registers; all: targets is NULL. After the IPIs it reads each target
- * in turn, spinning on one still in the guest until flush_served; one
- * there after WAIT_SPINS turns sends it and the targets after it to
- * wait_left_guest.
- */
-__attribute__((always_inline)) static inline uint64_t
-flush_early_word(struct vm *vm, const cpumask_t *targets, const bool all)
-{
-	uint64_t seq = atomic_fetch_add(&vm->flush_seq, 1) + 1;
-	uint64_t in_set = all ? ~0ull : targets->w[0], to, kicked[1];
-	struct vcpu *vcpus = vm->vcpus;
-	unsigned int nr = vm->cfg.nr_vcpus, nr_targets = 0, i, sent;
-
-	to = in_set & vm->vcpu_pcpus.w[0] & ~(1ull << this_cpu()->cpu);
-	ipi_send_word(to, VEC_KICK);
-	/* While the targets exit: */
-	sent = word_weight(to);
-	atomic_fetch_add_explicit(&vm->remote_flushes, 1, memory_order_relaxed);
-	atomic_fetch_add_explicit(&vm->ipis_sent, sent, memory_order_relaxed);
-	for (i = 0; i < nr; i++) {
-		struct vcpu *v = &vcpus[i];
-		unsigned int spins = 0;
-
-		if (!all && !(in_set >> v->pcpu & 1))
-			continue;
-		nr_targets++;
-		/* The first target read, usually, and none after it. */
-		while (__builtin_expect(!flush_served(v, seq), 0)) {
-			if (++spins == WAIT_SPINS)
-				goto slow;
-			cpu_relax();
-		}
-	}
-	goto done;
-slow:
-	kicked[0] = 1ull << i;
-	while (++i < nr) {
-		if (!all && !(in_set >> vcpus[i].pcpu & 1))
-			continue;
-		nr_targets++;
-		if (!flush_served(&vcpus[i], seq))
-			kicked[0] |= 1ull << i;
-	}
-	wait_left_guest(vm, seq, kicked, 1);
-done:
-	if (nr_targets != sent)
-		atomic_fetch_add_explicit(&vm->ipis_avoided, nr_targets - sent, memory_order_relaxed);
-	return seq;
-}
-
-static __attribute__((noinline)) uint64_t flush_early_all(struct vm *vm)
-{
-	return flush_early_word(vm, NULL, true);
 }
 
 /*
@@ -509,18 +452,24 @@ static __attribute__((noinline)) void flush_early_linger_from(struct vm *vm, uin
 }
 
 /*
- * flush_early_mapped of every vCPU: they are read in their array's order,
- * none skipped, so the pCPU map is not needed (only the IPI count).
+ * flush_early of every vCPU of a VM of up to 64 on the first 64 pCPUs:
+ * they are read in their array's order, none skipped, so no pCPU map is
+ * needed, and several vCPUs may share a pCPU (one of them at most in the
+ * guest). The IPIs are counted by pCPU: with one vCPU on each, every vCPU
+ * but one on the flusher's own pCPU.
  */
 static __attribute__((noinline)) uint64_t flush_early_whole(struct vm *vm)
 {
 	uint64_t seq = atomic_fetch_add(&vm->flush_seq, 1) + 1;
 	uint64_t mine = vm->vcpu_pcpus.w[0], self = 1ull << this_cpu()->cpu, to = mine & ~self;
 	struct vcpu *v = vm->vcpus, *end = v + vm->cfg.nr_vcpus;
+	unsigned int sent;
 
 	flush_send(to, self);
-	atomic_fetch_add_explicit(&vm->remote_flushes, 1, memory_order_relaxed); /* while they exit */
-	atomic_fetch_add_explicit(&vm->ipis_sent, vm->cfg.nr_vcpus - (to != mine), memory_order_relaxed);
+	/* While they exit: */
+	sent = vm->pcpu_vcpu_valid ? vm->cfg.nr_vcpus - (to != mine) : word_weight(to);
+	atomic_fetch_add_explicit(&vm->remote_flushes, 1, memory_order_relaxed);
+	atomic_fetch_add_explicit(&vm->ipis_sent, sent, memory_order_relaxed);
 	for (; v < end; v++) {
 		/* Acquire: pairs with the vCPU's release of OUTSIDE after its exit. */
 		if (__builtin_expect(atomic_load_explicit(&v->mode, memory_order_acquire) !=
@@ -530,8 +479,10 @@ static __attribute__((noinline)) uint64_t flush_early_whole(struct vm *vm)
 			break;
 		}
 	}
-	if (to != mine) /* the flusher's own pCPU: its vCPU is out of the guest */
-		atomic_fetch_add_explicit(&vm->ipis_avoided, 1, memory_order_relaxed);
+	/* Those on the flusher's own pCPU, and those that share a pCPU. */
+	if (vm->cfg.nr_vcpus != sent)
+		atomic_fetch_add_explicit(&vm->ipis_avoided, vm->cfg.nr_vcpus - sent,
+					  memory_order_relaxed);
 	return seq;
 }
 
@@ -570,11 +521,6 @@ static __attribute__((noinline)) uint64_t flush_early_mapped(struct vm *vm, uint
 	return seq;
 }
 
-static __attribute__((noinline)) uint64_t flush_early_some(struct vm *vm, const cpumask_t *targets)
-{
-	return flush_early_word(vm, targets, false);
-}
-
 /* tlb_flush_vcpus for a VM whose vCPU sets are words long (a constant: see above). */
 __attribute__((always_inline)) static inline uint64_t flush_some(struct vm *vm,
 								  const cpumask_t *targets,
@@ -604,16 +550,11 @@ __attribute__((always_inline)) static inline uint64_t flush_some(struct vm *vm,
 uint64_t tlb_flush_vcpus(struct vm *vm, const cpumask_t *targets)
 {
 	if (vm->cfg.nr_vcpus <= 64 && cpumask_one_word() && planted_bug == PLANT_NONE &&
-	    atomic_load_explicit(&vm->kick_early, memory_order_relaxed))
-	{
-		if (vm->pcpu_vcpu_valid &&
-		    (!targets || (targets->w[0] & vm->vcpu_pcpus.w[0]) == vm->vcpu_pcpus.w[0]))
+	    atomic_load_explicit(&vm->kick_early, memory_order_relaxed)) {
+		if (!targets || (targets->w[0] & vm->vcpu_pcpus.w[0]) == vm->vcpu_pcpus.w[0])
 			return flush_early_whole(vm);
 		if (vm->pcpu_vcpu_valid)
 			return flush_early_mapped(vm, targets->w[0]);
-		if (!targets)
-			return flush_early_all(vm);
-		return flush_early_some(vm, targets);
 	}
 	if (vm->cfg.nr_vcpus <= 64)
 		return flush_some(vm, targets, 1);

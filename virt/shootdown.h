@@ -21,12 +21,12 @@ struct vm;
 /*
  * Which vCPUs a flush sends IPIs to (kick=, virt/shootdown.c): those it
  * reads in guest mode (GUEST), or every target's pCPU before reading
- * anything (EARLY), or EARLY where no other VM's vCPU shares the VM's
+ * anything (EARLY), or EARLY where no other VM's vCPU can share the VM's
  * pCPUs and GUEST elsewhere (AUTO). The boot option's order.
  */
 enum flush_kick { FLUSH_KICK_AUTO, FLUSH_KICK_GUEST, FLUSH_KICK_EARLY };
 void shootdown_configure(enum flush_kick kick);
-/* The VM's vCPUs have their pCPUs (sched_place); pcpus_own: no other VM's vCPU runs there. */
+/* The VM's vCPUs have their pCPUs (sched_place); pcpus_own: no other VM's vCPU can run there. */
 void shootdown_vm_placed(struct vm *vm, bool pcpus_own);
 
 /* Flush every vCPU of vm; returns once none can use an old translation. */

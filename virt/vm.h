@@ -238,7 +238,8 @@ struct vm {
 	/*
 	 * kick=: a flush IPIs every target's pCPU first (virt/shootdown.c).
 	 * Set by sched_place; scenario=tlb_shootdown changes it between its
-	 * phases, while it is the VM's only flusher. Read relaxed by flushers.
+	 * phases. Each flush reads it once, relaxed: either order is correct
+	 * for any flush, whatever another flusher chose.
 	 */
 	atomic_bool kick_early;
 	atomic_ulong shootdown_violations; /* a vCPU in the guest that missed a finished flush */
